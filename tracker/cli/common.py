@@ -1,0 +1,90 @@
+"""Shared pieces of the command line: time parsing and printing, settings, JSON output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, date, datetime
+from functools import cache
+from typing import Any
+
+from tracker.calendar import COPENHAGEN, BusinessCalendar
+from tracker.config import Settings, build_calendar, build_rules, load_settings
+from tracker.errors import BadInputError
+from tracker.sla import Rule
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports bad usage as one ``error:`` line and exit status 2."""
+
+    def error(self, message: str) -> Any:
+        raise BadInputError(message)
+
+
+@cache
+def settings() -> Settings:
+    return load_settings()
+
+
+@cache
+def calendar() -> BusinessCalendar:
+    return build_calendar(settings())
+
+
+@cache
+def rules() -> dict[str, Rule]:
+    return build_rules(settings())
+
+
+def parse_time(text: str, option: str) -> datetime:
+    """ISO 8601; with an offset as given, without one as Europe/Copenhagen wall time.
+
+    A wall time that does not exist (the hour skipped when DST starts) is refused; one that
+    exists twice (the hour repeated when DST ends) is taken as its first occurrence.
+    """
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise BadInputError(f"{option}: {text!r} is not an ISO 8601 time") from None
+    if parsed.tzinfo is not None:
+        return parsed
+    local = parsed.replace(tzinfo=COPENHAGEN)
+    # A skipped wall time does not survive a round trip through UTC.
+    if local.astimezone(UTC).astimezone(COPENHAGEN).replace(tzinfo=None) != parsed:
+        raise BadInputError(f"{option}: {text} does not exist in Europe/Copenhagen (DST change)")
+    return local
+
+
+def parse_date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise BadInputError(f"{option}: {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def now_of(args: argparse.Namespace) -> datetime:
+    """``--now`` if given, else the clock: read once per command, here in the shell."""
+    given = getattr(args, "now", None)
+    if given:
+        return parse_time(given, "--now")
+    return datetime.now(UTC)
+
+
+def format_time(moment: datetime | None) -> str | None:
+    """Local time with offset, to the second (CONTRACT.md)."""
+    if moment is None:
+        return None
+    return moment.astimezone(COPENHAGEN).isoformat(timespec="seconds")
+
+
+def format_hours(hours: float) -> float | int:
+    return int(hours) if float(hours).is_integer() else hours
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+
+
+def out(line: str = "") -> None:
+    sys.stdout.write(line + "\n")

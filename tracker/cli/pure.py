@@ -1,0 +1,145 @@
+"""Commands that need no database: ``due`` and ``calendar``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from tracker.calendar import WEEKDAY_NAMES_DA
+from tracker.cli.common import (
+    calendar,
+    format_hours,
+    format_time,
+    now_of,
+    out,
+    parse_time,
+    print_json,
+    rules,
+)
+from tracker.errors import BadInputError
+from tracker.explain import explain
+from tracker.sla import Rule, deadline, get_rule
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    due = sub.add_parser("due", help="compute a deadline (no database)")
+    due.add_argument("--rule", help="a configured rule: reply, callback, answer, ...")
+    due.add_argument("--hours", type=str, help="working hours (overrides the rule's)")
+    due.add_argument("--schedule", help="working_days, office_hours, calendar_days, ...")
+    due.add_argument("--warn-before", type=str, help="hours before the deadline to warn")
+    due.add_argument("--received", required=True, help="ISO 8601 time received")
+    due.add_argument("--json", action="store_true")
+    due.add_argument("--explain", action="store_true", help="show skipped days and why")
+    due.set_defaults(handler=cmd_due)
+
+    cal = sub.add_parser("calendar", help="the closed days of a year")
+    cal.add_argument("--year", type=int)
+    cal.add_argument("--now", help="as if it were this time (for the default year)")
+    cal.add_argument("--json", action="store_true")
+    cal.set_defaults(handler=cmd_calendar)
+
+
+def _hours(text: str | None, option: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadInputError(f"{option}: {text!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise BadInputError(f"{option}: must be a non-negative number of hours, got {text}")
+    return value
+
+
+def resolve_rule(args: argparse.Namespace) -> Rule:
+    hours = _hours(args.hours, "--hours")
+    warn = _hours(args.warn_before, "--warn-before")
+    if args.rule is None:
+        if hours is None or args.schedule is None:
+            raise BadInputError("give --rule R, or --hours N with --schedule S")
+        base = Rule(name="", hours=hours, schedule=args.schedule)
+    else:
+        base = get_rule(rules(), args.rule)
+    calendar().schedule(args.schedule or base.schedule)  # unknown schedule: clear error
+    return Rule(
+        name=base.name,
+        hours=base.hours if hours is None else hours,
+        schedule=args.schedule or base.schedule,
+        warn_before=base.warn_before if warn is None else warn,
+        channels=base.channels,
+        requires_callback=base.requires_callback,
+        fulfilled_by=base.fulfilled_by,
+    )
+
+
+def cmd_due(args: argparse.Namespace) -> int:
+    rule = resolve_rule(args)
+    received = parse_time(args.received, "--received")
+    dl = deadline(calendar(), rule, received)
+    why = explain(calendar(), received, rule.hours, rule.schedule) if args.explain else None
+    if args.json:
+        doc: dict[str, Any] = {
+            "rule": rule.name or None,
+            "schedule": rule.schedule,
+            "hours": format_hours(rule.hours),
+            "received_at": format_time(received),
+            "warn_at": format_time(dl.warn_at),
+            "due_at": format_time(dl.due_at),
+        }
+        if why is not None:
+            doc["explanation"] = {
+                "counted_from": format_time(why.counted_from),
+                "skipped": [
+                    {
+                        "date": s.day.isoformat(),
+                        "reason": str(s.reason),
+                        "name_da": s.name_da,
+                        "name_en": s.name_en,
+                        "closes_at": s.closes_at.strftime("%H:%M") if s.closes_at else None,
+                    }
+                    for s in why.skipped
+                ],
+                "da": why.lines("da"),
+                "en": why.lines("en"),
+            }
+        print_json(doc)
+        return 0
+    label = rule.name or "-"
+    out(f"rule      {label} ({format_hours(rule.hours)} h on {rule.schedule})")
+    out(f"received  {format_time(received)}")
+    out(f"warn at   {format_time(dl.warn_at)}")
+    out(f"due at    {format_time(dl.due_at)}")
+    if why is not None:
+        out("")
+        for da_line, en_line in zip(why.lines("da"), why.lines("en"), strict=True):
+            out(f"  {da_line}")
+            out(f"    ({en_line})")
+    return 0
+
+
+def cmd_calendar(args: argparse.Namespace) -> int:
+    year = args.year if args.year is not None else now_of(args).astimezone(calendar().tz).year
+    if not 1900 <= year <= 2100:
+        raise BadInputError(f"--year: {year} is outside 1900-2100")
+    days = calendar().closed_days(year)
+    if args.json:
+        print_json(
+            [
+                {
+                    "date": d.day.isoformat(),
+                    "weekday": WEEKDAY_NAMES_DA[d.day.weekday()],
+                    "name_da": d.name_da,
+                    "name_en": d.name_en,
+                    "kind": str(d.kind),
+                    "closes_at": d.closes_at.strftime("%H:%M") if d.closes_at else None,
+                }
+                for d in days
+            ]
+        )
+        return 0
+    out(f"Lukkedage {year} (closed days; lørdage og søndage er også lukket)")
+    for d in days:
+        weekday = WEEKDAY_NAMES_DA[d.day.weekday()]
+        half = f", lukker kl. {d.closes_at.strftime('%H:%M')}" if d.closes_at else ""
+        out(f"{d.day.isoformat()}  {weekday:<8} {d.name_da}{half} ({d.name_en}) [{d.kind}]")
+    return 0

@@ -1,0 +1,354 @@
+"""Settings: environment ``SVARFRIST_*`` over a TOML file over built-in defaults.
+
+The TOML file comes from ``SVARFRIST_CONFIG``, else ``/etc/svarfrist/svarfrist.toml`` if it
+exists, else none. Secrets may also come from systemd credentials (``$CREDENTIALS_DIRECTORY``,
+file ``smtp__password``). The flat environment names of CONTRACT.md (``SVARFRIST_SMTP_HOST``)
+work as written; the nested form (``SVARFRIST_SMTP__HOST``) works too. A bad setting fails at
+start with one line naming the key; a ``SVARFRIST_*`` variable that names nothing is warned of.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from datetime import date, time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NestedSecretsSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from tracker.calendar import (
+    BUILTIN_SCHEDULES,
+    MINUTES_PER_DAY,
+    BusinessCalendar,
+    ClosedDayRules,
+    Schedule,
+    parse_interval,
+)
+from tracker.errors import BadInputError, ConfigError
+from tracker.sla import DEFAULT_RULES, Channel, Fulfilment, Rule
+
+SYSTEM_CONFIG = Path("/etc/svarfrist/svarfrist.toml")
+ENV_PREFIX = "SVARFRIST_"
+# CONTRACT.md's flat names for nested settings: they must work exactly as written.
+FLAT_ALIASES: Mapping[str, tuple[str, str]] = {
+    "SVARFRIST_SMTP_HOST": ("smtp", "host"),
+    "SVARFRIST_SMTP_PORT": ("smtp", "port"),
+    "SVARFRIST_SMTP_SECURITY": ("smtp", "security"),
+    "SVARFRIST_SMTP_USERNAME": ("smtp", "username"),
+    "SVARFRIST_SMTP_PASSWORD": ("smtp", "password"),
+}
+# Variables that are not settings but are read by Svarfrist or its test suite.
+NON_SETTING_VARIABLES = frozenset({"SVARFRIST_CONFIG"})
+
+DEFAULT_DEPARTMENTS = [
+    "Arbejdsmarked og Borgerservice",
+    "Diverse",
+    "Teknik og Miljø",
+    "Pleje og Omsorg",
+    "Familie og Børnesundhed",
+    "Voksenservice",
+    "Børn og Unge",
+    "Kultur og Idræt",
+    "Økonomi og Personale",
+]
+DEFAULT_TOPICS = [
+    "Sygedagpengesager i JC",
+    "Kontanthjælp",
+    "Enkeltydelse",
+    "Jobcenter (langtidsledige)",
+    "Voksenservice",
+    "Uddannelseshjælp",
+    "Boligindskudslån",
+    "Jobafklaringsforløb",
+]
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class SmtpSettings(BaseModel):
+    model_config = _STRICT
+    host: str = "localhost"
+    port: int = Field(default=25, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class CalendarSettings(BaseModel):
+    model_config = _STRICT
+    country: str = "DK"
+    timezone: Literal["Europe/Copenhagen"] = "Europe/Copenhagen"
+    extra_closed_days: list[str] = ["06-05", "12-24", "12-31"]
+    """Month-day pairs closed every year (Grundlovsdag, Juleaftensdag, Nytårsaftensdag)."""
+    closed_dates: list[date] = []
+    opened_dates: list[date] = []
+    half_days: dict[str, time] = {}
+    """"YYYY-MM-DD" (once) or "MM-DD" (every year) -> the time the office closes."""
+
+
+class ScheduleSettings(BaseModel):
+    model_config = _STRICT
+    monday: list[str] = []
+    tuesday: list[str] = []
+    wednesday: list[str] = []
+    thursday: list[str] = []
+    friday: list[str] = []
+    saturday: list[str] = []
+    sunday: list[str] = []
+    closed_days: bool = True
+    """Whether closed days stop this clock (``calendar_days`` does not)."""
+
+
+class RuleSettings(BaseModel):
+    """Overrides of one rule; unset fields keep the built-in rule's value."""
+
+    model_config = _STRICT
+    enabled: bool | None = None
+    hours: float | None = Field(default=None, ge=0)
+    schedule: str | None = None
+    warn_before: float | None = Field(default=None, ge=0)
+    channels: list[Channel] | None = None
+    requires_callback: bool | None = None
+    fulfilled_by: Fulfilment | None = None
+
+
+class RemindersSettings(BaseModel):
+    model_config = _STRICT
+    window_schedule: str = "sending_window"
+    """The schedule inside which e-mails go out (default working days 07:00-18:00)."""
+    digest_time: time | None = time(7, 30)
+    escalation_after_hours: float | None = Field(default=None, ge=0)
+    escalation_to: str | None = None
+    language: Literal["da", "en"] = "da"
+
+
+class DaemonSettings(BaseModel):
+    model_config = _STRICT
+    sweep_interval_seconds: int = Field(default=60, ge=1)
+    status_max_age_seconds: int = Field(default=600, ge=1)
+    purge_time: time = time(3, 0)
+    claim_lease_seconds: int = Field(default=300, ge=10)
+    max_attempts: int = Field(default=10, ge=1)
+
+
+class ReportSettings(BaseModel):
+    model_config = _STRICT
+    management_recipients: list[str] = []
+    monthly_time: time = time(8, 0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        secrets_prefix="",
+        secrets_nested_delimiter="__",
+    )
+
+    database_url: str = "sqlite:///svarfrist.db"
+    mail_from: str = "svarfrist@localhost"
+    default_recipient: str | None = None
+    note_max_length: int = Field(default=4000, ge=0)
+    retention_days: int = Field(default=30, ge=0)
+    population: int | None = Field(default=None, gt=0)
+    """Adult population, for the annual report's share of the population that made contact."""
+    ref_prefix: str = ""
+    departments: list[str] = DEFAULT_DEPARTMENTS
+    topics: list[str] = DEFAULT_TOPICS
+    calendar: CalendarSettings = CalendarSettings()
+    schedules: dict[str, ScheduleSettings] = {}
+    rules: dict[str, RuleSettings] = {}
+    smtp: SmtpSettings = SmtpSettings()
+    reminders: RemindersSettings = RemindersSettings()
+    daemon: DaemonSettings = DaemonSettings()
+    reports: ReportSettings = ReportSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            _FlatContractEnv(settings_cls),
+            env_settings,
+            NestedSecretsSettingsSource(file_secret_settings),
+        ]
+        toml = config_path()
+        if toml is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+
+class _FlatContractEnv(PydanticBaseSettingsSource):
+    """Reads CONTRACT.md's flat names (``SVARFRIST_SMTP_HOST``) into the nested settings."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for var, (section, key) in FLAT_ALIASES.items():
+            if var in os.environ:
+                found.setdefault(section, {})[key] = os.environ[var]
+        return found
+
+
+def config_path() -> Path | None:
+    explicit = os.environ.get("SVARFRIST_CONFIG")
+    if explicit:
+        return Path(explicit)
+    return SYSTEM_CONFIG if SYSTEM_CONFIG.exists() else None
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """``SVARFRIST_*`` variables that name no setting (``SVARFRIST_TEST_*`` are exempt)."""
+    top = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    unknown = []
+    for var in environ:
+        if not var.startswith(ENV_PREFIX) or var.startswith("SVARFRIST_TEST_"):
+            continue
+        if var in top or var in FLAT_ALIASES or var in NON_SETTING_VARIABLES:
+            continue
+        head = var.split("__", 1)[0]
+        if "__" in var and head in top:
+            continue
+        unknown.append(var)
+    return sorted(unknown)
+
+
+def load_settings() -> Settings:
+    """Load and validate settings, raising ConfigError with one line naming the bad key."""
+    path = config_path()
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError("SVARFRIST_CONFIG", f"no such file: {path}")
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(str(path), f"not valid TOML: {exc}") from None
+    secrets_dir = os.environ.get("CREDENTIALS_DIRECTORY")
+    try:
+        settings = Settings(_secrets_dir=secrets_dir)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigError(key, first["msg"]) from None
+    build_calendar(settings)
+    build_rules(settings)
+    return settings
+
+
+def build_schedules(settings: Settings) -> dict[str, Schedule]:
+    schedules: dict[str, Schedule] = dict(BUILTIN_SCHEDULES)
+    window = ((7 * 60, 18 * 60),)
+    schedules["sending_window"] = Schedule(name="sending_window", week=(window,) * 5 + ((), ()))
+    for name, spec in settings.schedules.items():
+        days = (
+            spec.monday,
+            spec.tuesday,
+            spec.wednesday,
+            spec.thursday,
+            spec.friday,
+            spec.saturday,
+            spec.sunday,
+        )
+        try:
+            week = tuple(tuple(sorted(parse_interval(text) for text in day)) for day in days)
+            schedules[name] = Schedule(name=name, week=week, observes_closed_days=spec.closed_days)
+        except BadInputError as exc:
+            raise ConfigError(f"schedules.{name}", str(exc)) from None
+    return schedules
+
+
+def build_calendar(settings: Settings) -> BusinessCalendar:
+    cal = settings.calendar
+    extra = tuple(_month_day(text, "calendar.extra_closed_days") for text in cal.extra_closed_days)
+    once: dict[date, time] = {}
+    yearly: dict[tuple[int, int], time] = {}
+    for key, closes in cal.half_days.items():
+        if closes.hour * 60 + closes.minute >= MINUTES_PER_DAY:
+            raise ConfigError(f"calendar.half_days.{key}", "closing time must be before 24:00")
+        if len(key) == 5:
+            yearly[_month_day(key, f"calendar.half_days.{key}")] = closes
+        else:
+            try:
+                once[date.fromisoformat(key)] = closes
+            except ValueError:
+                raise ConfigError(
+                    f"calendar.half_days.{key}", "expected YYYY-MM-DD or MM-DD"
+                ) from None
+    both = set(cal.opened_dates) & (set(cal.closed_dates) | set(once))
+    if both:
+        raise ConfigError("calendar.opened_dates", f"{min(both)} is also closed or a half day")
+    rules = ClosedDayRules(
+        country=cal.country,
+        extra_closed=extra,
+        closed_dates=frozenset(cal.closed_dates),
+        half_days=once,
+        yearly_half_days=yearly,
+        opened_dates=frozenset(cal.opened_dates),
+    )
+    try:
+        rules.closed_days(2000)
+    except (NotImplementedError, KeyError, AttributeError):
+        raise ConfigError("calendar.country", f"unknown country {cal.country!r}") from None
+    return BusinessCalendar(rules=rules, schedules=build_schedules(settings))
+
+
+def _month_day(text: str, key: str) -> tuple[int, int]:
+    try:
+        parsed = date.fromisoformat(f"2000-{text}")  # a leap year: 02-29 is allowed
+    except ValueError:
+        raise ConfigError(key, f"{text!r} is not a MM-DD date") from None
+    return parsed.month, parsed.day
+
+
+def build_rules(settings: Settings) -> dict[str, Rule]:
+    """The built-in rules with the config's overrides, plus rules defined only in config."""
+    schedules = build_schedules(settings)
+    rules: dict[str, Rule] = {}
+    for name in list(DEFAULT_RULES) + [n for n in settings.rules if n not in DEFAULT_RULES]:
+        base = DEFAULT_RULES.get(name)
+        spec = settings.rules.get(name, RuleSettings())
+        if base is None and spec.hours is None:
+            raise ConfigError(f"rules.{name}.hours", "a new rule needs hours")
+        values: dict[str, Any] = {
+            k: v for k, v in spec.model_dump(exclude_none=True).items() if k != "channels"
+        }
+        if spec.channels is not None:
+            values["channels"] = frozenset(str(c) for c in spec.channels)
+        rule = Rule(**{**(_rule_fields(base) if base else {"name": name}), **values})
+        if rule.schedule not in schedules:
+            raise ConfigError(f"rules.{name}.schedule", f"unknown schedule {rule.schedule!r}")
+        rules[name] = rule
+    return rules
+
+
+def _rule_fields(rule: Rule) -> dict[str, Any]:
+    return {
+        "name": rule.name,
+        "hours": rule.hours,
+        "schedule": rule.schedule,
+        "warn_before": rule.warn_before,
+        "channels": rule.channels,
+        "requires_callback": rule.requires_callback,
+        "fulfilled_by": rule.fulfilled_by,
+        "enabled": rule.enabled,
+    }

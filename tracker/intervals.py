@@ -1,0 +1,117 @@
+"""A lazily extended index of one schedule's working intervals, for O(log n) queries.
+
+Working intervals are stored as parallel sorted lists of epoch microseconds with the running
+total of working time at each interval's end. The cumulative working time C(x) up to an
+instant and its inverse (the earliest instant at which C reaches a value) are each one
+bisection. Years are added on first use, in either direction, so any year `holidays`
+supports works without building a huge table up front.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+from tracker.errors import NoWorkingTimeError
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+YearBuilder = Callable[[int], list[tuple[int, int]]]
+"""Returns the sorted, disjoint working intervals (epoch µs) of the local dates of a year."""
+
+
+class WorkingIndex:
+    """Cumulative working time of one schedule on one calendar. Not thread-safe to extend."""
+
+    def __init__(self, name: str, build_year: YearBuilder, max_search_years: int) -> None:
+        self._name = name
+        self._build_year = build_year
+        self._max_years = max_search_years
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._cum_end: list[int] = []  # working µs from the index origin to each interval's end
+        self._first_year = 0
+        self._last_year = -1  # empty range
+        self._covered = (0, 0)  # [lo, hi) in epoch µs for which intervals are complete
+
+    # -- coverage -------------------------------------------------------------------------
+    def _cover(self, us: int) -> None:
+        lo, hi = self._covered
+        if lo <= us < hi:
+            return
+        year = (_EPOCH + timedelta(microseconds=us)).year
+        if self._last_year < self._first_year:
+            self._first_year = self._last_year = year
+            self._append(self._build_year(year))
+            self._update_coverage()
+        while us < self._covered[0]:
+            self._first_year -= 1
+            self._prepend(self._build_year(self._first_year))
+            self._update_coverage()
+        while us >= self._covered[1]:
+            self._last_year += 1
+            self._append(self._build_year(self._last_year))
+            self._update_coverage()
+
+    def _update_coverage(self) -> None:
+        first = date(self._first_year, 1, 1)
+        after = date(self._last_year + 1, 1, 1)
+        # Local midnights are within a day of UTC midnights: shrink by a day to stay exact.
+        lo = _day_us(first) + 86_400_000_000
+        hi = _day_us(after) - 86_400_000_000
+        self._covered = (lo, hi)
+
+    def _append(self, pieces: list[tuple[int, int]]) -> None:
+        total = self._cum_end[-1] if self._cum_end else 0
+        for start, end in pieces:
+            total += end - start
+            self._starts.append(start)
+            self._ends.append(end)
+            self._cum_end.append(total)
+
+    def _prepend(self, pieces: list[tuple[int, int]]) -> None:
+        origin = self._cum_end[0] - (self._ends[0] - self._starts[0]) if self._starts else 0
+        block = sum(end - start for start, end in pieces)
+        total = origin - block
+        cum: list[int] = []
+        for start, end in pieces:
+            total += end - start
+            cum.append(total)
+        self._starts[:0] = [s for s, _ in pieces]
+        self._ends[:0] = [e for _, e in pieces]
+        self._cum_end[:0] = cum
+
+    # -- queries --------------------------------------------------------------------------
+    def cumulative(self, us: int) -> int:
+        """C(us): working µs from the index origin up to the instant (may be negative)."""
+        self._cover(us)
+        i = bisect.bisect_right(self._starts, us) - 1
+        if i < 0:
+            return self._cum_end[0] - (self._ends[0] - self._starts[0]) if self._starts else 0
+        end = self._ends[i]
+        return self._cum_end[i] - (end - min(us, end))
+
+    def instant_reaching(self, target: int, not_before: int) -> int:
+        """The earliest instant >= ``not_before`` at which C reaches ``target``."""
+        self._cover(not_before)
+        if target <= self.cumulative(not_before):
+            return not_before
+        limit = self._last_year + self._max_years
+        while not self._cum_end or self._cum_end[-1] < target:
+            if self._last_year >= limit:
+                raise NoWorkingTimeError(self._name, self._max_years)
+            self._last_year += 1
+            self._append(self._build_year(self._last_year))
+            self._update_coverage()
+        i = bisect.bisect_left(self._cum_end, target)
+        end = self._ends[i]
+        return end - (self._cum_end[i] - target)
+
+    def next_working_instant(self, us: int) -> int:
+        """The first instant >= us that lies inside a working interval."""
+        return self.instant_reaching(self.cumulative(us) + 1, us) - 1
+
+
+def _day_us(d: date) -> int:
+    return (d.toordinal() - date(1970, 1, 1).toordinal()) * 86_400_000_000
