@@ -130,9 +130,23 @@ class Obligation(Base):
         UniqueConstraint("inquiry_id", "rule"),
         # sweep: WHERE next_action_at <= :now ORDER BY next_action_at (an index range scan)
         Index(None, "next_action_at"),
-        # list --state overdue / reports: WHERE state = :s
-        Index(None, "state", "due_at"),
+        # list --state overdue: WHERE met_at IS NULL AND due_at <= :now (derived at now, not
+        # the cached state, so it is right even when no daemon runs)
+        Index(None, "met_at", "due_at"),
     )
+
+
+class RefCounter(Base):
+    """The last generated ref number per scope (prefix + received year).
+
+    Bumped with ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` inside the writing
+    transaction, so concurrent writers on SQLite and PostgreSQL never get the same number.
+    """
+
+    __tablename__ = "ref_counters"
+
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
 
 
 class Event(Base):

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from tracker.cli import pure
+from tracker.cli import register as register_cli
 from tracker.cli.common import ArgumentParser
 from tracker.config import unknown_variables
 from tracker.errors import BadInputError, ConfigError, SvarfristError
@@ -20,7 +21,7 @@ from tracker.errors import BadInputError, ConfigError, SvarfristError
 log = logging.getLogger(__name__)
 
 Registrar = Callable[..., None]
-COMMAND_MODULES: list[Registrar] = [pure.register]
+COMMAND_MODULES: list[Registrar] = [pure.register, register_cli.register_commands]
 
 
 def build_parser() -> ArgumentParser:

@@ -1,0 +1,375 @@
+"""Register commands: init, add, reply, callback, pause, resume, close, show, list, purge,
+recompute (import and export are in tracker.cli.transfer).
+
+Each command opens the database, runs one operation in one transaction and prints the
+result; database trouble becomes one ``error:`` line with exit status 1, never a traceback
+(and never SQL parameters, which could hold a note).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from tracker import queries, register, schema, validate
+from tracker.cli.common import (
+    calendar,
+    format_time,
+    now_of,
+    out,
+    parse_time,
+    print_json,
+    rules,
+    settings,
+)
+from tracker.db import make_engine, session_factory, transaction
+from tracker.errors import BadInputError, EnvironmentFailure
+from tracker.recompute import recompute
+from tracker.register import Context, Move, NewInquiry
+
+FULFILMENTS: dict[str, Callable[[Session, Context, str, datetime], list[Move]]] = {
+    "reply": register.reply,
+    "callback": register.callback,
+    "pause": register.pause,
+    "resume": register.resume,
+    "close": register.close,
+}
+DONE = {
+    "reply": "replied",
+    "callback": "called back",
+    "pause": "paused",
+    "resume": "resumed",
+    "close": "closed",
+}
+
+
+def add_common(parser: argparse.ArgumentParser, *, writes: bool) -> None:
+    parser.add_argument("--now", help="behave as if it were this time (ISO 8601)")
+    if writes:
+        parser.add_argument("--actor", help="who does this, for the audit trail (default $USER)")
+
+
+def register_commands(sub: argparse._SubParsersAction[Any]) -> None:
+    init = sub.add_parser("init", help="create or upgrade the database schema (idempotent)")
+    init.set_defaults(handler=cmd_init)
+
+    add = sub.add_parser("add", help="register an inquiry; prints its ref")
+    add.add_argument("--channel", required=True, help="phone, sms, email, letter, ...")
+    add.add_argument("--department", required=True, help="a configured department")
+    add.add_argument("--received", help="when it was received (ISO 8601; default now)")
+    add.add_argument("--topic", help="a configured topic")
+    add.add_argument("--advisor", help="the advisor's e-mail address (gets the reminders)")
+    add.add_argument("--callback", action="store_true", help="the citizen asked to be called")
+    add.add_argument("--ref", help="use this ref instead of a generated one")
+    add.add_argument("--note", help="free text; never mailed, logged or reported; purged")
+    add.add_argument("--json", action="store_true")
+    add_common(add, writes=True)
+    add.set_defaults(handler=cmd_add)
+
+    helps = {
+        "reply": "the citizen got a reply: fulfils `reply`",
+        "callback": "the citizen was called back: fulfils `callback`",
+        "pause": "stop the clocks while waiting for the citizen",
+        "resume": "restart the clocks",
+        "close": "close; fulfils every obligation still pending",
+    }
+    for name, text in helps.items():
+        p = sub.add_parser(name, help=text)
+        p.add_argument("ref")
+        p.add_argument("--at", help="when it happened (ISO 8601; default now)")
+        add_common(p, writes=True)
+        p.set_defaults(handler=cmd_fulfil, operation=name)
+
+    show = sub.add_parser("show", help="one inquiry with its obligations")
+    show.add_argument("ref")
+    show.add_argument("--json", action="store_true")
+    add_common(show, writes=False)
+    show.set_defaults(handler=cmd_show)
+
+    lst = sub.add_parser("list", help="inquiries")
+    lst.add_argument(
+        "--state", default="open", choices=[s.value for s in queries.ListState], help="(open)"
+    )
+    lst.add_argument("--advisor")
+    lst.add_argument("--json", action="store_true")
+    add_common(lst, writes=False)
+    lst.set_defaults(handler=cmd_list)
+
+    purge = sub.add_parser("purge", help="erase notes of inquiries closed beyond retention")
+    add_common(purge, writes=True)
+    purge.set_defaults(handler=cmd_purge)
+
+    rec = sub.add_parser("recompute", help="recompute open obligations after a rule change")
+    rec.add_argument("--dry-run", action="store_true", help="list what would move; write nothing")
+    rec.add_argument("--json", action="store_true")
+    add_common(rec, writes=True)
+    rec.set_defaults(handler=cmd_recompute)
+
+
+# -- plumbing -------------------------------------------------------------------------------
+@contextmanager
+def database(*, require_schema: bool = True) -> Iterator[Engine]:
+    """The configured database; its failures become EnvironmentFailure (exit status 1)."""
+    url = settings().database_url
+    try:
+        engine = make_engine(url)
+    except OSError as exc:
+        raise EnvironmentFailure(f"cannot open the database: {exc}") from None
+    try:
+        if require_schema:
+            schema.require_current(engine)
+        yield engine
+    except IntegrityError as exc:
+        raise BadInputError(f"conflicting write, nothing written: {_reason(exc)}") from None
+    except DBAPIError as exc:
+        raise EnvironmentFailure(f"database {_safe_url(engine)}: {_reason(exc)}") from None
+    finally:
+        engine.dispose()
+
+
+def _reason(exc: DBAPIError) -> str:
+    # Only the driver's message: SQLAlchemy's own text appends the SQL parameters.
+    lines = str(exc.orig).strip().splitlines()
+    return lines[0] if lines else type(exc.orig).__name__
+
+
+def _safe_url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def actor_of(args: argparse.Namespace) -> str:
+    given = getattr(args, "actor", None)
+    if given:
+        return validate.actor(given)
+    try:
+        user = os.environ.get("USER") or getpass.getuser()
+    except (OSError, KeyError):
+        user = "unknown"
+    return "".join(c if validate.ACTOR_RE.fullmatch(c) else "_" for c in user)[:64] or "unknown"
+
+
+def context(args: argparse.Namespace, now: datetime) -> Context:
+    return Context(
+        settings=settings(), calendar=calendar(), rules=rules(), actor=actor_of(args), now=now
+    )
+
+
+def view_json(view: queries.InquiryView, *, full: bool = False) -> dict[str, Any]:
+    """CONTRACT.md's shape; ``full`` (show) adds the note and the pauses."""
+    data: dict[str, Any] = {
+        "ref": view.ref,
+        "channel": view.channel,
+        "department": view.department,
+        "topic": view.topic,
+        "advisor": view.advisor,
+        "callback_requested": view.callback_requested,
+        "received_at": format_time(view.received_at),
+        "status": view.status,
+        "closed_at": format_time(view.closed_at),
+        "replied_at": format_time(view.replied_at),
+        "called_back_at": format_time(view.called_back_at),
+        "obligations": [
+            {
+                "rule": o.rule,
+                "due_at": format_time(o.due_at),
+                "warn_at": format_time(o.warn_at),
+                "met_at": format_time(o.met_at),
+                "state": o.state.value,
+            }
+            for o in view.obligations
+        ],
+    }
+    if full:
+        data["note"] = view.note
+        data["purged_at"] = format_time(view.purged_at)
+        data["pauses"] = [
+            {"start": format_time(p.start), "end": format_time(p.end)} for p in view.pauses
+        ]
+    return data
+
+
+def _line(view: queries.InquiryView) -> str:
+    parts = [
+        view.ref,
+        format_time(view.received_at) or "",
+        view.channel,
+        view.department,
+        view.status,
+    ]
+    parts += [f"{o.rule}:{o.state.value}@{format_time(o.due_at) or '-'}" for o in view.obligations]
+    return "  ".join(parts)
+
+
+def _print_view(view: queries.InquiryView) -> None:
+    out(f"ref:         {view.ref}")
+    out(f"status:      {view.status}")
+    out(f"channel:     {view.channel}")
+    out(f"department:  {view.department}")
+    out(f"topic:       {view.topic or '-'}")
+    out(f"advisor:     {view.advisor or '-'}")
+    out(f"callback:    {'requested' if view.callback_requested else 'no'}")
+    out(f"received:    {format_time(view.received_at)}")
+    for label, moment in (
+        ("replied", view.replied_at),
+        ("called back", view.called_back_at),
+        ("closed", view.closed_at),
+        ("purged", view.purged_at),
+    ):
+        if moment is not None:
+            out(f"{label + ':':<12} {format_time(moment)}")
+    for p in view.pauses:
+        out(f"paused:      {format_time(p.start)} - {format_time(p.end) or 'still paused'}")
+    if view.note:
+        out(f"note:        {view.note}")
+    for o in view.obligations:
+        out(
+            f"obligation:  {o.rule}  due {format_time(o.due_at) or '- (paused)'}  "
+            f"warn {format_time(o.warn_at) or '-'}  met {format_time(o.met_at) or '-'}  "
+            f"{o.state.value}"
+        )
+
+
+def _print_moves(moves: list[Move]) -> None:
+    for m in moves:
+        old, new = format_time(m.old_due_at) or "-", format_time(m.new_due_at) or "-"
+        out(f"{m.ref}  {m.rule}  {old} -> {new}")
+
+
+# -- commands -------------------------------------------------------------------------------
+def cmd_init(args: argparse.Namespace) -> int:
+    if not args.verbose:  # Alembic narrates every step at INFO; one summary line is enough
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    with database(require_schema=False) as engine:
+        before = schema.current_revision(engine)
+        schema.upgrade(engine)
+        after = schema.current_revision(engine)
+    if before == after:
+        out(f"database schema is current ({after})")
+    elif before is None:
+        out(f"database schema created ({after})")
+    else:
+        out(f"database schema upgraded from {before} to {after}")
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    now = now_of(args)
+    received = parse_time(args.received, "--received") if args.received else now
+    new = NewInquiry(
+        channel=args.channel,
+        department=args.department,
+        received_at=received,
+        topic=args.topic,
+        advisor=args.advisor,
+        callback_requested=args.callback,
+        ref=args.ref,
+        note=args.note,
+    )
+    ctx = context(args, now)
+    with database() as engine, transaction(session_factory(engine)) as session:
+        ref = register.add(session, ctx, new)
+        view = queries.show(session, ref, now) if args.json else None
+    if view is not None:
+        print_json(view_json(view))
+    else:
+        out(ref)
+    return 0
+
+
+def cmd_fulfil(args: argparse.Namespace) -> int:
+    now = now_of(args)
+    at = parse_time(args.at, "--at") if args.at else now
+    ctx = context(args, now)
+    with database() as engine, transaction(session_factory(engine)) as session:
+        moves = FULFILMENTS[args.operation](session, ctx, args.ref, at)
+    out(f"{args.ref} {DONE[args.operation]} at {format_time(at)}")
+    _print_moves(moves)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    now = now_of(args)
+    with database() as engine, session_factory(engine)() as session:
+        view = queries.show(session, args.ref, now)
+    if args.json:
+        print_json(view_json(view, full=True))
+    else:
+        _print_view(view)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    now = now_of(args)
+    state = queries.ListState(args.state)
+    advisor = validate.advisor(args.advisor) if args.advisor else None
+    with database() as engine, session_factory(engine)() as session:
+        views = queries.list_inquiries(session, state, now, advisor)
+        if args.json:
+            _stream_json_array(view_json(v) for v in views)
+        else:
+            for view in views:
+                out(_line(view))
+    return 0
+
+
+def _stream_json_array(items: Iterator[dict[str, Any]]) -> None:
+    """A JSON array written item by item, so a long list never sits in memory."""
+    import json
+    import sys
+
+    sys.stdout.write("[")
+    first = True
+    for item in items:
+        sys.stdout.write(("\n" if first else ",\n") + json.dumps(item, ensure_ascii=False))
+        first = False
+    sys.stdout.write("\n]\n" if not first else "]\n")
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    ctx = context(args, now_of(args))
+    with database() as engine, transaction(session_factory(engine)) as session:
+        count = register.purge(session, ctx)
+    days = ctx.settings.retention_days
+    out(f"purged the notes of {count} inquiries closed more than {days} days ago")
+    return 0
+
+
+def cmd_recompute(args: argparse.Namespace) -> int:
+    ctx = context(args, now_of(args))
+    with database() as engine:
+        if args.dry_run:  # a session that is never committed: rolled back on close
+            with session_factory(engine)() as session:
+                moves = recompute(session, ctx, dry_run=True)
+        else:
+            with transaction(session_factory(engine)) as session:
+                moves = recompute(session, ctx, dry_run=False)
+    if args.json:
+        print_json(
+            {
+                "dry_run": args.dry_run,
+                "moved": [
+                    {
+                        "ref": m.ref,
+                        "rule": m.rule,
+                        "old_due_at": format_time(m.old_due_at),
+                        "new_due_at": format_time(m.new_due_at),
+                    }
+                    for m in moves
+                ],
+            }
+        )
+        return 0
+    _print_moves(moves)
+    suffix = " (dry run: nothing written)" if args.dry_run else ""
+    out(f"{len(moves)} deadlines moved{suffix}")
+    return 0

@@ -1,0 +1,1 @@
+"""Alembic migrations of the Svarfrist schema; run them with ``svarfrist init``."""
