@@ -131,6 +131,8 @@ class RemindersSettings(BaseModel):
     escalation_after_hours: float | None = Field(default=None, ge=0)
     escalation_to: str | None = None
     language: Literal["da", "en"] = "da"
+    catch_up_after_minutes: int = Field(default=30, ge=1)
+    """Reminders this late (after downtime) go out as one message per recipient."""
 
 
 class DaemonSettings(BaseModel):

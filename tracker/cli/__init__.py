@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
-from tracker.cli import pure
+from tracker.cli import daemon, pure
 from tracker.cli import register as register_cli
 from tracker.cli.common import ArgumentParser
 from tracker.config import unknown_variables
@@ -21,7 +21,11 @@ from tracker.errors import BadInputError, ConfigError, SvarfristError
 log = logging.getLogger(__name__)
 
 Registrar = Callable[..., None]
-COMMAND_MODULES: list[Registrar] = [pure.register, register_cli.register_commands]
+COMMAND_MODULES: list[Registrar] = [
+    pure.register,
+    register_cli.register_commands,
+    daemon.register,
+]
 
 
 def build_parser() -> ArgumentParser:

@@ -1,0 +1,128 @@
+"""The daemon's commands: ``tick`` (one sweep), ``run`` (until SIGTERM) and ``status``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from tracker import outbox
+from tracker.cli.common import format_time, now_of, out, print_json, settings
+from tracker.cli.register import context, database
+from tracker.db import session_factory, transaction
+from tracker.register import purge
+from tracker.scheduler import run_daemon, wall_clock
+from tracker.sweep import LAST_SWEEP, build_services, sweep
+
+# Exit status of ``status`` when the daemon looks dead (monitoring: anything non-zero alerts).
+STALE = 1
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    tick = sub.add_parser("tick", help="one sweep: send every reminder that is due, then exit")
+    tick.add_argument("--now", help="as if it were this time (ISO 8601)")
+    tick.set_defaults(handler=cmd_tick)
+
+    run = sub.add_parser("run", help="the daemon: sweep on a schedule until SIGTERM")
+    run.set_defaults(handler=cmd_run)
+
+    status = sub.add_parser("status", help="last sweep, outbox backlog, failed deliveries")
+    status.add_argument("--now", help="as if it were this time (ISO 8601)")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=cmd_status)
+
+
+def cmd_tick(args: argparse.Namespace) -> int:
+    now = now_of(args)
+    with database() as engine:
+        svc = build_services(settings(), session_factory(engine))
+        report = asyncio.run(sweep(svc, now))
+    d = report.delivery
+    out(
+        f"sweep at {format_time(now)}: {report.refreshed} obligations refreshed, "
+        f"{report.enqueued + report.digests} messages queued, {d.messages} sent "
+        f"({d.sent} reminders), {d.retried} to retry, {d.failed} failed, "
+        f"{d.cancelled} cancelled"
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    conf = settings()
+    with database() as engine:  # refuses an outdated schema before anything starts
+        svc = build_services(conf, session_factory(engine))
+
+        def purge_now(now: datetime) -> int:
+            with transaction(session_factory(engine)) as session:
+                return purge(session, _daemon_context(args, now))
+
+        return asyncio.run(
+            run_daemon(
+                svc,
+                interval_seconds=conf.daemon.sweep_interval_seconds,
+                digest_time=conf.reminders.digest_time,
+                purge_time=conf.daemon.purge_time,
+                purge=purge_now,
+                clock=wall_clock,
+            )
+        )
+
+
+def _daemon_context(args: argparse.Namespace, now: datetime) -> Any:
+    args.actor = "svarfrist-daemon"
+    return context(args, now)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    now = now_of(args)
+    max_age = timedelta(seconds=settings().daemon.status_max_age_seconds)
+    with database() as engine:
+        facts = _status(engine, now)
+    last, backlog, failures = facts
+    stale = last is None or now - last > max_age
+    if args.json:
+        print_json(
+            {
+                "last_sweep": format_time(last),
+                "healthy": not stale,
+                "backlog": {
+                    "due": backlog.due,
+                    "scheduled": backlog.scheduled,
+                    "oldest_due_at": format_time(backlog.oldest_due_at),
+                },
+                "failed": backlog.failed,
+                "failures": [
+                    {"key": f.key, "kind": f.kind, "recipient": f.recipient, "error": f.error}
+                    for f in failures
+                ],
+            }
+        )
+        return STALE if stale else 0
+    if last is None:
+        out("last sweep: never: STALE (is `svarfrist run` running?)")
+    else:
+        age = int((now - last).total_seconds())
+        verdict = "STALE" if stale else "ok"
+        limit = int(max_age.total_seconds())
+        out(f"last sweep: {format_time(last)} ({age} s ago, limit {limit} s): {verdict}")
+    oldest = f", oldest due {format_time(backlog.oldest_due_at)}" if backlog.oldest_due_at else ""
+    out(f"outbox: {backlog.due} due now{oldest}, {backlog.scheduled} scheduled later")
+    out(f"failed deliveries: {backlog.failed}")
+    for f in failures:
+        out(f"  {f.kind} to {f.recipient} ({f.key}, {f.attempts} attempts): {f.error}")
+    return STALE if stale else 0
+
+
+def _status(
+    engine: Engine, now: datetime
+) -> tuple[datetime | None, outbox.Backlog, list[outbox.Failure]]:
+    with session_factory(engine)() as session:
+        state = outbox.get_state(session, LAST_SWEEP)
+        return (
+            state.at if state is not None else None,
+            outbox.backlog(session, now),
+            outbox.failures(session),
+        )

@@ -1,0 +1,295 @@
+"""Rendering, pure: an outbox row's kind and payload become the bytes of one e-mail.
+
+Templates live in ``tracker/templates/email/<language>/<kind>.{subject,txt,html}.j2``
+(Danish by default, English by config): Jinja2 with ``StrictUndefined`` (a missing value is an
+error, not an empty string) and autoescaping for the HTML part. Every message is
+multipart/alternative text + HTML in UTF-8; a ``report`` also carries a CSV attachment.
+
+Privacy: payloads hold only refs, rule names, configured department names, times and
+aggregate figures, never an inquiry's note. Header safety: every header value has control
+characters (CR, LF, ...) replaced, so nothing in a payload can add a header.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.charset import QP, Charset
+from email.header import Header
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.utils import format_datetime, formataddr, parseaddr
+from functools import cache
+from typing import Any
+
+import jinja2
+
+from tracker.calendar import COPENHAGEN
+from tracker.reminders import Kind
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
+_MONTHS = {
+    "da": (
+        "januar",
+        "februar",
+        "marts",
+        "april",
+        "maj",
+        "juni",
+        "juli",
+        "august",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+}
+_WEEKDAYS = {
+    "da": ["mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"],
+    "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+}
+_RULE_LABELS = {
+    "da": {"reply": "svar", "callback": "opringning", "answer": "endeligt svar"},
+    "en": {"reply": "reply", "callback": "call-back", "answer": "answer"},
+}
+_KIND_LABELS = {
+    "da": {"due_soon": "Frist nærmer sig", "overdue": "Overskredet", "escalation": "Eskalering"},
+    "en": {"due_soon": "Due soon", "overdue": "Overdue", "escalation": "Escalation"},
+}
+_FOOTER = {
+    "da": "Automatisk besked fra Svarfrist. Svar ikke på denne e-mail.",
+    "en": "An automatic message from Svarfrist. Do not reply to this e-mail.",
+}
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+
+
+@dataclass(frozen=True, kw_only=True)
+class MailConfig:
+    """What rendering needs from the settings."""
+
+    mail_from: str
+    language: str = "da"
+    commands: Mapping[str, str] = field(default_factory=dict)
+    """rule name -> the command that fulfils it (``reply``, ``callback``, ``close``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Envelope:
+    """A rendered message: SMTP envelope plus the bytes to send."""
+
+    sender: str
+    recipient: str
+    message_id: str
+    data: bytes
+
+
+def header_safe(value: str) -> str:
+    """One line: control characters (CR/LF included) become one space."""
+    return _CONTROL.sub(" ", value).strip()
+
+
+def message_id(key: str, row_id: int, mail_from: str) -> str:
+    """A deterministic Message-ID, stored on the row and reused on every retry."""
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "svarfrist.invalid"
+    local = re.sub(r"[^A-Za-z0-9.\-]", ".", key)
+    return f"<svarfrist.{local}.{row_id}@{header_safe(domain)}>"
+
+
+@cache
+def _environment(html: bool) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("tracker", "templates/email"),
+        autoescape=html,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        trim_blocks=False,
+    )
+
+
+def format_deadline(moment: datetime, language: str) -> str:
+    """``mandag 30. november 2026 kl. 15:00`` (local time, Europe/Copenhagen)."""
+    local = moment.astimezone(COPENHAGEN)
+    weekday = _WEEKDAYS[language][local.weekday()]
+    month = _MONTHS[language][local.month - 1]
+    if language == "da":
+        return f"{weekday} {local.day}. {month} {local.year} kl. {local:%H:%M}"
+    return f"{weekday} {local.day} {month} {local.year} at {local:%H:%M}"
+
+
+def _item(payload: Mapping[str, Any], config: MailConfig, kind: str = "") -> dict[str, str]:
+    """The template values of one obligation, from a payload's identifiers and times."""
+    due = datetime.fromisoformat(str(payload["due_at"]))
+    rule = str(payload["rule"])
+    ref = str(payload["ref"])
+    verb = config.commands.get(rule, "close")
+    lang = config.language
+    return {
+        "ref": ref,
+        "rule": rule,
+        "rule_label": _RULE_LABELS[lang].get(rule, rule),
+        "department": header_safe(str(payload["department"])),
+        "deadline": format_deadline(due, lang),
+        "deadline_iso": due.astimezone(COPENHAGEN).isoformat(timespec="seconds"),
+        "command": f"svarfrist {verb} {shlex.quote(ref)}",
+        "kind_label": _KIND_LABELS[lang].get(kind, kind),
+    }
+
+
+def _context(kind: str, payload: Mapping[str, Any], config: MailConfig) -> dict[str, Any]:
+    lang = config.language
+    base: dict[str, Any] = {"lang": lang, "footer": _FOOTER[lang]}
+    if kind in (Kind.DUE_SOON, Kind.OVERDUE, Kind.ESCALATION):
+        return base | _item(payload, config, kind)
+    if kind == Kind.DIGEST:
+        return base | {
+            "day": str(payload["day"]),
+            "due_today": [_item(p, config) for p in payload["due_today"]],
+            "overdue": [_item(p, config) for p in payload["overdue"]],
+        }
+    raise ValueError(f"no templates for message kind {kind!r}")
+
+
+def _render(name: str, context: Mapping[str, Any], config: MailConfig) -> tuple[str, str, str]:
+    folder = config.language
+    subject = _environment(False).get_template(f"{folder}/{name}.subject.j2").render(context)
+    text = _environment(False).get_template(f"{folder}/{name}.txt.j2").render(context)
+    html = (
+        _environment(True)
+        .get_template(f"{folder}/{name}.html.j2")
+        .render({**context, "subject": subject})
+    )
+    return header_safe(subject), text, html
+
+
+def render(
+    *,
+    kind: str,
+    payload: Mapping[str, Any],
+    recipient: str,
+    message_id: str,
+    config: MailConfig,
+    now: datetime,
+) -> Envelope:
+    """One outbox row as an e-mail. ``now`` is the Date header (the time of sending)."""
+    if kind == Kind.REPORT:
+        return _report(payload, recipient, message_id, config, now)
+    subject, text, html = _render(kind, _context(kind, payload, config), config)
+    headers = {"X-Svarfrist-Kind": kind}
+    if kind in (Kind.DUE_SOON, Kind.OVERDUE, Kind.ESCALATION):
+        headers["X-Svarfrist-Ref"] = str(payload["ref"])
+        headers["X-Svarfrist-Rule"] = str(payload["rule"])
+    return _envelope(
+        _alternative(text, html),
+        subject=subject,
+        extra=headers,
+        recipient=recipient,
+        msg_id=message_id,
+        config=config,
+        now=now,
+    )
+
+
+def render_catch_up(
+    *,
+    items: Sequence[tuple[str, Mapping[str, Any]]],
+    recipient: str,
+    message_id: str,
+    config: MailConfig,
+    now: datetime,
+) -> Envelope:
+    """Several reminders (kind, payload) in one message, after downtime (a digest kind)."""
+    rows = [_item(payload, config, kind) for kind, payload in items]
+    rows.sort(key=lambda r: (r["deadline_iso"], r["ref"]))
+    context = {"lang": config.language, "footer": _FOOTER[config.language], "items": rows}
+    subject, text, html = _render("catch_up", context, config)
+    headers = {"X-Svarfrist-Kind": str(Kind.DIGEST)}
+    return _envelope(
+        _alternative(text, html),
+        subject=subject,
+        extra=headers,
+        recipient=recipient,
+        msg_id=message_id,
+        config=config,
+        now=now,
+    )
+
+
+def _alternative(text: str, html: str) -> MIMEMultipart:
+    part = MIMEMultipart("alternative")
+    part.attach(_text(text, "plain"))
+    part.attach(_text(html, "html"))
+    return part
+
+
+def _text(body: str, subtype: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(body, charset=_UTF8_QP)
+    return part
+
+
+def _report(
+    payload: Mapping[str, Any], recipient: str, msg_id: str, config: MailConfig, now: datetime
+) -> Envelope:
+    """The monthly management report: HTML + text alternative + the CSV as an attachment."""
+    outer = MIMEMultipart("mixed")
+    outer.attach(_alternative(str(payload["text"]), str(payload["html"])))
+    csv = MIMEApplication(str(payload["attachment_csv"]).encode("utf-8"), "octet-stream")
+    csv.replace_header("Content-Type", 'text/csv; charset="utf-8"')
+    name = header_safe(str(payload["attachment_name"])).replace('"', "")
+    csv.add_header("Content-Disposition", "attachment", filename=name)
+    outer.attach(csv)
+    subject = header_safe(str(payload["subject"]))
+    return _envelope(
+        outer,
+        subject=subject,
+        extra={"X-Svarfrist-Kind": str(Kind.REPORT)},
+        recipient=recipient,
+        msg_id=msg_id,
+        config=config,
+        now=now,
+    )
+
+
+def _envelope(
+    message: MIMEMultipart,
+    *,
+    subject: str,
+    extra: Mapping[str, str],
+    recipient: str,
+    msg_id: str,
+    config: MailConfig,
+    now: datetime,
+) -> Envelope:
+    sender = parseaddr(header_safe(config.mail_from))[1] or header_safe(config.mail_from)
+    to = header_safe(recipient)
+    message["From"] = formataddr(("Svarfrist", sender))
+    message["To"] = to
+    message["Subject"] = (
+        subject if subject.isascii() else Header(subject, "utf-8", header_name="Subject").encode()
+    )
+    message["Date"] = format_datetime(now.astimezone(COPENHAGEN))
+    message["Message-ID"] = header_safe(msg_id)
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    for name, value in extra.items():
+        message[name] = header_safe(value)
+    return Envelope(sender=sender, recipient=to, message_id=msg_id, data=message.as_bytes())

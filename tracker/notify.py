@@ -1,0 +1,358 @@
+"""Delivery: claim due outbox rows, render them, send them over one SMTP connection.
+
+Order of a delivery round (HC ``Channel.notify``): the claim is committed first (the row is
+``sending``, the attempt counted, the Message-ID fixed), then the SMTP conversation, then the
+outcome is committed per message. A crash between the two commits leaves a ``sending`` row
+that is claimed again after the lease: at least once, never lost; the Message-ID stays the
+same so a receiving system can recognise the duplicate.
+
+Errors: a 4xx reply, a timeout or a dropped connection is transient (retried with the
+:class:`~tracker.outbox.RetryPolicy`); a 5xx reply (recipient refused, message rejected) is
+permanent (the row fails and is shown by ``status``/``show``/``list``). Bad credentials are a
+configuration problem: transient, logged as an error, so fixing the config resumes delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+import aiosmtplib
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracker import outbox
+from tracker.db import transaction
+from tracker.mail_render import Envelope, MailConfig, message_id, render, render_catch_up
+from tracker.models import Obligation
+from tracker.reminders import OBLIGATION_KINDS, Batch, Kind, Pending, consolidate
+
+log = logging.getLogger(__name__)
+
+# How many rows one claim takes; a sweep claims again until nothing is due.
+CLAIM_BATCH = 200
+# Reconnect attempts per delivery round after the server dropped the connection.
+MAX_RECONNECTS = 2
+
+
+class DeliveryError(Exception):
+    """Sending one message failed; ``permanent`` says whether retrying can help."""
+
+    def __init__(
+        self, recipient: str, detail: str, *, permanent: bool, connection_lost: bool = False
+    ) -> None:
+        kind = "permanent" if permanent else "transient"
+        super().__init__(f"delivery to {recipient} failed ({kind}): {detail}")
+        self.recipient = recipient
+        self.detail = detail
+        self.permanent = permanent
+        self.connection_lost = connection_lost
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmtpConfig:
+    host: str
+    port: int
+    security: Literal["none", "starttls", "tls"]
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout_seconds: float = 30.0
+
+
+def client_options(config: SmtpConfig) -> dict[str, Any]:
+    """aiosmtplib options with the TLS mode mapped explicitly.
+
+    ``start_tls=None`` (aiosmtplib's default) would upgrade only if the server offers it, so
+    ``starttls`` says True (required), ``none`` says False, ``tls`` is implicit TLS (465).
+    """
+    modes = {
+        "none": {"use_tls": False, "start_tls": False},
+        "starttls": {"use_tls": False, "start_tls": True},
+        "tls": {"use_tls": True, "start_tls": False},
+    }
+    return {
+        "hostname": config.host,
+        "port": config.port,
+        "username": config.username,
+        "password": config.password,
+        "timeout": config.timeout_seconds,
+        **modes[config.security],
+    }
+
+
+class Connection(Protocol):
+    async def send(self, envelope: Envelope) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+Connector = Callable[[], Awaitable[Connection]]
+
+
+class SmtpConnection:
+    """One aiosmtplib session; every failure comes out as a :class:`DeliveryError`."""
+
+    def __init__(self, client: aiosmtplib.SMTP) -> None:
+        self._client = client
+
+    @classmethod
+    async def open(cls, config: SmtpConfig) -> SmtpConnection:
+        client = aiosmtplib.SMTP(**client_options(config))
+        try:
+            await client.connect()
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            log.error("SMTP login to %s:%s refused: %s", config.host, config.port, exc.code)
+            raise DeliveryError("*", f"login refused ({exc.code})", permanent=False) from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(
+                "*", f"cannot connect to {config.host}:{config.port}: {exc}", permanent=False
+            ) from exc
+        return cls(client)
+
+    async def send(self, envelope: Envelope) -> None:
+        try:
+            await self._client.sendmail(envelope.sender, [envelope.recipient], envelope.data)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            detail = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+            raise DeliveryError(
+                envelope.recipient, f"recipient refused: {detail}", permanent=_permanent(codes)
+            ) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            raise DeliveryError(
+                envelope.recipient, f"{exc.code} {exc.message}", permanent=_permanent([exc.code])
+            ) from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            # Disconnects and timeouts: the message may not have arrived; retry it.
+            raise DeliveryError(
+                envelope.recipient,
+                f"{type(exc).__name__}: {exc}",
+                permanent=False,
+                connection_lost=True,
+            ) from exc
+
+    async def close(self) -> None:
+        if not self._client.is_connected:
+            return
+        try:
+            await self._client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            self._client.close()
+
+
+def _permanent(codes: Sequence[int]) -> bool:
+    """5xx is permanent; 4xx (and anything unexpected) is worth another try."""
+    return bool(codes) and all(500 <= code < 600 for code in codes)
+
+
+def smtp_connector(config: SmtpConfig) -> Connector:
+    async def connect() -> Connection:
+        return await SmtpConnection.open(config)
+
+    return connect
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryPolicy:
+    retry: outbox.RetryPolicy
+    lease: timedelta
+    catch_up_after: timedelta
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryReport:
+    sent: int = 0
+    messages: int = 0
+    retried: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    released: int = 0
+
+    def __add__(self, other: DeliveryReport) -> DeliveryReport:
+        return DeliveryReport(
+            sent=self.sent + other.sent,
+            messages=self.messages + other.messages,
+            retried=self.retried + other.retried,
+            failed=self.failed + other.failed,
+            cancelled=self.cancelled + other.cancelled,
+            released=self.released + other.released,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claimed:
+    row_id: int
+    kind: str
+    recipient: str
+    payload: dict[str, Any]
+    send_at: datetime
+    attempts: int
+    message_id: str
+
+
+def _claim(
+    factory: sessionmaker[Session], mail: MailConfig, policy: DeliveryPolicy, now: datetime
+) -> tuple[list[Claimed], int]:
+    """Claim a batch and drop what must no longer go out; committed before any SMTP."""
+    with transaction(factory) as session:
+        rows = outbox.claim(session, now=now, limit=CLAIM_BATCH, lease=policy.lease)
+        wanted = {r.obligation_id for r in rows if r.kind in OBLIGATION_KINDS}
+        facts = {
+            oid: (met, due)
+            for oid, met, due in session.execute(
+                select(Obligation.id, Obligation.met_at, Obligation.due_at).where(
+                    Obligation.id.in_([w for w in wanted if w is not None])
+                )
+            )
+        }
+        claimed: list[Claimed] = []
+        drop: list[int] = []
+        ids: dict[int, str] = {}
+        for row in rows:
+            payload = dict(row.payload)
+            if row.kind in OBLIGATION_KINDS:
+                met, due = facts.get(row.obligation_id or -1, (None, None))
+                if met is not None or (
+                    row.kind == Kind.DUE_SOON and due is not None and due <= now
+                ):
+                    drop.append(row.id)
+                    continue
+                if due is not None:  # a pause may have moved the deadline since planning
+                    payload["due_at"] = due.isoformat()
+            mid = row.message_id or message_id(row.key, row.id, mail.mail_from)
+            ids[row.id] = mid
+            claimed.append(
+                Claimed(
+                    row_id=row.id,
+                    kind=row.kind,
+                    recipient=row.recipient,
+                    payload=payload,
+                    send_at=row.send_at,
+                    attempts=row.attempts,
+                    message_id=mid,
+                )
+            )
+        outbox.cancel(session, drop, reason="no longer due: the obligation is met or past")
+        outbox.set_message_ids(session, ids)
+    return claimed, len(drop)
+
+
+def _render(batch: Batch, rows: dict[int, Claimed], mail: MailConfig, now: datetime) -> Envelope:
+    first = rows[batch.row_ids[0]]
+    if not batch.consolidated:
+        return render(
+            kind=first.kind,
+            payload=first.payload,
+            recipient=first.recipient,
+            message_id=first.message_id,
+            config=mail,
+            now=now,
+        )
+    items = [(rows[i].kind, rows[i].payload) for i in batch.row_ids]
+    mid = message_id(f"catch-up.{len(batch.row_ids)}", min(batch.row_ids), mail.mail_from)
+    return render_catch_up(
+        items=items, recipient=batch.recipient, message_id=mid, config=mail, now=now
+    )
+
+
+def _record(
+    factory: sessionmaker[Session],
+    batch: Batch,
+    *,
+    rows: dict[int, Claimed],
+    outcome: Envelope | DeliveryError | Exception,
+    policy: DeliveryPolicy,
+    now: datetime,
+) -> DeliveryReport:
+    """Commit one message's outcome on all its rows."""
+    ids = list(batch.row_ids)
+    with transaction(factory) as session:
+        if isinstance(outcome, Envelope):
+            outbox.mark_sent(session, ids, message_id=outcome.message_id, now=now)
+            return DeliveryReport(sent=len(ids), messages=1)
+        if isinstance(outcome, DeliveryError) and not outcome.permanent:
+            attempts = {i: rows[i].attempts for i in ids}
+            gave_up = outbox.mark_retry(
+                session, attempts, error=outcome.detail, now=now, policy=policy.retry
+            )
+            return DeliveryReport(retried=len(ids) - gave_up, failed=gave_up)
+        detail = outcome.detail if isinstance(outcome, DeliveryError) else repr(outcome)
+        outbox.mark_failed(session, ids, error=detail)
+        return DeliveryReport(failed=len(ids))
+
+
+def _release(factory: sessionmaker[Session], ids: list[int]) -> None:
+    with transaction(factory) as session:
+        outbox.release(session, ids)
+
+
+async def deliver(
+    *,
+    factory: sessionmaker[Session],
+    mail: MailConfig,
+    connect: Connector,
+    policy: DeliveryPolicy,
+    now: datetime,
+    stop: asyncio.Event | None = None,
+) -> DeliveryReport:
+    """Send every due outbox row over one SMTP connection; stop claiming when ``stop`` is set.
+
+    On ``stop`` the message in flight is finished and recorded, the rest of the claimed batch
+    is released untried. The connection is opened on the first message and reused.
+    """
+    report = DeliveryReport()
+    conn: Connection | None = None
+    reconnects = 0
+    try:
+        while stop is None or not stop.is_set():
+            claimed, dropped = await asyncio.to_thread(_claim, factory, mail, policy, now)
+            report += DeliveryReport(cancelled=dropped)
+            if not claimed:
+                break
+            rows = {c.row_id: c for c in claimed}
+            pending = [
+                Pending(
+                    row_id=c.row_id, kind=Kind(c.kind), recipient=c.recipient, send_at=c.send_at
+                )
+                for c in claimed
+            ]
+            batches = list(consolidate(pending, now, policy.catch_up_after))
+            for index, batch in enumerate(batches):
+                if stop is not None and stop.is_set():
+                    rest = [i for b in batches[index:] for i in b.row_ids]
+                    await asyncio.to_thread(_release, factory, rest)
+                    report += DeliveryReport(released=len(rest))
+                    break
+                outcome: Envelope | DeliveryError | Exception
+                try:
+                    envelope = _render(batch, rows, mail, now)
+                except Exception as exc:  # a bad row must not stop the others
+                    log.exception("cannot render outbox rows %s", batch.row_ids)
+                    outcome = exc
+                else:
+                    try:
+                        if conn is None:
+                            if reconnects > MAX_RECONNECTS:
+                                raise DeliveryError(
+                                    batch.recipient, "SMTP unavailable", permanent=False
+                                )
+                            reconnects += 1
+                            conn = await connect()
+                        await conn.send(envelope)
+                        outcome = envelope
+                    except DeliveryError as exc:
+                        log.warning("%s", exc)
+                        outcome = exc
+                        if exc.connection_lost or exc.recipient == "*":
+                            conn = None
+                report += await asyncio.to_thread(
+                    _record, factory, batch, rows=rows, outcome=outcome, policy=policy, now=now
+                )
+    finally:
+        if conn is not None:
+            await conn.close()
+    return report
