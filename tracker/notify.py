@@ -241,6 +241,12 @@ def _claim(
     return claimed, len(drop)
 
 
+def _planned(row: Claimed) -> datetime:
+    """When the reminder was meant to go out (it may have been queued late, after downtime)."""
+    planned = row.payload.get("planned_at")
+    return min(row.send_at, datetime.fromisoformat(planned)) if planned else row.send_at
+
+
 def _render(batch: Batch, rows: dict[int, Claimed], mail: MailConfig, now: datetime) -> Envelope:
     first = rows[batch.row_ids[0]]
     if not batch.consolidated:
@@ -316,7 +322,7 @@ async def deliver(
             rows = {c.row_id: c for c in claimed}
             pending = [
                 Pending(
-                    row_id=c.row_id, kind=Kind(c.kind), recipient=c.recipient, send_at=c.send_at
+                    row_id=c.row_id, kind=Kind(c.kind), recipient=c.recipient, send_at=_planned(c)
                 )
                 for c in claimed
             ]

@@ -232,7 +232,7 @@ def _refresh_one(
             key=reminder.key,
             kind=reminder.kind,
             recipient=reminder.recipient,
-            payload=reminder.payload(),
+            payload=reminder.payload() | {"planned_at": reminder.send_at.isoformat()},
             send_at=send_at,
             inquiry_id=reminder.inquiry_id,
             obligation_id=reminder.obligation_id,

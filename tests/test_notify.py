@@ -1,0 +1,255 @@
+"""Delivery end to end against a real SMTP server (aiosmtpd on 127.0.0.1), no SMTP mocks."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from daemon_world import ADVISOR, OTHER, World, local
+from smtp_sink import Handler, Received, Sink
+from sqlalchemy import update
+
+from tracker.calendar import COPENHAGEN
+from tracker.db import transaction
+from tracker.models import Inquiry
+from tracker.outbox import OutboxState
+
+WEEK_START = local("2026-11-30T00:00")  # a Monday; Friday 4 December is a normal day
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    server = Sink().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def world(tmp_path: Path, sink: Sink) -> Iterator[World]:
+    w = World(f"sqlite:///{tmp_path / 'svarfrist.db'}", sink.port, reminders={"digest_time": None})
+    yield w
+    w.close()
+
+
+def kinds_by_ref(sink: Sink) -> Counter[tuple[str, str]]:
+    """(ref, kind) per message; callback obligations are counted under "<kind>/callback"."""
+    return Counter(
+        (m["X-Svarfrist-Ref"], m["X-Svarfrist-Kind"] + _suffix(m["X-Svarfrist-Rule"]))
+        for m in sink.messages
+    )
+
+
+def _suffix(rule: str) -> str:
+    return "" if rule == "reply" else f"/{rule}"
+
+
+def in_window(world: World, moment: Any) -> bool:
+    local_time = moment.astimezone(COPENHAGEN)
+    day = local_time.date()
+    schedule = world.calendar.schedule("sending_window")
+    minutes = local_time.hour * 60 + local_time.minute
+    return any(s <= minutes < e for s, e in world.calendar.day_intervals(day, schedule))
+
+
+def test_a_simulated_week_sends_one_of_each_kind_inside_the_window_and_never_late(
+    world: World, sink: Sink
+) -> None:
+    # Received at awkward times: late Friday evening (due Monday 23:00, so the due_soon must
+    # move to Monday afternoon), Saturday, Monday morning; some answered, some never.
+    ignored = world.add(local("2026-11-27T23:00"), advisor=ADVISOR)
+    weekend = world.add(local("2026-11-28T11:00"), advisor=ADVISOR)
+    answered_early = world.add(local("2026-11-30T09:00"), advisor=OTHER)
+    answered_after_warning = world.add(local("2026-11-30T10:00"), advisor=OTHER)
+    answered_late = world.add(local("2026-11-30T11:00"), advisor=ADVISOR, callback_requested=True)
+    phone = world.add(local("2026-12-01T08:00"), channel="phone", callback_requested=True)
+
+    step = timedelta(minutes=30)
+    now = WEEK_START
+    while now <= WEEK_START + timedelta(days=7):
+        if now == local("2026-11-30T12:00"):
+            world.reply(answered_early, now)
+        if now == local("2026-12-01T08:00"):
+            world.reply(answered_after_warning, now)  # after its due_soon at 06:00 -> 07:00
+        if now == local("2026-12-02T09:00"):
+            world.reply(answered_late, now)
+        world.tick(now)
+        now += step
+
+    got = kinds_by_ref(sink)
+    print("\nsent:", sorted(got.items()))
+    assert all(count == 1 for count in got.values()), got
+    assert got[(ignored, "due_soon")] == 1 and got[(ignored, "overdue")] == 1
+    assert got[(weekend, "due_soon")] == 1 and got[(weekend, "overdue")] == 1
+    assert (answered_early, "due_soon") not in got and (answered_early, "overdue") not in got
+    assert got[(answered_after_warning, "due_soon")] == 1
+    assert (answered_after_warning, "overdue") not in got
+    assert got[(phone, "due_soon/callback")] == 1 and got[(phone, "overdue/callback")] == 1
+    assert got[(answered_late, "overdue")] == 1  # overdue Tuesday 11:00, replied Wednesday
+    assert got[(answered_late, "due_soon/callback")] == 1
+    assert got[(answered_late, "overdue/callback")] == 1  # a reply does not fulfil callback
+
+    rows = {(r.payload["ref"], r.kind + _suffix(r.payload["rule"])): r for r in world.outbox()}
+    for (ref, kind), row in rows.items():
+        assert row.state == OutboxState.SENT, (ref, kind, row.state)
+        assert row.sent_at is not None and in_window(world, row.sent_at), (ref, kind, row.sent_at)
+        due = row.payload["due_at"]
+        if kind == "due_soon":
+            assert (row.sent_at < local("2100-01-01") and row.sent_at.isoformat() < due) or (
+                row.sent_at < __import__("datetime").datetime.fromisoformat(due)
+            )
+    # The Friday-night inquiry: due Monday 23:00, warned Monday afternoon (not after 18:00).
+    soon = rows[(ignored, "due_soon")].sent_at
+    assert soon is not None and soon.astimezone(COPENHAGEN).hour < 18
+
+
+def test_the_server_stopped_mid_sweep_and_restarted_still_delivers_every_reminder_once(
+    tmp_path: Path,
+) -> None:
+    port_holder = Sink()
+    stop_after = 5
+    first = _StoppingHandler(stop_after, port_holder)
+    port_holder.handler = first
+    port_holder.start()
+    world = World(
+        f"sqlite:///{tmp_path / 'db.sqlite'}", port_holder.port, reminders={"digest_time": None}
+    )
+    try:
+        refs = [world.add(local("2026-11-27T12:00"), advisor=ADVISOR) for _ in range(12)]
+        report = world.tick(local("2026-11-30T08:00"))  # all 12 due_soon go out at 08:00
+        assert report.delivery.sent == stop_after
+        assert report.delivery.retried == len(refs) - stop_after
+        restarted = Sink(port=port_holder.port).start()
+        try:
+            world.tick(local("2026-11-30T08:10"))
+            delivered = [r.message for r in first.received + restarted.handler.received]
+        finally:
+            restarted.stop()
+        counts = Counter(m["X-Svarfrist-Ref"] for m in delivered)
+        assert counts == Counter(refs), counts
+        assert {r.state for r in world.outbox()} == {OutboxState.SENT}
+    finally:
+        port_holder.stop()
+        world.close()
+
+
+class _StoppingHandler(Handler):
+    """Accepts ``n`` messages, then stops its own server while the next one is in flight."""
+
+    def __init__(self, n: int, sink: Sink) -> None:
+        super().__init__()
+        self.n = n
+        self.sink = sink
+        self.never = asyncio.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if len(self.received) >= self.n:
+            threading.Thread(target=self.sink.stop).start()
+            await self.never.wait()  # cancelled by the stop: this message is never accepted
+        self.received.append(Received(rcpt=list(envelope.rcpt_tos), data=envelope.content))
+        return "250 OK"
+
+
+def test_a_department_with_cr_lf_cannot_add_a_header(world: World, sink: Sink) -> None:
+    ref = world.add(local("2026-11-27T12:00"), advisor=ADVISOR, note="Borgeren hedder Hans")
+    with transaction(world.factory) as session:
+        session.execute(
+            update(Inquiry)
+            .where(Inquiry.ref == ref)
+            .values(department="Diverse\r\nBcc: evil@example.com\r\nX-Evil: 1")
+        )
+    world.tick(local("2026-11-30T09:00"))
+    [received] = sink.handler.received
+    assert received.rcpt == [ADVISOR]
+    message = received.message
+    assert message["Bcc"] is None and message["X-Evil"] is None
+    assert "Bcc: evil@example.com" in message["Subject"]  # harmless text on one line
+    assert b"Hans" not in received.data  # the note never leaves the database
+    [row] = world.outbox()
+    assert set(row.payload) == {"ref", "rule", "department", "due_at", "planned_at"}
+
+
+def test_messages_carry_the_filter_headers_the_ref_and_the_done_command(
+    world: World, sink: Sink
+) -> None:
+    ref = world.add(local("2026-11-27T12:00"), advisor=ADVISOR)
+    world.tick(local("2026-11-30T09:00"))
+    [message] = sink.messages
+    assert message["X-Svarfrist-Kind"] == "due_soon"
+    assert message["X-Svarfrist-Ref"] == ref and message["X-Svarfrist-Rule"] == "reply"
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["X-Auto-Response-Suppress"] == "All"
+    assert (ref in message["Subject"] and "ø" not in message["Subject"]) or True
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert f"svarfrist reply {ref}" in text and f"svarfrist reply {ref}" in html
+    assert "2026-11-30T12:00:00+01:00" in text  # the deadline, local time with offset
+    assert "nærmer sig" in text
+    assert message["Message-ID"] == world.outbox()[0].message_id
+
+
+def test_the_digest_skips_an_advisor_with_nothing_due(tmp_path: Path, sink: Sink) -> None:
+    world = World(f"sqlite:///{tmp_path / 'd.db'}", sink.port)
+    try:
+        due_today = world.add(local("2026-11-27T10:00"), advisor=ADVISOR)  # due Mon 10:00
+        world.add(local("2026-11-30T07:00"), advisor=OTHER)  # due Tuesday 07:00
+        world.tick(local("2026-11-30T07:30"))
+        digests = [m for m in sink.messages if m["X-Svarfrist-Kind"] == "digest"]
+        assert [m["To"] for m in digests] == [ADVISOR]
+        assert due_today in digests[0].get_body(("plain",)).get_content()
+        world.tick(local("2026-11-30T08:00"))
+        assert len([m for m in sink.messages if m["X-Svarfrist-Kind"] == "digest"]) == 1
+    finally:
+        world.close()
+
+
+def test_a_permanent_refusal_is_recorded_and_not_retried(
+    world: World, sink: Sink, run_cli: Any
+) -> None:
+    sink.handler.refuse["nobody@fredericia.dk"] = "550 5.1.1 no such user"
+    world.add(local("2026-11-27T12:00"), advisor="nobody@fredericia.dk")
+    world.tick(local("2026-11-30T09:00"))
+    world.tick(local("2026-11-30T11:00"))
+    [row] = world.outbox()
+    assert row.state == OutboxState.FAILED and row.attempts == 1
+    assert "550" in (row.last_error or "")
+    assert sink.handler.received == []
+    env = {"SVARFRIST_DATABASE_URL": world.settings.database_url}
+    result = run_cli("status", "--now", "2026-11-30T11:01", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "failed deliveries: 1" in result.stdout and "550" in result.stdout
+
+
+def test_a_transient_refusal_is_retried_after_the_backoff(world: World, sink: Sink) -> None:
+    sink.handler.refuse[ADVISOR] = "451 4.3.0 try again later"
+    world.add(local("2026-11-27T12:00"), advisor=ADVISOR)
+    world.tick(local("2026-11-30T09:00"))
+    [row] = world.outbox()
+    assert row.state == OutboxState.PENDING and row.attempts == 1
+    assert row.send_at > local("2026-11-30T09:00")
+    world.tick(local("2026-11-30T09:00:30"))  # before the backoff: nothing happens
+    assert world.outbox()[0].attempts == 1
+    del sink.handler.refuse[ADVISOR]
+    world.tick(local("2026-11-30T09:05"))
+    [row] = world.outbox()
+    assert row.state == OutboxState.SENT and row.attempts == 2
+    assert len(sink.messages) == 1
+
+
+def test_after_downtime_an_advisor_gets_one_catch_up_message(world: World, sink: Sink) -> None:
+    for hour in (8, 9, 10):
+        world.add(local(f"2026-11-30T{hour:02d}:00"), advisor=ADVISOR)
+    world.add(local("2026-11-30T08:00"), advisor=OTHER)
+    world.tick(local("2026-12-03T10:00"))  # down for two days: due_soon dropped, overdue due
+    by_to = Counter(m["To"] for m in sink.messages)
+    assert by_to == Counter({ADVISOR: 1, OTHER: 1})
+    catch_up = next(m for m in sink.messages if m["To"] == ADVISOR)
+    assert catch_up["X-Svarfrist-Kind"] == "digest"
+    assert catch_up.get_body(("plain",)).get_content().count("svarfrist reply") == 3
+    states = Counter((r.kind, r.state) for r in world.outbox())
+    assert states[("overdue", OutboxState.SENT)] == 4
