@@ -38,6 +38,7 @@ MINUTES_PER_DAY = 24 * 60
 _US_PER_MINUTE = 60 * US_PER_SECOND
 _US_PER_DAY = 86_400 * US_PER_SECOND
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # A deadline search gives up after this many years without enough working time, so a
 # schedule with no working intervals raises instead of looping forever.
@@ -245,21 +246,27 @@ BUILTIN_SCHEDULES: Mapping[str, Schedule] = {
 
 def to_us(moment: datetime) -> int:
     """An aware datetime as exact integer microseconds since the epoch (no float rounding)."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise BadInputError(f"time {moment.isoformat()} has no time zone")
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * US_PER_SECOND + delta.microseconds
+    try:
+        # Floor division of two timedeltas is exact integer arithmetic in C. A naive datetime
+        # (or one whose tzinfo gives no offset) cannot be subtracted from an aware one.
+        return (moment - _EPOCH) // _ONE_US
+    except TypeError:
+        raise BadInputError(f"time {moment!r} has no time zone") from None
 
 
 def from_us(us: int, tz: ZoneInfo = COPENHAGEN) -> datetime:
-    return (_EPOCH + timedelta(microseconds=us)).astimezone(tz)
+    """Epoch microseconds as an aware datetime in ``tz`` (exact; the fold of a repeated
+    wall-clock hour is set by the zone, so the instant round-trips)."""
+    # fromtimestamp with an integer is exact and lets the zone convert from UTC in C; it is
+    # about twice as fast as adding a timedelta to the epoch and calling astimezone.
+    seconds, micro = divmod(us, US_PER_SECOND)
+    moment = datetime.fromtimestamp(seconds, tz)
+    return moment.replace(microsecond=micro) if micro else moment
 
 
 def hours_to_us(hours: float | timedelta) -> int:
-    if isinstance(hours, timedelta):
-        amount = hours // timedelta(microseconds=1)
-    else:
-        amount = round(hours * US_PER_HOUR)
+    """Hours (a number or a timedelta) as integer microseconds; negative is refused."""
+    amount = hours // _ONE_US if isinstance(hours, timedelta) else round(hours * US_PER_HOUR)
     if amount < 0:
         raise BadInputError(f"hours must not be negative, got {hours}")
     return amount
@@ -399,7 +406,9 @@ class BusinessCalendar:
         self, start: int, amount: int, schedule: str, pauses: Iterable[Pause] = ()
     ) -> int | None:
         """``due_at`` on epoch microseconds, the form the benchmark and the register use."""
-        index = self.index(schedule)
+        index = self._indexes.get(schedule) or self.index(schedule)
+        if type(pauses) is tuple and not pauses:
+            return index.advance(start, amount)  # the common case: one pass, two bisections
         target = index.cumulative(start) + amount
         due = index.instant_reaching(target, start)
         for p_start, p_end in merge_pauses(pauses, start):
@@ -438,11 +447,18 @@ class BusinessCalendar:
 
 
 def merge_pauses(pauses: Iterable[Pause], not_before: int) -> list[tuple[int, int | None]]:
-    """Pauses as sorted, disjoint epoch-µs intervals clipped to start at ``not_before``."""
+    """Pauses as sorted, disjoint epoch-µs intervals clipped to start at ``not_before``.
+
+    An open pause (end None) sorts after a closed one with the same start: None cannot be
+    compared with an integer, so the sort key says "open" explicitly.
+    """
     spans = sorted(
-        (max(to_us(p.start), not_before), None if p.end is None else to_us(p.end))
-        for p in pauses
-        if p.end is None or to_us(p.end) > not_before
+        (
+            (max(to_us(p.start), not_before), None if p.end is None else to_us(p.end))
+            for p in pauses
+            if p.end is None or to_us(p.end) > not_before
+        ),
+        key=lambda span: (span[0], span[1] is None, span[1] or 0),
     )
     merged: list[tuple[int, int | None]] = []
     for start, end in spans:

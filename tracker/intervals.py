@@ -108,6 +108,26 @@ class WorkingIndex:
         end = self._ends[i]
         return end - (self._cum_end[i] - target)
 
+    def advance(self, us: int, amount: int) -> int:
+        """``instant_reaching(cumulative(us) + amount, us)`` in one pass: the deadline query.
+
+        ``amount`` must not be negative. Zero gives ``us`` itself (the clock has not run).
+        """
+        lo, hi = self._covered
+        if not lo <= us < hi:
+            self._cover(us)
+        i = bisect.bisect_right(self._starts, us) - 1
+        if i < 0 or amount <= 0:
+            return self.instant_reaching(self.cumulative(us) + amount, us)
+        cum = self._cum_end
+        end = self._ends[i]
+        target = cum[i] - (end - us if us < end else 0) + amount
+        if target > cum[-1]:
+            return self.instant_reaching(target, us)  # extends the index forward
+        # C(us) <= cum[i] < target only for j >= i, so the search can start at i.
+        j = bisect.bisect_left(cum, target, i)
+        return self._ends[j] - (cum[j] - target)
+
     def next_working_instant(self, us: int) -> int:
         """The first instant >= us that lies inside a working interval."""
         return self.instant_reaching(self.cumulative(us) + 1, us) - 1
