@@ -1,0 +1,318 @@
+"""Settings: defaults, environment over TOML, contract names, credentials and bad files."""
+
+from __future__ import annotations
+
+import re
+import typing
+from collections.abc import Iterator
+from datetime import date, time
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from tracker.config import (
+    SYSTEM_CONFIG,
+    Settings,
+    build_calendar,
+    build_rules,
+    load_settings,
+    unknown_variables,
+)
+
+EXAMPLE = Path(__file__).parents[1] / "config" / "svarfrist.example.toml"
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
+    """A process environment without SVARFRIST_* variables or systemd credentials."""
+    import os
+
+    for var in list(os.environ):
+        if var.startswith("SVARFRIST_") or var == "CREDENTIALS_DIRECTORY":
+            monkeypatch.delenv(var)
+    monkeypatch.chdir(tmp_path)
+    yield monkeypatch
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# -- defaults and sources ---------------------------------------------------------------------
+def test_without_file_or_environment_the_defaults_of_the_contract_apply(
+    env: pytest.MonkeyPatch,
+) -> None:
+    if SYSTEM_CONFIG.exists():
+        pytest.skip(f"{SYSTEM_CONFIG} exists on this machine")
+    s = load_settings()
+    assert s.database_url == "sqlite:///svarfrist.db"
+    assert (s.smtp.host, s.smtp.port, s.smtp.security) == ("localhost", 25, "starttls")
+    assert s.smtp.username is None
+    assert s.smtp.password is None
+    assert s.mail_from == "svarfrist@localhost"
+    assert s.default_recipient is None
+    assert s.note_max_length == 4000
+    assert s.retention_days == 30
+    assert s.calendar.extra_closed_days == ["06-05", "12-24", "12-31"]
+    assert "Teknik og Miljø" in s.departments
+    rules = build_rules(s)
+    assert (rules["reply"].hours, rules["reply"].schedule, rules["reply"].warn_before) == (
+        24,
+        "working_days",
+        4,
+    )
+    assert (rules["callback"].hours, rules["callback"].warn_before) == (48, 8)
+    assert not rules["answer"].enabled
+
+
+def test_the_environment_wins_over_the_toml_file(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    toml = write(tmp_path / "s.toml", '[smtp]\nhost = "from-toml"\nport = 2525\n')
+    env.setenv("SVARFRIST_CONFIG", str(toml))
+    assert (load_settings().smtp.host, load_settings().smtp.port) == ("from-toml", 2525)
+    env.setenv("SVARFRIST_SMTP_HOST", "from-env")
+    assert (load_settings().smtp.host, load_settings().smtp.port) == ("from-env", 2525)
+
+
+@pytest.mark.parametrize(
+    "form", ["SVARFRIST_SMTP_{}", "SVARFRIST_SMTP__{}"], ids=["flat", "nested"]
+)
+def test_the_smtp_settings_work_under_the_flat_contract_names_and_the_nested_form(
+    env: pytest.MonkeyPatch, form: str
+) -> None:
+    values = {
+        "HOST": "mail.example.dk",
+        "PORT": "587",
+        "SECURITY": "tls",
+        "USERNAME": "svarfrist",
+        "PASSWORD": "hemmeligt",
+    }
+    for key, value in values.items():
+        env.setenv(form.format(key), value)
+    smtp = load_settings().smtp
+    assert (smtp.host, smtp.port, smtp.security, smtp.username) == (
+        "mail.example.dk",
+        587,
+        "tls",
+        "svarfrist",
+    )
+    assert smtp.password is not None
+    assert smtp.password.get_secret_value() == "hemmeligt"
+    assert "hemmeligt" not in repr(smtp)
+
+
+def test_the_smtp_password_may_come_from_a_systemd_credential(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    creds = tmp_path / "credentials"
+    creds.mkdir()
+    write(creds / "smtp__password", "fra-systemd\n")
+    env.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    password = load_settings().smtp.password
+    assert password is not None
+    assert password.get_secret_value() == "fra-systemd"
+    env.setenv("SVARFRIST_SMTP_PASSWORD", "fra-miljoet")
+    password = load_settings().smtp.password
+    assert password is not None
+    assert password.get_secret_value() == "fra-miljoet"
+
+
+def test_unknown_variables_lists_what_names_no_setting_but_exempts_the_test_suite() -> None:
+    environ = {
+        "SVARFRIST_SMTP_HOST": "x",
+        "SVARFRIST_SMTP__PORT": "1",
+        "SVARFRIST_DATABASE_URL": "sqlite://",
+        "SVARFRIST_CONFIG": "/x",
+        "SVARFRIST_TEST_POSTGRES_URL": "x",
+        "SVARFRIST_DATABSE_URL": "typo",
+        "SVARFRIST_SMTP_HOSTNAME": "typo",
+        "PATH": "/bin",
+    }
+    assert unknown_variables(environ) == ["SVARFRIST_DATABSE_URL", "SVARFRIST_SMTP_HOSTNAME"]
+
+
+def test_an_unknown_svarfrist_variable_gets_a_warning_on_stderr(run_cli) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli(
+        "calendar", "--year", "2026", env={"SVARFRIST_DATABSE_URL": "x", "SVARFRIST_TEST_X": "1"}
+    )
+    assert result.returncode == 0
+    assert "SVARFRIST_DATABSE_URL" in result.stderr
+    assert "SVARFRIST_TEST_X" not in result.stderr
+
+
+def test_svarfrist_test_variables_are_exempt_from_the_warning(run_cli) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("calendar", "--year", "2026", env={"SVARFRIST_TEST_ANYTHING": "1"})
+    assert result.returncode == 0
+    assert result.stderr == ""
+
+
+# -- bad configuration: exit 2, one line naming the key ---------------------------------------
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        pytest.param('[smtp]\nport = "many"\n', "smtp.port", id="bad type"),
+        pytest.param("[smtp]\nport = 70000\n", "smtp.port", id="out of range"),
+        pytest.param('[smtp]\nhostname = "x"\n', "smtp.hostname", id="unknown key in a section"),
+        pytest.param("retention = 3\n", "retention", id="unknown top-level key"),
+        pytest.param("note_max_length = \n", "bad.toml", id="bad toml"),
+        pytest.param('[rules.reply]\nschedule = "nope"\n', "rules.reply.schedule", id="schedule"),
+        pytest.param('[rules.new]\nschedule = "working_days"\n', "rules.new.hours", id="no hours"),
+        pytest.param('[schedules.x]\nmonday = ["9-17"]\n', "schedules.x", id="bad interval"),
+        pytest.param('[calendar]\nextra_closed_days = ["13-01"]\n', "calendar.extra", id="md"),
+        pytest.param('[calendar.half_days]\n"2026-13-01" = 12:00:00\n', "half_days", id="half"),
+    ],
+)
+def test_a_bad_config_file_fails_with_exit_2_and_one_line_naming_the_key(
+    run_cli, tmp_path: Path, toml: str, key: str
+) -> None:  # type: ignore[no-untyped-def]
+    path = write(tmp_path / "bad.toml", toml)
+    result = run_cli(
+        "due",
+        "--rule",
+        "reply",
+        "--received",
+        "2026-11-27T15:00",
+        env={"SVARFRIST_CONFIG": str(path)},
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: config:")
+    assert key in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_config_file_is_named(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("calendar", env={"SVARFRIST_CONFIG": str(tmp_path / "nope.toml")})
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: config: SVARFRIST_CONFIG")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_bad_environment_value_names_the_variable_key(run_cli) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("calendar", env={"SVARFRIST_SMTP_PORT": "many"})
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: config: smtp.port")
+
+
+# -- schedules, rules and the calendar from TOML ----------------------------------------------
+CUSTOM = """
+[calendar]
+closed_dates = [2026-11-30]
+half_days = { "2026-12-01" = 12:00:00 }
+
+[schedules.evening]
+monday = ["16:00-20:00"]
+tuesday = ["16:00-20:00"]
+wednesday = ["16:00-20:00"]
+thursday = ["16:00-20:00"]
+friday = ["16:00-20:00"]
+
+[rules.late]
+hours = 6
+schedule = "evening"
+warn_before = 1
+"""
+
+
+def test_a_schedule_and_rule_from_toml_are_used_by_svarfrist_due(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = write(tmp_path / "custom.toml", CUSTOM)
+    result = run_cli(
+        "due",
+        "--rule",
+        "late",
+        "--received",
+        "2026-11-27T15:00",
+        "--json",
+        env={"SVARFRIST_CONFIG": str(path)},
+    )
+    assert result.returncode == 0, result.stderr
+    import json
+
+    doc = json.loads(result.stdout)
+    # Fri 16-20 (4 h); Mon 30 Nov closed; Tue 1 Dec a half day closing 12:00 (no evening);
+    # Wed 16-18 gives the last 2 h; the warning comes an hour earlier.
+    assert doc == {
+        "rule": "late",
+        "schedule": "evening",
+        "hours": 6,
+        "received_at": "2026-11-27T15:00:00+01:00",
+        "warn_at": "2026-12-02T17:00:00+01:00",
+        "due_at": "2026-12-02T18:00:00+01:00",
+    }
+
+
+def test_a_rule_override_from_toml_keeps_the_other_built_in_values(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "o.toml", "[rules.answer]\nenabled = true\n[rules.reply]\nhours = 8\n")
+    env.setenv("SVARFRIST_CONFIG", str(path))
+    rules = build_rules(load_settings())
+    assert rules["answer"].enabled
+    assert (rules["answer"].hours, rules["answer"].schedule) == (336, "calendar_days")
+    assert (rules["reply"].hours, rules["reply"].warn_before) == (8, 4)
+
+
+def test_the_calendar_from_toml_knows_closed_half_and_opened_dates(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "c.toml",
+        '[calendar]\nopened_dates = [2026-12-24]\nhalf_days = { "12-23" = 12:00:00 }\n',
+    )
+    env.setenv("SVARFRIST_CONFIG", str(path))
+    cal = build_calendar(load_settings())
+    days = {c.day: c for c in cal.closed_days(2026)}
+    assert date(2026, 12, 24) not in days
+    assert days[date(2026, 12, 23)].closes_at == time(12)
+
+
+# -- the example file -------------------------------------------------------------------------
+def test_loading_the_example_file_gives_exactly_the_defaults(env: pytest.MonkeyPatch) -> None:
+    env.setenv("SVARFRIST_CONFIG", str(EXAMPLE))
+    assert load_settings().model_dump() == Settings().model_dump()
+
+
+def documented_keys() -> set[tuple[str, str]]:
+    """(section, key) of every line ``key = ...`` of the example, commented out or not."""
+    found: set[tuple[str, str]] = set()
+    section = ""
+    for line in EXAMPLE.read_text(encoding="utf-8").splitlines():
+        header = re.match(r"^#?\s*\[([a-z_.]+)\]\s*$", line)
+        if header:
+            section = header.group(1)
+            continue
+        key = re.match(r"^#?\s*([a-z_]+)\s*=", line)
+        if key:
+            found.add((section, key.group(1)))
+    return found
+
+
+def model_of(annotation: object) -> tuple[type[BaseModel] | None, bool]:
+    """The settings model a field holds, and whether it is a dict of them (named sections)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    if typing.get_origin(annotation) is dict:
+        value = typing.get_args(annotation)[1]
+        if isinstance(value, type) and issubclass(value, BaseModel):
+            return value, True
+    return None, False
+
+
+def test_every_setting_is_documented_in_the_example_file() -> None:
+    documented = documented_keys()
+    missing = []
+    for name, field in Settings.model_fields.items():
+        model, named = model_of(field.annotation)
+        if model is None:
+            if ("", name) not in documented:
+                missing.append(name)
+            continue
+        sections = {s for s, _ in documented if s == name or s.startswith(name + ".")}
+        for sub in model.model_fields:
+            in_section = any((s, sub) in documented for s in sections if named == (s != name))
+            if not in_section:
+                missing.append(f"{name}.{sub}")
+    assert missing == [], "add these settings to config/svarfrist.example.toml"
