@@ -1,0 +1,197 @@
+"""The daemon as a real process: SIGTERM, SIGKILL at random points, two replicas on PG."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import signal
+import subprocess
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import SVARFRIST, clean_env
+from daemon_world import ADVISOR, World, local
+from smtp_sink import Sink
+from sqlalchemy import insert
+
+from tracker.models import OutboxMessage
+from tracker.outbox import OutboxState
+from tracker.sweep import sweep
+
+# The contract: after SIGTERM the daemon is gone, with status 0, within this many seconds.
+STOP_BOUND_SECONDS = 10
+# A short claim lease for the kill test, so a killed sender's rows are retaken at the next tick.
+LEASE = 10
+
+
+def _wait(proc: subprocess.Popen[str], seconds: float) -> int | None:
+    """Poll (bounded) for the process to exit; never sleeps longer than needed."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            return code
+        try:
+            return proc.wait(timeout=0.05)
+        except subprocess.TimeoutExpired:
+            continue
+    return proc.poll()
+
+
+def _daemon_env(world: World, sink: Sink) -> dict[str, str]:
+    return clean_env(
+        {
+            "SVARFRIST_DATABASE_URL": world.settings.database_url,
+            "SVARFRIST_DEFAULT_RECIPIENT": "team@fredericia.dk",
+            "SVARFRIST_DAEMON__SWEEP_INTERVAL_SECONDS": "1",
+            **sink.env(),
+        }
+    )
+
+
+def test_sigterm_stops_the_daemon_with_status_zero_within_ten_seconds(tmp_path: Path) -> None:
+    sink = Sink().start()
+    world = World(f"sqlite:///{tmp_path / 'd.db'}", sink.port)
+    try:
+        proc = subprocess.Popen(
+            [SVARFRIST, "run"],
+            env=_daemon_env(world, sink),
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stderr is not None
+        started = time.monotonic()
+        line = ""
+        while "daemon started" not in line and time.monotonic() - started < 30:
+            line = proc.stderr.readline()
+            if not line and proc.poll() is not None:
+                break
+        assert "daemon started" in line, line
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = _wait(proc, STOP_BOUND_SECONDS)
+        elapsed = time.monotonic() - sent
+        if code is None:
+            proc.kill()
+        assert code == 0 and elapsed <= STOP_BOUND_SECONDS, (code, elapsed)
+    finally:
+        sink.stop()
+        world.close()
+
+
+def test_the_daemon_refuses_an_outdated_schema(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("run", env={"SVARFRIST_DATABASE_URL": f"sqlite:///{tmp_path / 'e.db'}"})
+    assert result.returncode == 1 and "svarfrist init" in result.stderr
+
+
+def test_sigkill_at_random_points_loses_no_reminder_and_duplicates_are_counted(
+    tmp_path: Path,
+) -> None:
+    """20 ``tick`` processes killed with SIGKILL at random moments, then a clean one."""
+    sink = Sink().start()
+    world = World(f"sqlite:///{tmp_path / 'k.db'}", sink.port, reminders={"digest_time": None})
+    rng = random.Random(4)
+    try:
+        refs = [world.add(local("2026-11-27T12:00"), advisor=ADVISOR) for _ in range(150)]
+        env = _daemon_env(world, sink) | {"SVARFRIST_DAEMON__CLAIM_LEASE_SECONDS": str(LEASE)}
+        # Each restart is a later sweep: beyond the claim lease, inside the window and before
+        # the catch-up threshold (30 min), so every reminder still goes out singly.
+        now = local("2026-11-30T08:00")
+        kills = 0
+        while kills < 20:
+            proc = subprocess.Popen(
+                [SVARFRIST, "tick", "--now", now.isoformat()],
+                env=env,
+                cwd=tmp_path,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            # A random point: after a random number of accepted messages (or at start-up).
+            target = len(sink.handler.received) + rng.randint(0, 8)
+            deadline = time.monotonic() + 20
+            while (
+                len(sink.handler.received) < target
+                and proc.poll() is None
+                and time.monotonic() < deadline
+            ):
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=0.002)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            now += timedelta(seconds=LEASE + 1)
+        final = subprocess.run(
+            [SVARFRIST, "tick", "--now", now.isoformat()],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert final.returncode == 0, final.stderr
+        counts = Counter(m["X-Svarfrist-Ref"] for m in sink.messages)
+        lost = [r for r in refs if counts[r] == 0]
+        duplicates = sum(c - 1 for c in counts.values() if c > 1)
+        print(
+            f"\nkill test: {len(refs)} reminders, 20 SIGKILLs, lost {len(lost)}, "
+            f"duplicates {duplicates} (at-least-once: a message accepted by the server just "
+            f"before the kill, whose outcome was not yet committed)"
+        )
+        assert lost == []
+        assert {r.state for r in world.outbox()} == {OutboxState.SENT}
+    finally:
+        sink.stop()
+        world.close()
+
+
+@pytest.mark.postgres
+def test_two_daemons_on_postgresql_deliver_2000_reminders_exactly_once(
+    postgres_url: str,
+) -> None:
+    sink = Sink().start()
+    world = World(postgres_url, sink.port, reminders={"digest_time": None})
+    try:
+        now = local("2026-11-30T09:00")
+        with world.factory.begin() as session:
+            session.execute(
+                insert(OutboxMessage),
+                [
+                    {
+                        "key": f"load:{i}",
+                        "kind": "overdue",
+                        "recipient": ADVISOR,
+                        "payload": {
+                            "ref": f"2026-{i:06d}",
+                            "rule": "reply",
+                            "department": "Diverse",
+                            "due_at": "2026-11-30T08:00:00+00:00",
+                        },
+                        "state": "pending",
+                        "send_at": now,
+                        "attempts": 0,
+                        "created_at": now,
+                    }
+                    for i in range(2000)
+                ],
+            )
+
+        async def two() -> list[int]:
+            reports = await asyncio.gather(sweep(world.svc, now), sweep(world.svc, now))
+            return [r.delivery.sent for r in reports]
+
+        per_daemon = asyncio.run(two())
+        counts = Counter(m["X-Svarfrist-Ref"] for m in sink.messages)
+        print(
+            f"\ntwo daemons: {per_daemon} sent, {len(counts)} distinct, max {max(counts.values())}"
+        )
+        assert sum(per_daemon) == 2000 and len(counts) == 2000
+        assert max(counts.values()) == 1
+        assert all(n > 0 for n in per_daemon)  # both took part: SKIP LOCKED split the rows
+    finally:
+        sink.stop()
+        world.close()
