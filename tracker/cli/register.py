@@ -9,33 +9,29 @@ result; database trouble becomes one ``error:`` line with exit status 1, never a
 from __future__ import annotations
 
 import argparse
-import getpass
 import logging
-import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from tracker import queries, register, schema, validate
+from tracker.cli import transfer
 from tracker.cli.common import (
-    calendar,
     format_time,
     now_of,
     out,
     parse_time,
     print_json,
-    rules,
-    settings,
 )
-from tracker.db import make_engine, session_factory, transaction
-from tracker.errors import BadInputError, EnvironmentFailure
+from tracker.cli.database import actor_of, add_common, context, database
+from tracker.db import session_factory, transaction
 from tracker.recompute import recompute
 from tracker.register import Context, Move, NewInquiry
+
+# Re-exported: other command modules (the daemon's) import these names from here.
+__all__ = ["actor_of", "add_common", "context", "database", "register_commands", "view_json"]
 
 FULFILMENTS: dict[str, Callable[[Session, Context, str, datetime], list[Move]]] = {
     "reply": register.reply,
@@ -51,12 +47,6 @@ DONE = {
     "resume": "resumed",
     "close": "closed",
 }
-
-
-def add_common(parser: argparse.ArgumentParser, *, writes: bool) -> None:
-    parser.add_argument("--now", help="behave as if it were this time (ISO 8601)")
-    if writes:
-        parser.add_argument("--actor", help="who does this, for the audit trail (default $USER)")
 
 
 def register_commands(sub: argparse._SubParsersAction[Any]) -> None:
@@ -115,53 +105,7 @@ def register_commands(sub: argparse._SubParsersAction[Any]) -> None:
     add_common(rec, writes=True)
     rec.set_defaults(handler=cmd_recompute)
 
-
-# -- plumbing -------------------------------------------------------------------------------
-@contextmanager
-def database(*, require_schema: bool = True) -> Iterator[Engine]:
-    """The configured database; its failures become EnvironmentFailure (exit status 1)."""
-    url = settings().database_url
-    try:
-        engine = make_engine(url)
-    except OSError as exc:
-        raise EnvironmentFailure(f"cannot open the database: {exc}") from None
-    try:
-        if require_schema:
-            schema.require_current(engine)
-        yield engine
-    except IntegrityError as exc:
-        raise BadInputError(f"conflicting write, nothing written: {_reason(exc)}") from None
-    except DBAPIError as exc:
-        raise EnvironmentFailure(f"database {_safe_url(engine)}: {_reason(exc)}") from None
-    finally:
-        engine.dispose()
-
-
-def _reason(exc: DBAPIError) -> str:
-    # Only the driver's message: SQLAlchemy's own text appends the SQL parameters.
-    lines = str(exc.orig).strip().splitlines()
-    return lines[0] if lines else type(exc.orig).__name__
-
-
-def _safe_url(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=True)
-
-
-def actor_of(args: argparse.Namespace) -> str:
-    given = getattr(args, "actor", None)
-    if given:
-        return validate.actor(given)
-    try:
-        user = os.environ.get("USER") or getpass.getuser()
-    except (OSError, KeyError):
-        user = "unknown"
-    return "".join(c if validate.ACTOR_RE.fullmatch(c) else "_" for c in user)[:64] or "unknown"
-
-
-def context(args: argparse.Namespace, now: datetime) -> Context:
-    return Context(
-        settings=settings(), calendar=calendar(), rules=rules(), actor=actor_of(args), now=now
-    )
+    transfer.register_commands(sub)
 
 
 def view_json(view: queries.InquiryView, *, full: bool = False) -> dict[str, Any]:

@@ -1,0 +1,75 @@
+"""Plumbing shared by the commands that use the database: opening it, the audit actor,
+the operation context. Database trouble becomes one ``error:`` line with exit status 1,
+never a traceback, and never SQL parameters, which could hold a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from tracker import schema, validate
+from tracker.cli.common import calendar, rules, settings
+from tracker.db import make_engine
+from tracker.errors import BadInputError, EnvironmentFailure
+from tracker.register import Context
+
+
+def add_common(parser: argparse.ArgumentParser, *, writes: bool) -> None:
+    parser.add_argument("--now", help="behave as if it were this time (ISO 8601)")
+    if writes:
+        parser.add_argument("--actor", help="who does this, for the audit trail (default $USER)")
+
+
+@contextmanager
+def database(*, require_schema: bool = True) -> Iterator[Engine]:
+    """The configured database; its failures become EnvironmentFailure (exit status 1)."""
+    url = settings().database_url
+    try:
+        engine = make_engine(url)
+    except OSError as exc:
+        raise EnvironmentFailure(f"cannot open the database: {exc}") from None
+    try:
+        if require_schema:
+            schema.require_current(engine)
+        yield engine
+    except IntegrityError as exc:
+        raise BadInputError(f"conflicting write, nothing written: {_reason(exc)}") from None
+    except DBAPIError as exc:
+        raise EnvironmentFailure(f"database {_safe_url(engine)}: {_reason(exc)}") from None
+    finally:
+        engine.dispose()
+
+
+def _reason(exc: DBAPIError) -> str:
+    # Only the driver's message: SQLAlchemy's own text appends the SQL parameters.
+    lines = str(exc.orig).strip().splitlines()
+    return lines[0] if lines else type(exc.orig).__name__
+
+
+def _safe_url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def actor_of(args: argparse.Namespace) -> str:
+    given = getattr(args, "actor", None)
+    if given:
+        return validate.actor(given)
+    try:
+        user = os.environ.get("USER") or getpass.getuser()
+    except (OSError, KeyError):
+        user = "unknown"
+    return "".join(c if validate.ACTOR_RE.fullmatch(c) else "_" for c in user)[:64] or "unknown"
+
+
+def context(args: argparse.Namespace, now: datetime) -> Context:
+    return Context(
+        settings=settings(), calendar=calendar(), rules=rules(), actor=actor_of(args), now=now
+    )

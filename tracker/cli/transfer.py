@@ -1,0 +1,78 @@
+"""``import`` and ``export``: the register as CSV (or JSON), per CONTRACT.md."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from tracker import csvio, importer
+from tracker.cli.common import now_of, out
+from tracker.cli.database import add_common, context, database
+from tracker.db import session_factory, transaction
+
+# Below this many rows a progress indication is more noise than help.
+PROGRESS_FROM_ROWS = 20_000
+
+
+def register_commands(sub: argparse._SubParsersAction[Any]) -> None:
+    imp = sub.add_parser("import", help="bulk import CSV; all rows or none")
+    imp.add_argument("file", help="CSV file (UTF-8, comma or semicolon separated)")
+    imp.add_argument("--dry-run", action="store_true", help="validate only; write nothing")
+    add_common(imp, writes=True)
+    imp.set_defaults(handler=cmd_import)
+
+    exp = sub.add_parser("export", help="everything, in the import format, to stdout")
+    exp.add_argument("--format", choices=["csv", "json"], default="csv")
+    exp.set_defaults(handler=cmd_export)
+
+
+class _TerminalProgress:
+    """A one-line counter on stderr, only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self.shown = False
+
+    def __call__(self, phase: str, done: int) -> None:
+        if done >= PROGRESS_FROM_ROWS:
+            sys.stderr.write(f"\r{phase}: {done:,} rows")
+            sys.stderr.flush()
+            self.shown = True
+
+    def finish(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    ctx = context(args, now_of(args))
+    progress = _TerminalProgress() if sys.stderr.isatty() else None
+    path = Path(args.file)
+    try:
+        with database() as engine:
+            if args.dry_run:  # never committed: the session rolls back on close
+                with session_factory(engine)() as session:
+                    result = importer.import_csv(
+                        session, ctx, path, dry_run=True, progress=progress
+                    )
+            else:
+                with transaction(session_factory(engine)) as session:
+                    result = importer.import_csv(session, ctx, path, progress=progress)
+    finally:
+        if progress is not None:
+            progress.finish()
+    if result.dry_run:
+        out(f"{result.rows} rows are valid; nothing imported (dry run)")
+    else:
+        out(f"imported {result.rows} rows ({result.generated_refs} with generated refs)")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    with database() as engine, session_factory(engine)() as session:
+        if args.format == "json":
+            csvio.write_json(session, sys.stdout)
+        else:
+            csvio.write_csv(session, sys.stdout)
+    return 0

@@ -1,0 +1,350 @@
+"""The CSV format of CONTRACT.md ("CSV import/export"): reading and checking rows, export.
+
+UTF-8 with an optional BOM, comma or semicolon (whichever the header line has more of),
+header row required, columns by name in any order. Row numbers count the header as row 1,
+as a spreadsheet shows them. Export writes every inquiry in ref order in the same format,
+so export -> import into an empty database -> export gives the same bytes. The import
+itself (two streaming passes, one transaction) is tracker.importer.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker import validate
+from tracker.calendar import COPENHAGEN
+from tracker.errors import BadInputError
+from tracker.models import Inquiry
+from tracker.register import Context
+
+COLUMNS = (
+    "ref",
+    "received_at",
+    "channel",
+    "department",
+    "topic",
+    "advisor",
+    "callback_requested",
+    "replied_at",
+    "called_back_at",
+    "closed_at",
+    "note",
+)
+REQUIRED = ("received_at", "channel", "department")
+TIME_COLUMNS = ("received_at", "replied_at", "called_back_at", "closed_at")
+BATCH = 5000
+
+
+def _open(path: Path) -> tuple[TextIO, str]:
+    """The file as text (a UTF-8 BOM is skipped) and its delimiter, from the header line."""
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+        header = handle.readline()
+        handle.seek(0)  # resets the decoder, which skips the BOM again
+    except OSError as exc:
+        raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise BadInputError(f"{path} is not UTF-8 text") from None
+    delimiter = ";" if header.count(";") > header.count(",") else ","
+    return handle, delimiter
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, list[str] | None]]:
+    """(row number, values in COLUMNS order) of every data row; None for a row whose number
+    of fields does not match the header. The header is checked first."""
+    handle, delimiter = _open(path)
+    with handle:
+        reader = csv.reader(handle, delimiter=delimiter, strict=True)
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise BadInputError(f"{path} is empty: a header row is required")
+            order = _header(path, header)
+            number = 1
+            for fields in reader:
+                number += 1
+                if not fields:
+                    continue
+                if len(fields) != len(header):
+                    yield number, None
+                    continue
+                values = [""] * len(COLUMNS)
+                for source, target in order:
+                    values[target] = fields[source]
+                yield number, values
+        except csv.Error as exc:
+            raise BadInputError(f"{path}: row {number + 1}: not valid CSV: {exc}") from None
+        except UnicodeDecodeError:
+            raise BadInputError(f"{path}: row {number + 1}: not UTF-8 text") from None
+
+
+def _header(path: Path, header: list[str]) -> list[tuple[int, int]]:
+    names = [name.strip().lower() for name in header]
+    unknown = [n for n in names if n not in COLUMNS]
+    if unknown:
+        raise BadInputError(
+            f"{path}: row 1: unknown column(s) {', '.join(map(repr, unknown))} "
+            f"(columns: {', '.join(COLUMNS)})"
+        )
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise BadInputError(f"{path}: row 1: column(s) named twice: {', '.join(twice)}")
+    missing = [n for n in REQUIRED if n not in names]
+    if missing:
+        raise BadInputError(f"{path}: row 1: required column(s) missing: {', '.join(missing)}")
+    return [(i, COLUMNS.index(n)) for i, n in enumerate(names)]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    ref: str | None
+    received_at: datetime
+    channel: str
+    department: str
+    topic: str | None
+    advisor: str | None
+    callback_requested: bool
+    replied_at: datetime | None
+    called_back_at: datetime | None
+    closed_at: datetime | None
+    note: str | None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+
+Spooled = tuple[
+    str | None,
+    int,
+    str,
+    str,
+    str | None,
+    str | None,
+    bool,
+    int | None,
+    int | None,
+    int | None,
+    str | None,
+    int,
+]
+"""A valid row as the insert pass needs it: ref, received µs, channel, department, topic,
+advisor, callback requested, replied µs, called back µs, closed µs, note, local year."""
+
+
+def _us(text: str) -> int:
+    """Epoch microseconds of an ISO time (naive = Copenhagen wall time); raises on bad input."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = validate.parse_time(text, "time")
+    return (moment - _EPOCH) // _ONE_US
+
+
+class FastParser:
+    """The common case of parse_row at a fraction of its cost: a row that passes every check
+    here is valid; anything else goes to parse_row, which names each problem."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.channels = validate.CHANNELS
+        self.departments = frozenset(ctx.settings.departments)
+        self.topics = frozenset(ctx.settings.topics)
+        self.note_max = ctx.settings.note_max_length
+        self.tz = ctx.calendar.tz
+
+    def __call__(self, values: list[str]) -> Spooled | None:
+        ref, rec, channel, department, topic, advisor, flag, rep, cbk, clo, note = values
+        try:
+            received = datetime.fromisoformat(rec)
+            if received.tzinfo is None:
+                received = validate.parse_time(rec, "received_at")
+            received_us = (received - _EPOCH) // _ONE_US
+            replied = _us(rep) if rep else None
+            called = _us(cbk) if cbk else None
+            closed = _us(clo) if clo else None
+        except (ValueError, BadInputError):
+            return None
+        for moment in (replied, called, closed):
+            if moment is not None and moment < received_us:
+                return None
+        if (
+            channel not in self.channels
+            or department not in self.departments
+            or (topic and topic not in self.topics)
+            or (advisor and (len(advisor) > 320 or not validate.EMAIL_RE.fullmatch(advisor)))
+            or (ref and not validate.REF_RE.fullmatch(ref))
+            or (note and len(note) > self.note_max)
+        ):
+            return None
+        callback = validate.BOOLEANS.get(flag.lower()) if flag else False
+        if callback is None:
+            return None
+        year = received.astimezone(self.tz).year
+        return (
+            ref or None,
+            received_us,
+            channel,
+            department,
+            topic or None,
+            advisor or None,
+            callback,
+            replied,
+            called,
+            closed,
+            note or None,
+            year,
+        )
+
+
+def spooled(row: Row, tz: Any) -> Spooled:
+    """A row from parse_row in the insert pass's form."""
+
+    def us(moment: datetime | None) -> int | None:
+        return None if moment is None else (moment - _EPOCH) // _ONE_US
+
+    return (
+        row.ref,
+        (row.received_at - _EPOCH) // _ONE_US,
+        row.channel,
+        row.department,
+        row.topic,
+        row.advisor,
+        row.callback_requested,
+        us(row.replied_at),
+        us(row.called_back_at),
+        us(row.closed_at),
+        row.note,
+        row.received_at.astimezone(tz).year,
+    )
+
+
+def _times(values: list[str], problems: list[str]) -> list[datetime | None]:
+    times: list[datetime | None] = [None, None, None, None]
+    for k, (column, raw) in enumerate(
+        zip(TIME_COLUMNS, (values[1], values[7], values[8], values[9]), strict=True)
+    ):
+        if raw:
+            try:
+                times[k] = validate.parse_time(raw, column)
+            except BadInputError as exc:
+                problems.append(str(exc))
+    return times
+
+
+def parse_row(values: list[str], ctx: Context) -> tuple[Row | None, list[str]]:
+    """One row in stored form, or the problems found, each naming its column.
+
+    Written for speed (it runs twice per imported row): no closures, exceptions only for
+    bad values.
+    """
+    problems: list[str] = []
+    settings = ctx.settings
+    received, replied, called_back, closed = _times(values, problems)
+    if not values[1].strip():
+        problems.append("received_at: required")
+    channel, department = values[2].strip(), values[3].strip()
+    topic: str | None = values[4].strip() or None
+    advisor: str | None = values[5].strip() or None
+    note: str | None = values[10] or None
+    callback = False
+    ref = values[0].strip() or None
+    try:
+        validate.channel(channel)
+    except BadInputError as exc:
+        problems.append(f"channel: {exc}" if channel else "channel: required")
+    try:
+        validate.department(department, settings.departments)
+    except BadInputError as exc:
+        problems.append(f"department: {exc}" if department else "department: required")
+    try:
+        topic = validate.topic(topic, settings.topics)
+    except BadInputError as exc:
+        problems.append(f"topic: {exc}")
+    try:
+        advisor = validate.advisor(advisor)
+    except BadInputError as exc:
+        problems.append(f"advisor: {exc}")
+    if values[6]:
+        try:
+            callback = validate.parse_bool(values[6], "callback_requested")
+        except BadInputError as exc:
+            problems.append(str(exc))
+    try:
+        note = validate.note(note, settings.note_max_length)
+    except BadInputError as exc:
+        problems.append(f"note: {exc}")
+    if ref is not None:
+        try:
+            validate.ref(ref)
+        except BadInputError as exc:
+            problems.append(f"ref: {exc}")
+    if received is not None:
+        for column, moment in zip(TIME_COLUMNS[1:], (replied, called_back, closed), strict=True):
+            if moment is not None and moment < received:
+                problems.append(f"{column}: before received_at")
+    if problems or received is None:
+        return None, problems
+    return Row(
+        ref=ref,
+        received_at=received,
+        channel=channel,
+        department=department,
+        topic=topic,
+        advisor=advisor,
+        callback_requested=callback,
+        replied_at=replied,
+        called_back_at=called_back,
+        closed_at=closed,
+        note=note,
+    ), []
+
+
+# -- export ---------------------------------------------------------------------------------
+def _fmt(moment: datetime | None) -> str:
+    # Local time with offset, to the second: the contract's output form, which import reads.
+    return "" if moment is None else moment.astimezone(COPENHAGEN).isoformat(timespec="seconds")
+
+
+def export_records(session: Session) -> Iterator[dict[str, Any]]:
+    """Every inquiry in ref order, in the import format (times as local ISO strings)."""
+    table = Inquiry.__table__
+    stmt = select(*(table.c[name] for name in COLUMNS)).order_by(table.c.ref)
+    for row in session.execute(stmt.execution_options(yield_per=BATCH)):
+        record = dict(zip(COLUMNS, row, strict=True))
+        for column in TIME_COLUMNS:
+            record[column] = _fmt(record[column])
+        yield record
+
+
+def write_csv(session: Session, out: TextIO) -> int:
+    """The register as CSV (comma separated, header row, no BOM); returns the row count."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    count = 0
+    for record in export_records(session):
+        record["callback_requested"] = "true" if record["callback_requested"] else "false"
+        writer.writerow(["" if record[c] is None else record[c] for c in COLUMNS])
+        count += 1
+    return count
+
+
+def write_json(session: Session, out: TextIO) -> int:
+    """The register as a JSON array of objects with the CSV's keys, written row by row."""
+    import json
+
+    out.write("[")
+    count = 0
+    for record in export_records(session):
+        record["callback_requested"] = bool(record["callback_requested"])
+        for column in TIME_COLUMNS:
+            record[column] = record[column] or None
+        out.write(("\n" if count == 0 else ",\n") + json.dumps(record, ensure_ascii=False))
+        count += 1
+    out.write("\n]\n" if count else "]\n")
+    return count
