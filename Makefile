@@ -26,8 +26,18 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
-bench: $(STAMP)
-	$(BIN)/python bench/deadlines.py
+# The peers are installed only into .bench-venv, never into the project's dependencies. A peer
+# that cannot be installed here is reported by the benchmark as "not installed".
+BENCH_VENV := .bench-venv
+BENCH_PEERS := workclock businesstimedelta pandas
+
+bench:
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet -e .
+	for peer in $(BENCH_PEERS); do \
+		$(BENCH_VENV)/bin/pip install --quiet $$peer || echo "bench: cannot install $$peer" >&2; \
+	done
+	$(BENCH_VENV)/bin/python bench/deadlines.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis demo
+	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis demo
