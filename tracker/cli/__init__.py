@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from tracker.cli import daemon, pure
 from tracker.cli import register as register_cli
+from tracker.cli import report as report_cli
 from tracker.cli.common import ArgumentParser
 from tracker.config import unknown_variables
 from tracker.errors import BadInputError, ConfigError, SvarfristError
@@ -25,6 +26,7 @@ COMMAND_MODULES: list[Registrar] = [
     pure.register,
     register_cli.register_commands,
     daemon.register,
+    report_cli.register,
 ]
 
 

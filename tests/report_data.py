@@ -1,0 +1,261 @@
+"""Generated inquiries and obligations for the report tests, with independently counted answers.
+
+Rows go in with SQLAlchemy Core (explicit ids), so the expected figures are computed here
+from the very rows inserted, without any code from tracker.report_*.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Engine, insert
+
+from tracker import schema
+from tracker.calendar import COPENHAGEN, BusinessCalendar
+from tracker.db import make_engine
+from tracker.models import Inquiry, Obligation
+
+DEPARTMENTS = ["Økonomi og Personale", "Teknik og Miljø", "Børn og Unge", "Diverse"]
+TOPICS = ["Boligindskudslån", "Kontanthjælp", "Sygedagpengesager i JC", None]
+ADVISORS = ["søren@fredericia.dk", "åse@fredericia.dk", "bo@fredericia.dk", None]
+CHANNELS = ["phone", "sms", "email", "letter", "digital_post", "in_person"]
+WRITTEN = {"sms", "email", "letter", "digital_post"}
+NOW = datetime(2026, 4, 20, 10, 0, tzinfo=UTC)
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=COPENHAGEN)  # type: ignore[misc]
+
+
+@dataclass
+class World:
+    inquiries: list[dict[str, Any]] = field(default_factory=list)
+    obligations: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, **values: Any) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "id": len(self.inquiries) + 1,
+            "ref": f"T-{len(self.inquiries) + 1:05d}",
+            "topic": None,
+            "advisor": None,
+            "callback_requested": False,
+            "replied_at": None,
+            "called_back_at": None,
+            "closed_at": None,
+            "note": None,
+            "purged_at": None,
+        }
+        row.update(values)
+        row.setdefault("created_at", row["received_at"])
+        self.inquiries.append(row)
+        return row
+
+    def oblige(self, inquiry: dict[str, Any], rule: str, **values: Any) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "id": len(self.obligations) + 1,
+            "inquiry_id": inquiry["id"],
+            "rule": rule,
+            "schedule": "working_days",
+            "hours": 24.0 if rule == "reply" else 48.0,
+            "warn_at": None,
+            "met_at": None,
+            "state": "pending",
+            "next_action_at": None,
+        }
+        row.update(values)
+        self.obligations.append(row)
+        return row
+
+
+def generated(n: int, seed: int = 7, calendar: BusinessCalendar | None = None) -> World:
+    """``n`` inquiries from 2026-01-01 to 2026-04-15 with real deadlines on working_days."""
+    cal = calendar or BusinessCalendar()
+    rnd = random.Random(seed)
+    world = World()
+    start = local(2026, 1, 1)
+    span = int((local(2026, 4, 16) - start).total_seconds())
+    for _ in range(n):
+        received = (start + timedelta(seconds=rnd.randrange(span) // 60 * 60)).astimezone(UTC)
+        channel = rnd.choice(CHANNELS)
+        closed = None
+        if rnd.random() < 0.8:
+            closed = received + timedelta(minutes=rnd.randrange(60, 60 * 24 * 40))
+        inquiry = world.add(
+            received_at=received,
+            channel=channel,
+            department=rnd.choice(DEPARTMENTS),
+            topic=rnd.choice(TOPICS),
+            advisor=rnd.choice(ADVISORS),
+            callback_requested=rnd.random() < 0.3,
+            closed_at=closed,
+            note="FORTROLIG note: må aldrig stå i en rapport",
+        )
+        for rule, hours in (("reply", 24), ("callback", 48)):
+            if (rule == "reply" and channel not in WRITTEN) or (
+                rule == "callback" and not inquiry["callback_requested"]
+            ):
+                continue
+            due = cal.due_at(received, hours, "working_days")
+            met = None
+            if rnd.random() < 0.85:
+                met = received + timedelta(minutes=rnd.randrange(1, hours * 60 * 3))
+            world.oblige(inquiry, rule, due_at=due, met_at=met)
+    return world
+
+
+def insert_world(engine: Engine, world: World) -> None:
+    with engine.begin() as conn:
+        if world.inquiries:
+            conn.execute(insert(Inquiry), world.inquiries)
+        if world.obligations:
+            conn.execute(insert(Obligation), world.obligations)
+
+
+@contextmanager
+def database(url: str, world: World | None = None) -> Iterator[Engine]:
+    engine = make_engine(url)
+    try:
+        schema.upgrade(engine)
+        if world is not None:
+            insert_world(engine, world)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+# -- independent expectations ------------------------------------------------------------------
+def pct(part: int, whole: int, places: int = 1) -> float | None:
+    if whole == 0:
+        return None
+    q = Decimal(1).scaleb(-places)
+    return float((Decimal(part) * 100 / Decimal(whole)).quantize(q, rounding=ROUND_HALF_UP))
+
+
+def in_period(row: dict[str, Any], first: date | None, last: date | None) -> bool:
+    day = row["received_at"].astimezone(COPENHAGEN).date()
+    return (first is None or day >= first) and (last is None or day <= last)
+
+
+def key_of(by: str, inquiry: dict[str, Any], obligation: dict[str, Any] | None = None) -> Any:
+    if by == "month":
+        return inquiry["received_at"].astimezone(COPENHAGEN).strftime("%Y-%m")
+    if by == "rule":
+        assert obligation is not None
+        return obligation["rule"]
+    return inquiry[by]
+
+
+def state(obligation: dict[str, Any], now: datetime) -> str:
+    met, due = obligation["met_at"], obligation["due_at"]
+    if met is not None and met <= now:
+        return "on_time" if due is None or met <= due else "late"
+    if due is not None and due <= now:
+        return "overdue"
+    return "pending"
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    h = (len(ordered) - 1) * q
+    lo = int(h)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (h - lo)
+
+
+def expected(
+    world: World,
+    by: str,
+    now: datetime,
+    first: date | None = None,
+    last: date | None = None,
+    calendar: BusinessCalendar | None = None,
+) -> dict[str, Any]:
+    """The JSON report computed the slow, obvious way."""
+    cal = calendar or BusinessCalendar()
+    inquiries = {i["id"]: i for i in world.inquiries if in_period(i, first, last)}
+    groups: dict[Any, dict[str, Any]] = defaultdict(
+        lambda: (
+            dict.fromkeys(("count", "closed", "obligations", "on_time", "late", "overdue"), 0)
+            | {"times": []}
+        )
+    )
+
+    def closed(i: dict[str, Any]) -> bool:
+        return i["closed_at"] is not None and i["closed_at"] <= now
+
+    total = len(inquiries)
+    total_closed = sum(closed(i) for i in inquiries.values())
+    if by != "rule":
+        for i in inquiries.values():
+            g = groups[key_of(by, i)]
+            g["count"] += 1
+            g["closed"] += closed(i)
+    for o in world.obligations:
+        i = inquiries.get(o["inquiry_id"])
+        if i is None:
+            continue
+        g = groups[key_of(by, i, o)]
+        if by == "rule":
+            g["count"] += 1
+            g["closed"] += closed(i)
+        g["obligations"] += 1
+        s = state(o, now)
+        if s != "pending":
+            g[s] += 1
+        if s in {"on_time", "late"}:
+            minutes = cal.working_time(i["received_at"], o["met_at"], o["schedule"]) // timedelta(
+                minutes=1
+            )
+            g["times"].append(minutes)
+    rows = []
+    for key, g in groups.items():
+        judged = g["on_time"] + g["late"] + g["overdue"]
+        times = g.pop("times")
+        rows.append(
+            {
+                "key": key,
+                "count": g["count"],
+                "share": pct(g["count"], total),
+                "open": g["count"] - g["closed"],
+                "closed": g["closed"],
+                "obligations": g["obligations"],
+                "on_time": g["on_time"],
+                "late": g["late"],
+                "overdue": g["overdue"],
+                "compliance": pct(g["on_time"], judged),
+                "median_hours": round(quantile(times, 0.5) / 60, 1) if times else None,
+                "p90_hours": round(quantile(times, 0.9) / 60, 1) if times else None,
+            }
+        )
+    rows.sort(key=lambda r: (-r["count"], r["key"] or ""))
+    return {
+        "from": first.isoformat() if first else None,
+        "to": last.isoformat() if last else None,
+        "by": by,
+        "total": total,
+        "open": total - total_closed,
+        "closed": total_closed,
+        "rows": rows,
+    }
+
+
+def csv_rows(world: World, columns: Iterable[str]) -> list[list[str]]:
+    """The world's inquiries as import CSV rows (local times with offset)."""
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            return value.astimezone(COPENHAGEN).isoformat(timespec="seconds")
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+    return [[cell(i.get(c)) for c in columns] for i in world.inquiries]

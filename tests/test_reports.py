@@ -1,0 +1,175 @@
+"""Report values against figures counted independently on generated data, on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from report_data import NOW, World, database, expected, generated, local
+from sqlalchemy.orm import Session
+
+from tracker.calendar import BusinessCalendar
+from tracker.report_format import report_json
+from tracker.report_queries import GroupBy, period_of
+from tracker.reports import ResponseHistogram, build_annual, build_report, percent
+
+CAL = BusinessCalendar()
+
+
+def report_for(
+    session: Session,
+    by: GroupBy,
+    first: date | None = None,
+    last: date | None = None,
+    now: datetime = NOW,
+) -> dict[str, object]:
+    report = build_report(session, CAL, by=by, period=period_of(first, last), now=now)
+    return report_json(report)
+
+
+@pytest.mark.parametrize("by", list(GroupBy))
+def test_it_matches_independent_counts_for_every_grouping(database_url: str, by: GroupBy) -> None:
+    world = generated(240)
+    with database(database_url, world) as engine, Session(engine) as session:
+        assert report_for(session, by) == expected(world, by.value, NOW)
+
+
+def test_it_matches_independent_counts_inside_a_period(database_url: str) -> None:
+    world = generated(240, seed=11)
+    first, last = date(2026, 2, 1), date(2026, 3, 31)
+    with database(database_url, world) as engine, Session(engine) as session:
+        for by in (GroupBy.DEPARTMENT, GroupBy.MONTH, GroupBy.RULE):
+            got = report_for(session, by, first, last)
+            assert got == expected(world, by.value, NOW, first, last)
+        assert {r["key"] for r in got["rows"]} <= {"reply", "callback"}  # type: ignore[union-attr]
+
+
+def test_it_evaluates_states_at_now_not_from_the_cached_state_column(database_url: str) -> None:
+    world = World()
+    received = local(2026, 3, 2, 9, 0)
+    inquiry = world.add(received_at=received, channel="email", department="Diverse")
+    due = CAL.due_at(received, 24, "working_days")
+    assert due is not None
+    # The cache says "pending", but at NOW the deadline passed long ago: overdue.
+    world.oblige(inquiry, "reply", due_at=due, met_at=None, state="pending")
+    # Met after --now: at --now it is not met yet (and not overdue before its deadline).
+    early = World()
+    with database(database_url, world) as engine, Session(engine) as session:
+        row = report_for(session, GroupBy.DEPARTMENT)["rows"][0]  # type: ignore[index]
+        assert (row["overdue"], row["compliance"]) == (1, 0.0)
+        before_due = report_for(session, GroupBy.DEPARTMENT, now=due - timedelta(hours=1))
+        assert before_due["rows"][0]["overdue"] == 0  # type: ignore[index]
+        assert before_due["rows"][0]["compliance"] is None  # type: ignore[index]
+    assert early.inquiries == []
+
+
+def test_an_empty_period_gives_zeroes_and_no_rows(database_url: str) -> None:
+    with database(database_url, generated(50)) as engine, Session(engine) as session:
+        got = report_for(session, GroupBy.DEPARTMENT, date(2030, 1, 1), date(2030, 12, 31))
+        assert got == {
+            "from": "2030-01-01",
+            "to": "2030-12-31",
+            "by": "department",
+            "total": 0,
+            "open": 0,
+            "closed": 0,
+            "rows": [],
+        }
+        annual = build_annual(
+            session, period=period_of(date(2030, 1, 1), None), now=NOW, population=40368
+        )
+        assert (annual.total, annual.population_share, annual.departments) == (0, 0.0, ())
+
+
+def test_an_empty_database_reports_nothing_for_every_grouping(database_url: str) -> None:
+    with database(database_url) as engine, Session(engine) as session:
+        for by in GroupBy:
+            assert report_for(session, by)["rows"] == []
+
+
+def test_a_period_without_obligations_has_null_compliance_not_zero(database_url: str) -> None:
+    world = World()
+    for day in (2, 3, 4):
+        world.add(received_at=local(2026, 3, day, 10), channel="phone", department="Diverse")
+    with database(database_url, world) as engine, Session(engine) as session:
+        (row,) = report_for(session, GroupBy.DEPARTMENT)["rows"]  # type: ignore[misc]
+        assert row["count"] == 3
+        assert row["obligations"] == 0
+        assert row["compliance"] is None
+        assert row["median_hours"] is None
+
+
+def test_months_are_local_calendar_months_across_daylight_saving(database_url: str) -> None:
+    world = World()
+    for moment in (
+        local(2026, 3, 31, 23, 30),  # 21:30 UTC, summer time: March
+        local(2026, 4, 1, 0, 30),  # 22:30 UTC on 31 March: April
+        local(2026, 10, 31, 23, 30),  # winter time again: October
+        local(2026, 11, 1, 0, 30),  # 23:30 UTC on 31 October: November
+    ):
+        world.add(received_at=moment.astimezone(UTC), channel="phone", department="Diverse")
+    with database(database_url, world) as engine, Session(engine) as session:
+        rows = report_for(session, GroupBy.MONTH)["rows"]
+        assert sorted(r["key"] for r in rows) == ["2026-03", "2026-04", "2026-10", "2026-11"]  # type: ignore[index]
+        one_day = report_for(session, GroupBy.MONTH, date(2026, 4, 1), date(2026, 4, 1))
+        assert [(r["key"], r["count"]) for r in one_day["rows"]] == [("2026-04", 1)]  # type: ignore[index]
+
+
+def test_danish_letters_in_keys_survive_grouping_and_sorting(database_url: str) -> None:
+    world = World()
+    for dept, n in (("Økonomi og Personale", 3), ("Børn og Unge", 2), ("Teknik og Miljø", 1)):
+        for _ in range(n):
+            world.add(
+                received_at=local(2026, 3, 3, 10),
+                channel="email",
+                department=dept,
+                advisor="søren@fredericia.dk",
+                topic="Boligindskudslån",
+            )
+    with database(database_url, world) as engine, Session(engine) as session:
+        rows = report_for(session, GroupBy.DEPARTMENT)["rows"]
+        assert [(r["key"], r["count"], r["share"]) for r in rows] == [  # type: ignore[index]
+            ("Økonomi og Personale", 3, 50.0),
+            ("Børn og Unge", 2, 33.3),
+            ("Teknik og Miljø", 1, 16.7),
+        ]
+        assert report_for(session, GroupBy.ADVISOR)["rows"][0]["key"] == "søren@fredericia.dk"  # type: ignore[index]
+        assert report_for(session, GroupBy.TOPIC)["rows"][0]["key"] == "Boligindskudslån"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "places", "down", "want"),
+    [
+        (274, 463, 1, False, 59.2),
+        (1, 3, 1, False, 33.3),
+        (2, 3, 1, False, 66.7),
+        (1, 8, 1, False, 12.5),
+        (463, 40368, 2, True, 1.14),
+        (0, 5, 1, False, 0.0),
+        (3, 0, 1, False, None),
+    ],
+)
+def test_percentages_round_as_the_annual_report_does(
+    part: int, whole: int, places: int, down: bool, want: float | None
+) -> None:
+    assert percent(part, whole, places, round_down=down) == want
+
+
+@pytest.mark.parametrize(
+    ("values", "median", "p90"),
+    [
+        ([60], 60, 60),
+        ([60, 120], 90, 114),
+        ([0, 0, 0, 600], 0, 420),
+        (list(range(1, 12)), 6, 10),
+    ],
+)
+def test_the_histogram_gives_interpolated_percentiles(
+    values: list[int], median: float, p90: float
+) -> None:
+    hist = ResponseHistogram()
+    for v in values:
+        hist.add(v)
+    assert hist.quantile(0.5) == pytest.approx(median)
+    assert hist.quantile(0.9) == pytest.approx(p90)
+    assert ResponseHistogram().quantile(0.5) is None

@@ -1,0 +1,192 @@
+"""``svarfrist report``: statistics and SLA compliance, the annual view, the breach list."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tracker.cli.common import (
+    calendar,
+    format_time,
+    now_of,
+    parse_date,
+    print_json,
+    settings,
+)
+from tracker.cli.database import add_common, database
+from tracker.db import session_factory
+from tracker.errors import BadInputError
+from tracker.report_format import (
+    CSV_ENCODING,
+    annual_csv,
+    annual_json,
+    annual_text,
+    breaches_csv,
+    report_csv,
+    report_json,
+    report_text,
+    table,
+)
+from tracker.report_html import annual_page, report_page
+from tracker.report_labels import labels_for
+from tracker.report_queries import GroupBy, Period, period_of
+from tracker.reports import breach_rows, build_annual, build_report, monthly_compliance
+
+FORMATS = ("text", "csv", "json", "html")
+
+HELP = """\
+Statistics and SLA compliance for inquiries received from --from to --to (local dates, both
+inclusive), evaluated at --now. JSON and CSV keep stored identifiers as keys; text and HTML
+use labels in the configured language (reminders.language, Danish by default).
+CSV is made for Excel: UTF-8 with BOM (utf-8-sig), ';' as separator, decimal commas (59,2).
+HTML is one self-contained page with inline SVG charts (no network needed)."""
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    p = sub.add_parser(
+        "report",
+        help="statistics and SLA compliance (text, CSV for Excel, JSON, HTML)",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--from", dest="first", help="first local date received (YYYY-MM-DD)")
+    p.add_argument("--to", dest="last", help="last local date received, inclusive")
+    p.add_argument("--by", choices=[g.value for g in GroupBy], help="group by (default department)")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text (default), csv (Excel: utf-8-sig, ';', decimal comma), json, html",
+    )
+    p.add_argument("--output", help="write to this file instead of standard output")
+    p.add_argument("--annual", action="store_true", help="the annual-report view")
+    p.add_argument(
+        "--breaches", action="store_true", help="every deadline met late or overdue (csv)"
+    )
+    add_common(p, writes=False)
+    p.set_defaults(handler=cmd_report)
+
+
+def _period(args: argparse.Namespace) -> Period:
+    first = parse_date(args.first, "--from") if args.first else None
+    last = parse_date(args.last, "--to") if args.last else None
+    if first and last and first > last:
+        raise BadInputError(f"--from {first} is after --to {last}")
+    return period_of(first, last)
+
+
+def _check(args: argparse.Namespace) -> None:
+    by_given = args.by is not None
+    if args.annual and args.breaches:
+        raise BadInputError("--annual and --breaches are different reports: choose one")
+    if (args.annual or args.breaches) and by_given:
+        raise BadInputError("--by applies to the compliance report, not --annual/--breaches")
+    if args.breaches and args.format == "html":
+        raise BadInputError("--breaches is a list: use --format csv, json or text")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    _check(args)
+    period = _period(args)
+    now = now_of(args)
+    config = settings()
+    lang = config.reminders.language
+    labels = labels_for(lang)
+    with database() as engine, session_factory(engine)() as session:
+        if args.breaches:
+            rows = breach_rows(session, calendar(), period=period, now=now)
+            if args.format == "csv":
+                return _emit(args.output, breaches_csv(rows), CSV_ENCODING)
+            items = [
+                {
+                    "ref": r.ref,
+                    "rule": r.rule,
+                    "department": r.department,
+                    "advisor": r.advisor,
+                    "received": _iso(r.received_at),
+                    "due": _iso(r.due_at),
+                    "met": _iso(r.met_at),
+                    "working_hours_late": r.hours_late,
+                }
+                for r in rows
+            ]
+            return _emit_structured(args, items, _breach_text(items))
+        value: Any
+        if args.annual:
+            annual = build_annual(session, period=period, now=now, population=config.population)
+            if args.format == "json":
+                value = annual_json(annual)
+            elif args.format == "csv":
+                value = annual_csv(annual)
+            elif args.format == "html":
+                value = annual_page(annual, labels, lang)
+            else:
+                value = annual_text(annual, labels, lang)
+        else:
+            by = GroupBy(args.by or GroupBy.DEPARTMENT)
+            report = build_report(session, calendar(), by=by, period=period, now=now)
+            if args.format == "json":
+                value = report_json(report)
+            elif args.format == "csv":
+                value = report_csv(report)
+            elif args.format == "html":
+                months = monthly_compliance(session, period, now)
+                value = report_page(report, months, labels, lang)
+            else:
+                value = report_text(report, labels, lang)
+    if args.format == "json":
+        return _emit_structured(args, value, "")
+    encoding = CSV_ENCODING if args.format == "csv" else "utf-8"
+    return _emit(args.output, [str(value)], encoding)
+
+
+def _iso(moment: Any) -> str | None:
+    return format_time(moment)
+
+
+def _breach_text(items: list[dict[str, Any]]) -> str:
+    header = ["ref", "rule", "department", "advisor", "received", "due", "met", "hours_late"]
+    rows = [[str(v if v is not None else "") for v in item.values()] for item in items]
+    return table(header, rows, numeric_from=7) + "\n"
+
+
+def _emit_structured(args: argparse.Namespace, value: Any, text: str) -> int:
+    if args.format == "json":
+        if args.output is None:
+            print_json(value)
+            return 0
+        return _emit(args.output, [json.dumps(value, ensure_ascii=False, indent=2) + "\n"])
+    return _emit(args.output, [text])
+
+
+def _emit(output: str | None, chunks: Iterable[str], encoding: str = "utf-8") -> int:
+    """Write to stdout, or atomically to ``output`` (a failed report leaves no file)."""
+    if output is None:
+        first = True
+        for chunk in chunks:
+            data = chunk.encode(encoding if first else "utf-8")
+            sys.stdout.buffer.write(data)
+            first = False
+        sys.stdout.flush()
+        return 0
+    target = Path(output)
+    if not target.parent.is_dir():
+        raise BadInputError(f"--output: no such directory: {target.parent}")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".svarfrist-report-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            first = True
+            for chunk in chunks:
+                handle.write(chunk.encode(encoding if first else "utf-8"))
+                first = False
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return 0
