@@ -270,6 +270,17 @@ def test_negative_hours_are_refused() -> None:
         CAL.due_at(local(2026, 11, 25, 10), -1, "working_days")
 
 
+@pytest.mark.parametrize("hours", [float("inf"), float("nan"), 1e300])
+def test_hours_that_are_not_a_finite_number_are_refused(hours: float) -> None:
+    with pytest.raises(BadInputError, match="finite"):
+        CAL.due_at(local(2026, 11, 25, 10), hours, "working_days")
+
+
+def test_a_year_the_calendar_cannot_build_is_refused_by_name() -> None:
+    with pytest.raises(BadInputError, match="9999"):
+        BusinessCalendar().due_at(datetime(9999, 12, 31, 12, tzinfo=UTC), 1, "working_days")
+
+
 def test_a_naive_time_is_refused() -> None:
     with pytest.raises(BadInputError, match="time zone"):
         CAL.due_at(datetime(2026, 11, 25, 10), 1, "working_days")

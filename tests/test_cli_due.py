@@ -160,6 +160,22 @@ def test_python_dash_m_tracker_runs_the_same_command() -> None:
         pytest.param(["frobnicate"], "frobnicate", id="unknown command"),
         pytest.param([], "command", id="no command"),
         pytest.param(["calendar", "--year", "twenty"], "--year", id="year not a number"),
+        pytest.param(
+            ["due", "--hours", "1e300", "--schedule", "working_days", "--received", "2026-11-27"],
+            "finite",
+            id="hours overflow",
+        ),
+        pytest.param(
+            ["due", "--hours", "1000000", "--schedule", "working_days", "--received", "2026-11-27"],
+            "50 years",
+            id="more hours than the search bound",
+        ),
+        pytest.param(
+            ["due", "--rule", "reply", "--received", "9999-12-31T23:00"], "9999", id="year 9999"
+        ),
+        pytest.param(
+            ["due", "--rule", "reply", "--received", "0001-01-01T00:00"], "range", id="year 1"
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_error_line_and_no_traceback(

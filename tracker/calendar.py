@@ -43,6 +43,9 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # A deadline search gives up after this many years without enough working time, so a
 # schedule with no working intervals raises instead of looping forever.
 MAX_SEARCH_YEARS = 50
+# Years whose working intervals can be built (datetime covers 1-9999; the index needs a
+# year's margin on each side).
+MIN_YEAR, MAX_YEAR = 2, 9998
 
 WEEKDAY_NAMES_EN = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 WEEKDAY_NAMES_DA = ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")
@@ -266,7 +269,10 @@ def from_us(us: int, tz: ZoneInfo = COPENHAGEN) -> datetime:
 
 def hours_to_us(hours: float | timedelta) -> int:
     """Hours (a number or a timedelta) as integer microseconds; negative is refused."""
-    amount = hours // _ONE_US if isinstance(hours, timedelta) else round(hours * US_PER_HOUR)
+    try:
+        amount = hours // _ONE_US if isinstance(hours, timedelta) else round(hours * US_PER_HOUR)
+    except (OverflowError, ValueError):  # infinite or NaN
+        raise BadInputError(f"hours must be a finite number, got {hours}") from None
     if amount < 0:
         raise BadInputError(f"hours must not be negative, got {hours}")
     return amount
@@ -376,6 +382,12 @@ class BusinessCalendar:
         return tuple((s, min(e, cutoff)) for s, e in intervals if s < cutoff)
 
     def _year_pieces(self, schedule: Schedule, year: int) -> list[tuple[int, int]]:
+        # The index builds the neighbouring year of an instant too, and a date cannot pass
+        # 9999-12-31: refuse by name rather than fail with an OverflowError deep inside.
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            raise BadInputError(
+                f"year {year} is outside the years the calendar supports ({MIN_YEAR}-{MAX_YEAR})"
+            )
         pieces: list[tuple[int, int]] = []
         d = date(year, 1, 1)
         one = timedelta(days=1)

@@ -16,7 +16,7 @@ from tracker.cli.common import (
     print_json,
     rules,
 )
-from tracker.errors import BadInputError
+from tracker.errors import BadInputError, NoWorkingTimeError
 from tracker.explain import explain
 from tracker.sla import Rule, deadline, get_rule
 
@@ -74,9 +74,17 @@ def resolve_rule(args: argparse.Namespace) -> Rule:
 
 def cmd_due(args: argparse.Namespace) -> int:
     rule = resolve_rule(args)
-    received = parse_time(args.received, "--received")
-    dl = deadline(calendar(), rule, received)
-    why = explain(calendar(), received, rule.hours, rule.schedule) if args.explain else None
+    try:
+        received = parse_time(args.received, "--received")
+    except OverflowError:  # year 1 local time is before datetime's first UTC instant
+        raise BadInputError(f"--received: {args.received} is out of range") from None
+    try:
+        dl = deadline(calendar(), rule, received)
+        why = explain(calendar(), received, rule.hours, rule.schedule) if args.explain else None
+    except NoWorkingTimeError as exc:
+        # More hours than the schedule has in its search bound: the user's input, not a
+        # failure of the environment.
+        raise BadInputError(str(exc)) from None
     if args.json:
         doc: dict[str, Any] = {
             "rule": rule.name or None,
