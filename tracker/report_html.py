@@ -25,7 +25,7 @@ from tracker.report_format import (
     report_rows_text,
     share_rows_text,
 )
-from tracker.report_labels import Labels, key_label
+from tracker.report_labels import Labels, key_label, short_month
 from tracker.report_svg import Bar, columns, hbars
 from tracker.reports import AnnualReport, Report, ReportRow, ShareRow
 
@@ -93,7 +93,7 @@ def _compliance_bars(kind: str, rows: Sequence[ReportRow], labels: Labels, lang:
 
 def _month_columns(months: Sequence[ReportRow], labels: Labels, lang: str) -> Markup:
     bars = [
-        Bar(label=r.key[2:] if r.key else "", value=r.compliance, text=pct(r.compliance, lang))
+        Bar(label=short_month(r.key, lang), value=r.compliance, text=pct(r.compliance, lang))
         for r in months
         if r.compliance is not None
     ]

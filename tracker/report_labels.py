@@ -156,3 +156,12 @@ def key_label(kind: str, key: str | None, labels: Labels) -> str:
     if kind in {"channel", "rule"}:
         return labels.get(key, key)
     return key
+
+
+def short_month(key: str | None, language: str) -> str:
+    """``2026-10`` -> ``okt 26`` / ``Oct 26`` (chart axis labels)."""
+    if not key:
+        return ""
+    year, month = key.split("-")
+    names = MONTHS_EN if language == "en" else MONTHS_DA
+    return f"{names[int(month) - 1][:3]} {year[2:]}"

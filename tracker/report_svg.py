@@ -13,17 +13,18 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH = 640
-LABEL_WIDTH = 250
-BAR_HEIGHT = 22
-GAP = 8
+WIDTH = 480
+VALUE_WIDTH = 120  # room right of the longest bar for "1.234 (59,2 %)"
+BAR_HEIGHT = 16
+ROW_HEIGHT = 44  # label line + bar + gap
+GAP = 4
 BAR_COLOUR = "#1f5f8b"
 # Compliance colours: at or above GOOD green, at or above FAIR amber, below red.
 GOOD, FAIR = 90.0, 75.0
 GREEN, AMBER, RED = "#2e7d32", "#a35f00", "#c62828"
 # Longest label drawn in full; longer ones are shortened with an ellipsis (full text in
 # the <title> of the bar, so screen readers and hover still get it).
-MAX_LABEL_CHARS = 34
+MAX_LABEL_CHARS = 48
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,25 +56,23 @@ def _open(title: str, height: int) -> str:
 def hbars(
     title: str, bars: Sequence[Bar], *, maximum: float | None = None, colour_by_value: bool = False
 ) -> Markup:
-    """Horizontal bars, one per item, labelled left and valued right."""
+    """Horizontal bars, each with its label above it (full text, readable on a phone)."""
     if not bars:
         return Markup("")
     top = maximum if maximum is not None else max((b.value for b in bars), default=0) or 1
-    area = WIDTH - LABEL_WIDTH - 110
-    height = len(bars) * (BAR_HEIGHT + GAP) + GAP
+    area = WIDTH - VALUE_WIDTH
+    height = len(bars) * ROW_HEIGHT + GAP
     parts = [_open(title, height)]
     for i, bar in enumerate(bars):
-        y = GAP + i * (BAR_HEIGHT + GAP)
+        y = GAP + i * ROW_HEIGHT
         length = max(area * bar.value / top, 0) if top else 0
         colour = compliance_colour(bar.value) if colour_by_value else BAR_COLOUR
-        mid = y + BAR_HEIGHT / 2 + 5
         parts.append(
             f"<g><title>{escape(bar.label)}: {escape(bar.text)}</title>"
-            f'<text x="{LABEL_WIDTH - 8}" y="{mid:.1f}" text-anchor="end" '
-            f'class="lbl">{escape(_short(bar.label))}</text>'
-            f'<rect x="{LABEL_WIDTH}" y="{y}" width="{length:.1f}" height="{BAR_HEIGHT}" '
+            f'<text x="0" y="{y + 14}" class="lbl">{escape(_short(bar.label))}</text>'
+            f'<rect x="0" y="{y + 20}" width="{length:.1f}" height="{BAR_HEIGHT}" '
             f'rx="3" fill="{colour}"/>'
-            f'<text x="{LABEL_WIDTH + length + 6:.1f}" y="{mid:.1f}" class="val">'
+            f'<text x="{length + 6:.1f}" y="{y + 20 + BAR_HEIGHT - 3}" class="val">'
             f"{escape(bar.text)}</text></g>"
         )
     parts.append("</svg>")
@@ -84,9 +83,9 @@ def columns(title: str, bars: Sequence[Bar], *, maximum: float = 100.0) -> Marku
     """Vertical columns (e.g. compliance per month, 0-100 %) with labels underneath."""
     if not bars:
         return Markup("")
-    chart_h, base = 180, 200
+    chart_h, base = 170, 200
     step = (WIDTH - 40) / len(bars)
-    width = max(min(step * 0.7, 48), 4)
+    width = max(min(step * 0.7, 40), 4)
     parts = [_open(title, base + 40)]
     for frac in (0.0, 0.5, 1.0):  # grid lines at 0, 50 and 100 %
         y = base - chart_h * frac
@@ -98,11 +97,13 @@ def columns(title: str, bars: Sequence[Bar], *, maximum: float = 100.0) -> Marku
     for i, bar in enumerate(bars):
         x = 40 + i * step + (step - width) / 2
         h = chart_h * max(min(bar.value / maximum, 1.0), 0.0)
-        label_size = "axis" if len(bars) <= 13 else "axis tiny"
+        label_size = "axis" if len(bars) <= 7 else "axis tiny"
         parts.append(
             f"<g><title>{escape(bar.label)}: {escape(bar.text)}</title>"
             f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{width:.1f}" height="{h:.1f}" '
             f'fill="{compliance_colour(bar.value)}"/>'
+            f'<text x="{x + width / 2:.1f}" y="{base - h - 5:.1f}" text-anchor="middle" '
+            f'class="{label_size}">{escape(bar.text)}</text>'
             f'<text x="{x + width / 2:.1f}" y="{base + 16}" text-anchor="middle" '
             f'class="{label_size}">{escape(bar.label)}</text></g>'
         )
