@@ -324,7 +324,8 @@ def export_records(session: Session) -> Iterator[dict[str, Any]]:
 
 def write_csv(session: Session, out: TextIO) -> int:
     """The register as CSV (comma separated, header row, no BOM); returns the row count."""
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF as RFC 4180 has it; it also makes the writer quote a bare \r inside a field.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     count = 0
     for record in export_records(session):

@@ -1,0 +1,379 @@
+"""CSV import/export (CONTRACT.md): round trips, dialects, all-or-nothing, error reports,
+and the import's fast path agreeing with the SLA engine."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from register_support import (
+    DEPARTMENTS,
+    TOPICS,
+    cli_env,
+    context,
+    dump,
+    engine_for,
+    session_on,
+    settings_for,
+    write_config,
+)
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from tracker import csvio, importer, register
+from tracker.calendar import COPENHAGEN
+from tracker.models import Inquiry, Obligation
+from tracker.sla import evaluate
+from tracker.validate import CHANNELS
+
+HEADER = ",".join(csvio.COLUMNS)
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    return cli_env(database_url, write_config(tmp_path / "svarfrist.toml"))
+
+
+def ok(result: Any) -> Any:
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_export_import_export_gives_the_same_bytes(
+    run_cli: Any, env: dict[str, str], tmp_path: Path, postgres_or_sqlite_url_2: str
+) -> None:
+    ok(run_cli("init", env=env))
+    note = 'Ring; "efter" kl. 14\nspørg om æøå'
+    ok(
+        run_cli(
+            "add",
+            "--channel",
+            "email",
+            "--department",
+            "Teknik og Miljø",
+            "--callback",
+            "--topic",
+            TOPICS[2],
+            "--note",
+            note,
+            "--received",
+            "2026-03-29T01:30",
+            env=env,
+        )
+    )
+    ok(
+        run_cli(
+            "add",
+            "--channel",
+            "phone",
+            "--department",
+            "Diverse",
+            "--advisor",
+            "a@b.dk",
+            "--received",
+            "2026-10-25T02:30+01:00",
+            "--ref",
+            "HENV/7",
+            env=env,
+        )
+    )
+    ok(run_cli("reply", "2026-000001", "--at", "2026-03-30T09:00:00.123456", env=env))
+    ok(run_cli("close", "HENV/7", "--at", "2026-10-26T10:00", env=env))
+    first = ok(run_cli("export", env=env)).stdout
+    assert first.splitlines()[0] == HEADER
+    (tmp_path / "export.csv").write_text(first, encoding="utf-8")
+
+    other = {**env, "SVARFRIST_DATABASE_URL": postgres_or_sqlite_url_2}
+    ok(run_cli("init", env=other))
+    imported = ok(run_cli("import", "export.csv", env=other))
+    assert "imported 2 rows" in imported.stdout
+    assert ok(run_cli("export", env=other)).stdout == first
+    as_json = json.loads(ok(run_cli("export", "--format", "json", env=other)).stdout)
+    assert [r["ref"] for r in as_json] == ["2026-000001", "HENV/7"]
+    assert as_json[0]["note"] == note and as_json[0]["callback_requested"] is True
+
+
+@pytest.fixture
+def postgres_or_sqlite_url_2(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A second empty database of the same kind as ``database_url``."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'second.db'}"
+        return
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    name = f"svarfrist_t2_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_semicolons_a_bom_local_times_and_danish_booleans_are_read(
+    run_cli: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    ok(run_cli("init", env=env))
+    text = (
+        "\ufeffreceived_at;channel;department;callback_requested;topic\n"
+        "2026-11-27T15:00;email;Diverse;ja;Kontanthjælp\n"
+        '2026-11-27T16:00;letter;Børn og Unge;nej;"Råd; ""hjælp"", og ærinder"\n'
+    )
+    (tmp_path / "in.csv").write_bytes(text.encode("utf-8"))
+    ok(run_cli("import", "in.csv", env=env))
+    shown = json.loads(ok(run_cli("show", "2026-000001", "--json", env=env)).stdout)
+    assert shown["callback_requested"] is True
+    assert shown["received_at"] == "2026-11-27T15:00:00+01:00"
+    assert {o["rule"]: o["due_at"] for o in shown["obligations"]} == {
+        "reply": "2026-11-30T15:00:00+01:00",
+        "callback": "2026-12-01T15:00:00+01:00",
+    }
+    second = json.loads(ok(run_cli("show", "2026-000002", "--json", env=env)).stdout)
+    assert second["topic"] == TOPICS[2] and second["callback_requested"] is False
+
+
+def test_bad_rows_reject_the_whole_file_naming_row_and_column(
+    run_cli: Any, env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    ok(run_cli("init", env=env))
+    rows = ["received_at,channel,department,replied_at,note"]
+    rows += ["2026-11-25T10:00,email,Diverse,,fine"] * 5
+    rows.append("2026-11-25T10:00,fax,Diverse,,")  # row 7
+    rows.append("2026-11-25T10:00,email,Diverse,2026-11-24T10:00,")  # row 8
+    rows.append("not a time,email,Nowhere,,")  # row 9
+    rows += ["2026-11-25T10:00,email,Diverse,,x,extra"] * 22  # rows 10-31
+    (tmp_path / "bad.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    before = dump(database_url)
+    result = run_cli("import", "bad.csv", env=env)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+    assert "25 bad rows, nothing imported" in result.stderr
+    assert "row 7: channel: unknown channel 'fax'" in result.stderr
+    assert "row 8: replied_at: before received_at" in result.stderr
+    assert "row 9: " in result.stderr and "received_at" in result.stderr
+    assert "department: unknown department 'Nowhere'" in result.stderr
+    assert "row 26: " in result.stderr and "row 27: " not in result.stderr  # 20 listed
+    assert "... and 5 more bad rows" in result.stderr
+    assert result.stdout == ""
+    assert dump(database_url) == before
+
+
+def test_duplicate_refs_in_the_file_or_the_database_are_bad_rows(
+    run_cli: Any, env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    ok(run_cli("init", env=env))
+    ok(run_cli("add", "--channel", "email", "--department", "Diverse", "--ref", "A-1", env=env))
+    text = (
+        "ref,received_at,channel,department\n"
+        "A-1,2026-11-25T10:00,email,Diverse\n"
+        "B-1,2026-11-25T10:00,email,Diverse\n"
+        "B-1,2026-11-25T10:00,email,Diverse\n"
+    )
+    (tmp_path / "dup.csv").write_text(text, encoding="utf-8")
+    before = dump(database_url)
+    result = run_cli("import", "dup.csv", env=env)
+    assert result.returncode == 2
+    assert "row 2: ref: duplicate ref 'A-1'" in result.stderr
+    assert "row 4: ref: 'B-1' is also the ref of row 3" in result.stderr
+    assert dump(database_url) == before
+
+
+def test_dry_run_validates_and_writes_nothing(
+    run_cli: Any, env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    ok(run_cli("init", env=env))
+    (tmp_path / "ok.csv").write_text(
+        "received_at,channel,department\n2026-11-25T10:00,email,Diverse\n", encoding="utf-8"
+    )
+    before = dump(database_url)
+    result = ok(run_cli("import", "ok.csv", "--dry-run", env=env))
+    assert "1 rows are valid; nothing imported" in result.stdout
+    assert result.stderr == ""  # no progress output when stderr is not a terminal
+    assert dump(database_url) == before
+
+
+def test_imported_generated_style_refs_move_the_counter_past_them(
+    run_cli: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    ok(run_cli("init", env=env))
+    (tmp_path / "refs.csv").write_text(
+        "ref,received_at,channel,department\n"
+        "2026-000050,2026-11-25T10:00,phone,Diverse\n"
+        ",2026-11-25T11:00,phone,Diverse\n",
+        encoding="utf-8",
+    )
+    ok(run_cli("import", "refs.csv", env=env))
+    added = ok(run_cli("add", "--channel", "phone", "--department", "Diverse", env=env))
+    assert added.stdout.strip() == "2026-000052"
+
+
+# -- properties, in-process (SQLite) ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    with engine_for(f"sqlite:///{path}"):
+        pass
+    return path
+
+
+@contextmanager
+def fresh_db(template: Path) -> Iterator[str]:
+    """A copy of the initialised template database, removed afterwards."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "svarfrist.db"
+        shutil.copy(template, path)
+        yield f"sqlite:///{path}"
+
+
+def import_text(url: str, text: str, now: datetime, **overrides: Any) -> None:
+    ctx = context(settings_for(url, **overrides), now=now)
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", encoding="utf-8", delete=False) as f:
+        f.write(text)
+    try:
+        with engine_for(url, init=False) as engine, session_on(engine) as session:
+            importer.import_csv(session, ctx, Path(f.name))
+    finally:
+        Path(f.name).unlink()
+
+
+def export_text(url: str) -> str:
+    out = io.StringIO()
+    with engine_for(url, init=False) as engine, session_on(engine) as session:
+        csvio.write_csv(session, out)
+    return out.getvalue()
+
+
+def csv_text(rows: list[dict[str, str]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=csvio.COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+SAFE_TEXT = st.characters(codec="utf-8", exclude_characters="\x00")
+TOPIC = (
+    st.text(SAFE_TEXT | st.sampled_from(list('æøåÆØÅ;,"\n')), min_size=1, max_size=15)
+    .map(str.strip)
+    .filter(bool)
+)
+SECONDS_2020_2030 = st.integers(1_577_836_800, 1_893_456_000)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def local(seconds: int) -> str:
+    return (EPOCH + timedelta(seconds=seconds)).astimezone(COPENHAGEN).isoformat()
+
+
+@st.composite
+def register_rows(draw: st.DrawFn) -> tuple[list[str], list[dict[str, str]]]:
+    topics = draw(st.lists(TOPIC, min_size=1, max_size=4, unique=True))
+    rows = []
+    for i in range(draw(st.integers(1, 6))):
+        received = draw(SECONDS_2020_2030)
+        later = st.none() | st.integers(0, 60 * 86_400).map(lambda d, r=received: local(r + d))
+        rows.append(
+            {
+                "ref": draw(st.sampled_from(["", f"R-{i}", f"2026-{i + 7:06d}"])),
+                "received_at": local(received),
+                "channel": draw(st.sampled_from(sorted(CHANNELS))),
+                "department": draw(st.sampled_from(DEPARTMENTS)),
+                "topic": draw(st.sampled_from(["", *topics])),
+                "advisor": draw(st.sampled_from(["", "a@b.dk", "kari.ø@fredericia.dk"])),
+                "callback_requested": draw(st.sampled_from(["true", "false"])),
+                "replied_at": draw(later) or "",
+                "called_back_at": draw(later) or "",
+                "closed_at": draw(later) or "",
+                "note": draw(st.text(SAFE_TEXT | st.sampled_from(list(';"\r\næ')), max_size=30)),
+            }
+        )
+    return topics, rows
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(case=register_rows())
+def test_import_export_round_trips_arbitrary_valid_rows(
+    template_db: Path, case: tuple[list[str], list[dict[str, str]]]
+) -> None:
+    topics, rows = case
+    now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    with fresh_db(template_db) as first, fresh_db(template_db) as second:
+        import_text(first, csv_text(rows), now, topics=topics)
+        exported = export_text(first)
+        import_text(second, exported, now, topics=topics)
+        assert export_text(second) == exported
+    back = list(csv.DictReader(io.StringIO(exported)))
+    assert len(back) == len(rows)
+    strip = lambda r: tuple(v for k, v in sorted(r.items()) if k != "ref")  # noqa: E731
+    assert sorted(map(strip, back)) == sorted(map(strip, rows))
+    explicit = {r["ref"] for r in rows if r["ref"]}
+    assert explicit <= {r["ref"] for r in back}
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    channel=st.sampled_from(sorted(CHANNELS)),
+    callback=st.booleans(),
+    received=SECONDS_2020_2030,
+    replied=st.none() | st.integers(0, 10 * 86_400),
+    called_back=st.none() | st.integers(0, 10 * 86_400),
+    closed=st.none() | st.integers(0, 10 * 86_400),
+    now=st.integers(-86_400, 20 * 86_400),
+)
+def test_imported_obligations_equal_what_the_sla_engine_computes(
+    template_db: Path,
+    channel: str,
+    callback: bool,
+    received: int,
+    replied: int | None,
+    called_back: int | None,
+    closed: int | None,
+    now: int,
+) -> None:
+    at = lambda offset: None if offset is None else EPOCH + timedelta(seconds=received + offset)  # noqa: E731
+    row = {c: "" for c in csvio.COLUMNS}
+    row.update(
+        received_at=local(received),
+        channel=channel,
+        department="Diverse",
+        callback_requested="true" if callback else "false",
+    )
+    for column, offset in (
+        ("replied_at", replied),
+        ("called_back_at", called_back),
+        ("closed_at", closed),
+    ):
+        row[column] = "" if offset is None else local(received + offset)
+    moment = EPOCH + timedelta(seconds=received + now)
+    with fresh_db(template_db) as url:
+        import_text(url, csv_text([row]), moment)
+        settings_ = settings_for(url)
+        with engine_for(url, init=False) as engine, session_on(engine) as session:
+            stored = {o.rule: o for o in session.scalars(select(Obligation))}
+            inquiry_facts = register.facts_of(session.scalar(select(Inquiry)), [])
+    expected = evaluate(
+        inquiry_facts, context(settings_).rules, context(settings_).calendar, moment
+    )
+    assert set(stored) == {o.rule for o in expected.obligations}
+    for o in expected.obligations:
+        got = stored[o.rule]
+        assert (got.warn_at, got.due_at, got.met_at) == (o.warn_at, o.due_at, o.met_at)
+        assert (got.state, got.next_action_at) == (o.state.value, o.next_change_at)
+    assert inquiry_facts.closed_at == at(closed)
