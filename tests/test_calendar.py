@@ -250,6 +250,14 @@ def test_a_pause_before_the_deadline_that_has_not_ended_gives_no_deadline() -> N
     assert CAL.due_at(local(2026, 11, 25, 10), 24, "working_days", [pause]) is None
 
 
+def test_an_open_pause_from_the_start_gives_no_deadline_even_without_working_time() -> None:
+    never = Schedule(name="never", week=((),) * 7)
+    cal = BusinessCalendar(schedules={"never": never})
+    start = local(2026, 11, 25, 10)
+    assert cal.due_at(start, 1, "never", [Pause(start=start)]) is None
+    assert cal.due_at(start, 0, "never", [Pause(start=start)]) == start
+
+
 def test_a_pause_that_starts_after_the_deadline_changes_nothing() -> None:
     pause = Pause(start=local(2026, 11, 27, 12))
     assert CAL.due_at(local(2026, 11, 25, 10), 24, "working_days", [pause]) == local(
@@ -279,6 +287,22 @@ def test_hours_that_are_not_a_finite_number_are_refused(hours: float) -> None:
 def test_a_year_the_calendar_cannot_build_is_refused_by_name() -> None:
     with pytest.raises(BadInputError, match="9999"):
         BusinessCalendar().due_at(datetime(9999, 12, 31, 12, tzinfo=UTC), 1, "working_days")
+
+
+def test_a_refused_year_leaves_the_calendar_usable_for_other_years() -> None:
+    cal = BusinessCalendar()
+    for _ in range(2):  # refused before anything is built, not after building 2027-9998
+        with pytest.raises(BadInputError, match="2-9998"):
+            cal.due_at(datetime(9999, 12, 31, 12, tzinfo=UTC), 1, "working_days")
+        assert cal.due_at(local(2026, 11, 27, 15), 24, "working_days") == local(2026, 11, 30, 15)
+    with pytest.raises(BadInputError, match="2-9998"):
+        cal.due_at(datetime(1, 1, 1, 12, tzinfo=UTC), 1, "working_days")
+    cal = BusinessCalendar()
+    early = datetime(3, 6, 1, 12, tzinfo=UTC)
+    due = cal.due_at(early, 1, "working_days")
+    with pytest.raises(BadInputError):
+        cal.due_at(datetime(1, 1, 2, 12, tzinfo=UTC), 1, "working_days")
+    assert cal.due_at(early, 1, "working_days") == due
 
 
 def test_a_naive_time_is_refused() -> None:

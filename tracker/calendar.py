@@ -363,7 +363,10 @@ class BusinessCalendar:
         if found is None:
             sched = self.schedule(schedule)
             found = WorkingIndex(
-                schedule, lambda year: self._year_pieces(sched, year), MAX_SEARCH_YEARS
+                schedule,
+                lambda year: self._year_pieces(sched, year),
+                MAX_SEARCH_YEARS,
+                years=(MIN_YEAR, MAX_YEAR),
             )
             self._indexes[schedule] = found
         return found
@@ -432,9 +435,21 @@ class BusinessCalendar:
         index = self._indexes.get(schedule) or self.index(schedule)
         if type(pauses) is tuple and not pauses:
             return index.advance(start, amount)  # the common case: one pass, two bisections
+        merged = merge_pauses(pauses, start)
+        if merged and merged[-1][1] is None:
+            # An open pause (always the last) stops the clock for good: unless the unpaused
+            # working time before it reaches the amount, there is no deadline. Deciding that
+            # first keeps the search below from looking for time the pause never gives back.
+            open_start = merged[-1][0]
+            worked = index.cumulative(open_start) - index.cumulative(start)
+            for p_start, p_end in merged[:-1]:
+                assert p_end is not None
+                worked -= index.cumulative(p_end) - index.cumulative(p_start)
+            if worked < amount:
+                return None
         target = index.cumulative(start) + amount
         due = index.instant_reaching(target, start)
-        for p_start, p_end in merge_pauses(pauses, start):
+        for p_start, p_end in merged:
             if p_start >= due:
                 break
             if p_end is None:

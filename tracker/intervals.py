@@ -13,7 +13,7 @@ import bisect
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
-from tracker.errors import NoWorkingTimeError
+from tracker.errors import BadInputError, NoWorkingTimeError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -24,8 +24,26 @@ YearBuilder = Callable[[int], list[tuple[int, int]]]
 class WorkingIndex:
     """Cumulative working time of one schedule on one calendar. Not thread-safe to extend."""
 
-    def __init__(self, name: str, build_year: YearBuilder, max_search_years: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        build_year: YearBuilder,
+        max_search_years: int,
+        *,
+        years: tuple[int, int] | None = None,
+    ) -> None:
+        """``years``: the first and last year ``build_year`` can build, if it is limited.
+
+        An instant outside them is refused before anything is built: the index is one
+        contiguous range, so reaching a far year would otherwise build every year between.
+        """
         self._name = name
+        self._years = years
+        self._bounds = (
+            None
+            if years is None
+            else (_day_us(date(years[0], 1, 1)), _day_us(date(years[1], 12, 31)))
+        )
         self._build_year = build_year
         self._max_years = max_search_years
         self._starts: list[int] = []
@@ -40,19 +58,32 @@ class WorkingIndex:
         lo, hi = self._covered
         if lo <= us < hi:
             return
+        if self._bounds is not None and not self._bounds[0] <= us < self._bounds[1]:
+            first, last = self._years or (0, 0)
+            raise BadInputError(
+                f"{_describe(us)} is outside the years the calendar supports ({first}-{last})"
+            )
         year = (_EPOCH + timedelta(microseconds=us)).year
+        # Each year is built before any state changes, so a year that cannot be built (out of
+        # range) raises and leaves the index as it was, usable for other instants.
         if self._last_year < self._first_year:
+            pieces = self._build_year(year)
             self._first_year = self._last_year = year
-            self._append(self._build_year(year))
+            self._append(pieces)
             self._update_coverage()
         while us < self._covered[0]:
+            pieces = self._build_year(self._first_year - 1)
             self._first_year -= 1
-            self._prepend(self._build_year(self._first_year))
+            self._prepend(pieces)
             self._update_coverage()
         while us >= self._covered[1]:
-            self._last_year += 1
-            self._append(self._build_year(self._last_year))
-            self._update_coverage()
+            self._extend_forward()
+
+    def _extend_forward(self) -> None:
+        pieces = self._build_year(self._last_year + 1)
+        self._last_year += 1
+        self._append(pieces)
+        self._update_coverage()
 
     def _update_coverage(self) -> None:
         first = date(self._first_year, 1, 1)
@@ -101,9 +132,7 @@ class WorkingIndex:
         while not self._cum_end or self._cum_end[-1] < target:
             if self._last_year >= limit:
                 raise NoWorkingTimeError(self._name, self._max_years)
-            self._last_year += 1
-            self._append(self._build_year(self._last_year))
-            self._update_coverage()
+            self._extend_forward()
         i = bisect.bisect_left(self._cum_end, target)
         end = self._ends[i]
         return end - (self._cum_end[i] - target)
@@ -135,3 +164,10 @@ class WorkingIndex:
 
 def _day_us(d: date) -> int:
     return (d.toordinal() - date(1970, 1, 1).toordinal()) * 86_400_000_000
+
+
+def _describe(us: int) -> str:
+    try:
+        return (_EPOCH + timedelta(microseconds=us)).isoformat()
+    except OverflowError:
+        return f"{us} µs since 1970"
