@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 from tracker.calendar import (
@@ -87,7 +87,13 @@ def explain(
     due = calendar.due_at(start, hours, schedule, pauses)
     counted_from = calendar.next_working_instant(start, schedule)
     first = start.astimezone(calendar.tz).date()
-    last = (due or counted_from).astimezone(calendar.tz).date()
+    end = due or counted_from
+    if end > start:
+        # The last day the clock ran is the date of the instant just before the deadline: a
+        # deadline at Monday 24:00 (Tuesday 00:00) skipped nothing on Tuesday, even if it is
+        # closed. Subtracting in UTC keeps the instant exact across a DST change.
+        end = end.astimezone(UTC) - timedelta(microseconds=1)
+    last = end.astimezone(calendar.tz).date()
     last = min(last, first + timedelta(days=MAX_LISTED_DAYS))
     skipped: list[SkippedDay] = []
     day = first
