@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import typing
 from collections.abc import Iterator
@@ -26,8 +28,6 @@ EXAMPLE = Path(__file__).parents[1] / "config" / "svarfrist.example.toml"
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
     """A process environment without SVARFRIST_* variables or systemd credentials."""
-    import os
-
     for var in list(os.environ):
         if var.startswith("SVARFRIST_") or var == "CREDENTIALS_DIRECTORY":
             monkeypatch.delenv(var)
@@ -229,8 +229,6 @@ def test_a_schedule_and_rule_from_toml_are_used_by_svarfrist_due(run_cli, tmp_pa
         env={"SVARFRIST_CONFIG": str(path)},
     )
     assert result.returncode == 0, result.stderr
-    import json
-
     doc = json.loads(result.stdout)
     # Fri 16-20 (4 h); Mon 30 Nov closed; Tue 1 Dec a half day closing 12:00 (no evening);
     # Wed 16-18 gives the last 2 h; the warning comes an hour earlier.
