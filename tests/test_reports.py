@@ -173,3 +173,23 @@ def test_the_histogram_gives_interpolated_percentiles(
     assert hist.quantile(0.5) == pytest.approx(median)
     assert hist.quantile(0.9) == pytest.approx(p90)
     assert ResponseHistogram().quantile(0.5) is None
+
+
+def test_response_times_far_outside_the_fast_clock_range_are_still_exact(
+    database_url: str,
+) -> None:
+    world = World()
+    old = world.add(received_at=local(2019, 12, 20, 15, 0), channel="email", department="Diverse")
+    # Across Christmas and New Year: Fri 20 Dec 15:00 -> Thu 2 Jan 10:00 is 9 h (20th),
+    # 24 h each on the 23rd, 27th and 30th, 10 h on the 2nd: 91 working hours.
+    reply = world.oblige(
+        old, "reply", due_at=local(2019, 12, 23, 15, 0), met_at=local(2020, 1, 2, 10)
+    )
+    new = world.add(received_at=local(2026, 3, 2, 9, 0), channel="email", department="Diverse")
+    world.oblige(new, "reply", due_at=local(2026, 3, 3, 9, 0), met_at=local(2026, 3, 2, 11, 30))
+    with database(database_url, world) as engine, Session(engine) as session:
+        got = report_for(session, GroupBy.DEPARTMENT)
+        assert got == expected(world, "department", NOW)
+        hours = CAL.working_time(old["received_at"], reply["met_at"], "working_days")
+        assert hours == timedelta(hours=91)
+        assert got["rows"][0]["p90_hours"] == round((2.5 + 0.9 * (91 - 2.5)), 1)  # type: ignore[index]

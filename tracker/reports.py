@@ -10,16 +10,14 @@ median and 90th percentile are read off the histogram exactly (to the minute).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from sqlalchemy.orm import Session
 
-from tracker.calendar import US_PER_SECOND, BusinessCalendar
-from tracker.intervals import WorkingIndex
+from tracker.calendar import COPENHAGEN, BusinessCalendar
 from tracker.report_queries import (
     GroupBy,
     InquiryCounts,
@@ -30,10 +28,12 @@ from tracker.report_queries import (
     met_obligations,
     obligation_counts,
 )
+from tracker.report_times import ResponseHistogram, response_histograms
 
 # The annual report lists this many of the most frequent topics.
 TOP_TOPICS = 8
-_US_PER_MINUTE = 60 * US_PER_SECOND
+# Without --from, the fast response-time clock covers this many days before now.
+CLOCK_DEFAULT_DAYS = 2 * 366
 
 
 def percent(part: int, whole: int, places: int = 1, *, round_down: bool = False) -> float | None:
@@ -47,67 +47,6 @@ def percent(part: int, whole: int, places: int = 1, *, round_down: bool = False)
     exact = Decimal(part) * 100 / Decimal(whole)
     mode = ROUND_DOWN if round_down else ROUND_HALF_UP
     return float(exact.quantize(Decimal(1).scaleb(-places), rounding=mode))
-
-
-class ResponseHistogram:
-    """Response times in whole working minutes -> how often; percentiles by interpolation."""
-
-    def __init__(self) -> None:
-        self.minutes: Counter[int] = Counter()
-        self.n = 0
-
-    def add(self, minutes: int) -> None:
-        self.minutes[minutes] += 1
-        self.n += 1
-
-    def quantile(self, q: float) -> float | None:
-        """The q-quantile in minutes, linear between the closest ranks (numpy's default)."""
-        if self.n == 0:
-            return None
-        rank = (self.n - 1) * q
-        lo_rank, frac = int(rank), rank - int(rank)
-        hi_rank = lo_rank + 1 if frac else lo_rank
-        lo = hi = None
-        seen = 0
-        for value in sorted(self.minutes):
-            seen += self.minutes[value]
-            if lo is None and seen > lo_rank:
-                lo = value
-            if seen > hi_rank:
-                hi = value
-                break
-        assert lo is not None and hi is not None  # hi_rank <= n - 1
-        return lo + (hi - lo) * frac
-
-    def hours(self, q: float) -> float | None:
-        minutes = self.quantile(q)
-        return None if minutes is None else round(minutes / 60, 1)
-
-
-def response_histograms(
-    calendar: BusinessCalendar, rows: Iterable[tuple[str | None, str, int, int]]
-) -> dict[str | None, ResponseHistogram]:
-    """Fold (key, schedule, received, met) epoch seconds into per-key histograms.
-
-    A response time is the working time from received to met on the obligation's schedule;
-    pauses are not subtracted (they are rare, and the deadline itself already allows them).
-    """
-    found: dict[str | None, ResponseHistogram] = {}
-    indexes: dict[str, WorkingIndex] = {}
-    for key, schedule, received, met in rows:
-        index = indexes.get(schedule)
-        if index is None:
-            index = indexes[schedule] = calendar.index(schedule)
-        working = index.cumulative(int(met) * US_PER_SECOND) - index.cumulative(
-            int(received) * US_PER_SECOND
-        )
-        hist = found.get(key)
-        if hist is None:
-            hist = found[key] = ResponseHistogram()
-        hist.minutes[max(working, 0) // _US_PER_MINUTE] += 1
-    for hist in found.values():
-        hist.n = hist.minutes.total()
-    return found
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -212,7 +151,11 @@ def build_report(
     obligations = {o.key: o for o in obligation_counts(session, by, period, now)}
     hists: dict[str | None, ResponseHistogram] = {}
     if response_times:
-        hists = response_histograms(calendar, met_obligations(session, by, period, now))
+        # The fast clock covers the period up to now; rows outside it still count exactly.
+        today = now.astimezone(COPENHAGEN).date()
+        first = period.first or today - timedelta(days=CLOCK_DEFAULT_DAYS)
+        rows = met_obligations(session, by, period, now)
+        hists = response_histograms(calendar, rows, min(first, today), today)
     if by is GroupBy.RULE:
         totals = inquiry_counts(session, GroupBy.CHANNEL, period, now)
     else:
