@@ -32,7 +32,7 @@ from register_support import (
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from tracker import csvio, importer, register
+from tracker import csvio, export, importer, register
 from tracker.calendar import COPENHAGEN
 from tracker.models import Inquiry, Obligation
 from tracker.sla import evaluate
@@ -252,7 +252,7 @@ def import_text(url: str, text: str, now: datetime, **overrides: Any) -> None:
 def export_text(url: str) -> str:
     out = io.StringIO()
     with engine_for(url, init=False) as engine, session_on(engine) as session:
-        csvio.write_csv(session, out)
+        export.write_csv(session, out)
     return out.getvalue()
 
 

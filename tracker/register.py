@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -21,11 +21,35 @@ from sqlalchemy.orm import Session
 
 from tracker import refs, validate
 from tracker.calendar import BusinessCalendar
-from tracker.calendar import Pause as PauseSpan
 from tracker.config import Settings
 from tracker.errors import BadInputError
-from tracker.models import Event, Inquiry, Obligation, Pause
-from tracker.sla import Fulfilment, InquiryFacts, ObligationStatus, Rule, evaluate
+from tracker.models import Event, Inquiry, Pause
+from tracker.obligations import (
+    Move,
+    facts_of,
+    obligation_row,
+    pauses_of,
+    sync_obligations,
+)
+from tracker.sla import InquiryFacts, ObligationStatus, Rule, evaluate
+
+# Re-exported for callers of the register (recompute, the daemon, the demo).
+__all__ = [
+    "Context",
+    "EventKind",
+    "Move",
+    "NewInquiry",
+    "add",
+    "callback",
+    "check_recipient",
+    "close",
+    "facts_of",
+    "pause",
+    "purge",
+    "reply",
+    "resume",
+    "sync_obligations",
+]
 
 
 class EventKind(StrEnum):
@@ -61,29 +85,6 @@ class NewInquiry:
     callback_requested: bool = False
     ref: str | None = None
     note: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class Move:
-    """A deadline that changed: old/new None when the obligation appeared/disappeared."""
-
-    ref: str
-    rule: str
-    old_due_at: datetime | None
-    new_due_at: datetime | None
-    old_warn_at: datetime | None
-    new_warn_at: datetime | None
-
-    def details(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "old_due_at": _iso(self.old_due_at),
-            "new_due_at": _iso(self.new_due_at),
-        }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat()
 
 
 def check_recipient(
@@ -140,7 +141,7 @@ def add(session: Session, ctx: Context, new: NewInquiry) -> str:
         # Another writer took the same explicit ref between our check and our insert.
         raise BadInputError(f"duplicate ref {ref!r}: an inquiry with that ref exists") from None
     for s in status.obligations:
-        session.add(_obligation_row(inquiry.id, s))
+        session.add(obligation_row(inquiry.id, s))
     _event(session, ctx, inquiry, EventKind.CREATED, new.received_at)
     return ref
 
@@ -169,7 +170,7 @@ def callback(session: Session, ctx: Context, ref: str, at: datetime) -> list[Mov
 def pause(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     """Stop the clocks from ``at`` (waiting for the citizen): deadlines move later."""
     inquiry = _load_open(session, ref)
-    pauses = _pauses(session, inquiry.id)
+    pauses = pauses_of(session, inquiry.id)
     if pauses and pauses[-1].end is None:
         since = validate._local(pauses[-1].start)
         raise BadInputError(f"{ref} is already paused (since {since})")
@@ -186,7 +187,7 @@ def pause(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
 def resume(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     """Restart the clocks at ``at``."""
     inquiry = _load_open(session, ref)
-    pauses = _pauses(session, inquiry.id)
+    pauses = pauses_of(session, inquiry.id)
     if not pauses or pauses[-1].end is not None:
         raise BadInputError(f"{ref} is not paused")
     current = pauses[-1]
@@ -205,7 +206,7 @@ def close(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     if inquiry.closed_at is not None:
         raise BadInputError(f"{ref} is already closed (at {validate._local(inquiry.closed_at)})")
     validate.not_before(at, inquiry.received_at, "close at")
-    pauses = _pauses(session, inquiry.id)
+    pauses = pauses_of(session, inquiry.id)
     if pauses and pauses[-1].end is None:
         if at < pauses[-1].start:
             raise BadInputError(
@@ -260,109 +261,6 @@ def _load_open(session: Session, ref: str) -> Inquiry:
     if inquiry.closed_at is not None:
         raise BadInputError(f"{ref} is closed (at {validate._local(inquiry.closed_at)})")
     return inquiry
-
-
-def _pauses(session: Session, inquiry_id: int) -> list[Pause]:
-    return list(
-        session.scalars(select(Pause).where(Pause.inquiry_id == inquiry_id).order_by(Pause.start))
-    )
-
-
-def facts_of(inquiry: Inquiry, pauses: Sequence[Pause]) -> InquiryFacts:
-    fulfilled: dict[Fulfilment, datetime] = {}
-    if inquiry.replied_at is not None:
-        fulfilled[Fulfilment.REPLY] = inquiry.replied_at
-    if inquiry.called_back_at is not None:
-        fulfilled[Fulfilment.CALLBACK] = inquiry.called_back_at
-    return InquiryFacts(
-        channel=inquiry.channel,
-        callback_requested=inquiry.callback_requested,
-        received_at=inquiry.received_at,
-        pauses=tuple(PauseSpan(start=p.start, end=p.end) for p in pauses),
-        fulfilled=fulfilled,
-        closed_at=inquiry.closed_at,
-    )
-
-
-def _obligation_row(inquiry_id: int, s: ObligationStatus) -> Obligation:
-    return Obligation(
-        inquiry_id=inquiry_id,
-        rule=s.rule,
-        schedule=s.schedule,
-        hours=s.hours,
-        warn_at=s.warn_at,
-        due_at=s.due_at,
-        met_at=s.met_at,
-        state=s.state.value,
-        next_action_at=s.next_change_at,
-    )
-
-
-def sync_obligations(
-    session: Session, ctx: Context, inquiry: Inquiry, *, only_open: bool = False, write: bool = True
-) -> list[Move]:
-    """Bring the stored obligations in line with the facts, rules and calendar at ``now``.
-
-    Returns every deadline that moved. With ``only_open`` (recompute) obligations already
-    met are left as they are; with ``write=False`` (a dry run) nothing is changed.
-    """
-    session.flush()
-    pauses = _pauses(session, inquiry.id)
-    status = evaluate(facts_of(inquiry, pauses), ctx.rules, ctx.calendar, ctx.now)
-    stored = {
-        o.rule: o
-        for o in session.scalars(select(Obligation).where(Obligation.inquiry_id == inquiry.id))
-    }
-    moves: list[Move] = []
-    for s in status.obligations:
-        row = stored.pop(s.rule, None)
-        if row is None:
-            moves.append(
-                Move(
-                    ref=inquiry.ref,
-                    rule=s.rule,
-                    old_due_at=None,
-                    new_due_at=s.due_at,
-                    old_warn_at=None,
-                    new_warn_at=s.warn_at,
-                )
-            )
-            if write:
-                session.add(_obligation_row(inquiry.id, s))
-            continue
-        if only_open and row.met_at is not None:
-            continue
-        if row.due_at != s.due_at or row.warn_at != s.warn_at:
-            moves.append(
-                Move(
-                    ref=inquiry.ref,
-                    rule=s.rule,
-                    old_due_at=row.due_at,
-                    new_due_at=s.due_at,
-                    old_warn_at=row.warn_at,
-                    new_warn_at=s.warn_at,
-                )
-            )
-        if write:
-            row.schedule, row.hours = s.schedule, s.hours
-            row.warn_at, row.due_at, row.met_at = s.warn_at, s.due_at, s.met_at
-            row.state, row.next_action_at = s.state.value, s.next_change_at
-    for rule, row in stored.items():  # a rule that no longer applies (recompute only)
-        if only_open and row.met_at is not None:
-            continue
-        moves.append(
-            Move(
-                ref=inquiry.ref,
-                rule=rule,
-                old_due_at=row.due_at,
-                new_due_at=None,
-                old_warn_at=row.warn_at,
-                new_warn_at=None,
-            )
-        )
-        if write:
-            session.delete(row)
-    return moves
 
 
 def _changed(

@@ -26,6 +26,7 @@ from tracker.cli.common import (
     print_json,
 )
 from tracker.cli.database import actor_of, add_common, context, database
+from tracker.cli.render import print_moves, print_view, summary_line, view_json
 from tracker.db import session_factory, transaction
 from tracker.recompute import recompute
 from tracker.register import Context, Move, NewInquiry
@@ -108,87 +109,6 @@ def register_commands(sub: argparse._SubParsersAction[Any]) -> None:
     transfer.register_commands(sub)
 
 
-def view_json(view: queries.InquiryView, *, full: bool = False) -> dict[str, Any]:
-    """CONTRACT.md's shape; ``full`` (show) adds the note and the pauses."""
-    data: dict[str, Any] = {
-        "ref": view.ref,
-        "channel": view.channel,
-        "department": view.department,
-        "topic": view.topic,
-        "advisor": view.advisor,
-        "callback_requested": view.callback_requested,
-        "received_at": format_time(view.received_at),
-        "status": view.status,
-        "closed_at": format_time(view.closed_at),
-        "replied_at": format_time(view.replied_at),
-        "called_back_at": format_time(view.called_back_at),
-        "obligations": [
-            {
-                "rule": o.rule,
-                "due_at": format_time(o.due_at),
-                "warn_at": format_time(o.warn_at),
-                "met_at": format_time(o.met_at),
-                "state": o.state.value,
-            }
-            for o in view.obligations
-        ],
-    }
-    if full:
-        data["note"] = view.note
-        data["purged_at"] = format_time(view.purged_at)
-        data["pauses"] = [
-            {"start": format_time(p.start), "end": format_time(p.end)} for p in view.pauses
-        ]
-    return data
-
-
-def _line(view: queries.InquiryView) -> str:
-    parts = [
-        view.ref,
-        format_time(view.received_at) or "",
-        view.channel,
-        view.department,
-        view.status,
-    ]
-    parts += [f"{o.rule}:{o.state.value}@{format_time(o.due_at) or '-'}" for o in view.obligations]
-    return "  ".join(parts)
-
-
-def _print_view(view: queries.InquiryView) -> None:
-    out(f"ref:         {view.ref}")
-    out(f"status:      {view.status}")
-    out(f"channel:     {view.channel}")
-    out(f"department:  {view.department}")
-    out(f"topic:       {view.topic or '-'}")
-    out(f"advisor:     {view.advisor or '-'}")
-    out(f"callback:    {'requested' if view.callback_requested else 'no'}")
-    out(f"received:    {format_time(view.received_at)}")
-    for label, moment in (
-        ("replied", view.replied_at),
-        ("called back", view.called_back_at),
-        ("closed", view.closed_at),
-        ("purged", view.purged_at),
-    ):
-        if moment is not None:
-            out(f"{label + ':':<12} {format_time(moment)}")
-    for p in view.pauses:
-        out(f"paused:      {format_time(p.start)} - {format_time(p.end) or 'still paused'}")
-    if view.note:
-        out(f"note:        {view.note}")
-    for o in view.obligations:
-        out(
-            f"obligation:  {o.rule}  due {format_time(o.due_at) or '- (paused)'}  "
-            f"warn {format_time(o.warn_at) or '-'}  met {format_time(o.met_at) or '-'}  "
-            f"{o.state.value}"
-        )
-
-
-def _print_moves(moves: list[Move]) -> None:
-    for m in moves:
-        old, new = format_time(m.old_due_at) or "-", format_time(m.new_due_at) or "-"
-        out(f"{m.ref}  {m.rule}  {old} -> {new}")
-
-
 # -- commands -------------------------------------------------------------------------------
 def cmd_init(args: argparse.Namespace) -> int:
     if not args.verbose:  # Alembic narrates every step at INFO; one summary line is enough
@@ -237,7 +157,7 @@ def cmd_fulfil(args: argparse.Namespace) -> int:
     with database() as engine, transaction(session_factory(engine)) as session:
         moves = FULFILMENTS[args.operation](session, ctx, args.ref, at)
     out(f"{args.ref} {DONE[args.operation]} at {format_time(at)}")
-    _print_moves(moves)
+    print_moves(moves)
     return 0
 
 
@@ -248,7 +168,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print_json(view_json(view, full=True))
     else:
-        _print_view(view)
+        print_view(view)
     return 0
 
 
@@ -262,7 +182,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             _stream_json_array(view_json(v) for v in views)
         else:
             for view in views:
-                out(_line(view))
+                out(summary_line(view))
     return 0
 
 
@@ -313,7 +233,7 @@ def cmd_recompute(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    _print_moves(moves)
+    print_moves(moves)
     suffix = " (dry run: nothing written)" if args.dry_run else ""
     out(f"{len(moves)} deadlines moved{suffix}")
     return 0

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tracker import csvio, importer
+from tracker import export, importer
 from tracker.cli.common import now_of, out
 from tracker.cli.database import add_common, context, database
 from tracker.db import session_factory, transaction
@@ -72,7 +72,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     with database() as engine, session_factory(engine)() as session:
         if args.format == "json":
-            csvio.write_json(session, sys.stdout)
+            export.write_json(session, sys.stdout)
         else:
-            csvio.write_csv(session, sys.stdout)
+            export.write_csv(session, sys.stdout)
     return 0
