@@ -125,8 +125,7 @@ def _received(session: Session, period: Period) -> ColumnElement[datetime]:
     column: ColumnElement[datetime] = Inquiry.received_at  # type: ignore[assignment]
     if not _is_sqlite(session) or (period.start is None and period.end is None):
         return column
-    span = session.execute(select(func.min(Inquiry.received_at), func.max(Inquiry.received_at)))
-    lo, hi = span.one()
+    lo, hi = _span(session, None)
     if lo is None or hi is None or hi <= lo:
         return column
     start = max(period.start or lo, lo)
@@ -135,6 +134,19 @@ def _received(session: Session, period: Period) -> ColumnElement[datetime]:
         return column
     # A unary plus keeps SQLite's comparison on the stored text but hides the index.
     return literal_column("+inquiries.received_at", type_=UTCDateTime())
+
+
+def _span(session: Session, period: Period | None) -> tuple[datetime | None, datetime | None]:
+    """The first and last received_at (in the period): two index lookups.
+
+    Separate subqueries, because SQLite answers a lone min() or max() from the index but
+    scans the whole index for ``SELECT min(x), max(x)``.
+    """
+    where = _in_period(Inquiry.received_at, period) if period else and_(True)  # type: ignore[arg-type]
+    lo = select(func.min(Inquiry.received_at)).where(where).scalar_subquery()
+    hi = select(func.max(Inquiry.received_at)).where(where).scalar_subquery()
+    first, last = session.connection().execute(select(lo, hi)).one()
+    return first, last
 
 
 def _in_period(received: ColumnElement[datetime], period: Period) -> ColumnElement[bool]:
@@ -150,10 +162,7 @@ def month_starts(session: Session, period: Period) -> list[tuple[str, datetime]]
     """(``YYYY-MM``, local month start in UTC) for every month the period's data touches."""
     first, last = period.first, period.last
     if first is None or last is None:
-        where = _in_period(Inquiry.received_at, period)  # type: ignore[arg-type]
-        lo, hi = session.execute(
-            select(func.min(Inquiry.received_at), func.max(Inquiry.received_at)).where(where)
-        ).one()
+        lo, hi = _span(session, period)
         if lo is None or hi is None:
             return []
         first = first or lo.astimezone(COPENHAGEN).date()
