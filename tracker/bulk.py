@@ -45,7 +45,6 @@ OBLIGATION_COLUMNS = (
     "next_action_at",
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-TIME_CACHE = 100_000
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 
 
@@ -59,28 +58,16 @@ class BulkWriter:
         self.inquiry_sql = _insert_sql("inquiries", INQUIRY_COLUMNS, mark)
         self.obligation_sql = _insert_sql("obligations", OBLIGATION_COLUMNS, mark)
         self._next_id: int | None = None
-        self._times: dict[int, Any] = {}
         if self.sqlite:
             # A bigger page cache for this connection: index inserts of a large batch stay in
             # memory instead of re-reading pages (64 MiB; negative means KiB).
             self.connection.exec_driver_sql("PRAGMA cache_size=-65536")
 
-    def time(self, us: int | None) -> Any:
+    def time(self, us: int) -> Any:
         """An epoch-µs instant as this database's driver wants it (see the module doc)."""
-        if us is None:
-            return None
-        # Deadlines repeat (every weekend's inquiries are due the same Monday night), and
-        # next_action_at and met_at repeat other columns of the same row: convert once.
-        found = self._times.get(us)
-        if found is None:
-            if len(self._times) >= TIME_CACHE:
-                self._times.clear()
-            if self.sqlite:
-                found = (_NAIVE_EPOCH + timedelta(microseconds=us)).isoformat(" ", "microseconds")
-            else:
-                found = _EPOCH + timedelta(microseconds=us)
-            self._times[us] = found
-        return found
+        if self.sqlite:
+            return (_NAIVE_EPOCH + timedelta(microseconds=us)).isoformat(" ", "microseconds")
+        return _EPOCH + timedelta(microseconds=us)
 
     def reserve_ids(self, count: int) -> Sequence[int]:
         if self.sqlite:

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from tracker.sla import Fulfilment, State
 
 MAX_REPORTED = 20
 REF_CHECK_CHUNK = 1000
+TIME_CACHE = 200_000
 MET_ON_TIME, MET_LATE = State.MET_ON_TIME.value, State.MET_LATE.value
 OVERDUE, DUE_SOON, PENDING = State.OVERDUE.value, State.DUE_SOON.value, State.PENDING.value
 
@@ -258,10 +259,16 @@ def _insert(
     writer = BulkWriter(session)
     due_us = ctx.calendar.due_us
     now_us = to_us(ctx.now)
-    created = writer.time(now_us)
-    t = writer.time
+    # Converting an instant to the driver's form is the costliest step per row, so each
+    # distinct instant is converted once (deadlines repeat; met_at and next_action_at
+    # repeat other columns of the same row).
+    seen: dict[int, Any] = {}
+    get, convert = seen.get, writer.time
+    created = convert(now_us)
     done = 0
     for batch in _batches(spool):
+        if len(seen) > TIME_CACHE:
+            seen.clear()
         ids = writer.reserve_ids(len(batch))
         inquiries = []
         obligations = []
@@ -271,41 +278,26 @@ def _insert(
             )
             if ref is None:
                 ref = next(new_refs[year])
+            rec_v = get(rec) or seen.setdefault(rec, convert(rec))
+            rep_v = None if rep is None else get(rep) or seen.setdefault(rep, convert(rep))
+            cbk_v = None if cbk is None else get(cbk) or seen.setdefault(cbk, convert(cbk))
+            clo_v = None if clo is None else get(clo) or seen.setdefault(clo, convert(clo))
             inquiries.append(
-                (
-                    inquiry_id,
-                    ref,
-                    channel,
-                    department,
-                    topic,
-                    advisor,
-                    callback,
-                    t(rec),
-                    t(rep),
-                    t(cbk),
-                    t(clo),
-                    note,
-                    created,
-                )
-            )
+                (inquiry_id, ref, channel, department, topic, advisor, callback,
+                 rec_v, rep_v, cbk_v, clo_v, note, created)
+            )  # fmt: skip
             for plan in plans[channel, callback]:
                 due = due_us(rec, plan.due_us, plan.schedule, ())
                 warn = due_us(rec, plan.warn_us, plan.schedule, ())
                 met = _met(item, plan.fulfilled_by)
                 state, next_change = classify_us(warn, due, met, now_us)
+                due_v = None if due is None else get(due) or seen.setdefault(due, convert(due))
+                warn_v = None if warn is None else get(warn) or seen.setdefault(warn, convert(warn))
                 obligations.append(
-                    (
-                        inquiry_id,
-                        plan.name,
-                        plan.schedule,
-                        plan.hours,
-                        t(warn),
-                        t(due),
-                        t(met),
-                        state,
-                        t(next_change),
-                    )
-                )
+                    (inquiry_id, plan.name, plan.schedule, plan.hours, warn_v, due_v,
+                     None if met is None else seen[met] if met in seen else convert(met),
+                     state, None if next_change is None else seen[next_change])
+                )  # fmt: skip
         writer.insert_inquiries(inquiries)
         writer.insert_obligations(obligations)
         done += len(batch)

@@ -76,9 +76,14 @@ def allocate(
         last = _upsert(session, scope, wanted)
         candidates = [format_ref(prefix, year, n) for n in range(last - wanted + 1, last + 1)]
         existing: set[str] = set()
-        for start in range(0, len(candidates), CHECK_CHUNK):
-            chunk = candidates[start : start + CHECK_CHUNK]
-            existing.update(session.scalars(select(Inquiry.ref).where(Inquiry.ref.in_(chunk))))
+        if len(candidates[0]) == len(candidates[-1]):
+            # Same width, so text order is number order: one range scan of the ref index.
+            span = Inquiry.ref.between(candidates[0], candidates[-1])
+            existing.update(session.scalars(select(Inquiry.ref).where(span)))
+        else:
+            for start in range(0, len(candidates), CHECK_CHUNK):
+                chunk = candidates[start : start + CHECK_CHUNK]
+                existing.update(session.scalars(select(Inquiry.ref).where(Inquiry.ref.in_(chunk))))
         for candidate in candidates:
             if candidate in existing or candidate in taken:
                 skipped += 1
