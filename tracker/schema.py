@@ -22,6 +22,7 @@ HEAD_REVISION = "0001"
 """The newest revision in tracker/migrations/versions. Update it with every new migration."""
 
 VERSION_TABLE = "alembic_version"
+INIT_LOCK = 0x5376_6672  # "Svfr": the advisory lock key that serialises `init` on PostgreSQL
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -48,11 +49,17 @@ def script_head() -> str:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create the schema or upgrade it to ``revision``; idempotent, one transaction."""
+    """Create the schema or upgrade it to ``revision``; idempotent, one transaction.
+
+    On PostgreSQL an advisory lock makes replicas that run ``init`` at the same moment take
+    turns (the second finds the schema current); SQLite's BEGIN IMMEDIATE does the same.
+    """
     from alembic import command
 
     config = alembic_config(engine)
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": INIT_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
