@@ -377,3 +377,57 @@ def test_imported_obligations_equal_what_the_sla_engine_computes(
         assert (got.warn_at, got.due_at, got.met_at) == (o.warn_at, o.due_at, o.met_at)
         assert (got.state, got.next_action_at) == (o.state.value, o.next_change_at)
     assert inquiry_facts.closed_at == at(closed)
+
+
+def test_an_export_moves_between_sqlite_and_postgresql_unchanged(
+    run_cli: Any, tmp_path: Path, postgres_url: str
+) -> None:
+    config = write_config(tmp_path / "svarfrist.toml")
+    lite = cli_env(f"sqlite:///{tmp_path / 'lite.db'}", config)
+    pg = cli_env(postgres_url, config)
+    ok(run_cli("init", env=lite))
+    ok(run_cli("init", env=pg))
+    for ref in ("b-2", "Å-3", "A-1", "2026-000001"):  # byte order differs from most locales
+        ok(run_cli("add", "--channel", "sms", "--department", "Diverse", "--ref", ref, env=lite))
+    exported = ok(run_cli("export", env=lite)).stdout
+    assert [line.split(",")[0] for line in exported.splitlines()[1:]] == [
+        "2026-000001", "A-1", "b-2", "Å-3"
+    ]  # fmt: skip
+    (tmp_path / "lite.csv").write_text(exported, encoding="utf-8")
+    ok(run_cli("import", "lite.csv", env=pg))
+    assert ok(run_cli("export", env=pg)).stdout == exported
+
+
+def test_a_large_import_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+
+    from conftest import SVARFRIST, clean_env
+
+    lines = ["received_at,channel,department"]
+    lines += ["2026-11-25T10:00,phone,Diverse"] * (importer.BATCH * 5)
+    (tmp_path / "big.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    env = clean_env(
+        cli_env(f"sqlite:///{tmp_path / 'db.sqlite'}", write_config(tmp_path / "c.toml"))
+    )
+    subprocess.run([SVARFRIST, "init"], env=env, cwd=tmp_path, check=True, capture_output=True)
+    leader, follower = pty.openpty()
+    proc = subprocess.run(
+        [SVARFRIST, "import", "big.csv"], env=env, cwd=tmp_path, stderr=follower,
+        stdout=subprocess.PIPE, check=False, timeout=600,
+    )  # fmt: skip
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal's other end is closed: everything has been read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert proc.returncode == 0
+    assert b"importing: 25,000 rows" in shown
+    assert b"imported 25000 rows" in proc.stdout

@@ -29,7 +29,12 @@ def _fmt(moment: datetime | None) -> str:
 def export_records(session: Session) -> Iterator[dict[str, Any]]:
     """Every inquiry in ref order, in the import format (times as local ISO strings)."""
     table = Inquiry.__table__
-    stmt = select(*(table.c[name] for name in COLUMNS)).order_by(table.c.ref)
+    ref = table.c.ref
+    if session.get_bind().dialect.name == "postgresql":
+        # Byte order, as SQLite sorts: an export is the same file whichever database made it,
+        # whatever collation the PostgreSQL database was created with.
+        ref = ref.collate("C")  # type: ignore[assignment]
+    stmt = select(*(table.c[name] for name in COLUMNS)).order_by(ref)
     for row in session.execute(stmt.execution_options(yield_per=BATCH)):
         record = dict(zip(COLUMNS, row, strict=True))
         for column in TIME_COLUMNS:
