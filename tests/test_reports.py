@@ -44,6 +44,26 @@ def test_it_matches_independent_counts_inside_a_period(database_url: str) -> Non
         assert {r["key"] for r in got["rows"]} <= {"reply", "callback"}  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [
+        (date(2025, 1, 1), date(2027, 12, 31)),  # covers every stored row: no filter needed
+        (date(2026, 1, 20), date(2026, 4, 30)),  # most of the span: SQLite scans the table
+        (date(2026, 2, 10), date(2026, 2, 16)),  # a week: the received_at index
+        (date(2026, 3, 29), None),  # open-ended, across the DST change
+    ],
+)
+def test_every_way_of_reading_a_period_gives_the_same_figures(
+    database_url: str, first: date, last: date | None
+) -> None:
+    world = generated(200, seed=23)
+    with database(database_url, world) as engine, Session(engine) as session:
+        for by in (GroupBy.CHANNEL, GroupBy.MONTH):
+            assert report_for(session, by, first, last) == expected(
+                world, by.value, NOW, first, last
+            )
+
+
 def test_it_evaluates_states_at_now_not_from_the_cached_state_column(database_url: str) -> None:
     world = World()
     received = local(2026, 3, 2, 9, 0)

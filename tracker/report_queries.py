@@ -120,20 +120,26 @@ def _is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def _received(session: Session, period: Period) -> ColumnElement[datetime]:
-    """``received_at``, or on SQLite ``+received_at`` (no index) for long periods."""
-    column: ColumnElement[datetime] = Inquiry.received_at  # type: ignore[assignment]
+def _received(session: Session, period: Period) -> tuple[Any, ColumnElement[bool]]:
+    """``received_at`` as the key expressions should read it, and the period's filter.
+
+    On SQLite a period covering most of the stored span reads ``+received_at`` (no index),
+    and one covering all of it needs no filter at all (two comparisons a row saved).
+    """
+    column: Any = Inquiry.received_at
     if not _is_sqlite(session) or (period.start is None and period.end is None):
-        return column
+        return column, _in_period(column, period)
     lo, hi = _span(session, None)
     if lo is None or hi is None or hi <= lo:
-        return column
+        return column, _in_period(column, period)
+    if (period.start is None or period.start <= lo) and (period.end is None or hi < period.end):
+        return column, and_(True)
     start = max(period.start or lo, lo)
     end = min(period.end or hi, hi)
-    if (end - start) / (hi - lo) <= FULL_SCAN_SHARE:
-        return column
-    # A unary plus keeps SQLite's comparison on the stored text but hides the index.
-    return literal_column("+inquiries.received_at", type_=UTCDateTime())
+    if (end - start) / (hi - lo) > FULL_SCAN_SHARE:
+        # A unary plus keeps SQLite's comparison on the stored text but hides the index.
+        column = literal_column("+inquiries.received_at", type_=UTCDateTime())
+    return column, _in_period(column, period)
 
 
 def _span(session: Session, period: Period | None) -> tuple[datetime | None, datetime | None]:
@@ -221,11 +227,11 @@ def inquiry_counts(
 
     Grouped by rule, an inquiry counts once under each rule it carries an obligation for.
     """
-    received = _received(session, period)
+    received, in_period = _received(session, period)
     months = month_starts(session, period) if by is GroupBy.MONTH else []
     key = _key(by, received, months).label("key")
     closed = and_(Inquiry.closed_at.is_not(None), Inquiry.closed_at <= now)
-    stmt = select(key, func.count(), _count(closed)).where(_in_period(received, period))
+    stmt = select(key, func.count(), _count(closed)).where(in_period)
     if by is GroupBy.RULE:
         stmt = stmt.select_from(Obligation).join(Inquiry, Inquiry.id == Obligation.inquiry_id)
     rows = session.connection().execute(stmt.group_by(_FIRST_COLUMN))
@@ -236,7 +242,7 @@ def obligation_counts(
     session: Session, by: GroupBy, period: Period, now: datetime
 ) -> list[ObligationCounts]:
     """Obligations of the period's inquiries per key: met on time, met late, overdue."""
-    received = _received(session, period)
+    received, in_period = _received(session, period)
     months = month_starts(session, period) if by is GroupBy.MONTH else []
     key = _key(by, received, months).label("key")
     met = _met(now)
@@ -246,7 +252,7 @@ def obligation_counts(
         select(key, func.count(), _count(on_time), _count(late), _count(_overdue(now)))
         .select_from(Obligation)
         .join(Inquiry, Inquiry.id == Obligation.inquiry_id)
-        .where(_in_period(received, period))
+        .where(in_period)
         .group_by(_FIRST_COLUMN)
     )
     return [
@@ -269,7 +275,7 @@ def met_obligations(
     Only four small columns per row, fetched in batches of :data:`STREAM_BATCH`, so a caller
     that folds them into a bounded structure keeps memory flat however many rows there are.
     """
-    received = _received(session, period)
+    received, in_period = _received(session, period)
     months = month_starts(session, period) if by is GroupBy.MONTH else []
     stmt = (
         select(
@@ -280,7 +286,7 @@ def met_obligations(
         )
         .select_from(Obligation)
         .join(Inquiry, Inquiry.id == Obligation.inquiry_id)
-        .where(_in_period(received, period), _met(now, _met_at(session)))
+        .where(in_period, _met(now, _met_at(session)))
         .execution_options(yield_per=STREAM_BATCH)
     )
     # Plain tuples: this is the one per-row path in Python, so it stays lean.
