@@ -18,14 +18,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Row, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tracker.models import DaemonState, OutboxMessage
 
+_T = cast(Table, OutboxMessage.__table__)
+"""The outbox as a Core table: the hot paths (claim, mark_sent) skip ORM overhead."""
 # last_error is a String(500) column.
 _ERROR_LIMIT = 500
 
@@ -100,6 +102,22 @@ def enqueue(
     return session.execute(stmt).first() is not None
 
 
+def enqueue_many(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Bulk :func:`enqueue`: each mapping has enqueue's keyword arguments (``created_at``
+    required); rows whose key exists are skipped. Returns how many were added."""
+    if not rows:
+        return 0
+    table = OutboxMessage.__table__
+    values = [
+        {"state": OutboxState.PENDING.value, "attempts": 0, **row, "payload": dict(row["payload"])}
+        for row in rows
+    ]
+    stmt = (
+        _insert(session)(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
+    )
+    return len(session.execute(stmt, values).all())
+
+
 def _claimable(now: datetime, lease: timedelta) -> Any:
     return or_(
         and_(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.send_at <= now),
@@ -110,7 +128,7 @@ def _claimable(now: datetime, lease: timedelta) -> Any:
     )
 
 
-def claim(session: Session, *, now: datetime, limit: int, lease: timedelta) -> list[OutboxMessage]:
+def claim(session: Session, *, now: datetime, limit: int, lease: timedelta) -> list[Row[Any]]:
     """Claim up to ``limit`` due rows (oldest first) for this sender; commit before sending.
 
     Each claim counts as an attempt. Rows locked by another replica are skipped, not waited
@@ -125,35 +143,42 @@ def claim(session: Session, *, now: datetime, limit: int, lease: timedelta) -> l
         .with_for_update(skip_locked=True)
     )
     stmt = (
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids.scalar_subquery()), due)
-        .values(
-            state=OutboxState.SENDING,
-            claimed_at=now,
-            attempts=OutboxMessage.attempts + 1,
+        update(_T)
+        .where(_T.c.id.in_(ids.scalar_subquery()), due)
+        .values(state=OutboxState.SENDING, claimed_at=now, attempts=_T.c.attempts + 1)
+        .returning(
+            _T.c.id,
+            _T.c.key,
+            _T.c.kind,
+            _T.c.recipient,
+            _T.c.payload,
+            _T.c.send_at,
+            _T.c.attempts,
+            _T.c.message_id,
+            _T.c.obligation_id,
         )
-        .returning(OutboxMessage)
-        .execution_options(synchronize_session=False)
     )
-    rows = list(session.scalars(stmt))
+    rows = list(session.execute(stmt).all())
     rows.sort(key=lambda r: (r.send_at, r.id))
     return rows
 
 
 def set_message_ids(session: Session, ids: Mapping[int, str]) -> None:
     """Store the Message-ID chosen for each row, so a retry reuses it."""
-    for row_id, message_id in ids.items():
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row_id, OutboxMessage.message_id.is_(None))
-            .values(message_id=message_id)
-        )
+    if not ids:
+        return
+    session.execute(
+        update(_T)
+        .where(_T.c.id == bindparam("row_id"), _T.c.message_id.is_(None))
+        .values(message_id=bindparam("mid")),
+        [{"row_id": row_id, "mid": mid} for row_id, mid in ids.items()],
+    )
 
 
 def mark_sent(session: Session, row_ids: Sequence[int], *, message_id: str, now: datetime) -> None:
     session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(row_ids))
+        update(_T)
+        .where(_T.c.id.in_(row_ids))
         .values(state=OutboxState.SENT, sent_at=now, message_id=message_id, last_error=None)
     )
 

@@ -23,6 +23,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -167,14 +168,37 @@ def refresh(svc: Services, now: datetime) -> tuple[int, int, int]:
     return totals[0], totals[1], totals[2]
 
 
+_COLUMNS = (
+    Obligation.id,
+    Obligation.rule,
+    Obligation.schedule,
+    Obligation.hours,
+    Obligation.warn_at,
+    Obligation.due_at,
+    Obligation.met_at,
+    Obligation.state,
+    Obligation.next_action_at,
+    Inquiry.id,
+    Inquiry.ref,
+    Inquiry.department,
+    Inquiry.advisor,
+    Inquiry.received_at,
+)
+
+
 def _refresh_batch(svc: Services, now: datetime, *, new_only: bool) -> tuple[int, int, int]:
-    enqueued = errors = 0
+    """One transaction: read a batch, decide each row in pure code, write in bulk.
+
+    The outbox rows and the obligations' new state and next check commit together. A row
+    whose planning raises gets its next check pushed forward instead, and is logged.
+    """
+    errors = 0
     with transaction(svc.factory) as session:
-        query = select(Obligation, Inquiry).join(Inquiry, Obligation.inquiry_id == Inquiry.id)
+        query = select(*_COLUMNS).join(Inquiry, Obligation.inquiry_id == Inquiry.id)
         watermark = 0
         if new_only:
-            state = outbox.get_state(session, PLAN_WATERMARK)
-            watermark = int((state.value or {}).get("obligation_id", 0)) if state else 0
+            mark = outbox.get_state(session, PLAN_WATERMARK)
+            watermark = int((mark.value or {}).get("obligation_id", 0)) if mark else 0
             # New since the last sweep: the primary key index, ascending.
             query = query.where(Obligation.id > watermark).order_by(Obligation.id)
         else:
@@ -184,63 +208,66 @@ def _refresh_batch(svc: Services, now: datetime, *, new_only: bool) -> tuple[int
             )
         query = query.limit(REFRESH_BATCH).with_for_update(skip_locked=True, of=Obligation)
         rows = session.execute(query).all()
-        for ob, inquiry in rows:
-            ob_id = ob.id
+        messages: list[dict[str, Any]] = []
+        changes: list[dict[str, Any]] = []
+        for row in rows:
             try:
-                with session.begin_nested():
-                    enqueued += _refresh_one(svc, session, ob, inquiry, now)
+                state, next_check, planned = _decide_row(svc, row, now)
             except Exception:
                 errors += 1
                 # Push first, so a row that always raises cannot stall every sweep.
-                session.execute(
-                    update(Obligation)
-                    .where(Obligation.id == ob_id)
-                    .values(next_action_at=now + ERROR_RETRY)
-                )
-                log.exception("cannot plan reminders for obligation %s; retrying later", ob_id)
+                changes.append({"id": row[0], "state": row[7], "next_action_at": now + ERROR_RETRY})
+                log.exception("cannot plan reminders for obligation %s; retrying later", row[0])
+                continue
+            messages.extend(planned)
+            if state != row[7] or next_check != row[8]:
+                changes.append({"id": row[0], "state": state, "next_action_at": next_check})
+        if changes:  # ORM bulk UPDATE by primary key: one executemany
+            session.execute(update(Obligation), changes)
+        enqueued = outbox.enqueue_many(session, messages)
         if new_only and rows:
-            top = max(watermark, *(ob.id for ob, _ in rows))
+            top = max(watermark, *(row[0] for row in rows))
             outbox.put_state(session, PLAN_WATERMARK, now, {"obligation_id": top})
     return len(rows), enqueued, errors
 
 
-def _refresh_one(
-    svc: Services, session: Session, ob: Obligation, inquiry: Inquiry, now: datetime
-) -> int:
+def _decide_row(
+    svc: Services, row: Any, now: datetime
+) -> tuple[str, datetime | None, list[dict[str, Any]]]:
+    """Pure: the obligation's state at ``now``, its next check and the outbox rows to add."""
+    (oid, rule, schedule, hours, warn_at, due_at, met_at, _, _) = row[:9]
+    inquiry_id, ref, department, advisor, received_at = row[9:]
     facts = ObligationFacts(
-        obligation_id=ob.id,
-        inquiry_id=inquiry.id,
-        ref=inquiry.ref,
-        rule=ob.rule,
-        schedule=ob.schedule,
-        department=inquiry.department,
-        recipient=inquiry.advisor or svc.default_recipient,
-        received_at=inquiry.received_at,
-        warn_at=ob.warn_at,
-        due_at=ob.due_at,
-        met_at=ob.met_at,
+        obligation_id=oid,
+        inquiry_id=inquiry_id,
+        ref=ref,
+        rule=rule,
+        schedule=schedule,
+        department=department,
+        recipient=advisor or svc.default_recipient,
+        received_at=received_at,
+        warn_at=warn_at,
+        due_at=due_at,
+        met_at=met_at,
     )
-    deadline = Deadline(
-        rule=ob.rule, schedule=ob.schedule, hours=ob.hours, warn_at=ob.warn_at, due_at=ob.due_at
-    )
-    state, change = classify(deadline, ob.met_at, now)
+    deadline = Deadline(rule=rule, schedule=schedule, hours=hours, warn_at=warn_at, due_at=due_at)
+    state, change = classify(deadline, met_at, now)
     decision = decide(facts, svc.calendar, svc.policy, now, change)
-    added = 0
-    for reminder, send_at in decision.enqueue:
-        added += outbox.enqueue(
-            session,
-            key=reminder.key,
-            kind=reminder.kind,
-            recipient=reminder.recipient,
-            payload=reminder.payload() | {"planned_at": reminder.send_at.isoformat()},
-            send_at=send_at,
-            inquiry_id=reminder.inquiry_id,
-            obligation_id=reminder.obligation_id,
-            created_at=now,
-        )
-    ob.state = state
-    ob.next_action_at = decision.next_check_at
-    return added
+    planned = [
+        {
+            "key": reminder.key,
+            "kind": str(reminder.kind),
+            "recipient": reminder.recipient,
+            # planned_at: when it was meant to go out, so a late one can join a catch-up.
+            "payload": reminder.payload() | {"planned_at": reminder.send_at.isoformat()},
+            "send_at": send_at,
+            "inquiry_id": reminder.inquiry_id,
+            "obligation_id": reminder.obligation_id,
+            "created_at": now,
+        }
+        for reminder, send_at in decision.enqueue
+    ]
+    return str(state), decision.next_check_at, planned
 
 
 def plan_digests(svc: Services, now: datetime) -> int:
