@@ -6,13 +6,15 @@ from the very rows inserted, without any code from tracker.report_*.
 
 from __future__ import annotations
 
+import json
 import random
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, insert
@@ -246,16 +248,17 @@ def expected(
     }
 
 
-def csv_rows(world: World, columns: Iterable[str]) -> list[list[str]]:
-    """The world's inquiries as import CSV rows (local times with offset)."""
+def toml(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value, ensure_ascii=False)
 
-    def cell(value: Any) -> str:
-        if value is None:
-            return ""
-        if isinstance(value, datetime):
-            return value.astimezone(COPENHAGEN).isoformat(timespec="seconds")
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        return str(value)
 
-    return [[cell(i.get(c)) for c in columns] for i in world.inquiries]
+def env_for(tmp_path: Path, url: str, **config: Any) -> dict[str, str]:
+    lines = [
+        'default_recipient = "borgervejleder@fredericia.dk"',
+        *(f"{k} = {toml(v)}" for k, v in config.items()),
+    ]
+    path = tmp_path / "svarfrist.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return {"SVARFRIST_DATABASE_URL": url, "SVARFRIST_CONFIG": str(path), "USER": "tester"}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_data import NOW, World, database, expected, generated, local, pct
+from report_data import NOW, World, database, env_for, expected, generated, local, pct
 
 from tracker.calendar import BusinessCalendar
 
@@ -49,22 +49,6 @@ IMPORT_COLUMNS = [
     "closed_at",
     "note",
 ]
-
-
-def toml(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {toml(v)}" for k, v in value.items()) + "}"
-    return json.dumps(value, ensure_ascii=False)
-
-
-def env_for(tmp_path: Path, url: str, **config: Any) -> dict[str, str]:
-    lines = [
-        'default_recipient = "borgervejleder@fredericia.dk"',
-        *(f"{k} = {toml(v)}" for k, v in config.items()),
-    ]
-    path = tmp_path / "svarfrist.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return {"SVARFRIST_DATABASE_URL": url, "SVARFRIST_CONFIG": str(path), "USER": "tester"}
 
 
 def the_463(tmp_path: Path) -> tuple[Path, list[dict[str, str]]]:

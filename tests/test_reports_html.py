@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_data import NOW, World, database, generated, local
-from test_reports_cli import env_for
+from report_data import NOW, World, database, env_for, generated, local
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 HOSTILE = '<b>Teknik & "Miljø"</b>'
