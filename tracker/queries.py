@@ -11,8 +11,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Row, Select, Table, and_, or_, select
 from sqlalchemy.orm import Session
 
 from tracker.errors import BadInputError
@@ -20,6 +21,8 @@ from tracker.models import Inquiry, Obligation, Pause
 from tracker.sla import Deadline, State, classify
 
 CHUNK = 1000
+INQUIRIES: Table = Inquiry.__table__  # type: ignore[assignment]
+OBLIGATIONS: Table = Obligation.__table__  # type: ignore[assignment]
 
 
 class ListState(StrEnum):
@@ -67,7 +70,7 @@ class InquiryView:
         return "open" if self.closed_at is None else "closed"
 
 
-def obligation_view(o: Obligation, now: datetime) -> ObligationView:
+def obligation_view(o: Obligation | Row[Any], now: datetime) -> ObligationView:
     """One obligation with its state at ``now``, from its stored times (sla.classify)."""
     deadline = Deadline(
         rule=o.rule, schedule=o.schedule, hours=o.hours, warn_at=o.warn_at, due_at=o.due_at
@@ -79,7 +82,10 @@ def obligation_view(o: Obligation, now: datetime) -> ObligationView:
 
 
 def _view(
-    i: Inquiry, obligations: Sequence[Obligation], now: datetime, pauses: Sequence[Pause] = ()
+    i: Inquiry | Row[Any],
+    obligations: Sequence[Obligation | Row[Any]],
+    now: datetime,
+    pauses: Sequence[Pause] = (),
 ) -> InquiryView:
     return InquiryView(
         ref=i.ref,
@@ -144,15 +150,19 @@ def list_inquiries(
     stream = session.execute(list_query(state, now, advisor).execution_options(yield_per=CHUNK))
     for partition in stream.scalars().partitions():
         chunk = list(partition)
-        inquiries = {i.id: i for i in session.scalars(select(Inquiry).where(Inquiry.id.in_(chunk)))}
-        by_inquiry: dict[int, list[Obligation]] = {}
-        for o in session.scalars(
-            select(Obligation).where(Obligation.inquiry_id.in_(chunk)).order_by(Obligation.id)
+        # Core rows, not ORM objects: a long list needs no identity map or change tracking.
+        inquiries = {
+            i.id: i for i in session.execute(select(*INQUIRIES.c).where(INQUIRIES.c.id.in_(chunk)))
+        }
+        by_inquiry: dict[int, list[Row[Any]]] = {}
+        for o in session.execute(
+            select(*OBLIGATIONS.c)
+            .where(OBLIGATIONS.c.inquiry_id.in_(chunk))
+            .order_by(OBLIGATIONS.c.id)
         ):
             by_inquiry.setdefault(o.inquiry_id, []).append(o)
         for inquiry_id in chunk:
             yield _view(inquiries[inquiry_id], by_inquiry.get(inquiry_id, []), now)
-        session.expunge_all()  # keep memory flat however long the list is
 
 
 def next_actions(session: Session, now: datetime, limit: int = 100) -> list[Obligation]:
