@@ -28,13 +28,14 @@ from tracker.report_format import (
     annual_json,
     annual_text,
     breaches_csv,
+    number,
     report_csv,
     report_json,
     report_text,
     table,
 )
 from tracker.report_html import annual_page, report_page
-from tracker.report_labels import labels_for
+from tracker.report_labels import Labels, key_label, labels_for
 from tracker.report_queries import GroupBy, Period, period_of
 from tracker.reports import breach_rows, build_annual, build_report, monthly_compliance
 
@@ -116,7 +117,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 }
                 for r in rows
             ]
-            return _emit_structured(args, items, _breach_text(items))
+            return _emit_structured(args, items, _breach_text(items, labels, lang))
         value: Any
         if args.annual:
             annual = build_annual(session, period=period, now=now, population=config.population)
@@ -150,9 +151,22 @@ def _iso(moment: Any) -> str | None:
     return format_time(moment)
 
 
-def _breach_text(items: list[dict[str, Any]]) -> str:
-    header = ["ref", "rule", "department", "advisor", "received", "due", "met", "hours_late"]
-    rows = [[str(v if v is not None else "") for v in item.values()] for item in items]
+def _breach_text(items: list[dict[str, Any]], labels: Labels, lang: str) -> str:
+    names = ("ref", "by_rule", "by_department", "by_advisor", "received", "due", "met")
+    header = [labels[n] for n in names] + [labels["hours_late"]]
+    rows = [
+        [
+            item["ref"],
+            key_label("rule", item["rule"], labels),
+            item["department"],
+            item["advisor"] or "",
+            item["received"] or "",
+            item["due"] or "",
+            item["met"] or "",
+            number(item["working_hours_late"], lang, 2),
+        ]
+        for item in items
+    ]
     return table(header, rows, numeric_from=7) + "\n"
 
 
