@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -212,7 +213,7 @@ def test_a_permanent_refusal_is_recorded_and_not_retried(
     world: World, sink: Sink, run_cli: Any
 ) -> None:
     sink.handler.refuse["nobody@fredericia.dk"] = "550 5.1.1 no such user"
-    world.add(local("2026-11-27T12:00"), advisor="nobody@fredericia.dk")
+    ref = world.add(local("2026-11-27T12:00"), advisor="nobody@fredericia.dk")
     world.tick(local("2026-11-30T09:00"))
     world.tick(local("2026-11-30T11:00"))
     [row] = world.outbox()
@@ -223,6 +224,12 @@ def test_a_permanent_refusal_is_recorded_and_not_retried(
     result = run_cli("status", "--now", "2026-11-30T11:01", env=env)
     assert result.returncode == 0, result.stderr
     assert "failed deliveries: 1" in result.stdout and "550" in result.stdout
+    shown = run_cli("show", ref, "--json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    [failure] = json.loads(shown.stdout)["delivery_failures"]
+    assert failure["kind"] == "due_soon" and "550" in failure["error"]
+    listed = run_cli("list", "--state", "all", env=env)
+    assert f"{ref}  " in listed.stdout and "mail-failed:1" in listed.stdout
 
 
 def test_a_transient_refusal_is_retried_after_the_backoff(world: World, sink: Sink) -> None:

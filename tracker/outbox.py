@@ -24,7 +24,7 @@ from sqlalchemy import Row, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from tracker.models import DaemonState, OutboxMessage
+from tracker.models import DaemonState, Inquiry, OutboxMessage
 
 _T = cast(Table, OutboxMessage.__table__)
 """The outbox as a Core table: the hot paths (claim, mark_sent) skip ORM overhead."""
@@ -310,20 +310,21 @@ def failures(session: Session, *, limit: int = 20) -> list[Failure]:
     return [_failure(r) for r in rows]
 
 
-def delivery_failures(session: Session, inquiry_ids: Iterable[int]) -> dict[int, list[Failure]]:
-    """Failed deliveries per inquiry id, for ``svarfrist show``/``list`` to display."""
-    wanted = list(inquiry_ids)
-    found: dict[int, list[Failure]] = {}
-    if not wanted:
-        return found
-    rows = session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.inquiry_id.in_(wanted), OutboxMessage.state == OutboxState.FAILED)
+def delivery_failures(
+    session: Session, refs: Iterable[str] | None = None
+) -> dict[str, list[Failure]]:
+    """Failed deliveries per inquiry ref (all refs, or those given), for ``show``/``list``."""
+    query = (
+        select(OutboxMessage, Inquiry.ref)
+        .join(Inquiry, OutboxMessage.inquiry_id == Inquiry.id)
+        .where(OutboxMessage.state == OutboxState.FAILED)
         .order_by(OutboxMessage.id)
     )
-    for row in rows:
-        assert row.inquiry_id is not None  # selected by inquiry_id
-        found.setdefault(row.inquiry_id, []).append(_failure(row))
+    if refs is not None:
+        query = query.where(Inquiry.ref.in_(list(refs)))
+    found: dict[str, list[Failure]] = {}
+    for row, ref in session.execute(query):
+        found.setdefault(ref, []).append(_failure(row))
     return found
 
 

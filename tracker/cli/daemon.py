@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from tracker import outbox
 from tracker.cli.common import format_time, now_of, out, print_json, settings
-from tracker.cli.register import context, database
+from tracker.cli.database import context, database
 from tracker.db import session_factory, transaction
 from tracker.register import purge
 from tracker.scheduler import run_daemon, wall_clock

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tracker import queries, register, schema, validate
-from tracker.cli import transfer
+from tracker import outbox, queries, register, schema, validate
+from tracker.cli import delivery, transfer
 from tracker.cli.common import (
     format_time,
     now_of,
@@ -165,10 +165,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     now = now_of(args)
     with database() as engine, session_factory(engine)() as session:
         view = queries.show(session, args.ref, now)
+        failed = outbox.delivery_failures(session, [view.ref])  # reminder e-mails (issue 4)
     if args.json:
-        print_json(view_json(view, full=True))
+        print_json(view_json(view, full=True) | delivery.failures_json(failed, view.ref))
     else:
         print_view(view)
+        delivery.print_failures(failed, view.ref)
     return 0
 
 
@@ -177,12 +179,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     state = queries.ListState(args.state)
     advisor = validate.advisor(args.advisor) if args.advisor else None
     with database() as engine, session_factory(engine)() as session:
+        failed = outbox.delivery_failures(session)  # reminder e-mails (issue 4)
         views = queries.list_inquiries(session, state, now, advisor)
         if args.json:
-            _stream_json_array(view_json(v) for v in views)
+            _stream_json_array(view_json(v) | delivery.failures_json(failed, v.ref) for v in views)
         else:
             for view in views:
-                out(summary_line(view))
+                out(summary_line(view) + delivery.failure_suffix(failed, view.ref))
     return 0
 
 
