@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tracker.calendar import COPENHAGEN
 from tracker.config import Settings, build_calendar
@@ -175,3 +177,38 @@ def test_the_planning_module_is_pure() -> None:
         n for n in names if n.split(".")[0] in FORBIDDEN or n.startswith("tracker.config")
     ] == []
     assert reads_environment(tree) == []
+
+
+@given(
+    minutes=st.integers(min_value=0, max_value=60 * 24 * 400),
+    hours=st.sampled_from([1.0, 4.0, 24.0, 48.0]),
+    warn=st.sampled_from([0.5, 4.0, 8.0, 24.0]),
+)
+@settings(max_examples=300, deadline=None)
+def test_a_planned_due_soon_is_always_inside_the_window_and_before_the_deadline(
+    minutes: int, hours: float, warn: float
+) -> None:
+    received = t("2026-01-01T00:00") + timedelta(minutes=minutes)
+    f = facts(received.replace(tzinfo=None).isoformat(), hours=hours, warn=min(warn, hours))
+    for reminder in plan(f, CAL, POLICY):
+        local_time = reminder.send_at.astimezone(COPENHAGEN)
+        day = CAL.day_intervals(local_time.date(), CAL.schedule("sending_window"))
+        minute = local_time.hour * 60 + local_time.minute
+        assert any(s <= minute < e for s, e in day), reminder
+        if reminder.kind is Kind.DUE_SOON:
+            assert reminder.send_at < reminder.due_at
+            assert reminder.send_at >= f.received_at
+
+
+def test_smtp_security_modes_are_mapped_explicitly() -> None:
+    from tracker.notify import SmtpConfig, client_options
+
+    def modes(security: str) -> tuple[bool, bool]:
+        config = SmtpConfig(host="h", port=25, security=security)  # type: ignore[arg-type]
+        options = client_options(config)
+        return options["use_tls"], options["start_tls"]
+
+    assert modes("none") == (False, False)
+    assert modes("starttls") == (False, True)  # required, not aiosmtplib's opportunistic None
+    assert modes("tls") == (True, False)
+    assert "secret" not in repr(SmtpConfig(host="h", port=25, security="tls", password="secret"))
