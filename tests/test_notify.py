@@ -32,8 +32,9 @@ def sink() -> Iterator[Sink]:
 
 
 @pytest.fixture
-def world(tmp_path: Path, sink: Sink) -> Iterator[World]:
-    w = World(f"sqlite:///{tmp_path / 'svarfrist.db'}", sink.port, reminders={"digest_time": None})
+def world(database_url: str, sink: Sink) -> Iterator[World]:
+    """SQLite and PostgreSQL (when SVARFRIST_TEST_POSTGRES_URL is set), one test each."""
+    w = World(database_url, sink.port, reminders={"digest_time": None})
     yield w
     w.close()
 
