@@ -182,11 +182,20 @@ def month_starts(session: Session, period: Period) -> list[tuple[str, datetime]]
 
 
 def _month_key(received: ColumnElement[datetime], months: list[tuple[str, datetime]]) -> Any:
-    """Local calendar month of ``received_at`` as a CASE over UTC month starts (DST-exact)."""
+    """Local calendar month of ``received_at`` as CASEs over UTC month starts (DST-exact).
+
+    The CASEs nest as a balanced binary search, so a row costs log2(months) comparisons
+    (5 for two years) instead of one per month.
+    """
     if not months:
         return literal_column("NULL")
-    whens = [(received < months[i + 1][1], label) for i, (label, _) in enumerate(months[:-1])]
-    return case(*whens, else_=months[-1][0]) if whens else literal(months[0][0])
+    if len(months) == 1:
+        return literal(months[0][0])
+    middle = len(months) // 2
+    return case(
+        (received < months[middle][1], _month_key(received, months[:middle])),
+        else_=_month_key(received, months[middle:]),
+    )
 
 
 def _key(by: GroupBy, received: ColumnElement[datetime], months: list[tuple[str, datetime]]) -> Any:
