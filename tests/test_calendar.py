@@ -614,3 +614,28 @@ def test_warn_at_is_never_after_due_at(case: CalendarCase, data: st.DataObject) 
     if warn_before >= hours:
         assert dl.warn_at is not None
         assert to_us(dl.warn_at) == to_us(case.start_at())
+
+
+# -- the batch API ------------------------------------------------------------------------------
+@PROPERTY_SETTINGS
+@given(
+    starts=st.lists(
+        st.integers(to_us(local(1999, 6, 1)), to_us(local(2031, 6, 1))), min_size=0, max_size=40
+    ),
+    minutes=st.integers(0, 200 * 60),
+    schedule=st.sampled_from(sorted(BUILTIN_SCHEDULES)),
+)
+def test_due_many_gives_what_due_at_gives_for_each_start_in_order(
+    starts: list[int], minutes: int, schedule: str
+) -> None:
+    # A fresh calendar per example, so the batch itself has to extend the index both ways.
+    times = [from_us(us) for us in starts]
+    hours = timedelta(minutes=minutes)
+    assert BusinessCalendar().due_many(times, hours, schedule) == [
+        CAL.due_at(moment, hours, schedule) for moment in times
+    ]
+
+
+def test_due_many_refuses_a_naive_time_by_name() -> None:
+    with pytest.raises(BadInputError, match="no time zone"):
+        CAL.due_many([local(2026, 1, 5, 9), datetime(2026, 1, 5, 9)], 24, "working_days")
