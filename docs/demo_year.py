@@ -38,8 +38,19 @@ TOPICS = {
 }
 WRITTEN = {"email", "digital_post", "sms", "letter"}
 ADVISORS = ["anne@fredericia.dk", "bo@fredericia.dk", "søren@fredericia.dk", "åse@fredericia.dk"]
-COLUMNS = ["ref", "received_at", "channel", "department", "topic", "advisor",
-           "callback_requested", "replied_at", "called_back_at", "closed_at", "note"]
+COLUMNS = [
+    "ref",
+    "received_at",
+    "channel",
+    "department",
+    "topic",
+    "advisor",
+    "callback_requested",
+    "replied_at",
+    "called_back_at",
+    "closed_at",
+    "note",
+]
 
 
 def pick(rnd: random.Random, weights: dict[str, int]) -> str:
@@ -67,14 +78,21 @@ def main(path: str, n: int = 2400, year: int = 2025, seed: int = 18) -> None:
         closed = None
         if rnd.random() > 0.14:
             closed = received + timedelta(days=rnd.uniform(2.5 * slow, 60))
-        rows.append([
-            f"BV-{year}-{i + 1:04d}", received.isoformat(timespec="minutes"), channel,
-            pick(rnd, DEPARTMENTS), pick(rnd, TOPICS), rnd.choice(ADVISORS),
-            "ja" if callback else "nej",
-            replied.isoformat(timespec="minutes") if replied else "",
-            called.isoformat(timespec="minutes") if called else "",
-            closed.isoformat(timespec="minutes") if closed else "", "",
-        ])
+        rows.append(
+            [
+                f"BV-{year}-{i + 1:04d}",
+                received.isoformat(timespec="minutes"),
+                channel,
+                pick(rnd, DEPARTMENTS),
+                pick(rnd, TOPICS),
+                rnd.choice(ADVISORS),
+                "ja" if callback else "nej",
+                replied.isoformat(timespec="minutes") if replied else "",
+                called.isoformat(timespec="minutes") if called else "",
+                closed.isoformat(timespec="minutes") if closed else "",
+                "",
+            ]
+        )
     with open(path, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, delimiter=";")
         writer.writerow(COLUMNS)
