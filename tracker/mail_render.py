@@ -117,6 +117,7 @@ def _environment(html: bool) -> jinja2.Environment:
         autoescape=html,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
+        auto_reload=False,  # packaged templates do not change: no stat() per message
         trim_blocks=False,
     )
 

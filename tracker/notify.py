@@ -22,7 +22,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 import aiosmtplib
-from sqlalchemy import select
+from sqlalchemy import Connection as DbConnection
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker import outbox
@@ -266,7 +267,7 @@ def _render(batch: Batch, rows: dict[int, Claimed], mail: MailConfig, now: datet
 
 
 def _record(
-    factory: sessionmaker[Session],
+    session: DbConnection,
     batch: Batch,
     *,
     rows: dict[int, Claimed],
@@ -274,9 +275,9 @@ def _record(
     policy: DeliveryPolicy,
     now: datetime,
 ) -> DeliveryReport:
-    """Commit one message's outcome on all its rows."""
+    """Commit one message's outcome on all its rows (one short transaction)."""
     ids = list(batch.row_ids)
-    with transaction(factory) as session:
+    with session.begin():
         if isinstance(outcome, Envelope):
             outbox.mark_sent(session, ids, message_id=outcome.message_id, now=now)
             return DeliveryReport(sent=len(ids), messages=1)
@@ -291,9 +292,46 @@ def _record(
         return DeliveryReport(failed=len(ids))
 
 
+def _engine(factory: sessionmaker[Session]) -> Engine:
+    bind = factory.kw["bind"]
+    assert isinstance(bind, Engine), "the session factory is bound to an engine (db.py)"
+    return bind
+
+
 def _release(factory: sessionmaker[Session], ids: list[int]) -> None:
     with transaction(factory) as session:
         outbox.release(session, ids)
+
+
+class _Sender:
+    """The round's one SMTP connection, opened on first use, reopened after a drop."""
+
+    def __init__(self, connect: Connector) -> None:
+        self._connect = connect
+        self._conn: Connection | None = None
+        self._reconnects = 0
+
+    async def send(self, batch: Batch, envelope: Envelope) -> Envelope | DeliveryError:
+        try:
+            if self._conn is None:
+                if self._reconnects > MAX_RECONNECTS:
+                    raise DeliveryError(batch.recipient, "SMTP unavailable", permanent=False)
+                self._reconnects += 1
+                self._conn = await self._connect()
+            await self._conn.send(envelope)
+        except DeliveryError as exc:
+            log.warning("%s", exc)
+            if exc.connection_lost or exc.recipient == "*":
+                self._conn = None
+            return exc
+        return envelope
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+
+
+Outcome = Envelope | DeliveryError | Exception
 
 
 async def deliver(
@@ -309,10 +347,21 @@ async def deliver(
 
     On ``stop`` the message in flight is finished and recorded, the rest of the claimed batch
     is released untried. The connection is opened on the first message and reused.
+
+    Overlap: the next message is rendered, and the previous outcome committed, while the SMTP
+    server works on the current one; at most two outcomes are uncommitted at any moment.
     """
     report = DeliveryReport()
-    conn: Connection | None = None
-    reconnects = 0
+    sender = _Sender(connect)
+    # One connection for the outcomes of the whole round: an ORM session per message cost
+    # more than the UPDATE itself. Each outcome is still its own committed transaction.
+    recorder = _engine(factory).connect()
+    in_flight: tuple[Batch, asyncio.Task[Envelope | DeliveryError]] | None = None
+
+    def record(batch: Batch, rows: dict[int, Claimed], outcome: Outcome) -> None:
+        nonlocal report
+        report += _record(recorder, batch, rows=rows, outcome=outcome, policy=policy, now=now)
+
     try:
         while stop is None or not stop.is_set():
             claimed, dropped = await asyncio.to_thread(_claim, factory, mail, policy, now)
@@ -333,35 +382,24 @@ async def deliver(
                     await asyncio.to_thread(_release, factory, rest)
                     report += DeliveryReport(released=len(rest))
                     break
-                outcome: Envelope | DeliveryError | Exception
                 try:
                     envelope = _render(batch, rows, mail, now)
                 except Exception as exc:  # a bad row must not stop the others
                     log.exception("cannot render outbox rows %s", batch.row_ids)
-                    outcome = exc
-                else:
-                    try:
-                        if conn is None:
-                            if reconnects > MAX_RECONNECTS:
-                                raise DeliveryError(
-                                    batch.recipient, "SMTP unavailable", permanent=False
-                                )
-                            reconnects += 1
-                            conn = await connect()
-                        await conn.send(envelope)
-                        outcome = envelope
-                    except DeliveryError as exc:
-                        log.warning("%s", exc)
-                        outcome = exc
-                        if exc.connection_lost or exc.recipient == "*":
-                            conn = None
-                # Committed on the loop's thread: a worker thread here costs more than the
-                # write (GIL hand-offs stall the socket calls); it is a sub-millisecond
-                # SQLite/PostgreSQL UPDATE, short enough not to delay other jobs.
-                report += _record(
-                    factory, batch, rows=rows, outcome=outcome, policy=policy, now=now
-                )
+                    record(batch, rows, exc)
+                    continue
+                previous = in_flight
+                if previous is not None:
+                    await previous[1]
+                in_flight = (batch, asyncio.create_task(sender.send(batch, envelope)))
+                if previous is not None:
+                    record(previous[0], rows, previous[1].result())
+            if in_flight is not None:  # before the next claim
+                record(in_flight[0], rows, await in_flight[1])
+                in_flight = None
     finally:
-        if conn is not None:
-            await conn.close()
+        if in_flight is not None:
+            record(in_flight[0], rows, await in_flight[1])
+        recorder.close()
+        await sender.close()
     return report

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Row, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -175,15 +175,26 @@ def set_message_ids(session: Session, ids: Mapping[int, str]) -> None:
     )
 
 
-def mark_sent(session: Session, row_ids: Sequence[int], *, message_id: str, now: datetime) -> None:
-    session.execute(
-        update(_T)
-        .where(_T.c.id.in_(row_ids))
-        .values(state=OutboxState.SENT, sent_at=now, message_id=message_id, last_error=None)
+# Built once: the per-message hot path then skips statement construction and cache keys.
+_MARK_SENT = (
+    update(_T)
+    .where(_T.c.id == bindparam("row_id"))
+    .values(
+        state=OutboxState.SENT.value,
+        sent_at=bindparam("sent_at"),
+        message_id=bindparam("mid"),
+        last_error=None,
     )
+)
 
 
-def mark_failed(session: Session, row_ids: Sequence[int], *, error: str) -> None:
+def mark_sent(
+    session: Session | Connection, row_ids: Sequence[int], *, message_id: str, now: datetime
+) -> None:
+    session.execute(_MARK_SENT, [{"row_id": i, "sent_at": now, "mid": message_id} for i in row_ids])
+
+
+def mark_failed(session: Session | Connection, row_ids: Sequence[int], *, error: str) -> None:
     """A permanent failure: recorded, shown by status/show/list, never retried."""
     session.execute(
         update(OutboxMessage)
@@ -193,7 +204,7 @@ def mark_failed(session: Session, row_ids: Sequence[int], *, error: str) -> None
 
 
 def mark_retry(
-    session: Session,
+    session: Session | Connection,
     attempts: Mapping[int, int],
     *,
     error: str,
