@@ -195,3 +195,21 @@ def test_two_daemons_on_postgresql_deliver_2000_reminders_exactly_once(
     finally:
         sink.stop()
         world.close()
+
+
+def test_status_fails_when_the_last_sweep_is_too_old(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    sink = Sink().start()
+    world = World(f"sqlite:///{tmp_path / 's.db'}", sink.port)
+    try:
+        env = {"SVARFRIST_DATABASE_URL": world.settings.database_url}
+        never = run_cli("status", "--now", "2026-11-30T09:00", env=env)
+        assert never.returncode == 1 and "never" in never.stdout
+        world.tick(local("2026-11-30T09:00"))
+        fresh = run_cli("status", "--now", "2026-11-30T09:05", env=env)
+        assert fresh.returncode == 0 and ": ok" in fresh.stdout, fresh.stdout
+        stale = run_cli("status", "--now", "2026-11-30T09:11", "--json", env=env)
+        assert stale.returncode == 1
+        assert '"healthy": false' in stale.stdout
+    finally:
+        sink.stop()
+        world.close()
