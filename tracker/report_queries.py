@@ -15,7 +15,7 @@ breach list, both one row at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -42,6 +42,8 @@ STREAM_BATCH = 5_000
 # GROUP BY the first output column: the key may hold bound parameters (the month CASE),
 # which PostgreSQL would not recognise as the same expression if repeated.
 _FIRST_COLUMN: ColumnElement[Any] = literal_column("1")
+# The SQLite function counting working minutes during a response-time query.
+_MINUTES_FUNCTION = "svarfrist_working_minutes"
 # On SQLite a period covering more than this share of the stored time span is read by a
 # full table scan: walking the received_at index and fetching each row is ~4x slower there
 # (measured on 1,000,000 rows, bench/report.py). PostgreSQL's planner has statistics.
@@ -96,10 +98,6 @@ class ObligationCounts:
     on_time: int
     late: int
     overdue: int
-
-
-MetObligation = tuple[str | None, str, int, int]
-"""(key, schedule, received, met) of one met obligation, instants as epoch seconds."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -276,32 +274,50 @@ def _epoch(session: Session, column: Any) -> Any:
     return cast(func.floor(func.extract("epoch", column)), BigInteger)
 
 
-def met_obligations(
-    session: Session, by: GroupBy, period: Period, now: datetime
-) -> Iterator[MetObligation]:
-    """Stream the met obligations' (key, schedule, received, met), instants as epoch seconds.
+def response_minutes(
+    session: Session,
+    by: GroupBy,
+    period: Period,
+    now: datetime,
+    minutes: Callable[[str, int, int], int],
+) -> Iterator[tuple[str | None, int, int]]:
+    """(key, working minutes from received to met, how many) over the met obligations.
 
-    Only four small columns per row, fetched in batches of :data:`STREAM_BATCH`, so a caller
-    that folds them into a bounded structure keeps memory flat however many rows there are.
+    ``minutes(schedule, received, met)`` (epoch seconds) does the calendar arithmetic SQL
+    cannot. On SQLite it runs inside the query as a function, and SQL groups the result, so
+    only groups x distinct minutes come back (measured 2x faster than streaming every row
+    over 1,000,000 inquiries). Elsewhere the four columns are streamed in batches of
+    :data:`STREAM_BATCH` and counted here; memory is flat either way.
     """
     received, in_period = _received(session, period)
     months = month_starts(session, period) if by is GroupBy.MONTH else []
-    stmt = (
-        select(
-            _key(by, received, months),
-            Obligation.schedule,
-            _epoch(session, Inquiry.received_at),
-            _epoch(session, Obligation.met_at),
-        )
+    key = _key(by, received, months)
+    rec, met = _epoch(session, Inquiry.received_at), _epoch(session, Obligation.met_at)
+    joined = (
+        select()
         .select_from(Obligation)
         .join(Inquiry, Inquiry.id == Obligation.inquiry_id)
         .where(in_period, _met(now, _met_at(session)))
-        .execution_options(yield_per=STREAM_BATCH)
     )
-    # Plain tuples: this is the one per-row path in Python, so it stays lean.
-    # Through the Core connection: the ORM result layer costs ~2.5x per row here, and these
-    # are plain columns. A Row is a tuple.
-    yield from session.connection().execute(stmt)
+    connection = session.connection()
+    if not _is_sqlite(session):
+        stmt = joined.add_columns(key, Obligation.schedule, rec, met)
+        for k, schedule, r, m in connection.execute(stmt.execution_options(yield_per=STREAM_BATCH)):
+            yield k, minutes(schedule, r, m), 1
+        return
+    dbapi = connection.connection.driver_connection
+    assert dbapi is not None
+    dbapi.create_function(_MINUTES_FUNCTION, 3, minutes, deterministic=True)
+    try:
+        worked = getattr(func, _MINUTES_FUNCTION)(Obligation.schedule, rec, met)
+        stmt = joined.add_columns(key, worked, func.count()).group_by(
+            _FIRST_COLUMN, literal_column("2")
+        )
+        rows = connection.execute(stmt).all()  # groups x distinct minutes: bounded
+    finally:
+        dbapi.create_function(_MINUTES_FUNCTION, 3, None)  # the pooled connection forgets it
+    for k, m, n in rows:
+        yield k, int(m), int(n)
 
 
 def breaches(session: Session, period: Period, now: datetime) -> Iterator[Breach]:

@@ -100,35 +100,45 @@ def _midnight_seconds(calendar: BusinessCalendar, day: date) -> int:
     return to_us(datetime.combine(day, time(0), tzinfo=calendar.tz)) // US_PER_SECOND
 
 
-def response_histograms(
-    calendar: BusinessCalendar,
-    rows: Iterable[tuple[str | None, str, int, int]],
-    first: date,
-    last: date,
-) -> dict[str | None, ResponseHistogram]:
-    """Fold (key, schedule, received, met) epoch seconds into per-key histograms.
+class WorkingMinutes:
+    """``(schedule, received, met)`` epoch seconds -> whole working minutes between them.
 
     A response time is the working time from received to met on the obligation's schedule;
     pauses are not subtracted (they are rare, and the deadline itself already allows them).
     ``first``..``last`` (local dates) is the range expected to hold every instant; an
     instant outside it is still counted exactly, through the calendar's own index.
     """
-    found: dict[str | None, ResponseHistogram] = {}
-    clocks: dict[str, tuple[int, int, Callable[[int], int]]] = {}
-    for key, schedule, received, met in rows:
-        clock = clocks.get(schedule)
+
+    def __init__(self, calendar: BusinessCalendar, first: date, last: date) -> None:
+        self._calendar = calendar
+        self._first = first
+        self._last = last
+        self._clocks: dict[str, tuple[int, int, Callable[[int], int]]] = {}
+
+    def __call__(self, schedule: str, received: int, met: int) -> int:
+        clock = self._clocks.get(schedule)
         if clock is None:
-            clock = clocks[schedule] = seconds_clock(calendar, schedule, first, last)
+            clock = seconds_clock(self._calendar, schedule, self._first, self._last)
+            self._clocks[schedule] = clock
         lo, hi, at = clock
         rec, done = int(received), int(met)
         if lo <= rec < hi and lo <= done < hi:
             working = at(done) - at(rec)
         else:
-            index = calendar.index(schedule)
+            index = self._calendar.index(schedule)
             us = index.cumulative(done * US_PER_SECOND) - index.cumulative(rec * US_PER_SECOND)
             working = us // US_PER_SECOND
+        return max(working, 0) // _SECONDS_PER_MINUTE
+
+
+def response_histograms(
+    rows: Iterable[tuple[str | None, int, int]],
+) -> dict[str | None, ResponseHistogram]:
+    """Fold (key, working minutes, how many) into one histogram per key."""
+    found: dict[str | None, ResponseHistogram] = {}
+    for key, minutes, count in rows:
         hist = found.get(key)
         if hist is None:
             hist = found[key] = ResponseHistogram()
-        hist.minutes[max(working, 0) // _SECONDS_PER_MINUTE] += 1
+        hist.minutes[minutes] += count
     return found

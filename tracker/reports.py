@@ -25,10 +25,10 @@ from tracker.report_queries import (
     Period,
     breaches,
     inquiry_counts,
-    met_obligations,
     obligation_counts,
+    response_minutes,
 )
-from tracker.report_times import ResponseHistogram, response_histograms
+from tracker.report_times import ResponseHistogram, WorkingMinutes, response_histograms
 
 # The annual report lists this many of the most frequent topics.
 TOP_TOPICS = 8
@@ -154,8 +154,8 @@ def build_report(
         # The fast clock covers the period up to now; rows outside it still count exactly.
         today = now.astimezone(COPENHAGEN).date()
         first = period.first or today - timedelta(days=CLOCK_DEFAULT_DAYS)
-        rows = met_obligations(session, by, period, now)
-        hists = response_histograms(calendar, rows, min(first, today), today)
+        minutes = WorkingMinutes(calendar, min(first, today), today)
+        hists = response_histograms(response_minutes(session, by, period, now, minutes))
     if by is GroupBy.RULE:
         totals = inquiry_counts(session, GroupBy.CHANNEL, period, now)
     else:
