@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import ssl
+import subprocess
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -12,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from daemon_world import ADVISOR, OTHER, World, local
-from smtp_sink import Handler, Received, Sink
+from smtp_sink import Handler, Received, Sink, free_port
 from sqlalchemy import update
 
 from tracker.calendar import COPENHAGEN
@@ -261,3 +266,119 @@ def test_after_downtime_an_advisor_gets_one_catch_up_message(world: World, sink:
     assert catch_up.get_body(("plain",)).get_content().count("svarfrist reply") == 3
     states = Counter((r.kind, r.state) for r in world.outbox())
     assert states[("overdue", OutboxState.SENT)] == 4
+
+
+# -- TLS and login against a real server ------------------------------------------------------
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A throw-away self-signed certificate for 127.0.0.1 (openssl)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+def _tls_server(cert: Path, key: Path, *, implicit: bool) -> tuple[Controller, Handler, int]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    handler = Handler()
+
+    def authenticate(
+        server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = data.login == b"svarfrist" and data.password == "hemmelig-æøå".encode()
+        return AuthResult(success=ok)
+
+    port = free_port()
+    options: dict[str, Any] = {"authenticator": authenticate, "auth_required": True}
+    if implicit:
+        # aiosmtpd offers AUTH only after its own STARTTLS; the implicit-TLS session is
+        # encrypted all the same, so let it offer AUTH there.
+        options.update(ssl_context=context, auth_require_tls=False)
+    else:
+        options.update(tls_context=context, require_starttls=True)
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
+    controller.start()
+    return controller, handler, port
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_tls_and_login_deliver_and_a_wrong_password_is_retried_not_failed(
+    tmp_path: Path, certificate: tuple[Path, Path], security: str
+) -> None:
+    cert, key = certificate
+    controller, handler, port = _tls_server(cert, key, implicit=security == "tls")
+    smtp = {
+        "host": "127.0.0.1",
+        "port": port,
+        "security": security,
+        "username": "svarfrist",
+        "timeout_seconds": 2,
+        "ca_file": str(cert),
+    }
+    try:
+        wrong = World(
+            f"sqlite:///{tmp_path / 'w.db'}",
+            port,
+            reminders={"digest_time": None},
+            smtp=smtp | {"password": "forkert"},
+        )
+        wrong.add(local("2026-11-27T12:00"), advisor=ADVISOR)
+        wrong.tick(local("2026-11-30T08:00"))
+        [row] = wrong.outbox()
+        # Bad credentials are configuration, not the message's fault: retried, never failed.
+        assert row.state == OutboxState.PENDING and row.attempts == 1, row.last_error
+        assert handler.received == []
+        wrong.close()
+        right = World(
+            f"sqlite:///{tmp_path / 'r.db'}",
+            port,
+            reminders={"digest_time": None},
+            smtp=smtp | {"password": "hemmelig-æøå"},
+        )
+        right.add(local("2026-11-27T12:00"), advisor=ADVISOR)
+        right.tick(local("2026-11-30T08:00"))
+        assert [r.state for r in right.outbox()] == [OutboxState.SENT]
+        assert len(handler.received) == 1
+        right.close()
+    finally:
+        controller.stop()
+
+
+def test_a_plaintext_client_is_refused_by_a_starttls_server(
+    tmp_path: Path, certificate: tuple[Path, Path]
+) -> None:
+    cert, key = certificate
+    controller, handler, port = _tls_server(cert, key, implicit=False)
+    try:
+        world = World(f"sqlite:///{tmp_path / 'p.db'}", port, reminders={"digest_time": None})
+        world.add(local("2026-11-27T12:00"), advisor=ADVISOR)
+        world.tick(local("2026-11-30T08:00"))
+        [row] = world.outbox()
+        assert row.state != OutboxState.SENT and handler.received == []
+        world.close()
+    finally:
+        controller.stop()

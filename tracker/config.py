@@ -83,6 +83,8 @@ class SmtpSettings(BaseModel):
     username: str | None = None
     password: SecretStr | None = None
     timeout_seconds: float = Field(default=30.0, gt=0)
+    ca_file: str | None = None
+    """PEM file of the CA(s) that signed the SMTP server's certificate (an internal CA)."""
 
 
 class CalendarSettings(BaseModel):

@@ -62,6 +62,7 @@ class SmtpConfig:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     timeout_seconds: float = 30.0
+    ca_file: str | None = None
 
 
 def client_options(config: SmtpConfig) -> dict[str, Any]:
@@ -81,6 +82,7 @@ def client_options(config: SmtpConfig) -> dict[str, Any]:
         "username": config.username,
         "password": config.password,
         "timeout": config.timeout_seconds,
+        "cert_bundle": config.ca_file,
         **modes[config.security],
     }
 

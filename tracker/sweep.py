@@ -113,6 +113,7 @@ def build_services(
                 username=smtp.username,
                 password=password,
                 timeout_seconds=smtp.timeout_seconds,
+                ca_file=smtp.ca_file,
             )
         ),
         default_recipient=settings.default_recipient,
