@@ -19,11 +19,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from daemon_world import ADVISOR, OTHER, World, local
 from smtp_sink import Handler, Received, Sink, free_port
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from tracker.calendar import COPENHAGEN
 from tracker.db import transaction
-from tracker.models import Inquiry
+from tracker.models import Inquiry, Obligation
 from tracker.outbox import OutboxState
 
 WEEK_START = local("2026-11-30T00:00")  # a Monday; Friday 4 December is a normal day
@@ -382,3 +382,40 @@ def test_a_plaintext_client_is_refused_by_a_starttls_server(
         world.close()
     finally:
         controller.stop()
+
+
+def test_a_row_that_cannot_be_planned_is_pushed_forward_and_the_others_go_out(
+    tmp_path: Path, sink: Sink, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = World(
+        f"sqlite:///{tmp_path / 'e.db'}",
+        sink.port,
+        reminders={"digest_time": None, "escalation_after_hours": 8, "escalation_to": OTHER},
+    )
+    try:
+        good = world.add(local("2026-11-27T12:00"), advisor=ADVISOR)
+        bad = world.add(local("2026-11-27T12:00"), advisor=ADVISOR)
+        with transaction(world.factory) as session:
+            # A schedule since removed from the config: planning this row raises.
+            session.execute(
+                update(Obligation)
+                .where(
+                    Obligation.inquiry_id
+                    == select(Inquiry.id).where(Inquiry.ref == bad).scalar_subquery()
+                )
+                .values(schedule="removed_schedule")
+            )
+        now = local("2026-11-30T08:00")
+        report = world.tick(now)
+        assert report.errors == 1
+        assert [m["X-Svarfrist-Ref"] for m in sink.messages] == [good]
+        with world.factory() as session:
+            pushed = session.scalar(
+                select(Obligation.next_action_at)
+                .join(Inquiry, Obligation.inquiry_id == Inquiry.id)
+                .where(Inquiry.ref == bad)
+            )
+        assert pushed == now + timedelta(hours=1)
+        assert "cannot plan reminders for obligation" in caplog.text
+    finally:
+        world.close()

@@ -156,16 +156,14 @@ async def sweep(svc: Services, now: datetime, stop: asyncio.Event | None = None)
 def refresh(svc: Services, now: datetime) -> tuple[int, int, int]:
     """Refresh due obligations, then plan new ones; (refreshed, enqueued, errors)."""
     totals = [0, 0, 0]
-    for _ in range(MAX_REFRESH_BATCHES):
-        counts = _refresh_batch(svc, now, new_only=False)
-        totals = [a + b for a, b in zip(totals, counts, strict=True)]
-        if counts[0] < REFRESH_BATCH:
-            break
-    for _ in range(MAX_REFRESH_BATCHES):
-        counts = _refresh_batch(svc, now, new_only=True)
-        totals = [a + b for a, b in zip(totals, counts, strict=True)]
-        if counts[0] < REFRESH_BATCH:
-            break
+    # New obligations first: planning them moves next_action_at past now, so the second pass
+    # does not see them again in this sweep.
+    for new_only in (True, False):
+        for _ in range(MAX_REFRESH_BATCHES):
+            counts = _refresh_batch(svc, now, new_only=new_only)
+            totals = [a + b for a, b in zip(totals, counts, strict=True)]
+            if counts[0] < REFRESH_BATCH:
+                break
     return totals[0], totals[1], totals[2]
 
 
