@@ -5,17 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
-
-from tracker import outbox
 from tracker.cli.common import format_time, now_of, out, print_json, settings
 from tracker.cli.database import context, database
 from tracker.db import session_factory, transaction
-from tracker.register import purge
-from tracker.scheduler import run_daemon, wall_clock
-from tracker.sweep import LAST_SWEEP, build_services, sweep
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from tracker import outbox
+
+# The scheduler, SMTP and template stacks are imported inside the commands that use them:
+# every other command (add, reply, list, ...) starts without loading them.
 
 # Exit status of ``status`` when the daemon looks dead (monitoring: anything non-zero alerts).
 STALE = 1
@@ -36,6 +38,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def cmd_tick(args: argparse.Namespace) -> int:
+    from tracker.sweep import build_services, sweep
+
     now = now_of(args)
     with database() as engine:
         svc = build_services(settings(), session_factory(engine))
@@ -51,6 +55,10 @@ def cmd_tick(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from tracker.register import purge
+    from tracker.scheduler import run_daemon, wall_clock
+    from tracker.sweep import build_services
+
     conf = settings()
     with database() as engine:  # refuses an outdated schema before anything starts
         svc = build_services(conf, session_factory(engine))
@@ -119,6 +127,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 def _status(
     engine: Engine, now: datetime
 ) -> tuple[datetime | None, outbox.Backlog, list[outbox.Failure]]:
+    from tracker import outbox
+    from tracker.sweep import LAST_SWEEP
+
     with session_factory(engine)() as session:
         state = outbox.get_state(session, LAST_SWEEP)
         return (
