@@ -313,11 +313,10 @@ def response_minutes(
         stmt = joined.add_columns(key, worked, func.count()).group_by(
             _FIRST_COLUMN, literal_column("2")
         )
-        rows = connection.execute(stmt).all()  # groups x distinct minutes: bounded
+        for k, m, n in connection.execute(stmt.execution_options(yield_per=STREAM_BATCH)):
+            yield k, int(m), int(n)
     finally:
         dbapi.create_function(_MINUTES_FUNCTION, 3, None)  # the pooled connection forgets it
-    for k, m, n in rows:
-        yield k, int(m), int(n)
 
 
 def breaches(session: Session, period: Period, now: datetime) -> Iterator[Breach]:
