@@ -8,9 +8,9 @@ column (which is only as fresh as the last sweep):
   no deadline), late otherwise; an unmet obligation is overdue when ``due_at <= now``.
 
 Periods are half-open UTC ranges on ``received_at`` built from local dates (see
-:func:`period_of`). The only rows streamed into Python are the met obligations' two instants
-(for working-hours response times, which SQL cannot compute on the Danish calendar) and the
-breach list, both one row at a time.
+:func:`period_of`). Working hours on the Danish calendar are beyond SQL: for response times
+SQLite calls a Python function inside the GROUP BY; PostgreSQL streams the met obligations'
+two instants in batches. The breach list is streamed too; nothing is loaded all at once.
 """
 
 from __future__ import annotations
