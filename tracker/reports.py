@@ -1,11 +1,12 @@
 """Management reports as values: query result -> report value (-> text, CSV, JSON, HTML).
 
 The caller passes the period and ``now``; nothing here reads the clock. Counts come from SQL
-GROUP BY (tracker.report_queries). Response times are the one thing SQL cannot do: working
-hours on the Danish calendar. For those the met obligations are streamed (four small
-columns) and folded into one histogram per group at minute resolution, so memory depends on
-the number of groups and the spread of response times, never on the number of rows; the
-median and 90th percentile are read off the histogram exactly (to the minute).
+GROUP BY (tracker.report_queries). Response times are working hours on the Danish
+calendar, which SQL cannot count: tracker.report_times does that arithmetic (inside the
+query on SQLite, on streamed rows on PostgreSQL) and folds the results into one histogram
+per group at minute resolution, so memory depends on the number of groups and the spread
+of response times, never on the number of rows; the median and 90th percentile are read
+off the histogram exactly (to the minute).
 """
 
 from __future__ import annotations
