@@ -151,7 +151,7 @@ def reply(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     inquiry = _load_open(session, ref)
     if inquiry.replied_at is not None:
         raise BadInputError(
-            f"{ref} was already replied to at {validate._local(inquiry.replied_at)}"
+            f"{ref} was already replied to at {validate.local_time(inquiry.replied_at)}"
         )
     inquiry.replied_at = validate.not_before(at, inquiry.received_at, "reply at")
     return _changed(session, ctx, inquiry, EventKind.REPLIED, at)
@@ -161,7 +161,7 @@ def callback(session: Session, ctx: Context, ref: str, at: datetime) -> list[Mov
     """The citizen was called back at ``at``: fulfils ``callback``."""
     inquiry = _load_open(session, ref)
     if inquiry.called_back_at is not None:
-        when = validate._local(inquiry.called_back_at)
+        when = validate.local_time(inquiry.called_back_at)
         raise BadInputError(f"{ref} was already called back at {when}")
     inquiry.called_back_at = validate.not_before(at, inquiry.received_at, "callback at")
     return _changed(session, ctx, inquiry, EventKind.CALLED_BACK, at)
@@ -172,13 +172,13 @@ def pause(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     inquiry = _load_open(session, ref)
     pauses = pauses_of(session, inquiry.id)
     if pauses and pauses[-1].end is None:
-        since = validate._local(pauses[-1].start)
+        since = validate.local_time(pauses[-1].start)
         raise BadInputError(f"{ref} is already paused (since {since})")
     validate.not_before(at, inquiry.received_at, "pause at")
     if pauses and pauses[-1].end is not None and at < pauses[-1].end:
         raise BadInputError(
-            f"pause at {validate._local(at)} is before the previous pause ended "
-            f"({validate._local(pauses[-1].end)})"
+            f"pause at {validate.local_time(at)} is before the previous pause ended "
+            f"({validate.local_time(pauses[-1].end)})"
         )
     session.add(Pause(inquiry_id=inquiry.id, start=at, end=None))
     return _changed(session, ctx, inquiry, EventKind.PAUSED, at)
@@ -193,8 +193,8 @@ def resume(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]
     current = pauses[-1]
     if at < current.start:
         raise BadInputError(
-            f"resume at {validate._local(at)} is before the pause started "
-            f"({validate._local(current.start)})"
+            f"resume at {validate.local_time(at)} is before the pause started "
+            f"({validate.local_time(current.start)})"
         )
     current.end = at
     return _changed(session, ctx, inquiry, EventKind.RESUMED, at)
@@ -204,14 +204,15 @@ def close(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     """Close at ``at``: fulfils every obligation still pending then; ends an open pause."""
     inquiry = _load(session, ref)
     if inquiry.closed_at is not None:
-        raise BadInputError(f"{ref} is already closed (at {validate._local(inquiry.closed_at)})")
+        when = validate.local_time(inquiry.closed_at)
+        raise BadInputError(f"{ref} is already closed (at {when})")
     validate.not_before(at, inquiry.received_at, "close at")
     pauses = pauses_of(session, inquiry.id)
     if pauses and pauses[-1].end is None:
         if at < pauses[-1].start:
             raise BadInputError(
-                f"close at {validate._local(at)} is before the pause started "
-                f"({validate._local(pauses[-1].start)})"
+                f"close at {validate.local_time(at)} is before the pause started "
+                f"({validate.local_time(pauses[-1].start)})"
             )
         pauses[-1].end = at
     inquiry.closed_at = at
@@ -259,7 +260,7 @@ def _load(session: Session, ref: str) -> Inquiry:
 def _load_open(session: Session, ref: str) -> Inquiry:
     inquiry = _load(session, ref)
     if inquiry.closed_at is not None:
-        raise BadInputError(f"{ref} is closed (at {validate._local(inquiry.closed_at)})")
+        raise BadInputError(f"{ref} is closed (at {validate.local_time(inquiry.closed_at)})")
     return inquiry
 
 

@@ -122,11 +122,13 @@ def actor(value: str) -> str:
 def not_before(moment: datetime, received_at: datetime, what: str) -> datetime:
     """A fulfilment or pause cannot happen before the inquiry was received."""
     if moment < received_at:
+        received = local_time(received_at)
         raise BadInputError(
-            f"{what} {_local(moment)} is before the inquiry was received ({_local(received_at)})"
+            f"{what} {local_time(moment)} is before the inquiry was received ({received})"
         )
     return moment
 
 
-def _local(moment: datetime) -> str:
+def local_time(moment: datetime) -> str:
+    """Local time with offset, to the second, for messages (as the CLI prints times)."""
     return moment.astimezone(COPENHAGEN).isoformat(timespec="seconds")
