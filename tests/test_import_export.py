@@ -431,3 +431,27 @@ def test_a_large_import_shows_progress_on_a_terminal_only(tmp_path: Path) -> Non
     assert proc.returncode == 0
     assert b"importing: 25,000 rows" in shown
     assert b"imported 25000 rows" in proc.stdout
+
+
+def test_import_needs_an_advisor_for_pending_deadlines_without_a_default_recipient(
+    run_cli: Any, database_url: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "c.toml", default_recipient=None, note_max_length=5)
+    env = cli_env(database_url, config)
+    ok(run_cli("init", env=env))
+    (tmp_path / "in.csv").write_text(
+        "received_at,channel,department,closed_at,note\n"
+        "2026-11-25T10:00,email,Diverse,2026-11-25T11:00,\n"  # closed: nothing to remind of
+        "2026-11-25T10:00,in_person,Diverse,,\n"  # no obligation at all
+        "2026-11-25T10:00,email,Diverse,,\n"  # a pending reply and nobody to remind
+        "2026-11-25T10:00,phone,Diverse,,too long\n",
+        encoding="utf-8",
+    )
+    before = dump(database_url)
+    result = run_cli("import", "in.csv", env=env)
+    assert result.returncode == 2
+    assert "2 bad rows" in result.stderr
+    assert "row 4: advisor: required, since no default_recipient is configured" in result.stderr
+    assert "row 5: note: note is 8 characters, longer than note_max_length (5)" in result.stderr
+    assert "too long" not in result.stderr  # a note's text is never echoed
+    assert dump(database_url) == before
