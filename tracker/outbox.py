@@ -135,16 +135,19 @@ def claim(session: Session, *, now: datetime, limit: int, lease: timedelta) -> l
     for; the outer WHERE repeats the condition so a row claimed meanwhile is not taken twice.
     """
     due = _claimable(now, lease)
-    ids = (
-        select(OutboxMessage.id)
+    # A CTE, not ``id IN (subquery)``: PostgreSQL may run an IN subquery once per outer row,
+    # locking and re-scanning as it goes; the CTE picks and locks the batch exactly once.
+    picked = (
+        select(_T.c.id)
         .where(due)
-        .order_by(OutboxMessage.send_at, OutboxMessage.id)
+        .order_by(_T.c.send_at, _T.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("picked")
     )
     stmt = (
         update(_T)
-        .where(_T.c.id.in_(ids.scalar_subquery()), due)
+        .where(_T.c.id == picked.c.id, due)
         .values(state=OutboxState.SENDING, claimed_at=now, attempts=_T.c.attempts + 1)
         .returning(
             _T.c.id,
