@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import random
 import signal
+import socket
 import subprocess
 import time
 from collections import Counter
@@ -221,3 +222,33 @@ def test_status_fails_when_the_last_sweep_is_too_old(tmp_path: Path, run_cli) ->
     finally:
         sink.stop()
         world.close()
+
+
+def test_run_tells_systemd_ready_pings_the_watchdog_and_says_stopping(tmp_path: Path) -> None:
+    sink = Sink().start()
+    world = World(f"sqlite:///{tmp_path / 'n.db'}", sink.port)
+    notify_path = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(notify_path)
+        server.settimeout(20)  # a bound, not a sleep: recv returns as soon as a datagram comes
+        env = _daemon_env(world, sink) | {"NOTIFY_SOCKET": notify_path, "WATCHDOG_USEC": "1000000"}
+        proc = subprocess.Popen(
+            [SVARFRIST, "run"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            seen: list[str] = []
+            while not ("READY=1" in " ".join(seen) and "WATCHDOG=1" in seen):
+                seen.append(server.recv(256).decode())
+            proc.send_signal(signal.SIGTERM)
+            while "STOPPING=1" not in seen:
+                seen.append(server.recv(256).decode())
+            assert _wait(proc, STOP_BOUND_SECONDS) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            sink.stop()
+            world.close()
