@@ -79,3 +79,19 @@ def test_commands_refuse_an_uninitialised_database(run_cli, database_url: str) -
     assert result.returncode == 1
     assert result.stderr.startswith("error:") and "svarfrist init" in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_init_on_a_database_from_a_newer_svarfrist_is_a_clear_error(
+    run_cli, database_url: str
+) -> None:
+    engine = make_engine(database_url)
+    try:
+        schema.upgrade(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    finally:
+        engine.dispose()
+    result = run_cli("init", env={"SVARFRIST_DATABASE_URL": database_url})
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: cannot migrate the database schema")
+    assert len(result.stderr.splitlines()) == 1, result.stderr

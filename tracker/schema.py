@@ -55,13 +55,21 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     turns (the second finds the schema current); SQLite's BEGIN IMMEDIATE does the same.
     """
     from alembic import command
+    from alembic.util import CommandError
 
     config = alembic_config(engine)
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": INIT_LOCK})
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": INIT_LOCK})
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    except CommandError as exc:
+        # Typically a database migrated by a newer Svarfrist than this one.
+        raise EnvironmentFailure(
+            f"cannot migrate the database schema: {exc} (this Svarfrist knows up to "
+            f"{HEAD_REVISION})"
+        ) from None
 
 
 def current_revision(engine: Engine) -> str | None:
