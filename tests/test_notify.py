@@ -419,3 +419,32 @@ def test_a_row_that_cannot_be_planned_is_pushed_forward_and_the_others_go_out(
         assert "cannot plan reminders for obligation" in caplog.text
     finally:
         world.close()
+
+
+def test_the_monthly_report_goes_out_once_as_html_text_and_a_csv_attachment(
+    tmp_path: Path, sink: Sink
+) -> None:
+    lead = "leder@fredericia.dk"
+    world = World(
+        f"sqlite:///{tmp_path / 'm.db'}",
+        sink.port,
+        reminders={"digest_time": None},
+        reports={"management_recipients": [lead]},
+    )
+    try:
+        ref = world.add(local("2026-11-10T10:00"), advisor=ADVISOR)
+        world.reply(ref, local("2026-11-10T12:00"))
+        world.tick(local("2026-12-01T08:05"))  # the first working day of December, after 08:00
+        world.tick(local("2026-12-01T09:00"))
+        [report] = [m for m in sink.messages if m["X-Svarfrist-Kind"] == "report"]
+        assert report["To"] == lead and report["Auto-Submitted"] == "auto-generated"
+        assert report.get_content_type() == "multipart/mixed"
+        assert report.get_body(("html",)) is not None and report.get_body(("plain",)) is not None
+        [attachment] = list(report.iter_attachments())
+        assert attachment.get_content_type() == "text/csv"
+        assert attachment.get_filename() == "svarfrist-2026-11.csv"
+        text = report.get_body(("plain",)).get_content()
+        assert "Diverse" in attachment.get_content()
+        assert ref not in text and ref not in attachment.get_content()  # aggregate figures only
+    finally:
+        world.close()

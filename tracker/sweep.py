@@ -9,7 +9,8 @@ A sweep is what ``svarfrist tick`` runs once and ``svarfrist run`` runs on a sch
    to the next instant anything can happen. Obligations created since the last sweep are
    planned once as well (a ``due_soon`` may have to go out before warn_at, see
    ``reminders.due_soon_send_at``).
-2. *digest*: once a day, after the digest time on a working day, one digest per recipient.
+2. *digest*: once a day, after the digest time on a working day, one digest per recipient;
+   and the monthly management report (``reports_mail``), once per month and recipient.
 3. *deliver*: claim and send due outbox rows (``notify.deliver``).
 4. record ``last_sweep`` for ``svarfrist status``.
 
@@ -76,6 +77,7 @@ class Services:
     mail: MailConfig
     connect: Connector
     default_recipient: str | None
+    settings: Settings
 
 
 def build_services(
@@ -117,6 +119,7 @@ def build_services(
             )
         ),
         default_recipient=settings.default_recipient,
+        settings=settings,
     )
 
 
@@ -138,6 +141,7 @@ async def sweep(svc: Services, now: datetime, stop: asyncio.Event | None = None)
     """One sweep at ``now`` (the caller reads the clock once and passes it)."""
     refreshed, enqueued, errors = await asyncio.to_thread(refresh, svc, now)
     made = await asyncio.to_thread(plan_digests, svc, now)
+    made += await asyncio.to_thread(plan_reports, svc, now)
     delivery = await deliver(
         factory=svc.factory,
         mail=svc.mail,
@@ -320,6 +324,24 @@ def plan_digests(svc: Services, now: datetime) -> int:
                 )
         outbox.put_state(session, DIGEST_DONE, now, {"day": today.isoformat(), "digests": made})
     return made
+
+
+def plan_reports(svc: Services, now: datetime) -> int:
+    """The monthly management report (tracker/reports_mail.py), once per month and recipient.
+
+    A failure here is logged and retried by the next sweep; it never holds up reminders.
+    """
+    if not svc.settings.reports.management_recipients:
+        return 0
+    from tracker.reports_mail import enqueue_monthly_report
+
+    try:
+        with transaction(svc.factory) as session:
+            added = enqueue_monthly_report(session, svc.settings, svc.calendar, now)
+    except Exception:
+        log.exception("cannot build the monthly report; the next sweep tries again")
+        return 0
+    return int(added)
 
 
 def _record_sweep(svc: Services, now: datetime, report: SweepReport) -> None:
