@@ -132,7 +132,11 @@ def report_page(report: Report, months: Sequence[ReportRow], labels: Labels, lan
                 colour_by_value=True,
             ),
         ),
-        (labels["chart_months"], _month_columns(months, labels, lang)),
+        # By month the compliance bars above already are the monthly trend.
+        (
+            labels["chart_months"],
+            Markup("") if kind == "month" else _month_columns(months, labels, lang),
+        ),
     )
     page = Page(
         lang=lang,
