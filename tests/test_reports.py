@@ -11,7 +11,13 @@ from sqlalchemy.orm import Session
 from tracker.calendar import BusinessCalendar
 from tracker.report_format import report_json
 from tracker.report_queries import GroupBy, period_of
-from tracker.reports import ResponseHistogram, build_annual, build_report, percent
+from tracker.reports import (
+    ResponseHistogram,
+    breach_rows,
+    build_annual,
+    build_report,
+    percent,
+)
 
 CAL = BusinessCalendar()
 
@@ -213,3 +219,24 @@ def test_response_times_far_outside_the_fast_clock_range_are_still_exact(
         hours = CAL.working_time(old["received_at"], reply["met_at"], "working_days")
         assert hours == timedelta(hours=91)
         assert got["rows"][0]["p90_hours"] == round((2.5 + 0.9 * (91 - 2.5)), 1)  # type: ignore[index]
+
+
+def test_an_obligation_on_a_schedule_no_longer_configured_is_counted_but_not_timed(
+    database_url: str,
+) -> None:
+    world = World()
+    for day, schedule in ((2, "working_days"), (3, "retired_schedule")):
+        inquiry = world.add(received_at=local(2026, 3, day, 9), channel="email", department="D")
+        world.oblige(
+            inquiry,
+            "reply",
+            schedule=schedule,
+            due_at=local(2026, 3, day + 1, 9),
+            met_at=local(2026, 3, day + 1, 11),  # late, by two hours
+        )
+    with database(database_url, world) as engine, Session(engine) as session:
+        (row,) = report_for(session, GroupBy.DEPARTMENT)["rows"]  # type: ignore[misc]
+        assert (row["obligations"], row["late"], row["compliance"]) == (2, 2, 0.0)
+        assert row["median_hours"] == 26.0  # only the measurable one
+        late = list(breach_rows(session, CAL, period=period_of(None, None), now=NOW))
+        assert [b.hours_late for b in late] == [2.0, None]

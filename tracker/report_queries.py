@@ -279,8 +279,8 @@ def response_minutes(
     by: GroupBy,
     period: Period,
     now: datetime,
-    minutes: Callable[[str, int, int], int],
-) -> Iterator[tuple[str | None, int, int]]:
+    minutes: Callable[[str, int, int], int | None],
+) -> Iterator[tuple[str | None, int | None, int]]:
     """(key, working minutes from received to met, how many) over the met obligations.
 
     ``minutes(schedule, received, met)`` (epoch seconds) does the calendar arithmetic SQL
@@ -314,7 +314,7 @@ def response_minutes(
             _FIRST_COLUMN, literal_column("2")
         )
         for k, m, n in connection.execute(stmt.execution_options(yield_per=STREAM_BATCH)):
-            yield k, int(m), int(n)
+            yield k, None if m is None else int(m), int(n)
     finally:
         dbapi.create_function(_MINUTES_FUNCTION, 3, None)  # the pooled connection forgets it
 

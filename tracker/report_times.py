@@ -115,9 +115,13 @@ class WorkingMinutes:
         self._last = last
         self._clocks: dict[str, tuple[int, int, Callable[[int], int]]] = {}
 
-    def __call__(self, schedule: str, received: int, met: int) -> int:
+    def __call__(self, schedule: str, received: int, met: int) -> int | None:
+        """Working minutes, or None when ``schedule`` is no longer configured (an obligation
+        created under a schedule since removed: it cannot be measured, so it is left out)."""
         clock = self._clocks.get(schedule)
         if clock is None:
+            if schedule not in self._calendar.schedules:
+                return None
             clock = seconds_clock(self._calendar, schedule, self._first, self._last)
             self._clocks[schedule] = clock
         lo, hi, at = clock
@@ -132,11 +136,13 @@ class WorkingMinutes:
 
 
 def response_histograms(
-    rows: Iterable[tuple[str | None, int, int]],
+    rows: Iterable[tuple[str | None, int | None, int]],
 ) -> dict[str | None, ResponseHistogram]:
-    """Fold (key, working minutes, how many) into one histogram per key."""
+    """Fold (key, working minutes, how many) into one histogram per key (None: not counted)."""
     found: dict[str | None, ResponseHistogram] = {}
     for key, minutes, count in rows:
+        if minutes is None:
+            continue
         hist = found.get(key)
         if hist is None:
             hist = found[key] = ResponseHistogram()

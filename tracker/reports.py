@@ -264,8 +264,9 @@ class BreachRow:
     received_at: datetime
     due_at: datetime
     met_at: datetime | None
-    hours_late: float
-    """Working hours on the rule's schedule from due_at to met_at (or ``now`` if unmet)."""
+    hours_late: float | None
+    """Working hours on the rule's schedule from due_at to met_at (or ``now`` if unmet);
+    None when that schedule is no longer configured."""
 
 
 def breach_rows(
@@ -274,7 +275,10 @@ def breach_rows(
     """Every obligation met late or overdue at ``now`` for inquiries received in the period."""
     for b in breaches(session, period, now):
         end = b.met_at if b.met_at is not None else now
-        late = calendar.working_time(b.due_at, end, b.schedule)
+        hours: float | None = None
+        if b.schedule in calendar.schedules:
+            late = calendar.working_time(b.due_at, end, b.schedule)
+            hours = round(late.total_seconds() / 3600, 2)
         yield BreachRow(
             ref=b.ref,
             rule=b.rule,
@@ -283,5 +287,5 @@ def breach_rows(
             received_at=b.received_at,
             due_at=b.due_at,
             met_at=b.met_at,
-            hours_late=round(late.total_seconds() / 3600, 2),
+            hours_late=hours,
         )
