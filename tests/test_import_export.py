@@ -33,7 +33,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from tracker import csvio, export, importer, register
-from tracker.calendar import COPENHAGEN
+from tracker.calendar import COPENHAGEN, to_us
 from tracker.models import Inquiry, Obligation
 from tracker.sla import evaluate
 from tracker.validate import CHANNELS
@@ -455,3 +455,43 @@ def test_import_needs_an_advisor_for_pending_deadlines_without_a_default_recipie
     assert "row 5: note: note is 8 characters, longer than note_max_length (5)" in result.stderr
     assert "too long" not in result.stderr  # a note's text is never echoed
     assert dump(database_url) == before
+
+
+@given(us=st.integers(-(10**15), 8 * 10**15))
+def test_the_bulk_sqlite_time_text_is_what_sqlalchemy_stores(us: int) -> None:
+    from sqlalchemy.dialects import sqlite
+
+    from tracker.bulk import BulkWriter
+    from tracker.models import UTCDateTime
+
+    class SqliteWriter(BulkWriter):
+        def __init__(self) -> None:
+            self.sqlite = True
+
+    dialect = sqlite.dialect()
+    # The column type's full bind processing: UTCDateTime, then SQLite's DATETIME text.
+    process = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert process is not None
+    stored = process(EPOCH + timedelta(microseconds=us))
+    assert SqliteWriter().converter()(us) == stored
+
+
+@given(
+    warn=st.integers(0, 10**6),
+    extra=st.integers(0, 10**6),
+    met=st.none() | st.integers(0, 3 * 10**6),
+    now=st.integers(0, 3 * 10**6),
+)
+def test_the_fast_path_classifies_like_the_sla_engine(
+    warn: int, extra: int, met: int | None, now: int
+) -> None:
+    from tracker.fastpath import classify_us
+    from tracker.sla import Deadline, classify
+
+    def at(us: int | None) -> datetime | None:
+        return None if us is None else EPOCH + timedelta(microseconds=us)
+
+    due = warn + extra
+    deadline = Deadline(rule="r", schedule="s", hours=1, warn_at=at(warn), due_at=at(due))
+    state, next_change = classify(deadline, at(met), at(now) or EPOCH)
+    assert classify_us(warn, due, met, now) == (state.value, next_change and to_us(next_change))

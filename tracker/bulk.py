@@ -11,7 +11,7 @@ free id is safe to take; on PostgreSQL they come from the table's sequence.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,6 +46,7 @@ OBLIGATION_COLUMNS = (
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
+_US_PER_DAY = 86_400_000_000
 
 
 class BulkWriter:
@@ -65,9 +66,28 @@ class BulkWriter:
 
     def time(self, us: int) -> Any:
         """An epoch-µs instant as this database's driver wants it (see the module doc)."""
-        if self.sqlite:
-            return (_NAIVE_EPOCH + timedelta(microseconds=us)).isoformat(" ", "microseconds")
-        return _EPOCH + timedelta(microseconds=us)
+        return self.converter()(us)
+
+    def converter(self) -> Callable[[int], Any]:
+        """``time`` as a plain function, for loops over many values."""
+        if not self.sqlite:
+            return lambda us: _EPOCH + timedelta(microseconds=us)
+        days: dict[int, str] = {}
+
+        def sqlite_text(us: int) -> str:
+            # The text SQLAlchemy's SQLite DATETIME writes, built from parts: the date part
+            # is shared by every instant of a day.
+            day, rest = divmod(us, _US_PER_DAY)
+            date_part = days.get(day)
+            if date_part is None:
+                d = _NAIVE_EPOCH + timedelta(days=day)
+                date_part = days[day] = f"{d.year:04d}-{d.month:02d}-{d.day:02d} "
+            seconds, micro = divmod(rest, 1_000_000)
+            hours, seconds = divmod(seconds, 3600)
+            minutes, seconds = divmod(seconds, 60)
+            return f"{date_part}{hours:02d}:{minutes:02d}:{seconds:02d}.{micro:06d}"
+
+        return sqlite_text
 
     def reserve_ids(self, count: int) -> Sequence[int]:
         if self.sqlite:

@@ -3,9 +3,10 @@
 Two streaming passes in the caller's one transaction. The first validates every row and
 every explicit ref (also against the database), reporting up to MAX_REPORTED bad rows by
 number and column; a dry run stops there. The second computes the deadlines on epoch
-microseconds (BusinessCalendar.due_us, the fast path; the same arithmetic as sla.evaluate)
-and inserts in batches with SQLAlchemy Core, which is an order of magnitude faster than ORM
-``add_all``. One ``imported`` event records the count: the audit trail never holds a note.
+microseconds (the working-time index behind BusinessCalendar.due_us; the same arithmetic
+as sla.evaluate, which a test holds it to) and inserts in batches with driver-level
+executemany through SQLAlchemy Core, an order of magnitude faster than ORM ``add_all``.
+One ``imported`` event records the count: the audit trail never holds a note.
 """
 
 from __future__ import annotations
@@ -22,18 +23,16 @@ from sqlalchemy.orm import Session
 
 from tracker import refs
 from tracker.bulk import BulkWriter
-from tracker.calendar import hours_to_us, to_us
+from tracker.calendar import to_us
 from tracker.csvio import BATCH, FastParser, Spooled, parse_row, read_rows, spooled
 from tracker.errors import BadInputError
+from tracker.fastpath import Plan, by_rule, classify_us, met_at, plans_for
 from tracker.models import Event, Inquiry
 from tracker.register import Context, EventKind
-from tracker.sla import Fulfilment, State
 
 MAX_REPORTED = 20
 REF_CHECK_CHUNK = 1000
 TIME_CACHE = 200_000
-MET_ON_TIME, MET_LATE = State.MET_ON_TIME.value, State.MET_LATE.value
-OVERDUE, DUE_SOON, PENDING = State.OVERDUE.value, State.DUE_SOON.value, State.PENDING.value
 
 Progress = Callable[[str, int], None]
 """Called with (phase, rows done so far) every BATCH rows."""
@@ -64,54 +63,6 @@ class _Scan:
             self.messages.append((row, f"row {row}: " + "; ".join(problems)))
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """One rule as the fast path needs it."""
-
-    name: str
-    schedule: str
-    hours: float
-    due_us: int
-    warn_us: int
-    fulfilled_by: Fulfilment
-
-
-def _plans(ctx: Context) -> dict[tuple[str, bool], list[_Plan]]:
-    """The rules that apply, per (channel, callback requested), computed once per import."""
-    from tracker.validate import CHANNELS
-
-    plans: dict[tuple[str, bool], list[_Plan]] = {}
-    for channel in CHANNELS:
-        for callback in (False, True):
-            plans[channel, callback] = [
-                _Plan(
-                    name=rule.name,
-                    schedule=rule.schedule,
-                    hours=rule.hours,
-                    due_us=hours_to_us(rule.hours),
-                    warn_us=hours_to_us(max(rule.hours - rule.warn_before, 0.0)),
-                    fulfilled_by=rule.fulfilled_by,
-                )
-                for rule in ctx.rules.values()
-                if rule.applies(channel, callback)
-            ]
-    return plans
-
-
-def _met(item: Spooled, fulfilled_by: Fulfilment) -> int | None:
-    """When a rule was met: its fulfilment or the closing, whichever came first."""
-    if fulfilled_by is Fulfilment.REPLY:
-        own = item[7]
-    elif fulfilled_by is Fulfilment.CALLBACK:
-        own = item[8]
-    else:
-        own = None
-    closed = item[9]
-    if own is None:
-        return closed
-    return own if closed is None or own < closed else closed
-
-
 def import_csv(
     session: Session,
     ctx: Context,
@@ -121,7 +72,7 @@ def import_csv(
     progress: Progress | None = None,
 ) -> ImportResult:
     """Validate all of ``path``, then (unless ``dry_run``) insert all of it."""
-    plans = _plans(ctx)
+    plans = plans_for(ctx.rules, ctx.calendar)
     with tempfile.TemporaryFile(prefix="svarfrist-import-") as spool:
         scan = _validate(
             session, ctx, path, plans=plans, progress=progress, spool=None if dry_run else spool
@@ -160,7 +111,7 @@ def _validate(
     ctx: Context,
     path: Path,
     *,
-    plans: dict[tuple[str, bool], list[_Plan]],
+    plans: dict[tuple[str, bool], list[Plan]],
     progress: Progress | None,
     spool: IO[bytes] | None,
 ) -> _Scan:
@@ -186,7 +137,7 @@ def _validate(
         if (
             needs_recipient
             and not advisor
-            and any(_met(item, p.fulfilled_by) is None for p in plans[channel, callback])
+            and any(met_at(item, p.fulfilled_by) is None for p in plans[channel, callback])
         ):
             scan.bad(number, ["advisor: required, since no default_recipient is configured"])
             continue
@@ -245,7 +196,7 @@ def _insert(
     scan: _Scan,
     spool: IO[bytes],
     *,
-    plans: dict[tuple[str, bool], list[_Plan]],
+    plans: dict[tuple[str, bool], list[Plan]],
     progress: Progress | None,
 ) -> None:
     """Pass two: refs, deadlines and state at ``now`` on epoch µs, then driver executemany."""
@@ -257,13 +208,12 @@ def _insert(
         for year, count in scan.per_year.items()
     }
     writer = BulkWriter(session)
-    due_us = ctx.calendar.due_us
     now_us = to_us(ctx.now)
     # Converting an instant to the driver's form is the costliest step per row, so each
     # distinct instant is converted once (deadlines repeat; met_at and next_action_at
     # repeat other columns of the same row).
     seen: dict[int, Any] = {}
-    get, convert = seen.get, writer.time
+    get, convert = seen.get, writer.converter()
     created = convert(now_us)
     done = 0
     for batch in _batches(spool):
@@ -271,7 +221,6 @@ def _insert(
             seen.clear()
         ids = writer.reserve_ids(len(batch))
         inquiries = []
-        obligations = []
         for inquiry_id, item in zip(ids, batch, strict=True):
             ref, rec, channel, department, topic, advisor, callback, rep, cbk, clo, note, year = (
                 item
@@ -286,33 +235,23 @@ def _insert(
                 (inquiry_id, ref, channel, department, topic, advisor, callback,
                  rec_v, rep_v, cbk_v, clo_v, note, created)
             )  # fmt: skip
-            for plan in plans[channel, callback]:
-                due = due_us(rec, plan.due_us, plan.schedule, ())
-                warn = due_us(rec, plan.warn_us, plan.schedule, ())
-                met = _met(item, plan.fulfilled_by)
+        obligations = []
+        for plan, positions in by_rule(batch, plans, ctx.rules):
+            starts = [batch[p][1] for p in positions]
+            dues = plan.advance_many(starts, plan.due_us)
+            warns = plan.advance_many(starts, plan.warn_us)
+            for p, due, warn in zip(positions, dues, warns, strict=True):
+                met = met_at(batch[p], plan.fulfilled_by)
                 state, next_change = classify_us(warn, due, met, now_us)
-                due_v = None if due is None else get(due) or seen.setdefault(due, convert(due))
-                warn_v = None if warn is None else get(warn) or seen.setdefault(warn, convert(warn))
+                due_v = get(due) or seen.setdefault(due, convert(due))
+                warn_v = get(warn) or seen.setdefault(warn, convert(warn))
                 obligations.append(
-                    (inquiry_id, plan.name, plan.schedule, plan.hours, warn_v, due_v,
-                     None if met is None else seen[met] if met in seen else convert(met),
-                     state, None if next_change is None else seen[next_change])
+                    (ids[p], plan.name, plan.schedule, plan.hours, warn_v, due_v,
+                     None if met is None else seen[met], state,
+                     None if next_change is None else seen[next_change])
                 )  # fmt: skip
         writer.insert_inquiries(inquiries)
         writer.insert_obligations(obligations)
         done += len(batch)
         if progress is not None:
             progress("importing", done)
-
-
-def classify_us(
-    warn: int | None, due: int | None, met: int | None, now: int
-) -> tuple[str, int | None]:
-    """sla.classify on epoch µs (the import's fast path; a test holds the two equal)."""
-    if met is not None:
-        return (MET_ON_TIME if due is None or met <= due else MET_LATE), None
-    if due is not None and now >= due:
-        return OVERDUE, None
-    if warn is not None and now >= warn:
-        return DUE_SOON, due
-    return PENDING, warn if warn is not None else due
