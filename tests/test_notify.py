@@ -325,6 +325,8 @@ def _tls_server(cert: Path, key: Path, *, implicit: bool) -> tuple[Controller, H
     return controller, handler, port
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.filterwarnings("ignore:Session.login_data is deprecated")
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 def test_tls_and_login_deliver_and_a_wrong_password_is_retried_not_failed(
     tmp_path: Path, certificate: tuple[Path, Path], security: str
