@@ -39,7 +39,7 @@ from tracker.config import Settings, SmtpSettings
 from tracker.db import make_engine, session_factory, transaction
 from tracker.mail_render import MailConfig, message_id, render
 from tracker.notify import Connection, SmtpConfig, SmtpConnection
-from tracker.sweep import DIGEST_DONE, PLAN_WATERMARK, build_services, sweep
+from tracker.sweep import DIGEST_DONE, build_services, sweep
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=COPENHAGEN)  # a Monday morning, inside the window
 CHUNK = 50_000
@@ -118,8 +118,8 @@ def build_database(path: Path, count: int, *, due_now: bool) -> str:
     finally:
         raw.close()
     with transaction(session_factory(engine)) as session:
-        # As after the daemon's first sweeps: new obligations planned, today's digest done.
-        outbox.put_state(session, PLAN_WATERMARK, NOW, {"obligation_id": count})
+        # As after the daemon's first sweeps: obligations planned (next_action_at set to their
+        # next look above), today's digest done.
         outbox.put_state(session, DIGEST_DONE, NOW, {"day": NOW.date().isoformat()})
         session.execute(text("ANALYZE"))
     engine.dispose()

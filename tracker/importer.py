@@ -210,8 +210,9 @@ def _insert(
     writer = BulkWriter(session)
     now_us = to_us(ctx.now)
     # Converting an instant to the driver's form is the costliest step per row, so each
-    # distinct instant is converted once (deadlines repeat; met_at and next_action_at
-    # repeat other columns of the same row).
+    # distinct instant is converted once (deadlines repeat; met_at repeats another column
+    # of the same row). next_action_at of an unmet obligation is its received time: the
+    # daemon's next sweep plans it (obligations.first_look).
     seen: dict[int, Any] = {}
     get, convert = seen.get, writer.converter()
     created = convert(now_us)
@@ -242,13 +243,13 @@ def _insert(
             warns = plan.advance_many(starts, plan.warn_us)
             for p, due, warn in zip(positions, dues, warns, strict=True):
                 met = met_at(batch[p], plan.fulfilled_by)
-                state, next_change = classify_us(warn, due, met, now_us)
+                state, _ = classify_us(warn, due, met, now_us)
                 due_v = get(due) or seen.setdefault(due, convert(due))
                 warn_v = get(warn) or seen.setdefault(warn, convert(warn))
                 obligations.append(
                     (ids[p], plan.name, plan.schedule, plan.hours, warn_v, due_v,
                      None if met is None else seen[met], state,
-                     None if next_change is None else seen[next_change])
+                     None if met is not None else rec_v)
                 )  # fmt: skip
         writer.insert_inquiries(inquiries)
         writer.insert_obligations(obligations)

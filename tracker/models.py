@@ -124,7 +124,8 @@ class Obligation(Base):
     met_at: Mapped[datetime | None]
     state: Mapped[str] = mapped_column(String(16))
     next_action_at: Mapped[datetime | None]
-    """When the state next changes by itself (sla.ObligationStatus.next_change_at)."""
+    """When the daemon must next look at it: received_at after any write by the register
+    (obligations.first_look), then the sweep's next state change or planned reminder."""
 
     __table_args__ = (
         UniqueConstraint("inquiry_id", "rule"),

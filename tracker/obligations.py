@@ -64,7 +64,19 @@ def facts_of(inquiry: Inquiry, pauses: Sequence[Pause]) -> InquiryFacts:
     )
 
 
-def obligation_row(inquiry_id: int, s: ObligationStatus) -> Obligation:
+def first_look(s: ObligationStatus, received_at: datetime) -> datetime | None:
+    """When the daemon must next look at an obligation the register has just written.
+
+    An unmet obligation is due for a look at once (its received time, always <= a sweep's
+    now): its first reminder may have to go out *before* warn_at (a due_soon moved earlier
+    into the sending window), which only the daemon's planner knows. The sweep then sets
+    the real next instant. Indexing "look at me" this way cannot miss a row the way a
+    high-water mark on ids can when concurrent transactions commit out of id order.
+    """
+    return None if s.met_at is not None else received_at
+
+
+def obligation_row(inquiry_id: int, received_at: datetime, s: ObligationStatus) -> Obligation:
     return Obligation(
         inquiry_id=inquiry_id,
         rule=s.rule,
@@ -74,7 +86,7 @@ def obligation_row(inquiry_id: int, s: ObligationStatus) -> Obligation:
         due_at=s.due_at,
         met_at=s.met_at,
         state=s.state.value,
-        next_action_at=s.next_change_at,
+        next_action_at=first_look(s, received_at),
     )
 
 
@@ -108,7 +120,7 @@ def sync_obligations(
                 )
             )
             if write:
-                session.add(obligation_row(inquiry.id, s))
+                session.add(obligation_row(inquiry.id, inquiry.received_at, s))
             continue
         if only_open and row.met_at is not None:
             continue
@@ -126,7 +138,7 @@ def sync_obligations(
         if write:
             row.schedule, row.hours = s.schedule, s.hours
             row.warn_at, row.due_at, row.met_at = s.warn_at, s.due_at, s.met_at
-            row.state, row.next_action_at = s.state.value, s.next_change_at
+            row.state, row.next_action_at = s.state.value, first_look(s, inquiry.received_at)
     for rule, row in stored.items():  # a rule that no longer applies (recompute only)
         if only_open and row.met_at is not None:
             continue

@@ -6,8 +6,9 @@ A sweep is what ``svarfrist tick`` runs once and ``svarfrist run`` runs on a sch
    that finds nothing costs the same with a thousand or a million open obligations) get
    their state recomputed with ``sla.classify``; reminders whose time has come are written
    to the outbox **in the same transaction** as the state change; ``next_action_at`` moves
-   to the next instant anything can happen. Obligations created since the last sweep are
-   planned once as well (a ``due_soon`` may have to go out before warn_at, see
+   to the next instant anything can happen. The register indexes every obligation it writes
+   for a look at once (``obligations.first_look``), so new and moved ones are planned by the
+   next sweep (a ``due_soon`` may have to go out before warn_at, see
    ``reminders.due_soon_send_at``).
 2. *digest*: once a day, after the digest time on a working day, one digest per recipient;
    and the monthly management report (``reports_mail``), once per month and recipient.
@@ -63,7 +64,6 @@ MAX_REFRESH_BATCHES = 20
 ERROR_RETRY = timedelta(hours=1)
 LAST_SWEEP = "last_sweep"
 DIGEST_DONE = "digest"
-PLAN_WATERMARK = "plan_watermark"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,16 +158,13 @@ async def sweep(svc: Services, now: datetime, stop: asyncio.Event | None = None)
 
 
 def refresh(svc: Services, now: datetime) -> tuple[int, int, int]:
-    """Refresh due obligations, then plan new ones; (refreshed, enqueued, errors)."""
+    """Refresh and plan obligations whose next look has come; (refreshed, enqueued, errors)."""
     totals = [0, 0, 0]
-    # New obligations first: planning them moves next_action_at past now, so the second pass
-    # does not see them again in this sweep.
-    for new_only in (True, False):
-        for _ in range(MAX_REFRESH_BATCHES):
-            counts = _refresh_batch(svc, now, new_only=new_only)
-            totals = [a + b for a, b in zip(totals, counts, strict=True)]
-            if counts[0] < REFRESH_BATCH:
-                break
+    for _ in range(MAX_REFRESH_BATCHES):
+        counts = _refresh_batch(svc, now)
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
+        if counts[0] < REFRESH_BATCH:
+            break
     return totals[0], totals[1], totals[2]
 
 
@@ -189,7 +186,7 @@ _COLUMNS = (
 )
 
 
-def _refresh_batch(svc: Services, now: datetime, *, new_only: bool) -> tuple[int, int, int]:
+def _refresh_batch(svc: Services, now: datetime) -> tuple[int, int, int]:
     """One transaction: read a batch, decide each row in pure code, write in bulk.
 
     The outbox rows and the obligations' new state and next check commit together. A row
@@ -197,18 +194,13 @@ def _refresh_batch(svc: Services, now: datetime, *, new_only: bool) -> tuple[int
     """
     errors = 0
     with transaction(svc.factory) as session:
-        query = select(*_COLUMNS).join(Inquiry, Obligation.inquiry_id == Inquiry.id)
-        watermark = 0
-        if new_only:
-            mark = outbox.get_state(session, PLAN_WATERMARK)
-            watermark = int((mark.value or {}).get("obligation_id", 0)) if mark else 0
-            # New since the last sweep: the primary key index, ascending.
-            query = query.where(Obligation.id > watermark).order_by(Obligation.id)
-        else:
-            # Index range scan on obligations.next_action_at.
-            query = query.where(Obligation.next_action_at <= now).order_by(
-                Obligation.next_action_at, Obligation.id
-            )
+        # Index range scan on obligations.next_action_at.
+        query = (
+            select(*_COLUMNS)
+            .join(Inquiry, Obligation.inquiry_id == Inquiry.id)
+            .where(Obligation.next_action_at <= now)
+            .order_by(Obligation.next_action_at, Obligation.id)
+        )
         query = query.limit(REFRESH_BATCH).with_for_update(skip_locked=True, of=Obligation)
         rows = session.execute(query).all()
         messages: list[dict[str, Any]] = []
@@ -228,9 +220,6 @@ def _refresh_batch(svc: Services, now: datetime, *, new_only: bool) -> tuple[int
         if changes:  # ORM bulk UPDATE by primary key: one executemany
             session.execute(update(Obligation), changes)
         enqueued = outbox.enqueue_many(session, messages)
-        if new_only and rows:
-            top = max(watermark, *(row[0] for row in rows))
-            outbox.put_state(session, PLAN_WATERMARK, now, {"obligation_id": top})
     return len(rows), enqueued, errors
 
 
