@@ -454,8 +454,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"| {fmt_rate(rates.get('callback'))} | {ratio} | {counts} | {note} |"
         )
     print()
-    print("Svarfrist is timed on BusinessCalendar.due_at and, against batch peers, due_many")
-    print("(aware datetimes in and out); the")
+    print("Svarfrist is timed on BusinessCalendar.due_at and, against batch peers, on due_many")
+    print("(aware datetimes in and out, like the peers); the")
     print("disagreements of businesstimedelta and pandas come from what they cannot express.")
     return 0
 

@@ -188,6 +188,29 @@ def test_text_is_an_aligned_danish_table(run_cli: Any, tmp_path: Path) -> None:
     assert "Compliance" in english.stdout
 
 
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        ([], "Periode: alle henvendelser i registret"),
+        (["--from", "2026-01-01"], "Periode: fra 2026-01-01"),
+        (["--to", "2026-06-30"], "Periode: til og med 2026-06-30"),
+        (["--from", "2026-01-01", "--to", "2026-06-30"], "Periode: 2026-01-01 – 2026-06-30"),
+    ],
+)
+def test_the_period_line_says_in_words_what_an_open_end_covers(
+    run_cli: Any, tmp_path: Path, args: list[str], line: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    with database(url):
+        pass
+    env = env_for(tmp_path, url)
+    got = run_cli("report", "--now", NOW.isoformat(), *args, env=env)
+    assert got.returncode == 0, got.stderr
+    assert line in got.stdout.splitlines()
+    html = run_cli("report", "--format", "html", "--now", NOW.isoformat(), *args, env=env)
+    assert line in html.stdout
+
+
 def test_an_empty_database_reports_zero_in_every_format(run_cli: Any, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'r.db'}"
     with database(url):

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tracker.calendar import COPENHAGEN
-from tracker.report_labels import Labels, key_label
+from tracker.report_labels import Labels, key_label, period_text
 from tracker.reports import AnnualReport, BreachRow, Report, ReportRow, ShareRow
 
 CSV_ENCODING = "utf-8-sig"
@@ -202,9 +202,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: in
 
 
 def _period_line(report: Report | AnnualReport, labels: Labels) -> str:
-    first = _local_date(report, "first") or "…"
-    last = _local_date(report, "last") or "…"
-    return f"{labels['period']}: {first} – {last}"
+    return period_text(_local_date(report, "first"), _local_date(report, "last"), labels)
 
 
 def report_rows_text(report: Report, labels: Labels, lang: str) -> list[list[str]]:

@@ -25,7 +25,7 @@ from tracker.report_format import (
     report_rows_text,
     share_rows_text,
 )
-from tracker.report_labels import Labels, key_label, short_month
+from tracker.report_labels import Labels, key_label, period_text, short_month
 from tracker.report_svg import Bar, columns, hbars
 from tracker.reports import AnnualReport, Report, ReportRow, ShareRow
 
@@ -60,10 +60,6 @@ def _template() -> Template:
 
 def render(page: Page) -> str:
     return _template().render(page=page)
-
-
-def _period(first: object, last: object, labels: Labels) -> str:
-    return f"{labels['period']}: {first or '…'} – {last or '…'}"
 
 
 def _generated(now: datetime, labels: Labels) -> str:
@@ -141,7 +137,7 @@ def report_page(report: Report, months: Sequence[ReportRow], labels: Labels, lan
     page = Page(
         lang=lang,
         title=labels["report_title"],
-        period=_period(report.period.first, report.period.last, labels),
+        period=period_text(report.period.first, report.period.last, labels),
         generated=_generated(report.now, labels),
         figures=figures,
         charts=charts,
@@ -205,7 +201,7 @@ def annual_page(report: AnnualReport, labels: Labels, lang: str) -> str:
     page = Page(
         lang=lang,
         title=labels["annual_title"],
-        period=_period(report.period.first, report.period.last, labels),
+        period=period_text(report.period.first, report.period.last, labels),
         generated=_generated(report.now, labels),
         figures=figures,
         charts=charts,

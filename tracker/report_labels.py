@@ -15,6 +15,9 @@ _DA: dict[str, str] = {
     "annual_title": "Svarfrist – årsrapport",
     "monthly_subject": "Svarfrist: månedsrapport for {month}",
     "period": "Periode",
+    "all_time": "alle henvendelser i registret",
+    "since": "fra",
+    "until": "til og med",
     "generated": "Dannet",
     "inquiries": "Henvendelser",
     "count": "Antal",
@@ -69,6 +72,9 @@ _EN: dict[str, str] = {
     "annual_title": "Svarfrist – annual report",
     "monthly_subject": "Svarfrist: monthly report for {month}",
     "period": "Period",
+    "all_time": "every inquiry in the register",
+    "since": "from",
+    "until": "up to and including",
     "generated": "Generated",
     "inquiries": "Inquiries",
     "count": "Count",
@@ -146,6 +152,19 @@ MONTHS_EN = (
     "November",
     "December",
 )
+
+
+def period_text(first: object, last: object, labels: Labels) -> str:
+    """The period line: both ends, one open end in words, or the whole register."""
+    if first and last:
+        span = f"{first} – {last}"
+    elif first:
+        span = f"{labels['since']} {first}"
+    elif last:
+        span = f"{labels['until']} {last}"
+    else:
+        span = labels["all_time"]
+    return f"{labels['period']}: {span}"
 
 
 def labels_for(language: str) -> Labels:
