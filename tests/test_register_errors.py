@@ -52,6 +52,7 @@ BAD_INPUTS: list[tuple[str, tuple[str, ...], str]] = [
     ("malformed time", (*ADD, "--received", "yesterday"), "not an ISO 8601 time"),
     ("impossible date", (*ADD, "--received", "2026-02-30T10:00"), "not an ISO 8601 time"),
     ("time skipped by DST", (*ADD, "--received", "2026-03-29T02:30"), "does not exist"),
+    ("time outside the range", (*ADD, "--received", "0001-01-01T00:00"), "outside the supported"),
     ("duplicate ref", (*ADD, "--ref", "2026-000001"), "duplicate ref"),
     ("malformed ref", (*ADD, "--ref", "two words"), "ref"),
     ("note too long", (*ADD, "--note", "x" * 11), "note_max_length"),

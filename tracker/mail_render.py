@@ -26,40 +26,11 @@ from urllib.parse import quote
 
 import jinja2
 
-from tracker.calendar import COPENHAGEN
+from tracker.calendar import COPENHAGEN, MONTH_NAMES_DA, MONTH_NAMES_EN
 from tracker.reminders import Kind
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
-_MONTHS = {
-    "da": (
-        "januar",
-        "februar",
-        "marts",
-        "april",
-        "maj",
-        "juni",
-        "juli",
-        "august",
-        "september",
-        "oktober",
-        "november",
-        "december",
-    ),
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-}
+_MONTHS = {"da": MONTH_NAMES_DA, "en": MONTH_NAMES_EN}
 _WEEKDAYS = {
     "da": ["mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"],
     "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],

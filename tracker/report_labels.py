@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from tracker.calendar import MONTH_NAMES_DA, MONTH_NAMES_EN
+
 Labels = Mapping[str, str]
 
 _DA: dict[str, str] = {
@@ -124,34 +126,7 @@ _EN: dict[str, str] = {
     "answer": "Final answer",
 }
 
-MONTHS_DA = (
-    "januar",
-    "februar",
-    "marts",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "august",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
-MONTHS_EN = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+MONTHS_DA, MONTHS_EN = MONTH_NAMES_DA, MONTH_NAMES_EN
 
 
 def period_text(first: object, last: object, labels: Labels) -> str:

@@ -39,17 +39,24 @@ def parse_time(text: str, what: str) -> datetime:
     """ISO 8601; with an offset as given, without one as Europe/Copenhagen wall time.
 
     A wall time skipped when DST starts is refused; one repeated when it ends is taken as
-    its first occurrence (fold=0), as tracker.cli.common.parse_time does.
+    its first occurrence (fold=0). A time too close to the ends of the datetime range to be
+    converted (year 1, year 9999) is refused too. The command line and the CSV import
+    both use this one function.
     """
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
         raise BadInputError(f"{what}: {text!r} is not an ISO 8601 time") from None
-    if parsed.tzinfo is not None:
-        return parsed
-    local = parsed.replace(tzinfo=COPENHAGEN)
-    # A skipped wall time does not survive a round trip through UTC.
-    if local.astimezone(UTC).astimezone(COPENHAGEN).replace(tzinfo=None) != parsed:
+    try:
+        if parsed.tzinfo is not None:
+            parsed.astimezone(UTC)  # an offset that would leave the datetime range
+            return parsed
+        local = parsed.replace(tzinfo=COPENHAGEN)
+        # A skipped wall time does not survive a round trip through UTC.
+        round_trip = local.astimezone(UTC).astimezone(COPENHAGEN).replace(tzinfo=None)
+    except OverflowError:
+        raise BadInputError(f"{what}: {text} is outside the supported range of times") from None
+    if round_trip != parsed:
         raise BadInputError(f"{what}: {text} does not exist in Europe/Copenhagen (DST change)")
     return local
 

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
+from tracker import validate
 from tracker.calendar import COPENHAGEN, BusinessCalendar
 from tracker.config import Settings, build_calendar, build_rules, load_settings
 from tracker.errors import BadInputError
@@ -38,22 +39,9 @@ def rules() -> dict[str, Rule]:
 
 
 def parse_time(text: str, option: str) -> datetime:
-    """ISO 8601; with an offset as given, without one as Europe/Copenhagen wall time.
-
-    A wall time that does not exist (the hour skipped when DST starts) is refused; one that
-    exists twice (the hour repeated when DST ends) is taken as its first occurrence.
-    """
-    try:
-        parsed = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise BadInputError(f"{option}: {text!r} is not an ISO 8601 time") from None
-    if parsed.tzinfo is not None:
-        return parsed
-    local = parsed.replace(tzinfo=COPENHAGEN)
-    # A skipped wall time does not survive a round trip through UTC.
-    if local.astimezone(UTC).astimezone(COPENHAGEN).replace(tzinfo=None) != parsed:
-        raise BadInputError(f"{option}: {text} does not exist in Europe/Copenhagen (DST change)")
-    return local
+    """ISO 8601; with an offset as given, without one as Europe/Copenhagen wall time
+    (validate.parse_time: a DST-gap wall time is refused, a repeated one is the first)."""
+    return validate.parse_time(text, option)
 
 
 def parse_date(text: str, option: str) -> date:
