@@ -245,7 +245,7 @@ def _print_sent(factory: Any) -> None:
     for row in rows:
         sent = row.sent_at.astimezone(COPENHAGEN).isoformat(timespec="minutes")
         items = len(row.payload.get("due_today", [])) + len(row.payload.get("overdue", []))
-        ref = row.payload.get("ref", f"({items} items)")
+        ref = row.payload.get("ref", f"({items} {'item' if items == 1 else 'items'})")
         out(f"{sent:<27} {row.kind:<11} {row.recipient:<34} {ref}")
     kinds = Counter(r.kind for r in rows)
     out()
