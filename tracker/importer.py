@@ -29,6 +29,7 @@ from tracker.errors import BadInputError
 from tracker.fastpath import Plan, by_rule, classify_us, met_at, plans_for
 from tracker.models import Event, Inquiry
 from tracker.register import Context, EventKind
+from tracker.response import US_PER_MINUTE
 
 MAX_REPORTED = 20
 REF_CHECK_CHUNK = 1000
@@ -241,14 +242,21 @@ def _insert(
             starts = [batch[p][1] for p in positions]
             dues = plan.advance_many(starts, plan.due_us)
             warns = plan.advance_many(starts, plan.warn_us)
+            cumulative = plan.cumulative
             for p, due, warn in zip(positions, dues, warns, strict=True):
                 met = met_at(batch[p], plan.fulfilled_by)
                 state, _ = classify_us(warn, due, met, now_us)
                 due_v = get(due) or seen.setdefault(due, convert(due))
                 warn_v = get(warn) or seen.setdefault(warn, convert(warn))
+                # The stored response time (tracker.response): working minutes, no pauses.
+                minutes = (
+                    None
+                    if met is None
+                    else max(cumulative(met) - cumulative(batch[p][1]), 0) // US_PER_MINUTE
+                )
                 obligations.append(
                     (ids[p], plan.name, plan.schedule, plan.hours, warn_v, due_v,
-                     None if met is None else seen[met], state,
+                     None if met is None else seen[met], minutes, state,
                      None if met is not None else rec_v)
                 )  # fmt: skip
         writer.insert_inquiries(inquiries)
