@@ -110,15 +110,10 @@ _STATES = (ON_TIME, LATE, OVERDUE, PENDING)
 _CODE = {state: str(code) for code, state in enumerate(_STATES)}
 
 
-@dataclass(frozen=True, kw_only=True)
-class StateMinutes:
-    """One group of the combined pass: obligations of ``key`` in ``state`` at now with the
-    stored response time ``minutes`` (None: unmet, or met without a stored time)."""
-
-    key: str | None
-    state: str
-    minutes: int | None
-    count: int
+StateMinutes = tuple[str | None, str, int | None, int]
+"""One group of the combined pass: (key, state at now, stored response minutes or None
+(unmet, or met without a stored time), how many obligations). Streamed: ~groups x
+distinct minutes of them (64,000 for departments over 1,000,000 inquiries)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -291,7 +286,7 @@ def obligation_counts(
 
 def state_minutes(
     session: Session, by: GroupBy, period: Period, now: datetime
-) -> list[StateMinutes]:
+) -> Iterator[StateMinutes]:
     """Obligations of the period's inquiries per (key, state at ``now``, stored minutes).
 
     One GROUP BY pass gives both the obligation counts (sum over minutes) and the response
@@ -324,12 +319,10 @@ def state_minutes(
         .where(in_period)
         .group_by(_FIRST_COLUMN, literal_column("2"))
     )
-    out = []
-    for k, code, n in session.connection().execute(stmt):
-        plus_one, state = divmod(int(code), 4)
-        minutes = plus_one - 1 if plus_one else None
-        out.append(StateMinutes(key=k, state=_STATES[state], minutes=minutes, count=int(n)))
-    return out
+    rows = session.connection().execute(stmt.execution_options(yield_per=STREAM_BATCH))
+    for k, code, n in rows:
+        plus_one, state = divmod(code, 4)
+        yield k, _STATES[state], plus_one - 1 if plus_one else None, n
 
 
 def _epoch(session: Session, column: Any) -> Any:

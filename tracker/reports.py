@@ -147,17 +147,19 @@ def _with_times(
     counts: dict[str | None, dict[str, int]] = {}
     hists: dict[str | None, ResponseHistogram] = {}
     unstored = 0
-    for g in groups:
-        c = counts.setdefault(g.key, dict.fromkeys((ON_TIME, LATE, OVERDUE, PENDING), 0))
-        c[g.state] += g.count
-        if g.state in (ON_TIME, LATE):
-            if g.minutes is None:
-                unstored += g.count
+    for key, state, minutes, n in groups:
+        c = counts.get(key)
+        if c is None:
+            c = counts[key] = dict.fromkeys((ON_TIME, LATE, OVERDUE, PENDING), 0)
+        c[state] += n
+        if state in (ON_TIME, LATE):
+            if minutes is None:
+                unstored += n
             else:
-                hist = hists.get(g.key)
+                hist = hists.get(key)
                 if hist is None:
-                    hist = hists[g.key] = ResponseHistogram()
-                hist.minutes[g.minutes] += g.count
+                    hist = hists[key] = ResponseHistogram()
+                hist.minutes[minutes] += n
     obligations = {
         key: ObligationCounts(
             key=key,
