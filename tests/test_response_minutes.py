@@ -119,3 +119,15 @@ def test_reports_agree_with_and_without_stored_times(database_url: str, by: Grou
                 assert (filled is not None) is stored
                 report = build_report(session, CAL, by=by, period=period_of(None, None), now=NOW)
                 assert report_json(report) == want
+
+
+def test_the_imports_bulk_elapsed_time_equals_the_pairwise_one() -> None:
+    index = CAL.index("working_days")
+    start = 1_767_225_600 * 1_000_000  # 2026-01-01T00:00Z
+    hour = 3_600_000_000
+    starts = [start + k * 7 * hour for k in range(200)]
+    ends = [s + (k % 13 - 3) * 5 * hour for k, s in enumerate(starts)]  # some before the start
+    pairs = zip(starts, ends, strict=True)
+    want = [max(index.cumulative(b) - index.cumulative(a), 0) for a, b in pairs]
+    assert index.elapsed_many(starts, ends) == want
+    assert index.elapsed_many([], []) == []

@@ -242,18 +242,16 @@ def _insert(
             starts = [batch[p][1] for p in positions]
             dues = plan.advance_many(starts, plan.due_us)
             warns = plan.advance_many(starts, plan.warn_us)
-            cumulative = plan.cumulative
-            for p, due, warn in zip(positions, dues, warns, strict=True):
-                met = met_at(batch[p], plan.fulfilled_by)
+            mets = [met_at(batch[p], plan.fulfilled_by) for p in positions]
+            # The stored response times (tracker.response): working minutes, no pauses.
+            pairs = zip(positions, mets, strict=True)
+            answered = [(batch[p][1], met) for p, met in pairs if met is not None]
+            worked = iter(plan.elapsed_many([r for r, _ in answered], [m for _, m in answered]))
+            for p, due, warn, met in zip(positions, dues, warns, mets, strict=True):
                 state, _ = classify_us(warn, due, met, now_us)
                 due_v = get(due) or seen.setdefault(due, convert(due))
                 warn_v = get(warn) or seen.setdefault(warn, convert(warn))
-                # The stored response time (tracker.response): working minutes, no pauses.
-                minutes = (
-                    None
-                    if met is None
-                    else max(cumulative(met) - cumulative(batch[p][1]), 0) // US_PER_MINUTE
-                )
+                minutes = None if met is None else next(worked) // US_PER_MINUTE
                 obligations.append(
                     (ids[p], plan.name, plan.schedule, plan.hours, warn_v, due_v,
                      None if met is None else seen[met], minutes, state,
