@@ -293,7 +293,8 @@ def state_minutes(
     time histogram (the met states' minutes), so only groups x distinct minutes come back.
     State and minutes travel packed in one integer, ``4 * (minutes + 1) + state`` (minutes
     + 1 is 0 for a met row without a stored time): a narrower GROUP BY key, which measured
-    ~1.7x faster on SQLite than grouping by the state and the minutes as two columns.
+    faster on SQLite than grouping by the state and the minutes as two columns (0.87 s
+    against 1.03 s as raw SQL over 1,000,000 inquiries, bench/report.py's data).
     """
     received, in_period = _received(session, period)
     months = month_starts(session, period) if by is GroupBy.MONTH else []
