@@ -59,7 +59,8 @@ INQUIRY_SQL = (
 )
 OBLIGATION_SQL = (
     "INSERT INTO obligations (id, inquiry_id, rule, schedule, hours, warn_at, due_at, met_at,"
-    " state, next_action_at) VALUES (?, ?, ?, 'working_days', ?, ?, ?, ?, ?, NULL)"
+    " response_minutes, state, next_action_at)"
+    " VALUES (?, ?, ?, 'working_days', ?, ?, ?, ?, ?, ?, NULL)"
 )
 
 
@@ -114,9 +115,11 @@ def build(path: Path, n: int, seed: int = 2026) -> float:
                 continue
             oid += 1
             due = index.instant_reaching(index.cumulative(received) + hours * US_PER_HOUR, received)
-            met = None
+            met = minutes = None
             if rnd.random() < 0.95:
                 met = received + rnd.randrange(1, int(hours * 2.2 * 60)) * 60_000_000
+                # The stored response time, as register and import write it.
+                minutes = (index.cumulative(met) - index.cumulative(received)) // 60_000_000
             state = "pending" if met is None else ("met_on_time" if met <= due else "met_late")
             obligations.append(
                 (
@@ -127,6 +130,7 @@ def build(path: Path, n: int, seed: int = 2026) -> float:
                     stored(due - 4 * US_PER_HOUR),
                     stored(due),
                     stored(met) if met else None,
+                    minutes,
                     state,
                 )
             )

@@ -121,12 +121,17 @@ def insert_world(engine: Engine, world: World) -> None:
 
 
 @contextmanager
-def database(url: str, world: World | None = None) -> Iterator[Engine]:
+def database(url: str, world: World | None = None, *, stored: bool = True) -> Iterator[Engine]:
+    """A database holding ``world``. The rows go into the 0001 schema and the upgrade to
+    head fills their stored response times, as ``svarfrist init`` does for an old database;
+    ``stored=False`` leaves them NULL (rows written outside Svarfrist), which the reports
+    must measure themselves."""
     engine = make_engine(url)
     try:
-        schema.upgrade(engine)
+        schema.upgrade(engine, "0001" if stored else "head")
         if world is not None:
             insert_world(engine, world)
+        schema.upgrade(engine)
         yield engine
     finally:
         engine.dispose()

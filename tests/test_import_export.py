@@ -36,6 +36,7 @@ from tracker import csvio, export, importer, register
 from tracker.calendar import COPENHAGEN, to_us
 from tracker.models import Inquiry, Obligation
 from tracker.obligations import first_look
+from tracker.response import response_minutes
 from tracker.sla import evaluate
 from tracker.validate import CHANNELS
 
@@ -377,6 +378,10 @@ def test_imported_obligations_equal_what_the_sla_engine_computes(
         got = stored[o.rule]
         assert (got.warn_at, got.due_at, got.met_at) == (o.warn_at, o.due_at, o.met_at)
         assert got.state == o.state.value
+        # The stored response time, as the register would write it (imports have no pauses).
+        assert got.response_minutes == response_minutes(
+            context(settings_).calendar, o.schedule, inquiry_facts.received_at, o.met_at
+        )
         # The register indexes an unmet obligation for the daemon's next sweep at once.
         assert got.next_action_at == first_look(o, inquiry_facts.received_at)
     assert inquiry_facts.closed_at == at(closed)

@@ -41,6 +41,7 @@ OBLIGATION_COLUMNS = (
     "warn_at",
     "due_at",
     "met_at",
+    "response_minutes",
     "state",
     "next_action_at",
 )

@@ -31,6 +31,9 @@ class Plan:
     advance_many: Callable[[Sequence[int], int], list[int]]
     """The schedule's ``WorkingIndex.advance_many``: ``due_us`` for a batch of received
     times when nothing is paused (imported rows have no pauses)."""
+    elapsed_many: Callable[[Sequence[int], Sequence[int]], list[int]]
+    """The schedule's ``WorkingIndex.elapsed_many``: working µs between pairs of instants,
+    for the stored response times (received to met; imported rows have no pauses)."""
 
 
 def plans_for(
@@ -49,6 +52,7 @@ def plans_for(
                     warn_us=hours_to_us(max(rule.hours - rule.warn_before, 0.0)),
                     fulfilled_by=rule.fulfilled_by,
                     advance_many=calendar.index(rule.schedule).advance_many,
+                    elapsed_many=calendar.index(rule.schedule).elapsed_many,
                 )
                 for rule in rules.values()
                 if rule.applies(channel, callback)

@@ -29,6 +29,7 @@ from tracker.errors import BadInputError
 from tracker.fastpath import Plan, by_rule, classify_us, met_at, plans_for
 from tracker.models import Event, Inquiry
 from tracker.register import Context, EventKind
+from tracker.response import US_PER_MINUTE
 
 MAX_REPORTED = 20
 REF_CHECK_CHUNK = 1000
@@ -241,14 +242,19 @@ def _insert(
             starts = [batch[p][1] for p in positions]
             dues = plan.advance_many(starts, plan.due_us)
             warns = plan.advance_many(starts, plan.warn_us)
-            for p, due, warn in zip(positions, dues, warns, strict=True):
-                met = met_at(batch[p], plan.fulfilled_by)
+            mets = [met_at(batch[p], plan.fulfilled_by) for p in positions]
+            # The stored response times (tracker.response): working minutes, no pauses.
+            pairs = zip(positions, mets, strict=True)
+            answered = [(batch[p][1], met) for p, met in pairs if met is not None]
+            worked = iter(plan.elapsed_many([r for r, _ in answered], [m for _, m in answered]))
+            for p, due, warn, met in zip(positions, dues, warns, mets, strict=True):
                 state, _ = classify_us(warn, due, met, now_us)
                 due_v = get(due) or seen.setdefault(due, convert(due))
                 warn_v = get(warn) or seen.setdefault(warn, convert(warn))
+                minutes = None if met is None else next(worked) // US_PER_MINUTE
                 obligations.append(
                     (ids[p], plan.name, plan.schedule, plan.hours, warn_v, due_v,
-                     None if met is None else seen[met], state,
+                     None if met is None else seen[met], minutes, state,
                      None if met is not None else rec_v)
                 )  # fmt: skip
         writer.insert_inquiries(inquiries)

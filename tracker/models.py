@@ -122,6 +122,9 @@ class Obligation(Base):
     warn_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]
     met_at: Mapped[datetime | None]
+    response_minutes: Mapped[int | None] = mapped_column(Integer)
+    """Working minutes from received to met on the schedule, pauses excluded (None while
+    unmet): written with met_at (tracker.response), read by the reports' GROUP BY."""
     state: Mapped[str] = mapped_column(String(16))
     next_action_at: Mapped[datetime | None]
     """When the daemon must next look at it: received_at after any write by the register

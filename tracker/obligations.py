@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.calendar import BusinessCalendar
 from tracker.calendar import Pause as PauseSpan
 from tracker.models import Inquiry, Obligation, Pause
+from tracker.response import response_minutes
 from tracker.sla import Fulfilment, InquiryFacts, ObligationStatus, evaluate
 
 if TYPE_CHECKING:  # Context lives in tracker.register, which imports this module
@@ -76,7 +78,13 @@ def first_look(s: ObligationStatus, received_at: datetime) -> datetime | None:
     return None if s.met_at is not None else received_at
 
 
-def obligation_row(inquiry_id: int, received_at: datetime, s: ObligationStatus) -> Obligation:
+def obligation_row(
+    inquiry_id: int,
+    received_at: datetime,
+    s: ObligationStatus,
+    calendar: BusinessCalendar,
+    pauses: Sequence[PauseSpan] = (),
+) -> Obligation:
     return Obligation(
         inquiry_id=inquiry_id,
         rule=s.rule,
@@ -85,6 +93,7 @@ def obligation_row(inquiry_id: int, received_at: datetime, s: ObligationStatus) 
         warn_at=s.warn_at,
         due_at=s.due_at,
         met_at=s.met_at,
+        response_minutes=response_minutes(calendar, s.schedule, received_at, s.met_at, pauses),
         state=s.state.value,
         next_action_at=first_look(s, received_at),
     )
@@ -100,7 +109,8 @@ def sync_obligations(
     """
     session.flush()
     pauses = pauses_of(session, inquiry.id)
-    status = evaluate(facts_of(inquiry, pauses), ctx.rules, ctx.calendar, ctx.now)
+    facts = facts_of(inquiry, pauses)
+    status = evaluate(facts, ctx.rules, ctx.calendar, ctx.now)
     stored = {
         o.rule: o
         for o in session.scalars(select(Obligation).where(Obligation.inquiry_id == inquiry.id))
@@ -120,7 +130,9 @@ def sync_obligations(
                 )
             )
             if write:
-                session.add(obligation_row(inquiry.id, inquiry.received_at, s))
+                session.add(
+                    obligation_row(inquiry.id, inquiry.received_at, s, ctx.calendar, facts.pauses)
+                )
             continue
         if only_open and row.met_at is not None:
             continue
@@ -138,6 +150,9 @@ def sync_obligations(
         if write:
             row.schedule, row.hours = s.schedule, s.hours
             row.warn_at, row.due_at, row.met_at = s.warn_at, s.due_at, s.met_at
+            row.response_minutes = response_minutes(
+                ctx.calendar, s.schedule, inquiry.received_at, s.met_at, facts.pauses
+            )
             row.state, row.next_action_at = s.state.value, first_look(s, inquiry.received_at)
     for rule, row in stored.items():  # a rule that no longer applies (recompute only)
         if only_open and row.met_at is not None:

@@ -8,9 +8,13 @@ column (which is only as fresh as the last sweep):
   no deadline), late otherwise; an unmet obligation is overdue when ``due_at <= now``.
 
 Periods are half-open UTC ranges on ``received_at`` built from local dates (see
-:func:`period_of`). Working hours on the Danish calendar are beyond SQL: for response times
-SQLite calls a Python function inside the GROUP BY; PostgreSQL streams the met obligations'
-two instants in batches. The breach list is streamed too; nothing is loaded all at once.
+:func:`period_of`). Response times are stored with each met obligation
+(``obligations.response_minutes``, tracker.response), so one GROUP BY over (key, state at
+now, stored minutes) yields the obligation counts and a minute histogram per key together.
+Only a met obligation without a stored time (a row written outside Svarfrist, or by a bare
+``alembic upgrade``) needs the calendar at report time: for those SQLite calls a Python
+function inside the GROUP BY and PostgreSQL streams the two instants in batches. The
+breach list is streamed too; nothing is loaded all at once.
 """
 
 from __future__ import annotations
@@ -98,6 +102,18 @@ class ObligationCounts:
     on_time: int
     late: int
     overdue: int
+
+
+# The state of an obligation at now, as the combined pass groups by it.
+ON_TIME, LATE, OVERDUE, PENDING = "on_time", "late", "overdue", "pending"
+_STATES = (ON_TIME, LATE, OVERDUE, PENDING)
+_CODE = {state: str(code) for code, state in enumerate(_STATES)}
+
+
+StateMinutes = tuple[str | None, str, int | None, int]
+"""One group of the combined pass: (key, state at now, stored response minutes or None
+(unmet, or met without a stored time), how many obligations). Streamed: ~groups x
+distinct minutes of them (64,000 for departments over 1,000,000 inquiries)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -268,6 +284,48 @@ def obligation_counts(
     ]
 
 
+def state_minutes(
+    session: Session, by: GroupBy, period: Period, now: datetime
+) -> Iterator[StateMinutes]:
+    """Obligations of the period's inquiries per (key, state at ``now``, stored minutes).
+
+    One GROUP BY pass gives both the obligation counts (sum over minutes) and the response
+    time histogram (the met states' minutes), so only groups x distinct minutes come back.
+    State and minutes travel packed in one integer, ``4 * (minutes + 1) + state`` (minutes
+    + 1 is 0 for a met row without a stored time): a narrower GROUP BY key, which measured
+    faster on SQLite than grouping by the state and the minutes as two columns (0.87 s
+    against 1.03 s as raw SQL over 1,000,000 inquiries, bench/report.py's data).
+    """
+    received, in_period = _received(session, period)
+    months = month_starts(session, period) if by is GroupBy.MONTH else []
+    key = _key(by, received, months).label("key")
+    met_at, due_at = Obligation.met_at, Obligation.due_at
+    stored = func.coalesce(Obligation.response_minutes, literal_column("-1"))
+    packed = case(
+        (
+            _met(now),
+            case(
+                (due_at.is_(None) | (met_at <= due_at), literal_column(_CODE[ON_TIME])),
+                else_=literal_column(_CODE[LATE]),
+            )
+            + literal_column("4") * (stored + literal_column("1")),
+        ),
+        (and_(due_at.is_not(None), due_at <= now), literal_column(_CODE[OVERDUE])),
+        else_=literal_column(_CODE[PENDING]),
+    )
+    stmt = (
+        select(key, packed, func.count())
+        .select_from(Obligation)
+        .join(Inquiry, Inquiry.id == Obligation.inquiry_id)
+        .where(in_period)
+        .group_by(_FIRST_COLUMN, literal_column("2"))
+    )
+    rows = session.connection().execute(stmt.execution_options(yield_per=STREAM_BATCH))
+    for k, code, n in rows:
+        plus_one, state = divmod(code, 4)
+        yield k, _STATES[state], plus_one - 1 if plus_one else None, n
+
+
 def _epoch(session: Session, column: Any) -> Any:
     if _is_sqlite(session):
         return func.unixepoch(column)
@@ -281,7 +339,9 @@ def response_minutes(
     now: datetime,
     minutes: Callable[[str, int, int], int | None],
 ) -> Iterator[tuple[str | None, int | None, int]]:
-    """(key, working minutes from received to met, how many) over the met obligations.
+    """(key, working minutes from received to met, how many) over the met obligations that
+    have no stored response time (``response_minutes IS NULL``): the fallback for rows
+    written outside Svarfrist; the stored ones come from :func:`state_minutes`.
 
     ``minutes(schedule, received, met)`` (epoch seconds) does the calendar arithmetic SQL
     cannot. On SQLite it runs inside the query as a function, and SQL groups the result, so
@@ -297,7 +357,7 @@ def response_minutes(
         select()
         .select_from(Obligation)
         .join(Inquiry, Inquiry.id == Obligation.inquiry_id)
-        .where(in_period, _met(now, _met_at(session)))
+        .where(in_period, _met(now, _met_at(session)), Obligation.response_minutes.is_(None))
     )
     connection = session.connection()
     if not _is_sqlite(session):

@@ -1,7 +1,9 @@
 """Working-hours response times for reports: a fast clock and per-group minute histograms.
 
-SQL cannot count working hours on the Danish calendar, so the met obligations are streamed
-as (key, schedule, received, met) epoch seconds and folded here. Memory stays flat: one
+Met obligations carry their response time (``obligations.response_minutes``, written with
+met_at: tracker.response), which the reports group by in SQL. SQL cannot count working hours
+on the Danish calendar, so the clock here measures only met rows without a stored time (rows
+written outside Svarfrist); everything is folded into the same histograms. Memory stays flat: one
 histogram per group, keyed by whole working minutes, so its size depends on the spread of
 response times (bounded by the period's length in minutes), never on the number of rows.
 The median and 90th percentile are then exact to the minute.
@@ -103,8 +105,9 @@ def _midnight_seconds(calendar: BusinessCalendar, day: date) -> int:
 class WorkingMinutes:
     """``(schedule, received, met)`` epoch seconds -> whole working minutes between them.
 
-    A response time is the working time from received to met on the obligation's schedule;
-    pauses are not subtracted (they are rare, and the deadline itself already allows them).
+    A response time is the working time from received to met on the obligation's schedule.
+    Pauses are not subtracted here (this fallback does not read them); the stored times
+    (tracker.response) subtract them, which only rows written outside Svarfrist lack.
     ``first``..``last`` (local dates) is the range expected to hold every instant; an
     instant outside it is still counted exactly, through the calendar's own index.
     """

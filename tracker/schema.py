@@ -18,7 +18,9 @@ from tracker.errors import EnvironmentFailure
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD_REVISION = "0001"
+    from tracker.calendar import BusinessCalendar
+
+HEAD_REVISION = "0002"
 """The newest revision in tracker/migrations/versions. Update it with every new migration."""
 
 VERSION_TABLE = "alembic_version"
@@ -48,8 +50,13 @@ def script_head() -> str:
     return head
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(
+    engine: Engine, revision: str = "head", calendar: BusinessCalendar | None = None
+) -> None:
     """Create the schema or upgrade it to ``revision``; idempotent, one transaction.
+
+    ``calendar`` (default: the built-in one; ``init`` passes the configured one) is what
+    data migrations measure working time with: 0002 fills the stored response times.
 
     On PostgreSQL an advisory lock makes replicas that run ``init`` at the same moment take
     turns (the second finds the schema current); SQLite's BEGIN IMMEDIATE does the same.
@@ -57,7 +64,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
     from alembic.util import CommandError
 
+    from tracker.calendar import BusinessCalendar
+    from tracker.response import BACKFILL_ATTRIBUTE, backfill_function
+
     config = alembic_config(engine)
+    config.attributes[BACKFILL_ATTRIBUTE] = backfill_function(calendar or BusinessCalendar())
     try:
         with engine.begin() as connection:
             if connection.dialect.name == "postgresql":

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from tracker import outbox, queries, register, schema, validate
 from tracker.cli import delivery, transfer
 from tracker.cli.common import (
+    calendar,
     format_time,
     now_of,
     out,
@@ -115,7 +116,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         logging.getLogger("alembic").setLevel(logging.WARNING)
     with database(require_schema=False) as engine:
         before = schema.current_revision(engine)
-        schema.upgrade(engine)
+        schema.upgrade(engine, calendar=calendar())
         after = schema.current_revision(engine)
     if before == after:
         out(f"database schema is current ({after})")
