@@ -13,6 +13,8 @@ import sys
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from tracker.csvio import COLUMNS
+
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 DEPARTMENTS = {
     "Arbejdsmarked og Borgerservice": 59,
@@ -38,19 +40,6 @@ TOPICS = {
 }
 WRITTEN = {"email", "digital_post", "sms", "letter"}
 ADVISORS = ["anne@fredericia.dk", "bo@fredericia.dk", "søren@fredericia.dk", "åse@fredericia.dk"]
-COLUMNS = [
-    "ref",
-    "received_at",
-    "channel",
-    "department",
-    "topic",
-    "advisor",
-    "callback_requested",
-    "replied_at",
-    "called_back_at",
-    "closed_at",
-    "note",
-]
 
 
 def pick(rnd: random.Random, weights: dict[str, int]) -> str:
