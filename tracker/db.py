@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import ConfigError
 
+# Execution option marking a connection whose transactions only read (see read_only).
+READ_ONLY = "svarfrist_read_only"
 # How long a SQLite writer waits for another writer before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -58,8 +60,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin_immediate(conn: Any) -> None:
     # Writers take the lock at BEGIN, so two processes never deadlock upgrading a read lock;
-    # the busy timeout then makes the second one wait instead of failing.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # the busy timeout then makes the second one wait instead of failing. A read-only unit of
+    # work (a report, an export) begins deferred: in WAL mode it then never blocks a writer.
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine for work that only reads: on SQLite it does not take the write lock."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

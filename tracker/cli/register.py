@@ -28,7 +28,7 @@ from tracker.cli.common import (
 )
 from tracker.cli.database import actor_of, add_common, context, database
 from tracker.cli.render import print_moves, print_view, summary_line, view_json
-from tracker.db import session_factory, transaction
+from tracker.db import read_only, session_factory, transaction
 from tracker.recompute import recompute
 from tracker.register import Context, Move, NewInquiry
 
@@ -164,7 +164,7 @@ def cmd_fulfil(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     now = now_of(args)
-    with database() as engine, session_factory(engine)() as session:
+    with database() as engine, session_factory(read_only(engine))() as session:
         view = queries.show(session, args.ref, now)
         failed = outbox.delivery_failures(session, [view.ref])  # reminder e-mails (issue 4)
     if args.json:
@@ -179,7 +179,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     now = now_of(args)
     state = queries.ListState(args.state)
     advisor = validate.advisor(args.advisor) if args.advisor else None
-    with database() as engine, session_factory(engine)() as session:
+    with database() as engine, session_factory(read_only(engine))() as session:
         failed = outbox.delivery_failures(session)  # reminder e-mails (issue 4)
         views = queries.list_inquiries(session, state, now, advisor)
         if args.json:

@@ -20,7 +20,7 @@ from tracker.cli.common import (
     settings,
 )
 from tracker.cli.database import add_common, database
-from tracker.db import session_factory
+from tracker.db import read_only, session_factory
 from tracker.errors import BadInputError
 from tracker.report_format import (
     CSV_ENCODING,
@@ -99,7 +99,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     config = settings()
     lang = config.reminders.language
     labels = labels_for(lang)
-    with database() as engine, session_factory(engine)() as session:
+    with database() as engine, session_factory(read_only(engine))() as session:
         if args.breaches:
             rows = breach_rows(session, calendar(), period=period, now=now)
             if args.format == "csv":

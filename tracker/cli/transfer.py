@@ -10,7 +10,7 @@ from typing import Any
 from tracker import export, importer
 from tracker.cli.common import now_of, out
 from tracker.cli.database import add_common, context, database
-from tracker.db import session_factory, transaction
+from tracker.db import read_only, session_factory, transaction
 
 # Below this many rows a progress indication is more noise than help.
 PROGRESS_FROM_ROWS = 20_000
@@ -70,7 +70,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    with database() as engine, session_factory(engine)() as session:
+    with database() as engine, session_factory(read_only(engine))() as session:
         if args.format == "json":
             export.write_json(session, sys.stdout)
         else:
