@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,15 +62,22 @@ def postgres_url() -> Iterator[str]:
     """
     if not POSTGRES_URL:
         pytest.skip("SVARFRIST_TEST_POSTGRES_URL is not set: no PostgreSQL to test against")
+    with fresh_postgres_database(POSTGRES_URL) as url:
+        yield url
+
+
+@contextmanager
+def fresh_postgres_database(server_url: str, prefix: str = "svarfrist_t") -> Iterator[str]:
+    """Create an empty database on the server of ``server_url``; drop it afterwards."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    name = f"svarfrist_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -8,7 +8,6 @@ import io
 import json
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import fresh_postgres_database
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from register_support import (
@@ -29,8 +29,7 @@ from register_support import (
     settings_for,
     write_config,
 )
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from tracker import csvio, export, importer, register
 from tracker.calendar import COPENHAGEN, to_us
@@ -113,16 +112,8 @@ def postgres_or_sqlite_url_2(database_url: str, tmp_path: Path) -> Iterator[str]
     if database_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'second.db'}"
         return
-    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    name = f"svarfrist_t2_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres_database(database_url, prefix="svarfrist_t2") as url:
+        yield url
 
 
 def test_semicolons_a_bom_local_times_and_danish_booleans_are_read(
