@@ -42,6 +42,7 @@ from tracker.config import DEFAULT_DEPARTMENTS, DEFAULT_TOPICS
 from tracker.db import make_engine
 from tracker.report_queries import GroupBy, period_of
 from tracker.reports import build_report
+from tracker.response import local_month_us, packed_outcome
 
 CHANNELS = ["phone"] * 45 + ["email"] * 25 + ["in_person"] * 15 + ["digital_post"] * 8
 CHANNELS += ["letter"] * 4 + ["sms"] * 3
@@ -59,8 +60,8 @@ INQUIRY_SQL = (
 )
 OBLIGATION_SQL = (
     "INSERT INTO obligations (id, inquiry_id, rule, schedule, hours, warn_at, due_at, met_at,"
-    " response_minutes, state, next_action_at)"
-    " VALUES (?, ?, ?, 'working_days', ?, ?, ?, ?, ?, ?, NULL)"
+    " response_minutes, received_month, outcome, state, next_action_at)"
+    " VALUES (?, ?, ?, 'working_days', ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
 )
 
 
@@ -115,11 +116,12 @@ def build(path: Path, n: int, seed: int = 2026) -> float:
                 continue
             oid += 1
             due = index.instant_reaching(index.cumulative(received) + hours * US_PER_HOUR, received)
-            met = minutes = None
+            met = minutes = code = None
             if rnd.random() < 0.95:
                 met = received + rnd.randrange(1, int(hours * 2.2 * 60)) * 60_000_000
-                # The stored response time, as register and import write it.
+                # The stored response time and outcome, as register and import write them.
                 minutes = (index.cumulative(met) - index.cumulative(received)) // 60_000_000
+                code = packed_outcome(met > due, minutes)
             state = "pending" if met is None else ("met_on_time" if met <= due else "met_late")
             obligations.append(
                 (
@@ -131,6 +133,8 @@ def build(path: Path, n: int, seed: int = 2026) -> float:
                     stored(due),
                     stored(met) if met else None,
                     minutes,
+                    local_month_us(received),
+                    code,
                     state,
                 )
             )

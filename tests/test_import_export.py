@@ -35,7 +35,7 @@ from tracker import csvio, export, importer, register
 from tracker.calendar import COPENHAGEN, to_us
 from tracker.models import Inquiry, Obligation
 from tracker.obligations import first_look
-from tracker.response import response_minutes
+from tracker.response import local_month, outcome, response_minutes
 from tracker.sla import evaluate
 from tracker.validate import CHANNELS
 
@@ -373,6 +373,9 @@ def test_imported_obligations_equal_what_the_sla_engine_computes(
         assert got.response_minutes == response_minutes(
             context(settings_).calendar, o.schedule, inquiry_facts.received_at, o.met_at
         )
+        # The reports' stored keys, as the register writes them (tracker.response).
+        assert got.received_month == local_month(inquiry_facts.received_at)
+        assert got.outcome == outcome(o.met_at, o.due_at, got.response_minutes)
         # The register indexes an unmet obligation for the daemon's next sweep at once.
         assert got.next_action_at == first_look(o, inquiry_facts.received_at)
     assert inquiry_facts.closed_at == at(closed)

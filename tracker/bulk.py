@@ -42,6 +42,8 @@ OBLIGATION_COLUMNS = (
     "due_at",
     "met_at",
     "response_minutes",
+    "received_month",
+    "outcome",
     "state",
     "next_action_at",
 )

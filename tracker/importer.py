@@ -29,7 +29,7 @@ from tracker.errors import BadInputError
 from tracker.fastpath import Plan, by_rule, classify_us, met_at, plans_for
 from tracker.models import Event, Inquiry
 from tracker.register import Context, EventKind
-from tracker.response import US_PER_MINUTE
+from tracker.response import US_PER_MINUTE, local_month_us, packed_outcome
 
 MAX_REPORTED = 20
 REF_CHECK_CHUNK = 1000
@@ -252,9 +252,12 @@ def _insert(
                 due_v = get(due) or seen.setdefault(due, convert(due))
                 warn_v = get(warn) or seen.setdefault(warn, convert(warn))
                 minutes = None if met is None else next(worked) // US_PER_MINUTE
+                # The reports' stored keys (tracker.response): local month, packed outcome.
+                month = local_month_us(batch[p][1])
+                code = None if met is None else packed_outcome(met > due, minutes)
                 obligations.append(
                     (ids[p], plan.name, plan.schedule, plan.hours, warn_v, due_v,
-                     None if met is None else seen[met], minutes, state,
+                     None if met is None else seen[met], minutes, month, code, state,
                      None if met is not None else rec_v)
                 )  # fmt: skip
         writer.insert_inquiries(inquiries)

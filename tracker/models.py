@@ -125,6 +125,12 @@ class Obligation(Base):
     response_minutes: Mapped[int | None] = mapped_column(Integer)
     """Working minutes from received to met on the schedule, pauses excluded (None while
     unmet): written with met_at (tracker.response), read by the reports' GROUP BY."""
+    received_month: Mapped[int | None] = mapped_column(Integer)
+    """The inquiry's local received month as yyyymm (received_at never changes): monthly
+    reports group obligations by it without a join (tracker.response.local_month)."""
+    outcome: Mapped[int | None] = mapped_column(Integer)
+    """Met: ``4 * (response_minutes + 1) + late`` (tracker.response.outcome), None while
+    unmet. The reports' GROUP BY key of a met obligation in one column."""
     state: Mapped[str] = mapped_column(String(16))
     next_action_at: Mapped[datetime | None]
     """When the daemon must next look at it: received_at after any write by the register

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from tracker.calendar import BusinessCalendar
 from tracker.calendar import Pause as PauseSpan
 from tracker.models import Inquiry, Obligation, Pause
-from tracker.response import response_minutes
+from tracker.response import local_month, outcome, response_minutes
 from tracker.sla import Fulfilment, InquiryFacts, ObligationStatus, evaluate
 
 if TYPE_CHECKING:  # Context lives in tracker.register, which imports this module
@@ -85,6 +85,7 @@ def obligation_row(
     calendar: BusinessCalendar,
     pauses: Sequence[PauseSpan] = (),
 ) -> Obligation:
+    minutes = response_minutes(calendar, s.schedule, received_at, s.met_at, pauses)
     return Obligation(
         inquiry_id=inquiry_id,
         rule=s.rule,
@@ -93,7 +94,9 @@ def obligation_row(
         warn_at=s.warn_at,
         due_at=s.due_at,
         met_at=s.met_at,
-        response_minutes=response_minutes(calendar, s.schedule, received_at, s.met_at, pauses),
+        response_minutes=minutes,
+        received_month=local_month(received_at),
+        outcome=outcome(s.met_at, s.due_at, minutes),
         state=s.state.value,
         next_action_at=first_look(s, received_at),
     )
@@ -153,6 +156,9 @@ def sync_obligations(
             row.response_minutes = response_minutes(
                 ctx.calendar, s.schedule, inquiry.received_at, s.met_at, facts.pauses
             )
+            # Deadline, met time and minutes may all have moved: the packed outcome with them.
+            row.outcome = outcome(s.met_at, s.due_at, row.response_minutes)
+            row.received_month = local_month(inquiry.received_at)
             row.state, row.next_action_at = s.state.value, first_look(s, inquiry.received_at)
     for rule, row in stored.items():  # a rule that no longer applies (recompute only)
         if only_open and row.met_at is not None:

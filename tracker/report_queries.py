@@ -28,12 +28,15 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Integer,
+    Select,
     and_,
     case,
     cast,
     func,
     literal,
     literal_column,
+    or_,
     select,
 )
 from sqlalchemy.orm import Session
@@ -52,6 +55,10 @@ _MINUTES_FUNCTION = "svarfrist_working_minutes"
 # full table scan: walking the received_at index and fetching each row is ~4x slower there
 # (measured on 1,000,000 rows, bench/report.py). PostgreSQL's planner has statistics.
 FULL_SCAN_SHARE = 0.25
+# Months travel through SQL as integers yyyymm (obligations.received_month, or the CASE over
+# month starts). A monthly pass groups by ``month * _MONTH_SHIFT + code`` as one integer:
+# SQLite's sorter compares one integer much faster than two columns (bench/report.py).
+_MONTH_SHIFT = 2**40
 
 
 class GroupBy(StrEnum):
@@ -134,20 +141,24 @@ def _is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def _received(session: Session, period: Period) -> tuple[Any, ColumnElement[bool]]:
-    """``received_at`` as the key expressions should read it, and the period's filter.
+def _received(session: Session, period: Period) -> tuple[Any, ColumnElement[bool] | None]:
+    """``received_at`` as the key expressions should read it, and the period's filter (None:
+    the period holds every stored inquiry, so no filter is needed).
 
     On SQLite a period covering most of the stored span reads ``+received_at`` (no index),
-    and one covering all of it needs no filter at all (two comparisons a row saved).
+    and one covering all of it needs no filter at all (two comparisons a row saved, and a
+    monthly obligation pass needs no join).
     """
     column: Any = Inquiry.received_at
-    if not _is_sqlite(session) or (period.start is None and period.end is None):
+    if period.start is None and period.end is None:
+        return column, None
+    if not _is_sqlite(session):
         return column, _in_period(column, period)
     lo, hi = _span(session, None)
     if lo is None or hi is None or hi <= lo:
         return column, _in_period(column, period)
     if (period.start is None or period.start <= lo) and (period.end is None or hi < period.end):
-        return column, and_(True)
+        return column, None
     start = max(period.start or lo, lo)
     end = min(period.end or hi, hi)
     if (end - start) / (hi - lo) > FULL_SCAN_SHARE:
@@ -178,8 +189,12 @@ def _in_period(received: ColumnElement[datetime], period: Period) -> ColumnEleme
     return and_(True, *terms)
 
 
-def month_starts(session: Session, period: Period) -> list[tuple[str, datetime]]:
-    """(``YYYY-MM``, local month start in UTC) for every month the period's data touches."""
+def _filters(condition: ColumnElement[bool] | None) -> list[ColumnElement[bool]]:
+    return [] if condition is None else [condition]
+
+
+def month_starts(session: Session, period: Period) -> list[tuple[int, datetime]]:
+    """(yyyymm, local month start in UTC) for every month the period's data touches."""
     first, last = period.first, period.last
     if first is None or last is None:
         lo, hi = _span(session, period)
@@ -190,19 +205,46 @@ def month_starts(session: Session, period: Period) -> list[tuple[str, datetime]]
     months = []
     year, month = first.year, first.month
     while (year, month) <= (last.year, last.month):
-        months.append((f"{year:04d}-{month:02d}", local_midnight(date(year, month, 1))))
+        months.append((year * 100 + month, local_midnight(date(year, month, 1))))
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return months
 
 
-def _month_key(received: ColumnElement[datetime], months: list[tuple[str, datetime]]) -> Any:
+def _month_ranges(
+    months: list[tuple[int, datetime]], period: Period
+) -> list[tuple[int, datetime, datetime]]:
+    """(yyyymm, first instant, end instant) of each month, clipped to the period."""
+    ranges = []
+    for i, (month, start) in enumerate(months):
+        if i + 1 < len(months):
+            end = months[i + 1][1]
+        else:
+            year, number = divmod(month, 100)
+            after = date(year + 1, 1, 1) if number == 12 else date(year, number + 1, 1)
+            end = local_midnight(after)
+        lo = max(start, period.start) if period.start else start
+        hi = min(end, period.end) if period.end else end
+        ranges.append((month, lo, hi))
+    return ranges
+
+
+def month_label(month: int | None) -> str | None:
+    """yyyymm as the reports print it, ``YYYY-MM``."""
+    return None if month is None else f"{month // 100:04d}-{month % 100:02d}"
+
+
+def _label(by: GroupBy, key: Any) -> str | None:
+    return month_label(key) if by is GroupBy.MONTH else key
+
+
+def _month_key(received: ColumnElement[datetime], months: list[tuple[int, datetime]]) -> Any:
     """Local calendar month of ``received_at`` as CASEs over UTC month starts (DST-exact).
 
     The CASEs nest as a balanced binary search, so a row costs log2(months) comparisons
     (5 for two years) instead of one per month.
     """
     if not months:
-        return literal_column("NULL")
+        return cast(literal_column("NULL"), Integer)  # typed: PostgreSQL coalesces it
     if len(months) == 1:
         return literal(months[0][0])
     middle = len(months) // 2
@@ -212,17 +254,13 @@ def _month_key(received: ColumnElement[datetime], months: list[tuple[str, dateti
     )
 
 
-def _key(by: GroupBy, received: ColumnElement[datetime], months: list[tuple[str, datetime]]) -> Any:
+def _key(by: GroupBy, received: ColumnElement[datetime], months: list[tuple[int, datetime]]) -> Any:
     if by is GroupBy.MONTH:
         return _month_key(received, months)
     if by is GroupBy.RULE:
         return Obligation.rule
     column: Any = getattr(Inquiry, by.value)
     return column
-
-
-def _count(condition: ColumnElement[bool]) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 def _met(now: datetime, met_at: Any = Obligation.met_at) -> ColumnElement[bool]:
@@ -250,37 +288,155 @@ def inquiry_counts(
 
     Grouped by rule, an inquiry counts once under each rule it carries an obligation for.
     """
+    if by is GroupBy.MONTH:
+        monthly = _monthly_inquiry_counts(session, period, now)
+        if monthly is not None:
+            return monthly
+    return _scanned_inquiry_counts(session, by, period, now)
+
+
+def _scanned_inquiry_counts(
+    session: Session, by: GroupBy, period: Period, now: datetime
+) -> list[InquiryCounts]:
+    """:func:`inquiry_counts` as one GROUP BY over the period's inquiries."""
     received, in_period = _received(session, period)
     months = month_starts(session, period) if by is GroupBy.MONTH else []
     key = _key(by, received, months).label("key")
-    closed = and_(Inquiry.closed_at.is_not(None), Inquiry.closed_at <= now)
-    stmt = select(key, func.count(), _count(closed)).where(in_period)
+    closed = func.count().filter(Inquiry.closed_at <= now)
+    stmt = select(key, func.count(), closed).where(*_filters(in_period))
     if by is GroupBy.RULE:
         stmt = stmt.select_from(Obligation).join(Inquiry, Inquiry.id == Obligation.inquiry_id)
     rows = session.connection().execute(stmt.group_by(_FIRST_COLUMN))
-    return [InquiryCounts(key=k, count=int(n), closed=int(c)) for k, n, c in rows]
+    return [InquiryCounts(key=_label(by, k), count=int(n), closed=int(c)) for k, n, c in rows]
+
+
+def _monthly_inquiry_counts(
+    session: Session, period: Period, now: datetime
+) -> list[InquiryCounts] | None:
+    """:func:`inquiry_counts` per month without a pass over every inquiry, or None when the
+    scan is the faster way.
+
+    A month is a range of received_at, so its count is read off the received_at index
+    (no table row, no sort). Closed = count - not closed at now; the inquiries not closed
+    at ``now`` (open, or closed after it) come off the closed_at index, and are usually a
+    small share: for a ``now`` long ago most are, and the table scan is cheaper then.
+    """
+    months = month_starts(session, period)
+    if not months:
+        return []
+    connection = session.connection()
+    ranges = _month_ranges(months, period)
+    counts = connection.execute(select(*(_received_between(lo, hi) for _, lo, hi in ranges)))
+    per_month = [int(n) for n in counts.one()]
+    not_closed = or_(Inquiry.closed_at.is_(None), Inquiry.closed_at > now)
+    unclosed = connection.execute(select(func.count()).where(not_closed)).scalar_one()
+    if unclosed > FULL_SCAN_SHARE * sum(per_month):
+        return None
+    # +received_at on SQLite: the period filter must not steer it off the closed_at index.
+    received: Any = Inquiry.received_at
+    if _is_sqlite(session):
+        received = literal_column("+inquiries.received_at", type_=UTCDateTime())
+    stmt = (
+        select(_month_key(received, months), func.count())
+        .where(not_closed, _in_period(received, period))
+        .group_by(_FIRST_COLUMN)
+    )
+    still_open = {k: int(n) for k, n in connection.execute(stmt)}
+    return [
+        InquiryCounts(key=month_label(month), count=n, closed=n - still_open.get(month, 0))
+        for (month, _, _), n in zip(ranges, per_month, strict=True)
+        if n
+    ]
+
+
+def _received_between(lo: datetime, hi: datetime) -> Any:
+    """How many inquiries were received in [lo, hi): an index range count."""
+    within = and_(Inquiry.received_at >= lo, Inquiry.received_at < hi)
+    return select(func.count()).select_from(Inquiry).where(within).scalar_subquery()
+
+
+def _obligations(session: Session, by: GroupBy, period: Period) -> tuple[Any, Select[Any]]:
+    """The key expression, and the period's obligations to select it from.
+
+    By month over the whole stored span the stored received_month is the key and no join
+    is needed; a row written outside Svarfrist without it gets its inquiry's month from a
+    subquery (coalesce evaluates it for those rows only). Otherwise obligations are joined
+    to their inquiries for the key and the period's filter.
+    """
+    received, in_period = _received(session, period)
+    months = month_starts(session, period) if by is GroupBy.MONTH else []
+    if by is GroupBy.MONTH and in_period is None:
+        derived = (
+            select(_month_key(received, months))
+            .where(Inquiry.id == Obligation.inquiry_id)
+            .scalar_subquery()
+        )
+        return func.coalesce(Obligation.received_month, derived), select().select_from(Obligation)
+    key = _key(by, received, months)
+    if by is GroupBy.MONTH:
+        key = func.coalesce(Obligation.received_month, key)
+    joined = select().select_from(Obligation).join(Inquiry, Inquiry.id == Obligation.inquiry_id)
+    return key, joined.where(*_filters(in_period))
+
+
+def _met_by(session: Session, now: datetime) -> bool:
+    """Whether every met obligation was met by ``now`` (the usual case: ``now`` is the
+    present): then "met at now" is "met_at IS NOT NULL". One index lookup."""
+    latest = session.connection().execute(select(func.max(Obligation.met_at))).scalar()
+    return latest is None or latest <= now
+
+
+def _code(session: Session, now: datetime, *, minutes: bool) -> Any:
+    """An obligation's state at ``now`` as an integer: ``_CODE`` of on time, late, overdue,
+    pending, plus with ``minutes`` 4 x (stored response minutes + 1) for a met one.
+
+    A met obligation's code is its stored ``outcome`` (tracker.response), derived from
+    met_at, due_at and response_minutes only where it is NULL (rows written outside
+    Svarfrist): one column read instead of three compared per row.
+    """
+    met_at, due_at = Obligation.met_at, Obligation.due_at
+    late: Any = case((met_at > due_at, literal_column(_CODE[LATE])), else_=literal_column("0"))
+    stored: Any = Obligation.outcome
+    if minutes:
+        plus_one = func.coalesce(Obligation.response_minutes, literal_column("-1")) + 1
+        late = late + literal_column("4") * plus_one
+    else:
+        stored = stored % literal_column("4")
+    overdue, pending = literal_column(_CODE[OVERDUE]), literal_column(_CODE[PENDING])
+    unmet = case((due_at <= now, overdue), else_=pending)
+    if _met_by(session, now):
+        return func.coalesce(stored, case((met_at.is_not(None), late), else_=unmet))
+    return case((met_at <= now, func.coalesce(stored, late)), else_=unmet)
+
+
+def _grouped(
+    session: Session, by: GroupBy, key: Any, rows: Select[Any], code: Any
+) -> Iterator[tuple[str | None, int, int]]:
+    """(key, code, how many) over ``rows``, streamed: one GROUP BY pass."""
+    connection = session.connection()
+    if by is GroupBy.MONTH:
+        packed = key * literal(_MONTH_SHIFT, BigInteger) + code
+        stmt = rows.add_columns(packed, func.count()).group_by(_FIRST_COLUMN)
+        for value, n in connection.execute(stmt.execution_options(yield_per=STREAM_BATCH)):
+            month, c = divmod(value, _MONTH_SHIFT)
+            yield month_label(month), c, n
+        return
+    stmt = rows.add_columns(key, code, func.count()).group_by(_FIRST_COLUMN, literal_column("2"))
+    for k, c, n in connection.execute(stmt.execution_options(yield_per=STREAM_BATCH)):
+        yield k, c, n
 
 
 def obligation_counts(
     session: Session, by: GroupBy, period: Period, now: datetime
 ) -> list[ObligationCounts]:
     """Obligations of the period's inquiries per key: met on time, met late, overdue."""
-    received, in_period = _received(session, period)
-    months = month_starts(session, period) if by is GroupBy.MONTH else []
-    key = _key(by, received, months).label("key")
-    met = _met(now)
-    on_time = and_(met, (Obligation.due_at.is_(None)) | (Obligation.met_at <= Obligation.due_at))
-    late = and_(met, Obligation.due_at.is_not(None), Obligation.met_at > Obligation.due_at)
-    stmt = (
-        select(key, func.count(), _count(on_time), _count(late), _count(_overdue(now)))
-        .select_from(Obligation)
-        .join(Inquiry, Inquiry.id == Obligation.inquiry_id)
-        .where(in_period)
-        .group_by(_FIRST_COLUMN)
-    )
+    key, rows = _obligations(session, by, period)
+    counts: dict[str | None, list[int]] = {}
+    for k, code, n in _grouped(session, by, key, rows, _code(session, now, minutes=False)):
+        counts.setdefault(k, [0, 0, 0, 0])[code] += n
     return [
-        ObligationCounts(key=k, obligations=int(n), on_time=int(a), late=int(b), overdue=int(c))
-        for k, n, a, b, c in session.connection().execute(stmt)
+        ObligationCounts(key=k, obligations=sum(c), on_time=c[0], late=c[1], overdue=c[2])
+        for k, c in counts.items()
     ]
 
 
@@ -296,32 +452,8 @@ def state_minutes(
     faster on SQLite than grouping by the state and the minutes as two columns (0.87 s
     against 1.03 s as raw SQL over 1,000,000 inquiries, bench/report.py's data).
     """
-    received, in_period = _received(session, period)
-    months = month_starts(session, period) if by is GroupBy.MONTH else []
-    key = _key(by, received, months).label("key")
-    met_at, due_at = Obligation.met_at, Obligation.due_at
-    stored = func.coalesce(Obligation.response_minutes, literal_column("-1"))
-    packed = case(
-        (
-            _met(now),
-            case(
-                (due_at.is_(None) | (met_at <= due_at), literal_column(_CODE[ON_TIME])),
-                else_=literal_column(_CODE[LATE]),
-            )
-            + literal_column("4") * (stored + literal_column("1")),
-        ),
-        (and_(due_at.is_not(None), due_at <= now), literal_column(_CODE[OVERDUE])),
-        else_=literal_column(_CODE[PENDING]),
-    )
-    stmt = (
-        select(key, packed, func.count())
-        .select_from(Obligation)
-        .join(Inquiry, Inquiry.id == Obligation.inquiry_id)
-        .where(in_period)
-        .group_by(_FIRST_COLUMN, literal_column("2"))
-    )
-    rows = session.connection().execute(stmt.execution_options(yield_per=STREAM_BATCH))
-    for k, code, n in rows:
+    key, rows = _obligations(session, by, period)
+    for k, code, n in _grouped(session, by, key, rows, _code(session, now, minutes=True)):
         plus_one, state = divmod(code, 4)
         yield k, _STATES[state], plus_one - 1 if plus_one else None, n
 
@@ -357,13 +489,17 @@ def response_minutes(
         select()
         .select_from(Obligation)
         .join(Inquiry, Inquiry.id == Obligation.inquiry_id)
-        .where(in_period, _met(now, _met_at(session)), Obligation.response_minutes.is_(None))
+        .where(
+            *_filters(in_period),
+            _met(now, _met_at(session)),
+            Obligation.response_minutes.is_(None),
+        )
     )
     connection = session.connection()
     if not _is_sqlite(session):
         stmt = joined.add_columns(key, Obligation.schedule, rec, met)
         for k, schedule, r, m in connection.execute(stmt.execution_options(yield_per=STREAM_BATCH)):
-            yield k, minutes(schedule, r, m), 1
+            yield _label(by, k), minutes(schedule, r, m), 1
         return
     dbapi = connection.connection.driver_connection
     assert dbapi is not None
@@ -374,7 +510,7 @@ def response_minutes(
             _FIRST_COLUMN, literal_column("2")
         )
         for k, m, n in connection.execute(stmt.execution_options(yield_per=STREAM_BATCH)):
-            yield k, None if m is None else int(m), int(n)
+            yield _label(by, k), None if m is None else int(m), int(n)
     finally:
         dbapi.create_function(_MINUTES_FUNCTION, 3, None)  # the pooled connection forgets it
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
-from tracker.calendar import BusinessCalendar, Pause
+from tracker.calendar import COPENHAGEN, BusinessCalendar, Pause
 
 US_PER_MINUTE = 60_000_000
 BACKFILL_ATTRIBUTE = "svarfrist_response_minutes"
@@ -27,6 +27,11 @@ BackfillFunction = Callable[
     [str, datetime, datetime, Sequence[tuple[datetime, datetime | None]]], int | None
 ]
 _MINUTE = timedelta(minutes=1)
+_US_PER_HOUR = 3_600_000_000
+# Copenhagen's offsets are whole hours, so a local month starts on a whole UTC hour: the
+# month of an epoch-µs instant is cached per UTC hour (the import converts each hour once).
+_MONTH_OF_HOUR: dict[int, int] = {}
+_MONTH_CACHE_LIMIT = 100_000
 
 
 def response_minutes(
@@ -56,3 +61,35 @@ def backfill_function(calendar: BusinessCalendar) -> BackfillFunction:
         return response_minutes(calendar, schedule, received_at, met_at, spans)
 
     return minutes
+
+
+def outcome(met_at: datetime | None, due_at: datetime | None, minutes: int | None) -> int | None:
+    """``obligations.outcome``: a met obligation's on-time/late and response time packed in
+    one integer, ``4 * (minutes + 1) + late`` (late 1 when met after due_at; minutes None
+    counts as -1), None while unmet. The reports group by it (tracker.report_queries)."""
+    if met_at is None:
+        return None
+    return packed_outcome(due_at is not None and met_at > due_at, minutes)
+
+
+def packed_outcome(late: bool, minutes: int | None) -> int:
+    return 4 * ((-1 if minutes is None else minutes) + 1) + (1 if late else 0)
+
+
+def local_month(moment: datetime) -> int:
+    """``obligations.received_month``: the Copenhagen calendar month of ``moment`` as yyyymm
+    (reports count by local months, DST-exact)."""
+    local = moment.astimezone(COPENHAGEN)
+    return local.year * 100 + local.month
+
+
+def local_month_us(us: int) -> int:
+    """:func:`local_month` of an epoch-µs instant, for the import's loops."""
+    hour = us // _US_PER_HOUR
+    month = _MONTH_OF_HOUR.get(hour)
+    if month is None:
+        if len(_MONTH_OF_HOUR) > _MONTH_CACHE_LIMIT:
+            _MONTH_OF_HOUR.clear()
+        moment = datetime.fromtimestamp(hour * 3600, COPENHAGEN)
+        month = _MONTH_OF_HOUR[hour] = moment.year * 100 + moment.month
+    return month

@@ -1,0 +1,152 @@
+"""The reports' stored keys (obligations.received_month and obligations.outcome): written by
+the register, the import and the 0003 migration as tracker.response derives them, and the
+reports exact at any ``now`` whether the columns are filled or NULL (rows written outside
+Svarfrist)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from register_support import cli_env, engine_for, write_config
+from report_data import NOW, database, expected, generated
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tracker.calendar import BusinessCalendar, to_us
+from tracker.models import Inquiry, Obligation
+from tracker.report_format import report_json
+from tracker.report_queries import GroupBy, period_of
+from tracker.reports import build_report
+from tracker.response import local_month, local_month_us, outcome
+
+CAL = BusinessCalendar()
+
+
+@pytest.mark.parametrize(
+    ("moment", "month"),
+    [
+        (datetime(2025, 12, 31, 22, 59, tzinfo=UTC), 202512),  # 23:59 local, winter time
+        (datetime(2025, 12, 31, 23, 0, tzinfo=UTC), 202601),  # local New Year
+        (datetime(2026, 3, 31, 21, 59, tzinfo=UTC), 202603),  # 23:59 summer time
+        (datetime(2026, 3, 31, 22, 0, tzinfo=UTC), 202604),  # 1 April 00:00 CEST
+        (datetime(2026, 10, 31, 22, 59, tzinfo=UTC), 202610),  # 23:59 CET, after the change
+        (datetime(2026, 10, 31, 23, 0, tzinfo=UTC), 202611),
+    ],
+)
+def test_the_stored_month_is_the_copenhagen_calendar_month(moment: datetime, month: int) -> None:
+    assert local_month(moment) == month
+    assert local_month_us(to_us(moment)) == month
+
+
+def test_the_outcome_packs_lateness_and_minutes_and_is_none_while_unmet() -> None:
+    due = datetime(2026, 3, 3, 8, tzinfo=UTC)
+    assert outcome(None, due, None) is None
+    assert outcome(due, due, 90) == 4 * 91  # met exactly at the deadline: on time
+    assert outcome(datetime(2026, 3, 3, 9, tzinfo=UTC), due, 90) == 4 * 91 + 1
+    assert outcome(due, None, None) == 0  # no deadline: on time; no measurable time
+
+
+def assert_stored_keys_agree(url: str) -> int:
+    """Every obligation's received_month and outcome as derived from its row; returns how
+    many obligations were met."""
+    with engine_for(url, init=False) as engine, engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                Inquiry.received_at,
+                Obligation.due_at,
+                Obligation.met_at,
+                Obligation.response_minutes,
+                Obligation.received_month,
+                Obligation.outcome,
+            ).join(Inquiry, Inquiry.id == Obligation.inquiry_id)
+        ).all()
+    assert rows
+    for received, due, met, minutes, month, code in rows:
+        assert month == local_month(received)
+        assert code == outcome(met, due, minutes)
+    return sum(met is not None for _, _, met, *_ in rows)
+
+
+def test_the_register_writes_them_through_every_operation(
+    run_cli: Any, database_url: str, tmp_path: Path
+) -> None:
+    env = cli_env(database_url, write_config(tmp_path / "svarfrist.toml"))
+
+    def cli(*args: str) -> None:
+        result = run_cli(*args, env=env)
+        assert result.returncode == 0, result.stderr
+
+    cli("init")
+    # Received 31 March 23:30 local: April in UTC terms, March on the municipality's calendar.
+    common = ("--department", "Diverse", "--now", "2026-04-01T09:00")
+    cli("add", "--channel", "email", "--received", "2026-03-31T23:30", "--ref", "A-1", *common)
+    cli(
+        "add",
+        "--channel",
+        "phone",
+        "--callback",
+        "--received",
+        "2026-04-01T08:00",
+        "--ref",
+        "B-1",
+        *common,
+    )
+    cli("add", "--channel", "sms", "--received", "2026-04-01T08:30", "--ref", "C-1", *common)
+    cli("pause", "A-1", "--at", "2026-04-01T10:00", "--now", "2026-04-01T10:00")
+    cli("resume", "A-1", "--at", "2026-04-01T10:30", "--now", "2026-04-01T10:30")
+    cli("reply", "A-1", "--at", "2026-04-01T11:30", "--now", "2026-04-01T11:30")
+    cli("close", "B-1", "--at", "2026-04-20T12:00", "--now", "2026-04-20T12:00")  # late
+    assert assert_stored_keys_agree(database_url) == 2
+    with engine_for(database_url, init=False) as engine, engine.connect() as conn:
+        months = set(conn.execute(select(Obligation.received_month)).scalars())
+    assert months == {202603, 202604}
+
+
+def test_the_migration_fills_them_for_existing_rows(database_url: str) -> None:
+    with database(database_url, generated(120, seed=3)):  # 0001 rows, upgraded to head
+        assert assert_stored_keys_agree(database_url) > 0
+
+
+NOWS = [
+    NOW,  # after everything: every met obligation met by now
+    datetime(2026, 3, 1, 12, tzinfo=UTC),  # inside the data: met, closed and due after now
+    datetime(2026, 1, 10, 12, tzinfo=UTC),  # early: most inquiries still open at now
+    datetime(2025, 12, 1, tzinfo=UTC),  # before every row
+]
+
+
+@pytest.mark.parametrize("by", [GroupBy.DEPARTMENT, GroupBy.MONTH, GroupBy.RULE])
+@pytest.mark.parametrize("stored", [True, False])
+def test_reports_are_exact_at_any_now_with_or_without_the_stored_keys(
+    database_url: str, by: GroupBy, stored: bool
+) -> None:
+    world = generated(220, seed=17)
+    periods = [(None, None), (date(2026, 2, 1), date(2026, 3, 31)), (date(2026, 2, 10), None)]
+    with database(database_url, world) as engine:
+        if not stored:  # as rows written outside Svarfrist would be
+            with engine.begin() as conn:
+                conn.execute(
+                    update(Obligation).values(
+                        received_month=None, outcome=None, response_minutes=None
+                    )
+                )
+        with Session(engine) as session:
+            for now in NOWS:
+                for first, last in periods:
+                    for times in (True, False):
+                        report = build_report(
+                            session,
+                            CAL,
+                            by=by,
+                            period=period_of(first, last),
+                            now=now,
+                            response_times=times,
+                        )
+                        want = expected(world, by.value, now, first, last)
+                        if not times:
+                            for row in want["rows"]:
+                                row["median_hours"] = row["p90_hours"] = None
+                        assert report_json(report) == want, (now, first, last, times)

@@ -1,0 +1,99 @@
+"""obligations.received_month and obligations.outcome: what the reports group by, stored.
+
+* ``received_month``: the Copenhagen calendar month of the inquiry's received_at as the
+  integer yyyymm (received_at never changes), so a monthly report groups obligations
+  without joining their inquiries or searching month boundaries per row.
+* ``outcome``: for a met obligation ``4 * (response_minutes + 1) + late`` (late: 1 when met
+  after due_at; response_minutes NULL counts as -1), NULL while unmet: the reports' GROUP BY
+  key for a met obligation in one column instead of three compared per row.
+
+Both are filled here in SQL (month by month over UTC month boundaries, DST-exact; the
+outcome after 0002 has filled response_minutes). Rows written later outside Svarfrist may
+leave them NULL: the reports then derive them from received_at, met_at and due_at.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-26 18:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# Months are the municipality's local calendar months (as the reports have always used).
+_ZONE = ZoneInfo("Europe/Copenhagen")
+_TS = sa.DateTime(timezone=True)
+obligations = sa.table(
+    "obligations",
+    sa.column("inquiry_id", sa.Integer()),
+    sa.column("due_at", _TS),
+    sa.column("met_at", _TS),
+    sa.column("response_minutes", sa.Integer()),
+    sa.column("received_month", sa.Integer()),
+    sa.column("outcome", sa.Integer()),
+)
+inquiries = sa.table("inquiries", sa.column("id", sa.Integer()), sa.column("received_at", _TS))
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("obligations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("received_month", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("outcome", sa.Integer(), nullable=True))
+    bind = op.get_bind()
+    _fill_months(bind)
+    _fill_outcomes(bind)
+
+
+def _month_start(year: int, month: int, sqlite: bool) -> datetime:
+    """Local midnight of the 1st in UTC; SQLite stores naive UTC (tracker.models)."""
+    moment = datetime.combine(date(year, month, 1), time(0), tzinfo=_ZONE).astimezone(UTC)
+    return moment.replace(tzinfo=None) if sqlite else moment
+
+
+def _fill_months(bind: sa.Connection) -> None:
+    lo = bind.execute(sa.select(sa.func.min(inquiries.c.received_at))).scalar()
+    hi = bind.execute(sa.select(sa.func.max(inquiries.c.received_at))).scalar()
+    if lo is None or hi is None:
+        return
+    sqlite = bind.dialect.name == "sqlite"
+    first = (lo if lo.tzinfo else lo.replace(tzinfo=UTC)).astimezone(_ZONE)
+    last = (hi if hi.tzinfo else hi.replace(tzinfo=UTC)).astimezone(_ZONE)
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        after_year, after_month = (year + 1, 1) if month == 12 else (year, month + 1)
+        received = sa.select(inquiries.c.id).where(
+            inquiries.c.received_at >= _month_start(year, month, sqlite),
+            inquiries.c.received_at < _month_start(after_year, after_month, sqlite),
+        )
+        bind.execute(
+            sa.update(obligations)
+            .where(obligations.c.inquiry_id.in_(received))
+            .values(received_month=year * 100 + month)
+        )
+        year, month = after_year, after_month
+
+
+def _fill_outcomes(bind: sa.Connection) -> None:
+    o = obligations.c
+    late = sa.case((sa.and_(o.due_at.is_not(None), o.met_at > o.due_at), 1), else_=0)
+    bind.execute(
+        sa.update(obligations)
+        .where(o.met_at.is_not(None))
+        .values(outcome=4 * (sa.func.coalesce(o.response_minutes, -1) + 1) + late)
+    )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("obligations", schema=None) as batch_op:
+        batch_op.drop_column("outcome")
+        batch_op.drop_column("received_month")
