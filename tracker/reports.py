@@ -23,12 +23,12 @@ from tracker.report_queries import (
     LATE,
     ON_TIME,
     OVERDUE,
-    PENDING,
+    STATES,
     GroupBy,
     InquiryCounts,
     ObligationCounts,
     Period,
-    StateMinutes,
+    StateCodes,
     breaches,
     inquiry_counts,
     obligation_counts,
@@ -140,33 +140,45 @@ def _sort_key(row: ReportRow) -> tuple[int, str]:
 
 
 def _with_times(
-    groups: Iterable[StateMinutes],
+    batches: Iterable[StateCodes],
 ) -> tuple[dict[str | None, ObligationCounts], dict[str | None, ResponseHistogram], int]:
     """Fold the combined pass into obligation counts and minute histograms per key, and
-    count the met obligations that have no stored response time."""
-    counts: dict[str | None, dict[str, int]] = {}
+    count the met obligations that have no stored response time.
+
+    Up to groups x distinct minutes rows (143,000 by month over 1,000,000 inquiries), so
+    the loop is kept lean: states by position, the key's tallies looked up on a new key.
+    """
+    counts: dict[str | None, list[int]] = {}
     hists: dict[str | None, ResponseHistogram] = {}
     unstored = 0
-    for key, state, minutes, n in groups:
-        c = counts.get(key)
-        if c is None:
-            c = counts[key] = dict.fromkeys((ON_TIME, LATE, OVERDUE, PENDING), 0)
-        c[state] += n
-        if state in (ON_TIME, LATE):
-            if minutes is None:
-                unstored += n
-            else:
+    met = max(STATES.index(ON_TIME), STATES.index(LATE))
+    last: object = counts  # no key is this object: the first row looks its key up
+    tally: list[int] = []
+    hist: ResponseHistogram | None = None
+    for batch in batches:
+        for key, code, n in batch:
+            if key is not last:
+                last = key
+                tally = counts.setdefault(key, [0] * len(STATES))
                 hist = hists.get(key)
+            state = code & 3
+            tally[state] += n
+            if state <= met:
+                plus_one = code >> 2
+                if not plus_one:
+                    unstored += n
+                    continue
                 if hist is None:
                     hist = hists[key] = ResponseHistogram()
-                hist.minutes[minutes] += n
+                hist.minutes[plus_one - 1] += n
+    at = {state: STATES.index(state) for state in (ON_TIME, LATE, OVERDUE)}
     obligations = {
         key: ObligationCounts(
             key=key,
-            obligations=sum(c.values()),
-            on_time=c[ON_TIME],
-            late=c[LATE],
-            overdue=c[OVERDUE],
+            obligations=sum(c),
+            on_time=c[at[ON_TIME]],
+            late=c[at[LATE]],
+            overdue=c[at[OVERDUE]],
         )
         for key, c in counts.items()
     }
@@ -191,7 +203,9 @@ def build_report(
     inquiries = inquiry_counts(session, by, period, now)
     hists: dict[str | None, ResponseHistogram] = {}
     if response_times:
-        obligations, hists, unstored = _with_times(state_minutes(session, by, period, now))
+        keys = [i.key for i in inquiries]
+        groups = state_minutes(session, by, period, now, keys)
+        obligations, hists, unstored = _with_times(groups)
         if unstored:
             # Met obligations without a stored time: measured here, as before 0002. The fast
             # clock covers the period up to now; rows outside it still count exactly.
@@ -202,7 +216,8 @@ def build_report(
             for key, extra in response_histograms(rows).items():
                 hists.setdefault(key, ResponseHistogram()).minutes.update(extra.minutes)
     else:
-        obligations = {o.key: o for o in obligation_counts(session, by, period, now)}
+        keys = [i.key for i in inquiries]
+        obligations = {o.key: o for o in obligation_counts(session, by, period, now, keys)}
     if by is GroupBy.RULE:
         totals = inquiry_counts(session, GroupBy.CHANNEL, period, now)
     else:
