@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 from register_support import cli_env, engine_for, write_config
-from report_data import NOW, database, expected, generated
+from report_data import DEPARTMENTS, NOW, database, expected, generated
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tracker.calendar import BusinessCalendar, to_us
 from tracker.models import Inquiry, Obligation
 from tracker.report_format import report_json
+from tracker.report_obligations import obligation_counts
 from tracker.report_queries import GroupBy, period_of
 from tracker.reports import build_report
 from tracker.response import local_month, local_month_us, outcome
@@ -150,3 +151,18 @@ def test_reports_are_exact_at_any_now_with_or_without_the_stored_keys(
                             for row in want["rows"]:
                                 row["median_hours"] = row["p90_hours"] = None
                         assert report_json(report) == want, (now, first, last, times)
+
+
+def test_an_obligation_key_the_inquiry_pass_did_not_see_is_an_error_not_a_wrong_figure(
+    tmp_path: Path,
+) -> None:
+    # SQLite groups obligations by the key's position among the inquiry pass's keys.
+    with (
+        database(f"sqlite:///{tmp_path / 'keys.db'}", generated(40, seed=2)) as engine,
+        Session(engine) as session,
+    ):
+        whole = period_of(None, None)
+        counts = obligation_counts(session, GroupBy.DEPARTMENT, whole, NOW, DEPARTMENTS)
+        assert sum(c.obligations for c in counts) > 0
+        with pytest.raises(LookupError, match="department"):
+            obligation_counts(session, GroupBy.DEPARTMENT, whole, NOW, DEPARTMENTS[:1])

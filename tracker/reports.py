@@ -19,21 +19,23 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from sqlalchemy.orm import Session
 
 from tracker.calendar import COPENHAGEN, BusinessCalendar
-from tracker.report_queries import (
+from tracker.report_obligations import (
     LATE,
     ON_TIME,
     OVERDUE,
     STATES,
-    GroupBy,
-    InquiryCounts,
     ObligationCounts,
-    Period,
     StateCodes,
-    breaches,
-    inquiry_counts,
     obligation_counts,
     response_minutes,
     state_minutes,
+)
+from tracker.report_queries import (
+    GroupBy,
+    InquiryCounts,
+    Period,
+    breaches,
+    inquiry_counts,
 )
 from tracker.report_times import ResponseHistogram, WorkingMinutes, response_histograms
 

@@ -1,0 +1,302 @@
+"""SQL aggregation of obligations for reports: one GROUP BY pass, on SQLite and PostgreSQL.
+
+States are evaluated at ``now`` as tracker.report_queries describes. Response times are
+stored with each met obligation (``obligations.response_minutes``, and packed with its
+lateness in ``obligations.outcome``, tracker.response), so one GROUP BY over (key, state at
+now, stored minutes) yields the obligation counts and a minute histogram per key together.
+Only a met obligation without a stored time (a row written outside Svarfrist, or by a bare
+``alembic upgrade``) needs the calendar at report time: for those SQLite calls a Python
+function inside the GROUP BY and PostgreSQL streams the two instants in batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Select, case, cast, func, literal, literal_column, select
+from sqlalchemy.orm import Session
+
+from tracker.models import Inquiry, Obligation
+from tracker.report_queries import (
+    FIRST_COLUMN,
+    STREAM_BATCH,
+    GroupBy,
+    Period,
+    filters,
+    group_key,
+    is_met,
+    is_sqlite,
+    key_label,
+    met_at_column,
+    month_key,
+    month_label,
+    month_starts,
+    received_column,
+)
+
+# Months travel through SQL as integers yyyymm (obligations.received_month, or the CASE over
+# month starts), other keys on SQLite as their position among the inquiry pass's keys. A
+# pass groups by ``number * _SHIFT + code`` as one integer: SQLite's sorter compares one
+# integer much faster than two columns (bench/report.py).
+_SHIFT = 2**40
+# The SQLite function counting working minutes during a response-time query.
+_MINUTES_FUNCTION = "svarfrist_working_minutes"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObligationCounts:
+    key: str | None
+    obligations: int
+    on_time: int
+    late: int
+    overdue: int
+
+
+# The state of an obligation at now, as the combined pass groups by it.
+ON_TIME, LATE, OVERDUE, PENDING = "on_time", "late", "overdue", "pending"
+_STATES = (ON_TIME, LATE, OVERDUE, PENDING)
+_CODE = {state: str(code) for code, state in enumerate(_STATES)}
+
+
+STATES = _STATES
+StateCodes = list[tuple[str | None, int, int]]
+"""A batch of groups of the combined pass: (key, code, how many obligations), the code
+``4 * (stored response minutes + 1) + state`` with state the position in :data:`STATES`
+(minutes + 1 is 0 when unmet, or met without a stored time). Streamed in batches: ~groups
+x distinct minutes in all (64,000 for departments over 1,000,000 inquiries)."""
+
+
+def _obligations(session: Session, by: GroupBy, period: Period) -> tuple[Any, Select[Any]]:
+    """The key expression, and the period's obligations to select it from.
+
+    By month over the whole stored span the stored received_month is the key and no join
+    is needed; a row written outside Svarfrist without it gets its inquiry's month from a
+    subquery (coalesce evaluates it for those rows only). Otherwise obligations are joined
+    to their inquiries for the key and the period's filter.
+    """
+    received, in_period = received_column(session, period)
+    months = month_starts(session, period) if by is GroupBy.MONTH else []
+    if by is GroupBy.MONTH and in_period is None:
+        derived = (
+            select(month_key(received, months))
+            .where(Inquiry.id == Obligation.inquiry_id)
+            .scalar_subquery()
+        )
+        return func.coalesce(Obligation.received_month, derived), select().select_from(Obligation)
+    key = group_key(by, received, months)
+    if by is GroupBy.MONTH:
+        key = func.coalesce(Obligation.received_month, key)
+    joined = select().select_from(Obligation).join(Inquiry, Inquiry.id == Obligation.inquiry_id)
+    return key, joined.where(*filters(in_period))
+
+
+def _met_by(session: Session, now: datetime) -> bool:
+    """Whether every met obligation was met by ``now`` (the usual case: ``now`` is the
+    present): then "met at now" is "met_at IS NOT NULL". One index lookup."""
+    latest = session.connection().execute(select(func.max(Obligation.met_at))).scalar()
+    return latest is None or latest <= now
+
+
+def _code(session: Session, now: datetime, *, minutes: bool) -> Any:
+    """An obligation's state at ``now`` as an integer: ``_CODE`` of on time, late, overdue,
+    pending, plus with ``minutes`` 4 x (stored response minutes + 1) for a met one.
+
+    A met obligation's code is its stored ``outcome`` (tracker.response), derived from
+    met_at, due_at and response_minutes only where it is NULL (rows written outside
+    Svarfrist): one column read instead of three compared per row.
+    """
+    met_at, due_at = Obligation.met_at, Obligation.due_at
+    late: Any = case((met_at > due_at, literal_column(_CODE[LATE])), else_=literal_column("0"))
+    stored: Any = Obligation.outcome
+    if minutes:
+        plus_one = func.coalesce(Obligation.response_minutes, literal_column("-1")) + 1
+        late = late + literal_column("4") * plus_one
+    else:
+        stored = stored % literal_column("4")
+    overdue: Any = literal_column(_CODE[OVERDUE])
+    pending: Any = literal_column(_CODE[PENDING])
+    unmet = case((due_at <= now, overdue), else_=pending)
+    if _met_by(session, now):
+        return func.coalesce(stored, case((met_at.is_not(None), late), else_=unmet))
+    return case((met_at <= now, func.coalesce(stored, late)), else_=unmet)
+
+
+def _key_index(key: Any, keys: Sequence[str], first: int = 0) -> Any:
+    """The position of ``key`` among ``keys`` (sorted, distinct) plus ``first``, as a binary
+    search of CASEs, or -1 for a value not among them.
+
+    SQLite only: its BINARY collation orders text as Python does (UTF-8 bytes, code
+    points); PostgreSQL's collation may not, and it groups by two columns just as well.
+    """
+    if len(keys) == 1:
+        position: Any = literal_column(str(first))
+        return case((key == literal(keys[0]), position), else_=literal_column("-1"))
+    middle = len(keys) // 2
+    return case(
+        (key < literal(keys[middle]), _key_index(key, keys[:middle], first)),
+        else_=_key_index(key, keys[middle:], first + middle),
+    )
+
+
+def _key_decoder(
+    session: Session, by: GroupBy, period: Period, key: Any, keys: Sequence[str | None] | None
+) -> tuple[Any, Callable[[int], str | None]] | None:
+    """An integer standing for ``key`` and the function turning it back, or None where
+    grouping by the key itself is the way (PostgreSQL, or keys not known beforehand).
+
+    One integer GROUP BY key (with the state code packed in) is what SQLite's sorter
+    compares fastest: ~0.1 s less over 1,000,000 inquiries than (text key, code).
+    """
+    if by is GroupBy.MONTH:
+        labels = {month: month_label(month) for month, _ in month_starts(session, period)}
+        return key, lambda month: labels.get(month) or month_label(month)
+    if keys is None or not is_sqlite(session):
+        return None
+    named = sorted({k for k in keys if k is not None})
+    table: list[str | None] = [*named, None]
+    index = _key_index(key, named) if named else literal_column("-1")
+    null: Any = literal_column(str(len(named)))
+
+    def decode(position: int) -> str | None:
+        if position < 0:  # a key the inquiry pass did not see: no report can be right
+            raise LookupError(f"a {by.value} among the obligations is not among the inquiries")
+        return table[position]
+
+    return case((key.is_(None), null), else_=index), decode
+
+
+def _grouped(
+    session: Session,
+    by: GroupBy,
+    period: Period,
+    now: datetime,
+    *,
+    minutes: bool,
+    keys: Sequence[str | None] | None,
+) -> Iterator[list[tuple[str | None, int, int]]]:
+    """Batches of (key, state code, how many) over the period's obligations: one GROUP BY
+    pass, streamed in batches of :data:`STREAM_BATCH` groups."""
+    key, rows = _obligations(session, by, period)
+    code = _code(session, now, minutes=minutes)
+    connection = session.connection()
+    decoder = _key_decoder(session, by, period, key, keys)
+    if decoder is None:
+        stmt = rows.add_columns(key, code, func.count()).group_by(FIRST_COLUMN, literal_column("2"))
+        result = connection.execute(stmt.execution_options(yield_per=STREAM_BATCH))
+        for part in result.partitions():
+            yield [(k, c, n) for k, c, n in part]
+        return
+    number, decode = decoder
+    packed = number * literal(_SHIFT, BigInteger) + code
+    stmt = rows.add_columns(packed, func.count()).group_by(FIRST_COLUMN)
+    result = connection.execute(stmt.execution_options(yield_per=STREAM_BATCH))
+    last: int | None = None  # the rows come ordered by key: decode each key once
+    label: str | None = None
+    for part in result.partitions():
+        batch = []
+        for value, n in part:
+            position, c = divmod(value, _SHIFT)
+            if position != last:
+                last, label = position, decode(position)
+            batch.append((label, c, n))
+        yield batch
+
+
+def obligation_counts(
+    session: Session,
+    by: GroupBy,
+    period: Period,
+    now: datetime,
+    keys: Sequence[str | None] | None = None,
+) -> list[ObligationCounts]:
+    """Obligations of the period's inquiries per key: met on time, met late, overdue.
+
+    ``keys``: the keys :func:`inquiry_counts` found for the same period, if known (SQLite
+    then groups by their positions, see :func:`_key_decoder`)."""
+    counts: dict[str | None, list[int]] = {}
+    for batch in _grouped(session, by, period, now, minutes=False, keys=keys):
+        for k, code, n in batch:
+            counts.setdefault(k, [0, 0, 0, 0])[code] += n
+    return [
+        ObligationCounts(key=k, obligations=sum(c), on_time=c[0], late=c[1], overdue=c[2])
+        for k, c in counts.items()
+    ]
+
+
+def state_minutes(
+    session: Session,
+    by: GroupBy,
+    period: Period,
+    now: datetime,
+    keys: Sequence[str | None] | None = None,
+) -> Iterator[StateCodes]:
+    """Obligations of the period's inquiries per (key, state at ``now``, stored minutes).
+
+    One GROUP BY pass gives both the obligation counts (sum over minutes) and the response
+    time histogram (the met states' minutes), so only groups x distinct minutes come back.
+    State and minutes travel packed in one integer (:data:`StateCodes`), and on SQLite
+    with the key's position (or month) in front: one integer GROUP BY key, which SQLite's
+    sorter compares much faster than two or three columns (bench/report.py). ``keys`` as
+    for :func:`obligation_counts`.
+    """
+    return _grouped(session, by, period, now, minutes=True, keys=keys)
+
+
+def _epoch(session: Session, column: Any) -> Any:
+    if is_sqlite(session):
+        return func.unixepoch(column)
+    return cast(func.floor(func.extract("epoch", column)), BigInteger)
+
+
+def response_minutes(
+    session: Session,
+    by: GroupBy,
+    period: Period,
+    now: datetime,
+    minutes: Callable[[str, int, int], int | None],
+) -> Iterator[tuple[str | None, int | None, int]]:
+    """(key, working minutes from received to met, how many) over the met obligations that
+    have no stored response time (``response_minutes IS NULL``): the fallback for rows
+    written outside Svarfrist; the stored ones come from :func:`state_minutes`.
+
+    ``minutes(schedule, received, met)`` (epoch seconds) does the calendar arithmetic SQL
+    cannot. On SQLite it runs inside the query as a function, and SQL groups the result, so
+    only groups x distinct minutes come back (measured 2x faster than streaming every row
+    over 1,000,000 inquiries). Elsewhere the four columns are streamed in batches of
+    :data:`STREAM_BATCH` and counted here; memory is flat either way.
+    """
+    received, in_period = received_column(session, period)
+    months = month_starts(session, period) if by is GroupBy.MONTH else []
+    key = group_key(by, received, months)
+    rec, met_s = _epoch(session, Inquiry.received_at), _epoch(session, Obligation.met_at)
+    joined = (
+        select()
+        .select_from(Obligation)
+        .join(Inquiry, Inquiry.id == Obligation.inquiry_id)
+        .where(
+            *filters(in_period),
+            is_met(now, met_at_column(session)),
+            Obligation.response_minutes.is_(None),
+        )
+    )
+    connection = session.connection()
+    if not is_sqlite(session):
+        stmt = joined.add_columns(key, Obligation.schedule, rec, met_s)
+        for k, schedule, r, m in connection.execute(stmt.execution_options(yield_per=STREAM_BATCH)):
+            yield key_label(by, k), minutes(schedule, r, m), 1
+        return
+    dbapi = connection.connection.driver_connection
+    assert dbapi is not None
+    dbapi.create_function(_MINUTES_FUNCTION, 3, minutes, deterministic=True)
+    try:
+        worked = getattr(func, _MINUTES_FUNCTION)(Obligation.schedule, rec, met_s)
+        stmt = joined.add_columns(key, worked, func.count()).group_by(
+            FIRST_COLUMN, literal_column("2")
+        )
+        for k, m, n in connection.execute(stmt.execution_options(yield_per=STREAM_BATCH)):
+            yield key_label(by, k), None if m is None else int(m), int(n)
+    finally:
+        dbapi.create_function(_MINUTES_FUNCTION, 3, None)  # the pooled connection forgets it
