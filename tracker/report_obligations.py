@@ -109,19 +109,20 @@ def _code(session: Session, now: datetime, *, minutes: bool) -> Any:
     Svarfrist): one column read instead of three compared per row.
     """
     met_at, due_at = Obligation.met_at, Obligation.due_at
-    late: Any = case((met_at > due_at, literal_column(_CODE[LATE])), else_=literal_column("0"))
+    # What the stored outcome would hold, for a met row without it.
+    derived: Any = case((met_at > due_at, literal_column(_CODE[LATE])), else_=literal_column("0"))
     stored: Any = Obligation.outcome
     if minutes:
         plus_one = func.coalesce(Obligation.response_minutes, literal_column("-1")) + 1
-        late = late + literal_column("4") * plus_one
+        derived = derived + literal_column("4") * plus_one
     else:
         stored = stored % literal_column("4")
     overdue: Any = literal_column(_CODE[OVERDUE])
     pending: Any = literal_column(_CODE[PENDING])
     unmet = case((due_at <= now, overdue), else_=pending)
-    if _met_by(session, now):
-        return func.coalesce(stored, case((met_at.is_not(None), late), else_=unmet))
-    return case((met_at <= now, func.coalesce(stored, late)), else_=unmet)
+    if _met_by(session, now):  # met_at decides, as below: a NULL test costs no comparison
+        return case((met_at.is_(None), unmet), else_=func.coalesce(stored, derived))
+    return case((met_at <= now, func.coalesce(stored, derived)), else_=unmet)
 
 
 def _key_index(key: Any, keys: Sequence[str], first: int = 0) -> Any:
