@@ -145,6 +145,9 @@ class Obligation(Base):
         # list --state overdue: WHERE met_at IS NULL AND due_at <= :now (derived at now, not
         # the cached state, so it is right even when no daemon runs)
         Index(None, "met_at", "due_at"),
+        # monthly reports: GROUP BY received_month, outcome read in index order, no sort and
+        # no table row (tracker.report_obligations)
+        Index(None, "received_month", "outcome"),
     )
 
 

@@ -13,10 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, case, cast, func, literal, literal_column, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from tracker.models import Inquiry, Obligation
@@ -34,6 +45,7 @@ from tracker.report_queries import (
     month_key,
     month_label,
     month_starts,
+    period_of,
     received_column,
 )
 
@@ -177,9 +189,14 @@ def _grouped(
     *,
     minutes: bool,
     keys: Sequence[str | None] | None,
-) -> Iterator[list[tuple[str | None, int, int]]]:
+) -> Iterator[StateCodes]:
     """Batches of (key, state code, how many) over the period's obligations: one GROUP BY
     pass, streamed in batches of :data:`STREAM_BATCH` groups."""
+    if by is GroupBy.MONTH:
+        span = _whole_months(period)
+        if span is not None and _met_by(session, now):
+            yield from _stored_months(session, period, now, span, minutes=minutes)
+            return
     key, rows = _obligations(session, by, period)
     code = _code(session, now, minutes=minutes)
     connection = session.connection()
@@ -192,11 +209,17 @@ def _grouped(
         return
     number, decode = decoder
     packed = number * literal(_SHIFT, BigInteger) + code
-    stmt = rows.add_columns(packed, func.count()).group_by(FIRST_COLUMN)
-    result = connection.execute(stmt.execution_options(yield_per=STREAM_BATCH))
+    yield from _packed(session, rows.add_columns(packed, func.count()), decode)
+
+
+def _packed(
+    session: Session, stmt: Select[Any], decode: Callable[[int], str | None]
+) -> Iterator[StateCodes]:
+    """``stmt`` (number * _SHIFT + code, how many) grouped by its first column, decoded."""
+    query = stmt.group_by(FIRST_COLUMN).execution_options(yield_per=STREAM_BATCH)
     last: int | None = None  # the rows come ordered by key: decode each key once
     label: str | None = None
-    for part in result.partitions():
+    for part in session.connection().execute(query).partitions():
         batch = []
         for value, n in part:
             position, c = divmod(value, _SHIFT)
@@ -204,6 +227,69 @@ def _grouped(
                 last, label = position, decode(position)
             batch.append((label, c, n))
         yield batch
+
+
+def _whole_months(period: Period) -> tuple[int | None, int | None] | None:
+    """The period as whole local months (first, last as yyyymm; None: unbounded), or None
+    when it starts or ends inside a month."""
+    first, last = period.first, period.last
+    if first is not None and first.day != 1:
+        return None
+    if last is not None and (last + timedelta(days=1)).day != 1:
+        return None
+    return (
+        None if first is None else first.year * 100 + first.month,
+        None if last is None else last.year * 100 + last.month,
+    )
+
+
+def _stored_months(
+    session: Session,
+    period: Period,
+    now: datetime,
+    span: tuple[int | None, int | None],
+    *,
+    minutes: bool,
+) -> Iterator[StateCodes]:
+    """:func:`_grouped` by month for whole months when every met obligation was met by
+    ``now``, in two parts.
+
+    The obligations with a stored month and outcome (met, written by Svarfrist) are
+    grouped by (received_month, outcome), which the index on those two columns already
+    holds in order: no sort, no table row (0.12 s against 0.45 s for the sorted pass over
+    1,000,000 inquiries, bench/report.py's data). The rest (unmet, or written outside
+    Svarfrist) go through :func:`_code`, a small share.
+    """
+    month, outcome = Obligation.received_month, Obligation.outcome
+    lo, hi = span
+    labels = {m: month_label(m) for m, _ in month_starts(session, period)}
+    connection = session.connection()
+    stored = [outcome.is_not(None), month.is_not(None), *_between(month, lo, hi)]
+    if minutes:
+        grouped: Any = select(month, outcome, func.count()).where(*stored)
+        stmt = grouped.group_by(month, outcome).execution_options(yield_per=STREAM_BATCH)
+        result = connection.execute(stmt)
+        for part in result.partitions():
+            yield [(labels.get(m) or month_label(m), code, n) for m, code, n in part]
+    else:
+        state = outcome % literal_column("4")
+        on_time = func.count().filter(state == literal_column(_CODE[ON_TIME]))
+        late = func.count().filter(state == literal_column(_CODE[LATE]))
+        counted: Any = select(month, on_time, late).where(*stored).group_by(month)
+        yield [
+            (labels.get(m) or month_label(m), code, n)
+            for m, *counts in connection.execute(counted)
+            for code, n in enumerate(counts)
+            if n
+        ]
+    key, rows = _obligations(session, GroupBy.MONTH, period_of(None, None))
+    rest = rows.where(or_(outcome.is_(None), month.is_(None)), *_between(key, lo, hi))
+    packed = key * literal(_SHIFT, BigInteger) + _code(session, now, minutes=minutes)
+    yield from _packed(session, rest.add_columns(packed, func.count()), month_label)
+
+
+def _between(column: Any, lo: int | None, hi: int | None) -> list[ColumnElement[bool]]:
+    return [*([] if lo is None else [column >= lo]), *([] if hi is None else [column <= hi])]
 
 
 def obligation_counts(
