@@ -60,8 +60,8 @@ INQUIRY_SQL = (
 )
 OBLIGATION_SQL = (
     "INSERT INTO obligations (id, inquiry_id, rule, schedule, hours, warn_at, due_at, met_at,"
-    " response_minutes, received_month, outcome, state, next_action_at)"
-    " VALUES (?, ?, ?, 'working_days', ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
+    " response_minutes, received_month, department, outcome, state, next_action_at)"
+    " VALUES (?, ?, ?, 'working_days', ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
 )
 
 
@@ -95,12 +95,13 @@ def build(path: Path, n: int, seed: int = 2026) -> float:
         channel = rnd.choice(CHANNELS)
         callback = rnd.random() < 0.25
         closed = None if rnd.random() < 0.12 else received + rnd.randrange(1, 900) * US_PER_HOUR
+        department = rnd.choice(DEFAULT_DEPARTMENTS)
         inquiries.append(
             (
                 i,
                 f"BV-{i:07d}",
                 channel,
-                rnd.choice(DEFAULT_DEPARTMENTS),
+                department,
                 rnd.choice(DEFAULT_TOPICS),
                 rnd.choice(ADVISORS),
                 callback,
@@ -134,6 +135,7 @@ def build(path: Path, n: int, seed: int = 2026) -> float:
                     stored(met) if met else None,
                     minutes,
                     local_month_us(received),
+                    department,
                     code,
                     state,
                 )

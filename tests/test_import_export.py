@@ -375,6 +375,7 @@ def test_imported_obligations_equal_what_the_sla_engine_computes(
         )
         # The reports' stored keys, as the register writes them (tracker.response).
         assert got.received_month == local_month(inquiry_facts.received_at)
+        assert got.department == "Diverse"
         assert got.outcome == outcome(o.met_at, o.due_at, got.response_minutes)
         # The register indexes an unmet obligation for the daemon's next sweep at once.
         assert got.next_action_at == first_look(o, inquiry_facts.received_at)

@@ -111,7 +111,7 @@ def test_reports_agree_with_and_without_stored_times(database_url: str, by: Grou
         for stored in (True, False):
             if not stored:  # rows written outside Svarfrist: the report measures them itself
                 with engine.begin() as conn:
-                    stored_keys = {"received_month": None, "outcome": None}
+                    stored_keys = {"received_month": None, "department": None, "outcome": None}
                     conn.execute(update(Obligation).values(response_minutes=None, **stored_keys))
             with Session(engine) as session:
                 filled = session.scalar(

@@ -43,6 +43,7 @@ OBLIGATION_COLUMNS = (
     "met_at",
     "response_minutes",
     "received_month",
+    "department",
     "outcome",
     "state",
     "next_action_at",

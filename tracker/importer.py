@@ -257,7 +257,7 @@ def _insert(
                 code = None if met is None else packed_outcome(met > due, minutes)
                 obligations.append(
                     (ids[p], plan.name, plan.schedule, plan.hours, warn_v, due_v,
-                     None if met is None else seen[met], minutes, month, code, state,
+                     None if met is None else seen[met], minutes, month, batch[p][3], code, state,
                      None if met is not None else rec_v)
                 )  # fmt: skip
         writer.insert_inquiries(inquiries)

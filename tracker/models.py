@@ -130,6 +130,9 @@ class Obligation(Base):
     received_month: Mapped[int | None] = mapped_column(Integer)
     """The inquiry's local received month as yyyymm (received_at never changes): monthly
     reports group obligations by it without a join (tracker.response.local_month)."""
+    department: Mapped[str | None] = mapped_column(String(200))
+    """The inquiry's department (never changed after creation), so a department report
+    counts obligations from the (department, outcome, received_month) index alone."""
     outcome: Mapped[int | None] = mapped_column(Integer)
     """Met: ``4 * (response_minutes + 1) + late`` (tracker.response.outcome), None while
     unmet. The reports' GROUP BY key of a met obligation in one column."""
@@ -145,9 +148,10 @@ class Obligation(Base):
         # list --state overdue: WHERE met_at IS NULL AND due_at <= :now (derived at now, not
         # the cached state, so it is right even when no daemon runs)
         Index(None, "met_at", "due_at"),
-        # monthly reports: GROUP BY received_month, outcome read in index order, no sort and
-        # no table row (tracker.report_obligations)
+        # monthly and department reports: GROUP BY received_month (department), outcome read
+        # in index order, no sort and no table row (tracker.report_obligations)
         Index(None, "received_month", "outcome"),
+        Index(None, "department", "outcome", "received_month"),
     )
 
 

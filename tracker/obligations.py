@@ -79,15 +79,15 @@ def first_look(s: ObligationStatus, received_at: datetime) -> datetime | None:
 
 
 def obligation_row(
-    inquiry_id: int,
-    received_at: datetime,
+    inquiry: Inquiry,
     s: ObligationStatus,
     calendar: BusinessCalendar,
     pauses: Sequence[PauseSpan] = (),
 ) -> Obligation:
+    received_at = inquiry.received_at
     minutes = response_minutes(calendar, s.schedule, received_at, s.met_at, pauses)
     return Obligation(
-        inquiry_id=inquiry_id,
+        inquiry_id=inquiry.id,
         rule=s.rule,
         schedule=s.schedule,
         hours=s.hours,
@@ -96,6 +96,7 @@ def obligation_row(
         met_at=s.met_at,
         response_minutes=minutes,
         received_month=local_month(received_at),
+        department=inquiry.department,
         outcome=outcome(s.met_at, s.due_at, minutes),
         state=s.state.value,
         next_action_at=first_look(s, received_at),
@@ -133,9 +134,7 @@ def sync_obligations(
                 )
             )
             if write:
-                session.add(
-                    obligation_row(inquiry.id, inquiry.received_at, s, ctx.calendar, facts.pauses)
-                )
+                session.add(obligation_row(inquiry, s, ctx.calendar, facts.pauses))
             continue
         if only_open and row.met_at is not None:
             continue
@@ -159,6 +158,7 @@ def sync_obligations(
             # Deadline, met time and minutes may all have moved: the packed outcome with them.
             row.outcome = outcome(s.met_at, s.due_at, row.response_minutes)
             row.received_month = local_month(inquiry.received_at)
+            row.department = inquiry.department
             row.state, row.next_action_at = s.state.value, first_look(s, inquiry.received_at)
     for rule, row in stored.items():  # a rule that no longer applies (recompute only)
         if only_open and row.met_at is not None:

@@ -141,7 +141,7 @@ def add(session: Session, ctx: Context, new: NewInquiry) -> str:
         # Another writer took the same explicit ref between our check and our insert.
         raise BadInputError(f"duplicate ref {ref!r}: an inquiry with that ref exists") from None
     for s in status.obligations:
-        session.add(obligation_row(inquiry.id, inquiry.received_at, s, ctx.calendar))
+        session.add(obligation_row(inquiry, s, ctx.calendar))
     _event(session, ctx, inquiry, EventKind.CREATED, new.received_at)
     return ref
 

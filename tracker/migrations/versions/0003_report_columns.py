@@ -1,20 +1,23 @@
-"""obligations.received_month and obligations.outcome: what the reports group by, stored.
+"""obligations.received_month, .department and .outcome: what the reports group by, stored.
 
 * ``received_month``: the Copenhagen calendar month of the inquiry's received_at as the
   integer yyyymm (received_at never changes), so a monthly report groups obligations
   without joining their inquiries or searching month boundaries per row.
+* ``department``: the inquiry's department (never changed after creation), so a
+  department report counts obligations without a join.
 * ``outcome``: for a met obligation ``4 * (response_minutes + 1) + late`` (late: 1 when met
   after due_at; response_minutes NULL counts as -1), NULL while unmet: the reports' GROUP BY
   key for a met obligation in one column instead of three compared per row.
 
-An index on (received_month, outcome) lets a monthly report read those groups in order.
+Indexes on (received_month, outcome) and (department, outcome, received_month) let the
+monthly and department reports read those groups in order, from the index alone.
 And the closed_at index becomes (closed_at, received_at): a monthly report counts the
 inquiries not closed at ``now`` per month from the index alone, without a table lookup per
 row (purge still uses its closed_at prefix).
 
-Both columns are filled here in SQL (month by month over UTC month boundaries, DST-exact; the
+All three are filled here in SQL (month by month over UTC month boundaries, DST-exact; the
 outcome after 0002 has filled response_minutes). Rows written later outside Svarfrist may
-leave them NULL: the reports then derive them from received_at, met_at and due_at.
+leave them NULL: the reports then derive them from the inquiry, met_at and due_at.
 
 Revision ID: 0003
 Revises: 0002
@@ -46,16 +49,27 @@ obligations = sa.table(
     sa.column("response_minutes", sa.Integer()),
     sa.column("received_month", sa.Integer()),
     sa.column("outcome", sa.Integer()),
+    sa.column("department", sa.String()),
 )
-inquiries = sa.table("inquiries", sa.column("id", sa.Integer()), sa.column("received_at", _TS))
+inquiries = sa.table(
+    "inquiries",
+    sa.column("id", sa.Integer()),
+    sa.column("received_at", _TS),
+    sa.column("department", sa.String()),
+)
 
 
 def upgrade() -> None:
     with op.batch_alter_table("obligations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("received_month", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("outcome", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("department", sa.String(length=200), nullable=True))
         batch_op.create_index(
             batch_op.f("ix_obligations_received_month_outcome"), ["received_month", "outcome"]
+        )
+        batch_op.create_index(
+            batch_op.f("ix_obligations_department_outcome_received_month"),
+            ["department", "outcome", "received_month"],
         )
     with op.batch_alter_table("inquiries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_inquiries_closed_at"))
@@ -65,6 +79,12 @@ def upgrade() -> None:
     bind = op.get_bind()
     _fill_months(bind)
     _fill_outcomes(bind)
+    department = (
+        sa.select(inquiries.c.department)
+        .where(inquiries.c.id == obligations.c.inquiry_id)
+        .scalar_subquery()
+    )
+    bind.execute(sa.update(obligations).values(department=department))
 
 
 def _month_start(year: int, month: int, sqlite: bool) -> datetime:
@@ -111,6 +131,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_inquiries_closed_at_received_at"))
         batch_op.create_index(batch_op.f("ix_inquiries_closed_at"), ["closed_at"])
     with op.batch_alter_table("obligations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_obligations_department_outcome_received_month"))
         batch_op.drop_index(batch_op.f("ix_obligations_received_month_outcome"))
+        batch_op.drop_column("department")
         batch_op.drop_column("outcome")
         batch_op.drop_column("received_month")
