@@ -148,7 +148,8 @@ def _with_times(
     count the met obligations that have no stored response time.
 
     Up to groups x distinct minutes rows (143,000 by month over 1,000,000 inquiries), so
-    the loop is kept lean: states by position, the key's tallies looked up on a new key.
+    the loop is kept lean: states by position, the key's tallies looked up on a new key
+    (rows come grouped by key).
     """
     counts: dict[str | None, list[int]] = {}
     hists: dict[str | None, ResponseHistogram] = {}
@@ -159,7 +160,7 @@ def _with_times(
     hist: ResponseHistogram | None = None
     for batch in batches:
         for key, code, n in batch:
-            if key is not last:
+            if key != last:
                 last = key
                 tally = counts.setdefault(key, [0] * len(STATES))
                 hist = hists.get(key)
