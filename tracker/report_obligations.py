@@ -7,6 +7,11 @@ now, stored minutes) yields the obligation counts and a minute histogram per key
 Only a met obligation without a stored time (a row written outside Svarfrist, or by a bare
 ``alembic upgrade``) needs the calendar at report time: for those SQLite calls a Python
 function inside the GROUP BY and PostgreSQL streams the two instants in batches.
+
+By month or department over whole months, with every met obligation met by ``now`` (the
+usual report), the groups are read off an index on (stored key, outcome, ...) in its order,
+without sorting or reading the table (:func:`_stored_groups`); anything else takes the
+sorted pass over obligations joined to their inquiries.
 """
 
 from __future__ import annotations
@@ -342,8 +347,8 @@ def _corrections(
     return [(k, code, n) for (k, code), n in net.items() if n]
 
 
-def _same(key: Any) -> str | None:
-    return key  # type: ignore[no-any-return]
+def _same(key: str | None) -> str | None:
+    return key
 
 
 # The stored copy of each key :func:`_stored_groups` can group by.
