@@ -494,3 +494,70 @@ def test_the_fast_path_classifies_like_the_sla_engine(
     deadline = Deadline(rule="r", schedule="s", hours=1, warn_at=at(warn), due_at=at(due))
     state, next_change = classify(deadline, at(met), at(now) or EPOCH)
     assert classify_us(warn, due, met, now) == (state.value, next_change and to_us(next_change))
+
+
+# -- the bulk load's deferred indexes ------------------------------------------------------------
+def _indexes(url: str) -> list[tuple[str, str]]:
+    with engine_for(url, init=False) as engine, engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
+        )
+        return [(name, sql) for name, sql in rows]
+
+
+def test_a_large_import_rebuilds_every_index_and_looks_at_each_row_from_its_own_time(
+    template_db: Path,
+) -> None:
+    from tracker.bulk import DEFER_INDEXES_FROM
+
+    rows = DEFER_INDEXES_FROM + 500
+    first = datetime(2026, 11, 2, 8, 0, tzinfo=COPENHAGEN)
+    lines = ["received_at,channel,department"]
+    lines += [f"{(first + timedelta(minutes=i)).isoformat()},email,Diverse" for i in range(rows)]
+    with fresh_db(template_db) as url:
+        before = _indexes(url)
+        import_text(url, "\n".join(lines) + "\n", datetime(2026, 11, 30, 12, tzinfo=UTC))
+        # The same indexes, defined the same way, and a consistent file.
+        assert _indexes(url) == before
+        assert any(name == "ix_obligations_next_action_at" for name, _ in before)
+        with engine_for(url, init=False) as engine, engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+            plan = " ".join(
+                str(r[-1])
+                for r in conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN SELECT id FROM obligations"
+                    " WHERE next_action_at <= '2026-12-01' ORDER BY next_action_at"
+                )
+            )
+            assert "ix_obligations_next_action_at" in plan
+            # Every unmet reply is looked at from its own inquiry's received time.
+            pairs = conn.exec_driver_sql(
+                "SELECT o.next_action_at, i.received_at FROM obligations o"
+                " JOIN inquiries i ON i.id = o.inquiry_id"
+            ).all()
+        assert len(pairs) == rows
+        assert all(nxt == received for nxt, received in pairs)
+
+
+def test_a_failed_bulk_load_leaves_the_indexes_as_they_were(template_db: Path) -> None:
+    from tracker.bulk import DEFER_INDEXES_FROM, BulkWriter
+
+    with fresh_db(template_db) as url:
+        before = _indexes(url)
+        with (
+            engine_for(url, init=False) as engine,
+            pytest.raises(RuntimeError),
+            session_on(engine) as session,
+            BulkWriter(session).loading(DEFER_INDEXES_FROM),
+        ):
+            names = {name for name, _ in _live_indexes(session)}
+            assert "ix_inquiries_received_at" not in names  # dropped for the load
+            raise RuntimeError("a row the database refused")
+        assert _indexes(url) == before
+
+
+def _live_indexes(session: Any) -> list[tuple[str, str]]:
+    rows = session.connection().exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+    )
+    return [(name, sql) for name, sql in rows]

@@ -7,16 +7,29 @@ column types would have produced: on SQLite the UTCDateTime text (naive UTC,
 Inquiry ids are reserved up front so obligations can point at them without RETURNING:
 on SQLite the caller's ``BEGIN IMMEDIATE`` transaction holds the write lock, so the next
 free id is safe to take; on PostgreSQL they come from the table's sequence.
+
+When the rows to come outnumber those already stored, a load on SQLite drops the secondary
+indexes and rebuilds them after it, inside the same transaction (SQLite's DDL is
+transactional: a failed import restores them with everything else): building an index from
+the finished table measured ~15 % cheaper for the whole write than growing it row by row
+(0.90 s against 1.05 s for 100,000 inquiries and their obligations, insert to commit).
+Writing on a background thread while the next batch is prepared was tried and gained
+nothing: sqlite3 gives up the GIL for every row's step, and getting it back waits for the
+busy preparing thread's switch interval.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Index, text
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateIndex
+
+from tracker.models import Base, Inquiry, Obligation
 
 INQUIRY_COLUMNS = (
     "id",
@@ -48,6 +61,17 @@ OBLIGATION_COLUMNS = (
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 _US_PER_DAY = 86_400_000_000
+_US_PER_MINUTE = 60_000_000
+_MINUTE_TEXT = [f"{m // 60:02d}:{m % 60:02d}:00.000000" for m in range(24 * 60)]
+# Below this many rows rebuilding the indexes costs more than it saves.
+DEFER_INDEXES_FROM = 10_000
+# The indexes a bulk load may rebuild: the named secondary ones. Unique constraints stay,
+# they are what refuses a duplicate.
+DEFERRABLE_INDEXES: tuple[Index, ...] = tuple(
+    index
+    for model in (Inquiry, Obligation)
+    for index in Base.metadata.tables[model.__tablename__].indexes
+)
 
 
 class BulkWriter:
@@ -60,6 +84,7 @@ class BulkWriter:
         self.inquiry_sql = _insert_sql("inquiries", INQUIRY_COLUMNS, mark)
         self.obligation_sql = _insert_sql("obligations", OBLIGATION_COLUMNS, mark)
         self._next_id: int | None = None
+        self._dropped: list[Index] = []
         if self.sqlite:
             # A bigger page cache for this connection: index inserts of a large batch stay in
             # memory instead of re-reading pages (64 MiB; negative means KiB).
@@ -77,12 +102,15 @@ class BulkWriter:
 
         def sqlite_text(us: int) -> str:
             # The text SQLAlchemy's SQLite DATETIME writes, built from parts: the date part
-            # is shared by every instant of a day.
+            # is shared by every instant of a day, and most instants are whole minutes.
             day, rest = divmod(us, _US_PER_DAY)
             date_part = days.get(day)
             if date_part is None:
                 d = _NAIVE_EPOCH + timedelta(days=day)
                 date_part = days[day] = f"{d.year:04d}-{d.month:02d}-{d.day:02d} "
+            minute, within = divmod(rest, _US_PER_MINUTE)
+            if not within:
+                return date_part + _MINUTE_TEXT[minute]
             seconds, micro = divmod(rest, 1_000_000)
             hours, seconds = divmod(seconds, 3600)
             minutes, seconds = divmod(seconds, 60)
@@ -108,13 +136,38 @@ class BulkWriter:
             ).scalars()
         )
 
-    def insert_inquiries(self, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            self.connection.exec_driver_sql(self.inquiry_sql, rows)
+    def defer_indexes(self, rows: int) -> None:
+        """Drop the secondary indexes for :meth:`loading` when ``rows`` outnumber the stored
+        inquiries (SQLite only; PostgreSQL is left to its own bulk-load behaviour)."""
+        if not self.sqlite or rows < DEFER_INDEXES_FROM:
+            return
+        stored = self.connection.exec_driver_sql("SELECT MAX(id) FROM inquiries").scalar()
+        if rows <= int(stored or 0):
+            return
+        for index in DEFERRABLE_INDEXES:
+            self.connection.exec_driver_sql(f"DROP INDEX {index.name}")
+            self._dropped.append(index)
 
-    def insert_obligations(self, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            self.connection.exec_driver_sql(self.obligation_sql, rows)
+    def insert(self, inquiries: list[tuple[Any, ...]], obligations: list[tuple[Any, ...]]) -> None:
+        """One batch: the inquiries, then the obligations that point at them."""
+        if inquiries:
+            self.connection.exec_driver_sql(self.inquiry_sql, inquiries)
+        if obligations:
+            self.connection.exec_driver_sql(self.obligation_sql, obligations)
+
+    @contextmanager
+    def loading(self, rows: int) -> Iterator[BulkWriter]:
+        """A bulk load of about ``rows`` rows through :meth:`insert`; the deferred indexes
+        are rebuilt when it ends without an error (after one, the rollback restores them)."""
+        self.defer_indexes(rows)
+        yield self
+        self._rebuild_indexes()
+
+    def _rebuild_indexes(self) -> None:
+        dialect = self.connection.dialect
+        while self._dropped:
+            index = self._dropped.pop()
+            self.connection.exec_driver_sql(str(CreateIndex(index).compile(dialect=dialect)))
 
 
 def _insert_sql(table: str, columns: Sequence[str], mark: str) -> str:
