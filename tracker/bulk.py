@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Index, text
@@ -63,6 +65,10 @@ _NAIVE_EPOCH = datetime(1970, 1, 1)
 _US_PER_DAY = 86_400_000_000
 _US_PER_MINUTE = 60_000_000
 _MINUTE_TEXT = [f"{m // 60:02d}:{m % 60:02d}:00.000000" for m in range(24 * 60)]
+# Rows per multi-row INSERT on SQLite: one statement step for many rows measured ~18 %
+# cheaper than executemany's step per row (0.43 s against 0.53 s for 191,667 rows); 50 rows
+# of 13 columns stay far below SQLite's 32,766 bound parameters.
+ROWS_PER_STATEMENT = 50
 # Below this many rows rebuilding the indexes costs more than it saves.
 DEFER_INDEXES_FROM = 10_000
 # The indexes a bulk load may rebuild: the named secondary ones. Unique constraints stay,
@@ -85,6 +91,7 @@ class BulkWriter:
         self.obligation_sql = _insert_sql("obligations", OBLIGATION_COLUMNS, mark)
         self._next_id: int | None = None
         self._dropped: list[Index] = []
+        self._cursor: Any = None
         if self.sqlite:
             # A bigger page cache for this connection: index inserts of a large batch stay in
             # memory instead of re-reading pages (64 MiB; negative means KiB).
@@ -150,10 +157,30 @@ class BulkWriter:
 
     def insert(self, inquiries: list[tuple[Any, ...]], obligations: list[tuple[Any, ...]]) -> None:
         """One batch: the inquiries, then the obligations that point at them."""
+        if self.sqlite:
+            self._insert_sqlite(INQUIRY_TABLE, inquiries)
+            self._insert_sqlite(OBLIGATION_TABLE, obligations)
+            return
         if inquiries:
             self.connection.exec_driver_sql(self.inquiry_sql, inquiries)
         if obligations:
             self.connection.exec_driver_sql(self.obligation_sql, obligations)
+
+    def _insert_sqlite(self, table: _Table, rows: list[tuple[Any, ...]]) -> None:
+        """ROWS_PER_STATEMENT rows per INSERT ... VALUES (...), (...), on the driver's cursor
+        (SQLAlchemy's per-call bookkeeping would cost more than it saves here); the rest of
+        the batch row by row."""
+        cursor = self._cursor
+        if cursor is None:
+            cursor = self._cursor = self.connection.connection.cursor()
+        whole = len(rows) - len(rows) % ROWS_PER_STATEMENT
+        many = table.many
+        for start in range(0, whole, ROWS_PER_STATEMENT):
+            cursor.execute(
+                many, list(chain.from_iterable(rows[start : start + ROWS_PER_STATEMENT]))
+            )
+        if whole < len(rows):
+            cursor.executemany(table.one, rows[whole:])
 
     @contextmanager
     def loading(self, rows: int) -> Iterator[BulkWriter]:
@@ -170,5 +197,24 @@ class BulkWriter:
             self.connection.exec_driver_sql(str(CreateIndex(index).compile(dialect=dialect)))
 
 
-def _insert_sql(table: str, columns: Sequence[str], mark: str) -> str:
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+def _insert_sql(table: str, columns: Sequence[str], mark: str, rows: int = 1) -> str:
+    one = f"({', '.join([mark] * len(columns))})"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * rows)}"
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A table's INSERT for one row and for ROWS_PER_STATEMENT rows (SQLite's ``?`` marks)."""
+
+    one: str
+    many: str
+
+    @classmethod
+    def of(cls, table: str, columns: Sequence[str]) -> _Table:
+        return cls(
+            _insert_sql(table, columns, "?"), _insert_sql(table, columns, "?", ROWS_PER_STATEMENT)
+        )
+
+
+INQUIRY_TABLE = _Table.of("inquiries", INQUIRY_COLUMNS)
+OBLIGATION_TABLE = _Table.of("obligations", OBLIGATION_COLUMNS)
