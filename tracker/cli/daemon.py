@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 STALE = 1
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
+def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     tick = sub.add_parser("tick", help="one sweep: send every reminder that is due, then exit")
     tick.add_argument("--now", help="as if it were this time (ISO 8601)")
     tick.set_defaults(handler=cmd_tick)

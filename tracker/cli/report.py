@@ -48,7 +48,7 @@ CSV is made for Excel: UTF-8 with BOM (utf-8-sig), ';' as separator, decimal com
 HTML is one self-contained page with inline SVG charts (no network needed)."""
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
+def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser(
         "report",
         help="statistics and SLA compliance (text, CSV for Excel, JSON, HTML)",
