@@ -128,7 +128,8 @@ def list_query(state: ListState, now: datetime, advisor: str | None = None) -> S
     elif state is ListState.CLOSED:
         stmt = stmt.where(Inquiry.closed_at.is_not(None))
     elif state is ListState.OVERDUE:
-        # index obligations(met_at, due_at): a range scan over the overdue rows only
+        # partial index obligations(due_at) WHERE met_at IS NULL: a range scan over the
+        # overdue rows only
         late = select(Obligation.inquiry_id).where(unmet, Obligation.due_at <= now)
         stmt = stmt.where(Inquiry.id.in_(late))
     elif state is ListState.DUE_SOON:
