@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from tracker import csvio, export, importer, register
 from tracker.calendar import COPENHAGEN, to_us
 from tracker.models import Inquiry, Obligation
-from tracker.obligations import first_look
+from tracker.obligations import first_look, pauses_of
 from tracker.response import response_minutes
 from tracker.sla import evaluate
 from tracker.validate import CHANNELS
@@ -272,12 +272,35 @@ def local(seconds: int) -> str:
 
 
 @st.composite
+def pause_offsets(
+    draw: st.DrawFn, closed: int | None, horizon: int = 60 * 86_400
+) -> list[tuple[int, int | None]]:
+    """Valid pauses as (start, end or None) seconds after receipt, as the register allows
+    them: in order, touching and zero-length allowed, only the last open, and on a closed
+    inquiry none open and none past the closing."""
+    limit = horizon if closed is None else closed
+    points = sorted(draw(st.lists(st.integers(0, limit), max_size=6)))
+    spans: list[tuple[int, int | None]] = list(zip(points[::2], points[1::2], strict=False))
+    if closed is None and draw(st.integers(0, 2)) == 0:
+        after = spans[-1][1] or 0 if spans else 0
+        spans.append((draw(st.integers(after, limit)), None))
+    return spans
+
+
+def pause_cell(received: int, spans: list[tuple[int, int | None]]) -> str:
+    return " ".join(
+        f"{local(received + a)}/{'' if b is None else local(received + b)}" for a, b in spans
+    )
+
+
+@st.composite
 def register_rows(draw: st.DrawFn) -> tuple[list[str], list[dict[str, str]]]:
     topics = draw(st.lists(TOPIC, min_size=1, max_size=4, unique=True))
     rows = []
     for i in range(draw(st.integers(1, 6))):
         received = draw(SECONDS_2020_2030)
         later = st.none() | st.integers(0, 60 * 86_400).map(lambda d, r=received: local(r + d))
+        closed = draw(st.none() | st.integers(0, 60 * 86_400))
         rows.append(
             {
                 "ref": draw(st.sampled_from(["", f"R-{i}", f"2026-{i + 7:06d}"])),
@@ -289,8 +312,9 @@ def register_rows(draw: st.DrawFn) -> tuple[list[str], list[dict[str, str]]]:
                 "callback_requested": draw(st.sampled_from(["true", "false"])),
                 "replied_at": draw(later) or "",
                 "called_back_at": draw(later) or "",
-                "closed_at": draw(later) or "",
+                "closed_at": "" if closed is None else local(received + closed),
                 "note": draw(st.text(SAFE_TEXT | st.sampled_from(list(';"\r\næ')), max_size=30)),
+                "pauses": pause_cell(received, draw(pause_offsets(closed))),
             }
         )
     return topics, rows
@@ -329,6 +353,7 @@ def test_import_export_round_trips_arbitrary_valid_rows(
     called_back=st.none() | st.integers(0, 10 * 86_400),
     closed=st.none() | st.integers(0, 10 * 86_400),
     now=st.integers(-86_400, 20 * 86_400),
+    data=st.data(),
 )
 def test_imported_obligations_equal_what_the_sla_engine_computes(
     template_db: Path,
@@ -339,7 +364,10 @@ def test_imported_obligations_equal_what_the_sla_engine_computes(
     called_back: int | None,
     closed: int | None,
     now: int,
+    data: st.DataObject,
 ) -> None:
+    # With pauses a row takes the exact path (sla.evaluate), without them the fast path.
+    spans = data.draw(st.just([]) | pause_offsets(closed, 10 * 86_400), label="pauses")
     at = lambda offset: None if offset is None else EPOCH + timedelta(seconds=received + offset)  # noqa: E731
     row = {c: "" for c in csvio.COLUMNS}
     row.update(
@@ -354,13 +382,16 @@ def test_imported_obligations_equal_what_the_sla_engine_computes(
         ("closed_at", closed),
     ):
         row[column] = "" if offset is None else local(received + offset)
+    row["pauses"] = pause_cell(received, spans)
     moment = EPOCH + timedelta(seconds=received + now)
     with fresh_db(template_db) as url:
         import_text(url, csv_text([row]), moment)
         settings_ = settings_for(url)
         with engine_for(url, init=False) as engine, session_on(engine) as session:
             stored = {o.rule: o for o in session.scalars(select(Obligation))}
-            inquiry_facts = register.facts_of(session.scalar(select(Inquiry)), [])
+            inquiry = session.scalar(select(Inquiry))
+            inquiry_facts = register.facts_of(inquiry, pauses_of(session, inquiry.id))
+    assert len(inquiry_facts.pauses) == len(spans)
     expected = evaluate(
         inquiry_facts, context(settings_).rules, context(settings_).calendar, moment
     )
@@ -369,9 +400,13 @@ def test_imported_obligations_equal_what_the_sla_engine_computes(
         got = stored[o.rule]
         assert (got.warn_at, got.due_at, got.met_at) == (o.warn_at, o.due_at, o.met_at)
         assert got.state == o.state.value
-        # The stored response time, as the register would write it (imports have no pauses).
+        # The stored response time, as the register would write it.
         assert got.response_minutes == response_minutes(
-            context(settings_).calendar, o.schedule, inquiry_facts.received_at, o.met_at
+            context(settings_).calendar,
+            o.schedule,
+            inquiry_facts.received_at,
+            o.met_at,
+            inquiry_facts.pauses,
         )
         # The register indexes an unmet obligation for the daemon's next sweep at once.
         assert got.next_action_at == first_look(o, inquiry_facts.received_at)
