@@ -34,10 +34,10 @@ class Plan:
     fulfilled_by: Fulfilment
     advance_many: Callable[[Sequence[int], int], list[int]]
     """The schedule's ``WorkingIndex.advance_many``: ``due_us`` for a batch of received
-    times when nothing is paused (imported rows have no pauses)."""
+    times when nothing is paused (rows with pauses take exact_obligations)."""
     elapsed_many: Callable[[Sequence[int], Sequence[int]], list[int]]
     """The schedule's ``WorkingIndex.elapsed_many``: working µs between pairs of instants,
-    for the stored response times (received to met; imported rows have no pauses)."""
+    for the stored response times (received to met; rows without pauses only)."""
 
 
 def plans_for(

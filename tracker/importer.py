@@ -375,7 +375,7 @@ def _obligations(
     convert: Callable[[int], Any],
 ) -> list[tuple[Any, ...]]:
     """The batch's obligation rows: deadlines per rule for the whole batch at once, the
-    state at ``now``, and the stored response time of those met (no pauses on import)."""
+    state at ``now``, and the stored response time of those met (rows without pauses)."""
     get = seen.get
     rows = []
     for plan, positions in by_rule(batch, plans, ctx.rules):
