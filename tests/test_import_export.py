@@ -91,9 +91,16 @@ def test_export_import_export_gives_the_same_bytes(
         )
     )
     ok(run_cli("reply", "2026-000001", "--at", "2026-03-30T09:00:00.123456", env=env))
+    ok(run_cli("pause", "HENV/7", "--at", "2026-10-25T02:40+01:00", env=env))
+    ok(run_cli("resume", "HENV/7", "--at", "2026-10-26T09:00", env=env))
+    ok(run_cli("pause", "2026-000001", "--at", "2026-03-30T10:00", env=env))  # still paused
     ok(run_cli("close", "HENV/7", "--at", "2026-10-26T10:00", env=env))
     first = ok(run_cli("export", env=env)).stdout
     assert first.splitlines()[0] == HEADER
+    assert [r["pauses"] for r in csv.DictReader(io.StringIO(first))] == [
+        "2026-03-30T10:00:00+02:00/",
+        "2026-10-25T02:40:00+01:00/2026-10-26T09:00:00+01:00",  # the repeated hour's 2nd time
+    ]
     (tmp_path / "export.csv").write_text(first, encoding="utf-8")
 
     other = {**env, "SVARFRIST_DATABASE_URL": postgres_or_sqlite_url_2}
@@ -104,6 +111,7 @@ def test_export_import_export_gives_the_same_bytes(
     as_json = json.loads(ok(run_cli("export", "--format", "json", env=other)).stdout)
     assert [r["ref"] for r in as_json] == ["2026-000001", "HENV/7"]
     assert as_json[0]["note"] == note and as_json[0]["callback_requested"] is True
+    assert as_json[0]["pauses"] == [{"start": "2026-03-30T10:00:00+02:00", "end": None}]
 
 
 @pytest.fixture
@@ -600,14 +608,21 @@ def _live_indexes(session: Any) -> list[tuple[str, str]]:
 
 
 # -- one pass or two ---------------------------------------------------------------------------
-def _rows_text(count: int, *, explicit: dict[int, str] | None = None) -> str:
+def _rows_text(count: int, *, explicit: dict[int, str] | None = None, pauses: bool = False) -> str:
+    """With ``pauses`` every fifth row has a pause and every thirteenth an open one, so
+    batches mix the fast path with the exact one."""
     first = datetime(2026, 3, 2, 8, 0, tzinfo=COPENHAGEN)
-    lines = ["ref,received_at,channel,department,replied_at"]
+    lines = ["ref,received_at,channel,department,replied_at" + (",pauses" if pauses else "")]
     for i in range(count):
         received = first + timedelta(minutes=7 * i)
         replied = (received + timedelta(hours=i % 50)).isoformat() if i % 3 else ""
         ref = (explicit or {}).get(i, "")
-        lines.append(f"{ref},{received.isoformat()},{sorted(CHANNELS)[i % 6]},Diverse,{replied}")
+        line = f"{ref},{received.isoformat()},{sorted(CHANNELS)[i % 6]},Diverse,{replied}"
+        if pauses:
+            start = (received + timedelta(hours=1)).isoformat()
+            end = (received + timedelta(hours=3)).isoformat() if i % 13 else ""
+            line += f",{start}/{end}" if i % 5 == 0 or not i % 13 else ","
+        lines.append(line)
     return "\n".join(lines) + "\n"
 
 
@@ -632,7 +647,9 @@ def test_a_generated_style_ref_after_generated_ones_restarts_in_two_passes(
 def test_one_pass_and_two_passes_store_the_same(template_db: Path) -> None:
     from tracker.fastpath import plans_for
 
-    text = _rows_text(2 * importer.BATCH + 17, explicit={5: "X-5", 7001: "2025-000042"})
+    text = _rows_text(
+        2 * importer.BATCH + 17, explicit={5: "X-5", 7001: "2025-000042"}, pauses=True
+    )
     moment = datetime(2026, 11, 30, 12, tzinfo=UTC)
     with fresh_db(template_db) as one, fresh_db(template_db) as two:
         import_text(one, text, moment)
@@ -647,3 +664,6 @@ def test_one_pass_and_two_passes_store_the_same(template_db: Path) -> None:
     first.pop("events"), second.pop("events")  # the two-pass call records no event itself
     assert first == second
     assert len(first["inquiries"]) == 2 * importer.BATCH + 17
+    assert len(first["pauses"]) == len(
+        [i for i in range(2 * importer.BATCH + 17) if not i % 5 or not i % 13]
+    )
