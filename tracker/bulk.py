@@ -60,6 +60,8 @@ OBLIGATION_COLUMNS = (
     "state",
     "next_action_at",
 )
+# "end" is a reserved word in SQL: quoted, as SQLAlchemy quotes it (both databases).
+PAUSE_COLUMNS = ("inquiry_id", "start", '"end"')
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 _US_PER_DAY = 86_400_000_000
@@ -89,6 +91,7 @@ class BulkWriter:
         mark = "?" if self.sqlite else "%s"
         self.inquiry_sql = _insert_sql("inquiries", INQUIRY_COLUMNS, mark)
         self.obligation_sql = _insert_sql("obligations", OBLIGATION_COLUMNS, mark)
+        self.pause_sql = _insert_sql("pauses", PAUSE_COLUMNS, mark)
         self._next_id: int | None = None
         self._dropped: list[Index] = []
         self._cursor: Any = None
@@ -176,6 +179,11 @@ class BulkWriter:
             self.connection.exec_driver_sql(self.inquiry_sql, inquiries)
         if obligations:
             self.connection.exec_driver_sql(self.obligation_sql, obligations)
+
+    def insert_pauses(self, pauses: list[tuple[Any, ...]]) -> None:
+        """Pauses (PAUSE_COLUMNS order) of inquiries already inserted; few, so executemany."""
+        if pauses:
+            self.connection.exec_driver_sql(self.pause_sql, pauses)
 
     def _insert_sqlite(self, table: _Table, rows: list[tuple[Any, ...]]) -> None:
         """ROWS_PER_STATEMENT rows per INSERT ... VALUES (...), (...), on the driver's cursor

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tracker import validate
+from tracker.calendar import Pause
 from tracker.errors import BadInputError
+from tracker.pause_column import parse_pauses
 from tracker.register import Context
 
 COLUMNS = (
@@ -32,6 +34,7 @@ COLUMNS = (
     "called_back_at",
     "closed_at",
     "note",
+    "pauses",
 )
 REQUIRED = ("received_at", "channel", "department")
 TIME_COLUMNS = ("received_at", "replied_at", "called_back_at", "closed_at")
@@ -112,6 +115,7 @@ class Row:
     called_back_at: datetime | None
     closed_at: datetime | None
     note: str | None
+    pauses: tuple[Pause, ...] = ()
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -130,9 +134,12 @@ Spooled = tuple[
     int | None,
     str | None,
     int,
+    tuple[tuple[int, int | None], ...],
 ]
 """A valid row as the insert pass needs it: ref, received µs, channel, department, topic,
-advisor, callback requested, replied µs, called back µs, closed µs, note, local year."""
+advisor, callback requested, replied µs, called back µs, closed µs, note, local year, and
+the pauses as (start µs, end µs or None) pairs, () for none (tracker.importer writes rows
+with pauses on the SLA engine's exact path)."""
 
 
 def _us(text: str) -> int:
@@ -145,7 +152,8 @@ def _us(text: str) -> int:
 
 class FastParser:
     """The common case of parse_row at a fraction of its cost: a row that passes every check
-    here is valid; anything else goes to parse_row, which names each problem."""
+    here is valid; anything else goes to parse_row, which names each problem. So does every
+    row with pauses (rare, and checked against its other times there)."""
 
     def __init__(self, ctx: Context) -> None:
         self.channels = validate.CHANNELS
@@ -155,7 +163,9 @@ class FastParser:
         self.tz = ctx.calendar.tz
 
     def __call__(self, values: Sequence[str]) -> Spooled | None:
-        ref, rec, channel, department, topic, advisor, flag, rep, cbk, clo, note = values
+        ref, rec, channel, department, topic, advisor, flag, rep, cbk, clo, note, pauses = values
+        if pauses:
+            return None
         try:
             received = datetime.fromisoformat(rec)
             if received.tzinfo is None:
@@ -195,6 +205,7 @@ class FastParser:
             closed,
             note or None,
             year,
+            (),
         )
 
 
@@ -217,6 +228,7 @@ def spooled(row: Row, tz: Any) -> Spooled:
         us(row.closed_at),
         row.note,
         row.received_at.astimezone(tz).year,
+        tuple(((p.start - _EPOCH) // _ONE_US, us(p.end)) for p in row.pauses),
     )
 
 
@@ -231,6 +243,18 @@ def _times(values: Sequence[str], problems: list[str]) -> list[datetime | None]:
             except BadInputError as exc:
                 problems.append(str(exc))
     return times
+
+
+def _pauses(
+    raw: str, received: datetime | None, closed: datetime | None, problems: list[str]
+) -> tuple[Pause, ...]:
+    if not raw.strip():
+        return ()
+    try:
+        return parse_pauses(raw, received, closed)
+    except BadInputError as exc:
+        problems.append(str(exc))
+        return ()
 
 
 def parse_row(values: Sequence[str], ctx: Context) -> tuple[Row | None, list[str]]:
@@ -284,6 +308,7 @@ def parse_row(values: Sequence[str], ctx: Context) -> tuple[Row | None, list[str
         for column, moment in zip(TIME_COLUMNS[1:], (replied, called_back, closed), strict=True):
             if moment is not None and moment < received:
                 problems.append(f"{column}: before received_at")
+    pauses = _pauses(values[11], received, closed, problems)
     if problems or received is None:
         return None, problems
     return Row(
@@ -298,4 +323,5 @@ def parse_row(values: Sequence[str], ctx: Context) -> tuple[Row | None, list[str
         called_back_at=called_back,
         closed_at=closed,
         note=note,
+        pauses=pauses,
     ), []

@@ -31,7 +31,7 @@ from tracker.bulk import BulkWriter
 from tracker.calendar import to_us
 from tracker.csvio import BATCH, FastParser, Spooled, parse_row, read_rows, spooled
 from tracker.errors import BadInputError
-from tracker.fastpath import Plan, by_rule, classify_us, met_at, plans_for
+from tracker.fastpath import Plan, by_rule, classify_us, exact_obligations, met_at, plans_for
 from tracker.models import Event, Inquiry
 from tracker.register import Context, EventKind
 from tracker.response import US_PER_MINUTE
@@ -298,9 +298,8 @@ class _Loader:
         ids = self.writer.reserve_ids(len(batch))
         inquiries = []
         for inquiry_id, item in zip(ids, batch, strict=True):
-            ref, rec, channel, department, topic, advisor, callback, rep, cbk, clo, note, year = (
-                item
-            )
+            (ref, rec, channel, department, topic, advisor, callback, rep, cbk, clo, note, year,
+             _pauses) = item  # fmt: skip
             if ref is None:
                 ref = next(new_refs[year])
             rec_v = get(rec) or seen.setdefault(rec, convert(rec))
@@ -311,12 +310,42 @@ class _Loader:
                 (inquiry_id, ref, channel, department, topic, advisor, callback,
                  rec_v, rep_v, cbk_v, clo_v, note, created)
             )  # fmt: skip
-        obligations = _obligations(
-            batch, ids, plans=self.plans, ctx=self.ctx, now_us=self.now_us, seen=seen,
-            convert=convert,
-        )  # fmt: skip
+        paused = [p for p, item in enumerate(batch) if item[12]]
+        if paused:  # rare: those rows take the SLA engine's exact path
+            fast = [p for p in range(len(batch)) if not batch[p][12]]
+            obligations = _obligations(
+                [batch[p] for p in fast], [ids[p] for p in fast], plans=self.plans,
+                ctx=self.ctx, now_us=self.now_us, seen=seen, convert=convert,
+            )  # fmt: skip
+            obligations += self._paused_obligations([(ids[p], batch[p]) for p in paused])
+        else:
+            obligations = _obligations(
+                batch, ids, plans=self.plans, ctx=self.ctx, now_us=self.now_us, seen=seen,
+                convert=convert,
+            )  # fmt: skip
         self.writer.insert(inquiries, obligations)
+        if paused:
+            self.writer.insert_pauses(
+                [(ids[p], convert(a), None if b is None else convert(b))
+                 for p in paused for a, b in batch[p][12]]
+            )  # fmt: skip
         self.done += len(batch)
+
+    def _paused_obligations(self, rows: list[tuple[int, Spooled]]) -> list[tuple[Any, ...]]:
+        """Obligation rows of inquiries with pauses, exactly as the register writes them."""
+        ctx, convert = self.ctx, self.convert
+
+        def time(us: int | None) -> Any:
+            return None if us is None else convert(us)
+
+        return [
+            (inquiry_id, rule, schedule, hours, time(warn), time(due), time(met), minutes,
+             state, time(next_us))
+            for inquiry_id, item in rows
+            for rule, schedule, hours, warn, due, met, minutes, state, next_us in exact_obligations(
+                item, ctx.rules, ctx.calendar, ctx.now
+            )
+        ]  # fmt: skip
 
     def _refs_for(self, batch: list[Spooled]) -> dict[int, Iterator[str]]:
         """Generated refs for the batch's rows without one, per received year."""
@@ -346,7 +375,7 @@ def _obligations(
     convert: Callable[[int], Any],
 ) -> list[tuple[Any, ...]]:
     """The batch's obligation rows: deadlines per rule for the whole batch at once, the
-    state at ``now``, and the stored response time of those met (no pauses on import)."""
+    state at ``now``, and the stored response time of those met (rows without pauses)."""
     get = seen.get
     rows = []
     for plan, positions in by_rule(batch, plans, ctx.rules):
