@@ -114,7 +114,7 @@ def show(session: Session, ref: str, now: datetime) -> InquiryView:
         select(Obligation).where(Obligation.inquiry_id == inquiry.id).order_by(Obligation.id)
     ).all()
     pauses = session.scalars(
-        select(Pause).where(Pause.inquiry_id == inquiry.id).order_by(Pause.start)
+        select(Pause).where(Pause.inquiry_id == inquiry.id).order_by(Pause.start, Pause.id)
     ).all()
     return _view(inquiry, obligations, now, pauses)
 
