@@ -161,6 +161,12 @@ class FastParser:
         self.topics = frozenset(ctx.settings.topics)
         self.note_max = ctx.settings.note_max_length
         self.tz = ctx.calendar.tz
+        # Advisors repeat from row to row (a few dozen in a municipality): each distinct
+        # address is matched against the pattern once.
+        self.advisors: set[str] = set()
+        # The local year of the last received time, as [first µs, next year's first µs):
+        # rows mostly arrive in order, so most rows need two comparisons, not a time zone.
+        self.year, self.year_from, self.year_to = 0, 0, 0
 
     def __call__(self, values: Sequence[str]) -> Spooled | None:
         ref, rec, channel, department, topic, advisor, flag, rep, cbk, clo, note, pauses = values
@@ -176,14 +182,14 @@ class FastParser:
             closed = _us(clo) if clo else None
         except (ValueError, BadInputError):
             return None
-        for moment in (replied, called, closed):
-            if moment is not None and moment < received_us:
-                return None
         if (
-            channel not in self.channels
+            (replied is not None and replied < received_us)
+            or (called is not None and called < received_us)
+            or (closed is not None and closed < received_us)
+            or channel not in self.channels
             or department not in self.departments
             or (topic and topic not in self.topics)
-            or (advisor and (len(advisor) > 320 or not validate.EMAIL_RE.fullmatch(advisor)))
+            or (advisor and advisor not in self.advisors and not self._good_advisor(advisor))
             or (ref and not validate.REF_RE.fullmatch(ref))
             or (note and len(note) > self.note_max)
         ):
@@ -191,7 +197,10 @@ class FastParser:
         callback = validate.BOOLEANS.get(flag.lower()) if flag else False
         if callback is None:
             return None
-        year = received.astimezone(self.tz).year
+        if self.year_from <= received_us < self.year_to:
+            year = self.year
+        else:
+            year = self._year_of(received)
         return (
             ref or None,
             received_us,
@@ -207,6 +216,21 @@ class FastParser:
             year,
             (),
         )
+
+    def _good_advisor(self, advisor: str) -> bool:
+        if len(advisor) > 320 or not validate.EMAIL_RE.fullmatch(advisor):
+            return False
+        self.advisors.add(advisor)
+        return True
+
+    def _year_of(self, received: datetime) -> int:
+        year = received.astimezone(self.tz).year
+        first = datetime(year, 1, 1, tzinfo=self.tz)
+        following = datetime(year + 1, 1, 1, tzinfo=self.tz)
+        self.year = year
+        self.year_from = (first - _EPOCH) // _ONE_US
+        self.year_to = (following - _EPOCH) // _ONE_US
+        return year
 
 
 def spooled(row: Row, tz: Any) -> Spooled:

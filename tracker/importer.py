@@ -272,11 +272,24 @@ def _batches(spool: IO[bytes]) -> Iterator[list[Spooled]]:
             return
 
 
+class _Texts(dict[int, Any]):
+    """Epoch µs -> the driver's form, each distinct instant converted once: deadlines repeat,
+    and met_at repeats another column of its row. A miss converts (``__missing__``), so a
+    lookup is one subscript."""
+
+    def __init__(self, convert: Callable[[int], Any]) -> None:
+        super().__init__()
+        self.convert = convert
+
+    def __missing__(self, us: int) -> Any:
+        value = self[us] = self.convert(us)
+        return value
+
+
 class _Loader:
     """Writes valid batches: refs, deadlines and state at ``now`` on epoch µs, then the
     bulk writer. Converting an instant to the driver's form is the costliest step per row,
-    so each distinct instant is converted once (deadlines repeat; met_at repeats another
-    column of the same row)."""
+    hence :class:`_Texts`."""
 
     def __init__(
         self, session: Session, ctx: Context, scan: _Scan, plans: dict[tuple[str, bool], list[Plan]]
@@ -284,16 +297,14 @@ class _Loader:
         self.session, self.ctx, self.scan, self.plans = session, ctx, scan, plans
         self.writer = BulkWriter(session)
         self.now_us = to_us(ctx.now)
-        self.seen: dict[int, Any] = {}
-        self.convert = self.writer.converter()
-        self.created = self.convert(self.now_us)
+        self.times = _Texts(self.writer.converter())
+        self.created = self.times[self.now_us]
         self.done = 0
 
     def write(self, batch: list[Spooled]) -> None:
-        seen, convert, created = self.seen, self.convert, self.created
-        if len(seen) > TIME_CACHE:
-            seen.clear()
-        get = seen.get
+        times, created = self.times, self.created
+        if len(times) > TIME_CACHE:
+            times.clear()
         new_refs = self._refs_for(batch)
         ids = self.writer.reserve_ids(len(batch))
         inquiries = []
@@ -302,10 +313,10 @@ class _Loader:
              _pauses) = item  # fmt: skip
             if ref is None:
                 ref = next(new_refs[year])
-            rec_v = get(rec) or seen.setdefault(rec, convert(rec))
-            rep_v = None if rep is None else get(rep) or seen.setdefault(rep, convert(rep))
-            cbk_v = None if cbk is None else get(cbk) or seen.setdefault(cbk, convert(cbk))
-            clo_v = None if clo is None else get(clo) or seen.setdefault(clo, convert(clo))
+            rec_v = times[rec]
+            rep_v = None if rep is None else times[rep]
+            cbk_v = None if cbk is None else times[cbk]
+            clo_v = None if clo is None else times[clo]
             inquiries.append(
                 (inquiry_id, ref, channel, department, topic, advisor, callback,
                  rec_v, rep_v, cbk_v, clo_v, note, created)
@@ -315,28 +326,27 @@ class _Loader:
             fast = [p for p in range(len(batch)) if not batch[p][12]]
             obligations = _obligations(
                 [batch[p] for p in fast], [ids[p] for p in fast], plans=self.plans,
-                ctx=self.ctx, now_us=self.now_us, seen=seen, convert=convert,
+                ctx=self.ctx, now_us=self.now_us, times=times,
             )  # fmt: skip
             obligations += self._paused_obligations([(ids[p], batch[p]) for p in paused])
         else:
             obligations = _obligations(
-                batch, ids, plans=self.plans, ctx=self.ctx, now_us=self.now_us, seen=seen,
-                convert=convert,
+                batch, ids, plans=self.plans, ctx=self.ctx, now_us=self.now_us, times=times
             )  # fmt: skip
         self.writer.insert(inquiries, obligations)
         if paused:
             self.writer.insert_pauses(
-                [(ids[p], convert(a), None if b is None else convert(b))
+                [(ids[p], times[a], None if b is None else times[b])
                  for p in paused for a, b in batch[p][12]]
             )  # fmt: skip
         self.done += len(batch)
 
     def _paused_obligations(self, rows: list[tuple[int, Spooled]]) -> list[tuple[Any, ...]]:
         """Obligation rows of inquiries with pauses, exactly as the register writes them."""
-        ctx, convert = self.ctx, self.convert
+        ctx, times = self.ctx, self.times
 
         def time(us: int | None) -> Any:
-            return None if us is None else convert(us)
+            return None if us is None else times[us]
 
         return [
             (inquiry_id, rule, schedule, hours, time(warn), time(due), time(met), minutes,
@@ -371,12 +381,10 @@ def _obligations(
     plans: dict[tuple[str, bool], list[Plan]],
     ctx: Context,
     now_us: int,
-    seen: dict[int, Any],
-    convert: Callable[[int], Any],
+    times: _Texts,
 ) -> list[tuple[Any, ...]]:
     """The batch's obligation rows: deadlines per rule for the whole batch at once, the
     state at ``now``, and the stored response time of those met (rows without pauses)."""
-    get = seen.get
     rows = []
     for plan, positions in by_rule(batch, plans, ctx.rules):
         starts = [batch[p][1] for p in positions]
@@ -388,14 +396,12 @@ def _obligations(
         worked = iter(plan.elapsed_many([r for r, _ in answered], [m for _, m in answered]))
         for p, due, warn, met in zip(positions, dues, warns, mets, strict=True):
             state, _ = classify_us(warn, due, met, now_us)
-            due_v = get(due) or seen.setdefault(due, convert(due))
-            warn_v = get(warn) or seen.setdefault(warn, convert(warn))
             if met is None:  # unmet: the next sweep looks at it from its received time on
-                met_v, minutes, next_v = None, None, seen[batch[p][1]]
+                met_v, minutes, next_v = None, None, times[batch[p][1]]
             else:
-                met_v, minutes, next_v = seen[met], next(worked) // US_PER_MINUTE, None
+                met_v, minutes, next_v = times[met], next(worked) // US_PER_MINUTE, None
             rows.append(
-                (ids[p], plan.name, plan.schedule, plan.hours, warn_v, due_v, met_v, minutes,
-                 state, next_v)
+                (ids[p], plan.name, plan.schedule, plan.hours, times[warn], times[due], met_v,
+                 minutes, state, next_v)
             )  # fmt: skip
     return rows
