@@ -385,23 +385,31 @@ def _obligations(
 ) -> list[tuple[Any, ...]]:
     """The batch's obligation rows: deadlines per rule for the whole batch at once, the
     state at ``now``, and the stored response time of those met (rows without pauses)."""
-    rows = []
+    rows: list[tuple[Any, ...]] = []
+    append = rows.append
     for plan, positions in by_rule(batch, plans, ctx.rules):
+        name, schedule, hours, fulfilled_by = (
+            plan.name,
+            plan.schedule,
+            plan.hours,
+            plan.fulfilled_by,
+        )
         starts = [batch[p][1] for p in positions]
         dues = plan.advance_many(starts, plan.due_us)
         warns = plan.advance_many(starts, plan.warn_us)
-        mets = [met_at(batch[p], plan.fulfilled_by) for p in positions]
-        pairs = zip(positions, mets, strict=True)
-        answered = [(batch[p][1], met) for p, met in pairs if met is not None]
+        mets = [met_at(batch[p], fulfilled_by) for p in positions]
+        answered = [
+            (start, met) for start, met in zip(starts, mets, strict=True) if met is not None
+        ]
         worked = iter(plan.elapsed_many([r for r, _ in answered], [m for _, m in answered]))
-        for p, due, warn, met in zip(positions, dues, warns, mets, strict=True):
+        for p, start, due, warn, met in zip(positions, starts, dues, warns, mets, strict=True):
             state, _ = classify_us(warn, due, met, now_us)
             if met is None:  # unmet: the next sweep looks at it from its received time on
-                met_v, minutes, next_v = None, None, times[batch[p][1]]
+                met_v, minutes, next_v = None, None, times[start]
             else:
                 met_v, minutes, next_v = times[met], next(worked) // US_PER_MINUTE, None
-            rows.append(
-                (ids[p], plan.name, plan.schedule, plan.hours, times[warn], times[due], met_v,
-                 minutes, state, next_v)
+            append(
+                (ids[p], name, schedule, hours, times[warn], times[due], met_v, minutes, state,
+                 next_v)
             )  # fmt: skip
     return rows
