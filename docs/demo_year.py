@@ -80,6 +80,7 @@ def main(path: str, n: int = 2400, year: int = 2025, seed: int = 18) -> None:
                 called.isoformat(timespec="minutes") if called else "",
                 closed.isoformat(timespec="minutes") if closed else "",
                 "",
+                "",
             ]
         )
     with open(path, "w", encoding="utf-8", newline="") as f:

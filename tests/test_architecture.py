@@ -56,3 +56,33 @@ def test_the_check_would_notice_a_forbidden_import_and_an_environment_read() -> 
     tree = ast.parse("import os\nfrom sqlalchemy import select\nx = os.environ['A']\n")
     assert "sqlalchemy" in imported_modules(tree)
     assert reads_environment(tree) == ["os.environ"]
+
+
+def _subcommands(parser: object) -> list[str]:
+    import argparse
+
+    actions = getattr(parser, "_actions", [])
+    found = next(a for a in actions if isinstance(a, argparse._SubParsersAction))
+    return list(found.choices)
+
+
+def test_the_cli_table_names_every_command_with_the_module_that_defines_it() -> None:
+    """The start-up shortcut imports only the named module, so the table must be exact."""
+    import subprocess
+    import sys
+
+    from tracker.cli import COMMANDS, build_parser
+
+    assert _subcommands(build_parser([])) == [n for names in COMMANDS.values() for n in names]
+    for names in COMMANDS.values():
+        for name in names:
+            assert _subcommands(build_parser(["-v", name, "--help"])) == list(names)
+    # What running `import` loads: not the report, register or scheduler stacks.
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys; from tracker.cli import build_parser;"
+         " build_parser(['import', 'x.csv']); print(' '.join(sorted(sys.modules)))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    for heavy in ("tracker.cli.report", "tracker.cli.register", "jinja2", "apscheduler"):
+        assert heavy not in loaded
+    assert "tracker.cli.transfer" in loaded

@@ -32,17 +32,19 @@ ADD = ("add", "--channel", "email", "--department", "Diverse")
 
 
 def seed(database_url: str) -> None:
-    """2026-000001 open, 2026-000002 closed, 2026-000003 paused."""
+    """2026-000001 open, 2026-000002 closed, 2026-000003 paused, 2026-000004 paused 12-14."""
     settings = settings_for(database_url)
     ctx = context(settings, now=utc("2026-11-26T12:00+01:00"))
     with engine_for(database_url) as engine, session_on(engine) as session:
-        for day in ("25", "25", "25"):
+        for day in ("25", "25", "25", "25"):
             new = NewInquiry(
                 channel="email", department="Diverse", received_at=utc(f"2026-11-{day}T10:00+01:00")
             )
             register.add(session, ctx, new)
         register.close(session, ctx, "2026-000002", utc("2026-11-25T12:00+01:00"))
         register.pause(session, ctx, "2026-000003", utc("2026-11-25T12:00+01:00"))
+        register.pause(session, ctx, "2026-000004", utc("2026-11-25T12:00+01:00"))
+        register.resume(session, ctx, "2026-000004", utc("2026-11-25T14:00+01:00"))
 
 
 BAD_INPUTS: list[tuple[str, tuple[str, ...], str]] = [
@@ -67,6 +69,12 @@ BAD_INPUTS: list[tuple[str, tuple[str, ...], str]] = [
     ("pause while paused", ("pause", "2026-000003"), "already paused"),
     ("resume when not paused", ("resume", "2026-000001"), "not paused"),
     ("resume before the pause", ("resume", "2026-000003", "--at", "2026-11-25T11:00"), "before"),
+    ("close before the pause", ("close", "2026-000003", "--at", "2026-11-25T11:00"), "before"),
+    (
+        "close inside an ended pause",
+        ("close", "2026-000004", "--at", "2026-11-25T13:00"),
+        "before the last pause ended",
+    ),
     ("show unknown ref", ("show", "nope"), "unknown ref"),
     ("unknown list state", ("list", "--state", "late"), "invalid choice"),
     ("import a missing file", ("import", "missing.csv"), "cannot read"),

@@ -1,5 +1,5 @@
 """The reports' stored keys (obligations.received_month, .department and .outcome): written by
-the register, the import and the 0003 migration as tracker.response derives them, and the
+the register, the import and the 0004 migration as tracker.response derives them, and the
 reports exact at any ``now`` whether the columns are filled or NULL (rows written outside
 Svarfrist)."""
 

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tracker import validate
+from tracker.calendar import Pause
 from tracker.errors import BadInputError
+from tracker.pause_column import parse_pauses
 from tracker.register import Context
 
 COLUMNS = (
@@ -32,6 +34,7 @@ COLUMNS = (
     "called_back_at",
     "closed_at",
     "note",
+    "pauses",
 )
 REQUIRED = ("received_at", "channel", "department")
 TIME_COLUMNS = ("received_at", "replied_at", "called_back_at", "closed_at")
@@ -112,6 +115,7 @@ class Row:
     called_back_at: datetime | None
     closed_at: datetime | None
     note: str | None
+    pauses: tuple[Pause, ...] = ()
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -130,9 +134,12 @@ Spooled = tuple[
     int | None,
     str | None,
     int,
+    tuple[tuple[int, int | None], ...],
 ]
 """A valid row as the insert pass needs it: ref, received µs, channel, department, topic,
-advisor, callback requested, replied µs, called back µs, closed µs, note, local year."""
+advisor, callback requested, replied µs, called back µs, closed µs, note, local year, and
+the pauses as (start µs, end µs or None) pairs, () for none (tracker.importer writes rows
+with pauses on the SLA engine's exact path)."""
 
 
 def _us(text: str) -> int:
@@ -145,7 +152,8 @@ def _us(text: str) -> int:
 
 class FastParser:
     """The common case of parse_row at a fraction of its cost: a row that passes every check
-    here is valid; anything else goes to parse_row, which names each problem."""
+    here is valid; anything else goes to parse_row, which names each problem. So does every
+    row with pauses (rare, and checked against its other times there)."""
 
     def __init__(self, ctx: Context) -> None:
         self.channels = validate.CHANNELS
@@ -153,9 +161,17 @@ class FastParser:
         self.topics = frozenset(ctx.settings.topics)
         self.note_max = ctx.settings.note_max_length
         self.tz = ctx.calendar.tz
+        # Advisors repeat from row to row (a few dozen in a municipality): each distinct
+        # address is matched against the pattern once.
+        self.advisors: set[str] = set()
+        # The local year of the last received time, as [first µs, next year's first µs):
+        # rows mostly arrive in order, so most rows need two comparisons, not a time zone.
+        self.year, self.year_from, self.year_to = 0, 0, 0
 
     def __call__(self, values: Sequence[str]) -> Spooled | None:
-        ref, rec, channel, department, topic, advisor, flag, rep, cbk, clo, note = values
+        ref, rec, channel, department, topic, advisor, flag, rep, cbk, clo, note, pauses = values
+        if pauses:
+            return None
         try:
             received = datetime.fromisoformat(rec)
             if received.tzinfo is None:
@@ -166,14 +182,14 @@ class FastParser:
             closed = _us(clo) if clo else None
         except (ValueError, BadInputError):
             return None
-        for moment in (replied, called, closed):
-            if moment is not None and moment < received_us:
-                return None
         if (
-            channel not in self.channels
+            (replied is not None and replied < received_us)
+            or (called is not None and called < received_us)
+            or (closed is not None and closed < received_us)
+            or channel not in self.channels
             or department not in self.departments
             or (topic and topic not in self.topics)
-            or (advisor and (len(advisor) > 320 or not validate.EMAIL_RE.fullmatch(advisor)))
+            or (advisor and advisor not in self.advisors and not self._good_advisor(advisor))
             or (ref and not validate.REF_RE.fullmatch(ref))
             or (note and len(note) > self.note_max)
         ):
@@ -181,7 +197,10 @@ class FastParser:
         callback = validate.BOOLEANS.get(flag.lower()) if flag else False
         if callback is None:
             return None
-        year = received.astimezone(self.tz).year
+        if self.year_from <= received_us < self.year_to:
+            year = self.year
+        else:
+            year = self._year_of(received)
         return (
             ref or None,
             received_us,
@@ -195,7 +214,23 @@ class FastParser:
             closed,
             note or None,
             year,
+            (),
         )
+
+    def _good_advisor(self, advisor: str) -> bool:
+        if len(advisor) > 320 or not validate.EMAIL_RE.fullmatch(advisor):
+            return False
+        self.advisors.add(advisor)
+        return True
+
+    def _year_of(self, received: datetime) -> int:
+        year = received.astimezone(self.tz).year
+        first = datetime(year, 1, 1, tzinfo=self.tz)
+        following = datetime(year + 1, 1, 1, tzinfo=self.tz)
+        self.year = year
+        self.year_from = (first - _EPOCH) // _ONE_US
+        self.year_to = (following - _EPOCH) // _ONE_US
+        return year
 
 
 def spooled(row: Row, tz: Any) -> Spooled:
@@ -217,6 +252,7 @@ def spooled(row: Row, tz: Any) -> Spooled:
         us(row.closed_at),
         row.note,
         row.received_at.astimezone(tz).year,
+        tuple(((p.start - _EPOCH) // _ONE_US, us(p.end)) for p in row.pauses),
     )
 
 
@@ -231,6 +267,18 @@ def _times(values: Sequence[str], problems: list[str]) -> list[datetime | None]:
             except BadInputError as exc:
                 problems.append(str(exc))
     return times
+
+
+def _pauses(
+    raw: str, received: datetime | None, closed: datetime | None, problems: list[str]
+) -> tuple[Pause, ...]:
+    if not raw.strip():
+        return ()
+    try:
+        return parse_pauses(raw, received, closed)
+    except BadInputError as exc:
+        problems.append(str(exc))
+        return ()
 
 
 def parse_row(values: Sequence[str], ctx: Context) -> tuple[Row | None, list[str]]:
@@ -284,6 +332,7 @@ def parse_row(values: Sequence[str], ctx: Context) -> tuple[Row | None, list[str
         for column, moment in zip(TIME_COLUMNS[1:], (replied, called_back, closed), strict=True):
             if moment is not None and moment < received:
                 problems.append(f"{column}: before received_at")
+    pauses = _pauses(values[11], received, closed, problems)
     if problems or received is None:
         return None, problems
     return Row(
@@ -298,4 +347,5 @@ def parse_row(values: Sequence[str], ctx: Context) -> tuple[Row | None, list[str
         called_back_at=called_back,
         closed_at=closed,
         note=note,
+        pauses=pauses,
     ), []

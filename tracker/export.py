@@ -3,13 +3,15 @@
 CSV with a header row, comma separated, CRLF line ends, no BOM; or a JSON array of objects
 with the same keys. Times are local with offset, to the second, which is what import
 reads back, so export -> import into an empty database -> export gives the same bytes.
+The last column, ``pauses``, holds an inquiry's pauses as intervals (tracker.pause_column);
+in JSON it is a list of ``{"start", "end"}`` objects (``end`` null while still paused).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -18,7 +20,11 @@ from sqlalchemy.orm import Session
 
 from tracker.calendar import COPENHAGEN
 from tracker.csvio import BATCH, COLUMNS, TIME_COLUMNS
-from tracker.models import Inquiry
+from tracker.models import Inquiry, Pause
+from tracker.pause_column import COLUMN as PAUSES
+from tracker.pause_column import format_pauses
+
+Spans = list[tuple[datetime, datetime | None]]
 
 
 def _fmt(moment: datetime | None) -> str:
@@ -27,19 +33,40 @@ def _fmt(moment: datetime | None) -> str:
 
 
 def export_records(session: Session) -> Iterator[dict[str, Any]]:
-    """Every inquiry in ref order, in the import format (times as local ISO strings)."""
+    """Every inquiry in ref order, in the import format (times as local ISO strings; the
+    pauses as a list of (start, end or None) in time order)."""
     table = Inquiry.__table__
     ref = table.c.ref
     if session.get_bind().dialect.name == "postgresql":
         # Byte order, as SQLite sorts: an export is the same file whichever database made it,
         # whatever collation the PostgreSQL database was created with.
         ref = ref.collate("C")  # type: ignore[assignment]
-    stmt = select(*(table.c[name] for name in COLUMNS)).order_by(ref)
-    for row in session.execute(stmt.execution_options(yield_per=BATCH)):
-        record = dict(zip(COLUMNS, row, strict=True))
-        for column in TIME_COLUMNS:
-            record[column] = _fmt(record[column])
-        yield record
+    stored = [c for c in COLUMNS if c != PAUSES]
+    stmt = select(table.c.id, *(table.c[name] for name in stored)).order_by(ref)
+    any_pauses = session.execute(select(Pause.id).limit(1)).first() is not None
+    result = session.execute(stmt.execution_options(yield_per=BATCH))
+    for rows in result.partitions():
+        pauses = _pauses_of(session, [row[0] for row in rows]) if any_pauses else {}
+        for row in rows:
+            record = dict(zip(stored, row[1:], strict=True))
+            for column in TIME_COLUMNS:
+                record[column] = _fmt(record[column])
+            record[PAUSES] = pauses.get(row[0], [])
+            yield record
+
+
+def _pauses_of(session: Session, ids: Sequence[int]) -> dict[int, Spans]:
+    """The pauses of these inquiries, each inquiry's in time order (ties in the order they
+    were recorded, which is the order import inserts them in)."""
+    found: dict[int, Spans] = {}
+    stmt = (
+        select(Pause.inquiry_id, Pause.start, Pause.end)
+        .where(Pause.inquiry_id.in_(ids))
+        .order_by(Pause.inquiry_id, Pause.start, Pause.id)
+    )
+    for inquiry_id, start, end in session.execute(stmt):
+        found.setdefault(inquiry_id, []).append((start, end))
+    return found
 
 
 def write_csv(session: Session, out: TextIO) -> int:
@@ -50,6 +77,7 @@ def write_csv(session: Session, out: TextIO) -> int:
     count = 0
     for record in export_records(session):
         record["callback_requested"] = "true" if record["callback_requested"] else "false"
+        record[PAUSES] = format_pauses(record[PAUSES])
         writer.writerow(["" if record[c] is None else record[c] for c in COLUMNS])
         count += 1
     return count
@@ -63,6 +91,10 @@ def write_json(session: Session, out: TextIO) -> int:
         record["callback_requested"] = bool(record["callback_requested"])
         for column in TIME_COLUMNS:
             record[column] = record[column] or None
+        record[PAUSES] = [
+            {"start": _fmt(start), "end": None if end is None else _fmt(end)}
+            for start, end in record[PAUSES]
+        ]
         out.write(("\n" if count == 0 else ",\n") + json.dumps(record, ensure_ascii=False))
         count += 1
     out.write("\n]\n" if count else "]\n")

@@ -1,17 +1,21 @@
 """Deadlines for bulk work (import) on epoch microseconds: the same decisions as
 sla.evaluate/sla.classify for inquiries without pauses, with the per-rule work hoisted out
 of the per-row loop. tests/test_import_export.py holds the two equal on random inputs.
+The rare row with pauses takes :func:`exact_obligations`, which is sla.evaluate itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from tracker.calendar import BusinessCalendar, hours_to_us
+from tracker.calendar import BusinessCalendar, Pause, from_us, hours_to_us, to_us
 from tracker.csvio import Spooled
-from tracker.sla import Fulfilment, Rule, State
+from tracker.obligations import first_look
+from tracker.response import response_minutes
+from tracker.sla import Fulfilment, InquiryFacts, Rule, State, evaluate
 from tracker.validate import CHANNELS
 
 MET_ON_TIME, MET_LATE = State.MET_ON_TIME.value, State.MET_LATE.value
@@ -30,10 +34,10 @@ class Plan:
     fulfilled_by: Fulfilment
     advance_many: Callable[[Sequence[int], int], list[int]]
     """The schedule's ``WorkingIndex.advance_many``: ``due_us`` for a batch of received
-    times when nothing is paused (imported rows have no pauses)."""
+    times when nothing is paused (rows with pauses take exact_obligations)."""
     elapsed_many: Callable[[Sequence[int], Sequence[int]], list[int]]
     """The schedule's ``WorkingIndex.elapsed_many``: working µs between pairs of instants,
-    for the stored response times (received to met; imported rows have no pauses)."""
+    for the stored response times (received to met; rows without pauses only)."""
 
 
 def plans_for(
@@ -103,3 +107,49 @@ def classify_us(
     if warn is not None and now >= warn:
         return DUE_SOON, due
     return PENDING, warn if warn is not None else due
+
+
+def exact_obligations(
+    item: Spooled, rules: Mapping[str, Rule], calendar: BusinessCalendar, now: datetime
+) -> list[tuple[str, str, float, int | None, int | None, int | None, int | None, str, int | None]]:
+    """A row with pauses, as the register computes it (sla.evaluate with the pauses): per
+    rule (name, schedule, hours, warn µs, due µs, met µs, response minutes, state, next
+    action µs), the times None where an open pause leaves no deadline, next action =
+    received for an unmet obligation (obligations.first_look)."""
+    at, us = _at, _us
+    received = from_us(item[1])
+    fulfilled = {
+        kind: moment
+        for kind, moment in ((Fulfilment.REPLY, at(item[7])), (Fulfilment.CALLBACK, at(item[8])))
+        if moment is not None
+    }
+    facts = InquiryFacts(
+        channel=item[2],
+        callback_requested=item[6],
+        received_at=received,
+        pauses=tuple(Pause(start=from_us(a), end=at(b)) for a, b in item[12]),
+        fulfilled=fulfilled,
+        closed_at=at(item[9]),
+    )
+    return [
+        (
+            s.rule,
+            s.schedule,
+            s.hours,
+            us(s.warn_at),
+            us(s.due_at),
+            us(s.met_at),
+            response_minutes(calendar, s.schedule, received, s.met_at, facts.pauses),
+            s.state.value,
+            us(first_look(s, received)),
+        )
+        for s in evaluate(facts, rules, calendar, now).obligations
+    ]
+
+
+def _at(us: int | None) -> datetime | None:
+    return None if us is None else from_us(us)
+
+
+def _us(moment: datetime | None) -> int | None:
+    return None if moment is None else to_us(moment)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     or_,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -113,6 +114,11 @@ class Pause(Base):
     __table_args__ = (Index(None, "inquiry_id"),)
 
 
+_NEXT_ACTION = text("next_action_at IS NOT NULL")
+_UNMET = text("met_at IS NULL")
+_MET = text("met_at IS NOT NULL")
+
+
 class Obligation(Base):
     """One rule's deadline for one inquiry, as last computed by the SLA engine."""
 
@@ -145,15 +151,18 @@ class Obligation(Base):
 
     __table_args__ = (
         UniqueConstraint("inquiry_id", "rule"),
-        # sweep: WHERE next_action_at <= :now ORDER BY next_action_at (an index range scan)
-        Index(None, "next_action_at"),
+        # sweep: WHERE next_action_at <= :now ORDER BY next_action_at (an index range scan).
+        # Partial: a met obligation has no next action, so the index holds the open work only.
+        Index(None, "next_action_at", sqlite_where=_NEXT_ACTION, postgresql_where=_NEXT_ACTION),
         # list --state overdue: WHERE met_at IS NULL AND due_at <= :now (derived at now, not
-        # the cached state, so it is right even when no daemon runs)
-        Index(None, "met_at", "due_at"),
+        # the cached state, so it is right even when no daemon runs); due soon; the digest.
+        Index(None, "due_at", sqlite_where=_UNMET, postgresql_where=_UNMET),
         # monthly and department reports: GROUP BY received_month (department), outcome read
         # in index order, no sort and no table row (tracker.report_obligations)
         Index(None, "received_month", "outcome", "due_at"),
         Index(None, "department", "outcome", "received_month", "due_at"),
+        # reports: max(met_at), whether every met obligation was met by --now (one lookup)
+        Index("ix_obligations_met_at", "met_at", sqlite_where=_MET, postgresql_where=_MET),
     )
 
 

@@ -45,9 +45,10 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def pauses_of(session: Session, inquiry_id: int) -> list[Pause]:
-    return list(
-        session.scalars(select(Pause).where(Pause.inquiry_id == inquiry_id).order_by(Pause.start))
-    )
+    """In time order; among pauses with the same start (pause, resume and pause again in one
+    instant) the one recorded last is last, so "the open pause" is always the newest."""
+    stmt = select(Pause).where(Pause.inquiry_id == inquiry_id).order_by(Pause.start, Pause.id)
+    return list(session.scalars(stmt))
 
 
 def facts_of(inquiry: Inquiry, pauses: Sequence[Pause]) -> InquiryFacts:

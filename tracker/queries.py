@@ -114,7 +114,7 @@ def show(session: Session, ref: str, now: datetime) -> InquiryView:
         select(Obligation).where(Obligation.inquiry_id == inquiry.id).order_by(Obligation.id)
     ).all()
     pauses = session.scalars(
-        select(Pause).where(Pause.inquiry_id == inquiry.id).order_by(Pause.start)
+        select(Pause).where(Pause.inquiry_id == inquiry.id).order_by(Pause.start, Pause.id)
     ).all()
     return _view(inquiry, obligations, now, pauses)
 
@@ -128,7 +128,8 @@ def list_query(state: ListState, now: datetime, advisor: str | None = None) -> S
     elif state is ListState.CLOSED:
         stmt = stmt.where(Inquiry.closed_at.is_not(None))
     elif state is ListState.OVERDUE:
-        # index obligations(met_at, due_at): a range scan over the overdue rows only
+        # partial index obligations(due_at) WHERE met_at IS NULL: a range scan over the
+        # overdue rows only
         late = select(Obligation.inquiry_id).where(unmet, Obligation.due_at <= now)
         stmt = stmt.where(Inquiry.id.in_(late))
     elif state is ListState.DUE_SOON:

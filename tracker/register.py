@@ -215,6 +215,13 @@ def close(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
                 f"({validate.local_time(pauses[-1].start)})"
             )
         pauses[-1].end = at
+    elif pauses and pauses[-1].end is not None and at < pauses[-1].end:
+        # A pause that ended after the closing would be time the clock stood still for a
+        # closed inquiry; the CSV format (tracker.pause_column) cannot hold it either.
+        raise BadInputError(
+            f"close at {validate.local_time(at)} is before the last pause ended "
+            f"({validate.local_time(pauses[-1].end)})"
+        )
     inquiry.closed_at = at
     return _changed(session, ctx, inquiry, EventKind.CLOSED, at)
 

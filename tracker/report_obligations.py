@@ -113,7 +113,8 @@ def _obligations(session: Session, by: GroupBy, period: Period) -> tuple[Any, Se
 def _met_by(session: Session, now: datetime) -> bool:
     """Whether every met obligation was met by ``now`` (the usual case: ``now`` is the
     present): then "met at now" is "met_at IS NOT NULL". One index lookup."""
-    latest = session.connection().execute(select(func.max(Obligation.met_at))).scalar()
+    met = Obligation.met_at.is_not(None)  # the partial index ix_obligations_met_at's rows
+    latest = session.connection().execute(select(func.max(Obligation.met_at)).where(met)).scalar()
     return latest is None or latest <= now
 
 

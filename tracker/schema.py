@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from tracker.calendar import BusinessCalendar
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 """The newest revision in tracker/migrations/versions. Update it with every new migration."""
 
 VERSION_TABLE = "alembic_version"

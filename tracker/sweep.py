@@ -287,7 +287,7 @@ def plan_digests(svc: Services, now: datetime) -> int:
                     Inquiry.advisor,
                 )
                 .join(Inquiry, Obligation.inquiry_id == Inquiry.id)
-                # Index (met_at, due_at): open obligations due before the end of today.
+                # Partial index (due_at) WHERE met_at IS NULL: open obligations due by tonight.
                 .where(Obligation.met_at.is_(None), Obligation.due_at < tomorrow)
             ).all()
             items = [

@@ -6,37 +6,51 @@ the environment. No traceback ever reaches the user.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import ClassVar
 
-from tracker.cli import daemon, pure
-from tracker.cli import register as register_cli
-from tracker.cli import report as report_cli
 from tracker.cli.common import ArgumentParser
 from tracker.config import unknown_variables
 from tracker.errors import BadInputError, ConfigError, SvarfristError
 
 log = logging.getLogger(__name__)
 
-Registrar = Callable[..., None]
-COMMAND_MODULES: list[Registrar] = [
-    pure.register,
-    register_cli.register_commands,
-    daemon.register,
-    report_cli.register,
-]
+# Each command module's ``add_commands(sub)`` adds these subcommands. Only the module of the
+# command being run is imported (start-up is most of a short command's time: the report and
+# register modules pull in their own stacks); --help and unknown commands load them all.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "tracker.cli.pure": ("due", "calendar"),
+    "tracker.cli.register": (
+        "init", "add", "reply", "callback", "pause", "resume", "close", "show", "list",
+        "purge", "recompute",
+    ),
+    "tracker.cli.transfer": ("import", "export"),
+    "tracker.cli.daemon": ("tick", "run", "status"),
+    "tracker.cli.report": ("report",),
+}  # fmt: skip
 
 
-def build_parser() -> ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
+    """The parser; given ``argv``, with only the subcommands of the module that runs it."""
     parser = ArgumentParser(prog="svarfrist", description="Response-deadline tracking")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
-    for register in COMMAND_MODULES:
-        register(sub)
+    wanted = _command_in(argv)
+    for module, names in COMMANDS.items():
+        if wanted is None or wanted in names:
+            importlib.import_module(module).add_commands(sub)
     return parser
+
+
+def _command_in(argv: Sequence[str] | None) -> str | None:
+    """The known command ``argv`` names (the first word that is not an option), if any."""
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    known = {name for names in COMMANDS.values() for name in names}
+    return words[0] if words and words[0] in known else None
 
 
 class JournalFormatter(logging.Formatter):
@@ -68,7 +82,7 @@ def configure_logging(verbose: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv).parse_args(argv)
         configure_logging(args.verbose)
         for var in unknown_variables(os.environ):
             log.warning("environment variable %s names no setting; ignored", var)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -16,14 +15,14 @@ if TYPE_CHECKING:
 
     from tracker import outbox
 
-# The scheduler, SMTP and template stacks are imported inside the commands that use them:
-# every other command (add, reply, list, ...) starts without loading them.
+# asyncio and the scheduler, SMTP and template stacks are imported inside the commands that
+# use them: every other command (add, reply, list, ...) starts without loading them.
 
 # Exit status of ``status`` when the daemon looks dead (monitoring: anything non-zero alerts).
 STALE = 1
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
+def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     tick = sub.add_parser("tick", help="one sweep: send every reminder that is due, then exit")
     tick.add_argument("--now", help="as if it were this time (ISO 8601)")
     tick.set_defaults(handler=cmd_tick)
@@ -38,6 +37,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def cmd_tick(args: argparse.Namespace) -> int:
+    import asyncio
+
     from tracker.sweep import build_services, sweep
 
     now = now_of(args)
@@ -55,6 +56,8 @@ def cmd_tick(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from tracker.register import purge
     from tracker.scheduler import run_daemon, wall_clock
     from tracker.sweep import build_services

@@ -21,7 +21,7 @@ from tracker.explain import explain
 from tracker.sla import Rule, deadline, get_rule
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
+def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     due = sub.add_parser("due", help="compute a deadline (no database)")
     due.add_argument("--rule", help="a configured rule: reply, callback, answer, ...")
     due.add_argument("--hours", type=str, help="working hours (overrides the rule's)")

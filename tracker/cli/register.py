@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tracker import outbox, queries, register, schema, validate
-from tracker.cli import delivery, transfer
+from tracker.cli import delivery
 from tracker.cli.common import (
     calendar,
     format_time,
@@ -33,7 +33,7 @@ from tracker.recompute import recompute
 from tracker.register import Context, Move, NewInquiry
 
 # Re-exported: other command modules (the daemon's) import these names from here.
-__all__ = ["actor_of", "add_common", "context", "database", "register_commands", "view_json"]
+__all__ = ["actor_of", "add_commands", "add_common", "context", "database", "view_json"]
 
 FULFILMENTS: dict[str, Callable[[Session, Context, str, datetime], list[Move]]] = {
     "reply": register.reply,
@@ -51,7 +51,7 @@ DONE = {
 }
 
 
-def register_commands(sub: argparse._SubParsersAction[Any]) -> None:
+def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     init = sub.add_parser("init", help="create or upgrade the database schema (idempotent)")
     init.set_defaults(handler=cmd_init)
 
@@ -106,8 +106,6 @@ def register_commands(sub: argparse._SubParsersAction[Any]) -> None:
     rec.add_argument("--json", action="store_true")
     add_common(rec, writes=True)
     rec.set_defaults(handler=cmd_recompute)
-
-    transfer.register_commands(sub)
 
 
 # -- commands -------------------------------------------------------------------------------

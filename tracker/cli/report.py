@@ -34,7 +34,6 @@ from tracker.report_format import (
     report_text,
     table,
 )
-from tracker.report_html import annual_page, report_page
 from tracker.report_labels import Labels, key_label, labels_for
 from tracker.report_queries import GroupBy, Period, period_of
 from tracker.reports import breach_rows, build_annual, build_report, monthly_compliance
@@ -49,7 +48,7 @@ CSV is made for Excel: UTF-8 with BOM (utf-8-sig), ';' as separator, decimal com
 HTML is one self-contained page with inline SVG charts (no network needed)."""
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
+def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser(
         "report",
         help="statistics and SLA compliance (text, CSV for Excel, JSON, HTML)",
@@ -126,6 +125,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             elif args.format == "csv":
                 value = annual_csv(annual)
             elif args.format == "html":
+                from tracker.report_html import annual_page  # Jinja2: only for HTML
+
                 value = annual_page(annual, labels, lang)
             else:
                 value = annual_text(annual, labels, lang)
@@ -137,6 +138,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             elif args.format == "csv":
                 value = report_csv(report)
             elif args.format == "html":
+                from tracker.report_html import report_page  # Jinja2: only for HTML
+
                 months = monthly_compliance(session, period, now)
                 value = report_page(report, months, labels, lang)
             else:

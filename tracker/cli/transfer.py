@@ -16,7 +16,7 @@ from tracker.db import read_only, session_factory, transaction
 PROGRESS_FROM_ROWS = 20_000
 
 
-def register_commands(sub: argparse._SubParsersAction[Any]) -> None:
+def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     imp = sub.add_parser("import", help="bulk import CSV; all rows or none")
     imp.add_argument("file", help="CSV file (UTF-8, comma or semicolon separated)")
     imp.add_argument("--dry-run", action="store_true", help="validate only; write nothing")

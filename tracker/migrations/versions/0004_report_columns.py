@@ -11,7 +11,7 @@
 
 Indexes on (received_month, outcome, due_at) and (department, outcome, received_month,
 due_at) let the monthly and department reports read those groups in order, from the index
-alone; a partial index finds the few rows lacking a value.
+alone; a partial index finds the few rows lacking a value, another the latest met_at.
 And the closed_at index becomes (closed_at, received_at): a monthly report counts the
 inquiries not closed at ``now`` per month from the index alone, without a table lookup per
 row (purge still uses its closed_at prefix).
@@ -20,8 +20,8 @@ All three are filled here in SQL (month by month over UTC month boundaries, DST-
 outcome after 0002 has filled response_minutes). Rows written later outside Svarfrist may
 leave them NULL: the reports then derive them from the inquiry, met_at and due_at.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-26 18:00:00
 """
 
@@ -34,8 +34,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -56,6 +56,9 @@ obligations = sa.table(
 _LACKING = sa.text(
     "met_at IS NOT NULL AND outcome IS NULL OR received_month IS NULL OR department IS NULL"
 )
+# Met obligations, for max(met_at): whether every one was met by a report's --now (0003
+# left met_at unindexed).
+_MET = sa.text("met_at IS NOT NULL")
 inquiries = sa.table(
     "inquiries",
     sa.column("id", sa.Integer()),
@@ -79,6 +82,9 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             "ix_obligations_lacking", ["id"], sqlite_where=_LACKING, postgresql_where=_LACKING
+        )
+        batch_op.create_index(
+            "ix_obligations_met_at", ["met_at"], sqlite_where=_MET, postgresql_where=_MET
         )
     with op.batch_alter_table("inquiries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_inquiries_closed_at"))
@@ -140,6 +146,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_inquiries_closed_at_received_at"))
         batch_op.create_index(batch_op.f("ix_inquiries_closed_at"), ["closed_at"])
     with op.batch_alter_table("obligations", schema=None) as batch_op:
+        batch_op.drop_index("ix_obligations_met_at")
         batch_op.drop_index("ix_obligations_lacking")
         batch_op.drop_index(batch_op.f("ix_obligations_department_outcome_received_month_due_at"))
         batch_op.drop_index(batch_op.f("ix_obligations_received_month_outcome_due_at"))
