@@ -32,6 +32,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    text,
 )
 from sqlalchemy.orm import Session
 
@@ -336,7 +337,7 @@ def _corrections(
             func.count(),
         )
         # By id, so the partial index drives it (not an index the GROUP BY would prefer).
-        .where(Obligation.id.in_(select(Obligation.id).where(LACKING).correlate(None)))
+        .where(Obligation.id.in_(_lacking_ids(session)))
         .group_by(*(literal_column(str(i)) for i in range(1, 5)))
     )
     net: dict[tuple[Any, int], int] = {}
@@ -346,6 +347,19 @@ def _corrections(
         if after is not None:
             net[after, after_code] = net.get((after, after_code), 0) + n
     return [(k, code, n) for (k, code), n in net.items() if n]
+
+
+def _lacking_ids(session: Session) -> Any:
+    """The ids of the ``LACKING`` obligations, read off their partial index.
+
+    On SQLite named with INDEXED BY: its OR optimisation would otherwise read LACKING's
+    ``met_at IS NOT NULL`` term off ix_obligations_met_at, every met obligation (0.7 s
+    over 1,000,000 inquiries instead of nothing). The inner FROM is the subquery's own.
+    """
+    if is_sqlite(session):
+        source = text("obligations INDEXED BY ix_obligations_lacking")
+        return select(literal_column("obligations.id")).select_from(source).where(LACKING)
+    return select(Obligation.id).where(LACKING).correlate(None)
 
 
 def _same(key: str | None) -> str | None:
