@@ -41,6 +41,7 @@ from tracker.db import make_engine, session_factory, transaction
 from tracker.importer import import_csv
 from tracker.models import Inquiry
 from tracker.register import Context
+from tracker.response import local_month
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 INSERT_INQUIRY = (
@@ -161,11 +162,13 @@ def build(directory: Path, name: str, count: int) -> str:
                               DEPARTMENTS[i % 4], None, f"a{i % 50}@b.dk", False,
                               fmt(received), None, None, None, None, fmt(NOW)))  # fmt: skip
             obligations.append((i + 1, "reply", "working_days", 24.0, fmt(warn), fmt(due),
-                                None, "pending", None if nxt is None else fmt(nxt)))  # fmt: skip
+                                None, "pending", None if nxt is None else fmt(nxt),
+                                local_month(received), DEPARTMENTS[i % 4]))  # fmt: skip
         conn.executemany(INSERT_INQUIRY, inquiries)
         conn.executemany(
             "INSERT INTO obligations (inquiry_id, rule, schedule, hours, warn_at, due_at,"
-            f" met_at, state, next_action_at) VALUES ({', '.join('?' * 9)})",
+            " met_at, state, next_action_at, received_month, department)"
+            f" VALUES ({', '.join('?' * 11)})",
             obligations,
         )
     conn.execute("ANALYZE")

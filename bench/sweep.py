@@ -39,6 +39,7 @@ from tracker.config import Settings, SmtpSettings
 from tracker.db import make_engine, session_factory, transaction
 from tracker.mail_render import MailConfig, message_id, render
 from tracker.notify import Connection, SmtpConfig, SmtpConnection
+from tracker.response import local_month
 from tracker.sweep import DIGEST_DONE, build_services, sweep
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=COPENHAGEN)  # a Monday morning, inside the window
@@ -72,6 +73,7 @@ def build_database(path: Path, count: int, *, due_now: bool) -> str:
         received = datetime(2026, 11, 27, 12, 50, tzinfo=COPENHAGEN)
         warn, due = NOW - timedelta(minutes=10), NOW + timedelta(hours=3, minutes=50)
     next_action = NOW - timedelta(minutes=1) if due_now else warn
+    month = local_month(received)  # the reports' stored keys (tracker.response)
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
@@ -98,7 +100,8 @@ def build_database(path: Path, count: int, *, due_now: bool) -> str:
             )
             cur.executemany(
                 "INSERT INTO obligations (id, inquiry_id, rule, schedule, hours, warn_at, "
-                "due_at, state, next_action_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                "due_at, state, next_action_at, received_month, department)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         i,
@@ -110,6 +113,8 @@ def build_database(path: Path, count: int, *, due_now: bool) -> str:
                         _sqlite_time(due),
                         "pending",
                         _sqlite_time(next_action),
+                        month,
+                        "Arbejdsmarked og Borgerservice",
                     )
                     for i in ids
                 ],
