@@ -285,14 +285,17 @@ def _stored_groups(
     if minutes:
         grouped: Any = select(column, outcome, func.count(), overdue).where(*counted)
         stmt = grouped.group_by(column, outcome).execution_options(yield_per=STREAM_BATCH)
+        overdue_code, pending_code = code_of[OVERDUE], code_of[PENDING]
         for part in connection.execute(stmt).partitions():
             batch: StateCodes = []
+            append = batch.append
             for k, code, n, due in part:
+                key = k if label is _same else label(k)  # departments: no call per row
                 if code is not None:
-                    batch.append((label(k), code, n))
+                    append((key, code, n))
                     continue
-                batch.append((label(k), code_of[OVERDUE], due))
-                batch.append((label(k), code_of[PENDING], n - due))
+                append((key, overdue_code, due))
+                append((key, pending_code, n - due))
             yield batch
     else:
         state = outcome % literal_column("4")
