@@ -34,12 +34,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from tracker import schema
 from tracker.calendar import US_PER_HOUR, BusinessCalendar, to_us
 from tracker.config import DEFAULT_DEPARTMENTS, DEFAULT_TOPICS
-from tracker.db import make_engine
+from tracker.db import make_engine, read_only, session_factory
 from tracker.report_queries import GroupBy, period_of
 from tracker.reports import build_report
 from tracker.response import local_month_us, packed_outcome
@@ -184,7 +182,8 @@ def report(path: Path, by: GroupBy, response_times: bool) -> Callable[[], Any]:
     def run() -> Any:
         engine = make_engine(f"sqlite:///{path}")
         try:
-            with Session(engine) as session:
+            # As `svarfrist report` opens it: a deferred (read-only) transaction.
+            with session_factory(read_only(engine))() as session:
                 return build_report(
                     session, calendar, by=by, period=period, now=NOW, response_times=response_times
                 )
