@@ -18,18 +18,18 @@ from typing import Any, TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.calendar import COPENHAGEN
 from tracker.csvio import BATCH, COLUMNS, TIME_COLUMNS
 from tracker.models import Inquiry, Pause
 from tracker.pause_column import COLUMN as PAUSES
 from tracker.pause_column import format_pauses
+from tracker.validate import local_time
 
 Spans = list[tuple[datetime, datetime | None]]
 
 
 def _fmt(moment: datetime | None) -> str:
     # Local time with offset, to the second: the contract's output form, which import reads.
-    return "" if moment is None else moment.astimezone(COPENHAGEN).isoformat(timespec="seconds")
+    return "" if moment is None else local_time(moment)
 
 
 def export_records(session: Session) -> Iterator[dict[str, Any]]:
@@ -92,7 +92,7 @@ def write_json(session: Session, out: TextIO) -> int:
         for column in TIME_COLUMNS:
             record[column] = record[column] or None
         record[PAUSES] = [
-            {"start": _fmt(start), "end": None if end is None else _fmt(end)}
+            {"start": local_time(start), "end": None if end is None else local_time(end)}
             for start, end in record[PAUSES]
         ]
         out.write(("\n" if count == 0 else ",\n") + json.dumps(record, ensure_ascii=False))

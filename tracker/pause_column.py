@@ -20,20 +20,17 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from tracker import validate
-from tracker.calendar import COPENHAGEN, Pause
+from tracker.calendar import Pause
 from tracker.errors import BadInputError
 
 COLUMN = "pauses"
 
 
-def _fmt(moment: datetime) -> str:
-    # Local time with offset, to the second: the export's form of every time (tracker.export).
-    return moment.astimezone(COPENHAGEN).isoformat(timespec="seconds")
-
-
 def format_pauses(pauses: Iterable[tuple[datetime, datetime | None]]) -> str:
     """An inquiry's pauses (in time order) as the cell's text; "" for none."""
-    return " ".join(f"{_fmt(start)}/{'' if end is None else _fmt(end)}" for start, end in pauses)
+    # Local time with offset, to the second: the export's form of every time.
+    fmt = validate.local_time
+    return " ".join(f"{fmt(start)}/{'' if end is None else fmt(end)}" for start, end in pauses)
 
 
 def parse_pauses(

@@ -12,9 +12,9 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from tracker.calendar import COPENHAGEN
 from tracker.report_labels import Labels, key_label, period_text
 from tracker.reports import AnnualReport, BreachRow, Report, ReportRow, ShareRow
+from tracker.validate import local_time
 
 CSV_ENCODING = "utf-8-sig"
 
@@ -166,7 +166,7 @@ BREACH_FIELDS = (
 
 
 def _local(moment: Any) -> str:
-    return "" if moment is None else moment.astimezone(COPENHAGEN).isoformat(timespec="seconds")
+    return "" if moment is None else local_time(moment)
 
 
 def breaches_csv(rows: Iterable[BreachRow]) -> Iterable[str]:

@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 from tracker import validate
-from tracker.calendar import COPENHAGEN, BusinessCalendar
+from tracker.calendar import BusinessCalendar
 from tracker.config import Settings, build_calendar, build_rules, load_settings
 from tracker.errors import BadInputError
 from tracker.sla import Rule
@@ -61,9 +61,7 @@ def now_of(args: argparse.Namespace) -> datetime:
 
 def format_time(moment: datetime | None) -> str | None:
     """Local time with offset, to the second (CONTRACT.md)."""
-    if moment is None:
-        return None
-    return moment.astimezone(COPENHAGEN).isoformat(timespec="seconds")
+    return None if moment is None else validate.local_time(moment)
 
 
 def format_hours(hours: float) -> float | int:
