@@ -205,8 +205,8 @@ def build_report(
     """
     inquiries = inquiry_counts(session, by, period, now)
     hists: dict[str | None, ResponseHistogram] = {}
+    keys = [i.key for i in inquiries]  # SQLite groups obligations by their positions
     if response_times:
-        keys = [i.key for i in inquiries]
         groups = state_minutes(session, by, period, now, keys)
         obligations, hists, unstored = _with_times(groups)
         if unstored:
@@ -219,7 +219,6 @@ def build_report(
             for key, extra in response_histograms(rows).items():
                 hists.setdefault(key, ResponseHistogram()).minutes.update(extra.minutes)
     else:
-        keys = [i.key for i in inquiries]
         obligations = {o.key: o for o in obligation_counts(session, by, period, now, keys)}
     if by is GroupBy.RULE:
         totals = inquiry_counts(session, GroupBy.CHANNEL, period, now)
