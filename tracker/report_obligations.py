@@ -414,11 +414,19 @@ def obligation_counts(
     counts: dict[str | None, list[int]] = {}
     for batch in _grouped(session, by, period, now, minutes=False, keys=keys):
         for k, code, n in batch:
-            counts.setdefault(k, [0, 0, 0, 0])[code] += n
-    return [
-        ObligationCounts(key=k, obligations=sum(c), on_time=c[0], late=c[1], overdue=c[2])
-        for k, c in counts.items()
-    ]
+            counts.setdefault(k, [0] * len(STATES))[code] += n
+    return [counts_of(k, c) for k, c in counts.items()]
+
+
+def counts_of(key: str | None, tally: Sequence[int]) -> ObligationCounts:
+    """A key's obligation counts from its tally per state (positions as in :data:`STATES`)."""
+    return ObligationCounts(
+        key=key,
+        obligations=sum(tally),
+        on_time=tally[_STATES.index(ON_TIME)],
+        late=tally[_STATES.index(LATE)],
+        overdue=tally[_STATES.index(OVERDUE)],
+    )
 
 
 def state_minutes(

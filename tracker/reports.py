@@ -22,10 +22,10 @@ from tracker.calendar import COPENHAGEN, BusinessCalendar
 from tracker.report_obligations import (
     LATE,
     ON_TIME,
-    OVERDUE,
     STATES,
     ObligationCounts,
     StateCodes,
+    counts_of,
     obligation_counts,
     response_minutes,
     state_minutes,
@@ -174,18 +174,7 @@ def _with_times(
                 if hist is None:
                     hist = hists[key] = ResponseHistogram()
                 hist.minutes[plus_one - 1] += n
-    at = {state: STATES.index(state) for state in (ON_TIME, LATE, OVERDUE)}
-    obligations = {
-        key: ObligationCounts(
-            key=key,
-            obligations=sum(c),
-            on_time=c[at[ON_TIME]],
-            late=c[at[LATE]],
-            overdue=c[at[OVERDUE]],
-        )
-        for key, c in counts.items()
-    }
-    return obligations, hists, unstored
+    return {key: counts_of(key, c) for key, c in counts.items()}, hists, unstored
 
 
 def build_report(
