@@ -56,6 +56,19 @@ def cli_env(database_url: str, config: Path, **extra: str) -> dict[str, str]:
     }
 
 
+def sqlite_and_postgres(
+    run_cli: Any, tmp_path: Path, postgres_url: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """CLI environments of a new SQLite file and the test's PostgreSQL database, one config,
+    both initialised (``svarfrist init``): for moving a register from one to the other."""
+    config = write_config(tmp_path / "svarfrist.toml")
+    envs = cli_env(f"sqlite:///{tmp_path / 'lite.db'}", config), cli_env(postgres_url, config)
+    for env in envs:
+        result = run_cli("init", env=env)
+        assert result.returncode == 0, result.stderr
+    return envs
+
+
 def settings_for(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url,

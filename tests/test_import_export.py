@@ -27,6 +27,7 @@ from register_support import (
     engine_for,
     session_on,
     settings_for,
+    sqlite_and_postgres,
     write_config,
 )
 from sqlalchemy import func, select
@@ -428,11 +429,7 @@ def test_imported_obligations_equal_what_the_sla_engine_computes(
 def test_an_export_moves_between_sqlite_and_postgresql_unchanged(
     run_cli: Any, tmp_path: Path, postgres_url: str
 ) -> None:
-    config = write_config(tmp_path / "svarfrist.toml")
-    lite = cli_env(f"sqlite:///{tmp_path / 'lite.db'}", config)
-    pg = cli_env(postgres_url, config)
-    ok(run_cli("init", env=lite))
-    ok(run_cli("init", env=pg))
+    lite, pg = sqlite_and_postgres(run_cli, tmp_path, postgres_url)
     for ref in ("b-2", "Å-3", "A-1", "2026-000001"):  # byte order differs from most locales
         ok(run_cli("add", "--channel", "sms", "--department", "Diverse", "--ref", ref, env=lite))
     exported = ok(run_cli("export", env=lite)).stdout

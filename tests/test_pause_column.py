@@ -13,7 +13,15 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from register_support import cli_env, context, dump, engine_for, session_on, settings_for
+from register_support import (
+    cli_env,
+    context,
+    dump,
+    engine_for,
+    session_on,
+    settings_for,
+    sqlite_and_postgres,
+)
 from register_support import write_config as write_config_file
 from sqlalchemy import select
 from test_import_export import (
@@ -252,11 +260,7 @@ def test_imported_inquiries_have_the_obligations_the_register_commands_gave_them
 def test_pauses_move_between_sqlite_and_postgresql_with_their_deadlines(
     run_cli: Any, tmp_path: Path, postgres_url: str
 ) -> None:
-    config = write_config_file(tmp_path / "svarfrist.toml")
-    lite = cli_env(f"sqlite:///{tmp_path / 'lite.db'}", config)
-    pg = cli_env(postgres_url, config)
-    ok(run_cli("init", env=lite))
-    ok(run_cli("init", env=pg))
+    lite, pg = sqlite_and_postgres(run_cli, tmp_path, postgres_url)
     now = ("--now", "2026-03-06T12:00")
     for ref in ("P-1", "P-2", "P-3"):
         ok(run_cli("add", "--channel", "email", "--department", "Diverse", "--callback",
