@@ -193,6 +193,27 @@ def test_duplicate_refs_in_the_file_or_the_database_are_bad_rows(
     assert dump(database_url) == before
 
 
+def test_the_first_bad_rows_are_listed_even_when_found_late(
+    run_cli: Any, env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    # Row 2's ref is in the database, which the import finds only when it checks a chunk of
+    # refs, after the 25 rows below it are known bad: it is still one of the 20 listed.
+    ok(run_cli("init", env=env))
+    ok(run_cli("add", "--channel", "email", "--department", "Diverse", "--ref", "A-1", env=env))
+    rows = ["ref,received_at,channel,department", "A-1,2026-11-25T10:00,email,Diverse"]
+    rows += [f"B-{i},2026-11-25T10:00,fax,Diverse" for i in range(25)]  # rows 3-27
+    (tmp_path / "late.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    before = dump(database_url)
+    result = run_cli("import", "late.csv", env=env)
+    assert result.returncode == 2
+    assert "26 bad rows, nothing imported" in result.stderr
+    listed = [line.strip() for line in result.stderr.splitlines()[1:]]
+    assert listed[0] == "row 2: ref: duplicate ref 'A-1': an inquiry with that ref exists"
+    assert [line.split(":")[0] for line in listed[1:20]] == [f"row {n}" for n in range(3, 22)]
+    assert listed[20:] == ["... and 6 more bad rows"]
+    assert dump(database_url) == before
+
+
 def test_dry_run_validates_and_writes_nothing(
     run_cli: Any, env: dict[str, str], database_url: str, tmp_path: Path
 ) -> None:

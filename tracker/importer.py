@@ -16,6 +16,7 @@ One ``imported`` event records the count: the audit trail never holds a note.
 
 from __future__ import annotations
 
+import heapq
 import pickle
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -60,16 +61,25 @@ class _Scan:
     highest: dict[str, int] = field(default_factory=dict)
     per_year: dict[int, int] = field(default_factory=dict)
     bad_rows: int = 0
-    messages: list[tuple[int, str]] = field(default_factory=list)
+    reported: list[tuple[int, str]] = field(default_factory=list)
+    """The first MAX_REPORTED bad rows by number, as a heap on the negated number."""
     unchecked: list[tuple[int, str]] = field(default_factory=list)
     one_pass: bool = False
     generating: set[str] = field(default_factory=set)
     """Scopes the import has generated refs in so far (the one-pass import's conflict check)."""
 
     def bad(self, row: int, problems: list[str]) -> None:
+        # A ref already in the database is found when its chunk of refs is checked, after
+        # the problems of later rows: the heap keeps the lowest row numbers whatever the order.
         self.bad_rows += 1
-        if len(self.messages) < MAX_REPORTED:
-            self.messages.append((row, f"row {row}: " + "; ".join(problems)))
+        entry = (-row, f"row {row}: " + "; ".join(problems))
+        if len(self.reported) < MAX_REPORTED:
+            heapq.heappush(self.reported, entry)
+        elif row < -self.reported[0][0]:
+            heapq.heapreplace(self.reported, entry)
+
+    def messages(self) -> list[str]:
+        return [text for _, text in sorted(self.reported, reverse=True)]
 
 
 def import_csv(
@@ -167,7 +177,7 @@ def _import_in_two_passes(
 def _refuse_bad(path: Path, scan: _Scan) -> None:
     if not scan.bad_rows:
         return
-    lines = [text for _, text in sorted(scan.messages)[:MAX_REPORTED]]
+    lines = scan.messages()
     more = scan.bad_rows - len(lines)
     if more > 0:
         lines.append(f"... and {more} more bad rows")
