@@ -214,6 +214,21 @@ def test_the_first_bad_rows_are_listed_even_when_found_late(
     assert dump(database_url) == before
 
 
+def test_bytes_that_are_not_utf8_are_named_by_their_own_row(
+    run_cli: Any, env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    # The decoder reads kilobytes ahead of the CSV reader: the row must come from the bytes.
+    ok(run_cli("init", env=env))
+    rows = ["received_at,channel,department"] + ["2026-11-25T10:00,email,Diverse"] * 3000
+    data = ("\n".join(rows) + "\n").encode() + b"2026-11-25T10:00,e\xf8mail,Diverse\n"
+    (tmp_path / "latin1.csv").write_bytes(data)
+    before = dump(database_url)
+    result = run_cli("import", "latin1.csv", env=env)
+    assert result.returncode == 2
+    assert result.stderr == "error: latin1.csv: row 3002: not UTF-8 text\n"
+    assert dump(database_url) == before
+
+
 def test_dry_run_validates_and_writes_nothing(
     run_cli: Any, env: dict[str, str], database_url: str, tmp_path: Path
 ) -> None:

@@ -9,6 +9,7 @@ tracker.importer; writing the format is tracker.export.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,8 @@ COLUMNS = (
 REQUIRED = ("received_at", "channel", "department")
 TIME_COLUMNS = ("received_at", "replied_at", "called_back_at", "closed_at")
 BATCH = 5000
+# What errors="surrogateescape" makes of a byte that is not UTF-8.
+_UNDECODED = re.compile("[\udc80-\udcff]")
 
 
 def _open(path: Path) -> tuple[TextIO, str]:
@@ -82,7 +85,20 @@ def read_rows(path: Path) -> Iterator[tuple[int, tuple[str, ...] | None]]:
         except csv.Error as exc:
             raise BadInputError(f"{path}: row {number + 1}: not valid CSV: {exc}") from None
         except UnicodeDecodeError:
-            raise BadInputError(f"{path}: row {number + 1}: not UTF-8 text") from None
+            # The decoder reads ahead of the CSV reader, so ``number`` may be rows early.
+            row = _first_undecodable_row(path, delimiter) or number + 1
+            raise BadInputError(f"{path}: row {row}: not UTF-8 text") from None
+
+
+def _first_undecodable_row(path: Path, delimiter: str) -> int | None:
+    """The number of the first row with bytes that are not UTF-8 (header = 1), read again
+    with those bytes kept as lone surrogates: only after a decoding error, so it costs a
+    good file nothing."""
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        for number, fields in enumerate(csv.reader(handle, delimiter=delimiter), start=1):
+            if any(_UNDECODED.search(value) for value in fields):
+                return number
+    return None
 
 
 def _header(path: Path, header: list[str]) -> list[tuple[int, int]]:
