@@ -6,9 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing
+import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +36,7 @@ from sqlalchemy import func, select
 
 from tracker import csvio, export, importer, register
 from tracker.calendar import COPENHAGEN, to_us
+from tracker.errors import BadInputError, SvarfristError
 from tracker.models import Inquiry, Obligation
 from tracker.obligations import first_look, pauses_of
 from tracker.response import local_month, outcome, response_minutes
@@ -276,13 +279,15 @@ def fresh_db(template: Path) -> Iterator[str]:
         yield f"sqlite:///{path}"
 
 
-def import_text(url: str, text: str, now: datetime, **overrides: Any) -> None:
+def import_text(
+    url: str, text: str, now: datetime, *, reader: bool | None = None, **overrides: Any
+) -> None:
     ctx = context(settings_for(url, **overrides), now=now)
     with tempfile.NamedTemporaryFile("w", suffix=".csv", encoding="utf-8", delete=False) as f:
         f.write(text)
     try:
         with engine_for(url, init=False) as engine, session_on(engine) as session:
-            importer.import_csv(session, ctx, Path(f.name))
+            importer.import_csv(session, ctx, Path(f.name), reader=reader)
     finally:
         Path(f.name).unlink()
 
@@ -484,9 +489,13 @@ def test_a_large_import_shows_progress_on_a_terminal_only(tmp_path: Path) -> Non
 
     from conftest import SVARFRIST, clean_env
 
-    lines = ["received_at,channel,department"]
-    lines += ["2026-11-25T10:00,phone,Diverse"] * (importer.BATCH * 5)
+    lines = ["received_at,channel,department,advisor"]
+    lines += ["2026-11-25T10:00:00+01:00,phone,Diverse,vejleder@fredericia.dk"] * (
+        importer.BATCH * 5
+    )
     (tmp_path / "big.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Big enough for the reader process where there is a second core (as on CI).
+    assert (tmp_path / "big.csv").stat().st_size >= importer.READER_FROM_BYTES
     env = clean_env(
         cli_env(f"sqlite:///{tmp_path / 'db.sqlite'}", write_config(tmp_path / "c.toml"))
     )
@@ -540,19 +549,15 @@ def test_import_needs_an_advisor_for_pending_deadlines_without_a_default_recipie
 def test_the_bulk_sqlite_time_text_is_what_sqlalchemy_stores(us: int) -> None:
     from sqlalchemy.dialects import sqlite
 
-    from tracker.bulk import BulkWriter
+    from tracker.bulk import driver_time
     from tracker.models import UTCDateTime
-
-    class SqliteWriter(BulkWriter):
-        def __init__(self) -> None:
-            self.sqlite = True
 
     dialect = sqlite.dialect()
     # The column type's full bind processing: UTCDateTime, then SQLite's DATETIME text.
     process = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
     assert process is not None
     stored = process(EPOCH + timedelta(microseconds=us))
-    assert SqliteWriter().converter()(us) == stored
+    assert driver_time(sqlite=True)(us) == stored
 
 
 @given(
@@ -704,3 +709,95 @@ def test_one_pass_and_two_passes_store_the_same(template_db: Path) -> None:
     assert len(first["pauses"]) == len(
         [i for i in range(2 * importer.BATCH + 17) if not i % 5 or not i % 13]
     )
+
+
+# -- the reader process ------------------------------------------------------------------------
+def test_the_reader_process_stores_what_one_process_stores(template_db: Path) -> None:
+    # Several chunks, explicit refs, pauses (the exact path) and generated refs.
+    text = _rows_text(2 * importer.BATCH + 17, explicit={5: "X-5", 7001: "Y-7001"}, pauses=True)
+    moment = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    with fresh_db(template_db) as one, fresh_db(template_db) as two:
+        import_text(one, text, moment, reader=False)
+        import_text(two, text, moment, reader=True)
+        first, second = dump(one), dump(two)
+    assert first == second
+    assert len(first["inquiries"]) == 2 * importer.BATCH + 17
+    assert multiprocessing.active_children() == []
+
+
+def test_a_restart_in_two_passes_stops_the_reader_first(template_db: Path) -> None:
+    text = _rows_text(importer.BATCH + 1, explicit={importer.BATCH: "2026-000003"})
+    moment = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    with fresh_db(template_db) as one, fresh_db(template_db) as two:
+        import_text(one, text, moment, reader=False)
+        import_text(two, text, moment, reader=True)
+        assert dump(one) == dump(two)
+    assert multiprocessing.active_children() == []
+
+
+def _refusal(url: str, data: bytes, *, reader: bool) -> str:
+    """The import's error for a file of ``data``, without the file's name."""
+    ctx = context(settings_for(url), now=datetime(2026, 11, 30, 12, tzinfo=UTC))
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "in.csv"
+        path.write_bytes(data)
+        with (
+            engine_for(url, init=False) as engine,
+            session_on(engine) as session,
+            pytest.raises(BadInputError) as refused,
+        ):
+            importer.import_csv(session, ctx, path, reader=reader)
+    return str(refused.value).removeprefix(f"{path}: ")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(lambda rows: rows.replace(b",email,", b",fax,", 3), id="bad rows"),
+        pytest.param(lambda rows: rows + b"\xff\xfe\n", id="not UTF-8 after three chunks"),
+        pytest.param(lambda rows: rows + b'"open quote\n', id="not CSV at the end"),
+    ],
+)
+def test_the_reader_process_refuses_a_file_as_one_process_does(
+    template_db: Path, bad: Callable[[bytes], bytes]
+) -> None:
+    data = bad(_rows_text(3 * importer.BATCH).encode())
+    with fresh_db(template_db) as one, fresh_db(template_db) as two:
+        before = dump(one)
+        refused = _refusal(one, data, reader=True)
+        assert refused == _refusal(two, data, reader=False)
+        assert refused.startswith(("3 bad rows", "row 15002: not"))  # the row of the bad bytes
+        assert dump(one) == dump(two) == before
+    assert multiprocessing.active_children() == []
+
+
+def test_a_reader_that_dies_is_an_error_and_writes_nothing(
+    template_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parent = os.getpid()
+
+    def killed(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        if os.getpid() != parent:  # in the forked reader: it dies without a word
+            os._exit(9)
+        raise AssertionError("the importing process read the file itself")
+
+    monkeypatch.setattr(importer, "chunks", killed)
+    with fresh_db(template_db) as url:
+        before = dump(url)
+        with pytest.raises(SvarfristError, match="process reading the file stopped"):
+            import_text(url, _rows_text(10), datetime(2026, 11, 30, 12, tzinfo=UTC), reader=True)
+        assert dump(url) == before
+    assert multiprocessing.active_children() == []
+
+
+def test_the_reader_process_stores_the_same_on_postgresql(postgres_url: str) -> None:
+    # On PostgreSQL the reader hands over aware datetimes, not SQLite's text.
+    text = _rows_text(importer.BATCH + 7, explicit={3: "X-3"}, pauses=True)
+    moment = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    with fresh_postgres_database(postgres_url) as other:
+        for url, reader in ((postgres_url, True), (other, False)):
+            with engine_for(url):
+                pass
+            import_text(url, text, moment, reader=reader)
+        assert dump(postgres_url) == dump(other)
+    assert len(dump(postgres_url)["pauses"]) > 0

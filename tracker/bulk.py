@@ -106,34 +106,6 @@ class BulkWriter:
             # memory instead of re-reading pages (64 MiB; negative means KiB).
             self.connection.exec_driver_sql("PRAGMA cache_size=-65536")
 
-    def time(self, us: int) -> Any:
-        """An epoch-µs instant as this database's driver wants it (see the module doc)."""
-        return self.converter()(us)
-
-    def converter(self) -> Callable[[int], Any]:
-        """``time`` as a plain function, for loops over many values."""
-        if not self.sqlite:
-            return lambda us: _EPOCH + timedelta(microseconds=us)
-        days: dict[int, str] = {}
-
-        def sqlite_text(us: int) -> str:
-            # The text SQLAlchemy's SQLite DATETIME writes, built from parts: the date part
-            # is shared by every instant of a day, and most instants are whole minutes.
-            day, rest = divmod(us, _US_PER_DAY)
-            date_part = days.get(day)
-            if date_part is None:
-                d = _NAIVE_EPOCH + timedelta(days=day)
-                date_part = days[day] = f"{d.year:04d}-{d.month:02d}-{d.day:02d} "
-            minute, within = divmod(rest, _US_PER_MINUTE)
-            if not within:
-                return date_part + _MINUTE_TEXT[minute]
-            seconds, micro = divmod(rest, 1_000_000)
-            hours, seconds = divmod(seconds, 3600)
-            minutes, seconds = divmod(seconds, 60)
-            return f"{date_part}{hours:02d}:{minutes:02d}:{seconds:02d}.{micro:06d}"
-
-        return sqlite_text
-
     def reserve_ids(self, count: int) -> Sequence[int]:
         if self.sqlite:
             if self._next_id is None:
@@ -220,6 +192,32 @@ class BulkWriter:
         while self._dropped:
             index = self._dropped.pop()
             self.connection.exec_driver_sql(str(CreateIndex(index).compile(dialect=dialect)))
+
+
+def driver_time(sqlite: bool) -> Callable[[int], Any]:
+    """An epoch-µs instant as the database driver wants it (see the module doc), as a plain
+    function for loops over many values."""
+    if not sqlite:
+        return lambda us: _EPOCH + timedelta(microseconds=us)
+    days: dict[int, str] = {}
+
+    def sqlite_text(us: int) -> str:
+        # The text SQLAlchemy's SQLite DATETIME writes, built from parts: the date part is
+        # shared by every instant of a day, and most instants are whole minutes.
+        day, rest = divmod(us, _US_PER_DAY)
+        date_part = days.get(day)
+        if date_part is None:
+            d = _NAIVE_EPOCH + timedelta(days=day)
+            date_part = days[day] = f"{d.year:04d}-{d.month:02d}-{d.day:02d} "
+        minute, within = divmod(rest, _US_PER_MINUTE)
+        if not within:
+            return date_part + _MINUTE_TEXT[minute]
+        seconds, micro = divmod(rest, 1_000_000)
+        hours, seconds = divmod(seconds, 3600)
+        minutes, seconds = divmod(seconds, 60)
+        return f"{date_part}{hours:02d}:{minutes:02d}:{seconds:02d}.{micro:06d}"
+
+    return sqlite_text
 
 
 def _insert_sql(table: str, columns: Sequence[str], mark: str, rows: int = 1) -> str:
