@@ -77,7 +77,8 @@ def test_the_cli_table_names_every_command_with_the_module_that_defines_it() -> 
     for names in COMMANDS.values():
         for name in names:
             assert _subcommands(build_parser(["-v", name, "--help"])) == list(names)
-    # What running `import` loads: not the report, register or scheduler stacks.
+    # What running `import` loads: not the report, register or scheduler stacks, nor
+    # multiprocessing, which only a large file's reader process needs (tracker.importer).
     loaded = subprocess.run(
         [sys.executable, "-c", "import sys; from tracker.cli import build_parser;"
          " build_parser(['import', 'x.csv']); print(' '.join(sorted(sys.modules)))"],
@@ -85,4 +86,5 @@ def test_the_cli_table_names_every_command_with_the_module_that_defines_it() -> 
     ).stdout.split()  # fmt: skip
     for heavy in ("tracker.cli.report", "tracker.cli.register", "jinja2", "apscheduler"):
         assert heavy not in loaded
+    assert "multiprocessing" not in loaded
     assert "tracker.cli.transfer" in loaded

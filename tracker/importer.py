@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import gc
 import heapq
-import multiprocessing
 import os
 import pickle
 import sys
@@ -29,9 +28,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -44,6 +42,9 @@ from tracker.fastpath import plans_for
 from tracker.models import Event, Inquiry
 from tracker.prepare import Chunk, Plans, chunks
 from tracker.register import Context, EventKind
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 __all__ = ["BATCH", "ImportResult", "import_csv"]
 
@@ -337,6 +338,8 @@ def _in_reader_process(
     the reader stays at most a chunk or two ahead: memory stays flat. The reader never
     touches the database connection it inherits, and leaves with ``os._exit``
     (multiprocessing's way), so nothing of the connection is closed or flushed there."""
+    import multiprocessing  # here: 40 ms of start-up that a small import does not need
+
     forking = multiprocessing.get_context("fork")
     receiver, sender = forking.Pipe(duplex=False)
     reader = forking.Process(
