@@ -713,15 +713,19 @@ def test_one_pass_and_two_passes_store_the_same(template_db: Path) -> None:
 
 # -- the reader process ------------------------------------------------------------------------
 def test_the_reader_process_stores_what_one_process_stores(template_db: Path) -> None:
-    # Several chunks, explicit refs, pauses (the exact path) and generated refs.
+    # Several chunks, explicit refs, pauses (the exact path) and generated refs, into a
+    # register that already holds inquiries (so ids do not start at 1).
+    earlier = _rows_text(3, explicit={0: "E-0", 1: "E-1", 2: "E-2"}, pauses=True)
     text = _rows_text(2 * importer.BATCH + 17, explicit={5: "X-5", 7001: "Y-7001"}, pauses=True)
     moment = datetime(2026, 11, 30, 12, tzinfo=UTC)
     with fresh_db(template_db) as one, fresh_db(template_db) as two:
-        import_text(one, text, moment, reader=False)
-        import_text(two, text, moment, reader=True)
+        for url, reader in ((one, False), (two, True)):
+            import_text(url, earlier, moment, reader=False)
+            import_text(url, text, moment, reader=reader)
         first, second = dump(one), dump(two)
     assert first == second
-    assert len(first["inquiries"]) == 2 * importer.BATCH + 17
+    assert len(first["inquiries"]) == 2 * importer.BATCH + 20
+    assert max(row[1] for row in first["pauses"]) > 3  # pauses of the second import's rows
     assert multiprocessing.active_children() == []
 
 

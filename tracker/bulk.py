@@ -106,13 +106,21 @@ class BulkWriter:
             # memory instead of re-reading pages (64 MiB; negative means KiB).
             self.connection.exec_driver_sql("PRAGMA cache_size=-65536")
 
+    def next_id(self) -> int | None:
+        """The first id :meth:`reserve_ids` will hand out, where it is known ahead: on SQLite,
+        where the caller's write lock keeps MAX(id) still; None on PostgreSQL (a sequence)."""
+        if not self.sqlite:
+            return None
+        if self._next_id is None:
+            last = self.connection.exec_driver_sql("SELECT MAX(id) FROM inquiries").scalar()
+            self._next_id = int(last or 0) + 1
+        return self._next_id
+
     def reserve_ids(self, count: int) -> Sequence[int]:
-        if self.sqlite:
-            if self._next_id is None:
-                last = self.connection.exec_driver_sql("SELECT MAX(id) FROM inquiries").scalar()
-                self._next_id = int(last or 0) + 1
-            first = self._next_id
-            self._next_id += count
+        """``count`` new inquiry ids: on SQLite a range, on PostgreSQL from its sequence."""
+        first = self.next_id()
+        if first is not None:
+            self._next_id = first + count
             return range(first, first + count)
         return list(
             self.connection.execute(

@@ -28,6 +28,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -159,10 +160,11 @@ def _import_in_one_pass(
     scan = _Scan(one_pass=True)
     loader = _Loader(session, ctx, scan)
     source: AbstractContextManager[Iterator[Chunk]]
-    if in_reader:
-        source = _in_reader_process(path, ctx, plans, sqlite=loader.writer.sqlite)
-    else:
-        source = nullcontext(chunks(path, ctx, plans, sqlite=loader.writer.sqlite, prepare=True))
+    produce = partial(
+        chunks, path, ctx, plans, sqlite=loader.writer.sqlite, prepare=True,
+        first_id=loader.writer.next_id() or 0,
+    )  # fmt: skip
+    source = _in_reader_process(produce) if in_reader else nullcontext(produce())
     with loader.writer.loading(), source as stream:
         for chunk in stream:
             _take(session, ctx, scan, chunk)
@@ -188,7 +190,10 @@ def _import_in_two_passes(
     scan = _Scan()
     loader = _Loader(session, ctx, scan)
     with tempfile.TemporaryFile(prefix="svarfrist-import-") as spool:
-        for chunk in chunks(path, ctx, plans, sqlite=loader.writer.sqlite, prepare=True):
+        first_id = loader.writer.next_id() or 0
+        for chunk in chunks(
+            path, ctx, plans, sqlite=loader.writer.sqlite, prepare=True, first_id=first_id
+        ):
             _take(session, ctx, scan, chunk)
             if not scan.bad_rows:
                 pickle.dump(chunk, spool, pickle.HIGHEST_PROTOCOL)
@@ -288,10 +293,16 @@ class _Loader:
                 ids, entries, chunk.inquiries, strict=True
             )
         ]
-        obligations = [(ids[row[0]], *row[1:]) for row in chunk.obligations]
+        obligations, pauses = chunk.obligations, chunk.pauses
+        # On SQLite the ids are the range the rows were prepared with, so they go in as they
+        # are (a range equals only a range); otherwise each row gets its inquiry's real id.
+        if ids != range(chunk.first, chunk.first + len(ids)):
+            first = chunk.first
+            obligations = [(ids[row[0] - first], *row[1:]) for row in obligations]
+            pauses = [(ids[p - first], start, end) for p, start, end in pauses]
         self.writer.insert(inquiries, obligations)
-        if chunk.pauses:
-            self.writer.insert_pauses([(ids[p], start, end) for p, start, end in chunk.pauses])
+        if pauses:
+            self.writer.insert_pauses(pauses)
         self.done += len(entries)
 
     def _refs_for(self, years: list[int]) -> dict[int, Iterator[str]]:
@@ -331,20 +342,16 @@ class _Failed:
 
 
 @contextmanager
-def _in_reader_process(
-    path: Path, ctx: Context, plans: Plans, *, sqlite: bool
-) -> Iterator[Iterator[Chunk]]:
-    """tracker.prepare.chunks, run in a forked process. The pipe holds about one chunk, so
-    the reader stays at most a chunk or two ahead: memory stays flat. The reader never
-    touches the database connection it inherits, and leaves with ``os._exit``
+def _in_reader_process(produce: Callable[[], Iterator[Chunk]]) -> Iterator[Iterator[Chunk]]:
+    """``produce()`` (tracker.prepare.chunks) run in a forked process. The pipe holds about
+    one chunk, so the reader stays at most a chunk or two ahead: memory stays flat. The
+    reader never touches the database connection it inherits, and leaves with ``os._exit``
     (multiprocessing's way), so nothing of the connection is closed or flushed there."""
     import multiprocessing  # here: 40 ms of start-up that a small import does not need
 
     forking = multiprocessing.get_context("fork")
     receiver, sender = forking.Pipe(duplex=False)
-    reader = forking.Process(
-        target=_read, args=(sender, path, ctx, plans, sqlite), name="svarfrist-import-reader"
-    )
+    reader = forking.Process(target=_read, args=(sender, produce), name="svarfrist-import-reader")
     # Frozen across the fork: a collection in the reader would walk, and so copy page by
     # page, the whole inherited heap; the reader collects nothing (see _read).
     gc.freeze()
@@ -378,13 +385,13 @@ def _received(receiver: Connection) -> Iterator[Chunk]:
         yield message
 
 
-def _read(sender: Connection, path: Path, ctx: Context, plans: Plans, sqlite: bool) -> None:
+def _read(sender: Connection, produce: Callable[[], Iterator[Chunk]]) -> None:
     """The reader process's whole life: every chunk, then None, or what stopped it. Its rows
     and chunks hold no reference cycles, so the cyclic collector stays off (measured: the
     import's median wall time fell 13 % with the heap frozen and collection off)."""
     gc.disable()
     try:
-        for chunk in chunks(path, ctx, plans, sqlite=sqlite, prepare=True):
+        for chunk in produce():
             sender.send(chunk)
         sender.send(None)
     except BaseException as error:  # noqa: BLE001 - the importing process raises it

@@ -35,12 +35,14 @@ NO_ADVISOR = ["advisor: required, since no default_recipient is configured"]
 @dataclass(frozen=True, slots=True)
 class Chunk:
     """Up to BATCH consecutive data rows. ``inquiries`` holds INQUIRY_COLUMNS without id and
-    ref, one per valid row in file order; the first value of each row of ``obligations``
-    (OBLIGATION_COLUMNS) and ``pauses`` (PAUSE_COLUMNS) is instead the position of its row
-    among the valid ones. The three lists are empty when ``prepared`` is false: a dry run,
-    or a chunk after a bad row, which will never be written."""
+    ref, one per valid row in file order. Rows of ``obligations`` (OBLIGATION_COLUMNS) and
+    ``pauses`` (PAUSE_COLUMNS) begin with the id their inquiry gets if the valid rows are
+    numbered on from ``chunks``' ``first_id``: ``first`` is the id of this chunk's first one.
+    The three lists are empty when ``prepared`` is false: a dry run, or a chunk after a bad
+    row, which will never be written."""
 
     entries: list[Entry]
+    first: int
     prepared: bool
     inquiries: list[tuple[Any, ...]]
     obligations: list[tuple[Any, ...]]
@@ -62,13 +64,14 @@ class _Texts(dict[int, Any]):
 
 
 def chunks(
-    path: Path, ctx: Context, plans: Plans, *, sqlite: bool, prepare: bool
+    path: Path, ctx: Context, plans: Plans, *, sqlite: bool, prepare: bool, first_id: int = 0
 ) -> Iterator[Chunk]:
     """Every data row of ``path``, BATCH rows per chunk, never the whole file in memory.
-    Rows stop being prepared after the first bad one: nothing will be written then."""
+    Rows stop being prepared after the first bad one: nothing will be written then.
+    ``first_id`` is the inquiry id the first valid row is expected to get (see Chunk)."""
     needs_recipient = not ctx.settings.default_recipient
     fast = FastParser(ctx)
-    preparer = _Preparer(ctx, plans, sqlite=sqlite)
+    preparer = _Preparer(ctx, plans, sqlite=sqlite, first_id=first_id)
     entries: list[Entry] = []
     valid: list[Spooled] = []
     for number, values in read_rows(path):
@@ -94,21 +97,28 @@ def chunks(
                 if prepare:
                     valid.append(item)
         if len(entries) >= BATCH:
-            yield preparer.chunk(entries, valid) if prepare else Chunk(entries, False, [], [], [])
+            yield preparer.chunk(entries, valid) if prepare else _unprepared(entries)
             entries, valid = [], []
     if entries:
-        yield preparer.chunk(entries, valid) if prepare else Chunk(entries, False, [], [], [])
+        yield preparer.chunk(entries, valid) if prepare else _unprepared(entries)
+
+
+def _unprepared(entries: list[Entry]) -> Chunk:
+    return Chunk(entries, 0, False, [], [], [])
 
 
 class _Preparer:
     """Valid rows into insertable ones, keeping the time cache from chunk to chunk."""
 
-    def __init__(self, ctx: Context, plans: Plans, *, sqlite: bool) -> None:
+    def __init__(self, ctx: Context, plans: Plans, *, sqlite: bool, first_id: int) -> None:
         self.ctx, self.plans = ctx, plans
         self.times = _Texts(driver_time(sqlite))
         self.now_us = to_us(ctx.now)
+        self.next_id = first_id
 
     def chunk(self, entries: list[Entry], valid: list[Spooled]) -> Chunk:
+        first = self.next_id
+        self.next_id += len(valid)
         times = self.times
         if len(times) > TIME_CACHE:
             times.clear()
@@ -122,26 +132,23 @@ class _Preparer:
         ]  # fmt: skip
         paused = [p for p, item in enumerate(valid) if item[12]]
         if not paused:
-            obligations = self._obligations(valid, range(len(valid)))
-            return Chunk(entries, True, inquiries, obligations, [])
+            obligations = self._obligations(valid, range(first, first + len(valid)))
+            return Chunk(entries, first, True, inquiries, obligations, [])
         # Rare: rows with pauses take the SLA engine's exact path.
         fast = [p for p in range(len(valid)) if not valid[p][12]]
-        obligations = self._obligations([valid[p] for p in fast], fast)
-        obligations += self._paused_obligations([(p, valid[p]) for p in paused])
+        obligations = self._obligations([valid[p] for p in fast], [first + p for p in fast])
+        obligations += self._paused_obligations([(first + p, valid[p]) for p in paused])
         pauses = [
-            (p, times[start], None if end is None else times[end])
+            (first + p, times[start], None if end is None else times[end])
             for p in paused
             for start, end in valid[p][12]
         ]
-        return Chunk(entries, True, inquiries, obligations, pauses)
+        return Chunk(entries, first, True, inquiries, obligations, pauses)
 
-    def _obligations(
-        self, batch: list[Spooled], positions_of: Sequence[int]
-    ) -> list[tuple[Any, ...]]:
+    def _obligations(self, batch: list[Spooled], ids_of: Sequence[int]) -> list[tuple[Any, ...]]:
         """The obligation rows of rows without pauses: deadlines per rule for the whole batch
         at once, the state at ``now``, and the stored response time of those met.
-        ``positions_of`` gives each row's position among the chunk's valid rows (the
-        stand-in for its id)."""
+        ``ids_of`` gives each row's expected inquiry id (see Chunk)."""
         times, now_us = self.times, self.now_us
         rows: list[tuple[Any, ...]] = []
         append = rows.append
@@ -168,7 +175,7 @@ class _Preparer:
                     met_v, minutes, next_v = times[met], next(worked) // US_PER_MINUTE, None
                     code = packed_outcome(met > due, minutes)  # the reports' stored outcome
                 append(
-                    (positions_of[p], name, schedule, hours, times[warn], times[due], met_v,
+                    (ids_of[p], name, schedule, hours, times[warn], times[due], met_v,
                      minutes, local_month_us(start), batch[p][3], code, state, next_v)
                 )  # fmt: skip
         return rows
@@ -181,11 +188,11 @@ class _Preparer:
             return None if us is None else times[us]
 
         return [
-            (position, rule, schedule, hours, time(warn), time(due), time(met), minutes,
+            (inquiry_id, rule, schedule, hours, time(warn), time(due), time(met), minutes,
              local_month_us(item[1]), item[3],
              None if met is None else packed_outcome(due is not None and met > due, minutes),
              state, time(next_us))
-            for position, item in rows
+            for inquiry_id, item in rows
             for rule, schedule, hours, warn, due, met, minutes, state, next_us in exact_obligations(
                 item, ctx.rules, ctx.calendar, ctx.now
             )
