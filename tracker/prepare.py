@@ -1,6 +1,7 @@
 """The database-free half of ``import``: a CSV file read in chunks, every row validated, and
 the valid ones made ready to insert (deadlines on epoch microseconds, state at ``now``,
-times in the driver's form): all but their ids and generated refs, which need the database.
+times in the driver's form): all but their generated refs, and on PostgreSQL their ids,
+which need the database.
 
 Needing no database is what lets this half run in a second process while the first one
 writes (tracker.importer), so what it hands over is plain picklable data: a :class:`Chunk`.
