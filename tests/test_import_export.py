@@ -490,9 +490,7 @@ def test_a_large_import_shows_progress_on_a_terminal_only(tmp_path: Path) -> Non
     from conftest import SVARFRIST, clean_env
 
     lines = ["received_at,channel,department,advisor"]
-    lines += ["2026-11-25T10:00:00+01:00,phone,Diverse,vejleder@fredericia.dk"] * (
-        importer.BATCH * 5
-    )
+    lines += ["2026-11-25T10:00:00+01:00,phone,Diverse,vejleder@fredericia.dk"] * (csvio.BATCH * 5)
     (tmp_path / "big.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     # Big enough for the reader process where there is a second core (as on CI).
     assert (tmp_path / "big.csv").stat().st_size >= importer.READER_FROM_BYTES
@@ -674,13 +672,13 @@ def test_a_generated_style_ref_after_generated_ones_restarts_in_two_passes(
     # Row BATCH + 1 names a number the one-pass import already generated for row 3: the
     # import starts again in two passes, which raise the counter past the explicit ref
     # before generating (as refs.allocate promises), so nothing collides.
-    text = _rows_text(importer.BATCH + 1, explicit={importer.BATCH: "2026-000003"})
+    text = _rows_text(csvio.BATCH + 1, explicit={csvio.BATCH: "2026-000003"})
     with fresh_db(template_db) as url:
         import_text(url, text, datetime(2026, 11, 30, 12, tzinfo=UTC))
         with engine_for(url, init=False) as engine, session_on(engine) as session:
             got = list(session.scalars(select(Inquiry.ref).order_by(Inquiry.id)))
             counted = session.scalar(select(func.count()).select_from(Obligation))
-    assert len(got) == len(set(got)) == importer.BATCH + 1
+    assert len(got) == len(set(got)) == csvio.BATCH + 1
     assert got[:2] == ["2026-000004", "2026-000005"]
     assert got[-1] == "2026-000003"
     assert counted is not None and counted > 0
@@ -689,9 +687,7 @@ def test_a_generated_style_ref_after_generated_ones_restarts_in_two_passes(
 def test_one_pass_and_two_passes_store_the_same(template_db: Path) -> None:
     from tracker.fastpath import plans_for
 
-    text = _rows_text(
-        2 * importer.BATCH + 17, explicit={5: "X-5", 7001: "2025-000042"}, pauses=True
-    )
+    text = _rows_text(2 * csvio.BATCH + 17, explicit={5: "X-5", 7001: "2025-000042"}, pauses=True)
     moment = datetime(2026, 11, 30, 12, tzinfo=UTC)
     with fresh_db(template_db) as one, fresh_db(template_db) as two:
         import_text(one, text, moment)
@@ -705,9 +701,9 @@ def test_one_pass_and_two_passes_store_the_same(template_db: Path) -> None:
         first, second = dump(one), dump(two)
     first.pop("events"), second.pop("events")  # the two-pass call records no event itself
     assert first == second
-    assert len(first["inquiries"]) == 2 * importer.BATCH + 17
+    assert len(first["inquiries"]) == 2 * csvio.BATCH + 17
     assert len(first["pauses"]) == len(
-        [i for i in range(2 * importer.BATCH + 17) if not i % 5 or not i % 13]
+        [i for i in range(2 * csvio.BATCH + 17) if not i % 5 or not i % 13]
     )
 
 
@@ -716,7 +712,7 @@ def test_the_reader_process_stores_what_one_process_stores(template_db: Path) ->
     # Several chunks, explicit refs, pauses (the exact path) and generated refs, into a
     # register that already holds inquiries (so ids do not start at 1).
     earlier = _rows_text(3, explicit={0: "E-0", 1: "E-1", 2: "E-2"}, pauses=True)
-    text = _rows_text(2 * importer.BATCH + 17, explicit={5: "X-5", 7001: "Y-7001"}, pauses=True)
+    text = _rows_text(2 * csvio.BATCH + 17, explicit={5: "X-5", 7001: "Y-7001"}, pauses=True)
     moment = datetime(2026, 11, 30, 12, tzinfo=UTC)
     with fresh_db(template_db) as one, fresh_db(template_db) as two:
         for url, reader in ((one, False), (two, True)):
@@ -724,13 +720,13 @@ def test_the_reader_process_stores_what_one_process_stores(template_db: Path) ->
             import_text(url, text, moment, reader=reader)
         first, second = dump(one), dump(two)
     assert first == second
-    assert len(first["inquiries"]) == 2 * importer.BATCH + 20
+    assert len(first["inquiries"]) == 2 * csvio.BATCH + 20
     assert max(row[1] for row in first["pauses"]) > 3  # pauses of the second import's rows
     assert multiprocessing.active_children() == []
 
 
 def test_a_restart_in_two_passes_stops_the_reader_first(template_db: Path) -> None:
-    text = _rows_text(importer.BATCH + 1, explicit={importer.BATCH: "2026-000003"})
+    text = _rows_text(csvio.BATCH + 1, explicit={csvio.BATCH: "2026-000003"})
     moment = datetime(2026, 11, 30, 12, tzinfo=UTC)
     with fresh_db(template_db) as one, fresh_db(template_db) as two:
         import_text(one, text, moment, reader=False)
@@ -765,7 +761,7 @@ def _refusal(url: str, data: bytes, *, reader: bool) -> str:
 def test_the_reader_process_refuses_a_file_as_one_process_does(
     template_db: Path, bad: Callable[[bytes], bytes]
 ) -> None:
-    data = bad(_rows_text(3 * importer.BATCH).encode())
+    data = bad(_rows_text(3 * csvio.BATCH).encode())
     with fresh_db(template_db) as one, fresh_db(template_db) as two:
         before = dump(one)
         refused = _refusal(one, data, reader=True)
@@ -796,7 +792,7 @@ def test_a_reader_that_dies_is_an_error_and_writes_nothing(
 
 def test_the_reader_process_stores_the_same_on_postgresql(postgres_url: str) -> None:
     # On PostgreSQL the reader hands over aware datetimes, not SQLite's text.
-    text = _rows_text(importer.BATCH + 7, explicit={3: "X-3"}, pauses=True)
+    text = _rows_text(csvio.BATCH + 7, explicit={3: "X-3"}, pauses=True)
     moment = datetime(2026, 11, 30, 12, tzinfo=UTC)
     with fresh_postgres_database(postgres_url) as other:
         for url, reader in ((postgres_url, True), (other, False)):

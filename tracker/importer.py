@@ -37,7 +37,6 @@ from sqlalchemy.orm import Session
 
 from tracker import refs
 from tracker.bulk import BulkWriter
-from tracker.csvio import BATCH
 from tracker.errors import BadInputError, SvarfristError
 from tracker.fastpath import plans_for
 from tracker.models import Event, Inquiry
@@ -47,15 +46,13 @@ from tracker.register import Context, EventKind
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
-__all__ = ["BATCH", "ImportResult", "import_csv"]
-
 MAX_REPORTED = 20
 REF_CHECK_CHUNK = 1000
 # A file smaller than two chunks gives the reader process nothing to overlap.
 READER_FROM_BYTES = 1 << 20
 
 Progress = Callable[[str, int], None]
-"""Called with (phase, rows done so far) every BATCH rows."""
+"""Called with (phase, rows done so far) after every chunk (tracker.csvio.BATCH rows)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,9 +104,9 @@ def import_csv(
     """Validate all of ``path`` and (unless ``dry_run``) insert all of it, or nothing.
     ``reader`` runs tracker.prepare in a second process (None: when it is worth it)."""
     plans = plans_for(ctx.rules, ctx.calendar)
-    sqlite = session.connection().dialect.name == "sqlite"
     if dry_run:
         scan = _Scan()
+        sqlite = session.connection().dialect.name == "sqlite"
         for chunk in chunks(path, ctx, plans, sqlite=sqlite, prepare=False):
             _take(session, ctx, scan, chunk)
             _report(progress, "validating", scan.rows)
@@ -159,11 +156,8 @@ def _import_in_one_pass(
     """
     scan = _Scan(one_pass=True)
     loader = _Loader(session, ctx, scan)
+    produce = loader.prepared(path, plans)
     source: AbstractContextManager[Iterator[Chunk]]
-    produce = partial(
-        chunks, path, ctx, plans, sqlite=loader.writer.sqlite, prepare=True,
-        first_id=loader.writer.next_id() or 0,
-    )  # fmt: skip
     source = _in_reader_process(produce) if in_reader else nullcontext(produce())
     with loader.writer.loading(), source as stream:
         for chunk in stream:
@@ -190,10 +184,7 @@ def _import_in_two_passes(
     scan = _Scan()
     loader = _Loader(session, ctx, scan)
     with tempfile.TemporaryFile(prefix="svarfrist-import-") as spool:
-        first_id = loader.writer.next_id() or 0
-        for chunk in chunks(
-            path, ctx, plans, sqlite=loader.writer.sqlite, prepare=True, first_id=first_id
-        ):
+        for chunk in loader.prepared(path, plans)():
             _take(session, ctx, scan, chunk)
             if not scan.bad_rows:
                 pickle.dump(chunk, spool, pickle.HIGHEST_PROTOCOL)
@@ -281,6 +272,14 @@ class _Loader:
         self.session, self.ctx, self.scan = session, ctx, scan
         self.writer = BulkWriter(session)
         self.done = 0
+
+    def prepared(self, path: Path, plans: Plans) -> Callable[[], Iterator[Chunk]]:
+        """The file's chunks as :meth:`write` takes them: in this database's driver form,
+        their obligations numbered from the id the writer hands out next (if known ahead)."""
+        return partial(
+            chunks, path, self.ctx, plans, sqlite=self.writer.sqlite, prepare=True,
+            first_id=self.writer.next_id() or 0,
+        )  # fmt: skip
 
     def write(self, chunk: Chunk) -> None:
         entries = chunk.entries
