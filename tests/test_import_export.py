@@ -280,11 +280,12 @@ def fresh_db(template: Path) -> Iterator[str]:
 
 
 def import_text(
-    url: str, text: str, now: datetime, *, reader: bool | None = None, **overrides: Any
+    url: str, text: str | bytes, now: datetime, *, reader: bool | None = None, **overrides: Any
 ) -> None:
+    """Import ``text`` (bytes as they are, a str as UTF-8) from a temporary file."""
     ctx = context(settings_for(url, **overrides), now=now)
-    with tempfile.NamedTemporaryFile("w", suffix=".csv", encoding="utf-8", delete=False) as f:
-        f.write(text)
+    with tempfile.NamedTemporaryFile(suffix=".csv", delete=False) as f:
+        f.write(text if isinstance(text, bytes) else text.encode())
     try:
         with engine_for(url, init=False) as engine, session_on(engine) as session:
             importer.import_csv(session, ctx, Path(f.name), reader=reader)
@@ -737,17 +738,11 @@ def test_a_restart_in_two_passes_stops_the_reader_first(template_db: Path) -> No
 
 def _refusal(url: str, data: bytes, *, reader: bool) -> str:
     """The import's error for a file of ``data``, without the file's name."""
-    ctx = context(settings_for(url), now=datetime(2026, 11, 30, 12, tzinfo=UTC))
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "in.csv"
-        path.write_bytes(data)
-        with (
-            engine_for(url, init=False) as engine,
-            session_on(engine) as session,
-            pytest.raises(BadInputError) as refused,
-        ):
-            importer.import_csv(session, ctx, path, reader=reader)
-    return str(refused.value).removeprefix(f"{path}: ")
+    with pytest.raises(BadInputError) as refused:
+        import_text(url, data, datetime(2026, 11, 30, 12, tzinfo=UTC), reader=reader)
+    name, _, message = str(refused.value).partition(".csv: ")
+    assert name.startswith(tempfile.gettempdir())
+    return message
 
 
 @pytest.mark.parametrize(
