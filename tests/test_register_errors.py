@@ -126,6 +126,22 @@ def test_an_unreachable_database_is_exit_1_with_one_error_line(
         assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("not a url", "not a database URL"),
+        ("mysql://root@127.0.0.1:1/test", "'mysql' is not supported"),
+    ],
+    ids=["malformed", "unsupported-backend"],
+)
+def test_a_database_url_svarfrist_cannot_use_is_a_config_error(
+    run_cli: Any, tmp_path: Path, url: str, fragment: str
+) -> None:
+    config = write_config(tmp_path / "svarfrist.toml")
+    for args in (("init",), ("list",)):
+        assert_refused(run_cli(*args, env=cli_env(url, config)), fragment=fragment)
+
+
 WRITER = textwrap.dedent(
     """
     import sys

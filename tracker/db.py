@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +21,8 @@ from tracker.errors import ConfigError
 READ_ONLY = "svarfrist_read_only"
 # How long a SQLite writer waits for another writer before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# The migrations, the upserts (upsert_insert) and the tests cover these two and no other.
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 
 
 def make_engine(url: str) -> Engine:
@@ -28,7 +31,12 @@ def make_engine(url: str) -> Engine:
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigError("database_url", f"not a database URL: {url!r}") from None
-    if parsed.get_backend_name() == "sqlite":
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise ConfigError(
+            "database_url", f"{backend!r} is not supported: use sqlite:/// or postgresql+psycopg://"
+        )
+    if backend == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             _create_private_file(Path(database))
@@ -82,3 +90,8 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back (writing nothing) on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def upsert_insert(session: Session) -> Any:
+    """The session's dialect's INSERT, which has ``on_conflict_do_nothing``/``_do_update``."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert

@@ -21,9 +21,9 @@ from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy import Connection, Row, Table, and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from tracker.db import upsert_insert
 from tracker.models import DaemonState, Inquiry, OutboxMessage
 
 _T = cast(Table, OutboxMessage.__table__)
@@ -58,11 +58,6 @@ class RetryPolicy:
         return attempts >= self.max_attempts
 
 
-def _insert(session: Session) -> Any:
-    """The dialect's INSERT, which has ``on_conflict_do_nothing``/``_do_update``."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def enqueue(
     session: Session,
     *,
@@ -83,7 +78,7 @@ def enqueue(
     text from an inquiry. ``created_at`` defaults to ``send_at`` (no clock is read here).
     """
     stmt = (
-        _insert(session)(OutboxMessage)
+        upsert_insert(session)(OutboxMessage)
         .values(
             key=key,
             kind=kind,
@@ -113,7 +108,9 @@ def enqueue_many(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
         for row in rows
     ]
     stmt = (
-        _insert(session)(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
+        upsert_insert(session)(table)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(table.c.id)
     )
     return len(session.execute(stmt, values).all())
 
@@ -356,7 +353,7 @@ def _failure(row: OutboxMessage) -> Failure:
 # -- daemon facts ------------------------------------------------------------------------------
 def put_state(session: Session, name: str, at: datetime, value: Mapping[str, Any]) -> None:
     """Upsert one DaemonState row (safe with several replicas)."""
-    stmt = _insert(session)(DaemonState).values(name=name, at=at, value=dict(value))
+    stmt = upsert_insert(session)(DaemonState).values(name=name, at=at, value=dict(value))
     stmt = stmt.on_conflict_do_update(
         index_elements=["name"], set_={"at": stmt.excluded.at, "value": stmt.excluded.value}
     )

@@ -13,9 +13,9 @@ import re
 from collections.abc import Collection, Iterator
 
 from sqlalchemy import case, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from tracker.db import upsert_insert
 from tracker.errors import SvarfristError
 from tracker.models import Inquiry, RefCounter
 
@@ -44,8 +44,7 @@ def parse_generated(prefix: str, ref: str) -> tuple[str, int] | None:
 
 def _upsert(session: Session, scope: str, increment: int, at_least: int = 0) -> int:
     """Add ``increment`` to the scope's counter (at least ``at_least``); returns the new value."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(RefCounter).values(scope=scope, last=max(increment, at_least))
+    insert = upsert_insert(session)(RefCounter).values(scope=scope, last=max(increment, at_least))
     bumped = RefCounter.last + increment
     stmt = insert.on_conflict_do_update(
         index_elements=[RefCounter.scope],
