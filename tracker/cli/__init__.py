@@ -9,9 +9,11 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import select
 import sys
+import threading
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import ClassVar, NoReturn
 
 from tracker.cli.common import ArgumentParser
 from tracker.config import unknown_variables
@@ -98,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("error: interrupted\n")
         return 130
     except Exception as exc:
+        if isinstance(exc, BrokenPipeError) and _stdout_closed():
+            # The reader of our output went away (`svarfrist export | head`): as for any
+            # Unix filter, nothing to say about it, and a status that is not success.
+            _discard_stdout()
+            return 1
         log.debug("unexpected failure", exc_info=True)
         sys.stderr.write(f"error: {type(exc).__name__}: {exc}\n")
         return 1
@@ -105,4 +112,52 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    leave(main())
+
+
+def leave(code: int) -> NoReturn:
+    """Exit with ``code``, skipping the interpreter's teardown when nothing needs it.
+
+    Finalising the interpreter frees, one object at a time, every module that SQLAlchemy,
+    pydantic and holidays loaded: about 0.13 s, a quarter of a short command such as
+    ``show`` (0.51 against 0.39 s measured), to release memory the operating system takes
+    back at once anyway. By the time main() returns, every command has committed, closed its
+    database and sent its mail; what is left is to flush the output, which this does. Where
+    another thread or a child process is still running (a daemon's scheduler, an import's
+    reader), the normal exit waits for it.
+    """
+    logging.shutdown()
+    try:
+        sys.stdout.flush()
+    except OSError as exc:  # the reader went away, or a full disk
+        if not isinstance(exc, BrokenPipeError):
+            sys.stderr.write(f"error: the output could not be written: {exc.strerror}\n")
+        _discard_stdout()
+        code = code or 1
+    sys.stderr.flush()
+    if threading.active_count() == 1 and not _children_running():
+        os._exit(code)
+    sys.exit(code)
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe (or socket) that its reader has closed: poll says POLLERR."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no file descriptor, or no poll()
+        return False
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that no later flush fails on the closed pipe again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _children_running() -> bool:
+    # multiprocessing is loaded only by an import that started a reader process.
+    multiprocessing = sys.modules.get("multiprocessing")
+    return multiprocessing is not None and bool(multiprocessing.active_children())
