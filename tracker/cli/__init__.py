@@ -13,6 +13,7 @@ import select
 import sys
 import threading
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import ClassVar, NoReturn
 
 from tracker.cli.common import ArgumentParser
@@ -134,7 +135,8 @@ def leave(code: int) -> NoReturn:
             sys.stderr.write(f"error: the output could not be written: {exc.strerror}\n")
         _discard_stdout()
         code = code or 1
-    sys.stderr.flush()
+    with suppress(OSError):  # nowhere left to say anything
+        sys.stderr.flush()
     if threading.active_count() == 1 and not _children_running():
         os._exit(code)
     sys.exit(code)
