@@ -126,6 +126,19 @@ def test_an_unreachable_database_is_exit_1_with_one_error_line(
         assert "Traceback" not in result.stderr
 
 
+def test_a_command_on_a_missing_sqlite_file_creates_nothing(run_cli: Any, tmp_path: Path) -> None:
+    """A mistyped path must not leave an empty database behind; only `init` creates one."""
+    missing = tmp_path / "typo" / "svarfrist.db"
+    env = cli_env(f"sqlite:///{missing}", write_config(tmp_path / "svarfrist.toml"))
+    for args in (ADD, ("list",), ("status",), ("export",), ("tick",)):
+        result = run_cli(*args, env=env)
+        assert result.returncode == 1, (args, result.stderr)
+        assert result.stderr == f"error: no database at {missing}: `svarfrist init` creates it\n"
+    assert not missing.parent.exists()
+    assert run_cli("init", env=env).returncode == 0
+    assert missing.exists()
+
+
 @pytest.mark.parametrize(
     ("url", "fragment"),
     [

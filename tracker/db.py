@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.errors import ConfigError
+from tracker.errors import ConfigError, EnvironmentFailure
 
 # Execution option marking a connection whose transactions only read (see read_only).
 READ_ONLY = "svarfrist_read_only"
@@ -25,8 +25,10 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; a new SQLite file is created with mode 0600 (notes are private)."""
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for ``url``; a new SQLite file is created with mode 0600 (notes are private).
+    Without ``create``, a SQLite file that does not exist is an EnvironmentFailure: a command
+    that needs the register must not leave an empty file where a mistyped path points."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -39,6 +41,8 @@ def make_engine(url: str) -> Engine:
     if backend == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
+            if not create and not Path(database).exists():
+                raise EnvironmentFailure(f"no database at {database}: `svarfrist init` creates it")
             _create_private_file(Path(database))
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -33,7 +33,7 @@ def database(*, require_schema: bool = True) -> Iterator[Engine]:
     """The configured database; its failures become EnvironmentFailure (exit status 1)."""
     url = settings().database_url
     try:
-        engine = make_engine(url)
+        engine = make_engine(url, create=not require_schema)  # only `init` creates a file
     except OSError as exc:
         raise EnvironmentFailure(f"cannot open the database: {exc}") from None
     try:
