@@ -36,7 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker import refs
-from tracker.bulk import BulkWriter
+from tracker.bulk import BulkWriter, driver_time
 from tracker.errors import BadInputError, SvarfristError
 from tracker.fastpath import plans_for
 from tracker.models import Event, Inquiry
@@ -106,8 +106,7 @@ def import_csv(
     plans = plans_for(ctx.rules, ctx.calendar)
     if dry_run:
         scan = _Scan()
-        sqlite = session.connection().dialect.name == "sqlite"
-        for chunk in chunks(path, ctx, plans, sqlite=sqlite, prepare=False):
+        for chunk in chunks(path, ctx, plans, convert=None):
             _take(session, ctx, scan, chunk)
             _report(progress, "validating", scan.rows)
         _refuse_bad(path, scan)
@@ -277,7 +276,7 @@ class _Loader:
         """The file's chunks as :meth:`write` takes them: in this database's driver form,
         their obligations numbered from the id the writer hands out next (if known ahead)."""
         return partial(
-            chunks, path, self.ctx, plans, sqlite=self.writer.sqlite, prepare=True,
+            chunks, path, self.ctx, plans, convert=driver_time(self.writer.sqlite),
             first_id=self.writer.next_id() or 0,
         )  # fmt: skip
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tracker.bulk import driver_time
 from tracker.calendar import to_us
 from tracker.csvio import BATCH, FastParser, Spooled, parse_row, read_rows, spooled
 from tracker.fastpath import Plan, by_rule, classify_us, exact_obligations, met_at
@@ -65,14 +64,21 @@ class _Texts(dict[int, Any]):
 
 
 def chunks(
-    path: Path, ctx: Context, plans: Plans, *, sqlite: bool, prepare: bool, first_id: int = 0
+    path: Path,
+    ctx: Context,
+    plans: Plans,
+    *,
+    convert: Callable[[int], Any] | None,
+    first_id: int = 0,
 ) -> Iterator[Chunk]:
     """Every data row of ``path``, BATCH rows per chunk, never the whole file in memory.
-    Rows stop being prepared after the first bad one: nothing will be written then.
-    ``first_id`` is the inquiry id the first valid row is expected to get (see Chunk)."""
+    ``convert`` turns epoch µs into the driver's form (tracker.bulk.driver_time); None only
+    validates (a dry run). Rows stop being prepared after the first bad one: nothing will be
+    written then. ``first_id`` is the inquiry id the first valid row is expected to get."""
     needs_recipient = not ctx.settings.default_recipient
     fast = FastParser(ctx)
-    preparer = _Preparer(ctx, plans, sqlite=sqlite, first_id=first_id)
+    # None from the first bad row on, or in a dry run: nothing will be written.
+    preparer = None if convert is None else _Preparer(ctx, plans, convert, first_id=first_id)
     entries: list[Entry] = []
     valid: list[Spooled] = []
     for number, values in read_rows(path):
@@ -84,7 +90,7 @@ def chunks(
                 item = None if row is None else spooled(row, ctx.calendar.tz)
             if item is None:
                 entries.append((number, None, 0, problems))
-                prepare = False
+                preparer = None
         if item is not None:
             if (
                 needs_recipient
@@ -92,28 +98,32 @@ def chunks(
                 and any(met_at(item, p.fulfilled_by) is None for p in plans[item[2], item[6]])
             ):
                 entries.append((number, None, 0, NO_ADVISOR))
-                prepare = False
+                preparer = None
             else:
                 entries.append((number, item[0], item[11], None))
-                if prepare:
+                if preparer is not None:
                     valid.append(item)
         if len(entries) >= BATCH:
-            yield preparer.chunk(entries, valid) if prepare else _unprepared(entries)
+            yield _chunk(preparer, entries, valid)
             entries, valid = [], []
     if entries:
-        yield preparer.chunk(entries, valid) if prepare else _unprepared(entries)
+        yield _chunk(preparer, entries, valid)
 
 
-def _unprepared(entries: list[Entry]) -> Chunk:
-    return Chunk(entries, 0, False, [], [], [])
+def _chunk(preparer: _Preparer | None, entries: list[Entry], valid: list[Spooled]) -> Chunk:
+    if preparer is None:
+        return Chunk(entries, 0, False, [], [], [])
+    return preparer.chunk(entries, valid)
 
 
 class _Preparer:
     """Valid rows into insertable ones, keeping the time cache from chunk to chunk."""
 
-    def __init__(self, ctx: Context, plans: Plans, *, sqlite: bool, first_id: int) -> None:
+    def __init__(
+        self, ctx: Context, plans: Plans, convert: Callable[[int], Any], *, first_id: int
+    ) -> None:
         self.ctx, self.plans = ctx, plans
-        self.times = _Texts(driver_time(sqlite))
+        self.times = _Texts(convert)
         self.now_us = to_us(ctx.now)
         self.next_id = first_id
 
