@@ -13,14 +13,19 @@ from register_support import cli_env, write_config
 ROWS = 3_000  # an export of some 300 kB: many times the size of stdout's buffer
 
 
+def buffered(extra: dict[str, str]) -> dict[str, str]:
+    """clean_env without the suite's PYTHONUNBUFFERED: stdout buffered, as a user has it."""
+    env = clean_env(extra)
+    del env["PYTHONUNBUFFERED"]
+    return env
+
+
 @pytest.fixture
 def filled(tmp_path: Path) -> dict[str, str]:
-    """The environment of a SQLite register holding ROWS inquiries, with stdout buffered as
-    it is for a user (the tests' usual environment makes it unbuffered)."""
-    env = clean_env(
+    """The environment (buffered) of a SQLite register holding ROWS inquiries."""
+    env = buffered(
         cli_env(f"sqlite:///{tmp_path / 'register.db'}", write_config(tmp_path / "c.toml"))
     )
-    del env["PYTHONUNBUFFERED"]
     lines = ["received_at,channel,department,advisor"]
     lines += [f"2026-11-2{i % 5}T10:00:00+01:00,phone,Diverse,a@b.dk" for i in range(ROWS)]
     (tmp_path / "rows.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -59,10 +64,9 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
 def test_output_that_cannot_be_written_is_an_error_not_a_traceback(tmp_path: Path) -> None:
     """A full disk (/dev/full) when the output is flushed at the end: exit 1, one line."""
-    buffered = {k: v for k, v in clean_env().items() if k != "PYTHONUNBUFFERED"}
     with open("/dev/full", "wb") as full:
         proc = subprocess.run(
-            [SVARFRIST, "calendar", "--year", "2026"], env=buffered, cwd=tmp_path,
+            [SVARFRIST, "calendar", "--year", "2026"], env=buffered({}), cwd=tmp_path,
             stdout=full, stderr=subprocess.PIPE, check=False, timeout=120,
         )  # fmt: skip
     assert proc.returncode == 1
