@@ -41,9 +41,11 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     if backend == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            if not create and not Path(database).exists():
-                raise EnvironmentFailure(f"no database at {database}: `svarfrist init` creates it")
-            _create_private_file(Path(database))
+            path = Path(database)
+            if not path.exists():
+                if not create:
+                    raise EnvironmentFailure(f"no database at {path}: `svarfrist init` creates it")
+                _create_private_file(path)
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
@@ -52,8 +54,6 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
 
 
 def _create_private_file(path: Path) -> None:
-    if path.exists():
-        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
     os.close(fd)
