@@ -16,12 +16,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m tracker.demo
+	$(BIN)/python -m tracker.cli.demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check tracker tests bench
 	$(BIN)/ruff format --check tracker tests bench
 	$(BIN)/mypy --strict tracker
+	$(BIN)/lint-imports --no-cache
 
 test: lint
 	$(BIN)/pytest

@@ -37,7 +37,7 @@ from typing import Any
 
 import holidays
 
-from tracker.calendar import COPENHAGEN, BusinessCalendar, from_us, hours_to_us, to_us
+from tracker.core.calendar import COPENHAGEN, BusinessCalendar, from_us, hours_to_us, to_us
 
 SEED = 20261126
 N = 100_000

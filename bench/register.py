@@ -37,14 +37,14 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from tracker import queries, schema
-from tracker.bulk import INQUIRY_COLUMNS
 from tracker.config import Settings, build_calendar, build_rules
-from tracker.db import make_engine, session_factory, transaction
-from tracker.importer import import_csv
-from tracker.models import Inquiry
-from tracker.register import Context
-from tracker.response import local_month
+from tracker.core.response import local_month
+from tracker.store import queries, schema
+from tracker.store.bulk import INQUIRY_COLUMNS
+from tracker.store.db import make_engine, session_factory, transaction
+from tracker.store.models import Inquiry
+from tracker.store.register import Context
+from tracker.transfer.importer import import_csv
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 INSERT_INQUIRY = (

@@ -34,13 +34,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tracker import schema
-from tracker.calendar import US_PER_HOUR, BusinessCalendar, to_us
 from tracker.config import DEFAULT_DEPARTMENTS, DEFAULT_TOPICS
-from tracker.db import make_engine, read_only, session_factory
-from tracker.report_queries import GroupBy, period_of
-from tracker.reports import build_report
-from tracker.response import local_month_us, packed_outcome
+from tracker.core.calendar import US_PER_HOUR, BusinessCalendar, to_us
+from tracker.core.response import local_month_us, packed_outcome
+from tracker.reports.build import build_report
+from tracker.reports.queries import GroupBy, period_of
+from tracker.store import schema
+from tracker.store.db import make_engine, read_only, session_factory
 
 CHANNELS = ["phone"] * 45 + ["email"] * 25 + ["in_person"] * 15 + ["digital_post"] * 8
 CHANNELS += ["letter"] * 4 + ["sms"] * 3

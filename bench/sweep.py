@@ -33,14 +33,14 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracker import outbox, schema
-from tracker.calendar import COPENHAGEN
 from tracker.config import Settings, SmtpSettings
-from tracker.db import make_engine, session_factory, transaction
-from tracker.mail_render import MailConfig, message_id, render
+from tracker.core.calendar import COPENHAGEN
+from tracker.core.response import local_month
+from tracker.daemon.sweep import DIGEST_DONE, build_services, sweep
+from tracker.mail.render import MailConfig, message_id, render
 from tracker.notify import Connection, SmtpConfig, SmtpConnection
-from tracker.response import local_month
-from tracker.sweep import DIGEST_DONE, build_services, sweep
+from tracker.store import outbox, schema
+from tracker.store.db import make_engine, session_factory, transaction
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=COPENHAGEN)  # a Monday morning, inside the window
 CHUNK = 50_000
@@ -73,7 +73,7 @@ def build_database(path: Path, count: int, *, due_now: bool) -> str:
         received = datetime(2026, 11, 27, 12, 50, tzinfo=COPENHAGEN)
         warn, due = NOW - timedelta(minutes=10), NOW + timedelta(hours=3, minutes=50)
     next_action = NOW - timedelta(minutes=1) if due_now else warn
-    month = local_month(received)  # the reports' stored keys (tracker.response)
+    month = local_month(received)  # the reports' stored keys (tracker.core.response)
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()

@@ -13,7 +13,7 @@ import sys
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from tracker.csvio import COLUMNS
+from tracker.transfer.csvio import COLUMNS
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 DEPARTMENTS = {

@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker import register, schema
-from tracker.calendar import COPENHAGEN
 from tracker.config import Settings, build_calendar, build_rules
-from tracker.db import make_engine, session_factory, transaction
-from tracker.models import OutboxMessage
-from tracker.sweep import Services, SweepReport, build_services, sweep
+from tracker.core.calendar import COPENHAGEN
+from tracker.daemon.sweep import Services, SweepReport, build_services, sweep
+from tracker.store import register, schema
+from tracker.store.db import make_engine, session_factory, transaction
+from tracker.store.models import OutboxMessage
 
 ADVISOR = "anne@fredericia.dk"
 OTHER = "bo@fredericia.dk"

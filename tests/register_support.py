@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy import Engine, MetaData, select
 
-from tracker import schema
 from tracker.config import Settings, build_calendar, build_rules
-from tracker.db import make_engine, session_factory, transaction
-from tracker.register import Context
 from tracker.sla import Rule
+from tracker.store import schema
+from tracker.store.db import make_engine, session_factory, transaction
+from tracker.store.register import Context
 
 DEPARTMENTS = ["Diverse", "Teknik og Miljø", "Børn og Unge"]
 TOPICS = ["Kontanthjælp", "Boligindskudslån", 'Råd; "hjælp", og ærinder']

@@ -19,10 +19,10 @@ from typing import Any
 
 from sqlalchemy import Engine, insert
 
-from tracker import schema
-from tracker.calendar import COPENHAGEN, BusinessCalendar
-from tracker.db import make_engine
-from tracker.models import Inquiry, Obligation
+from tracker.core.calendar import COPENHAGEN, BusinessCalendar
+from tracker.store import schema
+from tracker.store.db import make_engine
+from tracker.store.models import Inquiry, Obligation
 
 DEPARTMENTS = ["Økonomi og Personale", "Teknik og Miljø", "Børn og Unge", "Diverse"]
 TOPICS = ["Boligindskudslån", "Kontanthjælp", "Sygedagpengesager i JC", None]

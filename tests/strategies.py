@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from hypothesis import strategies as st
 
-from tracker.calendar import (
+from tracker.core.calendar import (
     COPENHAGEN,
     MINUTES_PER_DAY,
     BusinessCalendar,

@@ -20,7 +20,7 @@ from strategies import (
     instant,
 )
 
-from tracker.calendar import (
+from tracker.core.calendar import (
     BUILTIN_SCHEDULES,
     COPENHAGEN,
     BusinessCalendar,

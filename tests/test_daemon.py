@@ -18,8 +18,8 @@ from daemon_world import ADVISOR, World, local
 from smtp_sink import Sink
 from sqlalchemy import insert
 
-from tracker.models import OutboxMessage
-from tracker.outbox import OutboxState
+from tracker.store.models import OutboxMessage
+from tracker.store.outbox import OutboxState
 
 # The contract: after SIGTERM the daemon is gone, with status 0, within this many seconds.
 STOP_BOUND_SECONDS = 10

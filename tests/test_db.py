@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tracker.db import make_engine, read_only
+from tracker.store.db import make_engine, read_only
 
 
 def _other_writer(path: Path) -> sqlite3.Connection:

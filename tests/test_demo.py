@@ -12,7 +12,7 @@ from conftest import clean_env
 
 def test_the_demo_simulates_a_week_and_saves_every_message(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "tracker.demo"],
+        [sys.executable, "-m", "tracker.cli.demo"],
         cwd=tmp_path,
         env=clean_env(),
         capture_output=True,

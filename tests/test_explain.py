@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from tracker.calendar import COPENHAGEN, BusinessCalendar, ClosedDayRules, Pause
-from tracker.explain import SkipReason, explain
+from tracker.core.calendar import COPENHAGEN, BusinessCalendar, ClosedDayRules, Pause
+from tracker.core.explain import SkipReason, explain
 
 CAL = BusinessCalendar()
 

@@ -34,14 +34,15 @@ from register_support import (
 )
 from sqlalchemy import func, select
 
-from tracker import csvio, export, importer, register
-from tracker.calendar import COPENHAGEN, to_us
+from tracker.core.calendar import COPENHAGEN, to_us
+from tracker.core.response import local_month, outcome, response_minutes
+from tracker.core.validate import CHANNELS
 from tracker.errors import BadInputError, SvarfristError
-from tracker.models import Inquiry, Obligation
-from tracker.obligations import first_look, pauses_of
-from tracker.response import local_month, outcome, response_minutes
 from tracker.sla import evaluate
-from tracker.validate import CHANNELS
+from tracker.store import register
+from tracker.store.models import Inquiry, Obligation
+from tracker.store.obligations import first_look, pauses_of
+from tracker.transfer import csvio, export, importer
 
 HEADER = ",".join(csvio.COLUMNS)
 
@@ -459,7 +460,7 @@ def test_imported_obligations_equal_what_the_sla_engine_computes(
             o.met_at,
             inquiry_facts.pauses,
         )
-        # The reports' stored keys, as the register writes them (tracker.response).
+        # The reports' stored keys, as the register writes them (tracker.core.response).
         assert got.received_month == local_month(inquiry_facts.received_at)
         assert got.department == "Diverse"
         assert got.outcome == outcome(o.met_at, o.due_at, got.response_minutes)
@@ -548,8 +549,8 @@ def test_import_needs_an_advisor_for_pending_deadlines_without_a_default_recipie
 def test_the_bulk_sqlite_time_text_is_what_sqlalchemy_stores(us: int) -> None:
     from sqlalchemy.dialects import sqlite
 
-    from tracker.bulk import driver_time
-    from tracker.models import UTCDateTime
+    from tracker.store.bulk import driver_time
+    from tracker.store.models import UTCDateTime
 
     dialect = sqlite.dialect()
     # The column type's full bind processing: UTCDateTime, then SQLite's DATETIME text.
@@ -568,8 +569,8 @@ def test_the_bulk_sqlite_time_text_is_what_sqlalchemy_stores(us: int) -> None:
 def test_the_fast_path_classifies_like_the_sla_engine(
     warn: int, extra: int, met: int | None, now: int
 ) -> None:
-    from tracker.fastpath import classify_us
     from tracker.sla import Deadline, classify
+    from tracker.transfer.fastpath import classify_us
 
     def at(us: int | None) -> datetime | None:
         return None if us is None else EPOCH + timedelta(microseconds=us)
@@ -592,7 +593,7 @@ def _indexes(url: str) -> list[tuple[str, str]]:
 def test_a_large_import_rebuilds_every_index_and_looks_at_each_row_from_its_own_time(
     template_db: Path,
 ) -> None:
-    from tracker.bulk import DEFER_INDEXES_FROM
+    from tracker.store.bulk import DEFER_INDEXES_FROM
 
     rows = DEFER_INDEXES_FROM + 500
     first = datetime(2026, 11, 2, 8, 0, tzinfo=COPENHAGEN)
@@ -624,7 +625,7 @@ def test_a_large_import_rebuilds_every_index_and_looks_at_each_row_from_its_own_
 
 
 def test_a_failed_bulk_load_leaves_the_indexes_as_they_were(template_db: Path) -> None:
-    from tracker.bulk import BulkWriter
+    from tracker.store.bulk import BulkWriter
 
     with fresh_db(template_db) as url:
         before = _indexes(url)
@@ -686,7 +687,7 @@ def test_a_generated_style_ref_after_generated_ones_restarts_in_two_passes(
 
 
 def test_one_pass_and_two_passes_store_the_same(template_db: Path) -> None:
-    from tracker.fastpath import plans_for
+    from tracker.transfer.fastpath import plans_for
 
     text = _rows_text(2 * csvio.BATCH + 17, explicit={5: "X-5", 7001: "2025-000042"}, pauses=True)
     moment = datetime(2026, 11, 30, 12, tzinfo=UTC)

@@ -21,10 +21,10 @@ from daemon_world import ADVISOR, OTHER, World, local
 from smtp_sink import Handler, Received, Sink, free_port
 from sqlalchemy import select, update
 
-from tracker.calendar import COPENHAGEN
-from tracker.db import transaction
-from tracker.models import Inquiry, Obligation
-from tracker.outbox import OutboxState
+from tracker.core.calendar import COPENHAGEN
+from tracker.store.db import transaction
+from tracker.store.models import Inquiry, Obligation
+from tracker.store.outbox import OutboxState
 
 WEEK_START = local("2026-11-30T00:00")  # a Monday; Friday 4 December is a normal day
 

@@ -34,11 +34,11 @@ from test_import_export import (
 )
 from test_import_export import export_text as export_of
 
-from tracker import register
+from tracker.core.validate import CHANNELS
 from tracker.errors import BadInputError
-from tracker.models import Inquiry, Obligation, Pause
-from tracker.pause_column import format_pauses, parse_pauses
-from tracker.validate import CHANNELS
+from tracker.store import register
+from tracker.store.models import Inquiry, Obligation, Pause
+from tracker.transfer.pauses import format_pauses, parse_pauses
 
 __all__ = ["template_db"]  # the module-scoped fixture, shared with test_import_export
 

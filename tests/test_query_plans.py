@@ -19,9 +19,9 @@ import pytest
 from daemon_world import World, local
 from sqlalchemy import Engine, event
 
-from tracker import queries
-from tracker.db import transaction
-from tracker.sweep import plan_digests, refresh
+from tracker.daemon.sweep import plan_digests, refresh
+from tracker.store import queries
+from tracker.store.db import transaction
 
 NOW = local("2026-11-30 09:00")
 

@@ -14,7 +14,7 @@ import pytest
 from register_support import RECIPIENT, cli_env, dump, engine_for, write_config
 from sqlalchemy import select
 
-from tracker.models import Event
+from tracker.store.models import Event
 
 CONTRACT_KEYS = {
     "ref",

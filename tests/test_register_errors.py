@@ -24,9 +24,9 @@ from register_support import (
 )
 from sqlalchemy import func, select
 
-from tracker import register
-from tracker.models import Inquiry
-from tracker.register import NewInquiry
+from tracker.store import register
+from tracker.store.models import Inquiry
+from tracker.store.register import NewInquiry
 
 ADD = ("add", "--channel", "email", "--department", "Diverse")
 
@@ -161,8 +161,8 @@ WRITER = textwrap.dedent(
     from datetime import UTC, datetime, timedelta
     sys.path.insert(0, sys.argv[3])
     from register_support import context, engine_for, session_on, settings_for
-    from tracker import register
-    from tracker.register import NewInquiry
+    from tracker.store import register
+    from tracker.store.register import NewInquiry
 
     url, count = sys.argv[1], int(sys.argv[2])
     ctx = context(settings_for(url), actor="writer")

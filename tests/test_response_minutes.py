@@ -12,13 +12,13 @@ from report_data import NOW, World, database, expected, generated, insert_world,
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from tracker import schema
-from tracker.calendar import BusinessCalendar
-from tracker.db import make_engine
-from tracker.models import Inquiry, Obligation, Pause
-from tracker.report_format import report_json
-from tracker.report_queries import GroupBy, period_of
-from tracker.reports import build_report
+from tracker.core.calendar import BusinessCalendar
+from tracker.reports.build import build_report
+from tracker.reports.format import report_json
+from tracker.reports.queries import GroupBy, period_of
+from tracker.store import schema
+from tracker.store.db import make_engine
+from tracker.store.models import Inquiry, Obligation, Pause
 
 CAL = BusinessCalendar()
 

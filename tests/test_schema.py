@@ -1,4 +1,4 @@
-"""The migrations build exactly the schema of tracker/models.py, on SQLite and PostgreSQL."""
+"""The migrations build exactly the schema of tracker/store/models.py, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from tracker import schema
-from tracker.db import make_engine
 from tracker.errors import EnvironmentFailure
-from tracker.models import Base
+from tracker.store import schema
+from tracker.store.db import make_engine
+from tracker.store.models import Base
 
 
 def test_head_revision_constant_matches_the_newest_migration_script() -> None:

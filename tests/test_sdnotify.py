@@ -6,7 +6,7 @@ import os
 import socket
 from pathlib import Path
 
-from tracker.sdnotify import notify, watchdog_interval
+from tracker.daemon.sdnotify import notify, watchdog_interval
 
 
 def test_notify_sends_one_datagram_to_a_path_socket(tmp_path: Path) -> None:

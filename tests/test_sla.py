@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tracker.calendar import COPENHAGEN, BusinessCalendar, Pause
+from tracker.core.calendar import COPENHAGEN, BusinessCalendar, Pause
 from tracker.errors import BadInputError, UnknownRuleError
 from tracker.sla import (
     DEFAULT_RULES,

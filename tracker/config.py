@@ -26,7 +26,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from tracker.calendar import (
+from tracker.core.calendar import (
     BUILTIN_SCHEDULES,
     MINUTES_PER_DAY,
     BusinessCalendar,

@@ -7,7 +7,7 @@ that is claimed again after the lease: at least once, never lost; the Message-ID
 same so a receiving system can recognise the duplicate.
 
 Errors: a 4xx reply, a timeout or a dropped connection is transient (retried with the
-:class:`~tracker.outbox.RetryPolicy`); a 5xx reply (recipient refused, message rejected) is
+:class:`~tracker.store.outbox.RetryPolicy`); a 5xx reply (recipient refused, message rejected) is
 permanent (the row fails and is shown by ``status``/``show``/``list``). Bad credentials are a
 configuration problem: transient, logged as an error, so fixing the config resumes delivery.
 """
@@ -24,12 +24,9 @@ from sqlalchemy import Connection as DbConnection
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker import outbox
-from tracker.db import transaction
-from tracker.mail_render import Envelope, MailConfig, message_id, render, render_catch_up
-from tracker.models import Obligation
-from tracker.reminders import OBLIGATION_KINDS, Batch, Kind, Pending, consolidate
-from tracker.smtp import (
+from tracker.core.reminders import OBLIGATION_KINDS, Batch, Kind, Pending, consolidate
+from tracker.mail.render import Envelope, MailConfig, message_id, render, render_catch_up
+from tracker.mail.smtp import (
     Connection,
     Connector,
     DeliveryError,
@@ -38,6 +35,9 @@ from tracker.smtp import (
     client_options,
     smtp_connector,
 )
+from tracker.store import outbox
+from tracker.store.db import transaction
+from tracker.store.models import Obligation
 
 log = logging.getLogger(__name__)
 

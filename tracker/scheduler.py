@@ -23,9 +23,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from tracker import sdnotify
-from tracker.calendar import COPENHAGEN
-from tracker.sweep import Services, sweep
+from tracker.core.calendar import COPENHAGEN
+from tracker.daemon import sdnotify
+from tracker.daemon.sweep import Services, sweep
 
 log = logging.getLogger(__name__)
 

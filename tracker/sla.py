@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from tracker.calendar import BusinessCalendar, Pause
+from tracker.core.calendar import BusinessCalendar, Pause
 from tracker.errors import BadInputError, UnknownRuleError
 
 

@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
-from tracker import validate
-from tracker.calendar import BusinessCalendar
 from tracker.config import Settings, build_calendar, build_rules, load_settings
+from tracker.core import validate
+from tracker.core.calendar import BusinessCalendar
 from tracker.errors import BadInputError
 from tracker.sla import Rule
 

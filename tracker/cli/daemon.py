@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.cli.common import format_time, now_of, out, print_json, settings
 from tracker.cli.database import context, database
-from tracker.db import session_factory, transaction
+from tracker.store.db import session_factory, transaction
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from tracker import outbox
+    from tracker.store import outbox
 
 # asyncio and the scheduler, SMTP and template stacks are imported inside the commands that
 # use them: every other command (add, reply, list, ...) starts without loading them.
@@ -39,7 +39,7 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
 def cmd_tick(args: argparse.Namespace) -> int:
     import asyncio
 
-    from tracker.sweep import build_services, sweep
+    from tracker.daemon.sweep import build_services, sweep
 
     now = now_of(args)
     with database() as engine:
@@ -58,9 +58,9 @@ def cmd_tick(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from tracker.register import purge
+    from tracker.daemon.sweep import build_services
     from tracker.scheduler import run_daemon, wall_clock
-    from tracker.sweep import build_services
+    from tracker.store.register import purge
 
     conf = settings()
     with database() as engine:  # refuses an outdated schema before anything starts
@@ -130,8 +130,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def _status(
     engine: Engine, now: datetime
 ) -> tuple[datetime | None, outbox.Backlog, list[outbox.Failure]]:
-    from tracker import outbox
-    from tracker.sweep import LAST_SWEEP
+    from tracker.daemon.sweep import LAST_SWEEP
+    from tracker.store import outbox
 
     with session_factory(engine)() as session:
         state = outbox.get_state(session, LAST_SWEEP)

@@ -15,11 +15,12 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from tracker import schema, validate
 from tracker.cli.common import calendar, rules, settings
-from tracker.db import make_engine
+from tracker.core import validate
 from tracker.errors import BadInputError, EnvironmentFailure
-from tracker.register import Context
+from tracker.store import schema
+from tracker.store.db import make_engine
+from tracker.store.register import Context
 
 
 def add_common(parser: argparse.ArgumentParser, *, writes: bool) -> None:

@@ -1,5 +1,5 @@
 """Failed reminder e-mails as ``show`` and ``list`` print them (kept apart from the register's
-own output code; see tracker/outbox.py ``delivery_failures``)."""
+own output code; see tracker/store/outbox.py ``delivery_failures``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tracker.cli.common import out
-from tracker.outbox import Failure
+from tracker.store.outbox import Failure
 
 Failures = Mapping[str, list[Failure]]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tracker.calendar import WEEKDAY_NAMES_DA
 from tracker.cli.common import (
     calendar,
     format_hours,
@@ -16,8 +15,9 @@ from tracker.cli.common import (
     print_json,
     rules,
 )
+from tracker.core.calendar import WEEKDAY_NAMES_DA
+from tracker.core.explain import explain
 from tracker.errors import BadInputError, NoWorkingTimeError
-from tracker.explain import explain
 from tracker.sla import Rule, deadline, get_rule
 
 

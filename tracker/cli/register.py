@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tracker import outbox, queries, register, schema, validate
 from tracker.cli import delivery
 from tracker.cli.common import (
     calendar,
@@ -28,9 +27,11 @@ from tracker.cli.common import (
 )
 from tracker.cli.database import actor_of, add_common, context, database
 from tracker.cli.render import print_moves, print_view, summary_line, view_json
-from tracker.db import read_only, session_factory, transaction
-from tracker.recompute import recompute
-from tracker.register import Context, Move, NewInquiry
+from tracker.core import validate
+from tracker.store import outbox, queries, register, schema
+from tracker.store.db import read_only, session_factory, transaction
+from tracker.store.recompute import recompute
+from tracker.store.register import Context, Move, NewInquiry
 
 # Re-exported: other command modules (the daemon's) import these names from here.
 __all__ = ["actor_of", "add_commands", "add_common", "context", "database", "view_json"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracker import queries
 from tracker.cli.common import format_time, out
-from tracker.register import Move
+from tracker.store import queries
+from tracker.store.register import Move
 
 
 def view_json(view: queries.InquiryView, *, full: bool = False) -> dict[str, Any]:

@@ -20,9 +20,9 @@ from tracker.cli.common import (
     settings,
 )
 from tracker.cli.database import add_common, database
-from tracker.db import read_only, session_factory
 from tracker.errors import BadInputError
-from tracker.report_format import (
+from tracker.reports.build import breach_rows, build_annual, build_report, monthly_compliance
+from tracker.reports.format import (
     CSV_ENCODING,
     annual_csv,
     annual_json,
@@ -34,9 +34,9 @@ from tracker.report_format import (
     report_text,
     table,
 )
-from tracker.report_labels import Labels, key_label, labels_for
-from tracker.report_queries import GroupBy, Period, period_of
-from tracker.reports import breach_rows, build_annual, build_report, monthly_compliance
+from tracker.reports.labels import Labels, key_label, labels_for
+from tracker.reports.queries import GroupBy, Period, period_of
+from tracker.store.db import read_only, session_factory
 
 FORMATS = ("text", "csv", "json", "html")
 
@@ -125,7 +125,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             elif args.format == "csv":
                 value = annual_csv(annual)
             elif args.format == "html":
-                from tracker.report_html import annual_page  # Jinja2: only for HTML
+                from tracker.reports.html import annual_page  # Jinja2: only for HTML
 
                 value = annual_page(annual, labels, lang)
             else:
@@ -138,7 +138,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             elif args.format == "csv":
                 value = report_csv(report)
             elif args.format == "html":
-                from tracker.report_html import report_page  # Jinja2: only for HTML
+                from tracker.reports.html import report_page  # Jinja2: only for HTML
 
                 months = monthly_compliance(session, period, now)
                 value = report_page(report, months, labels, lang)

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tracker import export, importer
 from tracker.cli.common import now_of, out
 from tracker.cli.database import add_common, context, database
-from tracker.db import read_only, session_factory, transaction
+from tracker.store.db import read_only, session_factory, transaction
+from tracker.transfer import export, importer
 
 # Below this many rows a progress indication is more noise than help.
 PROGRESS_FROM_ROWS = 20_000

@@ -1,0 +1,292 @@
+"""The first-run demo (``make demo``): a simulated week of Svarfrist in well under a minute.
+
+It creates ``demo/`` with an SQLite database, registers a realistic week of inquiries
+(departments, channels and topics weighted in the order of PRODUCT.md: the annual report lists
+them most frequent first), starts a local SMTP sink (aiosmtpd on 127.0.0.1, a free port) that
+saves every message under ``demo/mail/``, and runs the daemon's sweep every half hour of
+simulated time from Monday to the next Monday, marking inquiries replied or called back
+along the way. It ends with what was sent and when, and the compliance summary.
+
+aiosmtpd is a development dependency (``make demo`` installs it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from tracker.config import (
+    DEFAULT_DEPARTMENTS,
+    DEFAULT_TOPICS,
+    RemindersSettings,
+    Settings,
+    SmtpSettings,
+    build_calendar,
+    build_rules,
+)
+from tracker.core.calendar import COPENHAGEN
+from tracker.daemon.sweep import build_services, sweep
+from tracker.store import register, schema
+from tracker.store.db import make_engine, session_factory, transaction
+from tracker.store.models import Obligation, OutboxMessage
+
+DEMO = Path("demo")
+START = datetime(2026, 11, 30, tzinfo=COPENHAGEN)  # Monday 30 November 2026
+DAYS = 7
+STEP = timedelta(minutes=30)
+PER_WORKING_DAY = 24
+# Weights follow the order in PRODUCT.md (most frequent first); illustrative figures.
+DEPARTMENT_WEIGHTS = (40, 14, 10, 9, 8, 7, 6, 4, 2)
+TOPIC_WEIGHTS = (22, 18, 14, 12, 10, 9, 8, 7)
+CHANNEL_WEIGHTS = {
+    "phone": 38,
+    "sms": 6,
+    "in_person": 24,
+    "email": 20,
+    "digital_post": 9,
+    "letter": 3,
+}
+ADVISORS = (
+    "anne.jensen@fredericia.dk",
+    "bo.nielsen@fredericia.dk",
+    "carla.hansen@fredericia.dk",
+    "dorte.larsen@fredericia.dk",
+)
+DEFAULT_RECIPIENT = "borgervejledning@fredericia.dk"
+LEAD = "leder.borgerservice@fredericia.dk"
+
+
+def out(line: str = "") -> None:
+    sys.stdout.write(line + "\n")
+
+
+@dataclass
+class Planned:
+    received: datetime
+    channel: str
+    department: str
+    topic: str
+    advisor: str | None
+    callback: bool
+    reply_after: timedelta | None
+    callback_after: timedelta | None
+    ref: str = ""
+
+
+def sample(rng: random.Random) -> list[Planned]:
+    """A week of inquiries arriving in office hours on working days, with their fates."""
+    cal = build_calendar(Settings())
+    office = cal.schedule("office_hours")
+    planned: list[Planned] = []
+    for day in range(5):
+        date = (START + timedelta(days=day)).date()
+        intervals = cal.day_intervals(date, office)
+        if not intervals:
+            continue
+        start_min, end_min = intervals[0]
+        for _ in range(PER_WORKING_DAY):
+            minute = rng.randrange(start_min, end_min)
+            received = datetime.combine(date, datetime.min.time(), COPENHAGEN) + timedelta(
+                minutes=minute
+            )
+            channel = rng.choices(list(CHANNEL_WEIGHTS), list(CHANNEL_WEIGHTS.values()))[0]
+            callback = (channel == "phone" and rng.random() < 0.5) or rng.random() < 0.1
+            planned.append(
+                Planned(
+                    received=received,
+                    channel=channel,
+                    department=rng.choices(DEFAULT_DEPARTMENTS, DEPARTMENT_WEIGHTS)[0],
+                    topic=rng.choices(DEFAULT_TOPICS, TOPIC_WEIGHTS)[0],
+                    advisor=rng.choice(ADVISORS) if rng.random() < 0.85 else None,
+                    callback=callback,
+                    reply_after=_fate(rng),
+                    callback_after=_fate(rng) if callback else None,
+                )
+            )
+    planned.sort(key=lambda p: p.received)
+    return planned
+
+
+def _fate(rng: random.Random) -> timedelta | None:
+    """Most are answered within hours, some take days, a few are forgotten."""
+    roll = rng.random()
+    if roll < 0.65:
+        return timedelta(minutes=rng.randrange(20, 8 * 60))
+    if roll < 0.9:
+        return timedelta(hours=rng.randrange(20, 60))
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class MailSaver:
+    """aiosmtpd handler: every accepted message becomes demo/mail/NNNN-kind-ref.eml."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.count = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.count += 1
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        kind = message.get("X-Svarfrist-Kind", "mail")
+        ref = message.get("X-Svarfrist-Ref", "all")
+        path = self.folder / f"{self.count:04d}-{kind}-{ref}.eml"
+        path.write_bytes(envelope.content)
+        return "250 OK"
+
+
+def main() -> int:
+    try:
+        from aiosmtpd.controller import Controller
+    except ImportError:
+        out("the demo needs aiosmtpd (a development dependency): run `make demo`")
+        return 1
+    shutil.rmtree(DEMO, ignore_errors=True)
+    (DEMO / "mail").mkdir(parents=True)
+    url = f"sqlite:///{DEMO / 'svarfrist.db'}"
+    port = _free_port()
+    settings = Settings(
+        database_url=url,
+        mail_from="svarfrist@fredericia.dk",
+        default_recipient=DEFAULT_RECIPIENT,
+        smtp=SmtpSettings(host="127.0.0.1", port=port, security="none", timeout_seconds=10),
+        reminders=RemindersSettings(escalation_after_hours=8, escalation_to=LEAD),
+    )
+    engine = make_engine(url)
+    schema.upgrade(engine)
+    factory = session_factory(engine)
+    calendar, rules = build_calendar(settings), build_rules(settings)
+    saver = MailSaver(DEMO / "mail")
+    controller = Controller(saver, hostname="127.0.0.1", port=port)
+    controller.start()
+    rng = random.Random(2026)
+    inquiries = sample(rng)
+    out(
+        f"Svarfrist demo: {len(inquiries)} inquiries over a simulated week from "
+        f"{START:%A %d %B %Y}; SMTP sink on 127.0.0.1:{port} saving to {DEMO / 'mail'}/"
+    )
+
+    def ctx(now: datetime) -> register.Context:
+        return register.Context(
+            settings=settings, calendar=calendar, rules=rules, actor="demo", now=now
+        )
+
+    svc = build_services(settings, factory)
+    fulfilments: list[tuple[datetime, str, str]] = []
+    try:
+        now, end, waiting = START, START + timedelta(days=DAYS, hours=9), list(inquiries)
+        while now <= end:
+            with transaction(factory) as session:
+                while waiting and waiting[0].received <= now:
+                    p = waiting.pop(0)
+                    p.ref = register.add(
+                        session,
+                        ctx(p.received),
+                        register.NewInquiry(
+                            channel=p.channel,
+                            department=p.department,
+                            received_at=p.received,
+                            topic=p.topic,
+                            advisor=p.advisor,
+                            callback_requested=p.callback,
+                        ),
+                    )
+                    if p.reply_after is not None:
+                        fulfilments.append((p.received + p.reply_after, "reply", p.ref))
+                    if p.callback_after is not None:
+                        fulfilments.append((p.received + p.callback_after, "callback", p.ref))
+                fulfilments.sort()
+                while fulfilments and fulfilments[0][0] <= now:
+                    at, what, ref = fulfilments.pop(0)
+                    operation = register.reply if what == "reply" else register.callback
+                    operation(session, ctx(at), ref, at)
+                    # Half of the inquiries with nothing left to do are closed right away.
+                    if all(r != ref for _, _, r in fulfilments) and rng.random() < 0.5:
+                        register.close(session, ctx(at), ref, at)
+            asyncio.run(sweep(svc, now))
+            now += STEP
+    finally:
+        controller.stop()
+    _print_sent(factory)
+    _print_compliance(url, end, factory)
+    engine.dispose()
+    return 0
+
+
+def _print_sent(factory: Any) -> None:
+    with factory() as session:
+        rows = list(
+            session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.sent_at.is_not(None))
+                .order_by(OutboxMessage.sent_at, OutboxMessage.id)
+            )
+        )
+    out()
+    out(f"{'sent (local time)':<27} {'kind':<11} {'to':<34} ref")
+    for row in rows:
+        sent = row.sent_at.astimezone(COPENHAGEN).isoformat(timespec="minutes")
+        items = len(row.payload.get("due_today", [])) + len(row.payload.get("overdue", []))
+        ref = row.payload.get("ref", f"({items} {'item' if items == 1 else 'items'})")
+        out(f"{sent:<27} {row.kind:<11} {row.recipient:<34} {ref}")
+    kinds = Counter(r.kind for r in rows)
+    out()
+    out(
+        "messages: "
+        + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+        + f"; total {len(rows)}"
+    )
+    out(f"every message is in {DEMO / 'mail'}/ (open the .eml files in a mail program)")
+
+
+def _print_compliance(url: str, end: datetime, factory: Any) -> None:
+    out()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SVARFRIST_")}
+    env["SVARFRIST_DATABASE_URL"] = url
+    command = [sys.executable, "-m", "tracker", "report", "--by", "rule", "--now", end.isoformat()]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if result.returncode == 0 and result.stdout.strip():
+        out("$ svarfrist report --by rule")
+        out(result.stdout.rstrip())
+        return
+    out("compliance (met on time among met or overdue), by rule:")
+    with factory() as session:
+        rows = session.execute(select(Obligation.rule, Obligation.due_at, Obligation.met_at)).all()
+    by_rule: dict[str, Counter[str]] = {}
+    for rule, due, met in rows:
+        c = by_rule.setdefault(rule, Counter())
+        if met is not None:
+            c["on time" if due is None or met <= due else "late"] += 1
+        elif due is not None and due <= end:
+            c["overdue"] += 1
+        else:
+            c["open"] += 1
+    for rule, c in sorted(by_rule.items()):
+        judged = c["on time"] + c["late"] + c["overdue"]
+        share = f"{100 * c['on time'] / judged:.1f} %" if judged else "n/a"
+        out(
+            f"  {rule:<9} on time {c['on time']:>3}, late {c['late']:>3}, "
+            f"overdue {c['overdue']:>3}, open {c['open']:>3}: {share}"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,354 @@
+"""One sweep: refresh obligations whose time has come, plan reminders, send due mail.
+
+A sweep is what ``svarfrist tick`` runs once and ``svarfrist run`` runs on a schedule:
+
+1. *refresh*: obligations with ``next_action_at <= now`` (an index range scan, so a sweep
+   that finds nothing costs the same with a thousand or a million open obligations) get
+   their state recomputed with ``sla.classify``; reminders whose time has come are written
+   to the outbox **in the same transaction** as the state change; ``next_action_at`` moves
+   to the next instant anything can happen. The register indexes every obligation it writes
+   for a look at once (``obligations.first_look``), so new and moved ones are planned by the
+   next sweep (a ``due_soon`` may have to go out before warn_at, see
+   ``reminders.due_soon_send_at``).
+2. *digest*: once a day, after the digest time on a working day, one digest per recipient;
+   and the monthly management report (``reports_mail``), once per month and recipient.
+3. *deliver*: claim and send due outbox rows (``notify.deliver``).
+4. record ``last_sweep`` for ``svarfrist status``.
+
+Each step does bounded work. A row that raises has its next check pushed forward first (so
+it cannot crash-loop the daemon), then it is logged and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracker.config import Settings, build_calendar, build_rules
+from tracker.core.calendar import BusinessCalendar
+from tracker.core.reminders import (
+    DigestItem,
+    Kind,
+    ObligationFacts,
+    ReminderPolicy,
+    decide,
+    digest_at,
+    digests,
+)
+from tracker.mail.render import MailConfig
+from tracker.notify import (
+    Connector,
+    DeliveryPolicy,
+    DeliveryReport,
+    SmtpConfig,
+    deliver,
+    smtp_connector,
+)
+from tracker.sla import Deadline, classify
+from tracker.store import outbox
+from tracker.store.db import transaction
+from tracker.store.models import Inquiry, Obligation
+
+log = logging.getLogger(__name__)
+
+# Rows per refresh transaction, and transactions per sweep: bounded work per sweep.
+REFRESH_BATCH = 500
+MAX_REFRESH_BATCHES = 20
+# When planning one obligation raises, look at it again after this long.
+ERROR_RETRY = timedelta(hours=1)
+LAST_SWEEP = "last_sweep"
+DIGEST_DONE = "digest"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Services:
+    """Everything a sweep needs, built once from the settings."""
+
+    factory: sessionmaker[Session]
+    calendar: BusinessCalendar
+    policy: ReminderPolicy
+    delivery: DeliveryPolicy
+    mail: MailConfig
+    connect: Connector
+    default_recipient: str | None
+    settings: Settings
+
+
+def build_services(
+    settings: Settings, factory: sessionmaker[Session], connect: Connector | None = None
+) -> Services:
+    rules = build_rules(settings)
+    reminders = settings.reminders
+    smtp = settings.smtp
+    password = smtp.password.get_secret_value() if smtp.password is not None else None
+    return Services(
+        factory=factory,
+        calendar=build_calendar(settings),
+        policy=ReminderPolicy(
+            window=reminders.window_schedule,
+            escalation_after_hours=reminders.escalation_after_hours,
+            escalation_to=reminders.escalation_to,
+            digest_time=reminders.digest_time,
+        ),
+        delivery=DeliveryPolicy(
+            retry=outbox.RetryPolicy(max_attempts=settings.daemon.max_attempts),
+            lease=timedelta(seconds=settings.daemon.claim_lease_seconds),
+            catch_up_after=timedelta(minutes=reminders.catch_up_after_minutes),
+        ),
+        mail=MailConfig(
+            mail_from=settings.mail_from,
+            language=reminders.language,
+            commands={name: str(rule.fulfilled_by) for name, rule in rules.items()},
+        ),
+        connect=connect
+        or smtp_connector(
+            SmtpConfig(
+                host=smtp.host,
+                port=smtp.port,
+                security=smtp.security,
+                username=smtp.username,
+                password=password,
+                timeout_seconds=smtp.timeout_seconds,
+                ca_file=smtp.ca_file,
+            )
+        ),
+        default_recipient=settings.default_recipient,
+        settings=settings,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepReport:
+    refreshed: int
+    enqueued: int
+    errors: int
+    digests: int
+    delivery: DeliveryReport
+
+    @property
+    def found_work(self) -> bool:
+        d = self.delivery
+        return bool(self.refreshed or self.digests or d.sent or d.failed or d.retried)
+
+
+async def sweep(svc: Services, now: datetime, stop: asyncio.Event | None = None) -> SweepReport:
+    """One sweep at ``now`` (the caller reads the clock once and passes it)."""
+    refreshed, enqueued, errors = await asyncio.to_thread(refresh, svc, now)
+    made = await asyncio.to_thread(plan_digests, svc, now)
+    made += await asyncio.to_thread(plan_reports, svc, now)
+    delivery = await deliver(
+        factory=svc.factory,
+        mail=svc.mail,
+        connect=svc.connect,
+        policy=svc.delivery,
+        now=now,
+        stop=stop,
+    )
+    report = SweepReport(
+        refreshed=refreshed, enqueued=enqueued, errors=errors, digests=made, delivery=delivery
+    )
+    await asyncio.to_thread(_record_sweep, svc, now, report)
+    return report
+
+
+def refresh(svc: Services, now: datetime) -> tuple[int, int, int]:
+    """Refresh and plan obligations whose next look has come; (refreshed, enqueued, errors)."""
+    totals = [0, 0, 0]
+    for _ in range(MAX_REFRESH_BATCHES):
+        counts = _refresh_batch(svc, now)
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
+        if counts[0] < REFRESH_BATCH:
+            break
+    return totals[0], totals[1], totals[2]
+
+
+_COLUMNS = (
+    Obligation.id,
+    Obligation.rule,
+    Obligation.schedule,
+    Obligation.hours,
+    Obligation.warn_at,
+    Obligation.due_at,
+    Obligation.met_at,
+    Obligation.state,
+    Obligation.next_action_at,
+    Inquiry.id,
+    Inquiry.ref,
+    Inquiry.department,
+    Inquiry.advisor,
+    Inquiry.received_at,
+)
+
+
+def _refresh_batch(svc: Services, now: datetime) -> tuple[int, int, int]:
+    """One transaction: read a batch, decide each row in pure code, write in bulk.
+
+    The outbox rows and the obligations' new state and next check commit together. A row
+    whose planning raises gets its next check pushed forward instead, and is logged.
+    """
+    errors = 0
+    with transaction(svc.factory) as session:
+        # Index range scan on obligations.next_action_at.
+        query = (
+            select(*_COLUMNS)
+            .join(Inquiry, Obligation.inquiry_id == Inquiry.id)
+            .where(Obligation.next_action_at <= now)
+            .order_by(Obligation.next_action_at, Obligation.id)
+        )
+        query = query.limit(REFRESH_BATCH).with_for_update(skip_locked=True, of=Obligation)
+        rows = session.execute(query).all()
+        messages: list[dict[str, Any]] = []
+        changes: list[dict[str, Any]] = []
+        for row in rows:
+            try:
+                state, next_check, planned = _decide_row(svc, row, now)
+            except Exception:
+                errors += 1
+                # Push first, so a row that always raises cannot stall every sweep.
+                changes.append({"id": row[0], "state": row[7], "next_action_at": now + ERROR_RETRY})
+                log.exception("cannot plan reminders for obligation %s; retrying later", row[0])
+                continue
+            messages.extend(planned)
+            if state != row[7] or next_check != row[8]:
+                changes.append({"id": row[0], "state": state, "next_action_at": next_check})
+        if changes:  # ORM bulk UPDATE by primary key: one executemany
+            session.execute(update(Obligation), changes)
+        enqueued = outbox.enqueue_many(session, messages)
+    return len(rows), enqueued, errors
+
+
+def _decide_row(
+    svc: Services, row: Any, now: datetime
+) -> tuple[str, datetime | None, list[dict[str, Any]]]:
+    """Pure: the obligation's state at ``now``, its next check and the outbox rows to add."""
+    (oid, rule, schedule, hours, warn_at, due_at, met_at, _, _) = row[:9]
+    inquiry_id, ref, department, advisor, received_at = row[9:]
+    facts = ObligationFacts(
+        obligation_id=oid,
+        inquiry_id=inquiry_id,
+        ref=ref,
+        rule=rule,
+        schedule=schedule,
+        department=department,
+        recipient=advisor or svc.default_recipient,
+        received_at=received_at,
+        warn_at=warn_at,
+        due_at=due_at,
+        met_at=met_at,
+    )
+    deadline = Deadline(rule=rule, schedule=schedule, hours=hours, warn_at=warn_at, due_at=due_at)
+    state, change = classify(deadline, met_at, now)
+    decision = decide(facts, svc.calendar, svc.policy, now, change)
+    planned = [
+        {
+            "key": reminder.key,
+            "kind": str(reminder.kind),
+            "recipient": reminder.recipient,
+            # planned_at: when it was meant to go out, so a late one can join a catch-up.
+            "payload": reminder.payload() | {"planned_at": reminder.send_at.isoformat()},
+            "send_at": send_at,
+            "inquiry_id": reminder.inquiry_id,
+            "obligation_id": reminder.obligation_id,
+            "created_at": now,
+        }
+        for reminder, send_at in decision.enqueue
+    ]
+    return str(state), decision.next_check_at, planned
+
+
+def plan_digests(svc: Services, now: datetime) -> int:
+    """Today's digests, once, after the digest time; none if the window has closed today."""
+    cal = svc.calendar
+    # The digest day is the local (Europe/Copenhagen) date.
+    today = now.astimezone(cal.tz).date()
+    at = digest_at(cal, svc.policy, today)
+    if at is None or now < at:
+        return 0
+    send_at = cal.next_working_instant(now, svc.policy.window)
+    with transaction(svc.factory) as session:
+        done = outbox.get_state(session, DIGEST_DONE)
+        if done is not None and (done.value or {}).get("day") == today.isoformat():
+            return 0
+        made = 0
+        if send_at.astimezone(cal.tz).date() == today:
+            tomorrow = datetime.combine(today + timedelta(days=1), datetime.min.time(), cal.tz)
+            rows = session.execute(
+                select(
+                    Obligation.rule,
+                    Obligation.due_at,
+                    Inquiry.ref,
+                    Inquiry.department,
+                    Inquiry.advisor,
+                )
+                .join(Inquiry, Obligation.inquiry_id == Inquiry.id)
+                # Partial index (due_at) WHERE met_at IS NULL: open obligations due by tonight.
+                .where(Obligation.met_at.is_(None), Obligation.due_at < tomorrow)
+            ).all()
+            items = [
+                DigestItem(
+                    ref=ref,
+                    rule=rule,
+                    department=department,
+                    recipient=advisor or svc.default_recipient or "",
+                    due_at=due,
+                )
+                for rule, due, ref, department, advisor in rows
+                if due is not None and (advisor or svc.default_recipient)
+            ]
+            for digest in digests(items, today, now):
+                made += outbox.enqueue(
+                    session,
+                    key=digest.key,
+                    kind=Kind.DIGEST,
+                    recipient=digest.recipient,
+                    payload=digest.payload(),
+                    send_at=send_at,
+                    created_at=now,
+                )
+        outbox.put_state(session, DIGEST_DONE, now, {"day": today.isoformat(), "digests": made})
+    return made
+
+
+def plan_reports(svc: Services, now: datetime) -> int:
+    """Queue the monthly management report once per month and recipient (reports.monthly_mail).
+
+    A failure here is logged and retried by the next sweep; it never holds up reminders.
+    """
+    if not svc.settings.reports.management_recipients:
+        return 0
+    from tracker.reports.monthly_mail import enqueue_monthly_report
+
+    try:
+        with transaction(svc.factory) as session:
+            added = enqueue_monthly_report(session, svc.settings, svc.calendar, now)
+    except Exception:
+        log.exception("cannot build the monthly report; the next sweep tries again")
+        return 0
+    return int(added)
+
+
+def _record_sweep(svc: Services, now: datetime, report: SweepReport) -> None:
+    d = report.delivery
+    with transaction(svc.factory) as session:
+        outbox.put_state(
+            session,
+            LAST_SWEEP,
+            now,
+            {
+                "refreshed": report.refreshed,
+                "enqueued": report.enqueued,
+                "errors": report.errors,
+                "digests": report.digests,
+                "sent": d.sent,
+                "messages": d.messages,
+                "retried": d.retried,
+                "failed": d.failed,
+                "cancelled": d.cancelled,
+            },
+        )

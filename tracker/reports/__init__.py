@@ -1,0 +1,3 @@
+"""Management reports: queries over stored values, the report values, text, CSV and HTML."""
+
+from __future__ import annotations

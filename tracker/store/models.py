@@ -1,0 +1,250 @@
+"""Persistence only: typed SQLAlchemy 2 models. No rules, rendering or sending here.
+
+Every timestamp column is ``UTCDateTime``: aware datetimes in, stored as UTC, aware UTC out,
+on SQLite (which has no time zones) and PostgreSQL alike. Free text lives in exactly one
+column, ``Inquiry.note``; it is never copied anywhere else and ``purge`` erases it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    and_,
+    or_,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Refuses naive datetimes, stores UTC, returns aware UTC.
+
+    SQLite's DateTime(timezone=True) hands back a naive wall-clock value; storing naive UTC
+    there keeps the stored strings in time order, so range scans on indexes stay correct.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} cannot be stored")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# Named constraints so Alembic's batch mode can alter SQLite tables reliably.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
+
+
+class Inquiry(Base):
+    __tablename__ = "inquiries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    department: Mapped[str] = mapped_column(String(200))
+    topic: Mapped[str | None] = mapped_column(String(200))
+    advisor: Mapped[str | None] = mapped_column(String(320))
+    callback_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime]
+    replied_at: Mapped[datetime | None]
+    called_back_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    """The only free text. Never logged, reported, mailed or audited; purged after retention."""
+    purged_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        # reports: WHERE received_at BETWEEN :from AND :to GROUP BY department/channel/...
+        Index(None, "received_at"),
+        # purge: WHERE closed_at < :cutoff AND purged_at IS NULL; monthly reports: the
+        # inquiries not closed at now (closed_at IS NULL OR > :now) per month of received_at,
+        # read off this index alone (tracker.reports.queries)
+        Index(None, "closed_at", "received_at"),
+        # list --advisor
+        Index(None, "advisor"),
+    )
+
+
+class Pause(Base):
+    __tablename__ = "pauses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiries.id", ondelete="CASCADE"))
+    start: Mapped[datetime]
+    end: Mapped[datetime | None]
+
+    __table_args__ = (Index(None, "inquiry_id"),)
+
+
+_NEXT_ACTION = text("next_action_at IS NOT NULL")
+_UNMET = text("met_at IS NULL")
+_MET = text("met_at IS NOT NULL")
+
+
+class Obligation(Base):
+    """One rule's deadline for one inquiry, as last computed by the SLA engine."""
+
+    __tablename__ = "obligations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiries.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(64))
+    schedule: Mapped[str] = mapped_column(String(64))
+    hours: Mapped[float] = mapped_column(Float)
+    warn_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    met_at: Mapped[datetime | None]
+    response_minutes: Mapped[int | None] = mapped_column(Integer)
+    """Working minutes from received to met on the schedule, pauses excluded (None while
+    unmet): written with met_at (tracker.core.response), read by the reports' GROUP BY."""
+    received_month: Mapped[int | None] = mapped_column(Integer)
+    """The inquiry's local received month as yyyymm (received_at never changes): monthly
+    reports group obligations by it without a join (tracker.core.response.local_month)."""
+    department: Mapped[str | None] = mapped_column(String(200))
+    """The inquiry's department (never changed after creation), so a department report
+    counts obligations from the (department, outcome, received_month) index alone."""
+    outcome: Mapped[int | None] = mapped_column(Integer)
+    """Met: ``4 * (response_minutes + 1) + late`` (tracker.core.response.outcome), None while
+    unmet. The reports' GROUP BY key of a met obligation in one column."""
+    state: Mapped[str] = mapped_column(String(16))
+    next_action_at: Mapped[datetime | None]
+    """When the daemon must next look at it: received_at after any write by the register
+    (obligations.first_look), then the sweep's next state change or planned reminder."""
+
+    __table_args__ = (
+        UniqueConstraint("inquiry_id", "rule"),
+        # sweep: WHERE next_action_at <= :now ORDER BY next_action_at (an index range scan).
+        # Partial: a met obligation has no next action, so the index holds the open work only.
+        Index(None, "next_action_at", sqlite_where=_NEXT_ACTION, postgresql_where=_NEXT_ACTION),
+        # list --state overdue: WHERE met_at IS NULL AND due_at <= :now (derived at now, not
+        # the cached state, so it is right even when no daemon runs); due soon; the digest.
+        Index(None, "due_at", sqlite_where=_UNMET, postgresql_where=_UNMET),
+        # monthly and department reports: GROUP BY received_month (department), outcome read
+        # in index order, no sort and no table row (tracker.reports.obligations)
+        Index(None, "received_month", "outcome", "due_at"),
+        Index(None, "department", "outcome", "received_month", "due_at"),
+        # reports: max(met_at), whether every met obligation was met by --now (one lookup)
+        Index("ix_obligations_met_at", "met_at", sqlite_where=_MET, postgresql_where=_MET),
+    )
+
+
+LACKING = or_(
+    and_(Obligation.met_at.is_not(None), Obligation.outcome.is_(None)),
+    Obligation.received_month.is_(None),
+    Obligation.department.is_(None),
+)
+"""An obligation missing a stored report value (written outside Svarfrist): the reports
+count these few the slow way. Indexed as a partial index, so finding them costs nothing
+when there are none."""
+Index("ix_obligations_lacking", Obligation.id, sqlite_where=LACKING, postgresql_where=LACKING)
+
+
+class RefCounter(Base):
+    """The last generated ref number per scope (prefix + received year).
+
+    Bumped with ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` inside the writing
+    transaction, so concurrent writers on SQLite and PostgreSQL never get the same number.
+    """
+
+    __tablename__ = "ref_counters"
+
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class Event(Base):
+    """Append-only audit trail: who did what when. Never free text (details are codes/times)."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inquiry_id: Mapped[int | None] = mapped_column(ForeignKey("inquiries.id", ondelete="SET NULL"))
+    ref: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    """When it happened in the world (``--at``)."""
+    recorded_at: Mapped[datetime]
+    """When Svarfrist recorded it."""
+    actor: Mapped[str] = mapped_column(String(320))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (Index(None, "inquiry_id"), Index(None, "kind", "at"))
+
+
+class OutboxMessage(Base):
+    """One e-mail to send, exactly once per ``key`` (e.g. ``reminder:<obligation>:<kind>``)."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    inquiry_id: Mapped[int | None] = mapped_column(ForeignKey("inquiries.id", ondelete="SET NULL"))
+    obligation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("obligations.id", ondelete="SET NULL")
+    )
+    recipient: Mapped[str] = mapped_column(String(320))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """What rendering needs (ref, rule, deadline, department...): never free text."""
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    send_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(String(300))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        # sweep claim: WHERE state = 'pending' AND send_at <= :now ORDER BY send_at
+        Index(None, "state", "send_at"),
+        Index(None, "obligation_id"),
+    )
+
+
+class DaemonState(Base):
+    """Key/value health facts the daemon writes and ``status`` reads (last sweep, ...)."""
+
+    __tablename__ = "daemon_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime | None]
+    value: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -1,0 +1,364 @@
+"""The e-mail outbox: exactly one row per message key, claimed by one sender at a time.
+
+Life of a row: ``pending`` (waiting for ``send_at``) -> ``sending`` (claimed; the claim is
+committed *before* any SMTP traffic) -> ``sent`` | ``failed`` | ``cancelled``; a transient
+failure puts it back to ``pending`` with a later ``send_at``. A ``sending`` row whose claim is
+older than the lease belonged to a sender that died, and may be claimed again: delivery is
+at least once, duplicates are bounded by what one sender had in flight.
+
+Claiming: PostgreSQL ``SELECT ... FOR UPDATE SKIP LOCKED`` inside a conditional UPDATE, so
+replicas get disjoint rows without waiting for each other. SQLite has no row locks and drops
+``FOR UPDATE`` silently; there the UPDATE ... WHERE state ... RETURNING runs under the
+database's single writer lock (BEGIN IMMEDIATE), and one daemon per file is supported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, cast
+
+from sqlalchemy import Connection, Row, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from tracker.store.db import upsert_insert
+from tracker.store.models import DaemonState, Inquiry, OutboxMessage
+
+_T = cast(Table, OutboxMessage.__table__)
+"""The outbox as a Core table: the hot paths (claim, mark_sent) skip ORM overhead."""
+# last_error is a String(500) column.
+_ERROR_LIMIT = 500
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """Exponential backoff for transient failures, capped; ``max_attempts`` then failed."""
+
+    first_delay: timedelta = timedelta(minutes=1)
+    factor: float = 2.0
+    max_delay: timedelta = timedelta(hours=1)
+    max_attempts: int = 10
+
+    def delay(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th failed attempt (1 -> first_delay)."""
+        seconds = self.first_delay.total_seconds() * self.factor ** max(attempts - 1, 0)
+        return min(timedelta(seconds=seconds), self.max_delay)
+
+    def gives_up(self, attempts: int) -> bool:
+        return attempts >= self.max_attempts
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    kind: str,
+    recipient: str,
+    payload: Mapping[str, Any],
+    send_at: datetime,
+    inquiry_id: int | None = None,
+    obligation_id: int | None = None,
+    created_at: datetime | None = None,
+) -> bool:
+    """Add a message unless one with ``key`` exists; True when this call added it.
+
+    ``INSERT ... ON CONFLICT (key) DO NOTHING RETURNING id`` on both dialects, inside the
+    caller's transaction, so the row commits together with the state change that caused it.
+    ``payload`` must hold identifiers, configured names, times and figures only: never free
+    text from an inquiry. ``created_at`` defaults to ``send_at`` (no clock is read here).
+    """
+    stmt = (
+        upsert_insert(session)(OutboxMessage)
+        .values(
+            key=key,
+            kind=kind,
+            recipient=recipient,
+            payload=dict(payload),
+            send_at=send_at,
+            inquiry_id=inquiry_id,
+            obligation_id=obligation_id,
+            state=OutboxState.PENDING,
+            attempts=0,
+            created_at=created_at or send_at,
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(OutboxMessage.id)
+    )
+    return session.execute(stmt).first() is not None
+
+
+def enqueue_many(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Bulk :func:`enqueue`: each mapping has enqueue's keyword arguments (``created_at``
+    required); rows whose key exists are skipped. Returns how many were added."""
+    if not rows:
+        return 0
+    table = OutboxMessage.__table__
+    values = [
+        {"state": OutboxState.PENDING.value, "attempts": 0, **row, "payload": dict(row["payload"])}
+        for row in rows
+    ]
+    stmt = (
+        upsert_insert(session)(table)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(table.c.id)
+    )
+    return len(session.execute(stmt, values).all())
+
+
+def _claimable(now: datetime, lease: timedelta) -> Any:
+    return or_(
+        and_(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.send_at <= now),
+        and_(
+            OutboxMessage.state == OutboxState.SENDING,
+            OutboxMessage.claimed_at < now - lease,
+        ),
+    )
+
+
+def claim(session: Session, *, now: datetime, limit: int, lease: timedelta) -> list[Row[Any]]:
+    """Claim up to ``limit`` due rows (oldest first) for this sender; commit before sending.
+
+    Each claim counts as an attempt. Rows locked by another replica are skipped, not waited
+    for; the outer WHERE repeats the condition so a row claimed meanwhile is not taken twice.
+    """
+    due = _claimable(now, lease)
+    # A CTE, not ``id IN (subquery)``: PostgreSQL may run an IN subquery once per outer row,
+    # locking and re-scanning as it goes; the CTE picks and locks the batch exactly once.
+    picked = (
+        select(_T.c.id)
+        .where(due)
+        .order_by(_T.c.send_at, _T.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("picked")
+    )
+    stmt = (
+        update(_T)
+        .where(_T.c.id == picked.c.id, due)
+        .values(state=OutboxState.SENDING, claimed_at=now, attempts=_T.c.attempts + 1)
+        .returning(
+            _T.c.id,
+            _T.c.key,
+            _T.c.kind,
+            _T.c.recipient,
+            _T.c.payload,
+            _T.c.send_at,
+            _T.c.attempts,
+            _T.c.message_id,
+            _T.c.obligation_id,
+        )
+    )
+    rows = list(session.execute(stmt).all())
+    rows.sort(key=lambda r: (r.send_at, r.id))
+    return rows
+
+
+def set_message_ids(session: Session, ids: Mapping[int, str]) -> None:
+    """Store the Message-ID chosen for each row, so a retry reuses it."""
+    if not ids:
+        return
+    session.execute(
+        update(_T)
+        .where(_T.c.id == bindparam("row_id"), _T.c.message_id.is_(None))
+        .values(message_id=bindparam("mid")),
+        [{"row_id": row_id, "mid": mid} for row_id, mid in ids.items()],
+    )
+
+
+# Built once: the per-message hot path then skips statement construction and cache keys.
+_MARK_SENT = (
+    update(_T)
+    .where(_T.c.id == bindparam("row_id"))
+    .values(
+        state=OutboxState.SENT.value,
+        sent_at=bindparam("sent_at"),
+        message_id=bindparam("mid"),
+        last_error=None,
+    )
+)
+
+
+def mark_sent(
+    session: Session | Connection, row_ids: Sequence[int], *, message_id: str, now: datetime
+) -> None:
+    session.execute(_MARK_SENT, [{"row_id": i, "sent_at": now, "mid": message_id} for i in row_ids])
+
+
+def mark_failed(session: Session | Connection, row_ids: Sequence[int], *, error: str) -> None:
+    """A permanent failure: recorded, shown by status/show/list, never retried."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(row_ids))
+        .values(state=OutboxState.FAILED, last_error=error[:_ERROR_LIMIT])
+    )
+
+
+def mark_retry(
+    session: Session | Connection,
+    attempts: Mapping[int, int],
+    *,
+    error: str,
+    now: datetime,
+    policy: RetryPolicy,
+) -> int:
+    """A transient failure: back to pending after the backoff, or failed once out of attempts.
+
+    ``attempts`` maps row id -> attempts so far (counted at claim). Returns how many gave up.
+    """
+    gave_up = 0
+    for row_id, tries in attempts.items():
+        if policy.gives_up(tries):
+            gave_up += 1
+            mark_failed(session, [row_id], error=f"gave up after {tries} attempts: {error}")
+            continue
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id)
+            .values(
+                state=OutboxState.PENDING,
+                send_at=now + policy.delay(tries),
+                claimed_at=None,
+                last_error=error[:_ERROR_LIMIT],
+            )
+        )
+    return gave_up
+
+
+def release(session: Session, row_ids: Sequence[int]) -> None:
+    """Give claimed rows back untried (shutdown): pending again, the attempt not counted."""
+    if not row_ids:
+        return
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(row_ids), OutboxMessage.state == OutboxState.SENDING)
+        .values(
+            state=OutboxState.PENDING,
+            claimed_at=None,
+            attempts=OutboxMessage.attempts - 1,
+        )
+    )
+
+
+def cancel(session: Session, row_ids: Sequence[int], *, reason: str) -> None:
+    """No longer to be sent (the obligation was met, or a due_soon's deadline passed)."""
+    if not row_ids:
+        return
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(row_ids))
+        .values(state=OutboxState.CANCELLED, last_error=reason[:_ERROR_LIMIT])
+    )
+
+
+# -- health and display -----------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class Backlog:
+    due: int
+    """Pending rows whose send time has come, plus rows being sent."""
+    scheduled: int
+    """Pending rows waiting for a later send time (outside the window, backing off)."""
+    failed: int
+    oldest_due_at: datetime | None
+
+
+def backlog(session: Session, now: datetime) -> Backlog:
+    counts = dict(
+        session.execute(
+            select(OutboxMessage.state, func.count())
+            .where(OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.SENDING]))
+            .where(or_(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.send_at <= now))
+            .group_by(OutboxMessage.state)
+        ).all()
+    )
+    scheduled = session.scalar(
+        select(func.count()).where(
+            OutboxMessage.state == OutboxState.PENDING, OutboxMessage.send_at > now
+        )
+    )
+    failed = session.scalar(select(func.count()).where(OutboxMessage.state == OutboxState.FAILED))
+    oldest = session.scalar(
+        select(func.min(OutboxMessage.send_at)).where(
+            OutboxMessage.state == OutboxState.PENDING, OutboxMessage.send_at <= now
+        )
+    )
+    return Backlog(
+        due=sum(int(c) for c in counts.values()),
+        scheduled=int(scheduled or 0),
+        failed=int(failed or 0),
+        oldest_due_at=oldest,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Failure:
+    """A delivery that failed for good, for ``status``, ``show`` and ``list``."""
+
+    inquiry_id: int | None
+    kind: str
+    recipient: str
+    attempts: int
+    error: str
+    key: str
+
+
+def failures(session: Session, *, limit: int = 20) -> list[Failure]:
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.state == OutboxState.FAILED)
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    return [_failure(r) for r in rows]
+
+
+def delivery_failures(
+    session: Session, refs: Iterable[str] | None = None
+) -> dict[str, list[Failure]]:
+    """Failed deliveries per inquiry ref (all refs, or those given), for ``show``/``list``."""
+    query = (
+        select(OutboxMessage, Inquiry.ref)
+        .join(Inquiry, OutboxMessage.inquiry_id == Inquiry.id)
+        .where(OutboxMessage.state == OutboxState.FAILED)
+        .order_by(OutboxMessage.id)
+    )
+    if refs is not None:
+        query = query.where(Inquiry.ref.in_(list(refs)))
+    found: dict[str, list[Failure]] = {}
+    for row, ref in session.execute(query):
+        found.setdefault(ref, []).append(_failure(row))
+    return found
+
+
+def _failure(row: OutboxMessage) -> Failure:
+    return Failure(
+        inquiry_id=row.inquiry_id,
+        kind=row.kind,
+        recipient=row.recipient,
+        attempts=row.attempts,
+        error=row.last_error or "",
+        key=row.key,
+    )
+
+
+# -- daemon facts ------------------------------------------------------------------------------
+def put_state(session: Session, name: str, at: datetime, value: Mapping[str, Any]) -> None:
+    """Upsert one DaemonState row (safe with several replicas)."""
+    stmt = upsert_insert(session)(DaemonState).values(name=name, at=at, value=dict(value))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["name"], set_={"at": stmt.excluded.at, "value": stmt.excluded.value}
+    )
+    session.execute(stmt)
+
+
+def get_state(session: Session, name: str) -> DaemonState | None:
+    return session.get(DaemonState, name)

@@ -1,0 +1,182 @@
+"""Reading the register: ``show`` and ``list``, with every state derived at ``now``.
+
+The state stored on an obligation is a cache the daemon's sweep refreshes; what is reported
+"now" is computed here from the stored times (overdue = unmet and due_at <= now), so it is
+right even when no daemon runs. Lists stream in chunks: a million rows never sit in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Row, Select, Table, and_, or_, select
+from sqlalchemy.orm import Session
+
+from tracker.errors import BadInputError
+from tracker.sla import Deadline, State, classify
+from tracker.store.models import Inquiry, Obligation, Pause
+
+CHUNK = 1000
+INQUIRIES: Table = Inquiry.__table__  # type: ignore[assignment]
+OBLIGATIONS: Table = Obligation.__table__  # type: ignore[assignment]
+
+
+class ListState(StrEnum):
+    OPEN = "open"
+    DUE_SOON = "due_soon"
+    OVERDUE = "overdue"
+    CLOSED = "closed"
+    ALL = "all"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObligationView:
+    rule: str
+    warn_at: datetime | None
+    due_at: datetime | None
+    met_at: datetime | None
+    state: State
+
+
+@dataclass(frozen=True, kw_only=True)
+class PauseView:
+    start: datetime
+    end: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class InquiryView:
+    ref: str
+    channel: str
+    department: str
+    topic: str | None
+    advisor: str | None
+    callback_requested: bool
+    received_at: datetime
+    replied_at: datetime | None
+    called_back_at: datetime | None
+    closed_at: datetime | None
+    note: str | None
+    purged_at: datetime | None
+    obligations: tuple[ObligationView, ...]
+    pauses: tuple[PauseView, ...] = ()
+
+    @property
+    def status(self) -> str:
+        return "open" if self.closed_at is None else "closed"
+
+
+def obligation_view(o: Obligation | Row[Any], now: datetime) -> ObligationView:
+    """One obligation with its state at ``now``, from its stored times (sla.classify)."""
+    deadline = Deadline(
+        rule=o.rule, schedule=o.schedule, hours=o.hours, warn_at=o.warn_at, due_at=o.due_at
+    )
+    state, _ = classify(deadline, o.met_at, now)
+    return ObligationView(
+        rule=o.rule, warn_at=o.warn_at, due_at=o.due_at, met_at=o.met_at, state=state
+    )
+
+
+def _view(
+    i: Inquiry | Row[Any],
+    obligations: Sequence[Obligation | Row[Any]],
+    now: datetime,
+    pauses: Sequence[Pause] = (),
+) -> InquiryView:
+    return InquiryView(
+        ref=i.ref,
+        channel=i.channel,
+        department=i.department,
+        topic=i.topic,
+        advisor=i.advisor,
+        callback_requested=i.callback_requested,
+        received_at=i.received_at,
+        replied_at=i.replied_at,
+        called_back_at=i.called_back_at,
+        closed_at=i.closed_at,
+        note=i.note,
+        purged_at=i.purged_at,
+        obligations=tuple(obligation_view(o, now) for o in obligations),
+        pauses=tuple(PauseView(start=p.start, end=p.end) for p in pauses),
+    )
+
+
+def show(session: Session, ref: str, now: datetime) -> InquiryView:
+    """One inquiry with its obligations (state at ``now``) and pauses."""
+    inquiry = session.scalar(select(Inquiry).where(Inquiry.ref == ref))
+    if inquiry is None:
+        raise BadInputError(f"unknown ref {ref!r}")
+    obligations = session.scalars(
+        select(Obligation).where(Obligation.inquiry_id == inquiry.id).order_by(Obligation.id)
+    ).all()
+    pauses = session.scalars(
+        select(Pause).where(Pause.inquiry_id == inquiry.id).order_by(Pause.start, Pause.id)
+    ).all()
+    return _view(inquiry, obligations, now, pauses)
+
+
+def list_query(state: ListState, now: datetime, advisor: str | None = None) -> Select[int]:
+    """Ids of the inquiries in ``state`` at ``now``, oldest received first."""
+    stmt = select(Inquiry.id)
+    unmet = Obligation.met_at.is_(None)
+    if state is ListState.OPEN:
+        stmt = stmt.where(Inquiry.closed_at.is_(None))
+    elif state is ListState.CLOSED:
+        stmt = stmt.where(Inquiry.closed_at.is_not(None))
+    elif state is ListState.OVERDUE:
+        # partial index obligations(due_at) WHERE met_at IS NULL: a range scan over the
+        # overdue rows only
+        late = select(Obligation.inquiry_id).where(unmet, Obligation.due_at <= now)
+        stmt = stmt.where(Inquiry.id.in_(late))
+    elif state is ListState.DUE_SOON:
+        soon = select(Obligation.inquiry_id).where(
+            unmet,
+            Obligation.warn_at <= now,
+            or_(Obligation.due_at.is_(None), Obligation.due_at > now),
+        )
+        stmt = stmt.where(Inquiry.id.in_(soon))
+    if advisor is not None:
+        stmt = stmt.where(Inquiry.advisor == advisor)
+    return stmt.order_by(Inquiry.received_at, Inquiry.id)
+
+
+def list_inquiries(
+    session: Session, state: ListState, now: datetime, advisor: str | None = None
+) -> Iterator[InquiryView]:
+    """The inquiries in ``state`` at ``now``, streamed in chunks of CHUNK."""
+    stream = session.execute(list_query(state, now, advisor).execution_options(yield_per=CHUNK))
+    for partition in stream.scalars().partitions():
+        chunk = list(partition)
+        # Core rows, not ORM objects: a long list needs no identity map or change tracking.
+        inquiries = {
+            i.id: i for i in session.execute(select(*INQUIRIES.c).where(INQUIRIES.c.id.in_(chunk)))
+        }
+        by_inquiry: dict[int, list[Row[Any]]] = {}
+        for o in session.execute(
+            select(*OBLIGATIONS.c)
+            .where(OBLIGATIONS.c.inquiry_id.in_(chunk))
+            .order_by(OBLIGATIONS.c.id)
+        ):
+            by_inquiry.setdefault(o.inquiry_id, []).append(o)
+        for inquiry_id in chunk:
+            yield _view(inquiries[inquiry_id], by_inquiry.get(inquiry_id, []), now)
+
+
+def next_actions(session: Session, now: datetime, limit: int = 100) -> list[Obligation]:
+    """Obligations whose state can have changed by ``now``, earliest first (the sweep's query).
+
+    Index obligations(next_action_at): a range scan that costs the same with a thousand or
+    a million open inquiries.
+    """
+    return list(
+        session.scalars(
+            select(Obligation)
+            .where(and_(Obligation.next_action_at.is_not(None), Obligation.next_action_at <= now))
+            .order_by(Obligation.next_action_at)
+            .limit(limit)
+        )
+    )

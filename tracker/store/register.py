@@ -1,0 +1,304 @@
+"""The inquiry register: every change to an inquiry, each in the caller's one transaction.
+
+Each operation validates first (BadInputError, nothing written), then writes the inquiry,
+its obligations as the SLA engine computes them (warn_at, due_at, met_at, the state at
+``now`` as a cache, and next_action_at = when that state next changes by itself), and one
+audit Event, so all three commit or roll back together. Events carry codes and times,
+never the note. Reading (show, list) is in tracker.store.queries; bulk import in
+tracker.transfer.importer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tracker.config import Settings
+from tracker.core import validate
+from tracker.core.calendar import BusinessCalendar
+from tracker.errors import BadInputError
+from tracker.sla import InquiryFacts, ObligationStatus, Rule, evaluate
+from tracker.store import refs
+from tracker.store.models import Event, Inquiry, Pause
+from tracker.store.obligations import (
+    Move,
+    facts_of,
+    obligation_row,
+    pauses_of,
+    sync_obligations,
+)
+
+# Re-exported for callers of the register (recompute, the daemon, the demo).
+__all__ = [
+    "Context",
+    "EventKind",
+    "Move",
+    "NewInquiry",
+    "add",
+    "callback",
+    "check_recipient",
+    "close",
+    "facts_of",
+    "pause",
+    "purge",
+    "reply",
+    "resume",
+    "sync_obligations",
+]
+
+
+class EventKind(StrEnum):
+    CREATED = "created"
+    REPLIED = "replied"
+    CALLED_BACK = "called_back"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    CLOSED = "closed"
+    PURGED = "purged"
+    RECOMPUTED = "recomputed"
+    IMPORTED = "imported"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Context:
+    """What every operation needs besides its arguments; ``now`` is read once by the shell."""
+
+    settings: Settings
+    calendar: BusinessCalendar
+    rules: Mapping[str, Rule]
+    actor: str
+    now: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewInquiry:
+    channel: str
+    department: str
+    received_at: datetime
+    topic: str | None = None
+    advisor: str | None = None
+    callback_requested: bool = False
+    ref: str | None = None
+    note: str | None = None
+
+
+def check_recipient(
+    ctx: Context, advisor: str | None, statuses: Sequence[ObligationStatus]
+) -> None:
+    """An inquiry with a pending deadline needs someone to remind: its advisor or the default."""
+    if advisor or ctx.settings.default_recipient:
+        return
+    if any(s.met_at is None for s in statuses):
+        raise BadInputError(
+            "no --advisor given and no default_recipient configured "
+            "(SVARFRIST_DEFAULT_RECIPIENT): nobody would be reminded of this inquiry's deadlines"
+        )
+
+
+def add(session: Session, ctx: Context, new: NewInquiry) -> str:
+    """Register an inquiry with its obligations and a ``created`` event; returns its ref."""
+    settings = ctx.settings
+    validate.channel(new.channel)
+    validate.department(new.department, settings.departments)
+    topic = validate.topic(new.topic, settings.topics)
+    advisor = validate.advisor(new.advisor)
+    note = validate.note(new.note, settings.note_max_length)
+    facts = InquiryFacts(
+        channel=new.channel,
+        callback_requested=new.callback_requested,
+        received_at=new.received_at,
+    )
+    status = evaluate(facts, ctx.rules, ctx.calendar, ctx.now)
+    check_recipient(ctx, advisor, status.obligations)
+    if new.ref is not None:
+        ref = validate.ref(new.ref)
+        if session.scalar(select(Inquiry.id).where(Inquiry.ref == ref)) is not None:
+            raise BadInputError(f"duplicate ref {ref!r}: an inquiry with that ref exists")
+        refs.note_explicit(session, settings.ref_prefix, ref)
+    else:
+        year = new.received_at.astimezone(ctx.calendar.tz).year  # the local year is the ref's
+        ref = refs.next_ref(session, settings.ref_prefix, year)
+    inquiry = Inquiry(
+        ref=ref,
+        channel=new.channel,
+        department=new.department,
+        topic=topic,
+        advisor=advisor,
+        callback_requested=new.callback_requested,
+        received_at=new.received_at,
+        note=note,
+        created_at=ctx.now,
+    )
+    session.add(inquiry)
+    try:
+        session.flush()
+    except IntegrityError:
+        # Another writer took the same explicit ref between our check and our insert.
+        raise BadInputError(f"duplicate ref {ref!r}: an inquiry with that ref exists") from None
+    for s in status.obligations:
+        session.add(obligation_row(inquiry, s, ctx.calendar))
+    _event(session, ctx, inquiry, EventKind.CREATED, new.received_at)
+    return ref
+
+
+def reply(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
+    """The citizen got a reply or acknowledgement at ``at``: fulfils ``reply``."""
+    inquiry = _load_open(session, ref)
+    if inquiry.replied_at is not None:
+        raise BadInputError(
+            f"{ref} was already replied to at {validate.local_time(inquiry.replied_at)}"
+        )
+    inquiry.replied_at = validate.not_before(at, inquiry.received_at, "reply at")
+    return _changed(session, ctx, inquiry, EventKind.REPLIED, at)
+
+
+def callback(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
+    """The citizen was called back at ``at``: fulfils ``callback``."""
+    inquiry = _load_open(session, ref)
+    if inquiry.called_back_at is not None:
+        when = validate.local_time(inquiry.called_back_at)
+        raise BadInputError(f"{ref} was already called back at {when}")
+    inquiry.called_back_at = validate.not_before(at, inquiry.received_at, "callback at")
+    return _changed(session, ctx, inquiry, EventKind.CALLED_BACK, at)
+
+
+def pause(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
+    """Stop the clocks from ``at`` (waiting for the citizen): deadlines move later."""
+    inquiry = _load_open(session, ref)
+    pauses = pauses_of(session, inquiry.id)
+    if pauses and pauses[-1].end is None:
+        since = validate.local_time(pauses[-1].start)
+        raise BadInputError(f"{ref} is already paused (since {since})")
+    validate.not_before(at, inquiry.received_at, "pause at")
+    if pauses and pauses[-1].end is not None and at < pauses[-1].end:
+        raise BadInputError(
+            f"pause at {validate.local_time(at)} is before the previous pause ended "
+            f"({validate.local_time(pauses[-1].end)})"
+        )
+    session.add(Pause(inquiry_id=inquiry.id, start=at, end=None))
+    return _changed(session, ctx, inquiry, EventKind.PAUSED, at)
+
+
+def resume(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
+    """Restart the clocks at ``at``."""
+    inquiry = _load_open(session, ref)
+    pauses = pauses_of(session, inquiry.id)
+    if not pauses or pauses[-1].end is not None:
+        raise BadInputError(f"{ref} is not paused")
+    current = pauses[-1]
+    if at < current.start:
+        raise BadInputError(
+            f"resume at {validate.local_time(at)} is before the pause started "
+            f"({validate.local_time(current.start)})"
+        )
+    current.end = at
+    return _changed(session, ctx, inquiry, EventKind.RESUMED, at)
+
+
+def close(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
+    """Close at ``at``: fulfils every obligation still pending then; ends an open pause."""
+    inquiry = _load(session, ref)
+    if inquiry.closed_at is not None:
+        when = validate.local_time(inquiry.closed_at)
+        raise BadInputError(f"{ref} is already closed (at {when})")
+    validate.not_before(at, inquiry.received_at, "close at")
+    pauses = pauses_of(session, inquiry.id)
+    if pauses and pauses[-1].end is None:
+        if at < pauses[-1].start:
+            raise BadInputError(
+                f"close at {validate.local_time(at)} is before the pause started "
+                f"({validate.local_time(pauses[-1].start)})"
+            )
+        pauses[-1].end = at
+    elif pauses and pauses[-1].end is not None and at < pauses[-1].end:
+        # A pause that ended after the closing would be time the clock stood still for a
+        # closed inquiry; the CSV format (tracker.transfer.pauses) cannot hold it either.
+        raise BadInputError(
+            f"close at {validate.local_time(at)} is before the last pause ended "
+            f"({validate.local_time(pauses[-1].end)})"
+        )
+    inquiry.closed_at = at
+    return _changed(session, ctx, inquiry, EventKind.CLOSED, at)
+
+
+def purge(session: Session, ctx: Context) -> int:
+    """Erase the notes of inquiries closed longer than retention_days; returns how many.
+
+    Only the note (the one free text) is cleared and purged_at set: every field statistics
+    use stays as it was. The ``purged`` event records the count, never any text.
+    """
+    cutoff = ctx.now - timedelta(days=ctx.settings.retention_days)
+    result = session.execute(
+        update(Inquiry)
+        .where(Inquiry.closed_at < cutoff, Inquiry.purged_at.is_(None))
+        .values(note=None, purged_at=ctx.now)
+        .execution_options(synchronize_session=False)
+    )
+    count = int(getattr(result, "rowcount", 0) or 0)
+    session.add(
+        Event(
+            inquiry_id=None,
+            ref=None,
+            kind=EventKind.PURGED,
+            at=ctx.now,
+            recorded_at=ctx.now,
+            actor=ctx.actor,
+            details={"count": count, "closed_before": cutoff.isoformat()},
+        )
+    )
+    return count
+
+
+# -- helpers --------------------------------------------------------------------------------
+def _load(session: Session, ref: str) -> Inquiry:
+    # FOR UPDATE: on PostgreSQL two writers to one inquiry take turns (SQLite's BEGIN
+    # IMMEDIATE already serialises writers and ignores the clause).
+    inquiry = session.scalar(select(Inquiry).where(Inquiry.ref == ref).with_for_update())
+    if inquiry is None:
+        raise BadInputError(f"unknown ref {ref!r}")
+    return inquiry
+
+
+def _load_open(session: Session, ref: str) -> Inquiry:
+    inquiry = _load(session, ref)
+    if inquiry.closed_at is not None:
+        raise BadInputError(f"{ref} is closed (at {validate.local_time(inquiry.closed_at)})")
+    return inquiry
+
+
+def _changed(
+    session: Session, ctx: Context, inquiry: Inquiry, kind: EventKind, at: datetime
+) -> list[Move]:
+    moves = sync_obligations(session, ctx, inquiry)
+    details = {"moved": [m.details() for m in moves]} if moves else None
+    _event(session, ctx, inquiry, kind, at, details=details)
+    return moves
+
+
+def _event(
+    session: Session,
+    ctx: Context,
+    inquiry: Inquiry,
+    kind: EventKind,
+    at: datetime,
+    *,
+    details: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        Event(
+            inquiry_id=inquiry.id,
+            ref=inquiry.ref,
+            kind=kind.value,
+            at=at,
+            recorded_at=ctx.now,
+            actor=ctx.actor,
+            details=details,
+        )
+    )

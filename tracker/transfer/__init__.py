@@ -1,0 +1,3 @@
+"""CSV import and export of the register (the format the contract names)."""
+
+from __future__ import annotations

@@ -1,0 +1,101 @@
+"""``export``: every inquiry in ref order, in the import format (CONTRACT.md), streamed.
+
+CSV with a header row, comma separated, CRLF line ends, no BOM; or a JSON array of objects
+with the same keys. Times are local with offset, to the second, which is what import
+reads back, so export -> import into an empty database -> export gives the same bytes.
+The last column, ``pauses``, holds an inquiry's pauses as intervals (tracker.transfer.pauses);
+in JSON it is a list of ``{"start", "end"}`` objects (``end`` null while still paused).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.core.validate import local_time
+from tracker.store.models import Inquiry, Pause
+from tracker.transfer.csvio import BATCH, COLUMNS, TIME_COLUMNS
+from tracker.transfer.pauses import COLUMN as PAUSES
+from tracker.transfer.pauses import format_pauses
+
+Spans = list[tuple[datetime, datetime | None]]
+
+
+def _fmt(moment: datetime | None) -> str:
+    # Local time with offset, to the second: the contract's output form, which import reads.
+    return "" if moment is None else local_time(moment)
+
+
+def export_records(session: Session) -> Iterator[dict[str, Any]]:
+    """Every inquiry in ref order, in the import format (times as local ISO strings; the
+    pauses as a list of (start, end or None) in time order)."""
+    table = Inquiry.__table__
+    ref = table.c.ref
+    if session.get_bind().dialect.name == "postgresql":
+        # Byte order, as SQLite sorts: an export is the same file whichever database made it,
+        # whatever collation the PostgreSQL database was created with.
+        ref = ref.collate("C")  # type: ignore[assignment]
+    stored = [c for c in COLUMNS if c != PAUSES]
+    stmt = select(table.c.id, *(table.c[name] for name in stored)).order_by(ref)
+    any_pauses = session.execute(select(Pause.id).limit(1)).first() is not None
+    result = session.execute(stmt.execution_options(yield_per=BATCH))
+    for rows in result.partitions():
+        pauses = _pauses_of(session, [row[0] for row in rows]) if any_pauses else {}
+        for row in rows:
+            record = dict(zip(stored, row[1:], strict=True))
+            for column in TIME_COLUMNS:
+                record[column] = _fmt(record[column])
+            record[PAUSES] = pauses.get(row[0], [])
+            yield record
+
+
+def _pauses_of(session: Session, ids: Sequence[int]) -> dict[int, Spans]:
+    """The pauses of these inquiries, each inquiry's in time order (ties in the order they
+    were recorded, which is the order import inserts them in)."""
+    found: dict[int, Spans] = {}
+    stmt = (
+        select(Pause.inquiry_id, Pause.start, Pause.end)
+        .where(Pause.inquiry_id.in_(ids))
+        .order_by(Pause.inquiry_id, Pause.start, Pause.id)
+    )
+    for inquiry_id, start, end in session.execute(stmt):
+        found.setdefault(inquiry_id, []).append((start, end))
+    return found
+
+
+def write_csv(session: Session, out: TextIO) -> int:
+    """The register as CSV (comma separated, header row, no BOM); returns the row count."""
+    # CRLF as RFC 4180 has it; it also makes the writer quote a bare \r inside a field.
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    count = 0
+    for record in export_records(session):
+        record["callback_requested"] = "true" if record["callback_requested"] else "false"
+        record[PAUSES] = format_pauses(record[PAUSES])
+        writer.writerow(["" if record[c] is None else record[c] for c in COLUMNS])
+        count += 1
+    return count
+
+
+def write_json(session: Session, out: TextIO) -> int:
+    """The register as a JSON array of objects with the CSV's keys, written row by row."""
+    out.write("[")
+    count = 0
+    for record in export_records(session):
+        record["callback_requested"] = bool(record["callback_requested"])
+        for column in TIME_COLUMNS:
+            record[column] = record[column] or None
+        record[PAUSES] = [
+            {"start": local_time(start), "end": None if end is None else local_time(end)}
+            for start, end in record[PAUSES]
+        ]
+        out.write(("\n" if count == 0 else ",\n") + json.dumps(record, ensure_ascii=False))
+        count += 1
+    out.write("\n]\n" if count else "]\n")
+    return count
