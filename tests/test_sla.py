@@ -18,7 +18,6 @@ from tracker.sla import (
     deadline,
     evaluate,
     get_rule,
-    lateness,
 )
 
 CAL = BusinessCalendar()
@@ -211,10 +210,3 @@ def test_an_open_pause_after_warn_at_keeps_due_soon_without_a_next_change() -> N
 def test_now_without_a_time_zone_is_refused() -> None:
     with pytest.raises(BadInputError, match="time zone"):
         evaluate(facts(), DEFAULT_RULES, CAL, datetime(2026, 11, 25, 10))
-
-
-def test_lateness_is_the_working_time_past_the_deadline() -> None:
-    dl = deadline(CAL, DEFAULT_RULES["reply"], local(2026, 11, 27, 15))  # due Mon 30 Nov 15:00
-    assert lateness(CAL, dl, local(2026, 11, 30, 14), local(2026, 12, 5)) == timedelta(0)
-    assert lateness(CAL, dl, local(2026, 12, 1, 3), local(2026, 12, 5)) == timedelta(hours=12)
-    assert lateness(CAL, dl, None, local(2026, 12, 5, 12)) == timedelta(hours=9 + 4 * 24)

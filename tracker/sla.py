@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 from tracker.core.calendar import BusinessCalendar, Pause
@@ -34,9 +34,6 @@ class State(StrEnum):
     OVERDUE = "overdue"
     MET_ON_TIME = "met_on_time"
     MET_LATE = "met_late"
-
-
-OPEN_STATES = frozenset({State.PENDING, State.DUE_SOON, State.OVERDUE})
 
 
 class Fulfilment(StrEnum):
@@ -218,13 +215,3 @@ def evaluate(
             )
         )
     return InquiryStatus(obligations=tuple(statuses))
-
-
-def lateness(
-    calendar: BusinessCalendar, dl: Deadline, met_at: datetime | None, now: datetime
-) -> timedelta:
-    """Working time by which an obligation missed its deadline (0 when on time)."""
-    if dl.due_at is None:
-        return timedelta(0)
-    end = met_at if met_at is not None else now
-    return calendar.working_time(dl.due_at, end, dl.schedule)
