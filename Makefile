@@ -27,6 +27,7 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
+# docs/benchmarks.md describes each bench/ script and its latest figures.
 # The peers are installed only into .bench-venv, never into the project's dependencies. A peer
 # that cannot be installed here is reported by the benchmark as "not installed".
 BENCH_VENV := .bench-venv

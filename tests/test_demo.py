@@ -1,31 +1,122 @@
-"""``make demo`` runs the first-run demo: mail saved, a summary printed, in well under a minute."""
+"""``make demo`` runs the first-run demo: mail saved, a summary printed, and commands to try
+that work exactly as printed, from the folder the demo ran in."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import dataclass
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import pytest
 from conftest import clean_env
 
+from tracker.cli.demo import svarfrist_words
 
-def test_the_demo_simulates_a_week_and_saves_every_message(tmp_path: Path) -> None:
+TRY_HEADING = "Try it yourself from this folder"
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    folder: Path
+    stdout: str
+
+    def printed_commands(self) -> list[str]:
+        """The indented lines under the "Try it yourself" heading."""
+        lines = self.stdout.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith(TRY_HEADING))
+        commands = []
+        for line in lines[start + 1 :]:
+            if not line.startswith("  "):
+                break
+            commands.append(line.strip())
+        return commands
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The demo as ``make demo`` runs it: from a folder holding ``.venv``, with its python.
+
+    The folder's ``.venv`` is a link to the environment running the tests, so the commands
+    the demo prints name ``.venv/bin/svarfrist`` just as they do in a clone.
+    """
+    folder = tmp_path_factory.mktemp("clone")
+    venv = Path(sys.executable).parent.parent
+    (folder / ".venv").symlink_to(venv, target_is_directory=True)
+    python = Path(".venv") / "bin" / Path(sys.executable).name
     result = subprocess.run(
-        [sys.executable, "-m", "tracker.cli.demo"],
-        cwd=tmp_path,
+        [str(python), "-m", "tracker.cli.demo"],
+        cwd=folder,
         env=clean_env(),
         capture_output=True,
         text=True,
-        timeout=120,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    mail = sorted((tmp_path / "demo" / "mail").glob("*.eml"))
-    assert mail, result.stdout
-    assert "messages:" in result.stdout and f"total {len(mail)}" in result.stdout
+    return DemoRun(folder=folder, stdout=result.stdout)
+
+
+def test_the_demo_simulates_a_week_and_saves_every_message(demo: DemoRun) -> None:
+    mail = sorted((demo.folder / "demo" / "mail").glob("*.eml"))
+    assert mail, demo.stdout
+    assert "messages:" in demo.stdout and f"total {len(mail)}" in demo.stdout
     kinds = {
         message_from_bytes(p.read_bytes(), policy=policy.default)["X-Svarfrist-Kind"] for p in mail
     }
     assert {"due_soon", "overdue", "digest"} <= kinds
-    assert (tmp_path / "demo" / "svarfrist.db").exists()
+    assert (demo.folder / "demo" / "svarfrist.db").exists()
+
+
+def test_the_demo_prints_commands_for_its_own_database_and_the_venvs_svarfrist(
+    demo: DemoRun,
+) -> None:
+    commands = demo.printed_commands()
+    assert len(commands) >= 5
+    database = "SVARFRIST_DATABASE_URL=sqlite:///demo/svarfrist.db .venv/bin/svarfrist "
+    assert all(c.startswith((database, ".venv/bin/svarfrist ")) for c in commands)
+    assert any(" show " in c for c in commands)
+
+
+def test_every_command_the_demo_prints_works_as_printed_from_its_folder(demo: DemoRun) -> None:
+    for command in demo.printed_commands():
+        result = subprocess.run(
+            ["sh", "-c", command],
+            cwd=demo.folder,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, f"{command}\n{result.stderr}"
+        assert "error:" not in result.stderr, command
+    assert (demo.folder / "demo" / "aarsrapport.html").read_text(encoding="utf-8").strip()
+
+
+def test_the_printed_report_command_prints_the_demos_compliance_summary(demo: DemoRun) -> None:
+    command = demo.printed_commands()[0]
+    assert f"$ {command}" in demo.stdout
+    result = subprocess.run(
+        ["sh", "-c", command],
+        cwd=demo.folder,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip()
+    assert result.stdout.rstrip() in demo.stdout
+
+
+def test_svarfrist_is_named_relative_to_the_folder_when_it_lies_inside_it(tmp_path: Path) -> None:
+    bin_ = tmp_path / ".venv" / "bin"
+    bin_.mkdir(parents=True)
+    (bin_ / "python").touch()
+    (bin_ / "svarfrist").touch()
+    assert svarfrist_words(bin_ / "python", tmp_path) == (".venv/bin/svarfrist",)
+    assert svarfrist_words(bin_ / "python", tmp_path / "elsewhere") == (str(bin_ / "svarfrist"),)
+
+
+def test_without_a_console_script_the_demo_prints_python_dash_m_tracker(tmp_path: Path) -> None:
+    python = tmp_path / "bin" / "python3"
+    assert svarfrist_words(python, tmp_path) == (str(python), "-m", "tracker")

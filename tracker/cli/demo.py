@@ -1,11 +1,12 @@
 """The first-run demo (``make demo``): a simulated week of Svarfrist in well under a minute.
 
 It creates ``demo/`` with an SQLite database, registers a realistic week of inquiries
-(departments, channels and topics weighted in the order of PRODUCT.md: the annual report lists
-them most frequent first), starts a local SMTP sink (aiosmtpd on 127.0.0.1, a free port) that
-saves every message under ``demo/mail/``, and runs the daemon's sweep every half hour of
+(departments, channels and topics weighted in the order of Fredericia's annual report, which
+lists them most frequent first), starts a local SMTP sink (aiosmtpd on 127.0.0.1, a free port)
+that saves every message under ``demo/mail/``, and runs the daemon's sweep every half hour of
 simulated time from Monday to the next Monday, marking inquiries replied or called back
-along the way. It ends with what was sent and when, and the compliance summary.
+along the way. It ends with what was sent and when, the compliance summary, and commands
+that explore the demo's database as printed, from the folder the demo ran in.
 
 aiosmtpd is a development dependency (``make demo`` installs it).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import shlex
 import shutil
 import socket
 import subprocess
@@ -41,14 +43,16 @@ from tracker.core.calendar import COPENHAGEN
 from tracker.daemon.sweep import build_services, sweep
 from tracker.store import register, schema
 from tracker.store.db import make_engine, session_factory, transaction
-from tracker.store.models import Obligation, OutboxMessage
+from tracker.store.models import Inquiry, Obligation, OutboxMessage
 
 DEMO = Path("demo")
+DATABASE = DEMO / "svarfrist.db"
+ANNUAL = DEMO / "aarsrapport.html"
 START = datetime(2026, 11, 30, tzinfo=COPENHAGEN)  # Monday 30 November 2026
 DAYS = 7
 STEP = timedelta(minutes=30)
 PER_WORKING_DAY = 24
-# Weights follow the order in PRODUCT.md (most frequent first); illustrative figures.
+# Weights follow the order of the annual report (most frequent first); illustrative figures.
 DEPARTMENT_WEIGHTS = (40, 14, 10, 9, 8, 7, 6, 4, 2)
 TOPIC_WEIGHTS = (22, 18, 14, 12, 10, 9, 8, 7)
 CHANNEL_WEIGHTS = {
@@ -161,7 +165,7 @@ def main() -> int:
         return 1
     shutil.rmtree(DEMO, ignore_errors=True)
     (DEMO / "mail").mkdir(parents=True)
-    url = f"sqlite:///{DEMO / 'svarfrist.db'}"
+    url = f"sqlite:///{DATABASE}"
     port = _free_port()
     settings = Settings(
         database_url=url,
@@ -173,16 +177,33 @@ def main() -> int:
     engine = make_engine(url)
     schema.upgrade(engine)
     factory = session_factory(engine)
-    calendar, rules = build_calendar(settings), build_rules(settings)
-    saver = MailSaver(DEMO / "mail")
-    controller = Controller(saver, hostname="127.0.0.1", port=port)
+    controller = Controller(MailSaver(DEMO / "mail"), hostname="127.0.0.1", port=port)
     controller.start()
     rng = random.Random(2026)
     inquiries = sample(rng)
     out(
         f"Svarfrist demo: {len(inquiries)} inquiries over a simulated week from "
-        f"{START:%A %d %B %Y}; SMTP sink on 127.0.0.1:{port} saving to {DEMO / 'mail'}/"
+        f"{START:%A %d %B %Y}; database {DATABASE}; SMTP sink on 127.0.0.1:{port} "
+        f"saving to {DEMO / 'mail'}/"
     )
+    try:
+        end = _simulate(settings, factory, inquiries, rng)
+    finally:
+        controller.stop()
+    _print_sent(factory)
+    svarfrist = svarfrist_words(Path(sys.executable), Path.cwd())
+    commands = try_commands(svarfrist, url, end, _first_overdue(factory, end))
+    status = _print_compliance(commands[0], url)
+    _print_try(commands, end)
+    engine.dispose()
+    return status
+
+
+def _simulate(
+    settings: Settings, factory: Any, inquiries: list[Planned], rng: random.Random
+) -> datetime:
+    """Run the week: register, fulfil and sweep every half hour; returns the last sweep."""
+    calendar, rules = build_calendar(settings), build_rules(settings)
 
     def ctx(now: datetime) -> register.Context:
         return register.Context(
@@ -191,44 +212,38 @@ def main() -> int:
 
     svc = build_services(settings, factory)
     fulfilments: list[tuple[datetime, str, str]] = []
-    try:
-        now, end, waiting = START, START + timedelta(days=DAYS, hours=9), list(inquiries)
-        while now <= end:
-            with transaction(factory) as session:
-                while waiting and waiting[0].received <= now:
-                    p = waiting.pop(0)
-                    p.ref = register.add(
-                        session,
-                        ctx(p.received),
-                        register.NewInquiry(
-                            channel=p.channel,
-                            department=p.department,
-                            received_at=p.received,
-                            topic=p.topic,
-                            advisor=p.advisor,
-                            callback_requested=p.callback,
-                        ),
-                    )
-                    if p.reply_after is not None:
-                        fulfilments.append((p.received + p.reply_after, "reply", p.ref))
-                    if p.callback_after is not None:
-                        fulfilments.append((p.received + p.callback_after, "callback", p.ref))
-                fulfilments.sort()
-                while fulfilments and fulfilments[0][0] <= now:
-                    at, what, ref = fulfilments.pop(0)
-                    operation = register.reply if what == "reply" else register.callback
-                    operation(session, ctx(at), ref, at)
-                    # Half of the inquiries with nothing left to do are closed right away.
-                    if all(r != ref for _, _, r in fulfilments) and rng.random() < 0.5:
-                        register.close(session, ctx(at), ref, at)
-            asyncio.run(sweep(svc, now))
-            now += STEP
-    finally:
-        controller.stop()
-    _print_sent(factory)
-    _print_compliance(url, end, factory)
-    engine.dispose()
-    return 0
+    now, end, waiting = START, START + timedelta(days=DAYS, hours=9), list(inquiries)
+    while now <= end:
+        with transaction(factory) as session:
+            while waiting and waiting[0].received <= now:
+                p = waiting.pop(0)
+                p.ref = register.add(
+                    session,
+                    ctx(p.received),
+                    register.NewInquiry(
+                        channel=p.channel,
+                        department=p.department,
+                        received_at=p.received,
+                        topic=p.topic,
+                        advisor=p.advisor,
+                        callback_requested=p.callback,
+                    ),
+                )
+                if p.reply_after is not None:
+                    fulfilments.append((p.received + p.reply_after, "reply", p.ref))
+                if p.callback_after is not None:
+                    fulfilments.append((p.received + p.callback_after, "callback", p.ref))
+            fulfilments.sort()
+            while fulfilments and fulfilments[0][0] <= now:
+                at, what, ref = fulfilments.pop(0)
+                operation = register.reply if what == "reply" else register.callback
+                operation(session, ctx(at), ref, at)
+                # Half of the inquiries with nothing left to do are closed right away.
+                if all(r != ref for _, _, r in fulfilments) and rng.random() < 0.5:
+                    register.close(session, ctx(at), ref, at)
+        asyncio.run(sweep(svc, now))
+        last, now = now, now + STEP
+    return last
 
 
 def _print_sent(factory: Any) -> None:
@@ -257,35 +272,96 @@ def _print_sent(factory: Any) -> None:
     out(f"every message is in {DEMO / 'mail'}/ (open the .eml files in a mail program)")
 
 
-def _print_compliance(url: str, end: datetime, factory: Any) -> None:
-    out()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SVARFRIST_")}
-    env["SVARFRIST_DATABASE_URL"] = url
-    command = [sys.executable, "-m", "tracker", "report", "--by", "rule", "--now", end.isoformat()]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if result.returncode == 0 and result.stdout.strip():
-        out("$ svarfrist report --by rule")
-        out(result.stdout.rstrip())
-        return
-    out("compliance (met on time among met or overdue), by rule:")
+def svarfrist_words(python: Path, cwd: Path) -> tuple[str, ...]:
+    """How to run ``svarfrist`` from ``cwd`` with the demo's interpreter, as a user would type it.
+
+    The console script beside the interpreter (``.venv/bin/svarfrist`` under ``make demo``),
+    relative to ``cwd`` when it lies inside it; ``python -m tracker`` when there is none.
+    """
+    script = python.parent / "svarfrist"
+    if not script.exists():
+        return (str(python), "-m", "tracker")
+    try:
+        return (str(script.relative_to(cwd)),)
+    except ValueError:
+        return (str(script),)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    """A command the demo prints: the environment it needs and its words."""
+
+    env: dict[str, str]
+    words: tuple[str, ...]
+
+    def __str__(self) -> str:
+        assignments = [f"{name}={shlex.quote(value)}" for name, value in self.env.items()]
+        return " ".join([*assignments, shlex.join(self.words)])
+
+
+def try_commands(svarfrist: tuple[str, ...], url: str, end: datetime, ref: str) -> list[Command]:
+    """Commands to explore the demo's database as it stood at the last sweep (``--now``);
+    ``ref`` is the inquiry that ``show`` prints."""
+    db = {"SVARFRIST_DATABASE_URL": url}
+    now = ("--now", end.strftime("%Y-%m-%dT%H:%M"))
+    annual = ("--annual", "--format", "html", "--output", str(ANNUAL))
+    explain = ("--rule", "reply", "--received", "2026-12-23T14:00", "--explain")
+    return [
+        Command(env=db, words=(*svarfrist, "report", "--by", "rule", *now)),
+        Command(env=db, words=(*svarfrist, "list", "--state", "overdue", *now)),
+        Command(env=db, words=(*svarfrist, "show", ref, *now)),
+        Command(env=db, words=(*svarfrist, "report", "--breaches", *now)),
+        Command(env=db, words=(*svarfrist, "report", *annual, *now)),
+        Command(env=db, words=(*svarfrist, "status", *now)),
+        Command(env={}, words=(*svarfrist, "due", *explain)),
+    ]
+
+
+def _first_overdue(factory: Any, end: datetime) -> str:
+    """The ref of the inquiry whose deadline passed first unmet (else the first inquiry)."""
     with factory() as session:
-        rows = session.execute(select(Obligation.rule, Obligation.due_at, Obligation.met_at)).all()
-    by_rule: dict[str, Counter[str]] = {}
-    for rule, due, met in rows:
-        c = by_rule.setdefault(rule, Counter())
-        if met is not None:
-            c["on time" if due is None or met <= due else "late"] += 1
-        elif due is not None and due <= end:
-            c["overdue"] += 1
-        else:
-            c["open"] += 1
-    for rule, c in sorted(by_rule.items()):
-        judged = c["on time"] + c["late"] + c["overdue"]
-        share = f"{100 * c['on time'] / judged:.1f} %" if judged else "n/a"
-        out(
-            f"  {rule:<9} on time {c['on time']:>3}, late {c['late']:>3}, "
-            f"overdue {c['overdue']:>3}, open {c['open']:>3}: {share}"
+        ref = session.scalar(
+            select(Inquiry.ref)
+            .join(Obligation, Obligation.inquiry_id == Inquiry.id)
+            .where(Obligation.met_at.is_(None), Obligation.due_at <= end)
+            .order_by(Obligation.due_at, Inquiry.ref)
+            .limit(1)
         )
+        first = session.scalar(select(Inquiry.ref).order_by(Inquiry.ref).limit(1))
+    return str(ref or first)
+
+
+def _environment(command: Command) -> dict[str, str]:
+    """This process's environment without SVARFRIST_* (the demo's settings are its own)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SVARFRIST_")}
+    return env | command.env
+
+
+def _print_compliance(command: Command, url: str) -> int:
+    """Run the compliance report as printed; its exit status becomes the demo's."""
+    out()
+    out("Compliance at the end of the week, by rule:")
+    out(f"$ {command}")
+    result = subprocess.run(
+        command.words, env=_environment(command), capture_output=True, text=True, check=False
+    )
+    out(result.stdout.rstrip())
+    if result.returncode != 0:
+        sys.stderr.write(result.stderr)
+    return result.returncode
+
+
+def _print_try(commands: list[Command], end: datetime) -> None:
+    out()
+    out(
+        f"Try it yourself from this folder (the demo's clock stopped at {end:%Y-%m-%d %H:%M}, "
+        "hence --now):"
+    )
+    for command in commands:
+        out(f"  {command}")
+    url = commands[0].env["SVARFRIST_DATABASE_URL"]
+    out(f"(or `export SVARFRIST_DATABASE_URL={shlex.quote(url)}` once, and leave out the prefix)")
+    out(f"The annual report is then in {ANNUAL}: open it in a browser.")
 
 
 if __name__ == "__main__":

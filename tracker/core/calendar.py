@@ -3,7 +3,7 @@
 Everything here is pure: the closed-day rules and schedules are frozen values given by the
 caller, and no function reads the clock, the environment or the process locale.
 
-Definitions (../shared/spec/DEADLINES.md):
+Definitions (docs/deadlines.md):
 
 * A *schedule* is a weekly pattern of wall-clock intervals in local time (Europe/Copenhagen)
   minus closed days (unless the schedule ignores them, as ``calendar_days`` does).
