@@ -1,8 +1,9 @@
 """The SMTP transport: one aiosmtplib session behind a small ``Connection`` protocol.
 
 Every failure comes out as a :class:`DeliveryError` that says whether it is permanent: a 5xx
-reply (recipient refused, message rejected) is; a 4xx reply, a timeout, a refused or dropped
-connection and bad credentials (configuration, fixed by the operator) are not.
+reply (recipient refused, message rejected) is, and so is an address that needs SMTPUTF8 on a
+server that does not offer it; a 4xx reply, a timeout, a refused or dropped connection and bad
+credentials (configuration, fixed by the operator) are not.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 import aiosmtplib
 
-from tracker.mail.render import Envelope
+from tracker.mail.message import Envelope
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,22 @@ class SmtpConnection:
         return cls(client)
 
     async def send(self, envelope: Envelope) -> None:
+        options: list[str] = []
+        if envelope.smtputf8:
+            # A non-ASCII local part has no ASCII form: only an SMTPUTF8 server can take it,
+            # and no later attempt on this server can do better.
+            if not self._client.supports_extension("smtputf8"):
+                raise DeliveryError(
+                    envelope.recipient,
+                    "the address needs SMTPUTF8 (a non-ASCII local part), "
+                    "which this SMTP server does not offer",
+                    permanent=True,
+                )
+            options.append("SMTPUTF8")
         try:
-            await self._client.sendmail(envelope.sender, [envelope.recipient], envelope.data)
+            await self._client.sendmail(
+                envelope.sender, [envelope.recipient], envelope.data, mail_options=options
+            )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             detail = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
