@@ -144,8 +144,9 @@ def build(
     utf8 = from_box.needs_smtputf8 or to_box.needs_smtputf8
     message = EmailMessage(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
     try:
-        message["From"] = Address(display_name=name, addr_spec=from_box.addr_spec)
-        message["To"] = Address(addr_spec=to_box.addr_spec)
+        # username/domain, not addr_spec: the stdlib refuses to parse a non-ASCII local part
+        message["From"] = Address(name, from_box.local, from_box.domain)
+        message["To"] = Address("", to_box.local, to_box.domain)
     except (HeaderParseError, ValueError, IndexError) as exc:
         raise AddressError(recipient, f"not a valid address ({exc})") from exc
     message["Subject"] = header_safe(content.subject)

@@ -97,19 +97,8 @@ class SmtpConnection:
         return cls(client)
 
     async def send(self, envelope: Envelope) -> None:
-        options: list[str] = []
-        if envelope.smtputf8:
-            # A non-ASCII local part has no ASCII form: only an SMTPUTF8 server can take it,
-            # and no later attempt on this server can do better.
-            if not self._client.supports_extension("smtputf8"):
-                raise DeliveryError(
-                    envelope.recipient,
-                    "the address needs SMTPUTF8 (a non-ASCII local part), "
-                    "which this SMTP server does not offer",
-                    permanent=True,
-                )
-            options.append("SMTPUTF8")
         try:
+            options = await self._options(envelope)
             await self._client.sendmail(
                 envelope.sender, [envelope.recipient], envelope.data, mail_options=options
             )
@@ -131,6 +120,25 @@ class SmtpConnection:
                 permanent=False,
                 connection_lost=True,
             ) from exc
+
+    async def _options(self, envelope: Envelope) -> list[str]:
+        """``SMTPUTF8`` when the message needs it; a permanent failure where it is not offered.
+
+        A non-ASCII local part has no ASCII form, so no later attempt on this server can do
+        better than this one.
+        """
+        if not envelope.smtputf8:
+            return []
+        if self._client.is_ehlo_or_helo_needed:
+            await self._client.ehlo()  # the extensions are known only after EHLO
+        if not self._client.supports_extension("smtputf8"):
+            raise DeliveryError(
+                envelope.recipient,
+                "the address needs SMTPUTF8 (a non-ASCII local part), "
+                "which this SMTP server does not offer",
+                permanent=True,
+            )
+        return ["SMTPUTF8"]
 
     async def close(self) -> None:
         if not self._client.is_connected:
