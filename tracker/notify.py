@@ -427,32 +427,39 @@ class _Round:
             self.in_flight = None
             await self.record(batch, rows, await task)
 
-    async def send(self, batch: Batch, rows: Mapping[int, Claimed]) -> None:
-        """Start sending ``batch``; the previous message's outcome is committed meanwhile."""
+    async def send(self, batch: Batch, rows: Mapping[int, Claimed]) -> bool:
+        """Start sending ``batch`` while the previous message's outcome is committed.
+
+        False when a stop came while the previous message was in flight: ``batch`` was not
+        started (the caller releases it).
+        """
         try:
             envelope = _render(batch, rows, self.mail, self.now)
         except Exception as exc:  # a bad row must not stop the others
             log.exception("cannot render outbox rows %s", batch.row_ids)
             await self.record(batch, rows, exc)
-            return
+            return True
         previous = self.in_flight
         if previous is not None:
             await previous[2]
+            if self.stopping:
+                await self.settle()
+                return False
         self.in_flight = (batch, rows, asyncio.create_task(self.sender.send(batch, envelope)))
         if previous is not None:
             await self.record(previous[0], previous[1], previous[2].result())
+        return True
 
     async def batch(self, claimed: list[Claimed]) -> None:
         """Send one claimed batch; on stop release what was not started."""
         rows = {c.row_id: c for c in claimed}
         batches = messages(claimed, self.now, self.policy.catch_up_after)
         for index, batch in enumerate(batches):
-            if self.stopping:
+            if self.stopping or not await self.send(batch, rows):
                 rest = [i for b in batches[index:] for i in b.row_ids]
                 await self.db.run(_release, self.db.factory, rest)
                 self.report += DeliveryReport(released=len(rest))
                 break
-            await self.send(batch, rows)
         await self.settle()  # before the next claim
 
 
