@@ -113,7 +113,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print_json(_status_json(now, last, backlog, failures, health))
     else:
-        _print_status(now, last, backlog, failures, health, max_age)
+        _print_status(
+            now, last=last, backlog=backlog, failures=failures, health=health, max_age=max_age
+        )
     return 0 if health.healthy else STALE
 
 
@@ -162,6 +164,7 @@ def _status_json(
 
 def _print_status(
     now: datetime,
+    *,
     last: datetime | None,
     backlog: outbox.Backlog,
     failures: list[outbox.Failure],
