@@ -11,6 +11,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.request
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -101,7 +102,11 @@ def test_sigkill_at_random_points_loses_no_reminder_and_duplicates_are_counted(
     rng = random.Random(4)
     try:
         refs = [world.add(local("2026-11-27T12:00"), advisor=ADVISOR) for _ in range(150)]
-        env = _daemon_env(world, sink) | {"SVARFRIST_DAEMON__CLAIM_LEASE_SECONDS": str(LEASE)}
+        env = _daemon_env(world, sink) | {
+            "SVARFRIST_DAEMON__CLAIM_LEASE_SECONDS": str(LEASE),
+            # No digest: it would carry the day's reminders in one message (one per advisor).
+            "SVARFRIST_REMINDERS": '{"digest_time": null}',
+        }
         # Each restart is a later sweep: beyond the claim lease, inside the window and before
         # the catch-up threshold (30 min), so every reminder still goes out singly.
         now = local("2026-11-30T08:00")
@@ -322,29 +327,7 @@ def test_sigterm_with_a_message_in_flight_neither_loses_it_nor_sends_it_twice(
     sink = Sink(handler=handler).start()
     world = World(f"sqlite:///{tmp_path / 'f.db'}", sink.port, reminders={"digest_time": None})
     notify_path = str(tmp_path / "notify.sock")
-    now = datetime.now(UTC)
-    with world.factory.begin() as session:  # due now, whatever the wall clock's window says
-        session.execute(
-            insert(OutboxMessage),
-            [
-                {
-                    "key": f"stop:{i}",
-                    "kind": "overdue",
-                    "recipient": ADVISOR,
-                    "payload": {
-                        "ref": f"2026-{i:06d}",
-                        "rule": "reply",
-                        "department": "Diverse",
-                        "due_at": (now - timedelta(minutes=5)).isoformat(),
-                    },
-                    "state": "pending",
-                    "send_at": now - timedelta(minutes=1),
-                    "attempts": 0,
-                    "created_at": now,
-                }
-                for i in range(3)
-            ],
-        )
+    now = _due_rows(world, 3)
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
         server.bind(notify_path)
         server.settimeout(30)  # a bound, not a sleep
@@ -373,5 +356,90 @@ def test_sigterm_with_a_message_in_flight_neither_loses_it_nor_sends_it_twice(
         assert counts == Counter({f"2026-{i:06d}": 1 for i in range(3)}), counts
         assert {r.state for r in world.outbox()} == {OutboxState.SENT}
     finally:
+        sink.stop()
+        world.close()
+
+
+def _due_rows(world: World, count: int) -> datetime:
+    """``count`` overdue reminders due now by the wall clock (outside any sending window too:
+    the window applies when a reminder is planned, not when a due row is sent)."""
+    now = datetime.now(UTC)
+    with world.factory.begin() as session:
+        session.execute(
+            insert(OutboxMessage),
+            [
+                {
+                    "key": f"due:{i}",
+                    "kind": "overdue",
+                    "recipient": ADVISOR,
+                    "payload": {
+                        "ref": f"2026-{i:06d}",
+                        "rule": "reply",
+                        "department": "Diverse",
+                        "due_at": (now - timedelta(minutes=5)).isoformat(),
+                    },
+                    "state": "pending",
+                    "send_at": now - timedelta(minutes=1),
+                    "attempts": 0,
+                    "created_at": now,
+                }
+                for i in range(count)
+            ],
+        )
+    return now
+
+
+def _scrape(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        name: float(value)
+        for name, _, value in (line.rpartition(" ") for line in text.splitlines())
+        if name and not name.startswith("#")
+    }
+
+
+def test_the_daemon_serves_prometheus_metrics_and_keeps_apschedulers_lines_out_of_the_log(
+    tmp_path: Path,
+) -> None:
+    sink = Sink().start()
+    world = World(f"sqlite:///{tmp_path / 'm.db'}", sink.port, reminders={"digest_time": None})
+    _due_rows(world, 2)
+    port = free_port()
+    env = _daemon_env(world, sink) | {"SVARFRIST_DAEMON__METRICS_PORT": str(port)}
+    proc = subprocess.Popen(
+        [SVARFRIST, "run"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stderr is not None
+        line = ""
+        while "daemon started" not in line and proc.poll() is None:
+            line = proc.stderr.readline()
+        metrics: dict[str, float] = {}
+        deadline = time.monotonic() + 60  # a bound on polling the real port, not a sleep
+        backlog = 'svarfrist_outbox_backlog{state="due"}'  # set after the sweep's counters
+        while metrics.get('svarfrist_deliveries_total{outcome="sent"}', 0) < 2 or (
+            backlog not in metrics
+        ):
+            assert time.monotonic() < deadline, metrics
+            with contextlib.suppress(OSError):
+                metrics = _scrape(port)
+        assert metrics['svarfrist_sweeps_total{outcome="ok"}'] >= 1
+        assert metrics["svarfrist_sweep_duration_seconds_count"] >= 1
+        assert metrics['svarfrist_deliveries_total{outcome="failed"}'] == 0
+        assert metrics["svarfrist_messages_sent_total"] == 2
+        assert metrics[backlog] == 0
+        assert metrics['svarfrist_outbox_backlog{state="retrying"}'] == 0
+        assert metrics["svarfrist_oldest_due_message_age_seconds"] == 0
+        assert metrics["svarfrist_last_sweep_timestamp_seconds"] > 0
+        proc.send_signal(signal.SIGTERM)
+        _, rest = proc.communicate(timeout=STOP_BOUND_SECONDS)
+        assert proc.returncode == 0
+        assert "Running job" not in rest and "executed successfully" not in rest, rest
+        assert "stopped" in rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
         sink.stop()
         world.close()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.cli.common import format_time, now_of, out, print_json, settings
 from tracker.cli.database import context, database
+from tracker.errors import SvarfristError
 from tracker.store.db import session_factory, transaction
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ def cmd_tick(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
+    from tracker.daemon.metrics import Metrics, MetricsServer
     from tracker.daemon.sweep import build_services
     from tracker.scheduler import run_daemon, wall_clock
     from tracker.store.register import purge
@@ -77,16 +79,31 @@ def cmd_run(args: argparse.Namespace) -> int:
             with transaction(session_factory(engine)) as session:
                 return purge(session, _daemon_context(args, now))
 
-        return asyncio.run(
-            run_daemon(
-                svc,
-                interval_seconds=conf.daemon.sweep_interval_seconds,
-                digest_time=conf.reminders.digest_time,
-                purge_time=conf.daemon.purge_time,
-                purge=purge_now,
-                clock=wall_clock,
+        metrics = Metrics() if conf.daemon.metrics_port is not None else None
+        server = None
+        if metrics is not None and conf.daemon.metrics_port is not None:
+            host, port = conf.daemon.metrics_host, conf.daemon.metrics_port
+            try:
+                server = MetricsServer.start(metrics, host, port)
+            except OSError as exc:  # the port is taken, or the host is not ours: exit 1
+                raise SvarfristError(
+                    f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}"
+                ) from exc
+        try:
+            return asyncio.run(
+                run_daemon(
+                    svc,
+                    interval_seconds=conf.daemon.sweep_interval_seconds,
+                    digest_time=conf.reminders.digest_time,
+                    purge_time=conf.daemon.purge_time,
+                    purge=purge_now,
+                    clock=wall_clock,
+                    metrics=metrics,
+                )
             )
-        )
+        finally:
+            if server is not None:
+                server.stop()
 
 
 def _daemon_context(args: argparse.Namespace, now: datetime) -> Any:
