@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from tracker.core.calendar import COPENHAGEN
 from tracker.daemon.sweep import SweepReport, sweep
 from tracker.mail.render import greeting
+from tracker.notify import Claimed, messages
 from tracker.store.db import transaction
 from tracker.store.models import Inquiry, Obligation
 from tracker.store.outbox import OutboxState
@@ -672,3 +673,64 @@ def test_the_event_loop_keeps_running_while_another_connection_holds_the_write_l
         locker.close()
         world.close()
         sink.stop()
+
+
+# -- which rows share a message (pure) ---------------------------------------------------------
+def _claimed(row_id: int, kind: str, recipient: str, send_at: str) -> Claimed:
+    return Claimed(
+        row_id=row_id,
+        kind=kind,
+        recipient=recipient,
+        payload={},
+        stored={},
+        send_at=local(send_at),
+        attempts=1,
+        message_id=f"<{row_id}@x>",
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        pytest.param(
+            [("due_soon", ADVISOR, "09:00"), ("due_soon", ADVISOR, "09:00")],
+            [(1,), (2,)],
+            id="fresh reminders go out one by one",
+        ),
+        pytest.param(
+            [
+                ("digest", ADVISOR, "09:00"),
+                ("overdue", ADVISOR, "09:00"),
+                ("overdue", OTHER, "09:00"),
+            ],
+            [(1, 2), (3,)],
+            id="a digest takes the recipient's reminders along",
+        ),
+        pytest.param(
+            [
+                ("overdue", ADVISOR, "07:00"),
+                ("overdue", ADVISOR, "07:10"),
+                ("due_soon", ADVISOR, "09:00"),
+            ],
+            [(1, 2, 3)],
+            id="a catch-up takes the recipient's fresh reminders along",
+        ),
+        pytest.param(
+            [
+                ("report", ADVISOR, "09:00"),
+                ("digest", ADVISOR, "09:00"),
+                ("overdue", ADVISOR, "09:00"),
+            ],
+            [(1,), (2, 3)],
+            id="a report always goes alone",
+        ),
+    ],
+)
+def test_one_message_per_recipient_when_a_digest_or_catch_up_goes_out(
+    rows: list[tuple[str, str, str]], expected: list[tuple[int, ...]]
+) -> None:
+    claimed = [
+        _claimed(i, kind, to, f"2026-12-01T{at}") for i, (kind, to, at) in enumerate(rows, 1)
+    ]
+    batches = messages(claimed, local("2026-12-01T09:00"), timedelta(minutes=30))
+    assert [b.row_ids for b in batches] == expected
