@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.errors import HeaderParseError
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from functools import cache
@@ -33,6 +33,30 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
 DEFAULT_SENDER_NAME = "Svarfrist"
 # The Message-ID domain when the sender address has none (it never should: config validates).
 _FALLBACK_DOMAIN = "svarfrist.invalid"
+
+
+class _Registry(HeaderRegistry):
+    """The stdlib's header registry, with each header's class made once.
+
+    ``HeaderRegistry`` builds a new class with ``type()`` on every header it parses, which
+    made that the largest single cost of a message; the classes do not change.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = super().__getitem__(name)
+        return made
+
+
+_REGISTRY = _Registry()
+_ASCII_POLICY = policy.SMTP.clone(header_factory=_REGISTRY)
+_UTF8_POLICY = policy.SMTPUTF8.clone(header_factory=_REGISTRY)
 
 
 class AddressError(ValueError):
@@ -132,6 +156,24 @@ class Content:
     """(file name, CSV text) for the monthly report."""
 
 
+# RFC 5322's recommended line length: a header this long or longer is folded by the policy.
+_FOLD_AT = 78
+
+
+def _put(message: EmailMessage, name: str, value: str) -> None:
+    """Set one header, on one line, through the message's policy.
+
+    A short ASCII value is stored as it is (``set_raw``): nothing to encode or fold, and the
+    policy's parser costs more than the rest of a message. Anything else goes through the
+    policy's header classes, which fold it and write RFC 2047 where RFC 2047 allows it.
+    """
+    value = header_safe(value)
+    if value.isascii() and len(name) + len(value) + 2 <= _FOLD_AT:
+        message.set_raw(name, value)
+    else:
+        message[name] = value
+
+
 def build(
     content: Content, *, recipient: str, msg_id: str, mail_from: str, now: datetime
 ) -> Envelope:
@@ -142,20 +184,20 @@ def build(
     name, from_box = sender(mail_from)
     to_box = mailbox(recipient)
     utf8 = from_box.needs_smtputf8 or to_box.needs_smtputf8
-    message = EmailMessage(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
+    message = EmailMessage(policy=_UTF8_POLICY if utf8 else _ASCII_POLICY)
     try:
         # username/domain, not addr_spec: the stdlib refuses to parse a non-ASCII local part
-        message["From"] = Address(name, from_box.local, from_box.domain)
-        message["To"] = Address("", to_box.local, to_box.domain)
+        _put(message, "From", str(Address(name, from_box.local, from_box.domain)))
+        _put(message, "To", str(Address("", to_box.local, to_box.domain)))
     except (HeaderParseError, ValueError, IndexError) as exc:
         raise AddressError(recipient, f"not a valid address ({exc})") from exc
-    message["Subject"] = header_safe(content.subject)
-    message["Date"] = format_datetime(now.astimezone(COPENHAGEN))
-    message["Message-ID"] = header_safe(msg_id)
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Auto-Response-Suppress"] = "All"
+    _put(message, "Subject", content.subject)
+    _put(message, "Date", format_datetime(now.astimezone(COPENHAGEN)))
+    _put(message, "Message-ID", msg_id)
+    _put(message, "Auto-Submitted", "auto-generated")
+    _put(message, "X-Auto-Response-Suppress", "All")
     for header, value in content.headers.items():
-        message[header] = header_safe(value)
+        _put(message, header, value)
     # Quoted-printable: 7-bit safe on any server (no 8BITMIME needed) and readable raw.
     message.set_content(content.text, cte="quoted-printable")
     message.add_alternative(content.html, subtype="html", cte="quoted-printable")
