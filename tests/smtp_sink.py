@@ -56,13 +56,18 @@ class Handler:
 class Sink:
     """Start/stop a recording SMTP server; restartable on the same port."""
 
-    def __init__(self, port: int | None = None, handler: Handler | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, handler: Handler | None = None, *, smtputf8: bool = False
+    ) -> None:
         self.port = port or free_port()
         self.handler = handler or Handler()
+        self.smtputf8 = smtputf8
         self._controller: Controller | None = None
 
     def start(self) -> Sink:
-        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=self.smtputf8
+        )
         self._controller.start()
         return self
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import random
 import signal
 import socket
 import subprocess
+import threading
 import time
+import urllib.request
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import SVARFRIST, clean_env
 from daemon_world import ADVISOR, World, local
-from smtp_sink import Sink
+from smtp_sink import Handler, Sink, free_port
 from sqlalchemy import insert
 
 from tracker.store.models import OutboxMessage
@@ -97,7 +102,11 @@ def test_sigkill_at_random_points_loses_no_reminder_and_duplicates_are_counted(
     rng = random.Random(4)
     try:
         refs = [world.add(local("2026-11-27T12:00"), advisor=ADVISOR) for _ in range(150)]
-        env = _daemon_env(world, sink) | {"SVARFRIST_DAEMON__CLAIM_LEASE_SECONDS": str(LEASE)}
+        env = _daemon_env(world, sink) | {
+            "SVARFRIST_DAEMON__CLAIM_LEASE_SECONDS": str(LEASE),
+            # No digest: it would carry the day's reminders in one message (one per advisor).
+            "SVARFRIST_REMINDERS": '{"digest_time": null}',
+        }
         # Each restart is a later sweep: beyond the claim lease, inside the window and before
         # the catch-up threshold (30 min), so every reminder still goes out singly.
         now = local("2026-11-30T08:00")
@@ -252,3 +261,185 @@ def test_run_tells_systemd_ready_pings_the_watchdog_and_says_stopping(tmp_path: 
                 proc.kill()
             sink.stop()
             world.close()
+
+
+def test_status_is_unhealthy_when_mail_cannot_be_delivered_and_shows_the_retries(
+    tmp_path: Path, run_cli
+) -> None:  # type: ignore[no-untyped-def]
+    world = World(f"sqlite:///{tmp_path / 'down.db'}", free_port(), reminders={"digest_time": None})
+    try:
+        env = {"SVARFRIST_DATABASE_URL": world.settings.database_url}
+        world.add(local("2026-11-27T12:00"), advisor=ADVISOR)  # its due_soon is due at 09:00
+        world.tick(local("2026-11-30T09:00"))  # nothing listens on the SMTP port
+        world.tick(local("2026-11-30T09:05"))
+        early = run_cli("status", "--now", "2026-11-30T09:06", env=env)
+        assert early.returncode == 0, early.stdout  # 6 minutes: within the limit
+        assert "retrying deliveries: 1" in early.stdout and "cannot connect" in early.stdout
+        world.tick(local("2026-11-30T09:10"))
+        world.tick(local("2026-11-30T09:16"))
+        late = run_cli("status", "--now", "2026-11-30T09:16", env=env)
+        assert late.returncode == 1, late.stdout
+        assert "UNHEALTHY: mail is not being delivered" in late.stdout
+        assert "960 s waiting" in late.stdout and "failed deliveries: 0" in late.stdout
+        data = json.loads(run_cli("status", "--now", "2026-11-30T09:16", "--json", env=env).stdout)
+        assert data["healthy"] is False and data["backlog"]["oldest_due_age_seconds"] == 960
+        [retrying] = data["retrying"]
+        assert retrying["attempts"] == 4 and "cannot connect" in retrying["error"]
+        assert retrying["due_since"].startswith("2026-11-30T09:00")
+    finally:
+        world.close()
+
+
+def test_status_after_a_sweep_in_the_future_is_not_healthy(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    sink = Sink().start()
+    world = World(f"sqlite:///{tmp_path / 'f.db'}", sink.port)
+    try:
+        world.tick(local("2030-01-01T10:00"))
+        env = {"SVARFRIST_DATABASE_URL": world.settings.database_url}
+        result = run_cli("status", "--now", "2026-11-30T09:00", env=env)
+        assert result.returncode == 1, result.stdout
+        assert "in the future" in result.stdout and ": ok" not in result.stdout
+        assert "s ago" not in result.stdout.splitlines()[0]
+    finally:
+        sink.stop()
+        world.close()
+
+
+class _SlowHandler(Handler):
+    """Holds the first message's DATA until the test lets it answer (a slow server)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = threading.Event()
+        self.answer = threading.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if not self.arrived.is_set():
+            self.arrived.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.answer.wait)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_sigterm_with_a_message_in_flight_neither_loses_it_nor_sends_it_twice(
+    tmp_path: Path,
+) -> None:
+    handler = _SlowHandler()
+    sink = Sink(handler=handler).start()
+    world = World(f"sqlite:///{tmp_path / 'f.db'}", sink.port, reminders={"digest_time": None})
+    notify_path = str(tmp_path / "notify.sock")
+    now = _due_rows(world, 3)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(notify_path)
+        server.settimeout(30)  # a bound, not a sleep
+        env = _daemon_env(world, sink) | {"NOTIFY_SOCKET": notify_path}
+        proc = subprocess.Popen([SVARFRIST, "run"], env=env, cwd=tmp_path, stderr=subprocess.PIPE)
+        try:
+            assert handler.arrived.wait(60), "the first message never reached the server"
+            proc.send_signal(signal.SIGTERM)
+            seen: list[str] = []
+            while "STOPPING=1" not in seen:
+                seen.append(server.recv(256).decode())
+            handler.answer.set()  # the server answers DATA only after the stop began
+            assert _wait(proc, STOP_BOUND_SECONDS) == 0
+        finally:
+            handler.answer.set()
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+    try:
+        states = Counter(r.state for r in world.outbox())
+        assert states[OutboxState.SENT] == 1, states  # the one in flight was recorded
+        assert states[OutboxState.PENDING] == 2, states  # the rest given back untried
+        assert all(r.attempts == (1 if r.state == "sent" else 0) for r in world.outbox())
+        world.tick(now)  # the restart
+        counts = Counter(m["X-Svarfrist-Ref"] for m in sink.messages)
+        assert counts == Counter({f"2026-{i:06d}": 1 for i in range(3)}), counts
+        assert {r.state for r in world.outbox()} == {OutboxState.SENT}
+    finally:
+        sink.stop()
+        world.close()
+
+
+def _due_rows(world: World, count: int) -> datetime:
+    """``count`` overdue reminders due now by the wall clock (outside any sending window too:
+    the window applies when a reminder is planned, not when a due row is sent)."""
+    now = datetime.now(UTC)
+    with world.factory.begin() as session:
+        session.execute(
+            insert(OutboxMessage),
+            [
+                {
+                    "key": f"due:{i}",
+                    "kind": "overdue",
+                    "recipient": ADVISOR,
+                    "payload": {
+                        "ref": f"2026-{i:06d}",
+                        "rule": "reply",
+                        "department": "Diverse",
+                        "due_at": (now - timedelta(minutes=5)).isoformat(),
+                    },
+                    "state": "pending",
+                    "send_at": now - timedelta(minutes=1),
+                    "attempts": 0,
+                    "created_at": now,
+                }
+                for i in range(count)
+            ],
+        )
+    return now
+
+
+def _scrape(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        name: float(value)
+        for name, _, value in (line.rpartition(" ") for line in text.splitlines())
+        if name and not name.startswith("#")
+    }
+
+
+def test_the_daemon_serves_prometheus_metrics_and_keeps_apschedulers_lines_out_of_the_log(
+    tmp_path: Path,
+) -> None:
+    sink = Sink().start()
+    world = World(f"sqlite:///{tmp_path / 'm.db'}", sink.port, reminders={"digest_time": None})
+    _due_rows(world, 2)
+    port = free_port()
+    env = _daemon_env(world, sink) | {"SVARFRIST_DAEMON__METRICS_PORT": str(port)}
+    proc = subprocess.Popen(
+        [SVARFRIST, "run"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stderr is not None
+        line = ""
+        while "daemon started" not in line and proc.poll() is None:
+            line = proc.stderr.readline()
+        metrics: dict[str, float] = {}
+        deadline = time.monotonic() + 60  # a bound on polling the real port, not a sleep
+        backlog = 'svarfrist_outbox_backlog{state="due"}'  # set after the sweep's counters
+        while metrics.get('svarfrist_deliveries_total{outcome="sent"}', 0) < 2 or (
+            backlog not in metrics
+        ):
+            assert time.monotonic() < deadline, metrics
+            with contextlib.suppress(OSError):
+                metrics = _scrape(port)
+        assert metrics['svarfrist_sweeps_total{outcome="ok"}'] >= 1
+        assert metrics["svarfrist_sweep_duration_seconds_count"] >= 1
+        assert metrics['svarfrist_deliveries_total{outcome="failed"}'] == 0
+        assert metrics["svarfrist_messages_sent_total"] == 2
+        assert metrics[backlog] == 0
+        assert metrics['svarfrist_outbox_backlog{state="retrying"}'] == 0
+        assert metrics["svarfrist_oldest_due_message_age_seconds"] == 0
+        assert metrics["svarfrist_last_sweep_timestamp_seconds"] > 0
+        proc.send_signal(signal.SIGTERM)
+        _, rest = proc.communicate(timeout=STOP_BOUND_SECONDS)
+        assert proc.returncode == 0
+        assert "Running job" not in rest and "executed successfully" not in rest, rest
+        assert "stopped" in rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        sink.stop()
+        world.close()

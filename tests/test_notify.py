@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import sqlite3
 import ssl
 import subprocess
 import threading
@@ -22,6 +23,9 @@ from smtp_sink import Handler, Received, Sink, free_port
 from sqlalchemy import select, update
 
 from tracker.core.calendar import COPENHAGEN
+from tracker.daemon.sweep import SweepReport, sweep
+from tracker.mail.render import greeting
+from tracker.notify import Claimed, messages
 from tracker.store.db import transaction
 from tracker.store.models import Inquiry, Obligation
 from tracker.store.outbox import OutboxState
@@ -450,3 +454,283 @@ def test_the_monthly_report_goes_out_once_as_html_text_and_a_csv_attachment(
         assert ref not in text and ref not in attachment.get_content()  # aggregate figures only
     finally:
         world.close()
+
+
+# -- addresses: EmailMessage, SMTPUTF8, IDNA -----------------------------------------------------
+def _raw_header(received: Received, name: str) -> bytes:
+    head = received.data.split(b"\r\n\r\n", 1)[0]
+    lines = [line for line in head.split(b"\r\n") if line.lower().startswith(name.lower() + b":")]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_a_non_ascii_local_part_goes_out_with_smtputf8_and_never_as_an_encoded_word(
+    tmp_path: Path,
+) -> None:
+    sink = Sink(smtputf8=True).start()
+    world = World(f"sqlite:///{tmp_path / 'u.db'}", sink.port, reminders={"digest_time": None})
+    try:
+        world.add(local("2026-11-27T12:00"), advisor="bjørn@kommune.dk")
+        world.tick(local("2026-11-30T09:00"))
+        [received] = sink.handler.received
+        assert received.rcpt == ["bjørn@kommune.dk"]
+        to = _raw_header(received, b"To")
+        assert to == "To: bjørn@kommune.dk".encode() and b"=?" not in to
+        assert received.message["To"] == "bjørn@kommune.dk"
+        assert [r.state for r in world.outbox()] == [OutboxState.SENT]
+    finally:
+        world.close()
+        sink.stop()
+
+
+def test_a_non_ascii_local_part_fails_for_good_on_a_server_without_smtputf8(
+    world: World, sink: Sink
+) -> None:
+    world.add(local("2026-11-27T12:00"), advisor="bjørn@kommune.dk")
+    world.tick(local("2026-11-30T09:00"))
+    world.tick(local("2026-11-30T11:00"))  # no second attempt: it cannot succeed here
+    [row] = world.outbox()
+    assert row.state == OutboxState.FAILED and row.attempts == 1
+    assert "SMTPUTF8" in (row.last_error or "")
+    assert sink.handler.received == []
+
+
+def test_an_international_domain_goes_out_in_its_ascii_form(world: World, sink: Sink) -> None:
+    world.add(local("2026-11-27T12:00"), advisor="anne@københavn.dk")
+    world.tick(local("2026-11-30T09:00"))
+    [received] = sink.handler.received
+    assert received.rcpt == ["anne@xn--kbenhavn-54a.dk"]
+    assert _raw_header(received, b"To") == b"To: anne@xn--kbenhavn-54a.dk"
+
+
+def test_the_message_id_is_in_the_domain_of_mail_from_and_the_sender_keeps_its_name(
+    tmp_path: Path, sink: Sink
+) -> None:
+    world = World(
+        f"sqlite:///{tmp_path / 'f.db'}",
+        sink.port,
+        reminders={"digest_time": None},
+        mail_from="Fredericia Kommune, Borgerservice <svarfrist@fredericia.dk>",
+    )
+    try:
+        world.add(local("2026-11-27T12:00"), advisor=ADVISOR)
+        world.tick(local("2026-11-30T09:00"))
+        [message] = sink.messages
+        assert message["Message-ID"].endswith("@fredericia.dk>"), message["Message-ID"]
+        assert message["From"].addresses[0].addr_spec == "svarfrist@fredericia.dk"
+        assert message["From"].addresses[0].display_name == "Fredericia Kommune, Borgerservice"
+    finally:
+        world.close()
+
+
+# -- what a reminder says ----------------------------------------------------------------------
+def test_a_reminder_names_ref_rule_deadline_channel_topic_department_receipt_and_owner_in_danish(
+    world: World, sink: Sink
+) -> None:
+    ref = world.add(
+        local("2026-11-30T08:00"),
+        advisor=ADVISOR,
+        channel="letter",
+        topic="Kontanthjælp",
+        callback_requested=True,
+        note="Borgeren hedder Hans Hansen",
+    )
+    world.ticks(local("2026-11-30T08:00"), local("2026-12-04T17:00"), timedelta(hours=1))
+    assert len(sink.messages) >= 2, "nothing was sent"
+    for received in sink.handler.received:
+        message = received.message
+        text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        assert b"Hans" not in received.data
+        for body in (text, html):
+            assert ref in body and "brev" in body and "Kontanthjælp" in body
+            assert "Diverse" in body and ADVISOR in body
+            assert "mandag 30. november 2026 kl. 08:00" in body  # received
+            for english in ("(reply)", "(callback)", "reply)", "callback)"):
+                assert english not in body
+    rules = {m["X-Svarfrist-Rule"]: m.get_body(("plain",)).get_content() for m in sink.messages}
+    assert "Regel:      opringning" in rules["callback"]
+    assert "Regel:      kvittering" in rules["reply"]
+
+
+def test_an_escalation_names_the_advisor_who_owns_the_inquiry(tmp_path: Path, sink: Sink) -> None:
+    world = World(
+        f"sqlite:///{tmp_path / 'x.db'}",
+        sink.port,
+        reminders={"digest_time": None, "escalation_after_hours": 2, "escalation_to": OTHER},
+    )
+    try:
+        ref = world.add(local("2026-11-30T08:00"), advisor=ADVISOR)
+        world.ticks(local("2026-12-01T08:00"), local("2026-12-01T11:00"), timedelta(minutes=30))
+        [escalation] = [m for m in sink.messages if m["X-Svarfrist-Kind"] == "escalation"]
+        assert escalation["To"] == OTHER
+        assert ADVISOR in escalation["Subject"] and ref in escalation["Subject"]
+        assert f"rådgiver: {ADVISOR}" in escalation.get_body(("plain",)).get_content()
+    finally:
+        world.close()
+
+
+@pytest.mark.parametrize(
+    ("count", "words"), [(1, "1 frist i dag"), (3, "3 frister i dag"), (0, "0 frister i dag")]
+)
+def test_the_digest_counts_in_real_danish_plurals(tmp_path: Path, count: int, words: str) -> None:
+    sink = Sink().start()
+    world = World(f"sqlite:///{tmp_path / 'p.db'}", sink.port)
+    try:
+        for _ in range(count):
+            world.add(local("2026-11-27T15:00"), advisor=ADVISOR)  # due Monday 15:00
+        world.add(local("2026-11-27T09:00"), advisor=ADVISOR)  # due Monday 09:00: overdue
+        world.tick(local("2026-11-30T09:30"))
+        [digest] = [m for m in sink.messages if m["X-Svarfrist-Kind"] == "digest"]
+        assert words in digest["Subject"], digest["Subject"]
+        assert words in digest.get_body(("plain",)).get_content()
+        assert "frist(er)" not in digest["Subject"]
+    finally:
+        world.close()
+        sink.stop()
+
+
+def test_a_catch_up_in_the_afternoon_sends_one_message_per_advisor_with_an_afternoon_greeting(
+    tmp_path: Path, sink: Sink
+) -> None:
+    world = World(f"sqlite:///{tmp_path / 'c.db'}", sink.port)  # digests on, at 07:30
+    try:
+        ref = world.add(local("2026-11-30T09:00"), advisor=ADVISOR)  # due Tuesday 09:00
+        world.tick(local("2026-12-01T16:16"))  # the daemon was down all morning
+        to_advisor = [m for m in sink.messages if m["To"] == ADVISOR]
+        assert len(to_advisor) == 1, [m["Subject"] for m in to_advisor]
+        [message] = to_advisor
+        text = message.get_body(("plain",)).get_content()
+        assert text.startswith("God eftermiddag") and "God morgen" not in text
+        assert text.count(ref) == 2  # once listed, once in its command
+        states = Counter((r.kind, r.state) for r in world.outbox())
+        assert states == Counter({("overdue", "sent"): 1, ("digest", "sent"): 1})
+        assert len({r.message_id for r in world.outbox()}) == 1
+    finally:
+        world.close()
+
+
+@pytest.mark.parametrize(
+    ("clock", "expected"),
+    [
+        ("2026-12-01T07:30", "God morgen"),
+        ("2026-12-01T11:59", "God morgen"),
+        ("2026-12-01T12:00", "God eftermiddag"),
+        ("2026-12-01T17:59", "God eftermiddag"),
+        ("2026-12-01T18:00", "God aften"),
+    ],
+)
+def test_the_greeting_fits_the_local_hour(clock: str, expected: str) -> None:
+    assert greeting(local(clock), "da") == expected
+
+
+# -- the event loop never waits for the database ----------------------------------------------
+class _LockingHandler(Handler):
+    """Accepts the message, then takes SQLite's write lock on a connection of its own."""
+
+    def __init__(self, locker: sqlite3.Connection) -> None:
+        super().__init__()
+        self.locker = locker
+        self.held = threading.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        self.locker.execute("BEGIN IMMEDIATE")
+        self.held.set()
+        return reply
+
+
+def test_the_event_loop_keeps_running_while_another_connection_holds_the_write_lock(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "lock.db"
+    locker = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    handler = _LockingHandler(locker)
+    sink = Sink(handler=handler).start()
+    world = World(f"sqlite:///{path}", sink.port, reminders={"digest_time": None})
+    turns_while_locked = 100
+
+    async def watched_sweep() -> tuple[int, SweepReport]:
+        task = asyncio.create_task(sweep(world.svc, local("2026-11-30T09:00")))
+        turns = 0
+        while not task.done():
+            await asyncio.sleep(0)  # one turn of the loop, as the watchdog task would get
+            if handler.held.is_set() and locker.in_transaction:
+                turns += 1
+                if turns == turns_while_locked:
+                    locker.execute("COMMIT")  # the long import ends
+        return turns, await task
+
+    try:
+        world.add(local("2026-11-27T12:00"), advisor=ADVISOR)
+        turns, report = asyncio.run(watched_sweep())
+        assert turns == turns_while_locked
+        assert report.delivery.sent == 1
+        assert [r.state for r in world.outbox()] == [OutboxState.SENT]
+    finally:
+        if locker.in_transaction:
+            locker.execute("ROLLBACK")
+        locker.close()
+        world.close()
+        sink.stop()
+
+
+# -- which rows share a message (pure) ---------------------------------------------------------
+def _claimed(row_id: int, kind: str, recipient: str, send_at: str) -> Claimed:
+    return Claimed(
+        row_id=row_id,
+        kind=kind,
+        recipient=recipient,
+        payload={},
+        stored={},
+        send_at=local(send_at),
+        attempts=1,
+        message_id=f"<{row_id}@x>",
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        pytest.param(
+            [("due_soon", ADVISOR, "09:00"), ("due_soon", ADVISOR, "09:00")],
+            [(1,), (2,)],
+            id="fresh reminders go out one by one",
+        ),
+        pytest.param(
+            [
+                ("digest", ADVISOR, "09:00"),
+                ("overdue", ADVISOR, "09:00"),
+                ("overdue", OTHER, "09:00"),
+            ],
+            [(1, 2), (3,)],
+            id="a digest takes the recipient's reminders along",
+        ),
+        pytest.param(
+            [
+                ("overdue", ADVISOR, "07:00"),
+                ("overdue", ADVISOR, "07:10"),
+                ("due_soon", ADVISOR, "09:00"),
+            ],
+            [(1, 2, 3)],
+            id="a catch-up takes the recipient's fresh reminders along",
+        ),
+        pytest.param(
+            [
+                ("report", ADVISOR, "09:00"),
+                ("digest", ADVISOR, "09:00"),
+                ("overdue", ADVISOR, "09:00"),
+            ],
+            [(1,), (2, 3)],
+            id="a report always goes alone",
+        ),
+    ],
+)
+def test_one_message_per_recipient_when_a_digest_or_catch_up_goes_out(
+    rows: list[tuple[str, str, str]], expected: list[tuple[int, ...]]
+) -> None:
+    claimed = [
+        _claimed(i, kind, to, f"2026-12-01T{at}") for i, (kind, to, at) in enumerate(rows, 1)
+    ]
+    batches = messages(claimed, local("2026-12-01T09:00"), timedelta(minutes=30))
+    assert [b.row_ids for b in batches] == expected

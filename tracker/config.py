@@ -144,6 +144,12 @@ class DaemonSettings(BaseModel):
     purge_time: time = time(3, 0)
     claim_lease_seconds: int = Field(default=300, ge=10)
     max_attempts: int = Field(default=10, ge=1)
+    status_max_undelivered_seconds: int = Field(default=900, ge=1)
+    """``status`` is unhealthy when a due message has waited longer than this (SMTP down)."""
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """Serve Prometheus metrics on this port while ``svarfrist run`` runs (off when unset)."""
+    metrics_host: str = "127.0.0.1"
+    """The address the metrics port binds to: loopback unless a scraper needs more."""
 
 
 class ReportSettings(BaseModel):

@@ -6,26 +6,38 @@ outcome is committed per message. A crash between the two commits leaves a ``sen
 that is claimed again after the lease: at least once, never lost; the Message-ID stays the
 same so a receiving system can recognise the duplicate.
 
+The event loop never waits for the database: every query and commit of a round runs on one
+worker thread (``_Db``), so a writer holding SQLite's lock (a long import) delays the round's
+commits but not the loop, which keeps answering the systemd watchdog and SIGTERM.
+
+One message per recipient and round where it matters: a recipient who gets a digest, or a
+catch-up after downtime, gets every reminder of the round in that one message.
+
 Errors: a 4xx reply, a timeout or a dropped connection is transient (retried with the
-:class:`~tracker.store.outbox.RetryPolicy`); a 5xx reply (recipient refused, message rejected) is
-permanent (the row fails and is shown by ``status``/``show``/``list``). Bad credentials are a
-configuration problem: transient, logged as an error, so fixing the config resumes delivery.
+:class:`~tracker.store.outbox.RetryPolicy`); a 5xx reply (recipient refused, message rejected)
+or an address that cannot be sent is permanent (the row fails and is shown by
+``status``/``show``/``list``). Bad credentials are a configuration problem: transient, logged
+as an error, so fixing the config resumes delivery.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection as DbConnection
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.core.reminders import OBLIGATION_KINDS, Batch, Kind, Pending, consolidate
-from tracker.mail.render import Envelope, MailConfig, message_id, render, render_catch_up
+from tracker.mail.render import Envelope, MailConfig, message_id, render, render_combined
 from tracker.mail.smtp import (
     Connection,
     Connector,
@@ -37,7 +49,7 @@ from tracker.mail.smtp import (
 )
 from tracker.store import outbox
 from tracker.store.db import transaction
-from tracker.store.models import Obligation
+from tracker.store.models import Inquiry, Obligation
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +68,9 @@ __all__ = [  # the transport is re-exported: callers import it from here
 CLAIM_BATCH = 200
 # Reconnect attempts per delivery round after the server dropped the connection.
 MAX_RECONNECTS = 2
+# Refs per IN (...) when looking up inquiry facts: well below every driver's parameter limit.
+_LOOKUP_CHUNK = 500
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,29 +106,25 @@ class Claimed:
     kind: str
     recipient: str
     payload: dict[str, Any]
+    """What rendering sees: the stored payload with the inquiry's current facts added."""
+    stored: Mapping[str, Any]
+    """The payload as stored on the row (written back, with ``due_since``, on a retry)."""
     send_at: datetime
     attempts: int
     message_id: str
 
 
+# -- the claim: one short transaction before any SMTP ------------------------------------------
 def _claim(
     factory: sessionmaker[Session], mail: MailConfig, policy: DeliveryPolicy, now: datetime
 ) -> tuple[list[Claimed], int]:
     """Claim a batch and drop what must no longer go out; committed before any SMTP."""
     with transaction(factory) as session:
         rows = outbox.claim(session, now=now, limit=CLAIM_BATCH, lease=policy.lease)
-        wanted = {r.obligation_id for r in rows if r.kind in OBLIGATION_KINDS}
-        facts = {
-            oid: (met, due)
-            for oid, met, due in session.execute(
-                select(Obligation.id, Obligation.met_at, Obligation.due_at).where(
-                    Obligation.id.in_([w for w in wanted if w is not None])
-                )
-            )
-        }
+        facts = _obligation_facts(session, rows)
+        inquiries = _inquiry_facts(session, _refs(rows))
         claimed: list[Claimed] = []
         drop: list[int] = []
-        ids: dict[int, str] = {}
         for row in rows:
             payload = dict(row.payload)
             if row.kind in OBLIGATION_KINDS:
@@ -125,31 +136,123 @@ def _claim(
                     continue
                 if due is not None:  # a pause may have moved the deadline since planning
                     payload["due_at"] = due.isoformat()
-            mid = row.message_id or message_id(row.key, row.id, mail.mail_from)
-            ids[row.id] = mid
             claimed.append(
                 Claimed(
                     row_id=row.id,
                     kind=row.kind,
                     recipient=row.recipient,
-                    payload=payload,
+                    payload=_with_facts(row.kind, payload, inquiries),
+                    stored=row.payload,
                     send_at=row.send_at,
                     attempts=row.attempts,
-                    message_id=mid,
+                    message_id=row.message_id or message_id(row.key, row.id, mail.mail_from),
                 )
             )
         outbox.cancel(session, drop, reason="no longer due: the obligation is met or past")
-        outbox.set_message_ids(session, ids)
+        outbox.set_message_ids(session, {c.row_id: c.message_id for c in claimed})
     return claimed, len(drop)
 
 
+def _obligation_facts(
+    session: Session, rows: Sequence[Any]
+) -> dict[int, tuple[datetime | None, datetime | None]]:
+    """obligation id -> (met_at, due_at) for the claimed reminders."""
+    wanted = [r.obligation_id for r in rows if r.kind in OBLIGATION_KINDS and r.obligation_id]
+    if not wanted:
+        return {}
+    query = select(Obligation.id, Obligation.met_at, Obligation.due_at).where(
+        Obligation.id.in_(wanted)
+    )
+    return {oid: (met, due) for oid, met, due in session.execute(query)}
+
+
+def _refs(rows: Iterable[Any]) -> set[str]:
+    """Every ref a claimed row's message mentions (a reminder's own, a digest's items)."""
+    refs: set[str] = set()
+    for row in rows:
+        if row.kind in OBLIGATION_KINDS:
+            refs.add(str(row.payload["ref"]))
+        elif row.kind == Kind.DIGEST:
+            for section in ("due_today", "overdue"):
+                refs.update(str(item["ref"]) for item in row.payload.get(section, []))
+    return refs
+
+
+def _inquiry_facts(session: Session, refs: set[str]) -> dict[str, dict[str, str | None]]:
+    """ref -> channel, topic, time of receipt and advisor: what an advisor needs to act.
+
+    Configured names, identifiers and times only: never the note.
+    """
+    found: dict[str, dict[str, str | None]] = {}
+    ordered = sorted(refs)
+    for start in range(0, len(ordered), _LOOKUP_CHUNK):
+        chunk = ordered[start : start + _LOOKUP_CHUNK]
+        query = select(
+            Inquiry.ref, Inquiry.channel, Inquiry.topic, Inquiry.received_at, Inquiry.advisor
+        ).where(Inquiry.ref.in_(chunk))
+        for ref, channel, topic, received, advisor in session.execute(query):
+            found[ref] = {
+                "channel": channel,
+                "topic": topic,
+                "received_at": received.isoformat(),
+                "advisor": advisor,
+            }
+    return found
+
+
+def _with_facts(
+    kind: str, payload: dict[str, Any], inquiries: Mapping[str, Mapping[str, str | None]]
+) -> dict[str, Any]:
+    if kind in OBLIGATION_KINDS:
+        return payload | dict(inquiries.get(str(payload["ref"]), {}))
+    if kind == Kind.DIGEST:
+        for section in ("due_today", "overdue"):
+            payload[section] = [
+                item | dict(inquiries.get(str(item["ref"]), {}))
+                for item in payload.get(section, [])
+            ]
+    return payload
+
+
+# -- grouping and rendering (pure) ---------------------------------------------------------------
 def _planned(row: Claimed) -> datetime:
     """When the reminder was meant to go out (it may have been queued late, after downtime)."""
     planned = row.payload.get("planned_at")
     return min(row.send_at, datetime.fromisoformat(planned)) if planned else row.send_at
 
 
-def _render(batch: Batch, rows: dict[int, Claimed], mail: MailConfig, now: datetime) -> Envelope:
+def messages(claimed: Sequence[Claimed], now: datetime, catch_up_after: timedelta) -> list[Batch]:
+    """The round's messages: ``consolidate``'s batches, then one message per recipient who
+    has a digest or a catch-up in the round (the reminders join it; reports stay apart)."""
+    pending = [
+        Pending(row_id=c.row_id, kind=Kind(c.kind), recipient=c.recipient, send_at=_planned(c))
+        for c in claimed
+    ]
+    batches = consolidate(pending, now, catch_up_after)
+    kinds = {c.row_id: c.kind for c in claimed}
+    mergeable: dict[str, list[Batch]] = defaultdict(list)
+    for batch in batches:
+        if kinds[batch.row_ids[0]] != Kind.REPORT:
+            mergeable[batch.recipient].append(batch)
+    merged = {
+        recipient: tuple(i for b in group for i in b.row_ids)
+        for recipient, group in mergeable.items()
+        if len(group) > 1
+        and any(b.consolidated or kinds[b.row_ids[0]] == Kind.DIGEST for b in group)
+    }
+    result: list[Batch] = []
+    emitted: set[str] = set()
+    for batch in batches:
+        ids = merged.get(batch.recipient)
+        if ids is None or batch.row_ids[0] not in ids:
+            result.append(batch)
+        elif batch.recipient not in emitted:
+            emitted.add(batch.recipient)
+            result.append(Batch(recipient=batch.recipient, row_ids=ids))
+    return result
+
+
+def _render(batch: Batch, rows: Mapping[int, Claimed], mail: MailConfig, now: datetime) -> Envelope:
     first = rows[batch.row_ids[0]]
     if not batch.consolidated:
         return render(
@@ -162,41 +265,46 @@ def _render(batch: Batch, rows: dict[int, Claimed], mail: MailConfig, now: datet
         )
     items = [(rows[i].kind, rows[i].payload) for i in batch.row_ids]
     mid = message_id(f"catch-up.{len(batch.row_ids)}", min(batch.row_ids), mail.mail_from)
-    return render_catch_up(
+    return render_combined(
         items=items, recipient=batch.recipient, message_id=mid, config=mail, now=now
     )
 
 
+# -- outcomes: one short transaction each, on the round's database thread ------------------------
+Outcome = Envelope | DeliveryError | Exception
+
+
 def _record(
-    session: DbConnection,
+    conn: DbConnection,
     batch: Batch,
     *,
-    rows: dict[int, Claimed],
-    outcome: Envelope | DeliveryError | Exception,
+    rows: Mapping[int, Claimed],
+    outcome: Outcome,
     policy: DeliveryPolicy,
     now: datetime,
 ) -> DeliveryReport:
     """Commit one message's outcome on all its rows (one short transaction)."""
     ids = list(batch.row_ids)
-    with session.begin():
+    with conn.begin():
         if isinstance(outcome, Envelope):
-            outbox.mark_sent(session, ids, message_id=outcome.message_id, now=now)
+            outbox.mark_sent(conn, ids, message_id=outcome.message_id, now=now)
             return DeliveryReport(sent=len(ids), messages=1)
         if isinstance(outcome, DeliveryError) and not outcome.permanent:
-            attempts = {i: rows[i].attempts for i in ids}
+            retry = {
+                i: outbox.Retry(
+                    attempts=rows[i].attempts,
+                    payload=dict(rows[i].stored)
+                    | {"due_since": rows[i].stored.get("due_since", rows[i].send_at.isoformat())},
+                )
+                for i in ids
+            }
             gave_up = outbox.mark_retry(
-                session, attempts, error=outcome.detail, now=now, policy=policy.retry
+                conn, retry, error=outcome.detail, now=now, policy=policy.retry
             )
             return DeliveryReport(retried=len(ids) - gave_up, failed=gave_up)
-        detail = outcome.detail if isinstance(outcome, DeliveryError) else repr(outcome)
-        outbox.mark_failed(session, ids, error=detail)
+        detail = outcome.detail if isinstance(outcome, DeliveryError) else str(outcome)
+        outbox.mark_failed(conn, ids, error=detail or repr(outcome))
         return DeliveryReport(failed=len(ids))
-
-
-def _engine(factory: sessionmaker[Session]) -> Engine:
-    bind = factory.kw["bind"]
-    assert isinstance(bind, Engine), "the session factory is bound to an engine (db.py)"
-    return bind
 
 
 def _relaxed_commits(conn: DbConnection, *, on: bool) -> None:
@@ -204,8 +312,8 @@ def _relaxed_commits(conn: DbConnection, *, on: bool) -> None:
 
     If the database server itself crashed, the last fraction of a second of "sent" marks could
     be lost and those messages sent again: the same at-least-once as a daemon crash, never a
-    lost reminder (claims and new outbox rows keep the default, durable commits). On this
-    VM a flushed commit took several milliseconds, more than the rest of a message.
+    lost reminder (claims and new outbox rows keep the default, durable commits). A flushed
+    commit can cost more than the rest of a message.
     """
     if conn.dialect.name != "postgresql":
         return
@@ -216,6 +324,47 @@ def _relaxed_commits(conn: DbConnection, *, on: bool) -> None:
 def _release(factory: sessionmaker[Session], ids: list[int]) -> None:
     with transaction(factory) as session:
         outbox.release(session, ids)
+
+
+class _Db:
+    """The round's database work on one worker thread, awaited without blocking the loop.
+
+    One thread, so the outcome connection is only ever used by the thread that opened it.
+    """
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="svarfrist-db")
+        self._conn: DbConnection | None = None
+
+    async def run(self, function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        call = functools.partial(function, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def record(self, batch: Batch, outcome: Outcome, **kwargs: Any) -> DeliveryReport:
+        return await self.run(self._record, batch, outcome, **kwargs)
+
+    def _record(self, batch: Batch, outcome: Outcome, **kwargs: Any) -> DeliveryReport:
+        if self._conn is None:
+            # One connection for the outcomes of the whole round: an ORM session per message
+            # cost more than the UPDATE itself. Each outcome is still its own transaction.
+            bind = self.factory.kw["bind"]
+            assert isinstance(bind, Engine), "the session factory is bound to an engine (db.py)"
+            self._conn = bind.connect()
+            _relaxed_commits(self._conn, on=True)
+        return _record(self._conn, batch, outcome=outcome, **kwargs)
+
+    async def close(self) -> None:
+        try:
+            await self.run(self._close)
+        finally:
+            self._executor.shutdown(wait=False)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            _relaxed_commits(self._conn, on=False)
+            self._conn.close()
+            self._conn = None
 
 
 class _Sender:
@@ -246,7 +395,72 @@ class _Sender:
             await self._conn.close()
 
 
-Outcome = Envelope | DeliveryError | Exception
+# -- the round ---------------------------------------------------------------------------------
+@dataclass(kw_only=True)
+class _Round:
+    """One delivery round's collaborators and running total."""
+
+    db: _Db
+    sender: _Sender
+    mail: MailConfig
+    policy: DeliveryPolicy
+    now: datetime
+    stop: asyncio.Event | None
+    report: DeliveryReport = DeliveryReport()
+    in_flight: (
+        tuple[Batch, Mapping[int, Claimed], asyncio.Task[Envelope | DeliveryError]] | None
+    ) = None
+
+    @property
+    def stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    async def record(self, batch: Batch, rows: Mapping[int, Claimed], outcome: Outcome) -> None:
+        self.report += await self.db.record(
+            batch, outcome, rows=rows, policy=self.policy, now=self.now
+        )
+
+    async def settle(self) -> None:
+        """Wait for the message in flight and commit its outcome."""
+        if self.in_flight is not None:
+            batch, rows, task = self.in_flight
+            self.in_flight = None
+            await self.record(batch, rows, await task)
+
+    async def send(self, batch: Batch, rows: Mapping[int, Claimed]) -> bool:
+        """Start sending ``batch`` while the previous message's outcome is committed.
+
+        False when a stop came while the previous message was in flight: ``batch`` was not
+        started (the caller releases it).
+        """
+        try:
+            envelope = _render(batch, rows, self.mail, self.now)
+        except Exception as exc:  # a bad row must not stop the others
+            log.exception("cannot render outbox rows %s", batch.row_ids)
+            await self.record(batch, rows, exc)
+            return True
+        previous = self.in_flight
+        if previous is not None:
+            await previous[2]
+            if self.stopping:
+                await self.settle()
+                return False
+        self.in_flight = (batch, rows, asyncio.create_task(self.sender.send(batch, envelope)))
+        if previous is not None:
+            await self.record(previous[0], previous[1], previous[2].result())
+        return True
+
+    async def batch(self, claimed: list[Claimed]) -> None:
+        """Send one claimed batch; on stop release what was not started."""
+        rows = {c.row_id: c for c in claimed}
+        batches = messages(claimed, self.now, self.policy.catch_up_after)
+        for index, batch in enumerate(batches):
+            if self.stopping or not await self.send(batch, rows):
+                rest = [i for b in batches[index:] for i in b.row_ids]
+                await self.db.run(_release, self.db.factory, rest)
+                self.report += DeliveryReport(released=len(rest))
+                break
+        await self.settle()  # before the next claim
 
 
 async def deliver(
@@ -266,57 +480,18 @@ async def deliver(
     Overlap: the next message is rendered, and the previous outcome committed, while the SMTP
     server works on the current one; at most two outcomes are uncommitted at any moment.
     """
-    report = DeliveryReport()
-    sender = _Sender(connect)
-    # One connection for the outcomes of the whole round: an ORM session per message cost
-    # more than the UPDATE itself. Each outcome is still its own committed transaction.
-    recorder = _engine(factory).connect()
-    _relaxed_commits(recorder, on=True)
-    in_flight: tuple[Batch, asyncio.Task[Envelope | DeliveryError]] | None = None
-
-    def record(batch: Batch, rows: dict[int, Claimed], outcome: Outcome) -> None:
-        nonlocal report
-        report += _record(recorder, batch, rows=rows, outcome=outcome, policy=policy, now=now)
-
+    rnd = _Round(
+        db=_Db(factory), sender=_Sender(connect), mail=mail, policy=policy, now=now, stop=stop
+    )
     try:
-        while stop is None or not stop.is_set():
-            claimed, dropped = await asyncio.to_thread(_claim, factory, mail, policy, now)
-            report += DeliveryReport(cancelled=dropped)
+        while not rnd.stopping:
+            claimed, dropped = await rnd.db.run(_claim, factory, mail, policy, now)
+            rnd.report += DeliveryReport(cancelled=dropped)
             if not claimed:
                 break
-            rows = {c.row_id: c for c in claimed}
-            pending = [
-                Pending(
-                    row_id=c.row_id, kind=Kind(c.kind), recipient=c.recipient, send_at=_planned(c)
-                )
-                for c in claimed
-            ]
-            batches = list(consolidate(pending, now, policy.catch_up_after))
-            for index, batch in enumerate(batches):
-                if stop is not None and stop.is_set():
-                    rest = [i for b in batches[index:] for i in b.row_ids]
-                    await asyncio.to_thread(_release, factory, rest)
-                    report += DeliveryReport(released=len(rest))
-                    break
-                try:
-                    envelope = _render(batch, rows, mail, now)
-                except Exception as exc:  # a bad row must not stop the others
-                    log.exception("cannot render outbox rows %s", batch.row_ids)
-                    record(batch, rows, exc)
-                    continue
-                previous = in_flight
-                if previous is not None:
-                    await previous[1]
-                in_flight = (batch, asyncio.create_task(sender.send(batch, envelope)))
-                if previous is not None:
-                    record(previous[0], rows, previous[1].result())
-            if in_flight is not None:  # before the next claim
-                record(in_flight[0], rows, await in_flight[1])
-                in_flight = None
+            await rnd.batch(claimed)
     finally:
-        if in_flight is not None:
-            record(in_flight[0], rows, await in_flight[1])
-        _relaxed_commits(recorder, on=False)
-        recorder.close()
-        await sender.close()
-    return report
+        await rnd.settle()
+        await rnd.db.close()
+        await rnd.sender.close()
+    return rnd.report

@@ -16,7 +16,9 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time as monotonic_clock
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -25,7 +27,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from tracker.core.calendar import COPENHAGEN
 from tracker.daemon import sdnotify
+from tracker.daemon.metrics import Metrics
 from tracker.daemon.sweep import Services, sweep
+from tracker.store import outbox
 
 log = logging.getLogger(__name__)
 
@@ -41,53 +45,96 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-async def run_daemon(
-    svc: Services,
-    *,
-    interval_seconds: int,
-    digest_time: time | None,
-    purge_time: time,
-    purge: Purge | None = None,
-    clock: Clock = wall_clock,
-) -> int:
-    """Sweep every ``interval_seconds`` until SIGTERM/SIGINT; returns the exit status (0)."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    lock = asyncio.Lock()
+class _AsDebug(logging.Filter):
+    """APScheduler logs two INFO lines per job run ("Running job", "executed successfully"):
+    thousands of journal lines a day that say nothing the sweep's own line does not. They
+    become DEBUG records, shown only with ``--verbose``."""
 
-    async def sweep_job() -> None:
-        if stop.is_set():
-            return
-        async with lock:
-            if stop.is_set():
-                return
-            now = clock()
-            try:
-                report = await sweep(svc, now, stop)
-            except Exception:
-                log.exception("sweep at %s failed; the next one retries", now.isoformat())
-                return
-            if report.found_work:
-                log.info(
-                    "sweep: %d refreshed, %d queued, %d sent, %d retried, %d failed",
-                    report.refreshed,
-                    report.enqueued,
-                    report.delivery.sent,
-                    report.delivery.retried,
-                    report.delivery.failed,
-                )
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
-    async def purge_job() -> None:
-        if purge is None or stop.is_set():
+
+_QUIET = _AsDebug()
+
+
+def quiet_apscheduler() -> None:
+    """Demote APScheduler's per-run lines to DEBUG (idempotent)."""
+    for name in ("apscheduler.executors.default", "apscheduler.scheduler"):
+        logger = logging.getLogger(name)
+        if _QUIET not in logger.filters:
+            logger.addFilter(_QUIET)
+
+
+@dataclass(kw_only=True)
+class _Jobs:
+    """The daemon's jobs; one lock so a sweep and the purge never overlap."""
+
+    svc: Services
+    clock: Clock
+    stop: asyncio.Event
+    purge: Purge | None
+    metrics: Metrics | None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def sweep(self) -> None:
+        if self.stop.is_set():
             return
-        async with lock:
+        async with self.lock:
+            if self.stop.is_set():
+                return
+            await self._sweep(self.clock())
+
+    async def _sweep(self, now: datetime) -> None:
+        started = monotonic_clock.monotonic()
+        try:
+            report = await sweep(self.svc, now, self.stop)
+        except Exception:
+            log.exception("sweep at %s failed; the next one retries", now.isoformat())
+            if self.metrics is not None:
+                self.metrics.sweep_done(now, monotonic_clock.monotonic() - started, None)
+            return
+        if self.metrics is not None:
+            self.metrics.sweep_done(now, monotonic_clock.monotonic() - started, report.delivery)
+            await self._observe_outbox(now)
+        if report.found_work:
+            d = report.delivery
+            log.info(
+                "sweep: %d refreshed, %d queued, %d sent, %d retried, %d failed",
+                report.refreshed,
+                report.enqueued,
+                d.sent,
+                d.retried,
+                d.failed,
+            )
+
+    async def _observe_outbox(self, now: datetime) -> None:
+        assert self.metrics is not None
+        try:
+            found = await asyncio.to_thread(_backlog, self.svc, now)
+        except Exception:
+            log.exception("cannot read the outbox for the metrics")
+            return
+        self.metrics.outbox(found, now)
+
+    async def purge_job(self) -> None:
+        if self.purge is None or self.stop.is_set():
+            return
+        async with self.lock:
             try:
-                await asyncio.to_thread(purge, clock())
+                await asyncio.to_thread(self.purge, self.clock())
             except Exception:
                 log.exception("purge failed; it runs again tomorrow")
 
+
+def _backlog(svc: Services, now: datetime) -> outbox.Backlog:
+    with svc.factory() as session:
+        return outbox.backlog(session, now)
+
+
+def _scheduler(
+    jobs: _Jobs, *, interval_seconds: int, digest_time: time | None, purge_time: time
+) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(
         timezone=COPENHAGEN,
         job_defaults={
@@ -98,14 +145,14 @@ async def run_daemon(
     )
     # The first sweep runs at once: it catches up on whatever fell due while we were down.
     scheduler.add_job(
-        sweep_job,
+        jobs.sweep,
         IntervalTrigger(seconds=interval_seconds, timezone=COPENHAGEN),
         id="sweep",
-        next_run_time=clock().astimezone(COPENHAGEN),
+        next_run_time=jobs.clock().astimezone(COPENHAGEN),
     )
     if digest_time is not None:
         scheduler.add_job(
-            sweep_job,
+            jobs.sweep,
             CronTrigger(
                 day_of_week="mon-fri",
                 hour=digest_time.hour,
@@ -115,9 +162,32 @@ async def run_daemon(
             id="digest",
         )
     scheduler.add_job(
-        purge_job,
+        jobs.purge_job,
         CronTrigger(hour=purge_time.hour, minute=purge_time.minute, timezone=COPENHAGEN),
         id="purge",
+    )
+    return scheduler
+
+
+async def run_daemon(
+    svc: Services,
+    *,
+    interval_seconds: int,
+    digest_time: time | None,
+    purge_time: time,
+    purge: Purge | None = None,
+    clock: Clock = wall_clock,
+    metrics: Metrics | None = None,
+) -> int:
+    """Sweep every ``interval_seconds`` until SIGTERM/SIGINT; returns the exit status (0)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    quiet_apscheduler()
+    jobs = _Jobs(svc=svc, clock=clock, stop=stop, purge=purge, metrics=metrics)
+    scheduler = _scheduler(
+        jobs, interval_seconds=interval_seconds, digest_time=digest_time, purge_time=purge_time
     )
     scheduler.start()
     sdnotify.notify(f"READY=1\nSTATUS=sweeping every {interval_seconds} s")
@@ -127,7 +197,7 @@ async def run_daemon(
     sdnotify.notify("STOPPING=1")
     log.info("stopping: finishing the message in flight")
     scheduler.pause()
-    async with lock:
+    async with jobs.lock:
         scheduler.shutdown(wait=False)
     watchdog.cancel()
     with contextlib.suppress(asyncio.CancelledError):

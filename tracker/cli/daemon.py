@@ -8,18 +8,22 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.cli.common import format_time, now_of, out, print_json, settings
 from tracker.cli.database import context, database
+from tracker.errors import SvarfristError
 from tracker.store.db import session_factory, transaction
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from tracker.daemon.health import Health
     from tracker.store import outbox
 
 # asyncio and the scheduler, SMTP and template stacks are imported inside the commands that
 # use them: every other command (add, reply, list, ...) starts without loading them.
 
-# Exit status of ``status`` when the daemon looks dead (monitoring: anything non-zero alerts).
+# Exit status of ``status`` when the daemon is unhealthy (monitoring: anything non-zero alerts).
 STALE = 1
+# Retrying messages listed by ``status`` (all are counted).
+_SHOWN = 20
 
 
 def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
@@ -30,9 +34,13 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     run = sub.add_parser("run", help="the daemon: sweep on a schedule until SIGTERM")
     run.set_defaults(handler=cmd_run)
 
-    status = sub.add_parser("status", help="last sweep, outbox backlog, failed deliveries")
+    status = sub.add_parser(
+        "status",
+        help="the daemon's health: last sweep, outbox backlog, retrying and failed deliveries; "
+        "exit 1 when unhealthy",
+    )
     status.add_argument("--now", help="as if it were this time (ISO 8601)")
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
     status.set_defaults(handler=cmd_status)
 
 
@@ -58,6 +66,7 @@ def cmd_tick(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
+    from tracker.daemon.metrics import Metrics, MetricsServer
     from tracker.daemon.sweep import build_services
     from tracker.scheduler import run_daemon, wall_clock
     from tracker.store.register import purge
@@ -70,16 +79,31 @@ def cmd_run(args: argparse.Namespace) -> int:
             with transaction(session_factory(engine)) as session:
                 return purge(session, _daemon_context(args, now))
 
-        return asyncio.run(
-            run_daemon(
-                svc,
-                interval_seconds=conf.daemon.sweep_interval_seconds,
-                digest_time=conf.reminders.digest_time,
-                purge_time=conf.daemon.purge_time,
-                purge=purge_now,
-                clock=wall_clock,
+        metrics = Metrics() if conf.daemon.metrics_port is not None else None
+        server = None
+        if metrics is not None and conf.daemon.metrics_port is not None:
+            host, port = conf.daemon.metrics_host, conf.daemon.metrics_port
+            try:
+                server = MetricsServer.start(metrics, host, port)
+            except OSError as exc:  # the port is taken, or the host is not ours: exit 1
+                raise SvarfristError(
+                    f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}"
+                ) from exc
+        try:
+            return asyncio.run(
+                run_daemon(
+                    svc,
+                    interval_seconds=conf.daemon.sweep_interval_seconds,
+                    digest_time=conf.reminders.digest_time,
+                    purge_time=conf.daemon.purge_time,
+                    purge=purge_now,
+                    clock=wall_clock,
+                    metrics=metrics,
+                )
             )
-        )
+        finally:
+            if server is not None:
+                server.stop()
 
 
 def _daemon_context(args: argparse.Namespace, now: datetime) -> Any:
@@ -88,43 +112,107 @@ def _daemon_context(args: argparse.Namespace, now: datetime) -> Any:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from tracker.daemon.health import assess
+
     now = now_of(args)
-    max_age = timedelta(seconds=settings().daemon.status_max_age_seconds)
+    conf = settings().daemon
+    max_age = timedelta(seconds=conf.status_max_age_seconds)
     with database() as engine:
-        facts = _status(engine, now)
-    last, backlog, failures = facts
-    stale = last is None or now - last > max_age
+        last, backlog, failures = _status(engine, now)
+    health = assess(
+        now=now,
+        last_sweep=last,
+        oldest_due_at=backlog.oldest_due_at,
+        retrying=len(backlog.retrying),
+        max_sweep_age=max_age,
+        max_undelivered=timedelta(seconds=conf.status_max_undelivered_seconds),
+    )
     if args.json:
-        print_json(
-            {
-                "last_sweep": format_time(last),
-                "healthy": not stale,
-                "backlog": {
-                    "due": backlog.due,
-                    "scheduled": backlog.scheduled,
-                    "oldest_due_at": format_time(backlog.oldest_due_at),
-                },
-                "failed": backlog.failed,
-                "failures": [
-                    {"key": f.key, "kind": f.kind, "recipient": f.recipient, "error": f.error}
-                    for f in failures
-                ],
-            }
+        print_json(_status_json(now, last, backlog, failures, health))
+    else:
+        _print_status(
+            now, last=last, backlog=backlog, failures=failures, health=health, max_age=max_age
         )
-        return STALE if stale else 0
+    return 0 if health.healthy else STALE
+
+
+def _age(now: datetime, moment: datetime | None) -> int | None:
+    return None if moment is None else int((now - moment).total_seconds())
+
+
+def _status_json(
+    now: datetime,
+    last: datetime | None,
+    backlog: outbox.Backlog,
+    failures: list[outbox.Failure],
+    health: Health,
+) -> dict[str, Any]:
+    return {
+        "last_sweep": format_time(last),
+        "last_sweep_age_seconds": _age(now, last),
+        "healthy": health.healthy,
+        "problems": list(health.problems),
+        "backlog": {
+            "due": backlog.due,
+            "scheduled": backlog.scheduled,
+            "oldest_due_at": format_time(backlog.oldest_due_at),
+            "oldest_due_age_seconds": _age(now, backlog.oldest_due_at),
+            "retrying": len(backlog.retrying),
+        },
+        "failed": backlog.failed,
+        "failures": [
+            {"key": f.key, "kind": f.kind, "recipient": f.recipient, "error": f.error}
+            for f in failures
+        ],
+        "retrying": [
+            {
+                "key": r.key,
+                "kind": r.kind,
+                "recipient": r.recipient,
+                "attempts": r.attempts,
+                "error": r.error,
+                "due_since": format_time(r.due_since),
+                "next_attempt_at": format_time(r.next_attempt_at),
+            }
+            for r in backlog.retrying[:_SHOWN]
+        ],
+    }
+
+
+def _print_status(
+    now: datetime,
+    *,
+    last: datetime | None,
+    backlog: outbox.Backlog,
+    failures: list[outbox.Failure],
+    health: Health,
+    max_age: timedelta,
+) -> None:
     if last is None:
         out("last sweep: never: STALE (is `svarfrist run` running?)")
     else:
-        age = int((now - last).total_seconds())
-        verdict = "STALE" if stale else "ok"
+        age = _age(now, last) or 0
+        when = f"{age} s ago" if age >= 0 else f"{-age} s in the future"
         limit = int(max_age.total_seconds())
-        out(f"last sweep: {format_time(last)} ({age} s ago, limit {limit} s): {verdict}")
-    oldest = f", oldest due {format_time(backlog.oldest_due_at)}" if backlog.oldest_due_at else ""
+        out(f"last sweep: {format_time(last)} ({when}, limit {limit} s): {health.sweep_verdict}")
+    oldest = ""
+    if backlog.oldest_due_at is not None:
+        waited = _age(now, backlog.oldest_due_at)
+        oldest = f", oldest due {format_time(backlog.oldest_due_at)} ({waited} s waiting)"
     out(f"outbox: {backlog.due} due now{oldest}, {backlog.scheduled} scheduled later")
+    out(f"retrying deliveries: {len(backlog.retrying)}")
+    for r in backlog.retrying[:_SHOWN]:
+        out(
+            f"  {r.kind} to {r.recipient} ({r.key}, {r.attempts} attempts, due since "
+            f"{format_time(r.due_since)}, next {format_time(r.next_attempt_at)}): {r.error}"
+        )
     out(f"failed deliveries: {backlog.failed}")
     for f in failures:
         out(f"  {f.kind} to {f.recipient} ({f.key}, {f.attempts} attempts): {f.error}")
-    return STALE if stale else 0
+    for problem in health.problems:
+        out(f"UNHEALTHY: {problem}")
+    if health.healthy:
+        out("healthy")
 
 
 def _status(

@@ -267,7 +267,8 @@ def _print_sent(factory: Any) -> None:
     out(
         "messages: "
         + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
-        + f"; total {len(rows)}"
+        # A digest carries the recipient's reminders of the same sweep: one message, one id.
+        + f"; total {len({r.message_id for r in rows})}"
     )
     out(f"every message is in {DEMO / 'mail'}/ (open the .eml files in a mail program)")
 

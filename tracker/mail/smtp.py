@@ -1,8 +1,9 @@
 """The SMTP transport: one aiosmtplib session behind a small ``Connection`` protocol.
 
 Every failure comes out as a :class:`DeliveryError` that says whether it is permanent: a 5xx
-reply (recipient refused, message rejected) is; a 4xx reply, a timeout, a refused or dropped
-connection and bad credentials (configuration, fixed by the operator) are not.
+reply (recipient refused, message rejected) is, and so is an address that needs SMTPUTF8 on a
+server that does not offer it; a 4xx reply, a timeout, a refused or dropped connection and bad
+credentials (configuration, fixed by the operator) are not.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 import aiosmtplib
 
-from tracker.mail.render import Envelope
+from tracker.mail.message import Envelope
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,10 @@ class SmtpConnection:
 
     async def send(self, envelope: Envelope) -> None:
         try:
-            await self._client.sendmail(envelope.sender, [envelope.recipient], envelope.data)
+            options = await self._options(envelope)
+            await self._client.sendmail(
+                envelope.sender, [envelope.recipient], envelope.data, mail_options=options
+            )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             detail = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
@@ -116,6 +120,25 @@ class SmtpConnection:
                 permanent=False,
                 connection_lost=True,
             ) from exc
+
+    async def _options(self, envelope: Envelope) -> list[str]:
+        """``SMTPUTF8`` when the message needs it; a permanent failure where it is not offered.
+
+        A non-ASCII local part has no ASCII form, so no later attempt on this server can do
+        better than this one.
+        """
+        if not envelope.smtputf8:
+            return []
+        if self._client.is_ehlo_or_helo_needed:
+            await self._client.ehlo()  # the extensions are known only after EHLO
+        if not self._client.supports_extension("smtputf8"):
+            raise DeliveryError(
+                envelope.recipient,
+                "the address needs SMTPUTF8 (a non-ASCII local part), "
+                "which this SMTP server does not offer",
+                permanent=True,
+            )
+        return ["SMTPUTF8"]
 
     async def close(self) -> None:
         if not self._client.is_connected:

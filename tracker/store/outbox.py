@@ -203,9 +203,21 @@ def mark_failed(session: Session | Connection, row_ids: Sequence[int], *, error:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class Retry:
+    """One row to retry: its attempts so far (counted at claim) and the payload to store.
+
+    The payload carries ``due_since``, the send time before the first failure: backoff moves
+    ``send_at``, and ``status`` must still see how long the message has waited.
+    """
+
+    attempts: int
+    payload: Mapping[str, Any]
+
+
 def mark_retry(
     session: Session | Connection,
-    attempts: Mapping[int, int],
+    rows: Mapping[int, Retry],
     *,
     error: str,
     now: datetime,
@@ -213,22 +225,25 @@ def mark_retry(
 ) -> int:
     """A transient failure: back to pending after the backoff, or failed once out of attempts.
 
-    ``attempts`` maps row id -> attempts so far (counted at claim). Returns how many gave up.
+    Returns how many gave up.
     """
     gave_up = 0
-    for row_id, tries in attempts.items():
-        if policy.gives_up(tries):
+    for row_id, retry in rows.items():
+        if policy.gives_up(retry.attempts):
             gave_up += 1
-            mark_failed(session, [row_id], error=f"gave up after {tries} attempts: {error}")
+            mark_failed(
+                session, [row_id], error=f"gave up after {retry.attempts} attempts: {error}"
+            )
             continue
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == row_id)
             .values(
                 state=OutboxState.PENDING,
-                send_at=now + policy.delay(tries),
+                send_at=now + policy.delay(retry.attempts),
                 claimed_at=None,
                 last_error=error[:_ERROR_LIMIT],
+                payload=dict(retry.payload),
             )
         )
     return gave_up
@@ -261,6 +276,23 @@ def cancel(session: Session, row_ids: Sequence[int], *, reason: str) -> None:
 
 
 # -- health and display -----------------------------------------------------------------------
+# How many retrying rows ``backlog`` reads to find the longest wait (an outage retries them all).
+_RETRYING_SCAN = 10_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class Retrying:
+    """A message that failed transiently and waits for its next attempt."""
+
+    kind: str
+    recipient: str
+    attempts: int
+    error: str
+    key: str
+    next_attempt_at: datetime
+    due_since: datetime
+
+
 @dataclass(frozen=True, kw_only=True)
 class Backlog:
     due: int
@@ -269,6 +301,9 @@ class Backlog:
     """Pending rows waiting for a later send time (outside the window, backing off)."""
     failed: int
     oldest_due_at: datetime | None
+    """The longest-waiting undelivered message: due and unsent, or retrying, since then."""
+    retrying: tuple[Retrying, ...] = ()
+    """Messages waiting for another attempt after a transient failure, longest waiting first."""
 
 
 def backlog(session: Session, now: datetime) -> Backlog:
@@ -288,15 +323,57 @@ def backlog(session: Session, now: datetime) -> Backlog:
     failed = session.scalar(select(func.count()).where(OutboxMessage.state == OutboxState.FAILED))
     oldest = session.scalar(
         select(func.min(OutboxMessage.send_at)).where(
-            OutboxMessage.state == OutboxState.PENDING, OutboxMessage.send_at <= now
+            OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.SENDING]),
+            OutboxMessage.send_at <= now,
         )
     )
+    retrying = _retrying(session)
+    waits = [r.due_since for r in retrying] + ([oldest] if oldest is not None else [])
     return Backlog(
         due=sum(int(c) for c in counts.values()),
         scheduled=int(scheduled or 0),
         failed=int(failed or 0),
-        oldest_due_at=oldest,
+        oldest_due_at=min(waits) if waits else None,
+        retrying=retrying,
     )
+
+
+def _retrying(session: Session) -> tuple[Retrying, ...]:
+    rows = session.execute(
+        select(
+            OutboxMessage.kind,
+            OutboxMessage.recipient,
+            OutboxMessage.attempts,
+            OutboxMessage.last_error,
+            OutboxMessage.key,
+            OutboxMessage.send_at,
+            OutboxMessage.payload,
+        )
+        .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.attempts > 0)
+        .limit(_RETRYING_SCAN)
+    )
+    found = [
+        Retrying(
+            kind=kind,
+            recipient=recipient,
+            attempts=attempts,
+            error=error or "",
+            key=key,
+            next_attempt_at=send_at,
+            due_since=_due_since(payload, send_at),
+        )
+        for kind, recipient, attempts, error, key, send_at, payload in rows
+    ]
+    found.sort(key=lambda r: (r.due_since, r.key))
+    return tuple(found)
+
+
+def _due_since(payload: Mapping[str, Any] | None, send_at: datetime) -> datetime:
+    since = (payload or {}).get("due_since")
+    if not since:
+        return send_at
+    parsed = datetime.fromisoformat(str(since))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=send_at.tzinfo)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,215 @@
+"""Addresses and MIME, pure: rendered text becomes an ``EmailMessage`` and the bytes to send.
+
+The stdlib builds every message (``email.message.EmailMessage`` with ``email.policy.SMTP``):
+CRLF line ends, folded headers, RFC 2047 only where RFC 2047 allows it (display names and
+unstructured text such as the subject), never inside an address.
+
+Addresses: a non-ASCII domain (``anne@københavn.dk``) is written in its IDNA form
+(``anne@xn--kbenhavn-54a.dk``), which every server accepts. A non-ASCII local part
+(``bjørn@kommune.dk``) has no ASCII form: such a message is serialised with
+``email.policy.SMTPUTF8`` and the envelope says ``smtputf8``, so the transport asks the
+server for SMTPUTF8 (RFC 6531) and fails the message for good where the server does not offer
+it. Every header value has control characters (CR, LF, ...) replaced first, so nothing in a
+payload can add a header.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy
+from email.errors import HeaderParseError
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from functools import cache
+
+from tracker.core.calendar import COPENHAGEN
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
+# Display name used when ``mail_from`` is a bare address.
+DEFAULT_SENDER_NAME = "Svarfrist"
+# The Message-ID domain when the sender address has none (it never should: config validates).
+_FALLBACK_DOMAIN = "svarfrist.invalid"
+
+
+class _Registry(HeaderRegistry):
+    """The stdlib's header registry, with each header's class made once.
+
+    ``HeaderRegistry`` builds a new class with ``type()`` on every header it parses, which
+    made that the largest single cost of a message; the classes do not change.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = super().__getitem__(name)
+        return made
+
+
+_REGISTRY = _Registry()
+_ASCII_POLICY = policy.SMTP.clone(header_factory=_REGISTRY)
+_UTF8_POLICY = policy.SMTPUTF8.clone(header_factory=_REGISTRY)
+
+
+class AddressError(ValueError):
+    """An address that cannot be written into a message; sending it can never succeed."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(f"cannot send to address {address!r}: {reason}")
+        self.address = address
+        self.reason = reason
+
+
+@dataclass(frozen=True, kw_only=True)
+class Envelope:
+    """A rendered message: SMTP envelope plus the bytes to send."""
+
+    sender: str
+    recipient: str
+    message_id: str
+    data: bytes
+    smtputf8: bool = False
+    """The envelope or headers hold a non-ASCII local part: only an SMTPUTF8 server can take it."""
+
+
+def header_safe(value: str) -> str:
+    """One line: control characters (CR/LF included) become one space."""
+    return _CONTROL.sub(" ", value).strip()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mailbox:
+    """An address as it goes on the wire: the domain in ASCII (IDNA), the local part as given."""
+
+    local: str
+    domain: str
+
+    @property
+    def addr_spec(self) -> str:
+        return f"{self.local}@{self.domain}"
+
+    @property
+    def needs_smtputf8(self) -> bool:
+        return not self.local.isascii()
+
+
+@cache
+def mailbox(address: str) -> Mailbox:
+    """Parse one address; :class:`AddressError` when it is not one or its domain is invalid."""
+    text = header_safe(address)
+    local, at, domain = text.rpartition("@")
+    if not at or not local or not domain or any(c in text for c in ' <>,;"'):
+        raise AddressError(address, "not a single e-mail address")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise AddressError(address, f"the domain is not a valid name ({exc})") from exc
+    return Mailbox(local=local, domain=ascii_domain.lower())
+
+
+@cache
+def sender(mail_from: str) -> tuple[str, Mailbox]:
+    """The display name and the address of the configured ``mail_from``.
+
+    Accepts ``addr``, ``Name <addr>`` and ``"Name, Dept" <addr>``; an unquoted comma in the
+    name (``Fredericia Kommune, Borgerservice <addr>``) is taken as part of the name, which is
+    what its writer meant. The name defaults to "Svarfrist".
+    """
+    text = header_safe(mail_from)
+    name, addr = "", text
+    if text.endswith(">") and "<" in text:
+        before, _, inside = text[:-1].rpartition("<")
+        name, addr = before.strip().strip('"').strip(), inside.strip()
+    elif "<" not in text:
+        name, addr = parseaddr(text)
+        addr = addr or text
+    return name or DEFAULT_SENDER_NAME, mailbox(addr)
+
+
+def message_id(key: str, row_id: int, mail_from: str) -> str:
+    """A deterministic Message-ID in the sender's own domain, reused on every retry."""
+    try:
+        domain = sender(mail_from)[1].domain
+    except AddressError:
+        domain = _FALLBACK_DOMAIN
+    local = re.sub(r"[^A-Za-z0-9.\-]", ".", key)
+    return f"<svarfrist.{local}.{row_id}@{domain}>"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Content:
+    """What a template produced, before it becomes MIME."""
+
+    subject: str
+    text: str
+    html: str
+    headers: Mapping[str, str]
+    attachment: tuple[str, str] | None = None
+    """(file name, CSV text) for the monthly report."""
+
+
+# RFC 5322's recommended line length: a header this long or longer is folded by the policy.
+_FOLD_AT = 78
+
+
+def _put(message: EmailMessage, name: str, value: str) -> None:
+    """Set one header, on one line, through the message's policy.
+
+    A short ASCII value is stored as it is (``set_raw``): nothing to encode or fold, and the
+    policy's parser costs more than the rest of a message. Anything else goes through the
+    policy's header classes, which fold it and write RFC 2047 where RFC 2047 allows it.
+    """
+    value = header_safe(value)
+    if value.isascii() and len(name) + len(value) + 2 <= _FOLD_AT:
+        message.set_raw(name, value)
+    else:
+        message[name] = value
+
+
+def build(
+    content: Content, *, recipient: str, msg_id: str, mail_from: str, now: datetime
+) -> Envelope:
+    """The message: text + HTML alternative (and the attachment), headers, envelope.
+
+    ``now`` is the Date header (the time of sending), in Danish local time.
+    """
+    name, from_box = sender(mail_from)
+    to_box = mailbox(recipient)
+    utf8 = from_box.needs_smtputf8 or to_box.needs_smtputf8
+    message = EmailMessage(policy=_UTF8_POLICY if utf8 else _ASCII_POLICY)
+    try:
+        # username/domain, not addr_spec: the stdlib refuses to parse a non-ASCII local part
+        _put(message, "From", str(Address(name, from_box.local, from_box.domain)))
+        _put(message, "To", str(Address("", to_box.local, to_box.domain)))
+    except (HeaderParseError, ValueError, IndexError) as exc:
+        raise AddressError(recipient, f"not a valid address ({exc})") from exc
+    _put(message, "Subject", content.subject)
+    _put(message, "Date", format_datetime(now.astimezone(COPENHAGEN)))
+    _put(message, "Message-ID", msg_id)
+    _put(message, "Auto-Submitted", "auto-generated")
+    _put(message, "X-Auto-Response-Suppress", "All")
+    for header, value in content.headers.items():
+        _put(message, header, value)
+    # Quoted-printable: 7-bit safe on any server (no 8BITMIME needed) and readable raw.
+    message.set_content(content.text, cte="quoted-printable")
+    message.add_alternative(content.html, subtype="html", cte="quoted-printable")
+    if content.attachment is not None:
+        filename, csv = content.attachment
+        message.add_attachment(
+            csv, subtype="csv", filename=header_safe(filename), cte="quoted-printable"
+        )
+    return Envelope(
+        sender=from_box.addr_spec,
+        recipient=to_box.addr_spec,
+        message_id=msg_id,
+        data=message.as_bytes(),
+        smtputf8=utf8,
+    )
