@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import pwd
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -70,7 +71,25 @@ def actor_of(args: argparse.Namespace) -> str:
     return "".join(c if validate.ACTOR_RE.fullmatch(c) else "_" for c in user)[:64] or "unknown"
 
 
+def os_user() -> str | None:
+    """The operating-system user running the command, for the audit trail: the password
+    database's name for the real uid, not $USER, which the caller sets as it likes."""
+    try:
+        name = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a uid with no passwd entry (a container, systemd's DynamicUser)
+        name = f"uid {os.getuid()}"
+    return name[:64]
+
+
 def context(args: argparse.Namespace, now: datetime) -> Context:
+    """The operation context; the real clock is read here, once, unless ``now`` is it."""
+    recorded = now if not getattr(args, "now", None) else datetime.now(UTC)
     return Context(
-        settings=settings(), calendar=calendar(), rules=rules(), actor=actor_of(args), now=now
+        settings=settings(),
+        calendar=calendar(),
+        rules=rules(),
+        actor=actor_of(args),
+        now=now,
+        recorded_at=recorded,
+        os_user=os_user(),
     )
