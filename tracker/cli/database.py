@@ -9,18 +9,24 @@ import argparse
 import getpass
 import os
 import pwd
+import stat
+import sys
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 
 from tracker.cli.common import calendar, rules, settings
+from tracker.config import config_path
 from tracker.core import validate
 from tracker.errors import BadInputError, EnvironmentFailure
 from tracker.store import schema
-from tracker.store.db import make_engine
+from tracker.store.db import database_files, make_engine, sqlite_path
 from tracker.store.register import Context
 
 
@@ -93,3 +99,46 @@ def context(args: argparse.Namespace, now: datetime) -> Context:
         recorded_at=recorded,
         os_user=os_user(),
     )
+
+
+def refuse_database_output(output: str, option: str = "--output") -> None:
+    """Refuse to write a command's output over the database's own files (the file, its
+    -wal, -shm or -journal, symlinks resolved): a report must never replace the register."""
+    target = Path(output).resolve()
+    if target in database_files(settings().database_url):
+        raise BadInputError(f"{option}: {output} is a file of the database itself")
+
+
+def warn_if_exposed() -> None:
+    """One ``warning:`` line each when the SQLite file, or a config file holding a password,
+    can be read by users other than its owner (notes, and the keys to the mail server)."""
+    path = sqlite_path(settings().database_url)
+    if path is not None and path.exists():
+        _warn_mode(path, "the database")
+    config = config_path()
+    if config is not None and config.is_file() and _holds_password(config):
+        _warn_mode(config, "the config file, which holds a password,")
+
+
+def _warn_mode(path: Path, what: str) -> None:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        sys.stderr.write(
+            f"warning: {what} {path} is readable by other users (mode {mode:04o}): "
+            f"chmod 600 {path}\n"
+        )
+
+
+def _holds_password(config: Path) -> bool:
+    try:
+        data = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # load_settings has already refused a broken file
+        return False
+    smtp = data.get("smtp")
+    if isinstance(smtp, dict) and smtp.get("password"):
+        return True
+    url = data.get("database_url")
+    try:
+        return isinstance(url, str) and make_url(url).password is not None
+    except (ArgumentError, ValueError):  # a malformed URL: make_engine names it
+        return False

@@ -224,6 +224,7 @@ def close(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
         raise BadInputError(f"{ref} is already closed (at {when})")
     validate.not_before(at, inquiry.received_at, "close at")
     pauses = pauses_of(session, inquiry.id)
+    ended_pause = bool(pauses) and pauses[-1].end is None
     if pauses and pauses[-1].end is None:
         if at < pauses[-1].start:
             raise BadInputError(
@@ -239,7 +240,9 @@ def close(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
             f"({validate.local_time(pauses[-1].end)})"
         )
     inquiry.closed_at = at
-    return _changed(session, ctx, inquiry, EventKind.CLOSED, at)
+    # Recorded so that `undo` can open the pause again that closing ended.
+    extra = {"ended_pause": True} if ended_pause else None
+    return _changed(session, ctx, inquiry, EventKind.CLOSED, at, extra=extra)
 
 
 def purge(session: Session, ctx: Context) -> int:
@@ -289,11 +292,18 @@ def _load_open(session: Session, ref: str) -> Inquiry:
 
 
 def _changed(
-    session: Session, ctx: Context, inquiry: Inquiry, kind: EventKind, at: datetime
+    session: Session,
+    ctx: Context,
+    inquiry: Inquiry,
+    kind: EventKind,
+    at: datetime,
+    *,
+    extra: dict[str, Any] | None = None,
 ) -> list[Move]:
+    """Recompute the inquiry's obligations and record the change with what moved."""
     moves = sync_obligations(session, ctx, inquiry)
-    details = {"moved": [m.details() for m in moves]} if moves else None
-    _event(session, ctx, inquiry, kind, at, details=details)
+    details = (extra or {}) | ({"moved": [m.details() for m in moves]} if moves else {})
+    _event(session, ctx, inquiry, kind, at, details=details or None)
     return moves
 
 
