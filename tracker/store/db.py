@@ -61,9 +61,11 @@ def sqlite_path(url: str) -> Path | None:
         return None
     database = parsed.database or ""
     if database.startswith("file:"):
+        # SQLAlchemy hands the URL's query (mode=..., uri=true) on to the driver apart.
         uri = urlsplit(database)
         query = dict(p.partition("=")[::2] for p in uri.query.split("&") if p)
-        database = "" if query.get("mode") == "memory" else unquote(uri.path)
+        mode = parsed.query.get("mode") or query.get("mode")
+        database = "" if mode == "memory" else unquote(uri.path)
     if not database or database == ":memory:":
         return None
     return Path(database)
