@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -97,3 +99,49 @@ def test_init_on_a_database_from_a_newer_svarfrist_is_a_clear_error(
     assert result.returncode == 1
     assert result.stderr.startswith("error: cannot migrate the database schema")
     assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_0005_keeps_old_events_as_of_their_recorded_time_and_folds_advisors(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    sqlite = engine.dialect.name == "sqlite"
+    then = datetime(2020, 1, 2, 9, 5, tzinfo=UTC)
+    stored = then.replace(tzinfo=None) if sqlite else then  # SQLite keeps naive UTC
+    ts = sa.DateTime(timezone=True)
+    inquiries = sa.table(
+        "inquiries",
+        *(sa.column(n) for n in ("id", "ref", "channel", "department", "advisor")),
+        *(sa.column(n, sa.Boolean()) for n in ("callback_requested",)),
+        *(sa.column(n, ts) for n in ("received_at", "created_at")),
+    )
+    events = sa.table(
+        "events",
+        *(sa.column(n) for n in ("id", "inquiry_id", "kind", "actor")),
+        *(sa.column(n, ts) for n in ("at", "recorded_at")),
+    )
+    try:
+        schema.upgrade(engine, "0004")
+        with engine.begin() as conn:
+            for i, advisor in enumerate(["Anna@Fredericia.DK", "anna@fredericia.dk", "BØRGE@x.DK"]):
+                conn.execute(
+                    inquiries.insert().values(
+                        id=i + 1, ref=f"r{i}", channel="email", department="Diverse",
+                        advisor=advisor, callback_requested=False, received_at=stored,
+                        created_at=stored,
+                    )
+                )  # fmt: skip
+            conn.execute(
+                events.insert().values(
+                    id=1, inquiry_id=1, kind="created", actor="someone", at=stored,
+                    recorded_at=stored,
+                )
+            )  # fmt: skip
+        schema.upgrade(engine)
+        with engine.connect() as conn:
+            row = conn.execute(sa.text("SELECT as_of, recorded_at, os_user FROM events")).one()
+            advisors = conn.execute(sa.text("SELECT advisor FROM inquiries ORDER BY id")).scalars()
+            assert list(advisors) == ["anna@fredericia.dk", "anna@fredericia.dk", "børge@x.dk"]
+        assert row.as_of == row.recorded_at and row.os_user is None
+    finally:
+        engine.dispose()

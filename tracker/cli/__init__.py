@@ -29,7 +29,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "tracker.cli.pure": ("due", "calendar"),
     "tracker.cli.register": (
         "init", "add", "reply", "callback", "pause", "resume", "close", "show", "list",
-        "purge", "recompute",
+        "purge", "recompute", "assign", "reopen", "undo",
     ),
     "tracker.cli.transfer": ("import", "export"),
     "tracker.cli.daemon": ("tick", "run", "status"),

@@ -8,18 +8,25 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import pwd
+import stat
+import sys
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 
 from tracker.cli.common import calendar, rules, settings
+from tracker.config import config_path
 from tracker.core import validate
 from tracker.errors import BadInputError, EnvironmentFailure
 from tracker.store import schema
-from tracker.store.db import make_engine
+from tracker.store.db import database_files, make_engine, sqlite_path
 from tracker.store.register import Context
 
 
@@ -70,7 +77,68 @@ def actor_of(args: argparse.Namespace) -> str:
     return "".join(c if validate.ACTOR_RE.fullmatch(c) else "_" for c in user)[:64] or "unknown"
 
 
+def os_user() -> str | None:
+    """The operating-system user running the command, for the audit trail: the password
+    database's name for the real uid, not $USER, which the caller sets as it likes."""
+    try:
+        name = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a uid with no passwd entry (a container, systemd's DynamicUser)
+        name = f"uid {os.getuid()}"
+    return name[:64]
+
+
 def context(args: argparse.Namespace, now: datetime) -> Context:
+    """The operation context; the real clock is read here, once, unless ``now`` is it."""
+    recorded = now if not getattr(args, "now", None) else datetime.now(UTC)
     return Context(
-        settings=settings(), calendar=calendar(), rules=rules(), actor=actor_of(args), now=now
+        settings=settings(),
+        calendar=calendar(),
+        rules=rules(),
+        actor=actor_of(args),
+        now=now,
+        recorded_at=recorded,
+        os_user=os_user(),
     )
+
+
+def refuse_database_output(output: str, option: str = "--output") -> None:
+    """Refuse to write a command's output over the database's own files (the file, its
+    -wal, -shm or -journal, symlinks resolved): a report must never replace the register."""
+    target = Path(output).resolve()
+    if target in database_files(settings().database_url):
+        raise BadInputError(f"{option}: {output} is a file of the database itself")
+
+
+def warn_if_exposed() -> None:
+    """One ``warning:`` line each when the SQLite file, or a config file holding a password,
+    can be read by users other than its owner (notes, and the keys to the mail server)."""
+    path = sqlite_path(settings().database_url)
+    if path is not None and path.exists():
+        _warn_mode(path, "the database")
+    config = config_path()
+    if config is not None and config.is_file() and _holds_password(config):
+        _warn_mode(config, "the config file, which holds a password,")
+
+
+def _warn_mode(path: Path, what: str) -> None:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        sys.stderr.write(
+            f"warning: {what} {path} is readable by other users (mode {mode:04o}): "
+            f"chmod 600 {path}\n"
+        )
+
+
+def _holds_password(config: Path) -> bool:
+    try:
+        data = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # load_settings has already refused a broken file
+        return False
+    smtp = data.get("smtp")
+    if isinstance(smtp, dict) and smtp.get("password"):
+        return True
+    url = data.get("database_url")
+    try:
+        return isinstance(url, str) and make_url(url).password is not None
+    except (ArgumentError, ValueError):  # a malformed URL: make_engine names it
+        return False

@@ -1,5 +1,6 @@
 """Register commands: init, add, reply, callback, pause, resume, close, show, list, purge,
-recompute (import and export are in tracker.cli.transfer).
+recompute, and the corrections assign, reopen, undo (import and export are in
+tracker.cli.transfer).
 
 Each command opens the database, runs one operation in one transaction and prints the
 result; database trouble becomes one ``error:`` line with exit status 1, never a traceback
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -25,11 +27,12 @@ from tracker.cli.common import (
     parse_time,
     print_json,
 )
-from tracker.cli.database import actor_of, add_common, context, database
+from tracker.cli.database import actor_of, add_common, context, database, warn_if_exposed
 from tracker.cli.render import print_moves, print_view, summary_line, view_json
+from tracker.cli.terminal import escape_controls
 from tracker.core import validate
-from tracker.store import outbox, queries, register, schema
-from tracker.store.db import read_only, session_factory, transaction
+from tracker.store import history, outbox, queries, register, schema
+from tracker.store.db import checkpoint, read_only, session_factory, transaction
 from tracker.store.recompute import recompute
 from tracker.store.register import Context, Move, NewInquiry
 
@@ -107,6 +110,31 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     rec.add_argument("--json", action="store_true")
     add_common(rec, writes=True)
     rec.set_defaults(handler=cmd_recompute)
+    _add_corrections(sub)
+
+
+def _add_corrections(sub: argparse._SubParsersAction[Any]) -> None:
+    assign = sub.add_parser(
+        "assign", help="give an open inquiry to another advisor; moves its unsent reminders"
+    )
+    assign.add_argument("ref")
+    assign.add_argument("--advisor", required=True, help="the new advisor's e-mail address")
+    add_common(assign, writes=True)
+    assign.set_defaults(handler=cmd_assign)
+
+    reopen = sub.add_parser("reopen", help="open a closed inquiry again; deadlines recomputed")
+    reopen.add_argument("ref")
+    add_common(reopen, writes=True)
+    reopen.set_defaults(handler=cmd_reopen)
+
+    undo = sub.add_parser(
+        "undo",
+        help="revert the inquiry's last change (reply, callback, pause, resume, close, "
+        "assign, reopen); repeat to go further back",
+    )
+    undo.add_argument("ref")
+    add_common(undo, writes=True)
+    undo.set_defaults(handler=cmd_undo)
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -117,6 +145,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         before = schema.current_revision(engine)
         schema.upgrade(engine, calendar=calendar())
         after = schema.current_revision(engine)
+    warn_if_exposed()
     if before == after:
         out(f"database schema is current ({after})")
     elif before is None:
@@ -166,12 +195,53 @@ def cmd_show(args: argparse.Namespace) -> int:
     with database() as engine, session_factory(read_only(engine))() as session:
         view = queries.show(session, args.ref, now)
         failed = outbox.delivery_failures(session, [view.ref])  # reminder e-mails (issue 4)
+        trail = history.history(session, view.ref)
     if args.json:
-        print_json(view_json(view, full=True) | delivery.failures_json(failed, view.ref))
+        data = view_json(view, full=True) | delivery.failures_json(failed, view.ref)
+        print_json(data | {"history": [_history_json(e) for e in trail]})
     else:
         print_view(view)
         delivery.print_failures(failed, view.ref)
+        _print_history(trail)
     return 0
+
+
+def _history_json(entry: history.HistoryEntry) -> dict[str, Any]:
+    return {
+        "event": entry.kind,
+        "at": format_time(entry.at),
+        "recorded_at": format_time(entry.recorded_at),
+        "as_of": format_time(entry.as_of),
+        "actor": entry.actor,
+        "os_user": entry.os_user,
+        "details": entry.details,
+    }
+
+
+def _print_history(trail: list[history.HistoryEntry]) -> None:
+    """The audit trail: what, when it says it happened, when it was really recorded, by
+    whom (the named actor, and the operating-system user where it differs). Never a note."""
+    for e in trail:
+        who = e.actor if e.os_user in (None, e.actor) else f"{e.actor} (os user {e.os_user})"
+        what = escape_controls(_describe(e))
+        out(
+            f"history:     {format_time(e.at)}  {what}  by {who}  "
+            f"recorded {format_time(e.recorded_at)}"
+        )
+
+
+def _describe(e: history.HistoryEntry) -> str:
+    d = e.details
+    if e.kind == register.EventKind.ASSIGNED:
+        return f"assigned {d.get('from') or '-'} -> {d.get('to')}"
+    if e.kind == register.EventKind.UNDONE:
+        return f"undone: {d.get('undoes')} at {format_time(_parse(d.get('undoes_at')))}"
+    moved = len(d.get("moved", []))
+    return e.kind + (f" ({moved} deadline{'s' if moved != 1 else ''} moved)" if moved else "")
+
+
+def _parse(text: Any) -> datetime | None:
+    return datetime.fromisoformat(text) if isinstance(text, str) else None
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -204,10 +274,48 @@ def _stream_json_array(items: Iterator[dict[str, Any]]) -> None:
 
 def cmd_purge(args: argparse.Namespace) -> int:
     ctx = context(args, now_of(args))
-    with database() as engine, transaction(session_factory(engine)) as session:
-        count = register.purge(session, ctx)
+    with database() as engine:
+        with transaction(session_factory(engine)) as session:
+            count = register.purge(session, ctx)
+        # The erased notes are still in the write-ahead log until it is checkpointed.
+        emptied = checkpoint(engine)
     days = ctx.settings.retention_days
     out(f"purged the notes of {count} inquiries closed more than {days} days ago")
+    if not emptied:
+        sys.stderr.write(
+            "warning: a reader kept the write-ahead log busy: the erased notes stay in the "
+            "-wal file until its next checkpoint; run purge again when it is idle\n"
+        )
+    return 0
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    ctx = context(args, now_of(args))
+    with database() as engine, transaction(session_factory(engine)) as session:
+        done = history.assign(session, ctx, args.ref, args.advisor)
+    moved = done.moved_messages
+    out(
+        f"{args.ref} assigned to {done.advisor} (was {done.previous or 'unassigned'}); "
+        f"{moved} unsent reminder{'s' if moved != 1 else ''} moved"
+    )
+    return 0
+
+
+def cmd_reopen(args: argparse.Namespace) -> int:
+    ctx = context(args, now_of(args))
+    with database() as engine, transaction(session_factory(engine)) as session:
+        moves = history.reopen(session, ctx, args.ref)
+    out(f"{args.ref} reopened")
+    print_moves(moves)
+    return 0
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    ctx = context(args, now_of(args))
+    with database() as engine, transaction(session_factory(engine)) as session:
+        done = history.undo(session, ctx, args.ref)
+    out(f"{args.ref}: undid {done.kind.value} at {format_time(done.at)}")
+    print_moves(done.moves)
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracker.cli.common import format_time, out
+from tracker.cli.terminal import escape_controls
 from tracker.store import queries
 from tracker.store.register import Move
 
@@ -75,7 +76,7 @@ def print_view(view: queries.InquiryView) -> None:
     for p in view.pauses:
         out(f"paused:      {format_time(p.start)} - {format_time(p.end) or 'still paused'}")
     if view.note:
-        out(f"note:        {view.note}")
+        out(f"note:        {escape_controls(view.note)}")
     for o in view.obligations:
         out(
             f"obligation:  {o.rule}  due {format_time(o.due_at) or '- (paused)'}  "

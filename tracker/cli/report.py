@@ -19,7 +19,7 @@ from tracker.cli.common import (
     print_json,
     settings,
 )
-from tracker.cli.database import add_common, database
+from tracker.cli.database import add_common, database, refuse_database_output
 from tracker.errors import BadInputError
 from tracker.reports.build import breach_rows, build_annual, build_report, monthly_compliance
 from tracker.reports.format import (
@@ -192,6 +192,7 @@ def _emit(output: str | None, chunks: Iterable[str], encoding: str = "utf-8") ->
             first = False
         sys.stdout.flush()
         return 0
+    refuse_database_output(output)
     target = Path(output)
     if not target.parent.is_dir():
         raise BadInputError(f"--output: no such directory: {target.parent}")

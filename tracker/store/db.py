@@ -1,5 +1,6 @@
-"""Engines and sessions: SQLite embedded by default (WAL, busy timeout, mode 0600), PostgreSQL
-via psycopg 3 for several replicas. Thin: no business rules here."""
+"""Engines and sessions: SQLite embedded by default (WAL, busy timeout, secure_delete, a file
+of mode 0600 in folders of 0700), PostgreSQL via psycopg 3 for several replicas. Thin: no
+business rules here."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,13 +41,11 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
             "database_url", f"{backend!r} is not supported: use sqlite:/// or postgresql+psycopg://"
         )
     if backend == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:" and not database.startswith("file:"):
-            path = Path(database)
-            if not path.exists():
-                if not create:
-                    raise EnvironmentFailure(f"no database at {path}: `svarfrist init` creates it")
-                _create_private_file(path)
+        path = sqlite_path(url)
+        if path is not None and not path.exists():
+            if not create:
+                raise EnvironmentFailure(f"no database at {path}: `svarfrist init` creates it")
+            _create_private_file(path)
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
@@ -53,10 +53,73 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     return create_engine(parsed, pool_pre_ping=True)
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file a SQLite URL names, plain (``sqlite:///x.db``) or as a URI
+    (``sqlite:///file:x.db?uri=true``); None for another backend or an in-memory database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database.startswith("file:"):
+        # SQLAlchemy hands the URL's query (mode=..., uri=true) on to the driver apart.
+        uri = urlsplit(database)
+        query = dict(p.partition("=")[::2] for p in uri.query.split("&") if p)
+        mode = parsed.query.get("mode") or query.get("mode")
+        database = "" if mode == "memory" else unquote(uri.path)
+    if not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
+def database_files(url: str) -> list[Path]:
+    """The files a SQLite database lives in (the database, -wal, -shm, -journal), symlinks
+    resolved; empty for PostgreSQL. What a command must never overwrite with its output."""
+    path = sqlite_path(url)
+    if path is None:
+        return []
+    found: list[Path] = []
+    # SQLite opens the target of a symlinked database and keeps its -wal beside the target;
+    # the link's own siblings are listed too, in case another SQLite build does not.
+    for main in dict.fromkeys((path.absolute(), path.resolve())):
+        for name in (main, *(main.with_name(main.name + s) for s in SQLITE_SIDE_FILES)):
+            found.append(name.resolve())
+    return list(dict.fromkeys(found))
+
+
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
 def _create_private_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # Created 0700/0600 whatever the umask: the notes are private. mkdir(parents=True)
+    # would give the missing parents the umask's mode (0777 under umask 000).
+    missing = [p for p in reversed(path.absolute().parents) if not p.exists()]
+    for folder in missing:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask; this is not
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def checkpoint(engine: Engine) -> bool:
+    """Copy SQLite's write-ahead log into the database file and truncate it to zero bytes,
+    so that what a transaction erased (purge) survives in no old log frame; the erased
+    cells of the file itself are zeroed by secure_delete. True when the log was emptied
+    (always on PostgreSQL, which has no such file); False when a reader still uses it."""
+    if engine.dialect.name != "sqlite":
+        return True
+    # The DB-API connection, outside any transaction: a checkpoint cannot run inside one
+    # (SQLAlchemy's begin hook would open BEGIN IMMEDIATE first).
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        busy, _log_frames, _copied = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        cursor.close()
+    finally:
+        raw.close()
+    return bool(busy == 0)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -67,6 +130,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted content is overwritten with zeros, in the page and in free pages alike: a
+    # purged note must not linger in the file (upstream SQLite's default is OFF).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -200,10 +200,18 @@ class Event(Base):
     ref: Mapped[str | None] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime]
-    """When it happened in the world (``--at``)."""
+    """When it happened in the world, as the command said (``--at``, or its ``now``)."""
     recorded_at: Mapped[datetime]
-    """When Svarfrist recorded it."""
+    """The real clock when Svarfrist recorded it, read by the shell: never ``--now``, so a
+    back-dated command cannot pass itself off as made back then (before schema 0005 it held
+    the command's now; 0005 copied that into ``as_of``)."""
+    as_of: Mapped[datetime]
+    """The command's ``now`` (``--now`` or the clock): the time it behaved as if it were."""
     actor: Mapped[str] = mapped_column(String(320))
+    """Who the command said did it (``--actor``, else the operating-system user)."""
+    os_user: Mapped[str | None] = mapped_column(String(64))
+    """The operating-system user that ran the command, whatever ``--actor`` said; NULL for
+    events recorded before schema 0005 and by callers that have no such user."""
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (Index(None, "inquiry_id"), Index(None, "kind", "at"))

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.store.models import Event, Inquiry
-from tracker.store.register import Context, EventKind, Move, sync_obligations
+from tracker.store.register import Context, EventKind, Move, audit_fields, sync_obligations
 
 CHUNK = 500
 
@@ -41,9 +41,8 @@ def recompute(session: Session, ctx: Context, *, dry_run: bool) -> list[Move]:
                         ref=inquiry.ref,
                         kind=EventKind.RECOMPUTED.value,
                         at=ctx.now,
-                        recorded_at=ctx.now,
-                        actor=ctx.actor,
                         details={"moved": [m.details() for m in moved]},
+                        **audit_fields(ctx),
                     )
                 )
             moves.extend(moved)

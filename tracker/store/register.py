@@ -42,6 +42,7 @@ __all__ = [
     "Move",
     "NewInquiry",
     "add",
+    "audit_fields",
     "callback",
     "check_recipient",
     "close",
@@ -54,6 +55,11 @@ __all__ = [
 ]
 
 
+# How far a given --now may run ahead of the real clock before an erasing command refuses it:
+# clocks of machines sharing one database drift by seconds, not minutes.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
 class EventKind(StrEnum):
     CREATED = "created"
     REPLIED = "replied"
@@ -64,6 +70,9 @@ class EventKind(StrEnum):
     PURGED = "purged"
     RECOMPUTED = "recomputed"
     IMPORTED = "imported"
+    ASSIGNED = "assigned"
+    REOPENED = "reopened"
+    UNDONE = "undone"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +84,11 @@ class Context:
     rules: Mapping[str, Rule]
     actor: str
     now: datetime
+    recorded_at: datetime | None = None
+    """The real clock, read once by the shell: what the audit trail records as the time of
+    recording, however ``now`` was given. None: ``now`` is the clock."""
+    os_user: str | None = None
+    """The operating-system user running the command, recorded beside ``actor``."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -210,6 +224,7 @@ def close(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
         raise BadInputError(f"{ref} is already closed (at {when})")
     validate.not_before(at, inquiry.received_at, "close at")
     pauses = pauses_of(session, inquiry.id)
+    ended_pause = bool(pauses) and pauses[-1].end is None
     if pauses and pauses[-1].end is None:
         if at < pauses[-1].start:
             raise BadInputError(
@@ -225,15 +240,19 @@ def close(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
             f"({validate.local_time(pauses[-1].end)})"
         )
     inquiry.closed_at = at
-    return _changed(session, ctx, inquiry, EventKind.CLOSED, at)
+    # Recorded so that `undo` can open the pause again that closing ended.
+    extra = {"ended_pause": True} if ended_pause else None
+    return _changed(session, ctx, inquiry, EventKind.CLOSED, at, extra=extra)
 
 
 def purge(session: Session, ctx: Context) -> int:
     """Erase the notes of inquiries closed longer than retention_days; returns how many.
 
     Only the note (the one free text) is cleared and purged_at set: every field statistics
-    use stays as it was. The ``purged`` event records the count, never any text.
+    use stays as it was. The ``purged`` event records the count, never any text. Erasing
+    cannot be undone, so a ``now`` later than the real clock is refused (refuse_future_now).
     """
+    refuse_future_now(ctx, "purge")
     cutoff = ctx.now - timedelta(days=ctx.settings.retention_days)
     result = session.execute(
         update(Inquiry)
@@ -248,9 +267,8 @@ def purge(session: Session, ctx: Context) -> int:
             ref=None,
             kind=EventKind.PURGED,
             at=ctx.now,
-            recorded_at=ctx.now,
-            actor=ctx.actor,
             details={"count": count, "closed_before": cutoff.isoformat()},
+            **audit_fields(ctx),
         )
     )
     return count
@@ -274,11 +292,18 @@ def _load_open(session: Session, ref: str) -> Inquiry:
 
 
 def _changed(
-    session: Session, ctx: Context, inquiry: Inquiry, kind: EventKind, at: datetime
+    session: Session,
+    ctx: Context,
+    inquiry: Inquiry,
+    kind: EventKind,
+    at: datetime,
+    *,
+    extra: dict[str, Any] | None = None,
 ) -> list[Move]:
+    """Recompute the inquiry's obligations and record the change with what moved."""
     moves = sync_obligations(session, ctx, inquiry)
-    details = {"moved": [m.details() for m in moves]} if moves else None
-    _event(session, ctx, inquiry, kind, at, details=details)
+    details = (extra or {}) | ({"moved": [m.details() for m in moves]} if moves else {})
+    _event(session, ctx, inquiry, kind, at, details=details or None)
     return moves
 
 
@@ -297,8 +322,29 @@ def _event(
             ref=inquiry.ref,
             kind=kind.value,
             at=at,
-            recorded_at=ctx.now,
-            actor=ctx.actor,
             details=details,
+            **audit_fields(ctx),
         )
     )
+
+
+def audit_fields(ctx: Context) -> dict[str, Any]:
+    """Who recorded an event and when, for every Event row: the real clock beside the
+    command's ``now``, the operating-system user beside the actor it named."""
+    return {
+        "recorded_at": ctx.recorded_at or ctx.now,
+        "as_of": ctx.now,
+        "actor": ctx.actor,
+        "os_user": ctx.os_user,
+    }
+
+
+def refuse_future_now(ctx: Context, command: str) -> None:
+    """A command that erases refuses a ``now`` later than the real clock (plus CLOCK_SKEW):
+    what it erases at a pretended future time is gone for good in the present."""
+    if ctx.recorded_at is not None and ctx.now > ctx.recorded_at + CLOCK_SKEW:
+        raise BadInputError(
+            f"{command} erases irreversibly and refuses a time in the future: --now "
+            f"{validate.local_time(ctx.now)} is later than the real clock "
+            f"({validate.local_time(ctx.recorded_at)})"
+        )

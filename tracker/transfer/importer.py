@@ -39,7 +39,7 @@ from tracker.errors import BadInputError, SvarfristError
 from tracker.store import refs
 from tracker.store.bulk import BulkWriter, driver_time
 from tracker.store.models import Event, Inquiry
-from tracker.store.register import Context, EventKind
+from tracker.store.register import Context, EventKind, audit_fields
 from tracker.transfer.fastpath import plans_for
 from tracker.transfer.prepare import Chunk, Plans, chunks
 
@@ -125,9 +125,8 @@ def import_csv(
             Event(
                 kind=EventKind.IMPORTED.value,
                 at=ctx.now,
-                recorded_at=ctx.now,
-                actor=ctx.actor,
                 details={"rows": scan.rows, "generated_refs": generated},
+                **audit_fields(ctx),
             )
         )
     return ImportResult(rows=scan.rows, generated_refs=generated, dry_run=dry_run)

@@ -1,0 +1,175 @@
+"""Correcting mistakes: assign, reopen and undo through the real console script, on SQLite and
+PostgreSQL; each refuses what cannot be undone, with one error line and nothing written.
+
+Deadlines are spec/DEADLINES.md's (``working_days``, default closed days): an e-mail received
+Fri 27 Nov 15:00 is due Mon 30 Nov 15:00; paused Fri 16:00 to Mon 10:00, Tue 1 Dec 09:00.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from register_support import assert_refused, dump, engine_for, session_on
+from sqlalchemy import select, update
+from test_register import Cli, by_rule, cli, events, ok, show
+
+from tracker.store import outbox
+from tracker.store.models import Inquiry, OutboxMessage
+
+__all__ = ["cli"]  # the fixture, imported for the tests below
+
+ANNE, BO, LEAD = "anne@fredericia.dk", "bo@fredericia.dk", "leder@fredericia.dk"
+
+
+def add(cli: Cli, received: str, *extra: str) -> str:
+    base = ("add", "--channel", "email", "--department", "Diverse", "--received", received)
+    return str(ok(cli(*base, *extra)).stdout.strip())
+
+
+def reply_rule(cli: Cli, ref: str) -> dict[str, Any]:
+    rule: dict[str, Any] = by_rule(show(cli, ref, now="2026-12-01T12:00"))["reply"]
+    return rule
+
+
+def test_undo_walks_back_through_close_reply_resume_and_pause_recomputing_deadlines(
+    cli: Cli,
+) -> None:
+    ref = add(cli, "2026-11-27T15:00")
+    ok(cli("pause", ref, "--at", "2026-11-27T16:00"))
+    ok(cli("resume", ref, "--at", "2026-11-30T10:00"))
+    ok(cli("reply", ref, "--at", "2026-12-01T08:00"))
+    ok(cli("close", ref, "--at", "2026-12-01T09:30"))
+
+    undone = ok(cli("undo", ref))
+    assert undone.stdout.startswith(f"{ref}: undid closed at 2026-12-01T09:30:00+01:00")
+    assert show(cli, ref)["closed_at"] is None
+    assert reply_rule(cli, ref)["met_at"] == "2026-12-01T08:00:00+01:00"
+
+    ok(cli("undo", ref))  # the reply
+    assert reply_rule(cli, ref)["met_at"] is None
+    assert reply_rule(cli, ref)["due_at"] == "2026-12-01T09:00:00+01:00"
+
+    ok(cli("undo", ref))  # the resume: paused again, the clock stopped
+    assert show(cli, ref)["pauses"] == [{"start": "2026-11-27T16:00:00+01:00", "end": None}]
+    assert reply_rule(cli, ref)["due_at"] is None
+
+    ok(cli("undo", ref))  # the pause: the deadline it always had
+    assert show(cli, ref)["pauses"] == []
+    assert reply_rule(cli, ref)["due_at"] == "2026-11-30T15:00:00+01:00"
+
+    before = dump(cli.url)
+    assert_refused(cli("undo", ref), fragment="nothing to undo")
+    assert dump(cli.url) == before
+    kinds = [e["kind"] for e in events(cli)]
+    assert kinds == ["created", "paused", "resumed", "replied", "closed"] + ["undone"] * 4
+    assert [e["details"]["undoes"] for e in events(cli)[5:]] == [
+        "closed",
+        "replied",
+        "resumed",
+        "paused",
+    ]
+
+
+def test_undoing_a_close_that_ended_a_pause_pauses_the_inquiry_again(cli: Cli) -> None:
+    ref = add(cli, "2026-11-27T15:00", "--callback")
+    ok(cli("callback", ref, "--at", "2026-11-27T15:30"))
+    ok(cli("pause", ref, "--at", "2026-11-27T16:00"))
+    ok(cli("close", ref, "--at", "2026-11-30T12:00"))
+    assert show(cli, ref)["pauses"][0]["end"] == "2026-11-30T12:00:00+01:00"
+    ok(cli("undo", ref))
+    data = show(cli, ref)
+    assert data["closed_at"] is None
+    assert data["pauses"] == [{"start": "2026-11-27T16:00:00+01:00", "end": None}]
+    assert by_rule(data)["reply"]["due_at"] is None
+    ok(cli("undo", ref))  # the pause
+    ok(cli("undo", ref))  # the callback
+    assert by_rule(show(cli, ref))["callback"]["met_at"] is None
+
+
+def test_reopen_opens_a_closed_inquiry_and_undo_closes_it_again(cli: Cli) -> None:
+    ref = add(cli, "2026-11-25T10:00")
+    ok(cli("close", ref, "--at", "2026-11-25T12:00"))
+    assert reply_rule(cli, ref)["state"] == "met_on_time"
+    ok(cli("reopen", ref, "--now", "2026-12-01T12:00"))
+    data = show(cli, ref)
+    assert data["closed_at"] is None and data["status"] == "open"
+    assert reply_rule(cli, ref)["met_at"] is None
+    assert reply_rule(cli, ref)["state"] == "overdue"  # due Thu 26 Nov 10:00, as it always was
+    [reopened] = [e for e in events(cli) if e["kind"] == "reopened"]
+    assert reopened["details"]["closed_at"].startswith("2026-11-25T11:00:00")
+
+    ok(cli("undo", ref))
+    assert show(cli, ref)["closed_at"] == "2026-11-25T12:00:00+01:00"
+    assert reply_rule(cli, ref)["state"] == "met_on_time"
+    ok(cli("undo", ref))  # next back: the close itself
+    assert show(cli, ref)["closed_at"] is None
+    assert_refused(cli("undo", ref), fragment="nothing to undo")
+
+
+def _seed_reminders(url: str, ref: str) -> None:
+    """Outbox rows as the daemon writes them: one due soon to the advisor (unsent), one
+    overdue already sent to her, an escalation to the lead."""
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    with engine_for(url, init=False) as engine, session_on(engine) as session:
+        inquiry_id = session.scalar(select(Inquiry.id).where(Inquiry.ref == ref))
+        for key, kind, to in (("soon", "due_soon", ANNE), ("late", "overdue", ANNE)):
+            outbox.enqueue(
+                session, key=key, kind=kind, recipient=to, payload={"ref": ref},
+                send_at=now, inquiry_id=inquiry_id,
+            )  # fmt: skip
+        outbox.enqueue(
+            session, key="esc", kind="escalation", recipient=LEAD, payload={"ref": ref},
+            send_at=now, inquiry_id=inquiry_id,
+        )  # fmt: skip
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.key == "late").values(state="sent")
+        )
+
+
+def _recipients(url: str) -> dict[str, str]:
+    with engine_for(url, init=False) as engine, engine.connect() as conn:
+        rows = conn.execute(select(OutboxMessage.key, OutboxMessage.recipient))
+        return {key: to for key, to in rows}
+
+
+def test_assign_moves_unsent_reminders_to_the_new_advisor_and_undo_moves_them_back(
+    cli: Cli,
+) -> None:
+    ref = add(cli, "2026-11-25T10:00", "--advisor", ANNE)
+    _seed_reminders(cli.url, ref)
+    done = ok(cli("assign", ref, "--advisor", BO))
+    assert done.stdout.strip() == f"{ref} assigned to {BO} (was {ANNE}); 1 unsent reminder moved"
+    assert show(cli, ref)["advisor"] == BO
+    assert _recipients(cli.url) == {"soon": BO, "late": ANNE, "esc": LEAD}
+    listed = ok(cli("list", "--json", "--advisor", BO)).stdout
+    assert ref in listed
+    [assigned] = [e for e in events(cli) if e["kind"] == "assigned"]
+    assert assigned["details"] == {"from": ANNE, "to": BO, "moved_messages": 1}
+
+    ok(cli("undo", ref))
+    assert show(cli, ref)["advisor"] == ANNE
+    assert _recipients(cli.url) == {"soon": ANNE, "late": ANNE, "esc": LEAD}
+
+
+def test_corrections_refuse_what_cannot_be_done_and_write_nothing(cli: Cli) -> None:
+    open_ref = add(cli, "2026-11-25T10:00", "--advisor", ANNE)
+    closed_ref = add(cli, "2026-11-25T11:00")
+    ok(cli("close", closed_ref, "--at", "2026-11-25T12:00"))
+    purged_ref = add(cli, "2026-09-01T10:00", "--note", "gammel sag")
+    ok(cli("close", purged_ref, "--at", "2026-09-01T11:00"))
+    ok(cli("purge"))  # closed more than 30 days before the real clock
+    before = dump(cli.url)
+    for args, fragment in (
+        (("undo", open_ref), "nothing to undo"),
+        (("undo", "2026-999999"), "unknown ref"),
+        (("undo", purged_ref), "was purged"),
+        (("reopen", purged_ref), "was purged"),
+        (("reopen", open_ref), "is not closed"),
+        (("assign", open_ref, "--advisor", ANNE), "already assigned"),
+        (("assign", open_ref, "--advisor", "not an address"), "not an e-mail address"),
+        (("assign", closed_ref, "--advisor", BO), "is closed"),
+        (("assign", "2026-999999", "--advisor", BO), "unknown ref"),
+    ):
+        assert_refused(cli(*args), fragment=fragment)
+    assert dump(cli.url) == before
