@@ -297,7 +297,7 @@ def test_recompute_lists_moved_deadlines_and_dry_run_writes_nothing(
             "--received",
             "2026-12-02T10:00",
             "--now",
-            "2026-12-01T00:00",
+            "2026-12-07T10:00",
         )
     )
     ok(
@@ -310,7 +310,7 @@ def test_recompute_lists_moved_deadlines_and_dry_run_writes_nothing(
             "--received",
             "2026-12-07T10:00",
             "--now",
-            "2026-12-01T00:00",
+            "2026-12-07T10:00",
         )
     )
     # the municipality declares Thursday 3 December closed

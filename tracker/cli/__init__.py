@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from typing import ClassVar, NoReturn
 
-from tracker.cli.common import ArgumentParser
+from tracker.cli.common import ArgumentParser, check_text_arguments
 from tracker.config import unknown_variables
 from tracker.errors import BadInputError, ConfigError, SvarfristError
 
@@ -85,7 +85,9 @@ def configure_logging(verbose: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = build_parser(argv).parse_args(argv)
+        parser = build_parser(argv)
+        args = parser.parse_args(argv)
+        check_text_arguments(parser, args)
         configure_logging(args.verbose)
         for var in unknown_variables(os.environ):
             log.warning("environment variable %s names no setting; ignored", var)
