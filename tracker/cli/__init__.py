@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "tracker.cli.transfer": ("import", "export"),
     "tracker.cli.daemon": ("tick", "run", "status"),
     "tracker.cli.report": ("report",),
+    "tracker.cli.configuration": ("config",),
 }  # fmt: skip
 
 
