@@ -223,8 +223,9 @@ def test_close_fulfils_every_pending_obligation_and_lists_follow_the_state(cli: 
     assert refs("--state", "due_soon", now="2026-11-26T07:00") == ["2026-000003"]
     assert refs("--state", "open", "--advisor", "a@b.dk") == ["2026-000002"]
     text = ok(cli("list", "--state", "overdue", "--now", "2026-11-25T12:00")).stdout
-    assert text.splitlines()[0].startswith("2026-000002")
-    assert "reply:overdue" in text
+    assert text.splitlines()[0].startswith("Ref.")  # a header, then the inquiries
+    assert text.splitlines()[1].startswith("2026-000002")
+    assert "kvittering: overskredet" in text
 
 
 def test_purge_erases_old_notes_only_and_keeps_every_statistic(cli: Cli, database_url: str) -> None:

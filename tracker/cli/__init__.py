@@ -6,6 +6,7 @@ the environment. No traceback ever reaches the user.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import logging
 import os
@@ -47,7 +48,26 @@ def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
     for module, names in COMMANDS.items():
         if wanted is None or wanted in names:
             importlib.import_module(module).add_commands(sub)
+    for command in sub.choices.values():
+        complete_help(command)
     return parser
+
+
+def complete_help(parser: argparse.ArgumentParser) -> None:
+    """Every option's help lists all its values (argparse shows only the help text), and a
+    ``--json`` flag without its own words says what it does."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                complete_help(child)
+            continue
+        if action.help is None and "--json" in action.option_strings:
+            action.help = "print JSON instead of text"
+        if action.choices is not None and action.help is not argparse.SUPPRESS:
+            values = [str(c) for c in action.choices]
+            if not all(v in (action.help or "") for v in values):
+                listed = f"one of: {', '.join(values)}"
+                action.help = f"{action.help} ({listed})" if action.help else listed
 
 
 def _command_in(argv: Sequence[str] | None) -> str | None:
