@@ -118,8 +118,8 @@ def topic(value: str | None, configured: Collection[str]) -> str | None:
 
 
 def _unknown(kind: str, value: str, configured: Collection[str]) -> str:
-    """ "unknown topic 'x' (one of: ...; did you mean 'y'?)": the nearest by difflib's ratio,
-    compared without case, since "diverse" for "Diverse" is the common slip."""
+    """The message for a department or topic not configured: the valid ones, and the nearest
+    by difflib's ratio, compared without case ("diverse" for "Diverse" is the common slip)."""
     text(value, kind)
     by_folded = {c.casefold(): c for c in configured}
     near = difflib.get_close_matches(value.casefold(), list(by_folded), n=1, cutoff=0.6)
@@ -193,7 +193,7 @@ def not_before(moment: datetime, received_at: datetime, what: str) -> datetime:
 def not_after(moment: datetime, now: datetime, skew: timedelta, what: str) -> datetime:
     """An event cannot be recorded as happening after ``now`` (plus the allowed clock skew
     between the office's machines): a year typed as 2031 could not be undone."""
-    if moment > now + skew:
+    if moment - now > skew:  # a difference, not now + skew: that overflows in year 9999
         minutes = int(skew.total_seconds() // 60)
         raise BadInputError(
             f"{what} {local_time(moment)} is in the future "
