@@ -314,3 +314,141 @@ def test_every_setting_is_documented_in_the_example_file() -> None:
             if not in_section:
                 missing.append(f"{name}.{sub}")
     assert missing == [], "add these settings to config/svarfrist.example.toml"
+
+
+# -- values pydantic's types cannot check: addresses, refs, schedules, bounds, URLs ----------
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        pytest.param('mail_from = "a@example.dk\\r\\nBcc: x@evil.dk"\n', "mail_from", id="crlf"),
+        pytest.param(
+            'mail_from = "Kommune\\r\\nBcc: x@evil.dk <a@example.dk>"\n',
+            "mail_from",
+            id="crlf-name",
+        ),
+        pytest.param('mail_from = "Kommune <a@b.dk, c@d.dk>"\n', "mail_from", id="named-list"),
+        pytest.param(
+            'default_recipient = "def@example.dk\\r\\nBcc: x@evil.dk"\n',
+            "default_recipient",
+            id="crlf-recipient",
+        ),
+        pytest.param('default_recipient = "a@b.dk, c@d.dk"\n', "default_recipient", id="two"),
+        pytest.param(
+            '[reminders]\nescalation_to = "Leder <leder@x.dk>"\n',
+            "reminders.escalation_to",
+            id="display-name",
+        ),
+        pytest.param(
+            '[reports]\nmanagement_recipients = ["ok@x.dk", "nope"]\n',
+            "reports.management_recipients[1]",
+            id="list-item",
+        ),
+        pytest.param('ref_prefix = "<script>"\n', "ref_prefix", id="ref-prefix-markup"),
+        pytest.param('ref_prefix = "A\\r\\nB"\n', "ref_prefix", id="ref-prefix-crlf"),
+        pytest.param(
+            '[reminders]\nwindow_schedule = "nope"\n',
+            "reminders.window_schedule",
+            id="unknown-window",
+        ),
+        pytest.param("[rules.reply]\nhours = 100000000\n", "rules.reply.hours", id="huge-hours"),
+        pytest.param("[rules.reply]\nwarn_before = 1e9\n", "rules.reply.warn_before", id="warn"),
+        pytest.param("clock_skew_minutes = -1\n", "clock_skew_minutes", id="negative-skew"),
+    ],
+)
+def test_a_setting_that_would_misdeliver_or_crash_later_is_refused_at_load(
+    run_cli, tmp_path: Path, toml: str, key: str
+) -> None:  # type: ignore[no-untyped-def]
+    path = write(tmp_path / "bad.toml", toml)
+    result = run_cli("calendar", "--year", "2026", env={"SVARFRIST_CONFIG": str(path)})
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: config: {key}: "), lines[0]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg//user:SuperSecretPW@db.example.dk/svarfrist",
+        "postgresql+psycopg://user:SuperSecretPW@db.example.dk:notaport/svarfrist",
+        "postgresql+psycopg://user:SuperSecretPW@db.example.dk:99999/svarfrist",
+    ],
+    ids=["missing-colon", "port-not-a-number", "port-out-of-range"],
+)
+def test_a_malformed_database_url_is_exit_2_naming_the_key_and_never_its_password(
+    run_cli, tmp_path: Path, url: str
+) -> None:  # type: ignore[no-untyped-def]
+    for args in (("list",), ("calendar", "--year", "2026"), ("config", "show")):
+        result = run_cli(*args, env={"SVARFRIST_DATABASE_URL": url})
+        assert result.returncode == 2, (args, result.stderr)
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1, result.stderr
+        assert lines[0].startswith("error: config: database_url: "), lines[0]
+        assert "SuperSecretPW" not in result.stderr + result.stdout
+
+
+def test_a_variable_that_is_not_json_is_exit_2_naming_the_variable(run_cli) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("calendar", "--year", "2026", env={"SVARFRIST_DEPARTMENTS": "not json"})
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: config: SVARFRIST_DEPARTMENTS: not valid JSON"), lines[0]
+
+
+def test_address_settings_are_kept_when_valid_and_localhost_is_an_address(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    toml = (
+        'mail_from = "svarfrist@localhost"\ndefault_recipient = "Borger@Fredericia.dk"\n'
+        'ref_prefix = "FRE-"\n[reports]\nmanagement_recipients = ["chef@fredericia.dk"]\n'
+    )
+    env.setenv("SVARFRIST_CONFIG", str(write(tmp_path / "ok.toml", toml)))
+    settings = load_settings()
+    assert settings.mail_from == "svarfrist@localhost"
+    assert settings.ref_prefix == "FRE-"
+    assert settings.clock_skew_minutes == 5
+
+
+def test_the_sender_may_carry_a_display_name(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    toml = 'mail_from = "Fredericia Kommune, Borgerservice <svarfrist@fredericia.dk>"\n'
+    env.setenv("SVARFRIST_CONFIG", str(write(tmp_path / "named.toml", toml)))
+    assert load_settings().mail_from.endswith("<svarfrist@fredericia.dk>")
+
+
+# -- svarfrist config show --------------------------------------------------------------------
+def test_config_show_prints_the_effective_configuration_with_secrets_masked(
+    run_cli, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    path = write(tmp_path / "c.toml", CUSTOM + '\n[reminders]\nescalation_to = "leder@x.dk"\n')
+    env = {
+        "SVARFRIST_CONFIG": str(path),
+        "SVARFRIST_DATABASE_URL": "postgresql+psycopg://svarfrist:DbSecretPW@db.x.dk:5432/reg",
+        "SVARFRIST_SMTP_PASSWORD": "SmtpSecretPW",
+        "SVARFRIST_DEPARTMENTS": '["Diverse", "Teknik og Miljø"]',
+    }
+    text = run_cli("config", "show", env=env)
+    assert text.returncode == 0, text.stderr
+    assert "DbSecretPW" not in text.stdout and "SmtpSecretPW" not in text.stdout
+    lines = text.stdout.splitlines()
+    assert "database_url = postgresql+psycopg://svarfrist:***@db.x.dk:5432/reg" in lines
+    assert "departments = Diverse, Teknik og Miljø" in lines
+    assert "password = ***" in lines
+    for header in ("[rules.late]", "[schedules.evening]", "[schedules.working_days]", "[smtp]"):
+        assert header in lines
+    late = lines.index("[rules.late]")
+    assert lines[late + 1 : late + 4] == ["enabled = true", "hours = 6", "schedule = evening"]
+
+    doc = run_cli("config", "show", "--json", env=env)
+    assert doc.returncode == 0, doc.stderr
+    assert "SecretPW" not in doc.stdout
+    data = json.loads(doc.stdout)
+    assert data["smtp"]["password"] == "***"
+    assert data["calendar"]["closed_dates"] == ["2026-11-30"]
+    assert data["calendar"]["half_days"] == {"2026-12-01": "12:00:00"}
+    assert data["reminders"]["escalation_to"] == "leder@x.dk"
+    assert data["rules"]["reply"]["channels"] == ["digital_post", "email", "letter", "sms"]
+    assert data["rules"]["callback"]["channels"] == "all"
+    assert data["schedules"]["evening"]["monday"] == ["16:00-20:00"]
+    assert data["schedules"]["evening"]["saturday"] == "closed"
+    assert data["schedules"]["calendar_days"]["closed_days"] is False

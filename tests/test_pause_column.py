@@ -36,6 +36,7 @@ from test_import_export import export_text as export_of
 
 from tracker.core.validate import CHANNELS
 from tracker.errors import BadInputError
+from tracker.sla import WRITTEN_CHANNELS
 from tracker.store import register
 from tracker.store.models import Inquiry, Obligation, Pause
 from tracker.transfer.pauses import format_pauses, parse_pauses
@@ -208,12 +209,24 @@ def _build(url: str, plans: list[InquiryPlan], now: datetime) -> None:
                 register.pause(session, ctx, ref, at(received, start))
                 if end is not None:
                     register.resume(session, ctx, ref, at(received, end))
-            if replied is not None:
+            # The register refuses a fulfilment the inquiry has no obligation for.
+            if replied is not None and channel in WRITTEN_CHANNELS:
                 register.reply(session, ctx, ref, at(received, replied))
-            if called is not None:
+            if called is not None and callback:
                 register.callback(session, ctx, ref, at(received, called))
             if closed is not None:
                 register.close(session, ctx, ref, at(received, closed))
+
+
+def _last_event(plans: list[InquiryPlan]) -> int:
+    return max(
+        received
+        + max(
+            [0, replied or 0, called or 0, closed or 0]
+            + [offset for span in spans for offset in span if offset is not None]
+        )
+        for _, _, received, spans, replied, called, closed in plans
+    )
 
 
 def _stored(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -245,7 +258,8 @@ def _stored(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
 def test_imported_inquiries_have_the_obligations_the_register_commands_gave_them(
     template_db: Path, plans: list[InquiryPlan], now: int
 ) -> None:
-    moment = EPOCH + timedelta(seconds=min(p[2] for p in plans) + now)
+    # `now` after the last event: the register refuses events in the future.
+    moment = EPOCH + timedelta(seconds=_last_event(plans) + now)
     with fresh_db(template_db) as built, fresh_db(template_db) as imported:
         _build(built, plans, moment)
         exported = export_of(built)

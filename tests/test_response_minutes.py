@@ -54,7 +54,7 @@ def test_reply_callback_and_close_store_working_minutes_pauses_excluded(
     cli(
         "add",
         *("--channel", "phone", "--callback", "--received", "2026-03-06T22:00"),
-        *("--ref", "B-1", *common),
+        *("--ref", "B-1", "--department", "Diverse", "--now", "2026-03-06T22:00"),
     )
     assert stored_minutes(database_url) == {("A-1", "reply"): None, ("B-1", "callback"): None}
     # Paused 10:00-10:30, replied 11:30: 150 working minutes less the 30 paused.

@@ -10,6 +10,7 @@ start with one line naming the key; a ``SVARFRIST_*`` variable that names nothin
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from datetime import date, time
@@ -23,17 +24,21 @@ from pydantic_settings import (
     NestedSecretsSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
+from tracker.core import validate
 from tracker.core.calendar import (
     BUILTIN_SCHEDULES,
-    MINUTES_PER_DAY,
     BusinessCalendar,
     ClosedDayRules,
     Schedule,
     parse_interval,
 )
+from tracker.core.units import MINUTES_PER_DAY
 from tracker.errors import BadInputError, ConfigError
 from tracker.sla import DEFAULT_RULES, Channel, Fulfilment, Rule
 
@@ -73,6 +78,9 @@ DEFAULT_TOPICS = [
 ]
 
 _STRICT = ConfigDict(extra="forbid")
+# The longest rule a deadline search is meant for: a year of hours. More is a typo (and
+# the search for working time would run for decades of calendar before giving up).
+MAX_RULE_HOURS = 365 * 24
 
 
 class SmtpSettings(BaseModel):
@@ -117,9 +125,9 @@ class RuleSettings(BaseModel):
 
     model_config = _STRICT
     enabled: bool | None = None
-    hours: float | None = Field(default=None, ge=0)
+    hours: float | None = Field(default=None, ge=0, le=MAX_RULE_HOURS)
     schedule: str | None = None
-    warn_before: float | None = Field(default=None, ge=0)
+    warn_before: float | None = Field(default=None, ge=0, le=MAX_RULE_HOURS)
     channels: list[Channel] | None = None
     requires_callback: bool | None = None
     fulfilled_by: Fulfilment | None = None
@@ -175,6 +183,8 @@ class Settings(BaseSettings):
     population: int | None = Field(default=None, gt=0)
     """Adult population, for the annual report's share of the population that made contact."""
     ref_prefix: str = ""
+    clock_skew_minutes: int = Field(default=5, ge=0, le=24 * 60)
+    """How far past the clock (or --now) an event's time may be: machines that disagree."""
     departments: list[str] = DEFAULT_DEPARTMENTS
     topics: list[str] = DEFAULT_TOPICS
     calendar: CalendarSettings = CalendarSettings()
@@ -260,9 +270,81 @@ def load_settings() -> Settings:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or "settings"
         raise ConfigError(key, first["msg"]) from None
+    except SettingsError as exc:  # a variable that is not the JSON a list or table needs
+        raise ConfigError(_variable_of(exc), f"not valid JSON: {exc.__cause__}") from None
+    check_settings(settings)
     build_calendar(settings)
     build_rules(settings)
     return settings
+
+
+def _variable_of(exc: SettingsError) -> str:
+    """The environment variable pydantic-settings could not parse (it names only the field)."""
+    match = re.search(r'field "(\w+)"', str(exc))
+    return ENV_PREFIX + match.group(1).upper() if match else "environment"
+
+
+# ``Name <address>``: a display name before one bracketed address.
+_NAMED_ADDRESS = re.compile(r"([^<>]*)<([^<>]+)>")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_settings(settings: Settings) -> None:
+    """What pydantic's types cannot say: one address per address key, with no CR/LF that
+    would add a header or a recipient; a ref prefix that makes valid refs; a database URL
+    that parses. Raises ConfigError naming the key; never echoes a password."""
+    addresses: list[tuple[str, str | None]] = [
+        ("mail_from", settings.mail_from),
+        ("default_recipient", settings.default_recipient),
+        ("reminders.escalation_to", settings.reminders.escalation_to),
+    ]
+    addresses += [
+        (f"reports.management_recipients[{i}]", value)
+        for i, value in enumerate(settings.reports.management_recipients)
+    ]
+    for key, value in addresses:
+        if value is None:
+            continue
+        # The sender alone may carry a display name ("Fredericia Kommune <svarfrist@...>"),
+        # which the mail layer puts in From; the address inside follows the one rule.
+        named = _NAMED_ADDRESS.fullmatch(value) if key == "mail_from" else None
+        try:
+            if named and not _CONTROL.search(named.group(1)):
+                validate.address(named.group(2), key)
+            else:
+                validate.address(value, key)
+        except BadInputError:
+            raise ConfigError(
+                key, f"{value!r} is not one e-mail address (no list or line break)"
+            ) from None
+    try:
+        validate.ref_prefix(settings.ref_prefix)
+    except BadInputError:
+        raise ConfigError(
+            "ref_prefix", "must be letters, digits, '.', '-', '/' or '_' (as --ref)"
+        ) from None
+    check_database_url(settings.database_url)
+
+
+def check_database_url(url: str) -> None:
+    """A URL SQLAlchemy can parse, with a numeric port. The message shows the URL's shape
+    only: the text may hold a password, and a malformed URL cannot be masked reliably."""
+    try:
+        parsed = make_url(url)
+        port = parsed.port
+    except (ArgumentError, ValueError):
+        raise ConfigError(
+            "database_url",
+            "not a database URL (expected sqlite:///PATH or "
+            "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE)",
+        ) from None
+    if port is not None and not 1 <= port <= 65535:
+        raise ConfigError("database_url", f"port {port} is not between 1 and 65535")
+
+
+def masked_url(url: str) -> str:
+    """The database URL with its password replaced by ***, for display."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def build_schedules(settings: Settings) -> dict[str, Schedule]:
@@ -284,6 +366,12 @@ def build_schedules(settings: Settings) -> dict[str, Schedule]:
             schedules[name] = Schedule(name=name, week=week, observes_closed_days=spec.closed_days)
         except BadInputError as exc:
             raise ConfigError(f"schedules.{name}", str(exc)) from None
+    window_name = settings.reminders.window_schedule
+    if window_name not in schedules:
+        raise ConfigError(
+            "reminders.window_schedule",
+            f"unknown schedule {window_name!r} (one of: {', '.join(sorted(schedules))})",
+        )
     return schedules
 
 

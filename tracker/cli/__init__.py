@@ -6,6 +6,7 @@ the environment. No traceback ever reaches the user.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import logging
 import os
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from typing import ClassVar, NoReturn
 
-from tracker.cli.common import ArgumentParser
+from tracker.cli.common import ArgumentParser, check_text_arguments
 from tracker.config import unknown_variables
 from tracker.errors import BadInputError, ConfigError, SvarfristError
 
@@ -34,6 +35,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "tracker.cli.transfer": ("import", "export"),
     "tracker.cli.daemon": ("tick", "run", "status"),
     "tracker.cli.report": ("report",),
+    "tracker.cli.configuration": ("config",),
 }  # fmt: skip
 
 
@@ -46,7 +48,26 @@ def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
     for module, names in COMMANDS.items():
         if wanted is None or wanted in names:
             importlib.import_module(module).add_commands(sub)
+    for command in sub.choices.values():
+        complete_help(command)
     return parser
+
+
+def complete_help(parser: argparse.ArgumentParser) -> None:
+    """Every option's help lists all its values (argparse shows only the help text), and a
+    ``--json`` flag without its own words says what it does."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                complete_help(child)
+            continue
+        if action.help is None and "--json" in action.option_strings:
+            action.help = "print JSON instead of text"
+        if action.choices is not None and action.help is not argparse.SUPPRESS:
+            values = [str(c) for c in action.choices]
+            if not all(v in (action.help or "") for v in values):
+                listed = f"one of: {', '.join(values)}"
+                action.help = f"{action.help} ({listed})" if action.help else listed
 
 
 def _command_in(argv: Sequence[str] | None) -> str | None:
@@ -85,7 +106,9 @@ def configure_logging(verbose: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = build_parser(argv).parse_args(argv)
+        parser = build_parser(argv)
+        args = parser.parse_args(argv)
+        check_text_arguments(parser, args)
         configure_logging(args.verbose)
         for var in unknown_variables(os.environ):
             log.warning("environment variable %s names no setting; ignored", var)

@@ -15,12 +15,39 @@ from tracker.core.calendar import BusinessCalendar
 from tracker.errors import BadInputError
 from tracker.sla import Rule
 
+# Arguments that name files: the operating system's names are bytes, and Python carries
+# ones that are not UTF-8 through to open() intact, so they are not text to check.
+PATH_ARGUMENTS = frozenset({"file", "output"})
+
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports bad usage as one ``error:`` line and exit status 2."""
 
     def error(self, message: str) -> Any:
         raise BadInputError(message)
+
+
+def check_text_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every text argument passes validate.text (valid UTF-8, no NUL), named as typed.
+
+    Bytes that are not UTF-8 arrive in argv as lone surrogates: refused here, before any
+    command stores, looks up or prints them, with the option named and the value unshown.
+    """
+    for action in _actions(parser, args):
+        value = getattr(args, action.dest, None)
+        if isinstance(value, str) and action.dest not in PATH_ARGUMENTS:
+            validate.text(value, action.option_strings[0] if action.option_strings else action.dest)
+
+
+def _actions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[argparse.Action]:
+    """The parser's own actions and those of the subcommand that was chosen."""
+    found = list(parser._actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = action.choices.get(getattr(args, action.dest, None) or "")
+            if chosen is not None:
+                found += _actions(chosen, args)
+    return found
 
 
 @cache

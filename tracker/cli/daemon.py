@@ -126,6 +126,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         retrying=len(backlog.retrying),
         max_sweep_age=max_age,
         max_undelivered=timedelta(seconds=conf.status_max_undelivered_seconds),
+        clock_skew=timedelta(minutes=settings().clock_skew_minutes),
     )
     if args.json:
         print_json(_status_json(now, last, backlog, failures, health))

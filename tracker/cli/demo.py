@@ -41,6 +41,7 @@ from tracker.config import (
 )
 from tracker.core.calendar import COPENHAGEN
 from tracker.daemon.sweep import build_services, sweep
+from tracker.sla import WRITTEN_CHANNELS
 from tracker.store import register, schema
 from tracker.store.db import make_engine, session_factory, transaction
 from tracker.store.models import Inquiry, Obligation, OutboxMessage
@@ -116,7 +117,8 @@ def sample(rng: random.Random) -> list[Planned]:
                     topic=rng.choices(DEFAULT_TOPICS, TOPIC_WEIGHTS)[0],
                     advisor=rng.choice(ADVISORS) if rng.random() < 0.85 else None,
                     callback=callback,
-                    reply_after=_fate(rng),
+                    # Only a written inquiry is replied to (the reply rule's channels).
+                    reply_after=_fate(rng) if channel in WRITTEN_CHANNELS else None,
                     callback_after=_fate(rng) if callback else None,
                 )
             )

@@ -28,14 +28,14 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     due.add_argument("--schedule", help="working_days, office_hours, calendar_days, ...")
     due.add_argument("--warn-before", type=str, help="hours before the deadline to warn")
     due.add_argument("--received", required=True, help="ISO 8601 time received")
-    due.add_argument("--json", action="store_true")
+    due.add_argument("--json", action="store_true", help="print JSON instead of text")
     due.add_argument("--explain", action="store_true", help="show skipped days and why")
     due.set_defaults(handler=cmd_due)
 
     cal = sub.add_parser("calendar", help="the closed days of a year")
-    cal.add_argument("--year", type=int)
+    cal.add_argument("--year", type=int, help="the year, 1900-2100 (default this year)")
     cal.add_argument("--now", help="as if it were this time (for the default year)")
-    cal.add_argument("--json", action="store_true")
+    cal.add_argument("--json", action="store_true", help="print JSON instead of text")
     cal.set_defaults(handler=cmd_calendar)
 
 

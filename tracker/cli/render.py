@@ -2,12 +2,63 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 from tracker.cli.common import format_time, out
 from tracker.cli.terminal import escape_controls
+from tracker.sla import State
 from tracker.store import queries
 from tracker.store.register import Move
+
+# Column widths of ``list`` come from its first rows, so that a long list streams: a later,
+# longer value pushes only its own row to the right.
+ALIGN_ROWS = 1000
+LIST_WORDS: dict[str, dict[str, str]] = {
+    "da": {
+        "ref": "Ref.",
+        "received": "Modtaget",
+        "channel": "Kanal",
+        "department": "Afdeling",
+        "status": "Status",
+        "next": "Næste frist",
+        "deadlines": "Frister",
+        "open": "åben",
+        "closed": "lukket",
+        "empty": "ingen henvendelser",
+        "paused": "på pause",
+        State.PENDING: "afventer",
+        State.DUE_SOON: "snart",
+        State.OVERDUE: "overskredet",
+        State.MET_ON_TIME: "mødt til tiden",
+        State.MET_LATE: "mødt for sent",
+        "reply": "kvittering",
+        "callback": "opringning",
+        "answer": "svar",
+    },
+    "en": {
+        "ref": "Ref",
+        "received": "Received",
+        "channel": "Channel",
+        "department": "Department",
+        "status": "Status",
+        "next": "Next deadline",
+        "deadlines": "Deadlines",
+        "open": "open",
+        "closed": "closed",
+        "empty": "no inquiries",
+        "paused": "paused",
+        State.PENDING: "pending",
+        State.DUE_SOON: "due soon",
+        State.OVERDUE: "overdue",
+        State.MET_ON_TIME: "met on time",
+        State.MET_LATE: "met late",
+        "reply": "reply",
+        "callback": "call-back",
+        "answer": "answer",
+    },
+}
 
 
 def view_json(view: queries.InquiryView, *, full: bool = False) -> dict[str, Any]:
@@ -44,16 +95,49 @@ def view_json(view: queries.InquiryView, *, full: bool = False) -> dict[str, Any
     return data
 
 
-def summary_line(view: queries.InquiryView) -> str:
-    parts = [
+def list_row(view: queries.InquiryView, language: str, suffix: str = "") -> tuple[str, ...]:
+    """One inquiry as ``list`` prints it: states in words, the next pending deadline, and
+    never the note."""
+    words = LIST_WORDS[language]
+    pending = [o.due_at for o in view.obligations if o.met_at is None and o.due_at is not None]
+    deadlines = ", ".join(
+        f"{words.get(o.rule, o.rule)}: "
+        + (words["paused"] if o.met_at is None and o.due_at is None else words[o.state])
+        for o in view.obligations
+    )
+    return (
         view.ref,
         format_time(view.received_at) or "",
         view.channel,
         view.department,
-        view.status,
-    ]
-    parts += [f"{o.rule}:{o.state.value}@{format_time(o.due_at) or '-'}" for o in view.obligations]
-    return "  ".join(parts)
+        words[view.status],
+        (format_time(min(pending)) or "-") if pending else "-",
+        (deadlines or "-") + suffix,
+    )
+
+
+def print_list(rows: Iterable[tuple[str, ...]], language: str) -> None:
+    """A header and aligned columns; one line saying so when there is nothing to list."""
+    words = LIST_WORDS[language]
+    stream = iter(rows)
+    first = list(islice(stream, ALIGN_ROWS))
+    if not first:
+        out(words["empty"])
+        return
+    keys = ("ref", "received", "channel", "department", "status", "next", "deadlines")
+    header = tuple(words[k] for k in keys)
+    widths = [max(len(r[i]) for r in [header, *first]) for i in range(len(header) - 1)]
+    for row in _chained(header, first, stream):
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        out("  ".join([*cells, row[-1]]))
+
+
+def _chained(
+    header: tuple[str, ...], first: list[tuple[str, ...]], rest: Iterator[tuple[str, ...]]
+) -> Iterator[tuple[str, ...]]:
+    yield header
+    yield from first
+    yield from rest
 
 
 def print_view(view: queries.InquiryView) -> None:

@@ -8,9 +8,10 @@ in an error message.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tracker.core.calendar import COPENHAGEN
 from tracker.errors import BadInputError
@@ -29,8 +30,15 @@ BOOLEANS = {
 }
 # A ref lands in e-mail subjects and headers: letters, digits and a few separators only.
 REF_RE = re.compile(r"[^\W_][\w.\-/]{0,63}")
-# An e-mail address, loosely: the mail server has the last word on deliverability.
-EMAIL_RE = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+")
+# One e-mail address, loosely: the mail server has the last word on deliverability. No
+# spaces, CR/LF, commas or brackets, so it cannot smuggle a second recipient or a header;
+# ``localhost`` is the one domain without a dot (the default sender, svarfrist@localhost).
+EMAIL_RE = re.compile(r"[^@\s,;<>\"\x00]+@(?:[^@\s,;<>\"\x00]+\.[^@\s,;<>\"\x00]+|localhost)")
+# The longest address SMTP carries (RFC 5321: 64 + 1 + 255).
+EMAIL_MAX = 320
+# Received times before this are typos (year 2 for 2026); before 1900 the zone database
+# gives Copenhagen its local mean time (+00:50:20), and refs would get a short year.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 # The audit trail's actor is a login name, never free text.
 ACTOR_RE = re.compile(r"[\w.@+\-]{1,64}")
 
@@ -78,9 +86,26 @@ def channel(value: str) -> str:
     return value
 
 
+def text(value: str, what: str) -> str:
+    """Any text we store or look up: valid Unicode and no NUL byte, else BadInputError.
+
+    Bytes that are not UTF-8 reach Python's argv as lone surrogates, which no database
+    driver can encode; PostgreSQL refuses NUL in text, so SQLite must not store one either
+    (a register moved from one to the other would break). The value itself is never
+    echoed: it may be a note.
+    """
+    if "\x00" in value:
+        raise BadInputError(f"{what}: contains a NUL byte")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInputError(f"{what}: not valid UTF-8") from None
+    return value
+
+
 def department(value: str, configured: Collection[str]) -> str:
     if value not in configured:
-        raise BadInputError(f"unknown department {value!r} (see `departments` in the config)")
+        raise BadInputError(_unknown("department", value, configured))
     return value
 
 
@@ -88,22 +113,42 @@ def topic(value: str | None, configured: Collection[str]) -> str | None:
     if not value:
         return None
     if value not in configured:
-        raise BadInputError(f"unknown topic {value!r} (see `topics` in the config)")
+        raise BadInputError(_unknown("topic", value, configured))
+    return value
+
+
+def _unknown(kind: str, value: str, configured: Collection[str]) -> str:
+    """The message for a department or topic not configured: the valid ones, and the nearest
+    by difflib's ratio, compared without case ("diverse" for "Diverse" is the common slip)."""
+    text(value, kind)
+    by_folded = {c.casefold(): c for c in configured}
+    near = difflib.get_close_matches(value.casefold(), list(by_folded), n=1, cutoff=0.6)
+    hint = f"; did you mean {by_folded[near[0]]!r}?" if near else ""
+    listed = ", ".join(repr(c) for c in configured) or "none configured"
+    return f"unknown {kind} {value!r} (one of: {listed}{hint})"
+
+
+def address(value: str, what: str) -> str:
+    """One e-mail address, trimmed and lower-cased: ``Anna@Fredericia.DK`` and
+    ``anna@fredericia.dk`` are one advisor in lists, reports and reminders. The one rule
+    for advisors and for every address setting (mail_from, default_recipient, ...)."""
+    text(value, what)
+    value = value.strip().lower()
+    if len(value) > EMAIL_MAX or not EMAIL_RE.fullmatch(value):
+        raise BadInputError(f"{what} {value!r} is not one e-mail address")
     return value
 
 
 def advisor(value: str | None) -> str | None:
     if not value:
         return None
-    value = value.strip()
-    if len(value) > 320 or not EMAIL_RE.fullmatch(value):
-        raise BadInputError(f"advisor {value!r} is not an e-mail address")
-    return value
+    return address(value, "advisor")
 
 
 def note(value: str | None, max_length: int) -> str | None:
     if not value:
         return None
+    text(value, "note")
     if len(value) > max_length:
         raise BadInputError(
             f"note is {len(value)} characters, longer than note_max_length ({max_length})"
@@ -112,6 +157,7 @@ def note(value: str | None, max_length: int) -> str | None:
 
 
 def ref(value: str) -> str:
+    text(value, "ref")
     if not REF_RE.fullmatch(value):
         raise BadInputError(
             f"ref {value!r} must be 1-64 letters, digits, '.', '-', '/' or '_' "
@@ -120,7 +166,15 @@ def ref(value: str) -> str:
     return value
 
 
+def ref_prefix(value: str) -> str:
+    """The configured prefix of generated refs: the refs it makes must pass ``ref``."""
+    if value:
+        ref(f"{value}2026-000001")
+    return value
+
+
 def actor(value: str) -> str:
+    text(value, "actor")
     if not ACTOR_RE.fullmatch(value):
         raise BadInputError(f"actor {value!r} must be a login name (letters, digits, .@+-_)")
     return value
@@ -136,6 +190,28 @@ def not_before(moment: datetime, received_at: datetime, what: str) -> datetime:
     return moment
 
 
+def not_after(moment: datetime, now: datetime, skew: timedelta, what: str) -> datetime:
+    """An event cannot be recorded as happening after ``now`` (plus the allowed clock skew
+    between the office's machines): a year typed as 2031 could not be undone."""
+    if moment - now > skew:  # a difference, not now + skew: that overflows in year 9999
+        minutes = int(skew.total_seconds() // 60)
+        raise BadInputError(
+            f"{what} {local_time(moment)} is in the future "
+            f"(now is {local_time(now)}; clock_skew_minutes allows {minutes})"
+        )
+    return moment
+
+
+def received_at(moment: datetime, now: datetime, skew: timedelta) -> datetime:
+    """When an inquiry was received: from 1900 on, and not in the future."""
+    if moment < EARLIEST:
+        raise BadInputError(f"received {local_time(moment)} is before 1900-01-01")
+    return not_after(moment, now, skew, "received")
+
+
 def local_time(moment: datetime) -> str:
     """Local time with offset, to the second, for messages (as the CLI prints times)."""
-    return moment.astimezone(COPENHAGEN).isoformat(timespec="seconds")
+    try:
+        return moment.astimezone(COPENHAGEN).isoformat(timespec="seconds")
+    except OverflowError:  # the last hours of year 9999: shown as given
+        return moment.isoformat(timespec="seconds")

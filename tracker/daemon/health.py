@@ -17,9 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-# A sweep recorded up to this far ahead of ``now`` is clock skew between hosts, not an error.
-CLOCK_SKEW = timedelta(minutes=5)
-
 
 @dataclass(frozen=True, kw_only=True)
 class Health:
@@ -40,13 +37,14 @@ def assess(
     retrying: int,
     max_sweep_age: timedelta,
     max_undelivered: timedelta,
+    clock_skew: timedelta,
 ) -> Health:
     """The verdict at ``now``; every reason it is not healthy, in the order above."""
     problems: list[str] = []
     if last_sweep is None:
         verdict = "never"
         problems.append("no sweep has run: is `svarfrist run` running?")
-    elif last_sweep > now + CLOCK_SKEW:
+    elif last_sweep > now + clock_skew:  # up to the skew ahead is hosts' clocks, not an error
         verdict = "IN THE FUTURE"
         ahead = int((last_sweep - now).total_seconds())
         problems.append(

@@ -16,7 +16,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 
-from tracker.core.calendar import US_PER_SECOND, BusinessCalendar, day_pieces, to_us
+from tracker.core.calendar import BusinessCalendar, day_pieces, to_us
+from tracker.core.units import US_PER_SECOND
 
 _SECONDS_PER_MINUTE = 60
 

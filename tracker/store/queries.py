@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Row, Select, Table, and_, or_, select
+from sqlalchemy import Row, Select, Table, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from tracker.errors import BadInputError
@@ -119,8 +119,16 @@ def show(session: Session, ref: str, now: datetime) -> InquiryView:
     return _view(inquiry, obligations, now, pauses)
 
 
-def list_query(state: ListState, now: datetime, advisor: str | None = None) -> Select[int]:
-    """Ids of the inquiries in ``state`` at ``now``, oldest received first."""
+def list_query(
+    state: ListState,
+    now: datetime,
+    advisor: str | None = None,
+    *,
+    department: str | None = None,
+    by_deadline: bool = False,
+) -> Select[int]:
+    """Ids of the inquiries in ``state`` at ``now``, oldest received first; ``by_deadline``:
+    earliest pending deadline first, those with none (closed, paused) last."""
     stmt = select(Inquiry.id)
     unmet = Obligation.met_at.is_(None)
     if state is ListState.OPEN:
@@ -141,14 +149,30 @@ def list_query(state: ListState, now: datetime, advisor: str | None = None) -> S
         stmt = stmt.where(Inquiry.id.in_(soon))
     if advisor is not None:
         stmt = stmt.where(Inquiry.advisor == advisor)
+    if department is not None:
+        stmt = stmt.where(Inquiry.department == department)
+    if by_deadline:
+        next_due = (
+            select(func.min(Obligation.due_at))
+            .where(Obligation.inquiry_id == Inquiry.id, unmet)
+            .scalar_subquery()
+        )
+        stmt = stmt.order_by(next_due.is_(None), next_due)
     return stmt.order_by(Inquiry.received_at, Inquiry.id)
 
 
 def list_inquiries(
-    session: Session, state: ListState, now: datetime, advisor: str | None = None
+    session: Session,
+    state: ListState,
+    now: datetime,
+    advisor: str | None = None,
+    *,
+    department: str | None = None,
+    by_deadline: bool = False,
 ) -> Iterator[InquiryView]:
     """The inquiries in ``state`` at ``now``, streamed in chunks of CHUNK."""
-    stream = session.execute(list_query(state, now, advisor).execution_options(yield_per=CHUNK))
+    query = list_query(state, now, advisor, department=department, by_deadline=by_deadline)
+    stream = session.execute(query.execution_options(yield_per=CHUNK))
     for partition in stream.scalars().partitions():
         chunk = list(partition)
         # Core rows, not ORM objects: a long list needs no identity map or change tracking.

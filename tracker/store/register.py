@@ -24,7 +24,7 @@ from tracker.config import Settings
 from tracker.core import validate
 from tracker.core.calendar import BusinessCalendar
 from tracker.errors import BadInputError
-from tracker.sla import InquiryFacts, ObligationStatus, Rule, evaluate
+from tracker.sla import Fulfilment, InquiryFacts, ObligationStatus, Rule, evaluate
 from tracker.store import refs
 from tracker.store.models import Event, Inquiry, Pause
 from tracker.store.obligations import (
@@ -53,11 +53,6 @@ __all__ = [
     "resume",
     "sync_obligations",
 ]
-
-
-# How far a given --now may run ahead of the real clock before an erasing command refuses it:
-# clocks of machines sharing one database drift by seconds, not minutes.
-CLOCK_SKEW = timedelta(minutes=5)
 
 
 class EventKind(StrEnum):
@@ -89,6 +84,11 @@ class Context:
     recording, however ``now`` was given. None: ``now`` is the clock."""
     os_user: str | None = None
     """The operating-system user running the command, recorded beside ``actor``."""
+
+    @property
+    def clock_skew(self) -> timedelta:
+        """How far past ``now`` an event may say it happened (clocks that disagree a little)."""
+        return timedelta(minutes=self.settings.clock_skew_minutes)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,6 +124,7 @@ def add(session: Session, ctx: Context, new: NewInquiry) -> str:
     topic = validate.topic(new.topic, settings.topics)
     advisor = validate.advisor(new.advisor)
     note = validate.note(new.note, settings.note_max_length)
+    validate.received_at(new.received_at, ctx.now, ctx.clock_skew)
     facts = InquiryFacts(
         channel=new.channel,
         callback_requested=new.callback_requested,
@@ -165,27 +166,32 @@ def add(session: Session, ctx: Context, new: NewInquiry) -> str:
 def reply(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     """The citizen got a reply or acknowledgement at ``at``: fulfils ``reply``."""
     inquiry = _load_open(session, ref)
+    _happened(ctx, at, "reply at")
     if inquiry.replied_at is not None:
         raise BadInputError(
             f"{ref} was already replied to at {validate.local_time(inquiry.replied_at)}"
         )
     inquiry.replied_at = validate.not_before(at, inquiry.received_at, "reply at")
+    _require_fulfilment(ctx, inquiry, Fulfilment.REPLY)
     return _changed(session, ctx, inquiry, EventKind.REPLIED, at)
 
 
 def callback(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     """The citizen was called back at ``at``: fulfils ``callback``."""
     inquiry = _load_open(session, ref)
+    _happened(ctx, at, "callback at")
     if inquiry.called_back_at is not None:
         when = validate.local_time(inquiry.called_back_at)
         raise BadInputError(f"{ref} was already called back at {when}")
     inquiry.called_back_at = validate.not_before(at, inquiry.received_at, "callback at")
+    _require_fulfilment(ctx, inquiry, Fulfilment.CALLBACK)
     return _changed(session, ctx, inquiry, EventKind.CALLED_BACK, at)
 
 
 def pause(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     """Stop the clocks from ``at`` (waiting for the citizen): deadlines move later."""
     inquiry = _load_open(session, ref)
+    _happened(ctx, at, "pause at")
     pauses = pauses_of(session, inquiry.id)
     if pauses and pauses[-1].end is None:
         since = validate.local_time(pauses[-1].start)
@@ -203,6 +209,7 @@ def pause(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
 def resume(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     """Restart the clocks at ``at``."""
     inquiry = _load_open(session, ref)
+    _happened(ctx, at, "resume at")
     pauses = pauses_of(session, inquiry.id)
     if not pauses or pauses[-1].end is not None:
         raise BadInputError(f"{ref} is not paused")
@@ -222,6 +229,7 @@ def close(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     if inquiry.closed_at is not None:
         when = validate.local_time(inquiry.closed_at)
         raise BadInputError(f"{ref} is already closed (at {when})")
+    _happened(ctx, at, "close at")
     validate.not_before(at, inquiry.received_at, "close at")
     pauses = pauses_of(session, inquiry.id)
     ended_pause = bool(pauses) and pauses[-1].end is None
@@ -275,6 +283,30 @@ def purge(session: Session, ctx: Context) -> int:
 
 
 # -- helpers --------------------------------------------------------------------------------
+def _happened(ctx: Context, at: datetime, what: str) -> None:
+    validate.not_after(at, ctx.now, ctx.clock_skew, what)
+
+
+def _require_fulfilment(ctx: Context, inquiry: Inquiry, fulfilment: Fulfilment) -> None:
+    """Only an obligation the inquiry has can be fulfilled: a reply to a phone inquiry that
+    only asked for a call-back, or a call-back nobody asked for, would record an event that
+    meets no deadline (Rule.applies decides, as when the obligations were made)."""
+    if any(
+        rule.fulfilled_by is fulfilment
+        and rule.applies(inquiry.channel, inquiry.callback_requested)
+        for rule in ctx.rules.values()
+    ):
+        return
+    if fulfilment is Fulfilment.CALLBACK:
+        raise BadInputError(
+            f"{inquiry.ref} did not ask for a call-back: `callback` has nothing to fulfil"
+        )
+    raise BadInputError(
+        f"{inquiry.ref} has no obligation a reply fulfils (channel {inquiry.channel}): "
+        "`reply` has nothing to fulfil"
+    )
+
+
 def _load(session: Session, ref: str) -> Inquiry:
     # FOR UPDATE: on PostgreSQL two writers to one inquiry take turns (SQLite's BEGIN
     # IMMEDIATE already serialises writers and ignores the clause).
@@ -340,9 +372,9 @@ def audit_fields(ctx: Context) -> dict[str, Any]:
 
 
 def refuse_future_now(ctx: Context, command: str) -> None:
-    """A command that erases refuses a ``now`` later than the real clock (plus CLOCK_SKEW):
-    what it erases at a pretended future time is gone for good in the present."""
-    if ctx.recorded_at is not None and ctx.now > ctx.recorded_at + CLOCK_SKEW:
+    """A command that erases refuses a ``now`` later than the real clock (plus the configured
+    clock skew): what it erases at a pretended future time is gone for good in the present."""
+    if ctx.recorded_at is not None and ctx.now > ctx.recorded_at + ctx.clock_skew:
         raise BadInputError(
             f"{command} erases irreversibly and refuses a time in the future: --now "
             f"{validate.local_time(ctx.now)} is later than the real clock "
