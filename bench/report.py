@@ -176,7 +176,6 @@ def bare(path: Path, join: bool) -> Callable[[], Any]:
 
 
 def report(path: Path, by: GroupBy, response_times: bool) -> Callable[[], Any]:
-    calendar = BusinessCalendar()
     period = period_of(FIRST, LAST)
 
     def run() -> Any:
@@ -185,7 +184,7 @@ def report(path: Path, by: GroupBy, response_times: bool) -> Callable[[], Any]:
             # As `svarfrist report` opens it: a deferred (read-only) transaction.
             with session_factory(read_only(engine))() as session:
                 return build_report(
-                    session, calendar, by=by, period=period, now=NOW, response_times=response_times
+                    session, by=by, period=period, now=NOW, response_times=response_times
                 )
         finally:
             engine.dispose()

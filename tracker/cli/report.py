@@ -132,7 +132,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 value = annual_text(annual, labels, lang)
         else:
             by = GroupBy(args.by or GroupBy.DEPARTMENT)
-            report = build_report(session, calendar(), by=by, period=period, now=now)
+            report = build_report(session, by=by, period=period, now=now)
             if args.format == "json":
                 value = report_json(report)
             elif args.format == "csv":

@@ -22,23 +22,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
 
 from tracker.core.intervals import WorkingIndex
+from tracker.core.units import EPOCH, ONE_US, US_PER_DAY, US_PER_HOUR, US_PER_MINUTE, US_PER_SECOND
 from tracker.errors import BadInputError, UnknownScheduleError
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
-US_PER_SECOND = 1_000_000
-US_PER_HOUR = 3600 * US_PER_SECOND
 MINUTES_PER_DAY = 24 * 60
-_US_PER_MINUTE = 60 * US_PER_SECOND
-_US_PER_DAY = 86_400 * US_PER_SECOND
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = timedelta(microseconds=1)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # A deadline search gives up after this many years without enough working time, so a
 # schedule with no working intervals raises instead of looping forever.
@@ -280,7 +275,7 @@ def to_us(moment: datetime) -> int:
     try:
         # Floor division of two timedeltas is exact integer arithmetic in C. A naive datetime
         # (or one whose tzinfo gives no offset) cannot be subtracted from an aware one.
-        return (moment - _EPOCH) // _ONE_US
+        return (moment - EPOCH) // ONE_US
     except TypeError:
         raise BadInputError(f"time {moment!r} has no time zone") from None
 
@@ -298,7 +293,7 @@ def from_us(us: int, tz: ZoneInfo = COPENHAGEN) -> datetime:
 def hours_to_us(hours: float | timedelta) -> int:
     """Hours (a number or a timedelta) as integer microseconds; negative is refused."""
     try:
-        amount = hours // _ONE_US if isinstance(hours, timedelta) else round(hours * US_PER_HOUR)
+        amount = hours // ONE_US if isinstance(hours, timedelta) else round(hours * US_PER_HOUR)
     except (OverflowError, ValueError):  # infinite or NaN
         raise BadInputError(f"hours must be a finite number, got {hours}") from None
     if amount < 0:
@@ -321,13 +316,13 @@ def day_pieces(d: date, intervals: Sequence[Interval], tz: ZoneInfo) -> list[tup
     """
     if not intervals:
         return []
-    wall0 = (d.toordinal() - _EPOCH_ORDINAL) * _US_PER_DAY  # local midnight as if it were UTC
+    wall0 = (d.toordinal() - _EPOCH_ORDINAL) * US_PER_DAY  # local midnight as if it were UTC
     start_local = datetime(d.year, d.month, d.day, tzinfo=tz)
     nxt = d + timedelta(days=1)
     day_start = to_us(start_local)
     day_end = to_us(datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz))
     off_a = wall0 - day_start
-    off_b = wall0 + _US_PER_DAY - day_end
+    off_b = wall0 + US_PER_DAY - day_end
     if off_a == off_b:
         segments = [(day_start, day_end, off_a)]
     else:
@@ -336,8 +331,8 @@ def day_pieces(d: date, intervals: Sequence[Interval], tz: ZoneInfo) -> list[tup
     pieces: list[tuple[int, int]] = []
     for s_min, e_min in intervals:
         for seg_start, seg_end, off in segments:
-            lo = max(seg_start, wall0 + s_min * _US_PER_MINUTE - off)
-            hi = min(seg_end, wall0 + e_min * _US_PER_MINUTE - off)
+            lo = max(seg_start, wall0 + s_min * US_PER_MINUTE - off)
+            hi = min(seg_end, wall0 + e_min * US_PER_MINUTE - off)
             if lo >= hi:
                 continue
             if pieces and pieces[-1][1] == lo:
@@ -446,7 +441,7 @@ class BusinessCalendar:
             # The hot path (a recompute or a report does thousands of these): to_us, due_us
             # and from_us inlined, saving their call overhead; same arithmetic as below.
             try:
-                start_us = (start - _EPOCH) // _ONE_US
+                start_us = (start - EPOCH) // ONE_US
             except TypeError:
                 start_us = to_us(start)  # raises the named error for a naive time
             index = self._indexes.get(schedule) or self.index(schedule)
@@ -466,7 +461,7 @@ class BusinessCalendar:
         """
         amount = hours_to_us(hours)
         index = self._indexes.get(schedule) or self.index(schedule)
-        epoch, one = _EPOCH, _ONE_US
+        epoch, one = EPOCH, ONE_US
         try:
             start_us = [(moment - epoch) // one for moment in starts]
         except TypeError:

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
+from tracker.core.units import EPOCH, US_PER_DAY
 from tracker.errors import BadInputError, NoWorkingTimeError
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 YearBuilder = Callable[[int], list[tuple[int, int]]]
 """Returns the sorted, disjoint working intervals (epoch µs) of the local dates of a year."""
@@ -63,7 +62,7 @@ class WorkingIndex:
             raise BadInputError(
                 f"{_describe(us)} is outside the years the calendar supports ({first}-{last})"
             )
-        year = (_EPOCH + timedelta(microseconds=us)).year
+        year = (EPOCH + timedelta(microseconds=us)).year
         # Each year is built before any state changes, so a year that cannot be built (out of
         # range) raises and leaves the index as it was, usable for other instants.
         if self._last_year < self._first_year:
@@ -89,8 +88,8 @@ class WorkingIndex:
         first = date(self._first_year, 1, 1)
         after = date(self._last_year + 1, 1, 1)
         # Local midnights are within a day of UTC midnights: shrink by a day to stay exact.
-        lo = _day_us(first) + 86_400_000_000
-        hi = _day_us(after) - 86_400_000_000
+        lo = _day_us(first) + US_PER_DAY
+        hi = _day_us(after) - US_PER_DAY
         self._covered = (lo, hi)
 
     def _append(self, pieces: list[tuple[int, int]]) -> None:
@@ -213,11 +212,11 @@ class WorkingIndex:
 
 
 def _day_us(d: date) -> int:
-    return (d.toordinal() - date(1970, 1, 1).toordinal()) * 86_400_000_000
+    return (d.toordinal() - date(1970, 1, 1).toordinal()) * US_PER_DAY
 
 
 def _describe(us: int) -> str:
     try:
-        return (_EPOCH + timedelta(microseconds=us)).isoformat()
+        return (EPOCH + timedelta(microseconds=us)).isoformat()
     except OverflowError:
         return f"{us} µs since 1970"

@@ -93,7 +93,6 @@ def report_key(month: str, recipient: str) -> str:
 def monthly_payload(
     session: Session,
     settings: Settings,
-    calendar: BusinessCalendar,
     due: MonthlyReportDue,
     now: datetime,
 ) -> dict[str, Any]:
@@ -101,7 +100,7 @@ def monthly_payload(
     lang = settings.reminders.language
     labels = labels_for(lang)
     period = period_of(due.first, due.last)
-    report = build_report(session, calendar, by=GroupBy.DEPARTMENT, period=period, now=now)
+    report = build_report(session, by=GroupBy.DEPARTMENT, period=period, now=now)
     months = monthly_compliance(session, period, now)
     csv_text = report_csv(report)
     return {
@@ -133,7 +132,7 @@ def enqueue_monthly_report(
     missing = [r for r in recipients if keys[r] not in queued]
     if not missing:
         return False
-    payload = monthly_payload(session, settings, calendar, due, now)
+    payload = monthly_payload(session, settings, due, now)
     added = False
     for recipient in missing:
         added |= enqueue(
