@@ -26,7 +26,7 @@ from tracker.reports.build import build_report, monthly_compliance
 from tracker.reports.format import report_csv, report_text
 from tracker.reports.html import report_page
 from tracker.reports.labels import labels_for, month_name
-from tracker.reports.queries import GroupBy, period_of
+from tracker.reports.queries import GroupBy, period_day, period_of
 from tracker.store.models import OutboxMessage
 from tracker.store.outbox import enqueue
 
@@ -69,11 +69,15 @@ def monthly_report_due(
 
     The month is taken in local time (Europe/Copenhagen), because "the first working day
     at 08:00" is a wall-clock promise; the instant is returned in UTC like all stored times.
+    A ``now`` whose month or month before is outside the years a report covers
+    (tracker.reports.queries.period_day) raises BadInputError.
     """
     local = now.astimezone(COPENHAGEN)
-    this_month = date(local.year, local.month, 1)
+    # Years a report period covers only (BadInputError otherwise): both this month, whose
+    # day before must exist, and the reported month.
+    this_month = period_day(date(local.year, local.month, 1), "now")
     last = this_month - timedelta(days=1)
-    first = last.replace(day=1)
+    first = period_day(last.replace(day=1), "the month before now")
     working = first_working_day(calendar, this_month.year, this_month.month)
     day = working or this_month
     send_at = datetime.combine(day, monthly_time, tzinfo=COPENHAGEN).astimezone(UTC)
@@ -122,8 +126,10 @@ def enqueue_monthly_report(
     the report is only built when at least one recipient still lacks it.
     """
     recipients = list(dict.fromkeys(settings.reports.management_recipients))
+    if not recipients:
+        return False
     due = monthly_report_due(calendar, settings.reports.monthly_time, now)
-    if not due.due or not recipients:
+    if not due.due:
         return False
     keys = {r: report_key(due.month, r) for r in recipients}
     queued = set(
