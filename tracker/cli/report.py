@@ -20,10 +20,10 @@ from tracker.cli.common import (
     settings,
 )
 from tracker.cli.database import add_common, database
+from tracker.core.spreadsheet import EXCEL_ENCODING
 from tracker.errors import BadInputError
 from tracker.reports.build import breach_rows, build_annual, build_report, monthly_compliance
 from tracker.reports.format import (
-    CSV_ENCODING,
     annual_csv,
     annual_json,
     annual_text,
@@ -102,7 +102,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.breaches:
             rows = breach_rows(session, calendar(), period=period, now=now)
             if args.format == "csv":
-                return _emit(args.output, breaches_csv(rows), CSV_ENCODING)
+                return _emit(args.output, breaches_csv(rows), EXCEL_ENCODING)
             items = [
                 {
                     "ref": r.ref,
@@ -146,7 +146,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 value = report_text(report, labels, lang)
     if args.format == "json":
         return _emit_structured(args, value, "")
-    encoding = CSV_ENCODING if args.format == "csv" else "utf-8"
+    encoding = EXCEL_ENCODING if args.format == "csv" else "utf-8"
     return _emit(args.output, [str(value)], encoding)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from tracker.config import Settings
 from tracker.core.calendar import COPENHAGEN, BusinessCalendar
+from tracker.core.spreadsheet import BOM
 from tracker.reports.build import build_report, monthly_compliance
 from tracker.reports.format import report_csv, report_text
 from tracker.reports.html import report_page
@@ -113,7 +114,7 @@ def monthly_payload(
         "html": report_page(report, months, labels, lang),
         "attachment_name": f"svarfrist-{due.month}.csv",
         # The renderer encodes the text as UTF-8; the BOM makes it utf-8-sig for Excel.
-        "attachment_csv": "\ufeff" + csv_text,
+        "attachment_csv": BOM + csv_text,
     }
 
 
