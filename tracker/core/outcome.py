@@ -33,7 +33,6 @@ SCALE = 1 << STATE_BITS
 """What one response minute adds to a code."""
 NOT_MEASURED = -1
 """The minutes a code carries when there is no response time (so ``minutes + 1`` is 0)."""
-MET = frozenset({Outcome.ON_TIME, Outcome.LATE})
 
 
 def encode(state: Outcome, minutes: int | None) -> int:
