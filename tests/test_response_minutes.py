@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from tracker.core.calendar import BusinessCalendar
 from tracker.reports.build import build_report
-from tracker.reports.format import report_json
+from tracker.reports.format import report_json, report_text
+from tracker.reports.labels import labels_for
 from tracker.reports.queries import GroupBy, period_of
 from tracker.store import schema
 from tracker.store.db import make_engine
@@ -131,6 +132,8 @@ def test_a_met_obligation_without_a_stored_time_is_counted_but_never_measured_by
     assert (row.obligations, row.on_time, row.late) == (2, 1, 1)  # counted as met late
     assert (row.median_hours, row.p90_hours) == (1.0, 1.0)  # only the stored hour
     assert report.untimed == 1
+    text = report_text(report, labels_for("da"), "da")
+    assert "Opfyldte frister uden gemt svartid (talt med, ikke i median og 90 %): 1\n" in text
     assert report_json(report) == expected(world, by.value, NOW, untimed={reply["id"]})
 
 

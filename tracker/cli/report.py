@@ -44,8 +44,12 @@ HELP = """\
 Statistics and SLA compliance for inquiries received from --from to --to (local dates, both
 inclusive), evaluated at --now. JSON and CSV keep stored identifiers as keys; text and HTML
 use labels in the configured language (reminders.language, Danish by default).
-CSV is made for Excel: UTF-8 with BOM (utf-8-sig), ';' as separator, decimal commas (59,2).
-HTML is one self-contained page with inline SVG charts (no network needed)."""
+CSV is made for Excel: UTF-8 with BOM (utf-8-sig), ';' as separator, decimal commas (59,2),
+and a text cell beginning with =, +, - or @ gets an apostrophe so it never runs as a formula.
+HTML is one self-contained page with inline SVG charts (no network needed).
+Median and 90 % are of the response times stored when each deadline was met (working hours,
+pauses excluded); a met deadline without one (its schedule no longer configured, or written
+outside Svarfrist) is counted but not timed, and the text report says how many."""
 
 
 def add_commands(sub: argparse._SubParsersAction[Any]) -> None:

@@ -243,6 +243,8 @@ def report_text(report: Report, labels: Labels, lang: str) -> str:
         f"{labels['closed']}: {integer(report.closed, lang)}  "
         f"{labels['compliance']}: {pct(report.obligations.compliance, lang)}"
     )
+    if report.untimed:
+        summary += "\n" + labels["untimed"].format(count=integer(report.untimed, lang))
     body = table(report_header(report, labels), report_rows_text(report, labels, lang))
     return f"{labels['report_title']}\n{_period_line(report, labels)}\n{summary}\n\n{body}\n"
 
