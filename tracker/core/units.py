@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 """The instant an epoch-µs value counts from."""
+EPOCH_ORDINAL = EPOCH.date().toordinal()
+"""The epoch's day as ``date.toordinal()``: days since it times US_PER_DAY are µs."""
 ONE_US = timedelta(microseconds=1)
 US_PER_SECOND = 1_000_000
 US_PER_MINUTE = 60 * US_PER_SECOND
