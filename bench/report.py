@@ -35,8 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from tracker.config import DEFAULT_DEPARTMENTS, DEFAULT_TOPICS
-from tracker.core.calendar import US_PER_HOUR, BusinessCalendar, to_us
+from tracker.core.calendar import BusinessCalendar, to_us
 from tracker.core.response import local_month_us, packed_outcome
+from tracker.core.units import EPOCH, US_PER_HOUR, US_PER_MINUTE
 from tracker.reports.build import build_report
 from tracker.reports.queries import GroupBy, period_of
 from tracker.store import schema
@@ -48,7 +49,6 @@ WRITTEN = {"sms", "email", "letter", "digital_post"}
 ADVISORS = [f"vejleder{i:02d}@fredericia.dk" for i in range(40)]
 FIRST, LAST = date(2024, 1, 1), date(2025, 12, 31)
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BATCH = 50_000
 
 INQUIRY_SQL = (
@@ -65,7 +65,7 @@ OBLIGATION_SQL = (
 
 def stored(us: int) -> str:
     """An instant as UTCDateTime stores it on SQLite (naive UTC text, microseconds)."""
-    return (_EPOCH + timedelta(microseconds=us)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return (EPOCH + timedelta(microseconds=us)).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def build(path: Path, n: int, seed: int = 2026) -> float:
@@ -89,7 +89,7 @@ def build(path: Path, n: int, seed: int = 2026) -> float:
     obligations: list[tuple[Any, ...]] = []
     oid = 0
     for i in range(1, n + 1):
-        received = start + rnd.randrange(span // 60_000_000) * 60_000_000
+        received = start + rnd.randrange(span // US_PER_MINUTE) * US_PER_MINUTE
         channel = rnd.choice(CHANNELS)
         callback = rnd.random() < 0.25
         closed = None if rnd.random() < 0.12 else received + rnd.randrange(1, 900) * US_PER_HOUR
@@ -108,36 +108,10 @@ def build(path: Path, n: int, seed: int = 2026) -> float:
                 stored(received),
             )
         )
-        for rule, hours in (("reply", 24), ("callback", 48)):
-            if (rule == "reply" and channel not in WRITTEN) or (
-                rule == "callback" and not callback
-            ):
-                continue
+        rules = [r for r in (("reply", 24), ("callback", 48)) if _has(r[0], channel, callback)]
+        for rule, hours in rules:
             oid += 1
-            due = index.instant_reaching(index.cumulative(received) + hours * US_PER_HOUR, received)
-            met = minutes = code = None
-            if rnd.random() < 0.95:
-                met = received + rnd.randrange(1, int(hours * 2.2 * 60)) * 60_000_000
-                # The stored response time and outcome, as register and import write them.
-                minutes = (index.cumulative(met) - index.cumulative(received)) // 60_000_000
-                code = packed_outcome(met > due, minutes)
-            state = "pending" if met is None else ("met_on_time" if met <= due else "met_late")
-            obligations.append(
-                (
-                    oid,
-                    i,
-                    rule,
-                    hours,
-                    stored(due - 4 * US_PER_HOUR),
-                    stored(due),
-                    stored(met) if met else None,
-                    minutes,
-                    local_month_us(received),
-                    department,
-                    code,
-                    state,
-                )
-            )
+            obligations.append(_obligation(rnd, index, oid, i, rule, hours, received, department))
         if len(inquiries) >= BATCH:
             _flush(con, inquiries, obligations)
     _flush(con, inquiries, obligations)
@@ -147,6 +121,46 @@ def build(path: Path, n: int, seed: int = 2026) -> float:
     con.execute("VACUUM")
     con.close()
     return time.perf_counter() - started
+
+
+def _has(rule: str, channel: str, callback: bool) -> bool:
+    """Whether an inquiry carries ``rule``: a reply for written channels, a callback asked."""
+    return channel in WRITTEN if rule == "reply" else callback
+
+
+def _obligation(
+    rnd: random.Random,
+    index: Any,
+    oid: int,
+    inquiry: int,
+    rule: str,
+    hours: int,
+    received: int,
+    department: str,
+) -> tuple[Any, ...]:
+    """One obligation row with a real deadline, met 95 % of the time, with the stored
+    response time and outcome as the register and the import write them."""
+    due = index.instant_reaching(index.cumulative(received) + hours * US_PER_HOUR, received)
+    met = minutes = code = None
+    if rnd.random() < 0.95:
+        met = received + rnd.randrange(1, int(hours * 2.2 * 60)) * US_PER_MINUTE
+        minutes = (index.cumulative(met) - index.cumulative(received)) // US_PER_MINUTE
+        code = packed_outcome(met > due, minutes)
+    state = "pending" if met is None else ("met_on_time" if met <= due else "met_late")
+    return (
+        oid,
+        inquiry,
+        rule,
+        hours,
+        stored(due - 4 * US_PER_HOUR),
+        stored(due),
+        stored(met) if met else None,
+        minutes,
+        local_month_us(received),
+        department,
+        code,
+        state,
+    )
 
 
 def _flush(con: sqlite3.Connection, inq: list[Any], obl: list[Any]) -> None:
@@ -176,7 +190,6 @@ def bare(path: Path, join: bool) -> Callable[[], Any]:
 
 
 def report(path: Path, by: GroupBy, response_times: bool) -> Callable[[], Any]:
-    calendar = BusinessCalendar()
     period = period_of(FIRST, LAST)
 
     def run() -> Any:
@@ -185,7 +198,7 @@ def report(path: Path, by: GroupBy, response_times: bool) -> Callable[[], Any]:
             # As `svarfrist report` opens it: a deferred (read-only) transaction.
             with session_factory(read_only(engine))() as session:
                 return build_report(
-                    session, calendar, by=by, period=period, now=NOW, response_times=response_times
+                    session, by=by, period=period, now=NOW, response_times=response_times
                 )
         finally:
             engine.dispose()

@@ -254,6 +254,50 @@ def test_bad_input_exits_2_with_one_error_line_and_writes_nothing(
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--from", "0001-01-01", "--to", "0001-01-02"], "--from"),
+        (["--from", "9999-12-30"], "--from"),
+        (["--to", "9999-12-31"], "--to"),
+        (["--from", "2026-01-01", "--to", "0001-01-02"], "--to"),
+    ],
+)
+@pytest.mark.parametrize("view", [[], ["--annual"], ["--breaches"], ["--by", "month"]])
+def test_a_period_the_calendar_cannot_handle_exits_2_naming_the_option(
+    run_cli: Any, tmp_path: Path, args: list[str], option: str, view: list[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    with database(url, generated(20, seed=4)):
+        pass
+    out = tmp_path / "out.txt"
+    got = run_cli("report", *view, *args, "--output", str(out), env=env_for(tmp_path, url))
+    assert got.returncode == 2, got.stderr
+    assert got.stderr.startswith(f"error: {option}: ")
+    assert "outside the years a report covers" in got.stderr
+    assert len(got.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_monthly_report_over_the_widest_period_lists_only_the_months_with_data(
+    run_cli: Any, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    world = generated(60, seed=8)
+    with database(url, world):
+        pass
+    got = run_cli(
+        "report",
+        *("--from", "0002-01-01", "--to", "9998-12-31", "--by", "month", "--format", "json"),
+        *("--now", NOW.isoformat()),
+        env=env_for(tmp_path, url),
+    )
+    assert got.returncode == 0, got.stderr
+    want = expected(world, "month", NOW, date(2, 1, 1), date(9998, 12, 31))
+    assert json.loads(got.stdout) == want
+    assert [r["key"] for r in want["rows"]] != []
+
+
 def test_the_breach_list_has_every_late_or_overdue_deadline_and_no_notes(
     run_cli: Any, tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from tracker.config import ReportSettings, Settings
 from tracker.core.calendar import BusinessCalendar
+from tracker.errors import BadInputError
 from tracker.mail.render import MailConfig, render
 from tracker.reports.monthly_mail import (
     enqueue_monthly_report,
@@ -51,6 +52,27 @@ def test_it_is_due_from_the_first_working_day_at_the_configured_time(
     decision = monthly_report_due(CAL, EIGHT, now)
     assert (decision.due, decision.month, decision.send_at) == (due, month, send_at)
     assert decision.send_at.tzinfo == UTC
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(1, 1, 15, 10, tzinfo=UTC),  # no month before it at all
+        datetime(2, 1, 15, 10, tzinfo=UTC),  # the month before is in year 1
+        datetime(9999, 12, 15, 10, tzinfo=UTC),
+    ],
+)
+def test_a_now_whose_month_a_report_cannot_cover_is_bad_input_not_an_overflow(
+    now: datetime,
+) -> None:
+    with pytest.raises(BadInputError, match="outside the years a report covers"):
+        monthly_report_due(CAL, EIGHT, now)
+
+
+def test_the_first_and_last_months_a_report_covers_are_due_as_any_other() -> None:
+    first = monthly_report_due(CAL, EIGHT, datetime(2, 2, 15, 10, tzinfo=UTC))
+    last = monthly_report_due(CAL, EIGHT, datetime(9998, 12, 15, 10, tzinfo=UTC))
+    assert (first.month, first.due, last.month, last.due) == ("0002-01", True, "9998-11", True)
 
 
 def test_the_first_working_day_skips_weekends_and_holidays() -> None:

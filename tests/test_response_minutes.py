@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 from register_support import cli_env, engine_for, write_config
-from report_data import NOW, World, database, expected, generated, insert_world, local
+from report_data import NOW, World, database, expected, insert_world, local
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker.core.calendar import BusinessCalendar
 from tracker.reports.build import build_report
-from tracker.reports.format import report_json
+from tracker.reports.format import report_json, report_text
+from tracker.reports.labels import labels_for
 from tracker.reports.queries import GroupBy, period_of
 from tracker.store import schema
 from tracker.store.db import make_engine
@@ -104,22 +105,36 @@ def test_the_migration_fills_met_obligations_of_an_0001_database(
 
 
 @pytest.mark.parametrize("by", [GroupBy.DEPARTMENT, GroupBy.MONTH, GroupBy.RULE])
-def test_reports_agree_with_and_without_stored_times(database_url: str, by: GroupBy) -> None:
-    world = generated(200, seed=5)
-    want = expected(world, by.value, NOW)
+def test_a_met_obligation_without_a_stored_time_is_counted_but_never_measured_by_the_report(
+    database_url: str, by: GroupBy
+) -> None:
+    """Rows written outside Svarfrist: the report reads stored values only. It used to
+    measure such a row itself, ignoring its pauses, so a figure depended on the writer."""
+    world = World()
+    timed = world.add(received_at=local(2026, 3, 2, 9), channel="email", department="D")
+    world.oblige(timed, "reply", due_at=local(2026, 3, 3, 9), met_at=local(2026, 3, 2, 10))
+    foreign = world.add(received_at=local(2026, 3, 2, 9), channel="email", department="D")
+    reply = world.oblige(
+        foreign, "reply", due_at=local(2026, 3, 3, 9), met_at=local(2026, 3, 3, 11, 30)
+    )
     with database(database_url, world) as engine:
-        for stored in (True, False):
-            if not stored:  # rows written outside Svarfrist: the report measures them itself
-                with engine.begin() as conn:
-                    stored_keys = {"received_month": None, "department": None, "outcome": None}
-                    conn.execute(update(Obligation).values(response_minutes=None, **stored_keys))
-            with Session(engine) as session:
-                filled = session.scalar(
-                    select(Obligation.id).where(Obligation.response_minutes.is_not(None)).limit(1)
-                )
-                assert (filled is not None) is stored
-                report = build_report(session, CAL, by=by, period=period_of(None, None), now=NOW)
-                assert report_json(report) == want
+        with engine.begin() as conn:  # paused a whole day, then written without its minutes
+            pause = {"start": local(2026, 3, 2, 9, 30), "end": local(2026, 3, 3, 9, 30)}
+            conn.execute(insert(Pause), [{"inquiry_id": foreign["id"], **pause}])
+            conn.execute(
+                update(Obligation)
+                .where(Obligation.id == reply["id"])
+                .values(response_minutes=None, outcome=None)
+            )
+        with Session(engine) as session:
+            report = build_report(session, by=by, period=period_of(None, None), now=NOW)
+    (row,) = report.rows
+    assert (row.obligations, row.on_time, row.late) == (2, 1, 1)  # counted as met late
+    assert (row.median_hours, row.p90_hours) == (1.0, 1.0)  # only the stored hour
+    assert report.untimed == 1
+    text = report_text(report, labels_for("da"), "da")
+    assert "Opfyldte frister uden gemt svartid (talt med, ikke i median og 90 %): 1\n" in text
+    assert report_json(report) == expected(world, by.value, NOW, untimed={reply["id"]})
 
 
 def test_the_imports_bulk_elapsed_time_equals_the_pairwise_one() -> None:

@@ -20,10 +20,10 @@ from tracker.cli.common import (
     settings,
 )
 from tracker.cli.database import add_common, database, refuse_database_output
+from tracker.core.spreadsheet import EXCEL_ENCODING
 from tracker.errors import BadInputError
 from tracker.reports.build import breach_rows, build_annual, build_report, monthly_compliance
 from tracker.reports.format import (
-    CSV_ENCODING,
     annual_csv,
     annual_json,
     annual_text,
@@ -35,7 +35,7 @@ from tracker.reports.format import (
     table,
 )
 from tracker.reports.labels import Labels, key_label, labels_for
-from tracker.reports.queries import GroupBy, Period, period_of
+from tracker.reports.queries import GroupBy, Period, period_day, period_of
 from tracker.store.db import read_only, session_factory
 
 FORMATS = ("text", "csv", "json", "html")
@@ -44,8 +44,12 @@ HELP = """\
 Statistics and SLA compliance for inquiries received from --from to --to (local dates, both
 inclusive), evaluated at --now. JSON and CSV keep stored identifiers as keys; text and HTML
 use labels in the configured language (reminders.language, Danish by default).
-CSV is made for Excel: UTF-8 with BOM (utf-8-sig), ';' as separator, decimal commas (59,2).
-HTML is one self-contained page with inline SVG charts (no network needed)."""
+CSV is made for Excel: UTF-8 with BOM (utf-8-sig), ';' as separator, decimal commas (59,2),
+and a text cell beginning with =, +, - or @ gets an apostrophe so it never runs as a formula.
+HTML is one self-contained page with inline SVG charts (no network needed).
+Median and 90 % are of the response times stored when each deadline was met (working hours,
+pauses excluded); a met deadline without one (its schedule no longer configured, or written
+outside Svarfrist) is counted but not timed, and the text report says how many."""
 
 
 def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
@@ -74,8 +78,8 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _period(args: argparse.Namespace) -> Period:
-    first = parse_date(args.first, "--from") if args.first else None
-    last = parse_date(args.last, "--to") if args.last else None
+    first = period_day(parse_date(args.first, "--from"), "--from") if args.first else None
+    last = period_day(parse_date(args.last, "--to"), "--to") if args.last else None
     if first and last and first > last:
         raise BadInputError(f"--from {first} is after --to {last}")
     return period_of(first, last)
@@ -102,7 +106,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.breaches:
             rows = breach_rows(session, calendar(), period=period, now=now)
             if args.format == "csv":
-                return _emit(args.output, breaches_csv(rows), CSV_ENCODING)
+                return _emit(args.output, breaches_csv(rows), EXCEL_ENCODING)
             items = [
                 {
                     "ref": r.ref,
@@ -132,7 +136,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 value = annual_text(annual, labels, lang)
         else:
             by = GroupBy(args.by or GroupBy.DEPARTMENT)
-            report = build_report(session, calendar(), by=by, period=period, now=now)
+            report = build_report(session, by=by, period=period, now=now)
             if args.format == "json":
                 value = report_json(report)
             elif args.format == "csv":
@@ -146,7 +150,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 value = report_text(report, labels, lang)
     if args.format == "json":
         return _emit_structured(args, value, "")
-    encoding = CSV_ENCODING if args.format == "csv" else "utf-8"
+    encoding = EXCEL_ENCODING if args.format == "csv" else "utf-8"
     return _emit(args.output, [str(value)], encoding)
 
 

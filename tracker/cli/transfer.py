@@ -9,8 +9,16 @@ from typing import Any
 
 from tracker.cli.common import now_of, out
 from tracker.cli.database import add_common, context, database
+from tracker.errors import BadInputError
 from tracker.store.db import read_only, session_factory, transaction
 from tracker.transfer import export, importer
+
+EXPORT_HELP = """\
+Every inquiry in the import format, to standard output: export, then import into an empty
+database, gives the same file again. This CSV is for import, not for spreadsheets: cells are
+written verbatim, so a cell beginning with =, +, - or @ would run as a formula in Excel.
+For a spreadsheet use --excel: UTF-8 with BOM, ';' as separator, and such cells prefixed with
+an apostrophe (which import would keep, so that file does not round-trip)."""
 
 # Below this many rows a progress indication is more noise than help.
 PROGRESS_FROM_ROWS = 20_000
@@ -23,8 +31,19 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     add_common(imp, writes=True)
     imp.set_defaults(handler=cmd_import)
 
-    exp = sub.add_parser("export", help="everything, in the import format, to stdout")
+    exp = sub.add_parser(
+        "export",
+        help="everything, in the import format, to stdout",
+        description=EXPORT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     exp.add_argument("--format", choices=["csv", "json"], default="csv")
+    exp.add_argument(
+        "--excel",
+        action="store_true",
+        help="CSV for a spreadsheet (Danish Excel: BOM, ';', formula-like cells neutralised); "
+        "not for import",
+    )
     exp.set_defaults(handler=cmd_export)
 
 
@@ -70,8 +89,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.excel and args.format != "csv":
+        raise BadInputError("--excel is CSV for a spreadsheet: not with --format json")
     with database() as engine, session_factory(read_only(engine))() as session:
-        if args.format == "json":
+        if args.excel:
+            export.write_excel(session, sys.stdout)
+        elif args.format == "json":
             export.write_json(session, sys.stdout)
         else:
             export.write_csv(session, sys.stdout)

@@ -31,6 +31,7 @@ import holidays as holidays_lib
 from tracker.core.intervals import WorkingIndex
 from tracker.core.units import (
     EPOCH,
+    EPOCH_ORDINAL,
     MINUTES_PER_DAY,
     ONE_US,
     US_PER_DAY,
@@ -41,7 +42,6 @@ from tracker.core.units import (
 from tracker.errors import BadInputError, UnknownScheduleError
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # A deadline search gives up after this many years without enough working time, so a
 # schedule with no working intervals raises instead of looping forever.
 MAX_SEARCH_YEARS = 50
@@ -323,7 +323,7 @@ def day_pieces(d: date, intervals: Sequence[Interval], tz: ZoneInfo) -> list[tup
     """
     if not intervals:
         return []
-    wall0 = (d.toordinal() - _EPOCH_ORDINAL) * US_PER_DAY  # local midnight as if it were UTC
+    wall0 = (d.toordinal() - EPOCH_ORDINAL) * US_PER_DAY  # local midnight as if it were UTC
     start_local = datetime(d.year, d.month, d.day, tzinfo=tz)
     nxt = d + timedelta(days=1)
     day_start = to_us(start_local)

@@ -13,7 +13,7 @@ import bisect
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
-from tracker.core.units import EPOCH, US_PER_DAY
+from tracker.core.units import EPOCH, EPOCH_ORDINAL, US_PER_DAY
 from tracker.errors import BadInputError, NoWorkingTimeError
 
 YearBuilder = Callable[[int], list[tuple[int, int]]]
@@ -212,7 +212,7 @@ class WorkingIndex:
 
 
 def _day_us(d: date) -> int:
-    return (d.toordinal() - date(1970, 1, 1).toordinal()) * US_PER_DAY
+    return (d.toordinal() - EPOCH_ORDINAL) * US_PER_DAY
 
 
 def _describe(us: int) -> str:

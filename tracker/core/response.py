@@ -19,15 +19,27 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from tracker.core.calendar import COPENHAGEN, BusinessCalendar, Pause
+from tracker.core.outcome import Outcome, encode
+from tracker.core.units import SECONDS_PER_HOUR, US_PER_HOUR, US_PER_MINUTE
 
-US_PER_MINUTE = 60_000_000
+__all__ = [
+    "BACKFILL_ATTRIBUTE",
+    "US_PER_MINUTE",  # the import's unit of response time (tracker.transfer.prepare)
+    "BackfillFunction",
+    "backfill_function",
+    "local_month",
+    "local_month_us",
+    "outcome",
+    "packed_outcome",
+    "response_minutes",
+]
+
 BACKFILL_ATTRIBUTE = "svarfrist_response_minutes"
 """The Alembic config attribute carrying :func:`backfill_function` to the migration."""
 BackfillFunction = Callable[
     [str, datetime, datetime, Sequence[tuple[datetime, datetime | None]]], int | None
 ]
 _MINUTE = timedelta(minutes=1)
-_US_PER_HOUR = 3_600_000_000
 # Copenhagen's offsets are whole hours, so a local month starts on a whole UTC hour: the
 # month of an epoch-µs instant is cached per UTC hour (the import converts each hour once).
 _MONTH_OF_HOUR: dict[int, int] = {}
@@ -64,16 +76,17 @@ def backfill_function(calendar: BusinessCalendar) -> BackfillFunction:
 
 
 def outcome(met_at: datetime | None, due_at: datetime | None, minutes: int | None) -> int | None:
-    """``obligations.outcome``: a met obligation's on-time/late and response time packed in
-    one integer, ``4 * (minutes + 1) + late`` (late 1 when met after due_at; minutes None
-    counts as -1), None while unmet. The reports group by it (tracker.reports.queries)."""
+    """``obligations.outcome``: a met obligation's on-time/late and response time as one
+    code of tracker.core.outcome (late when met after due_at; on time without a deadline),
+    None while unmet. The reports group by it (tracker.reports.obligations)."""
     if met_at is None:
         return None
     return packed_outcome(due_at is not None and met_at > due_at, minutes)
 
 
 def packed_outcome(late: bool, minutes: int | None) -> int:
-    return 4 * ((-1 if minutes is None else minutes) + 1) + (1 if late else 0)
+    """The stored outcome of a met obligation, for writers that already know ``late``."""
+    return encode(Outcome.LATE if late else Outcome.ON_TIME, minutes)
 
 
 def local_month(moment: datetime) -> int:
@@ -85,11 +98,11 @@ def local_month(moment: datetime) -> int:
 
 def local_month_us(us: int) -> int:
     """:func:`local_month` of an epoch-µs instant, for the import's loops."""
-    hour = us // _US_PER_HOUR
+    hour = us // US_PER_HOUR
     month = _MONTH_OF_HOUR.get(hour)
     if month is None:
         if len(_MONTH_OF_HOUR) > _MONTH_CACHE_LIMIT:
             _MONTH_OF_HOUR.clear()
-        moment = datetime.fromtimestamp(hour * 3600, COPENHAGEN)
+        moment = datetime.fromtimestamp(hour * SECONDS_PER_HOUR, COPENHAGEN)
         month = _MONTH_OF_HOUR[hour] = moment.year * 100 + moment.month
     return month

@@ -2,32 +2,32 @@
 
 The caller passes the period and ``now``; nothing here reads the clock. Counts come from SQL
 GROUP BY (tracker.reports.queries). Response times are working minutes on the Danish
-calendar, stored with each met obligation (tracker.core.response); one GROUP BY over (key, state,
-minutes) gives the obligation counts and one histogram per group at minute resolution
-(tracker.reports.times measures at report time only met rows without a stored time), so
-memory depends on the number of groups and the spread of response times, never on the
-number of rows; the median and 90th percentile are read off the histogram exactly.
+calendar, pauses excluded, stored with each met obligation when it is met
+(tracker.core.response); the reports never measure one themselves, so a figure does not
+depend on who wrote the row. One GROUP BY over (key, outcome code) gives the obligation
+counts and one histogram per group at minute resolution, so memory depends on the number of
+groups and the spread of response times, never on the number of rows; the median and 90th
+percentile are read off the histogram exactly. A met obligation without a stored response
+time is counted (on time or late) but left out of the median and p90, and counted in
+:attr:`Report.untimed`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from sqlalchemy.orm import Session
 
-from tracker.core.calendar import COPENHAGEN, BusinessCalendar
+from tracker.core.calendar import BusinessCalendar
+from tracker.core.outcome import STATE_BITS, STATE_MASK, Outcome
 from tracker.reports.obligations import (
-    LATE,
-    ON_TIME,
-    STATES,
     ObligationCounts,
     StateCodes,
     counts_of,
     obligation_counts,
-    response_minutes,
     state_minutes,
 )
 from tracker.reports.queries import (
@@ -37,12 +37,10 @@ from tracker.reports.queries import (
     breaches,
     inquiry_counts,
 )
-from tracker.reports.times import ResponseHistogram, WorkingMinutes, response_histograms
+from tracker.reports.times import ResponseHistogram
 
 # The annual report lists this many of the most frequent topics.
 TOP_TOPICS = 8
-# Without --from, the fast response-time clock covers this many days before now.
-CLOCK_DEFAULT_DAYS = 2 * 366
 
 
 def percent(part: int, whole: int, places: int = 1, *, round_down: bool = False) -> float | None:
@@ -85,6 +83,9 @@ class Report:
     closed: int
     rows: tuple[ReportRow, ...]
     """Largest count first (ties by key)."""
+    untimed: int = 0
+    """Met obligations without a stored response time (their schedule no longer configured,
+    or written outside Svarfrist): in the counts, not in the median and p90."""
 
     @property
     def obligations(self) -> ReportRow:
@@ -148,13 +149,14 @@ def _with_times(
     count the met obligations that have no stored response time.
 
     Up to groups x distinct minutes rows (143,000 by month over 1,000,000 inquiries), so
-    the loop is kept lean: states by position, the key's tallies looked up on a new key
+    the loop is kept lean: the code split with tracker.core.outcome's bit layout inline
+    rather than by a call to ``decode`` per row, the key's tallies looked up on a new key
     (rows come grouped by key).
     """
     counts: dict[str | None, list[int]] = {}
     hists: dict[str | None, ResponseHistogram] = {}
     unstored = 0
-    met = max(STATES.index(ON_TIME), STATES.index(LATE))
+    met = max(Outcome.ON_TIME, Outcome.LATE)
     last: object = counts  # no key is this object: the first row looks its key up
     tally: list[int] = []
     hist: ResponseHistogram | None = None
@@ -162,12 +164,12 @@ def _with_times(
         for key, code, n in batch:
             if key != last:
                 last = key
-                tally = counts.setdefault(key, [0] * len(STATES))
+                tally = counts.setdefault(key, [0] * len(Outcome))
                 hist = hists.get(key)
-            state = code & 3
+            state = code & STATE_MASK
             tally[state] += n
             if state <= met:
-                plus_one = code >> 2
+                plus_one = code >> STATE_BITS
                 if not plus_one:
                     unstored += n
                     continue
@@ -179,7 +181,6 @@ def _with_times(
 
 def build_report(
     session: Session,
-    calendar: BusinessCalendar,
     *,
     by: GroupBy,
     period: Period,
@@ -194,19 +195,11 @@ def build_report(
     """
     inquiries = inquiry_counts(session, by, period, now)
     hists: dict[str | None, ResponseHistogram] = {}
+    untimed = 0
     keys = [i.key for i in inquiries]  # SQLite groups obligations by their positions
     if response_times:
         groups = state_minutes(session, by, period, now, keys)
-        obligations, hists, unstored = _with_times(groups)
-        if unstored:
-            # Met obligations without a stored time: measured here, as before 0002. The fast
-            # clock covers the period up to now; rows outside it still count exactly.
-            today = now.astimezone(COPENHAGEN).date()
-            first = period.first or today - timedelta(days=CLOCK_DEFAULT_DAYS)
-            minutes = WorkingMinutes(calendar, min(first, today), today)
-            rows = response_minutes(session, by, period, now, minutes)
-            for key, extra in response_histograms(rows).items():
-                hists.setdefault(key, ResponseHistogram()).minutes.update(extra.minutes)
+        obligations, hists, untimed = _with_times(groups)
     else:
         obligations = {o.key: o for o in obligation_counts(session, by, period, now, keys)}
     if by is GroupBy.RULE:
@@ -234,6 +227,7 @@ def build_report(
         open=total - closed,
         closed=closed,
         rows=tuple(sorted(report_rows, key=_sort_key)),
+        untimed=untimed,
     )
 
 

@@ -1,22 +1,21 @@
 """Report values -> JSON (identifiers), CSV for Excel and aligned text (Danish by default).
 
 CSV is written the way Danish Excel opens it with a double-click: UTF-8 with a byte-order
-mark (``utf-8-sig``), ``;`` between fields and a decimal comma (59,2). JSON and CSV keep the
-stored identifiers as keys; text and HTML show labels in the configured language.
+mark (``utf-8-sig``), ``;`` between fields and a decimal comma (59,2), and no text cell a
+spreadsheet would run as a formula (tracker.core.spreadsheet). JSON and CSV keep the stored
+identifiers as keys; text and HTML show labels in the configured language.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from tracker.core.spreadsheet import Cell, Figure, SpreadsheetWriter
 from tracker.core.validate import local_time
 from tracker.reports.build import AnnualReport, BreachRow, Report, ReportRow, ShareRow
 from tracker.reports.labels import Labels, key_label, period_text
-
-CSV_ENCODING = "utf-8-sig"
 
 
 def _local_date(report: Report | AnnualReport, which: str) -> str | None:
@@ -97,19 +96,19 @@ def integer(value: int, lang: str) -> str:
 
 
 # -- CSV --------------------------------------------------------------------------------------
-def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+def _csv(header: Iterable[Cell], rows: Iterable[Iterable[Cell]]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer = SpreadsheetWriter(buffer)
     writer.writerow(header)
-    writer.writerows(rows)
+    for row in rows:
+        writer.writerow(row)
     return buffer.getvalue()
 
 
-def _csv_value(value: Any) -> Any:
-    if value is None:
-        return ""
+def _csv_value(value: str | int | float | None) -> Cell:
+    """A report value as a spreadsheet cell: a figure with a decimal comma, never a formula."""
     if isinstance(value, float):
-        return number(value, "da", 2 if value != round(value, 1) else 1)
+        return Figure(number(value, "da", 2 if value != round(value, 1) else 1))
     return value
 
 
@@ -137,7 +136,7 @@ def report_csv(report: Report) -> str:
 
 def annual_csv(report: AnnualReport) -> str:
     """One table: section (department, channel, topic, total, population), key, figures."""
-    rows: list[list[Any]] = [
+    rows: list[list[str | int | float | None]] = [
         ["total", "", report.total, 100.0 if report.total else None, report.open]
     ]
     for section, items in (
@@ -173,7 +172,7 @@ def breaches_csv(rows: Iterable[BreachRow]) -> Iterable[str]:
     """The breach list as CSV text chunks (streamed: one chunk per row after the header)."""
     yield _csv(BREACH_FIELDS, [])
     for r in rows:
-        fields = [
+        fields: list[Cell] = [
             r.ref,
             r.rule,
             r.department,
@@ -181,7 +180,7 @@ def breaches_csv(rows: Iterable[BreachRow]) -> Iterable[str]:
             _local(r.received_at),
             _local(r.due_at),
             _local(r.met_at),
-            number(r.hours_late, "da", 2),
+            None if r.hours_late is None else Figure(number(r.hours_late, "da", 2)),
         ]
         yield _csv(fields, [])
 
@@ -244,6 +243,8 @@ def report_text(report: Report, labels: Labels, lang: str) -> str:
         f"{labels['closed']}: {integer(report.closed, lang)}  "
         f"{labels['compliance']}: {pct(report.obligations.compliance, lang)}"
     )
+    if report.untimed:
+        summary += "\n" + labels["untimed"].format(count=integer(report.untimed, lang))
     body = table(report_header(report, labels), report_rows_text(report, labels, lang))
     return f"{labels['report_title']}\n{_period_line(report, labels)}\n{summary}\n\n{body}\n"
 

@@ -54,6 +54,7 @@ _DA: dict[str, str] = {
     "chart_channels": "Henvendelsesformer",
     "chart_topics": "Hyppigste emner",
     "no_data": "Ingen data i perioden",
+    "untimed": "Opfyldte frister uden gemt svartid (talt med, ikke i median og 90 %): {count}",
     "compliance_note": (
         "Overholdt = frister mødt til tiden blandt mødte og overskredne. "
         "Svartider i arbejdstimer efter den danske kalender."
@@ -111,6 +112,7 @@ _EN: dict[str, str] = {
     "chart_channels": "Channels of first contact",
     "chart_topics": "Most frequent topics",
     "no_data": "No data in the period",
+    "untimed": "Met deadlines without a stored response time (counted, not timed): {count}",
     "compliance_note": (
         "Compliance = deadlines met on time among those met or overdue. "
         "Response times in working hours on the Danish calendar."

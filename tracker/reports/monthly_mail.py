@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session
 
 from tracker.config import Settings
 from tracker.core.calendar import COPENHAGEN, BusinessCalendar
+from tracker.core.spreadsheet import BOM
 from tracker.reports.build import build_report, monthly_compliance
 from tracker.reports.format import report_csv, report_text
 from tracker.reports.html import report_page
 from tracker.reports.labels import labels_for, month_name
-from tracker.reports.queries import GroupBy, period_of
+from tracker.reports.queries import GroupBy, period_day, period_of
 from tracker.store.models import OutboxMessage
 from tracker.store.outbox import enqueue
 
@@ -69,11 +70,15 @@ def monthly_report_due(
 
     The month is taken in local time (Europe/Copenhagen), because "the first working day
     at 08:00" is a wall-clock promise; the instant is returned in UTC like all stored times.
+    A ``now`` whose month or month before is outside the years a report covers
+    (tracker.reports.queries.period_day) raises BadInputError.
     """
     local = now.astimezone(COPENHAGEN)
-    this_month = date(local.year, local.month, 1)
+    # Years a report period covers only (BadInputError otherwise): both this month, whose
+    # day before must exist, and the reported month.
+    this_month = period_day(date(local.year, local.month, 1), "now")
     last = this_month - timedelta(days=1)
-    first = last.replace(day=1)
+    first = period_day(last.replace(day=1), "the month before now")
     working = first_working_day(calendar, this_month.year, this_month.month)
     day = working or this_month
     send_at = datetime.combine(day, monthly_time, tzinfo=COPENHAGEN).astimezone(UTC)
@@ -93,7 +98,6 @@ def report_key(month: str, recipient: str) -> str:
 def monthly_payload(
     session: Session,
     settings: Settings,
-    calendar: BusinessCalendar,
     due: MonthlyReportDue,
     now: datetime,
 ) -> dict[str, Any]:
@@ -101,7 +105,7 @@ def monthly_payload(
     lang = settings.reminders.language
     labels = labels_for(lang)
     period = period_of(due.first, due.last)
-    report = build_report(session, calendar, by=GroupBy.DEPARTMENT, period=period, now=now)
+    report = build_report(session, by=GroupBy.DEPARTMENT, period=period, now=now)
     months = monthly_compliance(session, period, now)
     csv_text = report_csv(report)
     return {
@@ -110,7 +114,7 @@ def monthly_payload(
         "html": report_page(report, months, labels, lang),
         "attachment_name": f"svarfrist-{due.month}.csv",
         # The renderer encodes the text as UTF-8; the BOM makes it utf-8-sig for Excel.
-        "attachment_csv": "\ufeff" + csv_text,
+        "attachment_csv": BOM + csv_text,
     }
 
 
@@ -123,8 +127,10 @@ def enqueue_monthly_report(
     the report is only built when at least one recipient still lacks it.
     """
     recipients = list(dict.fromkeys(settings.reports.management_recipients))
+    if not recipients:
+        return False
     due = monthly_report_due(calendar, settings.reports.monthly_time, now)
-    if not due.due or not recipients:
+    if not due.due:
         return False
     keys = {r: report_key(due.month, r) for r in recipients}
     queued = set(
@@ -133,7 +139,7 @@ def enqueue_monthly_report(
     missing = [r for r in recipients if keys[r] not in queued]
     if not missing:
         return False
-    payload = monthly_payload(session, settings, calendar, due, now)
+    payload = monthly_payload(session, settings, due, now)
     added = False
     for recipient in missing:
         added |= enqueue(

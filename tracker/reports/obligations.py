@@ -1,12 +1,13 @@
 """SQL aggregation of obligations for reports: one GROUP BY pass, on SQLite and PostgreSQL.
 
 States are evaluated at ``now`` as tracker.reports.queries describes. Response times are
-stored with each met obligation (``obligations.response_minutes``, and packed with its
-lateness in ``obligations.outcome``, tracker.core.response), so one GROUP BY over (key, state at
-now, stored minutes) yields the obligation counts and a minute histogram per key together.
-Only a met obligation without a stored time (a row written outside Svarfrist, or by a bare
-``alembic upgrade``) needs the calendar at report time: for those SQLite calls a Python
-function inside the GROUP BY and PostgreSQL streams the two instants in batches.
+stored with each met obligation (``obligations.response_minutes``, and with its lateness in
+``obligations.outcome``, a code of tracker.core.outcome), so one GROUP BY over (key, outcome
+code at now) yields the obligation counts and a minute histogram per key together. Reports
+read stored values only: a met obligation without a stored response time (its schedule no
+longer configured, or a row written outside Svarfrist) counts as on time or late but has no
+response time, so it is left out of the median and p90 (:data:`Report.untimed
+<tracker.reports.build.Report>` counts it).
 
 By month or department over whole months, with every met obligation met by ``now`` (the
 usual report), the groups are read off an index on (stored key, outcome, ...) in its order,
@@ -27,7 +28,6 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    cast,
     func,
     literal,
     literal_column,
@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from tracker.core.outcome import NOT_MEASURED, SCALE, Outcome
 from tracker.reports.queries import (
     FIRST_COLUMN,
     STREAM_BATCH,
@@ -43,10 +44,7 @@ from tracker.reports.queries import (
     Period,
     filters,
     group_key,
-    is_met,
     is_sqlite,
-    key_label,
-    met_at_column,
     month_key,
     month_label,
     month_starts,
@@ -60,8 +58,6 @@ from tracker.store.models import LACKING, Inquiry, Obligation
 # pass groups by ``number * _SHIFT + code`` as one integer: SQLite's sorter compares one
 # integer much faster than two columns (bench/report.py).
 _SHIFT = 2**40
-# The SQLite function counting working minutes during a response-time query.
-_MINUTES_FUNCTION = "svarfrist_working_minutes"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,18 +69,28 @@ class ObligationCounts:
     overdue: int
 
 
-# The state of an obligation at now, as the combined pass groups by it.
-ON_TIME, LATE, OVERDUE, PENDING = "on_time", "late", "overdue", "pending"
-_STATES = (ON_TIME, LATE, OVERDUE, PENDING)
-_CODE = {state: str(code) for code, state in enumerate(_STATES)}
-
-
-STATES = _STATES
 StateCodes = list[tuple[str | None, int, int]]
-"""A batch of groups of the combined pass: (key, code, how many obligations), the code
-``4 * (stored response minutes + 1) + state`` with state the position in :data:`STATES`
-(minutes + 1 is 0 when unmet, or met without a stored time). Streamed in batches: ~groups
-x distinct minutes in all (64,000 for departments over 1,000,000 inquiries)."""
+"""A batch of groups of the combined pass: (key, code, how many obligations), the code an
+outcome code (tracker.core.outcome) of the state at now and the stored response minutes
+(none when unmet, or met without a stored time). Streamed in batches: ~groups x distinct
+minutes in all (64,000 for departments over 1,000,000 inquiries)."""
+
+
+def _sql_int(value: int) -> Any:
+    """An integer constant inlined in the SQL (the planner sees it; no bound parameter)."""
+    return literal_column(str(int(value)))
+
+
+def _sql_encode(state: Any, minutes: Any) -> Any:
+    """tracker.core.outcome.encode in SQL, for a met row without a stored outcome
+    (``minutes`` NULL: not measured)."""
+    plus_one = func.coalesce(minutes, _sql_int(NOT_MEASURED)) + 1
+    return _sql_int(SCALE) * plus_one + state
+
+
+def _sql_state(code: Any) -> Any:
+    """The :class:`Outcome` of a code in SQL (codes are never negative)."""
+    return code % _sql_int(SCALE)
 
 
 def _obligations(session: Session, by: GroupBy, period: Period) -> tuple[Any, Select[Any]]:
@@ -120,25 +126,23 @@ def _met_by(session: Session, now: datetime) -> bool:
 
 
 def _code(now: datetime, *, minutes: bool, met_by: bool) -> Any:
-    """An obligation's state at ``now`` as an integer: ``_CODE`` of on time, late, overdue,
-    pending, plus with ``minutes`` 4 x (stored response minutes + 1) for a met one.
+    """An obligation's state at ``now`` as an outcome code (tracker.core.outcome): with
+    ``minutes`` carrying a met one's stored response minutes, else the bare :class:`Outcome`.
     ``met_by``: :func:`_met_by`'s answer, asked once per pass by the caller.
 
-    A met obligation's code is its stored ``outcome`` (tracker.core.response), derived from
-    met_at, due_at and response_minutes only where it is NULL (rows written outside
-    Svarfrist): one column read instead of three compared per row.
+    A met obligation's code is its stored ``outcome``, derived from met_at, due_at and the
+    stored response_minutes only where it is NULL (rows written outside Svarfrist): one
+    column read instead of three compared per row.
     """
     met_at, due_at = Obligation.met_at, Obligation.due_at
     # What the stored outcome would hold, for a met row without it.
-    derived: Any = case((met_at > due_at, literal_column(_CODE[LATE])), else_=literal_column("0"))
+    late: Any = case((met_at > due_at, _sql_int(Outcome.LATE)), else_=_sql_int(Outcome.ON_TIME))
     stored: Any = Obligation.outcome
     if minutes:
-        plus_one = func.coalesce(Obligation.response_minutes, literal_column("-1")) + 1
-        derived = derived + literal_column("4") * plus_one
+        derived = _sql_encode(late, Obligation.response_minutes)
     else:
-        stored = stored % literal_column("4")
-    overdue: Any = literal_column(_CODE[OVERDUE])
-    pending: Any = literal_column(_CODE[PENDING])
+        derived, stored = late, _sql_state(stored)
+    overdue, pending = _sql_int(Outcome.OVERDUE), _sql_int(Outcome.PENDING)
     unmet = case((due_at <= now, overdue), else_=pending)
     if met_by:  # met_at decides, as below: a NULL test costs no comparison
         return case((met_at.is_(None), unmet), else_=func.coalesce(stored, derived))
@@ -281,11 +285,10 @@ def _stored_groups(
     counted = [column.is_not(None), *_between(month, *span)]
     overdue = func.count().filter(outcome.is_(None), due_at <= now)
     unmet = func.count().filter(outcome.is_(None))
-    code_of = {OVERDUE: int(_CODE[OVERDUE]), PENDING: int(_CODE[PENDING])}
     if minutes:
         grouped: Any = select(column, outcome, func.count(), overdue).where(*counted)
         stmt = grouped.group_by(column, outcome).execution_options(yield_per=STREAM_BATCH)
-        overdue_code, pending_code = code_of[OVERDUE], code_of[PENDING]
+        overdue_code, pending_code = int(Outcome.OVERDUE), int(Outcome.PENDING)
         for part in connection.execute(stmt).partitions():
             batch: StateCodes = []
             append = batch.append
@@ -298,14 +301,14 @@ def _stored_groups(
                 append((key, pending_code, n - due))
             yield batch
     else:
-        state = outcome % literal_column("4")
-        on_time = func.count().filter(state == literal_column(_CODE[ON_TIME]))
-        late = func.count().filter(state == literal_column(_CODE[LATE]))
+        state = _sql_state(outcome)
+        on_time = func.count().filter(state == _sql_int(Outcome.ON_TIME))
+        late = func.count().filter(state == _sql_int(Outcome.LATE))
         tallied: Any = select(column, on_time, late, overdue, unmet).where(*counted)
         yield [
-            (label(k), code, n)
+            (label(k), int(code), n)
             for k, a, b, due, open_ in connection.execute(tallied.group_by(column))
-            for code, n in enumerate((a, b, due, open_ - due))
+            for code, n in zip(Outcome, (a, b, due, open_ - due), strict=True)
             if n
         ]
     yield [(label(k), c, n) for k, c, n in _corrections(session, by, now, span, minutes=minutes)]
@@ -325,9 +328,8 @@ def _corrections(
     column = _STORED[by]
     month, outcome, due_at = Obligation.received_month, Obligation.outcome, Obligation.due_at
     key, month_of, rows = _unstored(session, by)
-    overdue: Any = literal_column(_CODE[OVERDUE])
-    pending: Any = literal_column(_CODE[PENDING])
-    stored = outcome if minutes else outcome % literal_column("4")
+    overdue, pending = _sql_int(Outcome.OVERDUE), _sql_int(Outcome.PENDING)
+    stored = outcome if minutes else _sql_state(outcome)
     counted_code = func.coalesce(stored, case((due_at <= now, overdue), else_=pending))
     was_counted = and_(column.is_not(None), *_between(month, *span))
     belongs = and_(True, *_between(month_of, *span))
@@ -414,18 +416,18 @@ def obligation_counts(
     counts: dict[str | None, list[int]] = {}
     for batch in _grouped(session, by, period, now, minutes=False, keys=keys):
         for k, code, n in batch:
-            counts.setdefault(k, [0] * len(STATES))[code] += n
+            counts.setdefault(k, [0] * len(Outcome))[code] += n
     return [counts_of(k, c) for k, c in counts.items()]
 
 
 def counts_of(key: str | None, tally: Sequence[int]) -> ObligationCounts:
-    """A key's obligation counts from its tally per state (positions as in :data:`STATES`)."""
+    """A key's obligation counts from its tally per :class:`Outcome` (indexed by it)."""
     return ObligationCounts(
         key=key,
         obligations=sum(tally),
-        on_time=tally[_STATES.index(ON_TIME)],
-        late=tally[_STATES.index(LATE)],
-        overdue=tally[_STATES.index(OVERDUE)],
+        on_time=tally[Outcome.ON_TIME],
+        late=tally[Outcome.LATE],
+        overdue=tally[Outcome.OVERDUE],
     )
 
 
@@ -446,60 +448,3 @@ def state_minutes(
     for :func:`obligation_counts`.
     """
     return _grouped(session, by, period, now, minutes=True, keys=keys)
-
-
-def _epoch(session: Session, column: Any) -> Any:
-    if is_sqlite(session):
-        return func.unixepoch(column)
-    return cast(func.floor(func.extract("epoch", column)), BigInteger)
-
-
-def response_minutes(
-    session: Session,
-    by: GroupBy,
-    period: Period,
-    now: datetime,
-    minutes: Callable[[str, int, int], int | None],
-) -> Iterator[tuple[str | None, int | None, int]]:
-    """(key, working minutes from received to met, how many) over the met obligations that
-    have no stored response time (``response_minutes IS NULL``): the fallback for rows
-    written outside Svarfrist; the stored ones come from :func:`state_minutes`.
-
-    ``minutes(schedule, received, met)`` (epoch seconds) does the calendar arithmetic SQL
-    cannot. On SQLite it runs inside the query as a function, and SQL groups the result, so
-    only groups x distinct minutes come back (measured 2x faster than streaming every row
-    over 1,000,000 inquiries). Elsewhere the four columns are streamed in batches of
-    :data:`STREAM_BATCH` and counted here; memory is flat either way.
-    """
-    received, in_period = received_column(session, period)
-    months = month_starts(session, period) if by is GroupBy.MONTH else []
-    key = group_key(by, received, months)
-    rec, met_s = _epoch(session, Inquiry.received_at), _epoch(session, Obligation.met_at)
-    joined = (
-        select()
-        .select_from(Obligation)
-        .join(Inquiry, Inquiry.id == Obligation.inquiry_id)
-        .where(
-            *filters(in_period),
-            is_met(now, met_at_column(session)),
-            Obligation.response_minutes.is_(None),
-        )
-    )
-    connection = session.connection()
-    if not is_sqlite(session):
-        stmt = joined.add_columns(key, Obligation.schedule, rec, met_s)
-        for k, schedule, r, m in connection.execute(stmt.execution_options(yield_per=STREAM_BATCH)):
-            yield key_label(by, k), minutes(schedule, r, m), 1
-        return
-    dbapi = connection.connection.driver_connection
-    assert dbapi is not None
-    dbapi.create_function(_MINUTES_FUNCTION, 3, minutes, deterministic=True)
-    try:
-        worked = getattr(func, _MINUTES_FUNCTION)(Obligation.schedule, rec, met_s)
-        stmt = joined.add_columns(key, worked, func.count()).group_by(
-            FIRST_COLUMN, literal_column("2")
-        )
-        for k, m, n in connection.execute(stmt.execution_options(yield_per=STREAM_BATCH)):
-            yield key_label(by, k), None if m is None else int(m), int(n)
-    finally:
-        dbapi.create_function(_MINUTES_FUNCTION, 3, None)  # the pooled connection forgets it

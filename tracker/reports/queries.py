@@ -35,7 +35,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from tracker.core.calendar import COPENHAGEN
+from tracker.core.calendar import COPENHAGEN, MAX_YEAR, MIN_YEAR
+from tracker.errors import BadInputError
 from tracker.store.models import Inquiry, Obligation, UTCDateTime
 
 # Rows fetched per round trip when streaming; bounds the memory of a streamed pass.
@@ -73,8 +74,23 @@ def local_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=COPENHAGEN).astimezone(UTC)
 
 
+def period_day(day: date, what: str) -> date:
+    """``day`` if a report period may start or end on it: in the years the calendar supports,
+    so that its local midnight, the next one and its month's bounds all exist in UTC (near
+    year 1 and 9999 they do not). ``what`` names the value in the error (``--from``)."""
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise BadInputError(
+            f"{what}: {day} is outside the years a report covers ({MIN_YEAR:04d}-{MAX_YEAR})"
+        )
+    return day
+
+
 def period_of(first: date | None, last: date | None) -> Period:
-    """``--from``/``--to`` as [first 00:00 local, day after last 00:00 local) in UTC."""
+    """``--from``/``--to`` as [first 00:00 local, day after last 00:00 local) in UTC.
+
+    Raises BadInputError for a day :func:`period_day` refuses."""
+    first = None if first is None else period_day(first, "first day")
+    last = None if last is None else period_day(last, "last day")
     return Period(
         first=first,
         last=last,
@@ -161,14 +177,14 @@ def filters(condition: ColumnElement[bool] | None) -> list[ColumnElement[bool]]:
 
 
 def month_starts(session: Session, period: Period) -> list[tuple[int, datetime]]:
-    """(yyyymm, local month start in UTC) for every month the period's data touches."""
-    first, last = period.first, period.last
-    if first is None or last is None:
-        lo, hi = _span(session, period)
-        if lo is None or hi is None:
-            return []
-        first = first or lo.astimezone(COPENHAGEN).date()
-        last = last or hi.astimezone(COPENHAGEN).date()
+    """(yyyymm, local month start in UTC) for every month the period's data touches: from
+    its first to its last inquiry received, never the whole of a wide period (``--from
+    0002-01-01`` would otherwise make 120,000 months of CASEs)."""
+    lo, hi = _span(session, period)
+    if lo is None or hi is None:
+        return []
+    first = lo.astimezone(COPENHAGEN).date()
+    last = hi.astimezone(COPENHAGEN).date()
     months = []
     year, month = first.year, first.month
     while (year, month) <= (last.year, last.month):

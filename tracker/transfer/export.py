@@ -5,6 +5,11 @@ with the same keys. Times are local with offset, to the second, which is what im
 reads back, so export -> import into an empty database -> export gives the same bytes.
 The last column, ``pauses``, holds an inquiry's pauses as intervals (tracker.transfer.pauses);
 in JSON it is a list of ``{"start", "end"}`` objects (``end`` null while still paused).
+
+That file is for ``import``, not for a spreadsheet: a cell is written verbatim, so a note or
+advisor beginning with ``=`` would run as a formula in Excel. ``write_excel`` writes the same
+rows for Danish Excel instead (``;``, a byte-order mark, formula-like text neutralised:
+tracker.core.spreadsheet); it does not round-trip.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any, TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.core.spreadsheet import BOM, SpreadsheetWriter
 from tracker.core.validate import local_time
 from tracker.store.models import Inquiry, Pause
 from tracker.transfer.csvio import BATCH, COLUMNS, TIME_COLUMNS
@@ -69,16 +75,35 @@ def _pauses_of(session: Session, ids: Sequence[int]) -> dict[int, Spans]:
     return found
 
 
+def _csv_rows(session: Session) -> Iterator[list[str]]:
+    """Every inquiry as the CSV's cells, in :data:`COLUMNS` order."""
+    for record in export_records(session):
+        record["callback_requested"] = "true" if record["callback_requested"] else "false"
+        record[PAUSES] = format_pauses(record[PAUSES])
+        yield ["" if record[c] is None else record[c] for c in COLUMNS]
+
+
 def write_csv(session: Session, out: TextIO) -> int:
     """The register as CSV (comma separated, header row, no BOM); returns the row count."""
     # CRLF as RFC 4180 has it; it also makes the writer quote a bare \r inside a field.
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     count = 0
-    for record in export_records(session):
-        record["callback_requested"] = "true" if record["callback_requested"] else "false"
-        record[PAUSES] = format_pauses(record[PAUSES])
-        writer.writerow(["" if record[c] is None else record[c] for c in COLUMNS])
+    for row in _csv_rows(session):
+        writer.writerow(row)
+        count += 1
+    return count
+
+
+def write_excel(session: Session, out: TextIO) -> int:
+    """The register as CSV for Danish Excel (a BOM, ``;``, no cell that runs as a formula),
+    not for ``import``; returns the row count."""
+    out.write(BOM)
+    writer = SpreadsheetWriter(out)
+    writer.writerow(COLUMNS)
+    count = 0
+    for row in _csv_rows(session):
+        writer.writerow(row)
         count += 1
     return count
 

@@ -5,7 +5,7 @@ tracker/response.py), so reports group by an integer instead of calling the cale
 row. Existing met obligations are filled here in batches, by the function tracker.store.schema
 passes in ``config.attributes`` (a migration does not import tracker: it must keep meaning
 what it meant when written). Run without it (bare ``alembic upgrade``), the column stays
-NULL for old rows and the reports compute those rows' times themselves, as before.
+NULL for old rows: the reports count them but give them no response time.
 
 Revision ID: 0002
 Revises: 0001
