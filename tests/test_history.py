@@ -167,7 +167,7 @@ def test_corrections_refuse_what_cannot_be_done_and_write_nothing(cli: Cli) -> N
         (("reopen", purged_ref), "was purged"),
         (("reopen", open_ref), "is not closed"),
         (("assign", open_ref, "--advisor", ANNE), "already assigned"),
-        (("assign", open_ref, "--advisor", "not an address"), "not an e-mail address"),
+        (("assign", open_ref, "--advisor", "not an address"), "is not one e-mail address"),
         (("assign", closed_ref, "--advisor", BO), "is closed"),
         (("assign", "2026-999999", "--advisor", BO), "unknown ref"),
     ):

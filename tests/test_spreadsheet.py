@@ -22,7 +22,8 @@ from tracker.core.spreadsheet import FORMULA_STARTS, Figure, neutralised, spread
 from tracker.reports.monthly_mail import enqueue_monthly_report
 from tracker.store.models import OutboxMessage
 
-EVIL_ADVISOR = "=cmd|'/Ccalc'!A0@example.dk"
+# Advisors are stored lower-case (one advisor whatever the case typed), so the formula is too.
+EVIL_ADVISOR = "=cmd|'/ccalc'!a0@example.dk"
 EVIL_DEPARTMENT = "@SUM(1+1)*cmd|' /C calc'!A0"
 EVIL_TOPIC = '+HYPERLINK("http://evil.example")'
 EVIL_NOTE = "-2+3 og en fortrolig note"
