@@ -1,12 +1,13 @@
 """Obligations as stored rows: built from the SLA engine's decision, and kept in line with
-an inquiry's facts. Shared by the register's operations and ``recompute``."""
+an inquiry's facts. :func:`obligation_values` is the one writer of an obligation row: the
+register's operations, ``recompute`` and the bulk import all build their rows with it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,10 +16,64 @@ from tracker.core.calendar import BusinessCalendar
 from tracker.core.calendar import Pause as PauseSpan
 from tracker.core.response import local_month, outcome, response_minutes
 from tracker.sla import Fulfilment, InquiryFacts, ObligationStatus, evaluate
+from tracker.store.context import Context
 from tracker.store.models import Inquiry, Obligation, Pause
 
-if TYPE_CHECKING:  # Context lives in tracker.store.register, which imports this module
-    from tracker.store.register import Context
+
+class ObligationRow(NamedTuple):
+    """One row of the ``obligations`` table in its column order, so that the bulk insert can
+    hand it to the driver as it is. The four times are aware datetimes (None where there is
+    none), or the driver's form of them when built for a bulk insert (see ``time`` below)."""
+
+    inquiry_id: int
+    rule: str
+    schedule: str
+    hours: float
+    warn_at: Any
+    due_at: Any
+    met_at: Any
+    response_minutes: int | None
+    received_month: int
+    department: str
+    outcome: int | None
+    state: str
+    next_action_at: Any
+
+
+def _as_given(moment: datetime | None) -> Any:
+    return moment
+
+
+def obligation_values(
+    s: ObligationStatus,
+    *,
+    inquiry_id: int,
+    department: str,
+    received_at: datetime,
+    calendar: BusinessCalendar,
+    pauses: Sequence[PauseSpan] = (),
+    time: Callable[[datetime | None], Any] = _as_given,
+) -> ObligationRow:
+    """The stored row of one obligation the SLA engine decided: its times and state, the
+    response time and packed outcome the reports read, and when the daemon must first look
+    at it. ``time`` turns each time into the form it is stored in (the bulk insert passes
+    the driver's form)."""
+    minutes = response_minutes(calendar, s.schedule, received_at, s.met_at, pauses)
+    return ObligationRow(
+        inquiry_id=inquiry_id,
+        rule=s.rule,
+        schedule=s.schedule,
+        hours=s.hours,
+        warn_at=time(s.warn_at),
+        due_at=time(s.due_at),
+        met_at=time(s.met_at),
+        response_minutes=minutes,
+        received_month=local_month(received_at),
+        department=department,
+        outcome=outcome(s.met_at, s.due_at, minutes),
+        state=s.state.value,
+        next_action_at=time(first_look(s, received_at)),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,8 +84,6 @@ class Move:
     rule: str
     old_due_at: datetime | None
     new_due_at: datetime | None
-    old_warn_at: datetime | None
-    new_warn_at: datetime | None
 
     def details(self) -> dict[str, Any]:
         return {
@@ -79,29 +132,19 @@ def first_look(s: ObligationStatus, received_at: datetime) -> datetime | None:
     return None if s.met_at is not None else received_at
 
 
-def obligation_row(
-    inquiry: Inquiry,
-    s: ObligationStatus,
-    calendar: BusinessCalendar,
-    pauses: Sequence[PauseSpan] = (),
+def new_obligation(
+    inquiry: Inquiry, s: ObligationStatus, calendar: BusinessCalendar, pauses: Sequence[PauseSpan]
 ) -> Obligation:
-    received_at = inquiry.received_at
-    minutes = response_minutes(calendar, s.schedule, received_at, s.met_at, pauses)
-    return Obligation(
+    """The ORM object of a new obligation of ``inquiry`` (its id must be known)."""
+    values = obligation_values(
+        s,
         inquiry_id=inquiry.id,
-        rule=s.rule,
-        schedule=s.schedule,
-        hours=s.hours,
-        warn_at=s.warn_at,
-        due_at=s.due_at,
-        met_at=s.met_at,
-        response_minutes=minutes,
-        received_month=local_month(received_at),
         department=inquiry.department,
-        outcome=outcome(s.met_at, s.due_at, minutes),
-        state=s.state.value,
-        next_action_at=first_look(s, received_at),
+        received_at=inquiry.received_at,
+        calendar=calendar,
+        pauses=pauses,
     )
+    return Obligation(**values._asdict())
 
 
 def sync_obligations(
@@ -113,8 +156,7 @@ def sync_obligations(
     met are left as they are; with ``write=False`` (a dry run) nothing is changed.
     """
     session.flush()
-    pauses = pauses_of(session, inquiry.id)
-    facts = facts_of(inquiry, pauses)
+    facts = facts_of(inquiry, pauses_of(session, inquiry.id))
     status = evaluate(facts, ctx.rules, ctx.calendar, ctx.now)
     stored = {
         o.rule: o
@@ -123,57 +165,44 @@ def sync_obligations(
     moves: list[Move] = []
     for s in status.obligations:
         row = stored.pop(s.rule, None)
+        if row is not None and only_open and row.met_at is not None:
+            continue
+        if row is None or row.due_at != s.due_at or row.warn_at != s.warn_at:
+            old_due = None if row is None else row.due_at
+            moves.append(
+                Move(ref=inquiry.ref, rule=s.rule, old_due_at=old_due, new_due_at=s.due_at)
+            )
+        if not write:
+            continue
         if row is None:
-            moves.append(
-                Move(
-                    ref=inquiry.ref,
-                    rule=s.rule,
-                    old_due_at=None,
-                    new_due_at=s.due_at,
-                    old_warn_at=None,
-                    new_warn_at=s.warn_at,
-                )
-            )
-            if write:
-                session.add(obligation_row(inquiry, s, ctx.calendar, facts.pauses))
-            continue
-        if only_open and row.met_at is not None:
-            continue
-        if row.due_at != s.due_at or row.warn_at != s.warn_at:
-            moves.append(
-                Move(
-                    ref=inquiry.ref,
-                    rule=s.rule,
-                    old_due_at=row.due_at,
-                    new_due_at=s.due_at,
-                    old_warn_at=row.warn_at,
-                    new_warn_at=s.warn_at,
-                )
-            )
-        if write:
-            row.schedule, row.hours = s.schedule, s.hours
-            row.warn_at, row.due_at, row.met_at = s.warn_at, s.due_at, s.met_at
-            row.response_minutes = response_minutes(
-                ctx.calendar, s.schedule, inquiry.received_at, s.met_at, facts.pauses
-            )
-            # Deadline, met time and minutes may all have moved: the packed outcome with them.
-            row.outcome = outcome(s.met_at, s.due_at, row.response_minutes)
-            row.received_month = local_month(inquiry.received_at)
-            row.department = inquiry.department
-            row.state, row.next_action_at = s.state.value, first_look(s, inquiry.received_at)
+            session.add(new_obligation(inquiry, s, ctx.calendar, facts.pauses))
+        else:
+            _update(row, inquiry, s, ctx.calendar, facts.pauses)
     for rule, row in stored.items():  # a rule that no longer applies (recompute only)
         if only_open and row.met_at is not None:
             continue
-        moves.append(
-            Move(
-                ref=inquiry.ref,
-                rule=rule,
-                old_due_at=row.due_at,
-                new_due_at=None,
-                old_warn_at=row.warn_at,
-                new_warn_at=None,
-            )
-        )
+        moves.append(Move(ref=inquiry.ref, rule=rule, old_due_at=row.due_at, new_due_at=None))
         if write:
             session.delete(row)
     return moves
+
+
+def _update(
+    row: Obligation,
+    inquiry: Inquiry,
+    s: ObligationStatus,
+    calendar: BusinessCalendar,
+    pauses: Sequence[PauseSpan],
+) -> None:
+    """A stored obligation rewritten from the engine's decision: deadline, met time, minutes
+    and the packed outcome may all have moved together."""
+    values = obligation_values(
+        s,
+        inquiry_id=inquiry.id,
+        department=inquiry.department,
+        received_at=inquiry.received_at,
+        calendar=calendar,
+        pauses=pauses,
+    )
+    for column, value in values._asdict().items():
+        setattr(row, column, value)

@@ -38,10 +38,10 @@ from sqlalchemy.orm import Session
 from tracker.errors import BadInputError, SvarfristError
 from tracker.store import refs
 from tracker.store.bulk import BulkWriter, driver_time
+from tracker.store.context import Context
 from tracker.store.models import Event, Inquiry
-from tracker.store.register import Context, EventKind
-from tracker.transfer.fastpath import plans_for
-from tracker.transfer.prepare import Chunk, Plans, chunks
+from tracker.store.register import EventKind
+from tracker.transfer.prepare import Chunk, chunks
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -103,10 +103,9 @@ def import_csv(
 ) -> ImportResult:
     """Validate all of ``path`` and (unless ``dry_run``) insert all of it, or nothing.
     ``reader`` runs tracker.transfer.prepare in a second process (None: when it is worth it)."""
-    plans = plans_for(ctx.rules, ctx.calendar)
     if dry_run:
         scan = _Scan()
-        for chunk in chunks(path, ctx, plans, convert=None):
+        for chunk in chunks(path, ctx, convert=None):
             _take(session, ctx, scan, chunk)
             _report(progress, "validating", scan.rows)
         _refuse_bad(path, scan)
@@ -115,10 +114,10 @@ def import_csv(
         try:
             with session.begin_nested():
                 scan = _import_in_one_pass(
-                    session, ctx, path, plans=plans, progress=progress, in_reader=in_reader
+                    session, ctx, path, progress=progress, in_reader=in_reader
                 )
         except _MixedRefs:
-            scan = _import_in_two_passes(session, ctx, path, plans=plans, progress=progress)
+            scan = _import_in_two_passes(session, ctx, path, progress=progress)
     generated = sum(scan.per_year.values())
     if not dry_run:
         session.add(
@@ -143,7 +142,6 @@ def _import_in_one_pass(
     ctx: Context,
     path: Path,
     *,
-    plans: Plans,
     progress: Progress | None,
     in_reader: bool = False,
 ) -> _Scan:
@@ -155,7 +153,7 @@ def _import_in_one_pass(
     """
     scan = _Scan(one_pass=True)
     loader = _Loader(session, ctx, scan)
-    produce = loader.prepared(path, plans)
+    produce = loader.prepared(path)
     source: AbstractContextManager[Iterator[Chunk]]
     source = _in_reader_process(produce) if in_reader else nullcontext(produce())
     with loader.writer.loading(), source as stream:
@@ -175,7 +173,6 @@ def _import_in_two_passes(
     ctx: Context,
     path: Path,
     *,
-    plans: Plans,
     progress: Progress | None,
 ) -> _Scan:
     """Validate everything, spooling prepared chunks to a temporary file, then raise the ref
@@ -183,7 +180,7 @@ def _import_in_two_passes(
     scan = _Scan()
     loader = _Loader(session, ctx, scan)
     with tempfile.TemporaryFile(prefix="svarfrist-import-") as spool:
-        for chunk in loader.prepared(path, plans)():
+        for chunk in loader.prepared(path)():
             _take(session, ctx, scan, chunk)
             if not scan.bad_rows:
                 pickle.dump(chunk, spool, pickle.HIGHEST_PROTOCOL)
@@ -206,7 +203,7 @@ def _take(session: Session, ctx: Context, scan: _Scan, chunk: Chunk) -> None:
     """The chunk's rows into ``scan``: problems found while reading, refs twice in the file,
     explicit refs already in the database, and the refs the import must generate."""
     prefix = ctx.settings.ref_prefix
-    for number, ref, year, problems in chunk.entries:
+    for number, ref, year, problems in chunk.entries:  # Entry
         scan.rows += 1
         if problems is not None:
             scan.bad(number, problems)
@@ -272,32 +269,33 @@ class _Loader:
         self.writer = BulkWriter(session)
         self.done = 0
 
-    def prepared(self, path: Path, plans: Plans) -> Callable[[], Iterator[Chunk]]:
+    def prepared(self, path: Path) -> Callable[[], Iterator[Chunk]]:
         """The file's chunks as :meth:`write` takes them: in this database's driver form,
         their obligations numbered from the id the writer hands out next (if known ahead)."""
         return partial(
-            chunks, path, self.ctx, plans, convert=driver_time(self.writer.sqlite),
+            chunks,
+            path,
+            self.ctx,
+            convert=driver_time(self.writer.sqlite),
             first_id=self.writer.next_id() or 0,
-        )  # fmt: skip
+        )
 
     def write(self, chunk: Chunk) -> None:
         entries = chunk.entries
         assert chunk.prepared and len(entries) == len(chunk.inquiries)  # no bad row in it
-        new_refs = self._refs_for([year for _, ref, year, _ in entries if ref is None])
+        new_refs = self._refs_for([e.year for e in entries if e.ref is None])
         ids = self.writer.reserve_ids(len(entries))
         inquiries = [
-            (inquiry_id, next(new_refs[year]) if ref is None else ref, *values)
-            for inquiry_id, (_, ref, year, _), values in zip(
-                ids, entries, chunk.inquiries, strict=True
-            )
+            row._replace(id=inquiry_id, ref=next(new_refs[e.year]) if e.ref is None else e.ref)
+            for inquiry_id, e, row in zip(ids, entries, chunk.inquiries, strict=True)
         ]
         obligations, pauses = chunk.obligations, chunk.pauses
         # On SQLite the ids are the range the rows were prepared with, so they go in as they
         # are (a range equals only a range); otherwise each row gets its inquiry's real id.
         if ids != range(chunk.first, chunk.first + len(ids)):
             first = chunk.first
-            obligations = [(ids[row[0] - first], *row[1:]) for row in obligations]
-            pauses = [(ids[p - first], start, end) for p, start, end in pauses]
+            obligations = [o._replace(inquiry_id=ids[o.inquiry_id - first]) for o in obligations]
+            pauses = [p._replace(inquiry_id=ids[p.inquiry_id - first]) for p in pauses]
         self.writer.insert(inquiries, obligations)
         if pauses:
             self.writer.insert_pauses(pauses)

@@ -1,0 +1,26 @@
+"""What every register operation needs besides its arguments.
+
+Its own module so that both the register and the obligation writer (which the register
+uses) can name it without importing each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from tracker.config import Settings
+from tracker.core.calendar import BusinessCalendar
+from tracker.sla import Rule
+
+
+@dataclass(frozen=True, kw_only=True)
+class Context:
+    """Settings, calendar and rules of one command; ``now`` is read once by the shell."""
+
+    settings: Settings
+    calendar: BusinessCalendar
+    rules: Mapping[str, Rule]
+    actor: str
+    now: datetime
