@@ -34,7 +34,7 @@ from register_support import (
 )
 from sqlalchemy import func, select
 
-from tracker.core.calendar import COPENHAGEN, to_us
+from tracker.core.calendar import COPENHAGEN
 from tracker.core.response import local_month, outcome, response_minutes
 from tracker.core.validate import CHANNELS
 from tracker.errors import BadInputError, SvarfristError
