@@ -152,7 +152,7 @@ def test_no_column_repeats_a_cell_that_may_be_free_text(
     )
     stderr = refused(run_cli, env, database_url, "in.csv")
     assert f"row 2: {column}" in stderr
-    assert "vred" not in stderr
+    assert not [word for word in cell.split() if word in stderr]
 
 
 READER_SCRIPT = textwrap.dedent(

@@ -7,17 +7,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.core.calendar import BusinessCalendar
+from tracker.core.calendar import BusinessCalendar, from_us, to_us
 from tracker.core.calendar import Pause as PauseSpan
-from tracker.core.response import local_month, outcome, response_minutes
-from tracker.sla import Fulfilment, InquiryFacts, ObligationStatus, evaluate
+from tracker.core.response import local_month_us, packed_outcome, response_minutes_us
+from tracker.sla import Decision, Fulfilment, InquiryFacts, ObligationStatus, State, decide
 from tracker.store.context import Context
 from tracker.store.models import Inquiry, Obligation, Pause
+
+_T = TypeVar("_T")
 
 
 class ObligationRow(NamedTuple):
@@ -40,39 +42,45 @@ class ObligationRow(NamedTuple):
     next_action_at: Any
 
 
-def _as_given(moment: datetime | None) -> Any:
-    return moment
+def stored_time(us: int | None) -> datetime | None:
+    """An epoch-µs time as the ORM stores it (an aware datetime)."""
+    return None if us is None else from_us(us)
 
 
 def obligation_values(
-    s: ObligationStatus,
+    d: Decision,
     *,
     inquiry_id: int,
     department: str,
     received_at: datetime,
     calendar: BusinessCalendar,
     pauses: Sequence[PauseSpan] = (),
-    time: Callable[[datetime | None], Any] = _as_given,
+    time: Callable[[int | None], Any] = stored_time,
 ) -> ObligationRow:
-    """The stored row of one obligation the SLA engine decided: its times and state, the
-    response time and packed outcome the reports read, and when the daemon must first look
-    at it. ``time`` turns each time into the form it is stored in (the bulk insert passes
-    the driver's form)."""
-    minutes = response_minutes(calendar, s.schedule, received_at, s.met_at, pauses)
+    """The stored row of one obligation the SLA engine decided (sla.decide): its times and
+    state, the response time and packed outcome the reports read, and when the daemon must
+    first look at it. ``time`` turns each epoch-µs time into the form it is stored in (the
+    bulk insert passes the driver's form)."""
+    received, met = to_us(received_at), d.met_at
+    minutes = None
+    if met is not None:
+        minutes = response_minutes_us(calendar, d.schedule, received, met, pauses)
+    # Positional, in the table's column order: the import builds one per obligation.
     return ObligationRow(
-        inquiry_id=inquiry_id,
-        rule=s.rule,
-        schedule=s.schedule,
-        hours=s.hours,
-        warn_at=time(s.warn_at),
-        due_at=time(s.due_at),
-        met_at=time(s.met_at),
-        response_minutes=minutes,
-        received_month=local_month(received_at),
-        department=department,
-        outcome=outcome(s.met_at, s.due_at, minutes),
-        state=s.state.value,
-        next_action_at=time(first_look(s, received_at)),
+        inquiry_id,
+        d.rule,
+        d.schedule,
+        d.hours,
+        time(d.warn_at),
+        time(d.due_at),
+        time(met),
+        minutes,
+        local_month_us(received),
+        department,
+        # Met after due_at is exactly the engine's "met late".
+        None if met is None else packed_outcome(d.state is State.MET_LATE, minutes),
+        d.state.value,
+        time(first_look(d, received)),
     )
 
 
@@ -120,7 +128,7 @@ def facts_of(inquiry: Inquiry, pauses: Sequence[Pause]) -> InquiryFacts:
     )
 
 
-def first_look(s: ObligationStatus, received_at: datetime) -> datetime | None:
+def first_look(s: ObligationStatus | Decision, received_at: _T) -> _T | None:
     """When the daemon must next look at an obligation the register has just written.
 
     An unmet obligation is due for a look at once (its received time, always <= a sweep's
@@ -132,12 +140,30 @@ def first_look(s: ObligationStatus, received_at: datetime) -> datetime | None:
     return None if s.met_at is not None else received_at
 
 
+def decisions_of(ctx: Context, facts: InquiryFacts) -> list[Decision]:
+    """sla.decide for an inquiry's facts at ``ctx.now``."""
+    return decide(
+        channel=facts.channel,
+        callback_requested=facts.callback_requested,
+        received_at=to_us(facts.received_at),
+        fulfilled={kind: to_us(moment) for kind, moment in facts.fulfilled.items()},
+        closed_at=None if facts.closed_at is None else to_us(facts.closed_at),
+        pauses=tuple(facts.pauses),
+        rules=ctx.rules,
+        calendar=ctx.calendar,
+        now=to_us(ctx.now),
+    )
+
+
 def new_obligation(
-    inquiry: Inquiry, s: ObligationStatus, calendar: BusinessCalendar, pauses: Sequence[PauseSpan]
+    inquiry: Inquiry,
+    s: ObligationStatus | Decision,
+    calendar: BusinessCalendar,
+    pauses: Sequence[PauseSpan],
 ) -> Obligation:
     """The ORM object of a new obligation of ``inquiry`` (its id must be known)."""
     values = obligation_values(
-        s,
+        _decision(s),
         inquiry_id=inquiry.id,
         department=inquiry.department,
         received_at=inquiry.received_at,
@@ -145,6 +171,20 @@ def new_obligation(
         pauses=pauses,
     )
     return Obligation(**values._asdict())
+
+
+def _decision(s: ObligationStatus | Decision) -> Decision:
+    """The engine's decision in epoch µs, from evaluate's datetime form of it."""
+    if isinstance(s, Decision):
+        return s
+
+    def us(moment: datetime | None) -> int | None:
+        return None if moment is None else to_us(moment)
+
+    return Decision(
+        s.rule, s.schedule, s.hours, us(s.warn_at), us(s.due_at), us(s.met_at), s.state,
+        us(s.next_change_at),
+    )  # fmt: skip
 
 
 def sync_obligations(
@@ -157,21 +197,19 @@ def sync_obligations(
     """
     session.flush()
     facts = facts_of(inquiry, pauses_of(session, inquiry.id))
-    status = evaluate(facts, ctx.rules, ctx.calendar, ctx.now)
     stored = {
         o.rule: o
         for o in session.scalars(select(Obligation).where(Obligation.inquiry_id == inquiry.id))
     }
     moves: list[Move] = []
-    for s in status.obligations:
+    for s in decisions_of(ctx, facts):
         row = stored.pop(s.rule, None)
         if row is not None and only_open and row.met_at is not None:
             continue
-        if row is None or row.due_at != s.due_at or row.warn_at != s.warn_at:
+        due, warn = stored_time(s.due_at), stored_time(s.warn_at)
+        if row is None or row.due_at != due or row.warn_at != warn:
             old_due = None if row is None else row.due_at
-            moves.append(
-                Move(ref=inquiry.ref, rule=s.rule, old_due_at=old_due, new_due_at=s.due_at)
-            )
+            moves.append(Move(ref=inquiry.ref, rule=s.rule, old_due_at=old_due, new_due_at=due))
         if not write:
             continue
         if row is None:
@@ -190,7 +228,7 @@ def sync_obligations(
 def _update(
     row: Obligation,
     inquiry: Inquiry,
-    s: ObligationStatus,
+    s: Decision,
     calendar: BusinessCalendar,
     pauses: Sequence[PauseSpan],
 ) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from tracker.core import validate
 from tracker.errors import BadInputError
-from tracker.sla import InquiryFacts, ObligationStatus, evaluate
+from tracker.sla import Decision, InquiryFacts, ObligationStatus, evaluate
 from tracker.store import refs
 from tracker.store.context import Context
 from tracker.store.models import Event, Inquiry, Pause
@@ -79,7 +79,7 @@ class NewInquiry:
 
 
 def check_recipient(
-    ctx: Context, advisor: str | None, statuses: Sequence[ObligationStatus]
+    ctx: Context, advisor: str | None, statuses: Sequence[ObligationStatus] | Sequence[Decision]
 ) -> None:
     """An inquiry with a pending deadline needs someone to remind: its advisor or the default."""
     if advisor or ctx.settings.default_recipient:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from tracker.core import validate
 from tracker.core.calendar import Pause
@@ -209,6 +209,7 @@ def _hidden(message: str, cell: str) -> str:
 
 
 _NUL = "\x00"
+_UNKNOWN = object()
 
 
 class RowChecker:
@@ -227,13 +228,50 @@ class RowChecker:
         self.advisors: dict[str, str | BadInputError | None] = {}
 
     def __call__(self, values: Sequence[str]) -> Row | list[str]:
-        problems: list[str] = []
         if _NUL in "".join(values):
-            return [
-                f"{c}: contains a NUL character"
-                for c, v in zip(COLUMNS, values, strict=True)
-                if _NUL in v
-            ]
+            named = zip(COLUMNS, values, strict=True)
+            return [f"{c}: contains a NUL character" for c, v in named if _NUL in v]
+        try:
+            return self._valid(values)
+        except BadInputError:
+            return self._problems(values)
+
+    def _valid(self, values: Sequence[str]) -> Row:
+        """The row if every value passes; raises at the first that does not (the common
+        case, so it pays no bookkeeping: :meth:`_problems` then names them all)."""
+        parse_time, received = validate.parse_time, None
+        if values[1].strip():
+            received = parse_time(values[1], "received_at")
+        if received is None or values[11].strip():
+            raise BadInputError("no received_at, or pauses to check against the other times")
+        times = [
+            validate.not_before(parse_time(v, c), received, c) if v.strip() else None
+            for c, v in zip(TIME_COLUMNS[1:], values[7:10], strict=True)
+        ]
+        known = self.advisors.get(values[5], _UNKNOWN)
+        if isinstance(known, BadInputError):
+            raise known
+        if known is _UNKNOWN:
+            known = self.advisors[values[5]] = validate.advisor(values[5])
+        advisor = cast(str | None, known)
+        flag, ref, note = values[6], values[0].strip(), values[10]
+        return Row(
+            ref=validate.ref(ref) if ref else None,
+            received_at=received,
+            channel=validate.channel(values[2].strip()),
+            department=validate.department(values[3].strip(), self.departments),
+            topic=validate.topic(values[4].strip(), self.topics),
+            advisor=advisor,
+            callback_requested=bool(flag) and validate.parse_bool(flag, COLUMNS[6]),
+            replied_at=times[0],
+            called_back_at=times[1],
+            closed_at=times[2],
+            note=validate.note(note, self.note_max),
+        )
+
+    def _problems(self, values: Sequence[str]) -> Row | list[str]:
+        """Every problem of the row, each naming its column (or the row, if it has none)."""
+        problems: list[str] = []
         received, replied, called_back, closed = self._times(values, problems)
         channel = self._check(problems, "channel", values[2], validate.channel)
         department = self._check(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from tracker.errors import BadInputError
-from tracker.sla import Fulfilment, InquiryFacts, ObligationStatus, evaluate
+from tracker.sla import Decision, Fulfilment, decide
 from tracker.store.bulk import InquiryRow, PauseRow
 from tracker.store.context import Context
 from tracker.store.obligations import ObligationRow, obligation_values
@@ -76,6 +76,9 @@ class _Times(dict[int, Any]):
     def of(self, moment: datetime | None) -> Any:
         return None if moment is None else self[(moment - _EPOCH) // _ONE_US]
 
+    def of_us(self, us: int | None) -> Any:
+        return None if us is None else self[us]
+
 
 def chunks(
     path: Path, ctx: Context, *, convert: Callable[[int], Any] | None, first_id: int = 0
@@ -87,7 +90,7 @@ def chunks(
     check = RowChecker(ctx)
     preparer = None if convert is None else _Preparer(ctx, convert, first_id=first_id)
     entries: list[Entry] = []
-    valid: list[tuple[Row, Sequence[ObligationStatus]]] = []
+    valid: list[tuple[Row, Sequence[Decision]]] = []
     for number, values in read_rows(path):
         checked = WRONG_FIELDS if values is None else check(values)
         decided = _decided(ctx, checked) if isinstance(checked, Row) else checked
@@ -107,40 +110,43 @@ def chunks(
         yield _chunk(preparer, entries, valid)
 
 
-def _decided(ctx: Context, row: Row) -> tuple[Row, Sequence[ObligationStatus]] | list[str]:
+def _decided(ctx: Context, row: Row) -> tuple[Row, Sequence[Decision]] | list[str]:
     """The row's obligations as the SLA engine decides them for ``add``, or its problems:
     a deadline the calendar cannot compute, or nobody to remind of a pending one."""
-    fulfilled = {
-        kind: moment
-        for kind, moment in (
-            (Fulfilment.REPLY, row.replied_at),
-            (Fulfilment.CALLBACK, row.called_back_at),
-        )
-        if moment is not None
-    }
-    facts = InquiryFacts(
-        channel=row.channel,
-        callback_requested=row.callback_requested,
-        received_at=row.received_at,
-        pauses=row.pauses,
-        fulfilled=fulfilled,
-        closed_at=row.closed_at,
-    )
+    fulfilled = {}
+    if row.replied_at is not None:
+        fulfilled[Fulfilment.REPLY] = _us(row.replied_at)
+    if row.called_back_at is not None:
+        fulfilled[Fulfilment.CALLBACK] = _us(row.called_back_at)
     try:
-        statuses = evaluate(facts, ctx.rules, ctx.calendar, ctx.now).obligations
+        decisions = decide(
+            channel=row.channel,
+            callback_requested=row.callback_requested,
+            received_at=_us(row.received_at),
+            fulfilled=fulfilled,
+            closed_at=None if row.closed_at is None else _us(row.closed_at),
+            pauses=row.pauses,
+            rules=ctx.rules,
+            calendar=ctx.calendar,
+            now=_us(ctx.now),
+        )
     except BadInputError as exc:
         return [f"received_at: {exc}"]
     try:
-        check_recipient(ctx, row.advisor, statuses)
+        check_recipient(ctx, row.advisor, decisions)
     except BadInputError:
         return NO_ADVISOR
-    return row, statuses
+    return row, decisions
+
+
+def _us(moment: datetime) -> int:
+    return (moment - _EPOCH) // _ONE_US
 
 
 def _chunk(
     preparer: _Preparer | None,
     entries: list[Entry],
-    valid: list[tuple[Row, Sequence[ObligationStatus]]],
+    valid: list[tuple[Row, Sequence[Decision]]],
 ) -> Chunk:
     if preparer is None:
         return Chunk(entries, 0, False, [], [], [])
@@ -155,9 +161,7 @@ class _Preparer:
         self.times = _Times(convert)
         self.next_id = first_id
 
-    def chunk(
-        self, entries: list[Entry], valid: list[tuple[Row, Sequence[ObligationStatus]]]
-    ) -> Chunk:
+    def chunk(self, entries: list[Entry], valid: list[tuple[Row, Sequence[Decision]]]) -> Chunk:
         first = self.next_id
         self.next_id += len(valid)
         if len(self.times) > TIME_CACHE:
@@ -167,20 +171,20 @@ class _Preparer:
         inquiries, obligations, pauses = [], [], []
         for inquiry_id, (row, statuses) in enumerate(valid, start=first):
             inquiries.append(
-                InquiryRow(
-                    id=inquiry_id,
-                    ref=row.ref,
-                    channel=row.channel,
-                    department=row.department,
-                    topic=row.topic,
-                    advisor=row.advisor,
-                    callback_requested=row.callback_requested,
-                    received_at=time(row.received_at),
-                    replied_at=time(row.replied_at),
-                    called_back_at=time(row.called_back_at),
-                    closed_at=time(row.closed_at),
-                    note=row.note,
-                    created_at=created,
+                InquiryRow(  # positional, in the table's column order: one per row
+                    inquiry_id,
+                    row.ref,
+                    row.channel,
+                    row.department,
+                    row.topic,
+                    row.advisor,
+                    row.callback_requested,
+                    time(row.received_at),
+                    time(row.replied_at),
+                    time(row.called_back_at),
+                    time(row.closed_at),
+                    row.note,
+                    created,
                 )
             )
             obligations += [
@@ -191,7 +195,7 @@ class _Preparer:
                     received_at=row.received_at,
                     calendar=calendar,
                     pauses=row.pauses,
-                    time=time,
+                    time=self.times.of_us,
                 )
                 for s in statuses
             ]
