@@ -93,9 +93,11 @@ ROWS = st.fixed_dictionaries(
         "received_at": TIMES.filter(lambda t: t.strip() != ""),
         "channel": st.one_of(padded(sorted(CHANNELS)), ODD_TEXT),
         "department": st.one_of(padded(DEPARTMENTS), ODD_TEXT),
-        "topic": st.one_of(st.just(""), padded(TOPICS), ODD_TEXT),
+        "topic": st.one_of(st.sampled_from(["", " "]), padded(TOPICS), ODD_TEXT),
         "advisor": ADVISORS,
-        "callback_requested": st.one_of(st.just(""), padded(sorted(BOOLEANS)), ODD_TEXT),
+        "callback_requested": st.one_of(
+            st.sampled_from(["", " ", "\t"]), padded(sorted(BOOLEANS)), ODD_TEXT
+        ),
         "note": st.one_of(
             st.just(""), ODD_TEXT, st.text(CHARACTERS, min_size=NOTE_MAX - 1, max_size=NOTE_MAX + 1)
         ),

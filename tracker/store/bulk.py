@@ -11,11 +11,10 @@ free id is safe to take; on PostgreSQL they come from the table's sequence.
 Once a load's rows outnumber those stored before it, a load on SQLite drops the secondary
 indexes and rebuilds them at its end, inside the same transaction (SQLite's DDL is
 transactional: a failed import restores them with everything else): building an index from
-the finished table measured ~15 % cheaper for the whole write than growing it row by row
-(0.90 s against 1.05 s for 100,000 inquiries and their obligations, insert to commit).
-Writing on a background thread while the next batch is prepared was tried and gained
-nothing: sqlite3 gives up the GIL for every row's step, and getting it back waits for the
-busy preparing thread's switch interval.
+the finished table is cheaper than growing it row by row. The writing stays on the
+importing thread: sqlite3 gives up the GIL for every row's step, so a writer thread beside
+a busy preparing one would wait for the GIL at every row (tracker.transfer.importer
+overlaps the two in separate processes instead).
 """
 
 from __future__ import annotations
@@ -70,9 +69,9 @@ _NAIVE_EPOCH = datetime(1970, 1, 1)
 _US_PER_DAY = 86_400_000_000
 _US_PER_MINUTE = 60_000_000
 _MINUTE_TEXT = [f"{m // 60:02d}:{m % 60:02d}:00.000000" for m in range(24 * 60)]
-# Rows per multi-row INSERT on SQLite: one statement step for many rows measured ~18 %
-# cheaper than executemany's step per row (0.43 s against 0.53 s for 191,667 rows); 50 rows
-# of 13 columns stay far below SQLite's 32,766 bound parameters.
+# Rows per multi-row INSERT on SQLite: one statement step for many rows is cheaper than
+# executemany's step per row; 50 rows of 13 columns stay far below SQLite's 32,766 bound
+# parameters.
 ROWS_PER_STATEMENT = 50
 # Below this many rows rebuilding the indexes costs more than it saves.
 DEFER_INDEXES_FROM = 10_000

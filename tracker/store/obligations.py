@@ -52,16 +52,16 @@ def obligation_values(
     *,
     inquiry_id: int,
     department: str,
-    received_at: datetime,
+    received_at: int,
     calendar: BusinessCalendar,
     pauses: Sequence[PauseSpan] = (),
     time: Callable[[int | None], Any] = stored_time,
 ) -> ObligationRow:
     """The stored row of one obligation the SLA engine decided (sla.decide): its times and
     state, the response time and packed outcome the reports read, and when the daemon must
-    first look at it. ``time`` turns each epoch-µs time into the form it is stored in (the
-    bulk insert passes the driver's form)."""
-    received, met = to_us(received_at), d.met_at
+    first look at it. Times are epoch µs (``received_at`` too); ``time`` turns each into the
+    form it is stored in (the bulk insert passes the driver's form)."""
+    received, met = received_at, d.met_at
     minutes = None
     if met is not None:
         minutes = response_minutes_us(calendar, d.schedule, received, met, pauses)
@@ -166,7 +166,7 @@ def new_obligation(
         _decision(s),
         inquiry_id=inquiry.id,
         department=inquiry.department,
-        received_at=inquiry.received_at,
+        received_at=to_us(inquiry.received_at),
         calendar=calendar,
         pauses=pauses,
     )
@@ -238,7 +238,7 @@ def _update(
         s,
         inquiry_id=inquiry.id,
         department=inquiry.department,
-        received_at=inquiry.received_at,
+        received_at=to_us(inquiry.received_at),
         calendar=calendar,
         pauses=pauses,
     )

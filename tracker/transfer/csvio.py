@@ -18,11 +18,10 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import Any, NamedTuple, TextIO, cast
 
 from tracker.core import validate
 from tracker.core.calendar import Pause
@@ -180,9 +179,9 @@ def _header(path: Path, header: list[str]) -> list[tuple[int, int]]:
     return [(i, COLUMNS.index(n)) for i, n in enumerate(names)]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Row:
-    """A valid row, every value in the form the register stores it."""
+class Row(NamedTuple):
+    """A valid row, every value in the form the register stores it (a NamedTuple: one is
+    built per imported row)."""
 
     ref: str | None
     received_at: datetime
@@ -254,7 +253,7 @@ class RowChecker:
         if known is _UNKNOWN:
             known = self.advisors[values[5]] = validate.advisor(values[5])
         advisor = cast(str | None, known)
-        flag, ref, note = values[6], values[0].strip(), values[10]
+        flag, ref, note = values[6].strip(), values[0].strip(), values[10]
         return Row(
             ref=validate.ref(ref) if ref else None,
             received_at=received,
@@ -280,7 +279,8 @@ class RowChecker:
         topic = self._check(problems, "topic", values[4], validate.topic, self.topics)
         advisor = self._advisor(values[5], problems)
         callback = bool(
-            values[6] and self._check(problems, "", values[6], validate.parse_bool, COLUMNS[6])
+            values[6].strip()
+            and self._check(problems, "", values[6], validate.parse_bool, COLUMNS[6])
         )
         note = self._check(problems, "note", values[10], validate.note, self.note_max)
         ref = self._check(problems, "ref", values[0], validate.ref) if values[0].strip() else None

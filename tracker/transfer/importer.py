@@ -2,16 +2,17 @@
 
 Everything happens in the caller's one transaction. Every row and every explicit ref (also
 against the database) is validated, and the first MAX_REPORTED bad rows are reported by
-number and column; a dry run stops there. Reading, validating and computing deadlines is
-tracker.transfer.prepare, which needs no database; this module does the rest (refs, ids, the audit
-event) and inserts in batches at driver level (tracker.store.bulk), an order of magnitude faster
+number and column; a dry run stops there. Reading, checking (csvio.RowChecker, the rules
+``add`` applies) and deciding obligations (sla.decide, as ``add`` does) is
+tracker.transfer.prepare, which needs no database; this module does the rest (refs, ids,
+the audit event) and inserts in batches at driver level (tracker.store.bulk), much faster
 than ORM ``add_all``.
 
 Normally that is one streaming pass: each chunk is written as soon as it is validated, and a
 bad row later in the file rolls everything back. For a file of several chunks on a machine
-with a second core, tracker.transfer.prepare runs in a forked reader process that hands ready chunks
-through a pipe while this process writes the previous ones (the two halves cost about the
-same; README, Register, has the measurements). A file that both gives generated-style refs
+with a second core, tracker.transfer.prepare runs in a forked reader process that hands
+ready chunks through a pipe while this process writes the previous ones; the reader dies
+with the importing process, however that ends. A file that both gives generated-style refs
 and leaves refs to generate in the same year takes two passes (validate and spool to a
 temporary file, then write), because generated refs must skip every explicit one.
 One ``imported`` event records the count: the audit trail never holds a note.

@@ -61,6 +61,14 @@ class Chunk:
     pauses: list[PauseRow]
 
 
+class _Valid(NamedTuple):
+    """A valid row with the engine's decisions and its four times in epoch µs."""
+
+    row: Row
+    decisions: Sequence[Decision]
+    us: tuple[int, int | None, int | None, int | None]
+
+
 class _Times(dict[int, Any]):
     """Epoch µs -> the driver's form, each distinct instant converted once: deadlines repeat,
     and met_at repeats another column of its row. A miss converts (``__missing__``)."""
@@ -90,7 +98,7 @@ def chunks(
     check = RowChecker(ctx)
     preparer = None if convert is None else _Preparer(ctx, convert, first_id=first_id)
     entries: list[Entry] = []
-    valid: list[tuple[Row, Sequence[Decision]]] = []
+    valid: list[_Valid] = []
     for number, values in read_rows(path):
         checked = WRONG_FIELDS if values is None else check(values)
         decided = _decided(ctx, checked) if isinstance(checked, Row) else checked
@@ -110,25 +118,30 @@ def chunks(
         yield _chunk(preparer, entries, valid)
 
 
-def _decided(ctx: Context, row: Row) -> tuple[Row, Sequence[Decision]] | list[str]:
+def _decided(ctx: Context, row: Row) -> _Valid | list[str]:
     """The row's obligations as the SLA engine decides them for ``add``, or its problems:
     a deadline the calendar cannot compute, or nobody to remind of a pending one."""
+    received, replied, called, closed = (
+        None if t is None else (t - _EPOCH) // _ONE_US
+        for t in (row.received_at, row.replied_at, row.called_back_at, row.closed_at)
+    )
+    assert received is not None
     fulfilled = {}
-    if row.replied_at is not None:
-        fulfilled[Fulfilment.REPLY] = _us(row.replied_at)
-    if row.called_back_at is not None:
-        fulfilled[Fulfilment.CALLBACK] = _us(row.called_back_at)
+    if replied is not None:
+        fulfilled[Fulfilment.REPLY] = replied
+    if called is not None:
+        fulfilled[Fulfilment.CALLBACK] = called
     try:
         decisions = decide(
             channel=row.channel,
             callback_requested=row.callback_requested,
-            received_at=_us(row.received_at),
+            received_at=received,
             fulfilled=fulfilled,
-            closed_at=None if row.closed_at is None else _us(row.closed_at),
+            closed_at=closed,
             pauses=row.pauses,
             rules=ctx.rules,
             calendar=ctx.calendar,
-            now=_us(ctx.now),
+            now=(ctx.now - _EPOCH) // _ONE_US,
         )
     except BadInputError as exc:
         return [f"received_at: {exc}"]
@@ -136,17 +149,13 @@ def _decided(ctx: Context, row: Row) -> tuple[Row, Sequence[Decision]] | list[st
         check_recipient(ctx, row.advisor, decisions)
     except BadInputError:
         return NO_ADVISOR
-    return row, decisions
-
-
-def _us(moment: datetime) -> int:
-    return (moment - _EPOCH) // _ONE_US
+    return _Valid(row, decisions, (received, replied, called, closed))
 
 
 def _chunk(
     preparer: _Preparer | None,
     entries: list[Entry],
-    valid: list[tuple[Row, Sequence[Decision]]],
+    valid: list[_Valid],
 ) -> Chunk:
     if preparer is None:
         return Chunk(entries, 0, False, [], [], [])
@@ -161,15 +170,17 @@ class _Preparer:
         self.times = _Times(convert)
         self.next_id = first_id
 
-    def chunk(self, entries: list[Entry], valid: list[tuple[Row, Sequence[Decision]]]) -> Chunk:
+    def chunk(self, entries: list[Entry], valid: list[_Valid]) -> Chunk:
         first = self.next_id
         self.next_id += len(valid)
         if len(self.times) > TIME_CACHE:
             self.times.clear()
-        time, calendar = self.times.of, self.ctx.calendar
-        created = time(self.ctx.now)
+        time, calendar = self.times.of_us, self.ctx.calendar
+        created = self.times.of(self.ctx.now)
         inquiries, obligations, pauses = [], [], []
-        for inquiry_id, (row, statuses) in enumerate(valid, start=first):
+        for inquiry_id, (row, decisions, (received, replied, called, closed)) in enumerate(
+            valid, start=first
+        ):
             inquiries.append(
                 InquiryRow(  # positional, in the table's column order: one per row
                     inquiry_id,
@@ -179,25 +190,27 @@ class _Preparer:
                     row.topic,
                     row.advisor,
                     row.callback_requested,
-                    time(row.received_at),
-                    time(row.replied_at),
-                    time(row.called_back_at),
-                    time(row.closed_at),
+                    time(received),
+                    time(replied),
+                    time(called),
+                    time(closed),
                     row.note,
                     created,
                 )
             )
             obligations += [
                 obligation_values(
-                    s,
+                    d,
                     inquiry_id=inquiry_id,
                     department=row.department,
-                    received_at=row.received_at,
+                    received_at=received,
                     calendar=calendar,
                     pauses=row.pauses,
-                    time=self.times.of_us,
+                    time=time,
                 )
-                for s in statuses
+                for d in decisions
             ]
-            pauses += [PauseRow(inquiry_id, time(p.start), time(p.end)) for p in row.pauses]
+            if row.pauses:
+                of = self.times.of
+                pauses += [PauseRow(inquiry_id, of(p.start), of(p.end)) for p in row.pauses]
         return Chunk(entries, first, True, inquiries, obligations, pauses)
