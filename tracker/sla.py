@@ -116,6 +116,17 @@ class InquiryFacts:
     fulfilled: Mapping[Fulfilment, datetime] = field(default_factory=dict)
     closed_at: datetime | None = None
 
+    def in_us(self) -> Facts:
+        """These facts as :func:`decide` takes them."""
+        return Facts(
+            channel=self.channel,
+            callback_requested=self.callback_requested,
+            received_at=to_us(self.received_at),
+            fulfilled={kind: to_us(moment) for kind, moment in self.fulfilled.items()},
+            closed_at=None if self.closed_at is None else to_us(self.closed_at),
+            pauses=tuple(self.pauses),
+        )
+
     def met_at(self, rule: Rule) -> datetime | None:
         times = [t for t in (self.fulfilled.get(rule.fulfilled_by), self.closed_at) if t]
         return min(times) if times else None
@@ -222,36 +233,54 @@ class Decision(NamedTuple):
     next_change_at: int | None
 
 
+class Facts(NamedTuple):
+    """What :func:`decide` needs to know of an inquiry: InquiryFacts on epoch microseconds."""
+
+    channel: str
+    callback_requested: bool
+    received_at: int
+    fulfilled: Mapping[Fulfilment, int]
+    closed_at: int | None
+    pauses: tuple[Pause, ...] = ()
+
+
 def decide(
-    *,
-    channel: str,
-    callback_requested: bool,
-    received_at: int,
-    fulfilled: Mapping[Fulfilment, int],
-    closed_at: int | None,
-    pauses: tuple[Pause, ...],
-    rules: Mapping[str, Rule],
-    calendar: BusinessCalendar,
-    now: int,
-) -> list[Decision]:
-    """The SLA engine: every obligation of an inquiry (times in epoch µs) with its deadlines
-    and its state at ``now``. A rule is met by its fulfilment or the closing, whichever came
-    first. :func:`evaluate` is this on datetimes."""
-    decisions = []
+    inquiries: Sequence[Facts], rules: Mapping[str, Rule], calendar: BusinessCalendar, now: int
+) -> list[list[Decision]]:
+    """The SLA engine: for each inquiry, every obligation (in the rules' order) with its
+    deadlines and its state at ``now``, all times in epoch µs. A rule is met by its
+    fulfilment or the closing, whichever came first. Many inquiries at once is how bulk
+    work (import) calls it: each rule's deadlines of the inquiries without pauses are found
+    in one pass over the calendar's working-time index. :func:`evaluate` is this for one
+    inquiry on datetimes."""
+    decided: list[list[Decision]] = [[] for _ in inquiries]
     for rule in rules.values():
-        if not rule.applies(channel, callback_requested):
+        mine = [
+            (i, f) for i, f in enumerate(inquiries) if rule.applies(f.channel, f.callback_requested)
+        ]
+        if not mine:
             continue
         due_amount, warn_amount = rule.amounts_us
-        due = calendar.due_us(received_at, due_amount, rule.schedule, pauses)
-        warn = calendar.due_us(received_at, warn_amount, rule.schedule, pauses)
-        met = fulfilled.get(rule.fulfilled_by)
-        if closed_at is not None and (met is None or closed_at < met):
-            met = closed_at
-        state, next_change = _state(warn, due, met, now)
-        decisions.append(
-            Decision(rule.name, rule.schedule, rule.hours, warn, due, met, state, next_change)
-        )
-    return decisions
+        index = calendar.index(rule.schedule)
+        plain = [f.received_at for _, f in mine if not f.pauses]
+        dues = iter(index.advance_many(plain, due_amount))
+        warns = iter(index.advance_many(plain, warn_amount))
+        for i, f in mine:
+            due: int | None
+            warn: int | None
+            if f.pauses:
+                due = calendar.due_us(f.received_at, due_amount, rule.schedule, f.pauses)
+                warn = calendar.due_us(f.received_at, warn_amount, rule.schedule, f.pauses)
+            else:
+                due, warn = next(dues), next(warns)
+            met = f.fulfilled.get(rule.fulfilled_by)
+            if f.closed_at is not None and (met is None or f.closed_at < met):
+                met = f.closed_at
+            state, next_change = _state(warn, due, met, now)
+            decided[i].append(
+                Decision(rule.name, rule.schedule, rule.hours, warn, due, met, state, next_change)
+            )
+    return decided
 
 
 def evaluate(
@@ -263,17 +292,7 @@ def evaluate(
     """Every obligation of an inquiry with its times and state at ``now`` (:func:`decide`)."""
     if now.tzinfo is None:
         raise BadInputError("now must carry a time zone")
-    decisions = decide(
-        channel=facts.channel,
-        callback_requested=facts.callback_requested,
-        received_at=to_us(facts.received_at),
-        fulfilled={kind: to_us(moment) for kind, moment in facts.fulfilled.items()},
-        closed_at=None if facts.closed_at is None else to_us(facts.closed_at),
-        pauses=tuple(facts.pauses),
-        rules=rules,
-        calendar=calendar,
-        now=to_us(now),
-    )
+    (decisions,) = decide([facts.in_us()], rules, calendar, to_us(now))
     return InquiryStatus(
         obligations=tuple(
             ObligationStatus(

@@ -142,17 +142,8 @@ def first_look(s: ObligationStatus | Decision, received_at: _T) -> _T | None:
 
 def decisions_of(ctx: Context, facts: InquiryFacts) -> list[Decision]:
     """sla.decide for an inquiry's facts at ``ctx.now``."""
-    return decide(
-        channel=facts.channel,
-        callback_requested=facts.callback_requested,
-        received_at=to_us(facts.received_at),
-        fulfilled={kind: to_us(moment) for kind, moment in facts.fulfilled.items()},
-        closed_at=None if facts.closed_at is None else to_us(facts.closed_at),
-        pauses=tuple(facts.pauses),
-        rules=ctx.rules,
-        calendar=ctx.calendar,
-        now=to_us(ctx.now),
-    )
+    (decisions,) = decide([facts.in_us()], ctx.rules, ctx.calendar, to_us(ctx.now))
+    return decisions
 
 
 def new_obligation(

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from tracker.errors import BadInputError, SvarfristError
 from tracker.store import refs
-from tracker.store.bulk import BulkWriter, driver_time
+from tracker.store.bulk import BulkWriter, InquiryRow, driver_time
 from tracker.store.context import Context
 from tracker.store.models import Event, Inquiry
 from tracker.store.register import EventKind
@@ -291,7 +291,7 @@ class _Loader:
         new_refs = self._refs_for([e.year for e in entries if e.ref is None])
         ids = self.writer.reserve_ids(len(entries))
         inquiries = [
-            row._replace(id=inquiry_id, ref=next(new_refs[e.year]) if e.ref is None else e.ref)
+            InquiryRow(inquiry_id, next(new_refs[e.year]) if e.ref is None else e.ref, *row[2:])
             for inquiry_id, e, row in zip(ids, entries, chunk.inquiries, strict=True)
         ]
         obligations, pauses = chunk.obligations, chunk.pauses

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from tracker.errors import BadInputError
-from tracker.sla import Decision, Fulfilment, decide
+from tracker.sla import Decision, Facts, Fulfilment, decide
 from tracker.store.bulk import InquiryRow, PauseRow
 from tracker.store.context import Context
 from tracker.store.obligations import ObligationRow, obligation_values
@@ -62,20 +62,22 @@ class Chunk:
 
 
 class _Valid(NamedTuple):
-    """A valid row with the engine's decisions and its four times in epoch µs."""
+    """A valid row with the engine's decisions and its facts in epoch µs."""
 
     row: Row
     decisions: Sequence[Decision]
-    us: tuple[int, int | None, int | None, int | None]
+    facts: Facts
 
 
-class _Times(dict[int, Any]):
+class _Times(dict[int | None, Any]):
     """Epoch µs -> the driver's form, each distinct instant converted once: deadlines repeat,
-    and met_at repeats another column of its row. A miss converts (``__missing__``)."""
+    and met_at repeats another column of its row. A miss converts (``__missing__``); None
+    is kept as None, so a lookup of any stored time is one subscript."""
 
     def __init__(self, convert: Callable[[int], Any]) -> None:
         super().__init__()
         self.convert = convert
+        self[None] = None
 
     def __missing__(self, us: int) -> Any:
         value = self[us] = self.convert(us)
@@ -84,8 +86,9 @@ class _Times(dict[int, Any]):
     def of(self, moment: datetime | None) -> Any:
         return None if moment is None else self[(moment - _EPOCH) // _ONE_US]
 
-    def of_us(self, us: int | None) -> Any:
-        return None if us is None else self[us]
+    def empty(self) -> None:
+        self.clear()
+        self[None] = None
 
 
 def chunks(
@@ -95,61 +98,94 @@ def chunks(
     ``convert`` turns epoch µs into the driver's form (tracker.store.bulk.driver_time); None only
     validates (a dry run). Rows stop being prepared after the first bad one: nothing will be
     written then. ``first_id`` is the inquiry id the first valid row is expected to get."""
-    check = RowChecker(ctx)
+    check, decider = RowChecker(ctx), _Decider(ctx)
     preparer = None if convert is None else _Preparer(ctx, convert, first_id=first_id)
-    entries: list[Entry] = []
-    valid: list[_Valid] = []
+    checked: list[tuple[int, Row | list[str]]] = []
     for number, values in read_rows(path):
-        checked = WRONG_FIELDS if values is None else check(values)
-        decided = _decided(ctx, checked) if isinstance(checked, Row) else checked
-        if isinstance(decided, list):
-            entries.append(Entry(number, None, 0, decided))
-            preparer = None  # nothing will be written
-        else:
-            row = decided[0]
-            year = row.received_at.astimezone(ctx.calendar.tz).year  # the ref's year, as in add
-            entries.append(Entry(number, row.ref, year, None))
-            if preparer is not None:
-                valid.append(decided)
-        if len(entries) >= BATCH:
+        checked.append((number, WRONG_FIELDS if values is None else check(values)))
+        if len(checked) >= BATCH:
+            entries, valid = decider(checked)
+            if any(e.problems is not None for e in entries):
+                preparer = None  # nothing will be written
             yield _chunk(preparer, entries, valid)
-            entries, valid = [], []
-    if entries:
+            checked = []
+    if checked:
+        entries, valid = decider(checked)
+        if any(e.problems is not None for e in entries):
+            preparer = None
         yield _chunk(preparer, entries, valid)
 
 
-def _decided(ctx: Context, row: Row) -> _Valid | list[str]:
-    """The row's obligations as the SLA engine decides them for ``add``, or its problems:
-    a deadline the calendar cannot compute, or nobody to remind of a pending one."""
-    received, replied, called, closed = (
-        None if t is None else (t - _EPOCH) // _ONE_US
-        for t in (row.received_at, row.replied_at, row.called_back_at, row.closed_at)
-    )
-    assert received is not None
+class _Decider:
+    """The obligations of checked rows as the SLA engine decides them for ``add``, a chunk
+    at a time (sla.decide), and the row's remaining problems: a deadline the calendar
+    cannot compute, or nobody to remind of a pending one (register.check_recipient)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.now = (ctx.now - _EPOCH) // _ONE_US
+
+    def __call__(
+        self, checked: list[tuple[int, Row | list[str]]]
+    ) -> tuple[list[Entry], list[_Valid]]:
+        rows = [row for _, row in checked if isinstance(row, Row)]
+        facts = [_facts(row) for row in rows]
+        decided = iter(self._decide(facts))
+        entries, valid = [], []
+        tz = self.ctx.calendar.tz
+        for number, row in checked:
+            if not isinstance(row, Row):
+                entries.append(Entry(number, None, 0, row))
+                continue
+            f, decisions = next(decided)
+            if isinstance(decisions, str):
+                entries.append(Entry(number, None, 0, [decisions]))
+                continue
+            try:
+                check_recipient(self.ctx, row.advisor, decisions)
+            except BadInputError:
+                entries.append(Entry(number, None, 0, NO_ADVISOR))
+                continue
+            year = row.received_at.astimezone(tz).year  # the ref's year, as in add
+            entries.append(Entry(number, row.ref, year, None))
+            valid.append(_Valid(row, decisions, f))
+        return entries, valid
+
+    def _decide(self, facts: list[Facts]) -> list[tuple[Facts, list[Decision] | str]]:
+        """Each row's decisions, or the calendar's refusal of its received time: looked
+        for row by row only when the chunk as a whole is refused (rare)."""
+        ctx = self.ctx
+        try:
+            return list(zip(facts, decide(facts, ctx.rules, ctx.calendar, self.now), strict=True))
+        except BadInputError:
+            pass
+        found: list[tuple[Facts, list[Decision] | str]] = []
+        for f in facts:
+            try:
+                (decisions,) = decide([f], ctx.rules, ctx.calendar, self.now)
+            except BadInputError as exc:
+                found.append((f, f"received_at: {exc}"))
+            else:
+                found.append((f, decisions))
+        return found
+
+
+def _facts(row: Row) -> Facts:
+    """A checked row as sla.decide takes it."""
+    epoch, one = _EPOCH, _ONE_US
     fulfilled = {}
-    if replied is not None:
-        fulfilled[Fulfilment.REPLY] = replied
-    if called is not None:
-        fulfilled[Fulfilment.CALLBACK] = called
-    try:
-        decisions = decide(
-            channel=row.channel,
-            callback_requested=row.callback_requested,
-            received_at=received,
-            fulfilled=fulfilled,
-            closed_at=closed,
-            pauses=row.pauses,
-            rules=ctx.rules,
-            calendar=ctx.calendar,
-            now=(ctx.now - _EPOCH) // _ONE_US,
-        )
-    except BadInputError as exc:
-        return [f"received_at: {exc}"]
-    try:
-        check_recipient(ctx, row.advisor, decisions)
-    except BadInputError:
-        return NO_ADVISOR
-    return _Valid(row, decisions, (received, replied, called, closed))
+    if row.replied_at is not None:
+        fulfilled[Fulfilment.REPLY] = (row.replied_at - epoch) // one
+    if row.called_back_at is not None:
+        fulfilled[Fulfilment.CALLBACK] = (row.called_back_at - epoch) // one
+    return Facts(
+        row.channel,
+        row.callback_requested,
+        (row.received_at - epoch) // one,
+        fulfilled,
+        None if row.closed_at is None else (row.closed_at - epoch) // one,
+        row.pauses,
+    )
 
 
 def _chunk(
@@ -174,13 +210,14 @@ class _Preparer:
         first = self.next_id
         self.next_id += len(valid)
         if len(self.times) > TIME_CACHE:
-            self.times.clear()
-        time, calendar = self.times.of_us, self.ctx.calendar
+            self.times.empty()
+        time, calendar = self.times.__getitem__, self.ctx.calendar
         created = self.times.of(self.ctx.now)
         inquiries, obligations, pauses = [], [], []
-        for inquiry_id, (row, decisions, (received, replied, called, closed)) in enumerate(
-            valid, start=first
-        ):
+        reply, callback = Fulfilment.REPLY, Fulfilment.CALLBACK
+        for inquiry_id, (row, decisions, facts) in enumerate(valid, start=first):
+            received, closed = facts.received_at, facts.closed_at
+            replied, called = facts.fulfilled.get(reply), facts.fulfilled.get(callback)
             inquiries.append(
                 InquiryRow(  # positional, in the table's column order: one per row
                     inquiry_id,
