@@ -98,22 +98,25 @@ def chunks(
     ``convert`` turns epoch µs into the driver's form (tracker.store.bulk.driver_time); None only
     validates (a dry run). Rows stop being prepared after the first bad one: nothing will be
     written then. ``first_id`` is the inquiry id the first valid row is expected to get."""
-    check, decider = RowChecker(ctx), _Decider(ctx)
+    decider = _Decider(ctx)
     preparer = None if convert is None else _Preparer(ctx, convert, first_id=first_id)
+    for checked in _checked(path, RowChecker(ctx)):
+        entries, valid = decider(checked)
+        if any(e.problems is not None for e in entries):
+            preparer = None  # nothing will be written
+        yield _chunk(preparer, entries, valid)
+
+
+def _checked(path: Path, check: RowChecker) -> Iterator[list[tuple[int, Row | list[str]]]]:
+    """The file's data rows, BATCH at a time, each as (row number, row or its problems)."""
     checked: list[tuple[int, Row | list[str]]] = []
     for number, values in read_rows(path):
         checked.append((number, WRONG_FIELDS if values is None else check(values)))
         if len(checked) >= BATCH:
-            entries, valid = decider(checked)
-            if any(e.problems is not None for e in entries):
-                preparer = None  # nothing will be written
-            yield _chunk(preparer, entries, valid)
+            yield checked
             checked = []
     if checked:
-        entries, valid = decider(checked)
-        if any(e.problems is not None for e in entries):
-            preparer = None
-        yield _chunk(preparer, entries, valid)
+        yield checked
 
 
 class _Decider:
