@@ -11,8 +11,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
+from typing import NamedTuple, TypeVar
 
-from tracker.core.calendar import BusinessCalendar, Pause
+from tracker.core.calendar import BusinessCalendar, Pause, from_us, hours_to_us, to_us
 from tracker.errors import BadInputError, UnknownRuleError
 
 
@@ -65,6 +67,12 @@ class Rule:
         if self.hours < 0 or self.warn_before < 0:
             raise BadInputError(f"rule {self.name!r}: hours and warn_before must not be negative")
 
+    @cached_property
+    def amounts_us(self) -> tuple[int, int]:
+        """The working µs to due_at and to warn_at (warn_at where working time reaches
+        hours - warn_before; at receipt when warn_before >= hours)."""
+        return hours_to_us(self.hours), hours_to_us(max(self.hours - self.warn_before, 0.0))
+
     def applies(self, channel: str, callback_requested: bool) -> bool:
         return (
             self.enabled
@@ -104,6 +112,17 @@ class InquiryFacts:
     pauses: Sequence[Pause] = ()
     fulfilled: Mapping[Fulfilment, datetime] = field(default_factory=dict)
     closed_at: datetime | None = None
+
+    def in_us(self) -> Facts:
+        """These facts as :func:`decide` takes them."""
+        return Facts(
+            channel=self.channel,
+            callback_requested=self.callback_requested,
+            received_at=to_us(self.received_at),
+            fulfilled={kind: to_us(moment) for kind, moment in self.fulfilled.items()},
+            closed_at=None if self.closed_at is None else to_us(self.closed_at),
+            pauses=tuple(self.pauses),
+        )
 
     def met_at(self, rule: Rule) -> datetime | None:
         times = [t for t in (self.fulfilled.get(rule.fulfilled_by), self.closed_at) if t]
@@ -154,30 +173,34 @@ def get_rule(rules: Mapping[str, Rule], name: str) -> Rule:
 def deadline(
     calendar: BusinessCalendar, rule: Rule, received_at: datetime, pauses: Iterable[Pause] = ()
 ) -> Deadline:
-    """warn_at and due_at of one rule for an inquiry received at ``received_at``.
-
-    warn_at is where working time reaches hours - warn_before (received_at when warn_before
-    >= hours); pauses move both later by the working time they cover.
-    """
+    """warn_at and due_at of one rule for an inquiry received at ``received_at``; pauses move
+    both later by the working time they cover."""
     pauses = tuple(pauses)
-    due = calendar.due_at(received_at, rule.hours, rule.schedule, pauses)
-    warn_hours = max(rule.hours - rule.warn_before, 0.0)
-    warn = calendar.due_at(received_at, warn_hours, rule.schedule, pauses)
+    due_amount, warn_amount = rule.amounts_us
+    start = to_us(received_at)
+    due = calendar.due_us(start, due_amount, rule.schedule, pauses)
+    warn = calendar.due_us(start, warn_amount, rule.schedule, pauses)
     return Deadline(
-        rule=rule.name, schedule=rule.schedule, hours=rule.hours, warn_at=warn, due_at=due
+        rule=rule.name,
+        schedule=rule.schedule,
+        hours=rule.hours,
+        warn_at=_at(warn, calendar),
+        due_at=_at(due, calendar),
     )
 
 
-def classify(
-    deadline_: Deadline, met_at: datetime | None, now: datetime
-) -> tuple[State, datetime | None]:
+_Instant = TypeVar("_Instant", int, datetime)
+
+
+def _state(
+    warn: _Instant | None, due: _Instant | None, met: _Instant | None, now: _Instant
+) -> tuple[State, _Instant | None]:
     """The state at ``now`` and the next instant the state changes by itself.
 
-    Met at or before due_at is on time. Unmet: overdue from due_at on, due_soon from warn_at.
+    Met at or before due is on time. Unmet: overdue from due on, due_soon from warn.
     """
-    due, warn = deadline_.due_at, deadline_.warn_at
-    if met_at is not None:
-        on_time = due is None or met_at <= due
+    if met is not None:
+        on_time = due is None or met <= due
         return (State.MET_ON_TIME if on_time else State.MET_LATE), None
     if due is not None and now >= due:
         return State.OVERDUE, None
@@ -186,32 +209,103 @@ def classify(
     return State.PENDING, warn if warn is not None else due
 
 
+def classify(
+    deadline_: Deadline, met_at: datetime | None, now: datetime
+) -> tuple[State, datetime | None]:
+    """The state at ``now`` and the next instant the state changes by itself (see _state)."""
+    return _state(deadline_.warn_at, deadline_.due_at, met_at, now)
+
+
+class Decision(NamedTuple):
+    """One obligation as :func:`decide` decides it: ObligationStatus on epoch microseconds,
+    the form bulk work (import) keeps its times in."""
+
+    rule: str
+    schedule: str
+    hours: float
+    warn_at: int | None
+    due_at: int | None
+    met_at: int | None
+    state: State
+    next_change_at: int | None
+
+
+class Facts(NamedTuple):
+    """What :func:`decide` needs to know of an inquiry: InquiryFacts on epoch microseconds."""
+
+    channel: str
+    callback_requested: bool
+    received_at: int
+    fulfilled: Mapping[Fulfilment, int]
+    closed_at: int | None
+    pauses: tuple[Pause, ...] = ()
+
+
+def decide(
+    inquiries: Sequence[Facts], rules: Mapping[str, Rule], calendar: BusinessCalendar, now: int
+) -> list[list[Decision]]:
+    """The SLA engine: for each inquiry, every obligation (in the rules' order) with its
+    deadlines and its state at ``now``, all times in epoch µs. A rule is met by its
+    fulfilment or the closing, whichever came first. Many inquiries at once is how bulk
+    work (import) calls it: each rule's deadlines of the inquiries without pauses are found
+    in one pass over the calendar's working-time index. :func:`evaluate` is this for one
+    inquiry on datetimes."""
+    decided: list[list[Decision]] = [[] for _ in inquiries]
+    for rule in rules.values():
+        mine = [
+            (i, f) for i, f in enumerate(inquiries) if rule.applies(f.channel, f.callback_requested)
+        ]
+        if not mine:
+            continue
+        due_amount, warn_amount = rule.amounts_us
+        index = calendar.index(rule.schedule)
+        plain = [f.received_at for _, f in mine if not f.pauses]
+        dues = iter(index.advance_many(plain, due_amount))
+        warns = iter(index.advance_many(plain, warn_amount))
+        for i, f in mine:
+            due: int | None
+            warn: int | None
+            if f.pauses:
+                due = calendar.due_us(f.received_at, due_amount, rule.schedule, f.pauses)
+                warn = calendar.due_us(f.received_at, warn_amount, rule.schedule, f.pauses)
+            else:
+                due, warn = next(dues), next(warns)
+            met = f.fulfilled.get(rule.fulfilled_by)
+            if f.closed_at is not None and (met is None or f.closed_at < met):
+                met = f.closed_at
+            state, next_change = _state(warn, due, met, now)
+            decided[i].append(
+                Decision(rule.name, rule.schedule, rule.hours, warn, due, met, state, next_change)
+            )
+    return decided
+
+
 def evaluate(
     facts: InquiryFacts,
     rules: Mapping[str, Rule],
     calendar: BusinessCalendar,
     now: datetime,
 ) -> InquiryStatus:
-    """Every obligation of an inquiry with its times and state at ``now``."""
+    """Every obligation of an inquiry with its times and state at ``now`` (:func:`decide`)."""
     if now.tzinfo is None:
         raise BadInputError("now must carry a time zone")
-    statuses = []
-    for rule in rules.values():
-        if not rule.applies(facts.channel, facts.callback_requested):
-            continue
-        dl = deadline(calendar, rule, facts.received_at, facts.pauses)
-        met = facts.met_at(rule)
-        state, next_change = classify(dl, met, now)
-        statuses.append(
+    (decisions,) = decide([facts.in_us()], rules, calendar, to_us(now))
+    return InquiryStatus(
+        obligations=tuple(
             ObligationStatus(
-                rule=rule.name,
-                schedule=rule.schedule,
-                hours=rule.hours,
-                warn_at=dl.warn_at,
-                due_at=dl.due_at,
-                met_at=met,
-                state=state,
-                next_change_at=next_change,
+                rule=d.rule,
+                schedule=d.schedule,
+                hours=d.hours,
+                warn_at=_at(d.warn_at, calendar),
+                due_at=_at(d.due_at, calendar),
+                met_at=_at(d.met_at, calendar),
+                state=d.state,
+                next_change_at=_at(d.next_change_at, calendar),
             )
+            for d in decisions
         )
-    return InquiryStatus(obligations=tuple(statuses))
+    )
+
+
+def _at(us: int | None, calendar: BusinessCalendar) -> datetime | None:
+    return None if us is None else from_us(us, calendar.tz)

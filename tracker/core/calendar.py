@@ -519,17 +519,22 @@ class BusinessCalendar:
         self, a: datetime, b: datetime, schedule: str, pauses: Iterable[Pause] = ()
     ) -> timedelta:
         """Real elapsed time inside [a, b] that is working time and not paused (0 if b <= a)."""
-        lo, hi = to_us(a), to_us(b)
+        return timedelta(microseconds=self.working_us(to_us(a), to_us(b), schedule, pauses))
+
+    def working_us(self, lo: int, hi: int, schedule: str, pauses: Iterable[Pause] = ()) -> int:
+        """:meth:`working_time` on epoch microseconds, for bulk work."""
         if hi <= lo:
-            return timedelta(0)
-        index = self.index(schedule)
+            return 0
+        index = self._indexes.get(schedule) or self.index(schedule)
         total = index.cumulative(hi) - index.cumulative(lo)
+        if type(pauses) is tuple and not pauses:
+            return total  # the common case: nothing to subtract
         for p_start, p_end in merge_pauses(pauses, lo):
             if p_start >= hi:
                 break
             end = hi if p_end is None else min(p_end, hi)
             total -= index.cumulative(end) - index.cumulative(p_start)
-        return timedelta(microseconds=total)
+        return total
 
     def next_working_instant(self, moment: datetime, schedule: str) -> datetime:
         """The first instant >= moment inside a working interval (where a clock starts)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
-from tracker.core.calendar import COPENHAGEN, BusinessCalendar, Pause
+from tracker.core.calendar import COPENHAGEN, BusinessCalendar, Pause, to_us
 from tracker.core.outcome import Outcome, encode
 from tracker.core.units import SECONDS_PER_HOUR, US_PER_HOUR, US_PER_MINUTE
 
@@ -32,6 +32,7 @@ __all__ = [
     "outcome",
     "packed_outcome",
     "response_minutes",
+    "response_minutes_us",
 ]
 
 BACKFILL_ATTRIBUTE = "svarfrist_response_minutes"
@@ -54,9 +55,22 @@ def response_minutes(
     pauses: Iterable[Pause] = (),
 ) -> int | None:
     """Working minutes from ``received_at`` to ``met_at``, paused working time excluded."""
-    if met_at is None or schedule not in calendar.schedules:
+    if met_at is None:
         return None
-    return calendar.working_time(received_at, met_at, schedule, pauses) // _MINUTE
+    return response_minutes_us(calendar, schedule, to_us(received_at), to_us(met_at), pauses)
+
+
+def response_minutes_us(
+    calendar: BusinessCalendar,
+    schedule: str,
+    received_us: int,
+    met_us: int,
+    pauses: Iterable[Pause] = (),
+) -> int | None:
+    """:func:`response_minutes` of a met obligation on epoch microseconds (bulk work)."""
+    if schedule not in calendar.schedules:
+        return None
+    return calendar.working_us(received_us, met_us, schedule, pauses) // US_PER_MINUTE
 
 
 def backfill_function(calendar: BusinessCalendar) -> BackfillFunction:

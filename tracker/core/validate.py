@@ -13,7 +13,7 @@ import re
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
-from tracker.core.calendar import COPENHAGEN
+from tracker.core.calendar import COPENHAGEN, MAX_YEAR, MIN_YEAR
 from tracker.errors import BadInputError
 from tracker.sla import Channel
 
@@ -48,8 +48,8 @@ def parse_time(text: str, what: str) -> datetime:
 
     A wall time skipped when DST starts is refused; one repeated when it ends is taken as
     its first occurrence (fold=0). A time too close to the ends of the datetime range to be
-    converted (year 1, year 9999) is refused too. The command line and the CSV import
-    both use this one function.
+    converted (year 1, year 9999) is refused too, as is one in a year the calendar cannot
+    compute deadlines in. The command line and the CSV import both use this one function.
     """
     try:
         parsed = datetime.fromisoformat(text.strip())
@@ -58,6 +58,7 @@ def parse_time(text: str, what: str) -> datetime:
     try:
         if parsed.tzinfo is not None:
             parsed.astimezone(UTC)  # an offset that would leave the datetime range
+            _in_calendar_years(parsed, text, what)
             return parsed
         local = parsed.replace(tzinfo=COPENHAGEN)
         # A skipped wall time does not survive a round trip through UTC.
@@ -66,7 +67,23 @@ def parse_time(text: str, what: str) -> datetime:
         raise BadInputError(f"{what}: {text} is outside the supported range of times") from None
     if round_trip != parsed:
         raise BadInputError(f"{what}: {text} does not exist in Europe/Copenhagen (DST change)")
+    _in_calendar_years(local, text, what)
     return local
+
+
+def _in_calendar_years(moment: datetime, text: str, what: str) -> None:
+    """A time whose local year the calendar has no closed days and schedules for is refused
+    here, by the name of its field, rather than deep inside a deadline computation."""
+    if MIN_YEAR < moment.year < MAX_YEAR:
+        return  # an offset moves the local year by one at most: no conversion needed
+    try:
+        year = moment.astimezone(COPENHAGEN).year
+    except OverflowError:
+        year = moment.year
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise BadInputError(
+            f"{what}: {text} is outside the years the calendar supports ({MIN_YEAR}-{MAX_YEAR})"
+        )
 
 
 def parse_bool(text: str, what: str) -> bool:

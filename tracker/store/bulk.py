@@ -11,11 +11,10 @@ free id is safe to take; on PostgreSQL they come from the table's sequence.
 Once a load's rows outnumber those stored before it, a load on SQLite drops the secondary
 indexes and rebuilds them at its end, inside the same transaction (SQLite's DDL is
 transactional: a failed import restores them with everything else): building an index from
-the finished table measured ~15 % cheaper for the whole write than growing it row by row
-(0.90 s against 1.05 s for 100,000 inquiries and their obligations, insert to commit).
-Writing on a background thread while the next batch is prepared was tried and gained
-nothing: sqlite3 gives up the GIL for every row's step, and getting it back waits for the
-busy preparing thread's switch interval.
+the finished table is cheaper than growing it row by row. The writing stays on the
+importing thread: sqlite3 gives up the GIL for every row's step, so a writer thread beside
+a busy preparing one would wait for the GIL at every row (tracker.transfer.importer
+overlaps the two in separate processes instead).
 """
 
 from __future__ import annotations
@@ -25,44 +24,44 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Index, text
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateIndex
 
 from tracker.store.models import Base, Inquiry, Obligation
+from tracker.store.obligations import ObligationRow
 
-INQUIRY_COLUMNS = (
-    "id",
-    "ref",
-    "channel",
-    "department",
-    "topic",
-    "advisor",
-    "callback_requested",
-    "received_at",
-    "replied_at",
-    "called_back_at",
-    "closed_at",
-    "note",
-    "created_at",
-)
-OBLIGATION_COLUMNS = (
-    "inquiry_id",
-    "rule",
-    "schedule",
-    "hours",
-    "warn_at",
-    "due_at",
-    "met_at",
-    "response_minutes",
-    "received_month",
-    "department",
-    "outcome",
-    "state",
-    "next_action_at",
-)
+
+class InquiryRow(NamedTuple):
+    """One row of the ``inquiries`` table in its column order, times in the driver's form."""
+
+    id: int
+    ref: str | None
+    channel: str
+    department: str
+    topic: str | None
+    advisor: str | None
+    callback_requested: bool
+    received_at: Any
+    replied_at: Any
+    called_back_at: Any
+    closed_at: Any
+    note: str | None
+    created_at: Any
+
+
+class PauseRow(NamedTuple):
+    """One row of the ``pauses`` table, times in the driver's form (``end`` None: open)."""
+
+    inquiry_id: int
+    start: Any
+    end: Any
+
+
+INQUIRY_COLUMNS = InquiryRow._fields
+OBLIGATION_COLUMNS = ObligationRow._fields
 # "end" is a reserved word in SQL: quoted, as SQLAlchemy quotes it (both databases).
 PAUSE_COLUMNS = ("inquiry_id", "start", '"end"')
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -70,9 +69,9 @@ _NAIVE_EPOCH = datetime(1970, 1, 1)
 _US_PER_DAY = 86_400_000_000
 _US_PER_MINUTE = 60_000_000
 _MINUTE_TEXT = [f"{m // 60:02d}:{m % 60:02d}:00.000000" for m in range(24 * 60)]
-# Rows per multi-row INSERT on SQLite: one statement step for many rows measured ~18 %
-# cheaper than executemany's step per row (0.43 s against 0.53 s for 191,667 rows); 50 rows
-# of 13 columns stay far below SQLite's 32,766 bound parameters.
+# Rows per multi-row INSERT on SQLite: one statement step for many rows is cheaper than
+# executemany's step per row; 50 rows of 13 columns stay far below SQLite's 32,766 bound
+# parameters.
 ROWS_PER_STATEMENT = 50
 # Below this many rows rebuilding the indexes costs more than it saves.
 DEFER_INDEXES_FROM = 10_000
@@ -86,7 +85,7 @@ DEFERRABLE_INDEXES: tuple[Index, ...] = tuple(
 
 
 class BulkWriter:
-    """Inserts rows given as tuples in INQUIRY_COLUMNS / OBLIGATION_COLUMNS order."""
+    """Inserts InquiryRow, ObligationRow and PauseRow tuples."""
 
     def __init__(self, session: Session) -> None:
         self.connection = session.connection()
@@ -151,7 +150,7 @@ class BulkWriter:
         if self._loaded >= DEFER_INDEXES_FROM and self._loaded > self._before:
             self.defer_indexes()
 
-    def insert(self, inquiries: list[tuple[Any, ...]], obligations: list[tuple[Any, ...]]) -> None:
+    def insert(self, inquiries: Sequence[InquiryRow], obligations: Sequence[ObligationRow]) -> None:
         """One batch: the inquiries, then the obligations that point at them."""
         self._maybe_defer_indexes(len(inquiries))
         if self.sqlite:
@@ -163,12 +162,12 @@ class BulkWriter:
         if obligations:
             self.connection.exec_driver_sql(self.obligation_sql, obligations)
 
-    def insert_pauses(self, pauses: list[tuple[Any, ...]]) -> None:
-        """Pauses (PAUSE_COLUMNS order) of inquiries already inserted; few, so executemany."""
+    def insert_pauses(self, pauses: Sequence[PauseRow]) -> None:
+        """Pauses of inquiries already inserted; few, so executemany."""
         if pauses:
             self.connection.exec_driver_sql(self.pause_sql, pauses)
 
-    def _insert_sqlite(self, table: _Table, rows: list[tuple[Any, ...]]) -> None:
+    def _insert_sqlite(self, table: _Table, rows: Sequence[tuple[Any, ...]]) -> None:
         """ROWS_PER_STATEMENT rows per INSERT ... VALUES (...), (...), on the driver's cursor
         (SQLAlchemy's per-call bookkeeping would cost more than it saves here); the rest of
         the batch row by row."""

@@ -1,24 +1,87 @@
 """Obligations as stored rows: built from the SLA engine's decision, and kept in line with
-an inquiry's facts. Shared by the register's operations and ``recompute``."""
+an inquiry's facts. :func:`obligation_values` is the one writer of an obligation row: the
+register's operations, ``recompute`` and the bulk import all build their rows with it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.core.calendar import BusinessCalendar
+from tracker.core.calendar import BusinessCalendar, from_us, to_us
 from tracker.core.calendar import Pause as PauseSpan
-from tracker.core.response import local_month, outcome, response_minutes
-from tracker.sla import Fulfilment, InquiryFacts, ObligationStatus, evaluate
+from tracker.core.response import local_month_us, packed_outcome, response_minutes_us
+from tracker.sla import Decision, Fulfilment, InquiryFacts, ObligationStatus, State, decide
+from tracker.store.context import Context
 from tracker.store.models import Inquiry, Obligation, Pause
 
-if TYPE_CHECKING:  # Context lives in tracker.store.register, which imports this module
-    from tracker.store.register import Context
+_T = TypeVar("_T")
+
+
+class ObligationRow(NamedTuple):
+    """One row of the ``obligations`` table in its column order, so that the bulk insert can
+    hand it to the driver as it is. The four times are aware datetimes (None where there is
+    none), or the driver's form of them when built for a bulk insert (see ``time`` below)."""
+
+    inquiry_id: int
+    rule: str
+    schedule: str
+    hours: float
+    warn_at: Any
+    due_at: Any
+    met_at: Any
+    response_minutes: int | None
+    received_month: int
+    department: str
+    outcome: int | None
+    state: str
+    next_action_at: Any
+
+
+def stored_time(us: int | None) -> datetime | None:
+    """An epoch-µs time as the ORM stores it (an aware datetime)."""
+    return None if us is None else from_us(us)
+
+
+def obligation_values(
+    d: Decision,
+    *,
+    inquiry_id: int,
+    department: str,
+    received_at: int,
+    calendar: BusinessCalendar,
+    pauses: Sequence[PauseSpan] = (),
+    time: Callable[[int | None], Any] = stored_time,
+) -> ObligationRow:
+    """The stored row of one obligation the SLA engine decided (sla.decide): its times and
+    state, the response time and packed outcome the reports read, and when the daemon must
+    first look at it. Times are epoch µs (``received_at`` too); ``time`` turns each into the
+    form it is stored in (the bulk insert passes the driver's form)."""
+    received, met = received_at, d.met_at
+    minutes = None
+    if met is not None:
+        minutes = response_minutes_us(calendar, d.schedule, received, met, pauses)
+    # Positional, in the table's column order: the import builds one per obligation.
+    return ObligationRow(
+        inquiry_id,
+        d.rule,
+        d.schedule,
+        d.hours,
+        time(d.warn_at),
+        time(d.due_at),
+        time(met),
+        minutes,
+        local_month_us(received),
+        department,
+        # Met after due_at is exactly the engine's "met late".
+        None if met is None else packed_outcome(d.state is State.MET_LATE, minutes),
+        d.state.value,
+        time(first_look(d, received)),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,8 +92,6 @@ class Move:
     rule: str
     old_due_at: datetime | None
     new_due_at: datetime | None
-    old_warn_at: datetime | None
-    new_warn_at: datetime | None
 
     def details(self) -> dict[str, Any]:
         return {
@@ -67,7 +128,7 @@ def facts_of(inquiry: Inquiry, pauses: Sequence[Pause]) -> InquiryFacts:
     )
 
 
-def first_look(s: ObligationStatus, received_at: datetime) -> datetime | None:
+def first_look(s: ObligationStatus | Decision, received_at: _T) -> _T | None:
     """When the daemon must next look at an obligation the register has just written.
 
     An unmet obligation is due for a look at once (its received time, always <= a sweep's
@@ -79,29 +140,42 @@ def first_look(s: ObligationStatus, received_at: datetime) -> datetime | None:
     return None if s.met_at is not None else received_at
 
 
-def obligation_row(
+def decisions_of(ctx: Context, facts: InquiryFacts) -> list[Decision]:
+    """sla.decide for an inquiry's facts at ``ctx.now``."""
+    (decisions,) = decide([facts.in_us()], ctx.rules, ctx.calendar, to_us(ctx.now))
+    return decisions
+
+
+def new_obligation(
     inquiry: Inquiry,
-    s: ObligationStatus,
+    s: ObligationStatus | Decision,
     calendar: BusinessCalendar,
-    pauses: Sequence[PauseSpan] = (),
+    pauses: Sequence[PauseSpan],
 ) -> Obligation:
-    received_at = inquiry.received_at
-    minutes = response_minutes(calendar, s.schedule, received_at, s.met_at, pauses)
-    return Obligation(
+    """The ORM object of a new obligation of ``inquiry`` (its id must be known)."""
+    values = obligation_values(
+        _decision(s),
         inquiry_id=inquiry.id,
-        rule=s.rule,
-        schedule=s.schedule,
-        hours=s.hours,
-        warn_at=s.warn_at,
-        due_at=s.due_at,
-        met_at=s.met_at,
-        response_minutes=minutes,
-        received_month=local_month(received_at),
         department=inquiry.department,
-        outcome=outcome(s.met_at, s.due_at, minutes),
-        state=s.state.value,
-        next_action_at=first_look(s, received_at),
+        received_at=to_us(inquiry.received_at),
+        calendar=calendar,
+        pauses=pauses,
     )
+    return Obligation(**values._asdict())
+
+
+def _decision(s: ObligationStatus | Decision) -> Decision:
+    """The engine's decision in epoch µs, from evaluate's datetime form of it."""
+    if isinstance(s, Decision):
+        return s
+
+    def us(moment: datetime | None) -> int | None:
+        return None if moment is None else to_us(moment)
+
+    return Decision(
+        s.rule, s.schedule, s.hours, us(s.warn_at), us(s.due_at), us(s.met_at), s.state,
+        us(s.next_change_at),
+    )  # fmt: skip
 
 
 def sync_obligations(
@@ -113,67 +187,51 @@ def sync_obligations(
     met are left as they are; with ``write=False`` (a dry run) nothing is changed.
     """
     session.flush()
-    pauses = pauses_of(session, inquiry.id)
-    facts = facts_of(inquiry, pauses)
-    status = evaluate(facts, ctx.rules, ctx.calendar, ctx.now)
+    facts = facts_of(inquiry, pauses_of(session, inquiry.id))
     stored = {
         o.rule: o
         for o in session.scalars(select(Obligation).where(Obligation.inquiry_id == inquiry.id))
     }
     moves: list[Move] = []
-    for s in status.obligations:
+    for s in decisions_of(ctx, facts):
         row = stored.pop(s.rule, None)
+        if row is not None and only_open and row.met_at is not None:
+            continue
+        due, warn = stored_time(s.due_at), stored_time(s.warn_at)
+        if row is None or row.due_at != due or row.warn_at != warn:
+            old_due = None if row is None else row.due_at
+            moves.append(Move(ref=inquiry.ref, rule=s.rule, old_due_at=old_due, new_due_at=due))
+        if not write:
+            continue
         if row is None:
-            moves.append(
-                Move(
-                    ref=inquiry.ref,
-                    rule=s.rule,
-                    old_due_at=None,
-                    new_due_at=s.due_at,
-                    old_warn_at=None,
-                    new_warn_at=s.warn_at,
-                )
-            )
-            if write:
-                session.add(obligation_row(inquiry, s, ctx.calendar, facts.pauses))
-            continue
-        if only_open and row.met_at is not None:
-            continue
-        if row.due_at != s.due_at or row.warn_at != s.warn_at:
-            moves.append(
-                Move(
-                    ref=inquiry.ref,
-                    rule=s.rule,
-                    old_due_at=row.due_at,
-                    new_due_at=s.due_at,
-                    old_warn_at=row.warn_at,
-                    new_warn_at=s.warn_at,
-                )
-            )
-        if write:
-            row.schedule, row.hours = s.schedule, s.hours
-            row.warn_at, row.due_at, row.met_at = s.warn_at, s.due_at, s.met_at
-            row.response_minutes = response_minutes(
-                ctx.calendar, s.schedule, inquiry.received_at, s.met_at, facts.pauses
-            )
-            # Deadline, met time and minutes may all have moved: the packed outcome with them.
-            row.outcome = outcome(s.met_at, s.due_at, row.response_minutes)
-            row.received_month = local_month(inquiry.received_at)
-            row.department = inquiry.department
-            row.state, row.next_action_at = s.state.value, first_look(s, inquiry.received_at)
+            session.add(new_obligation(inquiry, s, ctx.calendar, facts.pauses))
+        else:
+            _update(row, inquiry, s, ctx.calendar, facts.pauses)
     for rule, row in stored.items():  # a rule that no longer applies (recompute only)
         if only_open and row.met_at is not None:
             continue
-        moves.append(
-            Move(
-                ref=inquiry.ref,
-                rule=rule,
-                old_due_at=row.due_at,
-                new_due_at=None,
-                old_warn_at=row.warn_at,
-                new_warn_at=None,
-            )
-        )
+        moves.append(Move(ref=inquiry.ref, rule=rule, old_due_at=row.due_at, new_due_at=None))
         if write:
             session.delete(row)
     return moves
+
+
+def _update(
+    row: Obligation,
+    inquiry: Inquiry,
+    s: Decision,
+    calendar: BusinessCalendar,
+    pauses: Sequence[PauseSpan],
+) -> None:
+    """A stored obligation rewritten from the engine's decision: deadline, met time, minutes
+    and the packed outcome may all have moved together."""
+    values = obligation_values(
+        s,
+        inquiry_id=inquiry.id,
+        department=inquiry.department,
+        received_at=to_us(inquiry.received_at),
+        calendar=calendar,
+        pauses=pauses,
+    )
+    for column, value in values._asdict().items():
+        setattr(row, column, value)

@@ -4,13 +4,14 @@ Each operation validates first (BadInputError, nothing written), then writes the
 its obligations as the SLA engine computes them (warn_at, due_at, met_at, the state at
 ``now`` as a cache, and next_action_at = when that state next changes by itself), and one
 audit Event, so all three commit or roll back together. Events carry codes and times,
-never the note. Reading (show, list) is in tracker.store.queries; bulk import in
-tracker.transfer.importer.
+never the note. Reading (show, list) is in tracker.store.queries; the bulk import
+(tracker.transfer.importer) writes obligations with the same row writer
+(tracker.store.obligations).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -20,17 +21,16 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tracker.config import Settings
 from tracker.core import validate
-from tracker.core.calendar import BusinessCalendar
 from tracker.errors import BadInputError
-from tracker.sla import Fulfilment, InquiryFacts, ObligationStatus, Rule, evaluate
+from tracker.sla import Decision, Fulfilment, InquiryFacts, ObligationStatus, evaluate
 from tracker.store import refs
+from tracker.store.context import Context
 from tracker.store.models import Event, Inquiry, Pause
 from tracker.store.obligations import (
     Move,
     facts_of,
-    obligation_row,
+    new_obligation,
     pauses_of,
     sync_obligations,
 )
@@ -71,27 +71,6 @@ class EventKind(StrEnum):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Context:
-    """What every operation needs besides its arguments; ``now`` is read once by the shell."""
-
-    settings: Settings
-    calendar: BusinessCalendar
-    rules: Mapping[str, Rule]
-    actor: str
-    now: datetime
-    recorded_at: datetime | None = None
-    """The real clock, read once by the shell: what the audit trail records as the time of
-    recording, however ``now`` was given. None: ``now`` is the clock."""
-    os_user: str | None = None
-    """The operating-system user running the command, recorded beside ``actor``."""
-
-    @property
-    def clock_skew(self) -> timedelta:
-        """How far past ``now`` an event may say it happened (clocks that disagree a little)."""
-        return timedelta(minutes=self.settings.clock_skew_minutes)
-
-
-@dataclass(frozen=True, kw_only=True)
 class NewInquiry:
     channel: str
     department: str
@@ -104,7 +83,7 @@ class NewInquiry:
 
 
 def check_recipient(
-    ctx: Context, advisor: str | None, statuses: Sequence[ObligationStatus]
+    ctx: Context, advisor: str | None, statuses: Sequence[ObligationStatus] | Sequence[Decision]
 ) -> None:
     """An inquiry with a pending deadline needs someone to remind: its advisor or the default."""
     if advisor or ctx.settings.default_recipient:
@@ -158,7 +137,7 @@ def add(session: Session, ctx: Context, new: NewInquiry) -> str:
         # Another writer took the same explicit ref between our check and our insert.
         raise BadInputError(f"duplicate ref {ref!r}: an inquiry with that ref exists") from None
     for s in status.obligations:
-        session.add(obligation_row(inquiry, s, ctx.calendar))
+        session.add(new_obligation(inquiry, s, ctx.calendar, ()))
     _event(session, ctx, inquiry, EventKind.CREATED, new.received_at)
     return ref
 

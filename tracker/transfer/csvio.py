@@ -1,9 +1,16 @@
 """Reading the CSV format of CONTRACT.md ("CSV import/export") and checking its rows.
 
 UTF-8 with an optional BOM, comma or semicolon (whichever the header line has more of),
-header row required, columns by name in any order. Row numbers count the header as row 1,
-as a spreadsheet shows them. The import itself (two streaming passes, one transaction) is
-tracker.transfer.importer; writing the format is tracker.transfer.export.
+header row required, columns by name in any order; cells are trimmed of surrounding
+spaces, except the note, which is kept as written. Row numbers count the header as row 1,
+as a spreadsheet shows them. The file is read in bounded pieces: no row may be longer than
+MAX_ROW_CHARS characters, so a file without line breaks (or ``/dev/zero``) is refused at
+that point instead of filling the memory. The import itself is tracker.transfer.importer;
+writing the format is tracker.transfer.export.
+
+:class:`RowChecker` is the one check of a row, built on the field rules ``add`` uses
+(tracker.core.validate). Its messages name the row's column but never repeat the cell's
+text: a note in the wrong column must not end up on a terminal or in a log.
 """
 
 from __future__ import annotations
@@ -11,16 +18,15 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO, cast
 
 from tracker.core import validate
 from tracker.core.calendar import Pause
 from tracker.errors import BadInputError
-from tracker.store.register import Context
+from tracker.store.context import Context
 from tracker.transfer.pauses import parse_pauses
 
 COLUMNS = (
@@ -40,20 +46,64 @@ COLUMNS = (
 REQUIRED = ("received_at", "channel", "department")
 TIME_COLUMNS = ("received_at", "replied_at", "called_back_at", "closed_at")
 BATCH = 5000
+# A row (with its quoted line breaks) is at most this long: far above any valid row (the
+# note is bounded by note_max_length), and small enough to hold in memory.
+MAX_ROW_CHARS = 1 << 20
 # What errors="surrogateescape" makes of a byte that is not UTF-8.
 _UNDECODED = re.compile("[\udc80-\udcff]")
+_SHOWN_NAME = 40
+
+
+class _RowTooLong(Exception):
+    """A row grew past MAX_ROW_CHARS (raised by _Lines, named by its row by the reader)."""
+
+
+class _Lines:
+    """The file's lines for the CSV reader, each read with a bound, and the characters of
+    the row being read counted: the reader resets ``row`` after every row."""
+
+    def __init__(self, handle: TextIO) -> None:
+        self.handle = handle
+        self.row = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.handle.readline(MAX_ROW_CHARS + 1)
+        if not line:
+            raise StopIteration
+        self.row += len(line)
+        if self.row > MAX_ROW_CHARS:
+            raise _RowTooLong
+        return line
+
+
+def _too_long(path: Path, row: int) -> BadInputError:
+    return BadInputError(
+        f"{path}: row {row}: longer than {MAX_ROW_CHARS:,} characters "
+        "(is it a CSV file with line breaks?)"
+    )
 
 
 def _open(path: Path) -> tuple[TextIO, str]:
     """The file as text (a UTF-8 BOM is skipped) and its delimiter, from the header line."""
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
-        header = handle.readline()
-        handle.seek(0)  # resets the decoder, which skips the BOM again
     except OSError as exc:
         raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        header = handle.readline(MAX_ROW_CHARS + 1)
+        handle.seek(0)  # resets the decoder, which skips the BOM again
+    except OSError as exc:
+        handle.close()
+        raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
-        raise BadInputError(f"{path} is not UTF-8 text") from None
+        handle.close()
+        raise BadInputError(f"{path}: row 1: not UTF-8 text") from None
+    if len(header) > MAX_ROW_CHARS:
+        handle.close()
+        raise _too_long(path, 1)
     delimiter = ";" if header.count(";") > header.count(",") else ","
     return handle, delimiter
 
@@ -61,9 +111,12 @@ def _open(path: Path) -> tuple[TextIO, str]:
 def read_rows(path: Path) -> Iterator[tuple[int, tuple[str, ...] | None]]:
     """(row number, values in COLUMNS order) of every data row; None for a row whose number
     of fields does not match the header. The header is checked first."""
+    csv.field_size_limit(MAX_ROW_CHARS)  # a field is bounded by its row's bound instead
     handle, delimiter = _open(path)
+    number = 1  # the row being read, once the loop has counted it
     with handle:
-        reader = csv.reader(handle, delimiter=delimiter, strict=True)
+        lines = _Lines(handle)
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
         try:
             header = next(reader, None)
             if header is None:
@@ -72,9 +125,9 @@ def read_rows(path: Path) -> Iterator[tuple[int, tuple[str, ...] | None]]:
             # Picks the columns in COLUMNS order in C; an absent column reads the "" that is
             # appended to every row.
             pick = itemgetter(*(order.get(k, len(header)) for k in range(len(COLUMNS))))
-            number = 1
             for fields in reader:
                 number += 1
+                lines.row = 0
                 if not fields:
                     continue
                 if len(fields) != len(header):
@@ -82,6 +135,8 @@ def read_rows(path: Path) -> Iterator[tuple[int, tuple[str, ...] | None]]:
                     continue
                 fields.append("")
                 yield number, pick(fields)
+        except _RowTooLong:
+            raise _too_long(path, number + 1) from None
         except csv.Error as exc:
             raise BadInputError(f"{path}: row {number + 1}: not valid CSV: {exc}") from None
         except UnicodeDecodeError:
@@ -95,9 +150,14 @@ def _first_undecodable_row(path: Path, delimiter: str) -> int | None:
     with those bytes kept as lone surrogates: only after a decoding error, so it costs a
     good file nothing."""
     with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
-        for number, fields in enumerate(csv.reader(handle, delimiter=delimiter), start=1):
-            if any(_UNDECODED.search(value) for value in fields):
-                return number
+        lines = _Lines(handle)
+        try:
+            for number, fields in enumerate(csv.reader(lines, delimiter=delimiter), start=1):
+                lines.row = 0
+                if any(_UNDECODED.search(value) for value in fields):
+                    return number
+        except (_RowTooLong, csv.Error):
+            return None
     return None
 
 
@@ -105,9 +165,10 @@ def _header(path: Path, header: list[str]) -> list[tuple[int, int]]:
     names = [name.strip().lower() for name in header]
     unknown = [n for n in names if n not in COLUMNS]
     if unknown:
+        shown = [repr(n if len(n) <= _SHOWN_NAME else n[:_SHOWN_NAME] + "...") for n in unknown]
         raise BadInputError(
-            f"{path}: row 1: unknown column(s) {', '.join(map(repr, unknown))} "
-            f"(columns: {', '.join(COLUMNS)})"
+            f"{path}: row 1: unknown column(s) {', '.join(shown[:5])}"
+            f"{' and more' if len(shown) > 5 else ''} (columns: {', '.join(COLUMNS)})"
         )
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -118,8 +179,10 @@ def _header(path: Path, header: list[str]) -> list[tuple[int, int]]:
     return [(i, COLUMNS.index(n)) for i, n in enumerate(names)]
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
+    """A valid row, every value in the form the register stores it (a NamedTuple: one is
+    built per imported row)."""
+
     ref: str | None
     received_at: datetime
     channel: str
@@ -134,234 +197,168 @@ class Row:
     pauses: tuple[Pause, ...] = ()
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = timedelta(microseconds=1)
-
-Spooled = tuple[
-    str | None,
-    int,
-    str,
-    str,
-    str | None,
-    str | None,
-    bool,
-    int | None,
-    int | None,
-    int | None,
-    str | None,
-    int,
-    tuple[tuple[int, int | None], ...],
-]
-"""A valid row as the insert pass needs it: ref, received µs, channel, department, topic,
-advisor, callback requested, replied µs, called back µs, closed µs, note, local year, and
-the pauses as (start µs, end µs or None) pairs, () for none (tracker.transfer.importer writes rows
-with pauses on the SLA engine's exact path)."""
+def _hidden(message: str, cell: str) -> str:
+    """``message`` without the cell's text. The validators quote a bad value (on the command
+    line it is the user's own argument), but a cell may hold a note written into the wrong
+    column. A time is shown unquoted only once it has parsed as a time, never free text."""
+    parts = {cell, cell.strip(), *cell.split(), *cell.replace("/", " ").split()} - {""}
+    for part in sorted(parts, key=len, reverse=True):
+        message = message.replace(f" {part!r}", "")
+    return message
 
 
-def _us(text: str) -> int:
-    """Epoch microseconds of an ISO time (naive = Copenhagen wall time); raises on bad input."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = validate.parse_time(text, "time")
-    return (moment - _EPOCH) // _ONE_US
+_NUL = "\x00"
+_UNKNOWN = object()
 
 
-class FastParser:
-    """The common case of parse_row at a fraction of its cost: a row that passes every check
-    here is valid; anything else goes to parse_row, which names each problem. So does every
-    row with pauses (rare, and checked against its other times there)."""
+class RowChecker:
+    """The one check of an import row: each value through the validator ``add`` uses for it
+    (tracker.core.validate), the fulfilment times through the register's "not before
+    receipt" rule, the pauses through tracker.transfer.pauses. Returns the row in stored
+    form, or its problems, each naming its column."""
 
     def __init__(self, ctx: Context) -> None:
-        self.channels = validate.CHANNELS
-        self.departments = frozenset(ctx.settings.departments)
-        self.topics = frozenset(ctx.settings.topics)
-        self.note_max = ctx.settings.note_max_length
-        self.tz = ctx.calendar.tz
+        settings = ctx.settings
+        self.departments = settings.departments
+        self.topics = settings.topics
+        self.note_max = settings.note_max_length
         # Advisors repeat from row to row (a few dozen in a municipality): each distinct
-        # address is matched against the pattern once.
-        self.advisors: set[str] = set()
-        # The local year of the last received time, as [first µs, next year's first µs):
-        # rows mostly arrive in order, so most rows need two comparisons, not a time zone.
-        self.year, self.year_from, self.year_to = 0, 0, 0
+        # cell is checked once, by the same validator.
+        self.advisors: dict[str, str | BadInputError | None] = {}
 
-    def __call__(self, values: Sequence[str]) -> Spooled | None:
-        ref, rec, channel, department, topic, advisor, flag, rep, cbk, clo, note, pauses = values
-        if pauses:
-            return None
+    def __call__(self, values: Sequence[str]) -> Row | list[str]:
+        if _NUL in "".join(values):
+            named = zip(COLUMNS, values, strict=True)
+            return [f"{c}: contains a NUL character" for c, v in named if _NUL in v]
         try:
-            received = datetime.fromisoformat(rec)
-            if received.tzinfo is None:
-                received = validate.parse_time(rec, "received_at")
-            received_us = (received - _EPOCH) // _ONE_US
-            replied = _us(rep) if rep else None
-            called = _us(cbk) if cbk else None
-            closed = _us(clo) if clo else None
-        except (ValueError, BadInputError):
-            return None
-        if (
-            (replied is not None and replied < received_us)
-            or (called is not None and called < received_us)
-            or (closed is not None and closed < received_us)
-            or channel not in self.channels
-            or department not in self.departments
-            or (topic and topic not in self.topics)
-            or (advisor and advisor not in self.advisors and not self._good_advisor(advisor))
-            or (ref and not validate.REF_RE.fullmatch(ref))
-            or (note and len(note) > self.note_max)
-        ):
-            return None
-        callback = validate.BOOLEANS.get(flag.lower()) if flag else False
-        if callback is None:
-            return None
-        if self.year_from <= received_us < self.year_to:
-            year = self.year
-        else:
-            year = self._year_of(received)
-        return (
-            ref or None,
-            received_us,
-            channel,
-            department,
-            topic or None,
-            advisor or None,
-            callback,
-            replied,
-            called,
-            closed,
-            note or None,
-            year,
-            (),
+            return self._valid(values)
+        except BadInputError:
+            return self._problems(values)
+
+    def _valid(self, values: Sequence[str]) -> Row:
+        """The row if every value passes; raises at the first that does not (the common
+        case, so it pays no bookkeeping: :meth:`_problems` then names them all)."""
+        parse_time, received = validate.parse_time, None
+        if values[1].strip():
+            received = parse_time(values[1], "received_at")
+        if received is None or values[11].strip():
+            raise BadInputError("no received_at, or pauses to check against the other times")
+        times = [
+            validate.not_before(parse_time(v, c), received, c) if v.strip() else None
+            for c, v in zip(TIME_COLUMNS[1:], values[7:10], strict=True)
+        ]
+        known = self.advisors.get(values[5], _UNKNOWN)
+        if isinstance(known, BadInputError):
+            raise known
+        if known is _UNKNOWN:
+            known = self.advisors[values[5]] = validate.advisor(values[5])
+        advisor = cast(str | None, known)
+        flag, ref, note = values[6].strip(), values[0].strip(), values[10]
+        return Row(
+            ref=validate.ref(ref) if ref else None,
+            received_at=received,
+            channel=validate.channel(values[2].strip()),
+            department=validate.department(values[3].strip(), self.departments),
+            topic=validate.topic(values[4].strip(), self.topics),
+            advisor=advisor,
+            callback_requested=bool(flag) and validate.parse_bool(flag, COLUMNS[6]),
+            replied_at=times[0],
+            called_back_at=times[1],
+            closed_at=times[2],
+            note=validate.note(note, self.note_max),
         )
 
-    def _good_advisor(self, advisor: str) -> bool:
-        if len(advisor) > 320 or not validate.EMAIL_RE.fullmatch(advisor):
-            return False
-        self.advisors.add(advisor)
-        return True
+    def _problems(self, values: Sequence[str]) -> Row | list[str]:
+        """Every problem of the row, each naming its column (or the row, if it has none)."""
+        problems: list[str] = []
+        received, replied, called_back, closed = self._times(values, problems)
+        channel = self._check(problems, "channel", values[2], validate.channel)
+        department = self._check(
+            problems, "department", values[3], validate.department, self.departments
+        )
+        topic = self._check(problems, "topic", values[4], validate.topic, self.topics)
+        advisor = self._advisor(values[5], problems)
+        callback = bool(
+            values[6].strip()
+            and self._check(problems, "", values[6], validate.parse_bool, COLUMNS[6])
+        )
+        note = self._check(problems, "note", values[10], validate.note, self.note_max)
+        ref = self._check(problems, "ref", values[0], validate.ref) if values[0].strip() else None
+        pauses = self._pauses(values[11], received, closed, problems)
+        if problems or received is None:
+            return problems
+        return Row(
+            ref=ref,
+            received_at=received,
+            channel=channel,
+            department=department,
+            topic=topic,
+            advisor=advisor,
+            callback_requested=callback,
+            replied_at=replied,
+            called_back_at=called_back,
+            closed_at=closed,
+            note=note or None,
+            pauses=pauses,
+        )
 
-    def _year_of(self, received: datetime) -> int:
-        year = received.astimezone(self.tz).year
-        first = datetime(year, 1, 1, tzinfo=self.tz)
-        following = datetime(year + 1, 1, 1, tzinfo=self.tz)
-        self.year = year
-        self.year_from = (first - _EPOCH) // _ONE_US
-        self.year_to = (following - _EPOCH) // _ONE_US
-        return year
+    @staticmethod
+    def _check(problems: list[str], column: str, cell: str, check: Any, *args: Any) -> Any:
+        """``check(value, *args)`` of the trimmed cell (the note as written); a problem
+        names the column (``column`` "" where the validator names it itself)."""
+        value = cell if column == "note" else cell.strip()
+        if column in REQUIRED and not value:
+            problems.append(f"{column}: required")
+            return None
+        try:
+            return check(value, *args)
+        except BadInputError as exc:
+            message = _hidden(str(exc), cell)
+            problems.append(f"{column}: {message}" if column else message)
+            return None
 
+    def _times(self, values: Sequence[str], problems: list[str]) -> list[datetime | None]:
+        """The four time columns; a fulfilment or closing before receipt is refused as the
+        register refuses one (validate.not_before)."""
+        received = None
+        if not values[1].strip():
+            problems.append("received_at: required")
+        else:
+            received = self._check(problems, "", values[1], validate.parse_time, "received_at")
+        times: list[datetime | None] = [received]
+        for column, cell in zip(TIME_COLUMNS[1:], (values[7], values[8], values[9]), strict=True):
+            moment = None
+            if cell.strip():
+                moment = self._check(problems, "", cell, validate.parse_time, column)
+            if moment is not None and received is not None:
+                try:
+                    validate.not_before(moment, received, column)
+                except BadInputError as exc:
+                    problems.append(str(exc))  # it names the column
+            times.append(moment)
+        return times
 
-def spooled(row: Row, tz: Any) -> Spooled:
-    """A row from parse_row in the insert pass's form."""
-
-    def us(moment: datetime | None) -> int | None:
-        return None if moment is None else (moment - _EPOCH) // _ONE_US
-
-    return (
-        row.ref,
-        (row.received_at - _EPOCH) // _ONE_US,
-        row.channel,
-        row.department,
-        row.topic,
-        row.advisor,
-        row.callback_requested,
-        us(row.replied_at),
-        us(row.called_back_at),
-        us(row.closed_at),
-        row.note,
-        row.received_at.astimezone(tz).year,
-        tuple(((p.start - _EPOCH) // _ONE_US, us(p.end)) for p in row.pauses),
-    )
-
-
-def _times(values: Sequence[str], problems: list[str]) -> list[datetime | None]:
-    times: list[datetime | None] = [None, None, None, None]
-    for k, (column, raw) in enumerate(
-        zip(TIME_COLUMNS, (values[1], values[7], values[8], values[9]), strict=True)
-    ):
-        if raw:
+    def _advisor(self, cell: str, problems: list[str]) -> str | None:
+        known = self.advisors.get(cell)
+        if known is None and cell not in self.advisors:
             try:
-                times[k] = validate.parse_time(raw, column)
+                known = validate.advisor(cell)
             except BadInputError as exc:
-                problems.append(str(exc))
-    return times
+                known = BadInputError(_hidden(str(exc), cell))
+            self.advisors[cell] = known
+        if isinstance(known, BadInputError):
+            problems.append(f"advisor: {known}")
+            return None
+        return known
 
-
-def _pauses(
-    raw: str, received: datetime | None, closed: datetime | None, problems: list[str]
-) -> tuple[Pause, ...]:
-    if not raw.strip():
-        return ()
-    try:
-        return parse_pauses(raw, received, closed)
-    except BadInputError as exc:
-        problems.append(str(exc))
-        return ()
-
-
-def parse_row(values: Sequence[str], ctx: Context) -> tuple[Row | None, list[str]]:
-    """One row in stored form, or the problems found, each naming its column.
-
-    Written for speed (it runs twice per imported row): no closures, exceptions only for
-    bad values.
-    """
-    problems: list[str] = []
-    settings = ctx.settings
-    received, replied, called_back, closed = _times(values, problems)
-    if not values[1].strip():
-        problems.append("received_at: required")
-    channel, department = values[2].strip(), values[3].strip()
-    topic: str | None = values[4].strip() or None
-    advisor: str | None = values[5].strip() or None
-    note: str | None = values[10] or None
-    callback = False
-    ref = values[0].strip() or None
-    try:
-        validate.channel(channel)
-    except BadInputError as exc:
-        problems.append(f"channel: {exc}" if channel else "channel: required")
-    try:
-        validate.department(department, settings.departments)
-    except BadInputError as exc:
-        problems.append(f"department: {exc}" if department else "department: required")
-    try:
-        topic = validate.topic(topic, settings.topics)
-    except BadInputError as exc:
-        problems.append(f"topic: {exc}")
-    try:
-        advisor = validate.advisor(advisor)
-    except BadInputError as exc:
-        problems.append(f"advisor: {exc}")
-    if values[6]:
+    @staticmethod
+    def _pauses(
+        cell: str, received: datetime | None, closed: datetime | None, problems: list[str]
+    ) -> tuple[Pause, ...]:
+        if not cell.strip():
+            return ()
         try:
-            callback = validate.parse_bool(values[6], "callback_requested")
+            return parse_pauses(cell, received, closed)
         except BadInputError as exc:
-            problems.append(str(exc))
-    try:
-        note = validate.note(note, settings.note_max_length)
-    except BadInputError as exc:
-        problems.append(f"note: {exc}")
-    if ref is not None:
-        try:
-            validate.ref(ref)
-        except BadInputError as exc:
-            problems.append(f"ref: {exc}")
-    if received is not None:
-        for column, moment in zip(TIME_COLUMNS[1:], (replied, called_back, closed), strict=True):
-            if moment is not None and moment < received:
-                problems.append(f"{column}: before received_at")
-    pauses = _pauses(values[11], received, closed, problems)
-    if problems or received is None:
-        return None, problems
-    return Row(
-        ref=ref,
-        received_at=received,
-        channel=channel,
-        department=department,
-        topic=topic,
-        advisor=advisor,
-        callback_requested=callback,
-        replied_at=replied,
-        called_back_at=called_back,
-        closed_at=closed,
-        note=note,
-        pauses=pauses,
-    ), []
+            problems.append(_hidden(str(exc), cell))
+            return ()

@@ -2,16 +2,17 @@
 
 Everything happens in the caller's one transaction. Every row and every explicit ref (also
 against the database) is validated, and the first MAX_REPORTED bad rows are reported by
-number and column; a dry run stops there. Reading, validating and computing deadlines is
-tracker.transfer.prepare, which needs no database; this module does the rest (refs, ids, the audit
-event) and inserts in batches at driver level (tracker.store.bulk), an order of magnitude faster
+number and column; a dry run stops there. Reading, checking (csvio.RowChecker, the rules
+``add`` applies) and deciding obligations (sla.decide, as ``add`` does) is
+tracker.transfer.prepare, which needs no database; this module does the rest (refs, ids,
+the audit event) and inserts in batches at driver level (tracker.store.bulk), much faster
 than ORM ``add_all``.
 
 Normally that is one streaming pass: each chunk is written as soon as it is validated, and a
 bad row later in the file rolls everything back. For a file of several chunks on a machine
-with a second core, tracker.transfer.prepare runs in a forked reader process that hands ready chunks
-through a pipe while this process writes the previous ones (the two halves cost about the
-same; README, Register, has the measurements). A file that both gives generated-style refs
+with a second core, tracker.transfer.prepare runs in a forked reader process that hands
+ready chunks through a pipe while this process writes the previous ones; the reader dies
+with the importing process, however that ends. A file that both gives generated-style refs
 and leaves refs to generate in the same year takes two passes (validate and spool to a
 temporary file, then write), because generated refs must skip every explicit one.
 One ``imported`` event records the count: the audit trail never holds a note.
@@ -19,10 +20,12 @@ One ``imported`` event records the count: the audit trail never holds a note.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import heapq
 import os
 import pickle
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -37,19 +40,22 @@ from sqlalchemy.orm import Session
 
 from tracker.errors import BadInputError, SvarfristError
 from tracker.store import refs
-from tracker.store.bulk import BulkWriter, driver_time
+from tracker.store.bulk import BulkWriter, InquiryRow, driver_time
+from tracker.store.context import Context
 from tracker.store.models import Event, Inquiry
-from tracker.store.register import Context, EventKind, audit_fields
-from tracker.transfer.fastpath import plans_for
-from tracker.transfer.prepare import Chunk, Plans, chunks
+from tracker.store.register import EventKind, audit_fields
+from tracker.transfer.prepare import Chunk, chunks
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
 MAX_REPORTED = 20
+GC_EVERY = 20_000
 REF_CHECK_CHUNK = 1000
 # A file smaller than two chunks gives the reader process nothing to overlap.
 READER_FROM_BYTES = 1 << 20
+# prctl(2): the signal the kernel sends a process when its parent dies (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
 
 Progress = Callable[[str, int], None]
 """Called with (phase, rows done so far) after every chunk (tracker.transfer.csvio.BATCH rows)."""
@@ -103,22 +109,22 @@ def import_csv(
 ) -> ImportResult:
     """Validate all of ``path`` and (unless ``dry_run``) insert all of it, or nothing.
     ``reader`` runs tracker.transfer.prepare in a second process (None: when it is worth it)."""
-    plans = plans_for(ctx.rules, ctx.calendar)
-    if dry_run:
-        scan = _Scan()
-        for chunk in chunks(path, ctx, plans, convert=None):
-            _take(session, ctx, scan, chunk)
-            _report(progress, "validating", scan.rows)
-        _refuse_bad(path, scan)
-    else:
-        in_reader = _reader_is_worth_it(path) if reader is None else reader
-        try:
-            with session.begin_nested():
-                scan = _import_in_one_pass(
-                    session, ctx, path, plans=plans, progress=progress, in_reader=in_reader
-                )
-        except _MixedRefs:
-            scan = _import_in_two_passes(session, ctx, path, plans=plans, progress=progress)
+    with _rare_collections():
+        if dry_run:
+            scan = _Scan()
+            for chunk in chunks(path, ctx, convert=None):
+                _take(session, ctx, scan, chunk)
+                _report(progress, "validating", scan.rows)
+            _refuse_bad(path, scan)
+        else:
+            in_reader = _reader_is_worth_it(path) if reader is None else reader
+            try:
+                with session.begin_nested():
+                    scan = _import_in_one_pass(
+                        session, ctx, path, progress=progress, in_reader=in_reader
+                    )
+            except _MixedRefs:
+                scan = _import_in_two_passes(session, ctx, path, progress=progress)
     generated = sum(scan.per_year.values())
     if not dry_run:
         session.add(
@@ -132,6 +138,20 @@ def import_csv(
     return ImportResult(rows=scan.rows, generated_refs=generated, dry_run=dry_run)
 
 
+@contextmanager
+def _rare_collections() -> Iterator[None]:
+    """The cyclic collector's youngest generation collected every GC_EVERY allocations
+    instead of every 700 while the import runs: it allocates several small acyclic objects
+    per row (rows, times, decisions), which the collector would otherwise walk every row or
+    two; each collection still runs, only less often."""
+    first, second, third = gc.get_threshold()
+    gc.set_threshold(max(first, GC_EVERY), second, third)
+    try:
+        yield
+    finally:
+        gc.set_threshold(first, second, third)
+
+
 class _MixedRefs(Exception):
     """The file gives generated-style refs in a scope where it also leaves refs to generate:
     only the two-pass import numbers those the way ``refs.allocate`` promises."""
@@ -142,7 +162,6 @@ def _import_in_one_pass(
     ctx: Context,
     path: Path,
     *,
-    plans: Plans,
     progress: Progress | None,
     in_reader: bool = False,
 ) -> _Scan:
@@ -154,7 +173,7 @@ def _import_in_one_pass(
     """
     scan = _Scan(one_pass=True)
     loader = _Loader(session, ctx, scan)
-    produce = loader.prepared(path, plans)
+    produce = loader.prepared(path)
     source: AbstractContextManager[Iterator[Chunk]]
     source = _in_reader_process(produce) if in_reader else nullcontext(produce())
     with loader.writer.loading(), source as stream:
@@ -174,7 +193,6 @@ def _import_in_two_passes(
     ctx: Context,
     path: Path,
     *,
-    plans: Plans,
     progress: Progress | None,
 ) -> _Scan:
     """Validate everything, spooling prepared chunks to a temporary file, then raise the ref
@@ -182,7 +200,7 @@ def _import_in_two_passes(
     scan = _Scan()
     loader = _Loader(session, ctx, scan)
     with tempfile.TemporaryFile(prefix="svarfrist-import-") as spool:
-        for chunk in loader.prepared(path, plans)():
+        for chunk in loader.prepared(path)():
             _take(session, ctx, scan, chunk)
             if not scan.bad_rows:
                 pickle.dump(chunk, spool, pickle.HIGHEST_PROTOCOL)
@@ -205,7 +223,7 @@ def _take(session: Session, ctx: Context, scan: _Scan, chunk: Chunk) -> None:
     """The chunk's rows into ``scan``: problems found while reading, refs twice in the file,
     explicit refs already in the database, and the refs the import must generate."""
     prefix = ctx.settings.ref_prefix
-    for number, ref, year, problems in chunk.entries:
+    for number, ref, year, problems in chunk.entries:  # Entry
         scan.rows += 1
         if problems is not None:
             scan.bad(number, problems)
@@ -271,32 +289,33 @@ class _Loader:
         self.writer = BulkWriter(session)
         self.done = 0
 
-    def prepared(self, path: Path, plans: Plans) -> Callable[[], Iterator[Chunk]]:
+    def prepared(self, path: Path) -> Callable[[], Iterator[Chunk]]:
         """The file's chunks as :meth:`write` takes them: in this database's driver form,
         their obligations numbered from the id the writer hands out next (if known ahead)."""
         return partial(
-            chunks, path, self.ctx, plans, convert=driver_time(self.writer.sqlite),
+            chunks,
+            path,
+            self.ctx,
+            convert=driver_time(self.writer.sqlite),
             first_id=self.writer.next_id() or 0,
-        )  # fmt: skip
+        )
 
     def write(self, chunk: Chunk) -> None:
         entries = chunk.entries
         assert chunk.prepared and len(entries) == len(chunk.inquiries)  # no bad row in it
-        new_refs = self._refs_for([year for _, ref, year, _ in entries if ref is None])
+        new_refs = self._refs_for([e.year for e in entries if e.ref is None])
         ids = self.writer.reserve_ids(len(entries))
         inquiries = [
-            (inquiry_id, next(new_refs[year]) if ref is None else ref, *values)
-            for inquiry_id, (_, ref, year, _), values in zip(
-                ids, entries, chunk.inquiries, strict=True
-            )
+            InquiryRow(inquiry_id, next(new_refs[e.year]) if e.ref is None else e.ref, *row[2:])
+            for inquiry_id, e, row in zip(ids, entries, chunk.inquiries, strict=True)
         ]
         obligations, pauses = chunk.obligations, chunk.pauses
         # On SQLite the ids are the range the rows were prepared with, so they go in as they
         # are (a range equals only a range); otherwise each row gets its inquiry's real id.
         if ids != range(chunk.first, chunk.first + len(ids)):
             first = chunk.first
-            obligations = [(ids[row[0] - first], *row[1:]) for row in obligations]
-            pauses = [(ids[p - first], start, end) for p, start, end in pauses]
+            obligations = [o._replace(inquiry_id=ids[o.inquiry_id - first]) for o in obligations]
+            pauses = [p._replace(inquiry_id=ids[p.inquiry_id - first]) for p in pauses]
         self.writer.insert(inquiries, obligations)
         if pauses:
             self.writer.insert_pauses(pauses)
@@ -348,7 +367,9 @@ def _in_reader_process(produce: Callable[[], Iterator[Chunk]]) -> Iterator[Itera
 
     forking = multiprocessing.get_context("fork")
     receiver, sender = forking.Pipe(duplex=False)
-    reader = forking.Process(target=_read, args=(sender, produce), name="svarfrist-import-reader")
+    reader = forking.Process(
+        target=_read, args=(sender, produce, os.getpid()), name="svarfrist-import-reader"
+    )
     # Frozen across the fork: a collection in the reader would walk, and so copy page by
     # page, the whole inherited heap; the reader collects nothing (see _read).
     gc.freeze()
@@ -382,10 +403,11 @@ def _received(receiver: Connection) -> Iterator[Chunk]:
         yield message
 
 
-def _read(sender: Connection, produce: Callable[[], Iterator[Chunk]]) -> None:
+def _read(sender: Connection, produce: Callable[[], Iterator[Chunk]], parent: int) -> None:
     """The reader process's whole life: every chunk, then None, or what stopped it. Its rows
-    and chunks hold no reference cycles, so the cyclic collector stays off (measured: the
-    import's median wall time fell 13 % with the heap frozen and collection off)."""
+    and chunks hold no reference cycles, so the cyclic collector stays off (no collection
+    walks, and so copies, the heap inherited from the parent)."""
+    _die_with(parent)
     gc.disable()
     try:
         for chunk in produce():
@@ -396,6 +418,17 @@ def _read(sender: Connection, produce: Callable[[], Iterator[Chunk]]) -> None:
             sender.send(_Failed(_picklable(error)))
     finally:
         sender.close()
+
+
+def _die_with(parent: int) -> None:
+    """Let the kernel kill this process when ``parent`` dies, however it dies: a SIGKILLed
+    import must not leave its reader blocked on a pipe nobody reads, holding the file and
+    the memory of its chunks (PR_SET_PDEATHSIG; the reader runs on Linux only)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        os._exit(1)  # cannot promise to die with the parent: the parent sees EOFError
+    if os.getppid() != parent:
+        os._exit(1)  # the parent died before the request took effect
 
 
 def _picklable(error: BaseException) -> BaseException:

@@ -1,42 +1,54 @@
-"""The database-free half of ``import``: a CSV file read in chunks, every row validated, and
-the valid ones made ready to insert (deadlines on epoch microseconds, state at ``now``,
-times in the driver's form): all but their generated refs, and on PostgreSQL their ids,
-which need the database.
+"""The database-free half of ``import``: a CSV file read in chunks, every row checked, its
+obligations decided by the SLA engine as ``add`` decides them, and the valid rows made
+ready to insert (times in the driver's form): all but their generated refs, and on
+PostgreSQL their ids, which need the database.
 
 Needing no database is what lets this half run in a second process while the first one
-writes (tracker.transfer.importer), so what it hands over is plain picklable data: a :class:`Chunk`.
-The deadlines use the working-time index behind BusinessCalendar.due_us, the same arithmetic
-as sla.evaluate, which a test holds it to; rows with pauses take the SLA engine's exact path.
+writes (tracker.transfer.importer), so what it hands over is plain picklable data: a
+:class:`Chunk` of named rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from tracker.core.calendar import to_us
-from tracker.core.response import US_PER_MINUTE, local_month_us, packed_outcome
-from tracker.store.register import Context
-from tracker.transfer.csvio import BATCH, FastParser, Spooled, parse_row, read_rows, spooled
-from tracker.transfer.fastpath import Plan, by_rule, classify_us, exact_obligations, met_at
-
-Plans = dict[tuple[str, bool], list[Plan]]
-Entry = tuple[int, str | None, int, list[str] | None]
-"""A data row as the import's bookkeeping sees it: (row number, explicit ref or None, local
-year received, None if valid or else its problems)."""
+from tracker.errors import BadInputError
+from tracker.sla import Decision, Facts, Fulfilment, decide
+from tracker.store.bulk import InquiryRow, PauseRow
+from tracker.store.context import Context
+from tracker.store.obligations import ObligationRow, obligation_values
+from tracker.store.register import check_recipient
+from tracker.transfer.csvio import BATCH, Row, RowChecker, read_rows
 
 # Distinct instants kept converted; a long file's cache is emptied when it grows past this.
 TIME_CACHE = 200_000
+WRONG_FIELDS = ["wrong number of fields for the header"]
 NO_ADVISOR = ["advisor: required, since no default_recipient is configured"]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+
+
+class Entry(NamedTuple):
+    """A data row as the import's bookkeeping sees it."""
+
+    number: int
+    ref: str | None
+    """The row's explicit ref, None for one to generate (or a bad row)."""
+    year: int
+    """The local year it was received in (the year of a generated ref); 0 for a bad row."""
+    problems: list[str] | None
+    """None for a valid row."""
 
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """Up to BATCH consecutive data rows. ``inquiries`` holds INQUIRY_COLUMNS without id and
-    ref, one per valid row in file order. Rows of ``obligations`` (OBLIGATION_COLUMNS) and
-    ``pauses`` (PAUSE_COLUMNS) begin with the id their inquiry gets if the valid rows are
+    """Up to BATCH consecutive data rows. ``inquiries`` holds one row per valid row in file
+    order, its ``ref`` None where one must be generated. Its ``id``, and the ``inquiry_id`` of
+    ``obligations`` and ``pauses``, are the ids the inquiries get if the valid rows are
     numbered on from ``chunks``' ``first_id``: ``first`` is the id of this chunk's first one.
     The three lists are empty when ``prepared`` is false: a dry run, or a chunk after a bad
     row, which will never be written."""
@@ -44,73 +56,146 @@ class Chunk:
     entries: list[Entry]
     first: int
     prepared: bool
-    inquiries: list[tuple[Any, ...]]
-    obligations: list[tuple[Any, ...]]
-    pauses: list[tuple[Any, ...]]
+    inquiries: list[InquiryRow]
+    obligations: list[ObligationRow]
+    pauses: list[PauseRow]
 
 
-class _Texts(dict[int, Any]):
+class _Valid(NamedTuple):
+    """A valid row with the engine's decisions and its facts in epoch µs."""
+
+    row: Row
+    decisions: Sequence[Decision]
+    facts: Facts
+
+
+class _Times(dict[int | None, Any]):
     """Epoch µs -> the driver's form, each distinct instant converted once: deadlines repeat,
-    and met_at repeats another column of its row. A miss converts (``__missing__``), so a
-    lookup is one subscript. Without it converting is the costliest step per row."""
+    and met_at repeats another column of its row. A miss converts (``__missing__``); None
+    is kept as None, so a lookup of any stored time is one subscript."""
 
     def __init__(self, convert: Callable[[int], Any]) -> None:
         super().__init__()
         self.convert = convert
+        self[None] = None
 
     def __missing__(self, us: int) -> Any:
         value = self[us] = self.convert(us)
         return value
 
+    def of(self, moment: datetime | None) -> Any:
+        return None if moment is None else self[(moment - _EPOCH) // _ONE_US]
+
+    def empty(self) -> None:
+        self.clear()
+        self[None] = None
+
 
 def chunks(
-    path: Path,
-    ctx: Context,
-    plans: Plans,
-    *,
-    convert: Callable[[int], Any] | None,
-    first_id: int = 0,
+    path: Path, ctx: Context, *, convert: Callable[[int], Any] | None, first_id: int = 0
 ) -> Iterator[Chunk]:
     """Every data row of ``path``, BATCH rows per chunk, never the whole file in memory.
     ``convert`` turns epoch µs into the driver's form (tracker.store.bulk.driver_time); None only
     validates (a dry run). Rows stop being prepared after the first bad one: nothing will be
     written then. ``first_id`` is the inquiry id the first valid row is expected to get."""
-    needs_recipient = not ctx.settings.default_recipient
-    fast = FastParser(ctx)
-    # None from the first bad row on, or in a dry run: nothing will be written.
-    preparer = None if convert is None else _Preparer(ctx, plans, convert, first_id=first_id)
-    entries: list[Entry] = []
-    valid: list[Spooled] = []
-    for number, values in read_rows(path):
-        item = None if values is None else fast(values)
-        if item is None:
-            problems = ["wrong number of fields for the header"]
-            if values is not None:
-                row, problems = parse_row(values, ctx)
-                item = None if row is None else spooled(row, ctx.calendar.tz)
-            if item is None:
-                entries.append((number, None, 0, problems))
-                preparer = None
-        if item is not None:
-            if (
-                needs_recipient
-                and not item[5]
-                and any(met_at(item, p.fulfilled_by) is None for p in plans[item[2], item[6]])
-            ):
-                entries.append((number, None, 0, NO_ADVISOR))
-                preparer = None
-            else:
-                entries.append((number, item[0], item[11], None))
-                if preparer is not None:
-                    valid.append(item)
-        if len(entries) >= BATCH:
-            yield _chunk(preparer, entries, valid)
-            entries, valid = [], []
-    if entries:
+    decider = _Decider(ctx)
+    preparer = None if convert is None else _Preparer(ctx, convert, first_id=first_id)
+    for checked in _checked(path, RowChecker(ctx)):
+        entries, valid = decider(checked)
+        if any(e.problems is not None for e in entries):
+            preparer = None  # nothing will be written
         yield _chunk(preparer, entries, valid)
 
 
-def _chunk(preparer: _Preparer | None, entries: list[Entry], valid: list[Spooled]) -> Chunk:
+def _checked(path: Path, check: RowChecker) -> Iterator[list[tuple[int, Row | list[str]]]]:
+    """The file's data rows, BATCH at a time, each as (row number, row or its problems)."""
+    checked: list[tuple[int, Row | list[str]]] = []
+    for number, values in read_rows(path):
+        checked.append((number, WRONG_FIELDS if values is None else check(values)))
+        if len(checked) >= BATCH:
+            yield checked
+            checked = []
+    if checked:
+        yield checked
+
+
+class _Decider:
+    """The obligations of checked rows as the SLA engine decides them for ``add``, a chunk
+    at a time (sla.decide), and the row's remaining problems: a deadline the calendar
+    cannot compute, or nobody to remind of a pending one (register.check_recipient)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.now = (ctx.now - _EPOCH) // _ONE_US
+
+    def __call__(
+        self, checked: list[tuple[int, Row | list[str]]]
+    ) -> tuple[list[Entry], list[_Valid]]:
+        rows = [row for _, row in checked if isinstance(row, Row)]
+        facts = [_facts(row) for row in rows]
+        decided = iter(self._decide(facts))
+        entries, valid = [], []
+        tz = self.ctx.calendar.tz
+        for number, row in checked:
+            if not isinstance(row, Row):
+                entries.append(Entry(number, None, 0, row))
+                continue
+            f, decisions = next(decided)
+            if isinstance(decisions, str):
+                entries.append(Entry(number, None, 0, [decisions]))
+                continue
+            try:
+                check_recipient(self.ctx, row.advisor, decisions)
+            except BadInputError:
+                entries.append(Entry(number, None, 0, NO_ADVISOR))
+                continue
+            year = row.received_at.astimezone(tz).year  # the ref's year, as in add
+            entries.append(Entry(number, row.ref, year, None))
+            valid.append(_Valid(row, decisions, f))
+        return entries, valid
+
+    def _decide(self, facts: list[Facts]) -> list[tuple[Facts, list[Decision] | str]]:
+        """Each row's decisions, or the calendar's refusal of its received time: looked
+        for row by row only when the chunk as a whole is refused (rare)."""
+        ctx = self.ctx
+        try:
+            return list(zip(facts, decide(facts, ctx.rules, ctx.calendar, self.now), strict=True))
+        except BadInputError:
+            pass
+        found: list[tuple[Facts, list[Decision] | str]] = []
+        for f in facts:
+            try:
+                (decisions,) = decide([f], ctx.rules, ctx.calendar, self.now)
+            except BadInputError as exc:
+                found.append((f, f"received_at: {exc}"))
+            else:
+                found.append((f, decisions))
+        return found
+
+
+def _facts(row: Row) -> Facts:
+    """A checked row as sla.decide takes it."""
+    epoch, one = _EPOCH, _ONE_US
+    fulfilled = {}
+    if row.replied_at is not None:
+        fulfilled[Fulfilment.REPLY] = (row.replied_at - epoch) // one
+    if row.called_back_at is not None:
+        fulfilled[Fulfilment.CALLBACK] = (row.called_back_at - epoch) // one
+    return Facts(
+        row.channel,
+        row.callback_requested,
+        (row.received_at - epoch) // one,
+        fulfilled,
+        None if row.closed_at is None else (row.closed_at - epoch) // one,
+        row.pauses,
+    )
+
+
+def _chunk(
+    preparer: _Preparer | None,
+    entries: list[Entry],
+    valid: list[_Valid],
+) -> Chunk:
     if preparer is None:
         return Chunk(entries, 0, False, [], [], [])
     return preparer.chunk(entries, valid)
@@ -119,92 +204,53 @@ def _chunk(preparer: _Preparer | None, entries: list[Entry], valid: list[Spooled
 class _Preparer:
     """Valid rows into insertable ones, keeping the time cache from chunk to chunk."""
 
-    def __init__(
-        self, ctx: Context, plans: Plans, convert: Callable[[int], Any], *, first_id: int
-    ) -> None:
-        self.ctx, self.plans = ctx, plans
-        self.times = _Texts(convert)
-        self.now_us = to_us(ctx.now)
+    def __init__(self, ctx: Context, convert: Callable[[int], Any], *, first_id: int) -> None:
+        self.ctx = ctx
+        self.times = _Times(convert)
         self.next_id = first_id
 
-    def chunk(self, entries: list[Entry], valid: list[Spooled]) -> Chunk:
+    def chunk(self, entries: list[Entry], valid: list[_Valid]) -> Chunk:
         first = self.next_id
         self.next_id += len(valid)
-        times = self.times
-        if len(times) > TIME_CACHE:
-            times.clear()
-        created = times[self.now_us]
-        inquiries = [
-            (channel, department, topic, advisor, callback, times[rec],
-             None if rep is None else times[rep], None if cbk is None else times[cbk],
-             None if clo is None else times[clo], note, created)
-            for (_, rec, channel, department, topic, advisor, callback, rep, cbk, clo, note, _,
-                 _) in valid
-        ]  # fmt: skip
-        paused = [p for p, item in enumerate(valid) if item[12]]
-        if not paused:
-            obligations = self._obligations(valid, range(first, first + len(valid)))
-            return Chunk(entries, first, True, inquiries, obligations, [])
-        # Rare: rows with pauses take the SLA engine's exact path.
-        fast = [p for p in range(len(valid)) if not valid[p][12]]
-        obligations = self._obligations([valid[p] for p in fast], [first + p for p in fast])
-        obligations += self._paused_obligations([(first + p, valid[p]) for p in paused])
-        pauses = [
-            (first + p, times[start], None if end is None else times[end])
-            for p in paused
-            for start, end in valid[p][12]
-        ]
-        return Chunk(entries, first, True, inquiries, obligations, pauses)
-
-    def _obligations(self, batch: list[Spooled], ids_of: Sequence[int]) -> list[tuple[Any, ...]]:
-        """The obligation rows of rows without pauses: deadlines per rule for the whole batch
-        at once, the state at ``now``, and the stored response time of those met.
-        ``ids_of`` gives each row's expected inquiry id (see Chunk)."""
-        times, now_us = self.times, self.now_us
-        rows: list[tuple[Any, ...]] = []
-        append = rows.append
-        for plan, positions in by_rule(batch, self.plans, self.ctx.rules):
-            name, schedule, hours, fulfilled_by = (
-                plan.name,
-                plan.schedule,
-                plan.hours,
-                plan.fulfilled_by,
+        if len(self.times) > TIME_CACHE:
+            self.times.empty()
+        time, calendar = self.times.__getitem__, self.ctx.calendar
+        created = self.times.of(self.ctx.now)
+        inquiries, obligations, pauses = [], [], []
+        reply, callback = Fulfilment.REPLY, Fulfilment.CALLBACK
+        for inquiry_id, (row, decisions, facts) in enumerate(valid, start=first):
+            received, closed = facts.received_at, facts.closed_at
+            replied, called = facts.fulfilled.get(reply), facts.fulfilled.get(callback)
+            inquiries.append(
+                InquiryRow(  # positional, in the table's column order: one per row
+                    inquiry_id,
+                    row.ref,
+                    row.channel,
+                    row.department,
+                    row.topic,
+                    row.advisor,
+                    row.callback_requested,
+                    time(received),
+                    time(replied),
+                    time(called),
+                    time(closed),
+                    row.note,
+                    created,
+                )
             )
-            starts = [batch[p][1] for p in positions]
-            dues = plan.advance_many(starts, plan.due_us)
-            warns = plan.advance_many(starts, plan.warn_us)
-            mets = [met_at(batch[p], fulfilled_by) for p in positions]
-            answered = [
-                (start, met) for start, met in zip(starts, mets, strict=True) if met is not None
+            obligations += [
+                obligation_values(
+                    d,
+                    inquiry_id=inquiry_id,
+                    department=row.department,
+                    received_at=received,
+                    calendar=calendar,
+                    pauses=row.pauses,
+                    time=time,
+                )
+                for d in decisions
             ]
-            worked = iter(plan.elapsed_many([r for r, _ in answered], [m for _, m in answered]))
-            for p, start, due, warn, met in zip(positions, starts, dues, warns, mets, strict=True):
-                state, _ = classify_us(warn, due, met, now_us)
-                if met is None:  # unmet: the next sweep looks at it from its received time on
-                    met_v, minutes, next_v, code = None, None, times[start], None
-                else:
-                    met_v, minutes, next_v = times[met], next(worked) // US_PER_MINUTE, None
-                    code = packed_outcome(met > due, minutes)  # the reports' stored outcome
-                append(
-                    (ids_of[p], name, schedule, hours, times[warn], times[due], met_v,
-                     minutes, local_month_us(start), batch[p][3], code, state, next_v)
-                )  # fmt: skip
-        return rows
-
-    def _paused_obligations(self, rows: list[tuple[int, Spooled]]) -> list[tuple[Any, ...]]:
-        """Obligation rows of rows with pauses, exactly as the register writes them."""
-        ctx, times = self.ctx, self.times
-
-        def time(us: int | None) -> Any:
-            return None if us is None else times[us]
-
-        return [
-            (inquiry_id, rule, schedule, hours, time(warn), time(due), time(met), minutes,
-             local_month_us(item[1]), item[3],
-             None if met is None else packed_outcome(due is not None and met > due, minutes),
-             state, time(next_us))
-            for inquiry_id, item in rows
-            for rule, schedule, hours, warn, due, met, minutes, state, next_us in exact_obligations(
-                item, ctx.rules, ctx.calendar, ctx.now
-            )
-        ]  # fmt: skip
+            if row.pauses:
+                of = self.times.of
+                pauses += [PauseRow(inquiry_id, of(p.start), of(p.end)) for p in row.pauses]
+        return Chunk(entries, first, True, inquiries, obligations, pauses)
