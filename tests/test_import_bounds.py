@@ -57,7 +57,7 @@ def test_a_year_the_calendar_cannot_handle_is_a_bad_row_naming_its_column(
     )
     args = ("in.csv", "--dry-run") if dry_run else ("in.csv",)
     stderr = refused(run_cli, env, database_url, *args)
-    assert "1 bad rows" in stderr
+    assert "1 bad row," in stderr
     assert "row 3: received_at: " in stderr
 
 

@@ -170,7 +170,7 @@ def test_bad_rows_reject_the_whole_file_naming_row_and_column(
     assert "row 7: channel: unknown channel (one of phone, sms" in result.stderr
     assert "row 8: replied_at 2026-11-24T10:00:00+01:00 is before the inquiry" in result.stderr
     assert "row 9: received_at: is not an ISO 8601 time" in result.stderr
-    assert "department: unknown department (see `departments`" in result.stderr
+    assert "department: unknown department (one of: " in result.stderr
     # A cell's text is never repeated: it may be a note written into the wrong column.
     assert "fax" not in result.stderr and "Nowhere" not in result.stderr
     assert "row 26: " in result.stderr and "row 27: " not in result.stderr  # 20 listed

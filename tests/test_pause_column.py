@@ -135,7 +135,7 @@ def test_a_bad_cell_rejects_the_file_naming_row_and_column_and_writes_nothing(
             import_text(url, text, NOW)
         assert dump(url) == before
     message = str(refused.value)
-    assert "1 bad rows, nothing imported" in message
+    assert "1 bad row, nothing imported" in message
     assert f"row 3: {problem}" in message, message
 
 

@@ -201,7 +201,10 @@ def _hidden(message: str, cell: str) -> str:
     """``message`` without the cell's text. The validators quote a bad value (on the command
     line it is the user's own argument), but a cell may hold a note written into the wrong
     column. A time is shown unquoted only once it has parsed as a time, never free text."""
-    parts = {cell, cell.strip(), *cell.split(), *cell.replace("/", " ").split()} - {""}
+    # The address rule quotes its value lower-cased (validate.address), so both forms go.
+    forms = {cell, cell.lower()}
+    parts = {p for f in forms for p in (f, f.strip(), *f.split(), *f.replace("/", " ").split())}
+    parts -= {""}
     for part in sorted(parts, key=len, reverse=True):
         message = message.replace(f" {part!r}", "")
     return message

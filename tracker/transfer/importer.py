@@ -268,7 +268,8 @@ def _refuse_bad(path: Path, scan: _Scan) -> None:
     if more > 0:
         lines.append(f"... and {more} more bad rows")
     raise BadInputError(
-        f"{path}: {scan.bad_rows} bad rows, nothing imported:\n  " + "\n  ".join(lines)
+        f"{path}: {scan.bad_rows} bad row{'' if scan.bad_rows == 1 else 's'}, nothing imported:\n  "
+        + "\n  ".join(lines)
     )
 
 
