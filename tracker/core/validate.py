@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from tracker.core.calendar import COPENHAGEN
-from tracker.errors import BadInputError
+from tracker.errors import BadInputError, about
 from tracker.sla import Channel
 
 CHANNELS = frozenset(c.value for c in Channel)
@@ -61,6 +61,21 @@ def parse_time(text: str, what: str) -> datetime:
     return local
 
 
+def parse_date(text: str, what: str) -> date:
+    """A local calendar date, YYYY-MM-DD (report periods)."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise BadInputError(f"{what}: {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def calendar_year(year: int, what: str) -> int:
+    """A year whose closed days we list: the holiday data covers 1900-2100."""
+    if not 1900 <= year <= 2100:
+        raise BadInputError(f"{what}: {year} is outside 1900-2100")
+    return year
+
+
 def parse_bool(text: str, what: str) -> bool:
     try:
         return BOOLEANS[text.strip().lower()]
@@ -70,6 +85,7 @@ def parse_bool(text: str, what: str) -> bool:
         ) from None
 
 
+@about("channel")
 def channel(value: str) -> str:
     if value not in CHANNELS:
         raise BadInputError(
@@ -78,12 +94,14 @@ def channel(value: str) -> str:
     return value
 
 
+@about("department")
 def department(value: str, configured: Collection[str]) -> str:
     if value not in configured:
         raise BadInputError(f"unknown department {value!r} (see `departments` in the config)")
     return value
 
 
+@about("topic")
 def topic(value: str | None, configured: Collection[str]) -> str | None:
     if not value:
         return None
@@ -92,6 +110,7 @@ def topic(value: str | None, configured: Collection[str]) -> str | None:
     return value
 
 
+@about("advisor")
 def advisor(value: str | None) -> str | None:
     if not value:
         return None
@@ -101,6 +120,7 @@ def advisor(value: str | None) -> str | None:
     return value
 
 
+@about("note")
 def note(value: str | None, max_length: int) -> str | None:
     if not value:
         return None
@@ -111,6 +131,7 @@ def note(value: str | None, max_length: int) -> str | None:
     return value
 
 
+@about("ref")
 def ref(value: str) -> str:
     if not REF_RE.fullmatch(value):
         raise BadInputError(

@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from tracker.core.calendar import COPENHAGEN
+from tracker.errors import BadInputError
 from tracker.store.models import Inquiry, Obligation, UTCDateTime
 
 # Rows fetched per round trip when streaming; bounds the memory of a streamed pass.
@@ -81,6 +82,15 @@ def period_of(first: date | None, last: date | None) -> Period:
         start=local_midnight(first) if first else None,
         end=local_midnight(last + timedelta(days=1)) if last else None,
     )
+
+
+def checked_period(
+    first: date | None, last: date | None, names: tuple[str, str] = ("--from", "--to")
+) -> Period:
+    """period_of, refusing a first day after the last (``names``: the two inputs' names)."""
+    if first and last and first > last:
+        raise BadInputError(f"{names[0]} {first} is after {names[1]} {last}")
+    return period_of(first, last)
 
 
 @dataclass(frozen=True, kw_only=True)

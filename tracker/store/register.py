@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from tracker.config import Settings
 from tracker.core import validate
 from tracker.core.calendar import BusinessCalendar
-from tracker.errors import BadInputError
+from tracker.errors import BadInputError, ConflictError, UnknownRefError, about
 from tracker.sla import InquiryFacts, ObligationStatus, Rule, evaluate
 from tracker.store import refs
 from tracker.store.models import Event, Inquiry, Pause
@@ -89,6 +89,7 @@ class NewInquiry:
     note: str | None = None
 
 
+@about("advisor")
 def check_recipient(
     ctx: Context, advisor: str | None, statuses: Sequence[ObligationStatus]
 ) -> None:
@@ -120,7 +121,7 @@ def add(session: Session, ctx: Context, new: NewInquiry) -> str:
     if new.ref is not None:
         ref = validate.ref(new.ref)
         if session.scalar(select(Inquiry.id).where(Inquiry.ref == ref)) is not None:
-            raise BadInputError(f"duplicate ref {ref!r}: an inquiry with that ref exists")
+            raise ConflictError(f"duplicate ref {ref!r}: an inquiry with that ref exists")
         refs.note_explicit(session, settings.ref_prefix, ref)
     else:
         year = new.received_at.astimezone(ctx.calendar.tz).year  # the local year is the ref's
@@ -141,7 +142,7 @@ def add(session: Session, ctx: Context, new: NewInquiry) -> str:
         session.flush()
     except IntegrityError:
         # Another writer took the same explicit ref between our check and our insert.
-        raise BadInputError(f"duplicate ref {ref!r}: an inquiry with that ref exists") from None
+        raise ConflictError(f"duplicate ref {ref!r}: an inquiry with that ref exists") from None
     for s in status.obligations:
         session.add(obligation_row(inquiry, s, ctx.calendar))
     _event(session, ctx, inquiry, EventKind.CREATED, new.received_at)
@@ -152,7 +153,7 @@ def reply(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     """The citizen got a reply or acknowledgement at ``at``: fulfils ``reply``."""
     inquiry = _load_open(session, ref)
     if inquiry.replied_at is not None:
-        raise BadInputError(
+        raise ConflictError(
             f"{ref} was already replied to at {validate.local_time(inquiry.replied_at)}"
         )
     inquiry.replied_at = validate.not_before(at, inquiry.received_at, "reply at")
@@ -164,7 +165,7 @@ def callback(session: Session, ctx: Context, ref: str, at: datetime) -> list[Mov
     inquiry = _load_open(session, ref)
     if inquiry.called_back_at is not None:
         when = validate.local_time(inquiry.called_back_at)
-        raise BadInputError(f"{ref} was already called back at {when}")
+        raise ConflictError(f"{ref} was already called back at {when}")
     inquiry.called_back_at = validate.not_before(at, inquiry.received_at, "callback at")
     return _changed(session, ctx, inquiry, EventKind.CALLED_BACK, at)
 
@@ -175,7 +176,7 @@ def pause(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     pauses = pauses_of(session, inquiry.id)
     if pauses and pauses[-1].end is None:
         since = validate.local_time(pauses[-1].start)
-        raise BadInputError(f"{ref} is already paused (since {since})")
+        raise ConflictError(f"{ref} is already paused (since {since})")
     validate.not_before(at, inquiry.received_at, "pause at")
     if pauses and pauses[-1].end is not None and at < pauses[-1].end:
         raise BadInputError(
@@ -191,7 +192,7 @@ def resume(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]
     inquiry = _load_open(session, ref)
     pauses = pauses_of(session, inquiry.id)
     if not pauses or pauses[-1].end is not None:
-        raise BadInputError(f"{ref} is not paused")
+        raise ConflictError(f"{ref} is not paused")
     current = pauses[-1]
     if at < current.start:
         raise BadInputError(
@@ -207,7 +208,7 @@ def close(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     inquiry = _load(session, ref)
     if inquiry.closed_at is not None:
         when = validate.local_time(inquiry.closed_at)
-        raise BadInputError(f"{ref} is already closed (at {when})")
+        raise ConflictError(f"{ref} is already closed (at {when})")
     validate.not_before(at, inquiry.received_at, "close at")
     pauses = pauses_of(session, inquiry.id)
     if pauses and pauses[-1].end is None:
@@ -262,14 +263,14 @@ def _load(session: Session, ref: str) -> Inquiry:
     # IMMEDIATE already serialises writers and ignores the clause).
     inquiry = session.scalar(select(Inquiry).where(Inquiry.ref == ref).with_for_update())
     if inquiry is None:
-        raise BadInputError(f"unknown ref {ref!r}")
+        raise UnknownRefError(ref)
     return inquiry
 
 
 def _load_open(session: Session, ref: str) -> Inquiry:
     inquiry = _load(session, ref)
     if inquiry.closed_at is not None:
-        raise BadInputError(f"{ref} is closed (at {validate.local_time(inquiry.closed_at)})")
+        raise ConflictError(f"{ref} is closed (at {validate.local_time(inquiry.closed_at)})")
     return inquiry
 
 
