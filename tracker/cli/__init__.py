@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "tracker.cli.transfer": ("import", "export"),
     "tracker.cli.daemon": ("tick", "run", "status"),
     "tracker.cli.report": ("report",),
+    "tracker.cli.web": ("web",),
+    "tracker.cli.access": ("token", "user"),
 }  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from tracker.cli.common import (
     parse_time,
     print_json,
     rules,
+    settings,
 )
 from tracker.core import validate
 from tracker.core.calendar import WEEKDAY_NAMES_DA
@@ -107,7 +108,7 @@ def cmd_calendar(args: argparse.Namespace) -> int:
     year = args.year if args.year is not None else now_of(args).astimezone(calendar().tz).year
     days = calendar().closed_days(validate.calendar_year(year, "--year"))
     if args.json:
-        print_json(calendar_document(days))
+        print_json(calendar_document(days, settings().reminders.language))
         return 0
     out(f"Lukkedage {year} (closed days; lørdage og søndage er også lukket)")
     for d in days:

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Iterator
 from typing import Any
-
-from sqlalchemy.orm import Session
 
 from tracker.cli import delivery
 from tracker.cli.common import (
@@ -31,18 +28,12 @@ from tracker.core import validate
 from tracker.store import outbox, queries, register, schema
 from tracker.store.db import read_only, session_factory, transaction
 from tracker.store.recompute import recompute
-from tracker.store.register import Context, Move, NewInquiry
+from tracker.store.register import NewInquiry
 
 # Re-exported: other command modules (the daemon's) import these names from here.
 __all__ = ["actor_of", "add_commands", "add_common", "context", "database", "view_json"]
 
-FULFILMENTS: dict[str, Callable[[Session, Context, str, datetime], list[Move]]] = {
-    "reply": register.reply,
-    "callback": register.callback,
-    "pause": register.pause,
-    "resume": register.resume,
-    "close": register.close,
-}
+FULFILMENTS = register.ACTIONS
 DONE = {
     "reply": "replied",
     "callback": "called back",

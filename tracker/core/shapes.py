@@ -53,11 +53,13 @@ def due_document(
     return doc
 
 
-def calendar_document(days: Sequence[ClosedDay]) -> list[dict[str, Any]]:
-    """``calendar --json``: each closed day with its names, kind and closing time if half."""
+def calendar_document(days: Sequence[ClosedDay], language: str = "da") -> list[dict[str, Any]]:
+    """``calendar --json``: each closed day with its names (``name`` in ``language``), kind
+    and closing time if half."""
     return [
         {
             "date": d.day.isoformat(),
+            "name": d.name_da if language == "da" else d.name_en,
             "weekday": WEEKDAY_NAMES_DA[d.day.weekday()],
             "name_da": d.name_da,
             "name_en": d.name_en,

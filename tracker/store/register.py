@@ -10,7 +10,7 @@ tracker.transfer.importer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -37,6 +37,7 @@ from tracker.store.obligations import (
 
 # Re-exported for callers of the register (recompute, the daemon, the demo).
 __all__ = [
+    "ACTIONS",
     "Context",
     "EventKind",
     "Move",
@@ -303,3 +304,13 @@ def _event(
             details=details,
         )
     )
+
+
+ACTIONS: Mapping[str, Callable[[Session, Context, str, datetime], list[Move]]] = {
+    "reply": reply,
+    "callback": callback,
+    "pause": pause,
+    "resume": resume,
+    "close": close,
+}
+"""The actions on one inquiry by name, as the command line and the HTTP API offer them."""
