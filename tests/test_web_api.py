@@ -11,18 +11,12 @@ import httpx
 import pytest
 from register_support import NOW, RECIPIENT, dump
 from sqlalchemy import select
-from web_server import Web, register_rows, web_app
+from web_server import EMAIL, Web, register_rows, web_app
 
 from tracker.store import access
 from tracker.store.db import make_engine, session_factory, transaction
 from tracker.store.models import Event
 
-EMAIL = {
-    "channel": "email",
-    "department": "Diverse",
-    "received_at": "2026-11-25T10:00",
-    "advisor": "anna@fredericia.dk",
-}
 NOTE = "Borgeren hedder Jens og bor på Vestergade 3"
 
 

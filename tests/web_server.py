@@ -28,6 +28,13 @@ from tracker.web.auth import new_token, token_digest
 # How long the server may take to come up (a bounded poll, not a sleep).
 START_TIMEOUT_S = 30.0
 ROLES = ("advisor", "lead", "manager", "admin")
+# An e-mail inquiry received Wednesday 25 November 2026 10:00 local: reply due the 26th 10:00.
+EMAIL = {
+    "channel": "email",
+    "department": "Diverse",
+    "received_at": "2026-11-25T10:00",
+    "advisor": "anna@fredericia.dk",
+}
 
 
 @dataclass(frozen=True)
