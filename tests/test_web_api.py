@@ -175,6 +175,17 @@ def test_an_action_without_a_body_happens_at_the_apps_now(web: Web) -> None:
     assert response.json()["replied_at"] == "2026-11-26T13:00:00+01:00"
 
 
+def test_a_ref_with_a_slash_is_one_path_segment_of_its_own(web: Web) -> None:
+    with web.client() as client:
+        created = client.post("/api/v1/inquiries", json={**EMAIL, "ref": "kontor/42"})
+        assert created.status_code == 201, created.text
+        assert created.headers["location"] == "/api/v1/inquiries/kontor/42"
+        assert client.get("/api/v1/inquiries/kontor/42").json()["ref"] == "kontor/42"
+        replied = client.post("/api/v1/inquiries/kontor/42/reply", json={"at": "2026-11-25T12:00"})
+        assert replied.status_code == 200, replied.text
+        assert replied.json()["replied_at"] == "2026-11-25T12:00:00+01:00"
+
+
 # -- refusals: status, one line, the field, nothing written ------------------------------
 REFUSALS: list[tuple[str, str, str, Any, int, str | None]] = [
     # (name, method, path, json body or raw bytes, status, field)
