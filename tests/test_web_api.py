@@ -16,6 +16,8 @@ from web_server import EMAIL, Web, register_rows, web_app
 from tracker.store import access
 from tracker.store.db import make_engine, session_factory, transaction
 from tracker.store.models import Event
+from tracker.web.api.bodies import ErrorBody
+from tracker.web.api.documents import InquiryDoc, InquiryPage
 
 NOTE = "Borgeren hedder Jens og bor på Vestergade 3"
 
@@ -445,6 +447,22 @@ def test_the_openapi_document_is_json_listing_every_api_path(web: Web) -> None:
         "/healthz",
     }
     assert set(document["paths"]["/api/v1/inquiries"]) == {"get", "post"}
+    refusal = document["paths"]["/api/v1/inquiries"]["post"]["responses"]["422"]
+    assert refusal["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def test_the_answers_are_exactly_the_shapes_the_openapi_document_gives(web: Web) -> None:
+    created = add(web, note=NOTE, callback_requested=True)
+    InquiryDoc.model_validate(created)
+    with web.client() as client:
+        paused = client.post("/api/v1/inquiries/2026-000001/pause", json={"at": "2026-11-25T11:00"})
+        InquiryDoc.model_validate(paused.json())
+        InquiryDoc.model_validate(client.get("/api/v1/inquiries/2026-000001").json())
+        page = InquiryPage.model_validate(client.get("/api/v1/inquiries").json())
+        refused = client.post("/api/v1/inquiries/2026-000001/pause")
+    assert len(page.items) == 1
+    ErrorBody.model_validate(refused.json())
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/api/v1/inquiries", "/nowhere", "/metrics"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tracker.web.api import inquiries, lookups
+from tracker.web.api.bodies import ERRORS
 from tracker.web.api.paths import PREFIX
 
 __all__ = ["PREFIX", "router"]
@@ -14,7 +15,7 @@ __all__ = ["PREFIX", "router"]
 def router() -> APIRouter:
     # Each router carries the full prefix itself, so a route's path is its whole template
     # (the metrics label requests by it).
-    api = APIRouter()
+    api = APIRouter(responses=ERRORS)
     api.include_router(inquiries.router)
     api.include_router(lookups.router)
     return api

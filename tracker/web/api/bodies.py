@@ -28,5 +28,23 @@ class NewInquiryBody(_Strict):
     )
 
 
+class ErrorBody(BaseModel):
+    """Every refusal: one line, and the input field it concerns where there is one."""
+
+    error: str
+    field: str | None
+
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorBody, "description": "no token, or an unknown or revoked one"},
+    403: {"model": ErrorBody, "description": "the token's role may not do this"},
+    404: {"model": ErrorBody, "description": "no inquiry has this ref"},
+    409: {"model": ErrorBody, "description": "already done, or closed"},
+    413: {"model": ErrorBody, "description": "the body is larger than web.max_body_bytes"},
+    422: {"model": ErrorBody, "description": "bad input: the field and what is wrong"},
+}
+"""The API's error answers, for the OpenAPI document (tracker.web.errors makes them)."""
+
+
 class ActionBody(_Strict):
     at: str | None = Field(default=None, description="when it happened (ISO 8601; default now)")

@@ -17,6 +17,7 @@ from tracker.errors import BadInputError, about
 from tracker.store import pages, queries, register
 from tracker.store.shapes import inquiry_document
 from tracker.web.api.bodies import ActionBody, NewInquiryBody
+from tracker.web.api.documents import InquiryDoc, InquiryPage
 from tracker.web.api.paths import PREFIX
 from tracker.web.auth import Caller, Permission, require
 from tracker.web.state import WebState, web_state
@@ -40,7 +41,12 @@ def _time(text: str | None, field: str, default: datetime) -> datetime:
     return parsed
 
 
-@router.post("", status_code=201, summary="register an inquiry (svarfrist add)")
+@router.post(
+    "",
+    status_code=201,
+    summary="register an inquiry (svarfrist add)",
+    responses={201: {"model": InquiryDoc, "description": "the inquiry as registered"}},
+)
 def add(
     body: NewInquiryBody,
     state: State,
@@ -66,7 +72,11 @@ def add(
     )
 
 
-@router.get("", summary="inquiries by next deadline, a page at a time (never a note)")
+@router.get(
+    "",
+    summary="inquiries by next deadline, a page at a time (never a note)",
+    responses={200: {"model": InquiryPage, "description": "a page and the next cursor"}},
+)
 def list_inquiries(  # noqa: PLR0917 (FastAPI passes query parameters by name)
     state: State,
     _caller: Annotated[Caller, Depends(require(Permission.READ))],
@@ -102,7 +112,11 @@ def list_inquiries(  # noqa: PLR0917 (FastAPI passes query parameters by name)
     }
 
 
-@router.get("/{ref:path}", summary="one inquiry with its obligations (svarfrist show --json)")
+@router.get(
+    "/{ref:path}",
+    summary="one inquiry with its obligations (svarfrist show --json)",
+    responses={200: {"model": InquiryDoc, "description": "the inquiry with its note"}},
+)
 def show(
     ref: str,
     state: State,
@@ -113,7 +127,11 @@ def show(
     return inquiry_document(view, full=True)
 
 
-@router.post("/{ref:path}/{action}", summary="reply, callback, pause, resume or close")
+@router.post(
+    "/{ref:path}/{action}",
+    summary="reply, callback, pause, resume or close",
+    responses={200: {"model": InquiryDoc, "description": "the inquiry after the action"}},
+)
 def act(
     ref: str,
     action: Action,
