@@ -46,8 +46,6 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     remove = users.add_parser("remove", help="remove a user")
     remove.add_argument("email")
     remove.set_defaults(handler=cmd_user_remove)
-    for parser in (create, lst, revoke, add, ulist, remove):
-        parser.add_argument("--now", help=argparse.SUPPRESS)
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:

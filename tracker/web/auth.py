@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -23,7 +23,7 @@ from fastapi import Depends, Header
 from tracker.store import access
 from tracker.store.access import Role
 from tracker.web.errors import HttpError
-from tracker.web.state import WebState, web_state
+from tracker.web.state import WebState, request_now, web_state
 
 TOKEN_PREFIX = "sf_"
 TOKEN_BYTES = 32
@@ -93,14 +93,13 @@ def _bearer(authorization: str | None) -> str:
     return token.strip()
 
 
-def authenticate(state: WebState, authorization: str | None) -> Caller:
+def authenticate(state: WebState, authorization: str | None, now: datetime) -> Caller:
     """The live token's name and role; records its use (at most once per TOUCH_EVERY)."""
     digest = token_digest(_bearer(authorization))
     with state.reading() as session:
         info = access.token_for(session, digest)
     if info is None:
         raise HttpError(401, "unknown or revoked token", headers=_CHALLENGE)
-    now = state.clock()
     if access.token_is_stale(info, now, TOUCH_EVERY):
         with state.writing() as session:
             access.touch_token(session, digest, now, TOUCH_EVERY)
@@ -112,9 +111,10 @@ def require(permission: Permission) -> Callable[..., Caller]:
 
     def dependency(
         state: Annotated[WebState, Depends(web_state)],
+        now: Annotated[datetime, Depends(request_now)],
         authorization: Annotated[str | None, Header()] = None,
     ) -> Caller:
-        caller = authenticate(state, authorization)
+        caller = authenticate(state, authorization, now)
         if caller.role not in ROLES[permission]:
             raise HttpError(
                 403, f"the role {caller.role} may not {permission} (token {caller.name})"

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
+from typing import Annotated, cast
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -75,3 +75,9 @@ class WebState:
 def web_state(request: Request) -> WebState:
     """FastAPI dependency: the state the app factory built."""
     return cast(WebState, request.app.state.web)
+
+
+def request_now(state: Annotated[WebState, Depends(web_state)]) -> datetime:
+    """FastAPI dependency: the clock, read once per request (FastAPI computes a dependency
+    once per request, however many others depend on it)."""
+    return state.clock()

@@ -20,10 +20,11 @@ from tracker.web.api.bodies import ActionBody, NewInquiryBody
 from tracker.web.api.documents import InquiryDoc, InquiryPage
 from tracker.web.api.paths import PREFIX
 from tracker.web.auth import Caller, Permission, require
-from tracker.web.state import WebState, web_state
+from tracker.web.state import WebState, request_now, web_state
 
 router = APIRouter(prefix=f"{PREFIX}/inquiries", tags=["inquiries"])
 State = Annotated[WebState, Depends(web_state)]
+Now = Annotated[datetime, Depends(request_now)]
 
 
 class Action(StrEnum):
@@ -50,9 +51,9 @@ def _time(text: str | None, field: str, default: datetime) -> datetime:
 def add(
     body: NewInquiryBody,
     state: State,
+    now: Now,
     caller: Annotated[Caller, Depends(require(Permission.ACT))],
 ) -> JSONResponse:
-    now = state.clock()
     new = register.NewInquiry(
         channel=body.channel,
         department=body.department,
@@ -77,8 +78,10 @@ def add(
     summary="inquiries by next deadline, a page at a time (never a note)",
     responses={200: {"model": InquiryPage, "description": "a page and the next cursor"}},
 )
-def list_inquiries(  # noqa: PLR0917 (FastAPI passes query parameters by name)
+def list_inquiries(
+    *,
     state: State,
+    now: Now,
     _caller: Annotated[Caller, Depends(require(Permission.READ))],
     list_state: Annotated[queries.ListState, Query(alias="state")] = queries.ListState.OPEN,
     advisor: str | None = None,
@@ -86,7 +89,6 @@ def list_inquiries(  # noqa: PLR0917 (FastAPI passes query parameters by name)
     limit: Annotated[int | None, Query(ge=1)] = None,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    now = state.clock()
     web = state.settings.web
     if limit is not None and limit > web.max_page_size:
         error = BadInputError(f"limit: at most {web.max_page_size}")
@@ -120,10 +122,11 @@ def list_inquiries(  # noqa: PLR0917 (FastAPI passes query parameters by name)
 def show(
     ref: str,
     state: State,
+    now: Now,
     _caller: Annotated[Caller, Depends(require(Permission.READ))],
 ) -> dict[str, Any]:
     with state.reading() as session:
-        view = queries.show(session, ref, state.clock())
+        view = queries.show(session, ref, now)
     return inquiry_document(view, full=True)
 
 
@@ -133,13 +136,14 @@ def show(
     responses={200: {"model": InquiryDoc, "description": "the inquiry after the action"}},
 )
 def act(
+    *,
     ref: str,
     action: Action,
     state: State,
+    now: Now,
     caller: Annotated[Caller, Depends(require(Permission.ACT))],
     body: Annotated[ActionBody | None, Body()] = None,
 ) -> dict[str, Any]:
-    now = state.clock()
     at = _time(body.at if body else None, "at", now)
     with state.writing() as session:
         # Times the register refuses (before receipt, before a pause) concern ``at``.
