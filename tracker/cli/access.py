@@ -7,9 +7,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
-from tracker.cli.common import format_time, now_of, out, print_json
+from tracker.cli.common import format_time, out, print_json
 from tracker.cli.database import database
 from tracker.errors import BadInputError
 from tracker.store import access
@@ -17,6 +18,13 @@ from tracker.store.access import Role
 from tracker.store.db import read_only, session_factory, transaction
 
 ROLES = [r.value for r in Role]
+
+
+def _clock() -> datetime:
+    # The real clock, never --now: who was given access when is an audit fact.
+    return datetime.now(UTC)
+
+
 ROLE_HELP = "advisor (acts on inquiries), lead (also), manager (reports), admin (all)"
 
 
@@ -58,7 +66,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
             name=args.name,
             role_name=args.role,
             digest=token_digest(token),
-            now=now_of(args),
+            now=_clock(),
         )
     sys.stderr.write(f"token {args.name!r} ({args.role}): shown this once, keep it safe\n")
     out(token)
@@ -90,7 +98,7 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     with database() as engine, transaction(session_factory(engine)) as session:
-        access.revoke_token(session, args.name, now_of(args))
+        access.revoke_token(session, args.name, _clock())
     out(f"token {args.name!r} revoked")
     return 0
 
@@ -121,7 +129,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             email=args.email,
             role_name=args.role,
             password_hash=password_hash,
-            now=now_of(args),
+            now=_clock(),
         )
     out(f"user {email} ({args.role}) added")
     return 0
