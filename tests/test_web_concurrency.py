@@ -6,11 +6,14 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
+from register_support import NOW, settings_for
 from sqlalchemy import func, select
-from web_server import EMAIL, web_app
+from web_server import EMAIL, serving, web_app
 
 from tracker.store.db import make_engine, session_factory
 from tracker.store.models import Event, Obligation
+from tracker.web.app import create_app
 
 CLIENTS = 50
 
@@ -41,3 +44,27 @@ def test_fifty_concurrent_replies_fulfil_once_with_one_audit_event(database_url:
         engine.dispose()
     assert replies == 1
     assert len(met) == 1 and met[0] is not None
+
+
+def test_two_servers_on_one_database_share_every_fact_at_once(database_url: str) -> None:
+    # Nothing lives in a server's memory: what one registers or acts on, the other sees
+    # with its very next request, and the 409 comes from the other server too.
+    with web_app(database_url) as first:
+        settings = settings_for(database_url)
+        engine = make_engine(database_url)
+        try:
+            second_app = create_app(settings, engine=engine, clock=lambda: NOW)
+            with serving(second_app) as second_url:
+                token = {"Authorization": f"Bearer {first.tokens['advisor']}"}
+                with (
+                    first.client() as one,
+                    httpx.Client(base_url=second_url, headers=token, timeout=60) as two,
+                ):
+                    ref = one.post("/api/v1/inquiries", json=EMAIL).json()["ref"]
+                    assert two.get(f"/api/v1/inquiries/{ref}").status_code == 200
+                    assert two.post(f"/api/v1/inquiries/{ref}/reply").status_code == 200
+                    assert one.post(f"/api/v1/inquiries/{ref}/reply").status_code == 409
+                    listed = one.get("/api/v1/inquiries", params={"state": "all"}).json()
+                    assert listed["items"][0]["replied_at"] is not None
+        finally:
+            engine.dispose()
