@@ -273,6 +273,8 @@ REFUSALS: list[tuple[str, str, str, Any, int, str | None]] = [
     ("body not an object", "POST", "/api/v1/inquiries", [1, 2], 422, None),
     ("invalid UTF-8", "POST", "/api/v1/inquiries", b'{"channel": "\xff\xfe"}', 422, None),
     ("not JSON", "POST", "/api/v1/inquiries", b"channel=email", 422, None),
+    ("not declared JSON", "POST", "/api/v1/inquiries", ("text/plain", b'{"channel": "sms"}'), 422,
+     None),
     ("no body", "POST", "/api/v1/inquiries", None, 422, None),
     ("unknown state", "GET", "/api/v1/inquiries?state=late", None, 422, "state"),
     ("limit zero", "GET", "/api/v1/inquiries?limit=0", None, 422, "limit"),
@@ -306,6 +308,9 @@ def send(client: httpx.Client, method: str, path: str, body: Any) -> httpx.Respo
         )
     if body is None:
         return client.request(method, path)
+    if isinstance(body, tuple):
+        content_type, content = body
+        return client.request(method, path, content=content, headers={"Content-Type": content_type})
     return client.request(method, path, json=body)
 
 

@@ -106,8 +106,10 @@ def _validation(_request: Request, exc: Exception) -> JSONResponse:
         return error_response(422, "the body is not valid JSON")
     field = loc[0] if loc else None
     message = str(first.get("msg", "invalid"))
-    if first.get("type") == "missing" and field is None:
+    if field is None and first.get("type") == "missing":
         message = "a JSON body is required"
+    elif field is None and first.get("type") in ("model_attributes_type", "dict_type"):
+        message = "the body must be a JSON object (Content-Type: application/json)"
     return error_response(422, f"{'.'.join(loc)}: {message}" if loc else message, field)
 
 

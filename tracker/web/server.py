@@ -12,6 +12,7 @@ from tracker.config import Settings
 from tracker.web.app import create_app
 
 log = logging.getLogger(__name__)
+GRACE_SECONDS = 20
 
 
 def server(settings: Settings, engine: Engine, host: str, port: int) -> uvicorn.Server:
@@ -26,6 +27,9 @@ def server(settings: Settings, engine: Engine, host: str, port: int) -> uvicorn.
         # Behind a reverse proxy on the same host, the client address is the forwarded one.
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
+        # Requests still open this long after SIGTERM are cut: within systemd's
+        # TimeoutStopSec (30 s), so the unit stops cleanly rather than being killed.
+        timeout_graceful_shutdown=GRACE_SECONDS,
     )
     return uvicorn.Server(config)
 
