@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 UNIT = Path(__file__).resolve().parent.parent / "config" / "svarfrist.service"
+WEB_UNIT = UNIT.with_name("svarfrist-web.service")
+WEB_EXEC = "/opt/svarfrist/.venv/bin/svarfrist web --host 127.0.0.1 --port 8080"
 
 
-def unit_lines() -> dict[str, list[str]]:
+def unit_lines(unit: Path = UNIT) -> dict[str, list[str]]:
     values: dict[str, list[str]] = {}
-    for raw in UNIT.read_text(encoding="utf-8").splitlines():
+    for raw in unit.read_text(encoding="utf-8").splitlines():
         line = raw.strip()
         if not line or line.startswith(("#", "[")):
             continue
@@ -41,15 +43,41 @@ def test_the_unit_is_a_hardened_notify_service_running_the_venv_binary() -> None
     assert int(v["TimeoutStopSec"][0]) >= 10
 
 
+def test_the_web_unit_is_hardened_like_the_daemons_and_shares_its_user() -> None:
+    daemon, web = unit_lines(UNIT), unit_lines(WEB_UNIT)
+    assert web["ExecStart"] == [WEB_EXEC]
+    assert web["Type"] == ["exec"] and web["Restart"] == ["on-failure"]
+    # One dynamic user for both units: the web app opens the daemon's SQLite file.
+    assert web["DynamicUser"] == ["yes"] and web["User"] == ["svarfrist"]
+    assert web["StateDirectory"] == daemon["StateDirectory"]
+    assert web["LoadCredential"] == ["web__secret_key:/etc/svarfrist/web_secret_key"]
+    for key in ("Environment", "WorkingDirectory", "UMask", "TimeoutStopSec", "KillMode"):
+        if key == "Environment":
+            assert set(daemon[key]) <= set(web[key])
+        else:
+            assert web[key] == daemon[key], key
+    hardening = [k for k in daemon if k.startswith(("Protect", "Restrict", "Private"))]
+    hardening += ["NoNewPrivileges", "MemoryDenyWriteExecute", "SystemCallFilter",
+                  "SystemCallArchitectures", "CapabilityBoundingSet", "AmbientCapabilities",
+                  "LockPersonality", "RemoveIPC", "ProcSubset"]  # fmt: skip
+    for key in hardening:
+        assert web[key] == daemon[key], key
+
+
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
-def test_systemd_analyze_verify_reports_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("unit", "exec_start"),
+    [(UNIT, "/opt/svarfrist/.venv/bin/svarfrist run"), (WEB_UNIT, WEB_EXEC)],
+    ids=["daemon", "web"],
+)
+def test_systemd_analyze_verify_reports_nothing(
+    tmp_path: Path, unit: Path, exec_start: str
+) -> None:
     # The real ExecStart binary does not exist on a build machine: verify a copy whose
     # ExecStart points at an existing program. Unknown keys only warn (exit 0), so any
     # output on stderr fails the test.
-    copy = tmp_path / "svarfrist.service"
-    text = UNIT.read_text(encoding="utf-8").replace(
-        "/opt/svarfrist/.venv/bin/svarfrist run", f"{sys.executable} -c pass"
-    )
+    copy = tmp_path / unit.name
+    text = unit.read_text(encoding="utf-8").replace(exec_start, f"{sys.executable} -c pass")
     copy.write_text(text, encoding="utf-8")
     result = subprocess.run(
         ["systemd-analyze", "verify", str(copy)],

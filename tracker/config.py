@@ -17,7 +17,7 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -51,6 +51,11 @@ FLAT_ALIASES: Mapping[str, tuple[str, str]] = {
     "SVARFRIST_SMTP_SECURITY": ("smtp", "security"),
     "SVARFRIST_SMTP_USERNAME": ("smtp", "username"),
     "SVARFRIST_SMTP_PASSWORD": ("smtp", "password"),
+    "SVARFRIST_WEB_BASE_URL": ("web", "base_url"),
+    "SVARFRIST_WEB_SECRET_KEY": ("web", "secret_key"),
+    "SVARFRIST_WEB_SECRET_KEY_FILE": ("web", "secret_key_file"),
+    "SVARFRIST_WEB_INSECURE_HTTP": ("web", "insecure_http"),
+    "SVARFRIST_WEB_MAX_BODY_BYTES": ("web", "max_body_bytes"),
 }
 # Variables that are not settings but are read by Svarfrist or its test suite.
 NON_SETTING_VARIABLES = frozenset({"SVARFRIST_CONFIG"})
@@ -166,6 +171,46 @@ class ReportSettings(BaseModel):
     monthly_time: time = time(8, 0)
 
 
+class WebSettings(BaseModel):
+    """``svarfrist web``: the web app and the HTTP API (CONTRACT.md "HTTP")."""
+
+    model_config = _STRICT
+    base_url: str | None = None
+    """The app's address as users reach it (https://svarfrist.kommune.dk), for mails' links."""
+    secret_key: SecretStr | None = None
+    """Signs session cookies and mail links. Also from ``secret_key_file`` or the systemd
+    credential ``web__secret_key``."""
+    secret_key_file: Path | None = None
+    insecure_http: bool = False
+    """Cookies without ``Secure``: only for a laptop demo over plain http://."""
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    """A request body larger than this is refused with 413 before it is read."""
+    page_size: int = Field(default=50, ge=1, le=1000)
+    """Items per page of ``GET /api/v1/inquiries`` without ``limit``."""
+    max_page_size: int = Field(default=500, ge=1, le=10_000)
+    """The largest ``limit`` a client may ask for."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = value.strip().rstrip("/")
+        if not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
+            raise ValueError("must be an http:// or https:// address")
+        return url
+
+    def key(self) -> SecretStr | None:
+        """The secret key, from the setting or else the file it names."""
+        if self.secret_key is not None or self.secret_key_file is None:
+            return self.secret_key
+        try:
+            text = self.secret_key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError("web.secret_key_file", f"cannot read: {exc.strerror}") from None
+        return SecretStr(text) if text else None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -194,6 +239,7 @@ class Settings(BaseSettings):
     reminders: RemindersSettings = RemindersSettings()
     daemon: DaemonSettings = DaemonSettings()
     reports: ReportSettings = ReportSettings()
+    web: WebSettings = WebSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -2,13 +2,57 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
 
 class SvarfristError(Exception):
     """Base class for every error Svarfrist reports to a user."""
 
 
 class BadInputError(SvarfristError):
-    """The user gave input we cannot accept (exit status 2, nothing written)."""
+    """The user gave input we cannot accept (exit status 2, nothing written).
+
+    ``field`` names the input it concerns where one does (``channel``, ``at``, ...): the
+    HTTP API reports it beside the message; the command line needs only the message.
+    """
+
+    field: str | None = None
+
+
+class UnknownRefError(BadInputError):
+    """No inquiry has this ref (HTTP 404)."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"unknown ref {ref!r}")
+        self.ref = ref
+
+
+class ConflictError(BadInputError):
+    """The inquiry's state forbids the change: already done, already closed (HTTP 409)."""
+
+
+def about(field: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Decorator: a BadInputError the function raises concerns the input ``field``."""
+
+    def decorate(check: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(check)
+        def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return check(*args, **kwargs)
+            except BadInputError as exc:
+                # A conflict or an unknown ref concerns the inquiry, not an input field.
+                if exc.field is None and not isinstance(exc, ConflictError | UnknownRefError):
+                    exc.field = field
+                raise
+
+        return checked
+
+    return decorate
 
 
 class ConfigError(SvarfristError):

@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "tracker.cli.daemon": ("tick", "run", "status"),
     "tracker.cli.report": ("report",),
     "tracker.cli.configuration": ("config",),
+    "tracker.cli.web": ("web",),
+    "tracker.cli.access": ("token", "user"),
 }  # fmt: skip
 
 

@@ -72,10 +72,7 @@ def parse_time(text: str, option: str) -> datetime:
 
 
 def parse_date(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise BadInputError(f"{option}: {text!r} is not a date (YYYY-MM-DD)") from None
+    return validate.parse_date(text, option)
 
 
 def now_of(args: argparse.Namespace) -> datetime:
@@ -89,10 +86,6 @@ def now_of(args: argparse.Namespace) -> datetime:
 def format_time(moment: datetime | None) -> str | None:
     """Local time with offset, to the second (CONTRACT.md)."""
     return None if moment is None else validate.local_time(moment)
-
-
-def format_hours(hours: float) -> float | int:
-    return int(hours) if float(hours).is_integer() else hours
 
 
 def print_json(value: Any) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tracker.cli.common import ArgumentParser, format_hours, out, print_json, settings
+from tracker.cli.common import ArgumentParser, out, print_json, settings
 from tracker.config import Settings, build_rules, build_schedules, masked_url
 from tracker.core.calendar import WEEKDAY_NAMES_EN, Schedule, format_minutes
+from tracker.core.shapes import format_hours
 from tracker.sla import Rule
 
 MASK = "***"

@@ -7,16 +7,18 @@ from typing import Any
 
 from tracker.cli.common import (
     calendar,
-    format_hours,
     format_time,
     now_of,
     out,
     parse_time,
     print_json,
     rules,
+    settings,
 )
+from tracker.core import validate
 from tracker.core.calendar import WEEKDAY_NAMES_DA
 from tracker.core.explain import explain
+from tracker.core.shapes import calendar_document, due_document, format_hours
 from tracker.errors import BadInputError, NoWorkingTimeError
 from tracker.sla import Rule, deadline, get_rule
 
@@ -86,30 +88,7 @@ def cmd_due(args: argparse.Namespace) -> int:
         # failure of the environment.
         raise BadInputError(str(exc)) from None
     if args.json:
-        doc: dict[str, Any] = {
-            "rule": rule.name or None,
-            "schedule": rule.schedule,
-            "hours": format_hours(rule.hours),
-            "received_at": format_time(received),
-            "warn_at": format_time(dl.warn_at),
-            "due_at": format_time(dl.due_at),
-        }
-        if why is not None:
-            doc["explanation"] = {
-                "counted_from": format_time(why.counted_from),
-                "skipped": [
-                    {
-                        "date": s.day.isoformat(),
-                        "reason": str(s.reason),
-                        "name_da": s.name_da,
-                        "name_en": s.name_en,
-                        "closes_at": s.closes_at.strftime("%H:%M") if s.closes_at else None,
-                    }
-                    for s in why.skipped
-                ],
-                "da": why.lines("da"),
-                "en": why.lines("en"),
-            }
+        doc = due_document(rule, received, dl, why)
         print_json(doc)
         return 0
     label = rule.name or "-"
@@ -127,23 +106,9 @@ def cmd_due(args: argparse.Namespace) -> int:
 
 def cmd_calendar(args: argparse.Namespace) -> int:
     year = args.year if args.year is not None else now_of(args).astimezone(calendar().tz).year
-    if not 1900 <= year <= 2100:
-        raise BadInputError(f"--year: {year} is outside 1900-2100")
-    days = calendar().closed_days(year)
+    days = calendar().closed_days(validate.calendar_year(year, "--year"))
     if args.json:
-        print_json(
-            [
-                {
-                    "date": d.day.isoformat(),
-                    "weekday": WEEKDAY_NAMES_DA[d.day.weekday()],
-                    "name_da": d.name_da,
-                    "name_en": d.name_en,
-                    "kind": str(d.kind),
-                    "closes_at": d.closes_at.strftime("%H:%M") if d.closes_at else None,
-                }
-                for d in days
-            ]
-        )
+        print_json(calendar_document(days, settings().reminders.language))
         return 0
     out(f"Lukkedage {year} (closed days; lørdage og søndage er også lukket)")
     for d in days:

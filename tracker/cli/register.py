@@ -12,11 +12,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
-
-from sqlalchemy.orm import Session
 
 from tracker.cli import delivery
 from tracker.cli.common import (
@@ -36,19 +34,13 @@ from tracker.sla import Channel
 from tracker.store import history, outbox, queries, register, schema
 from tracker.store.db import checkpoint, read_only, session_factory, transaction
 from tracker.store.recompute import recompute
-from tracker.store.register import Context, Move, NewInquiry
+from tracker.store.register import NewInquiry
 
 CHANNEL_NAMES = [c.value for c in Channel]
 # Re-exported: other command modules (the daemon's) import these names from here.
 __all__ = ["actor_of", "add_commands", "add_common", "context", "database", "view_json"]
 
-FULFILMENTS: dict[str, Callable[[Session, Context, str, datetime], list[Move]]] = {
-    "reply": register.reply,
-    "callback": register.callback,
-    "pause": register.pause,
-    "resume": register.resume,
-    "close": register.close,
-}
+FULFILMENTS = register.ACTIONS
 DONE = {
     "reply": "replied",
     "callback": "called back",

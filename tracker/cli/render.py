@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from typing import Any
 
 from tracker.cli.common import format_time, out
 from tracker.cli.terminal import escape_controls
 from tracker.sla import State
 from tracker.store import queries
 from tracker.store.register import Move
+from tracker.store.shapes import inquiry_document as view_json
 
 # Column widths of ``list`` come from its first rows, so that a long list streams: a later,
 # longer value pushes only its own row to the right.
@@ -61,38 +61,14 @@ LIST_WORDS: dict[str, dict[str, str]] = {
 }
 
 
-def view_json(view: queries.InquiryView, *, full: bool = False) -> dict[str, Any]:
-    """CONTRACT.md's shape; ``full`` (show) adds the note and the pauses."""
-    data: dict[str, Any] = {
-        "ref": view.ref,
-        "channel": view.channel,
-        "department": view.department,
-        "topic": view.topic,
-        "advisor": view.advisor,
-        "callback_requested": view.callback_requested,
-        "received_at": format_time(view.received_at),
-        "status": view.status,
-        "closed_at": format_time(view.closed_at),
-        "replied_at": format_time(view.replied_at),
-        "called_back_at": format_time(view.called_back_at),
-        "obligations": [
-            {
-                "rule": o.rule,
-                "due_at": format_time(o.due_at),
-                "warn_at": format_time(o.warn_at),
-                "met_at": format_time(o.met_at),
-                "state": o.state.value,
-            }
-            for o in view.obligations
-        ],
-    }
-    if full:
-        data["note"] = view.note
-        data["purged_at"] = format_time(view.purged_at)
-        data["pauses"] = [
-            {"start": format_time(p.start), "end": format_time(p.end)} for p in view.pauses
-        ]
-    return data
+__all__ = [
+    "LIST_WORDS",
+    "list_row",
+    "print_list",
+    "print_moves",
+    "print_view",
+    "view_json",
+]
 
 
 def list_row(view: queries.InquiryView, language: str, suffix: str = "") -> tuple[str, ...]:

@@ -35,7 +35,7 @@ from tracker.reports.format import (
     table,
 )
 from tracker.reports.labels import Labels, key_label, labels_for
-from tracker.reports.queries import GroupBy, Period, period_day, period_of
+from tracker.reports.queries import GroupBy, Period, checked_period
 from tracker.store.db import read_only, session_factory
 
 FORMATS = ("text", "csv", "json", "html")
@@ -78,11 +78,9 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _period(args: argparse.Namespace) -> Period:
-    first = period_day(parse_date(args.first, "--from"), "--from") if args.first else None
-    last = period_day(parse_date(args.last, "--to"), "--to") if args.last else None
-    if first and last and first > last:
-        raise BadInputError(f"--from {first} is after --to {last}")
-    return period_of(first, last)
+    first = parse_date(args.first, "--from") if args.first else None
+    last = parse_date(args.last, "--to") if args.last else None
+    return checked_period(first, last)
 
 
 def _check(args: argparse.Namespace) -> None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from tracker.core.calendar import COPENHAGEN, MAX_YEAR, MIN_YEAR
-from tracker.errors import BadInputError
+from tracker.errors import BadInputError, about
 from tracker.sla import Channel
 
 CHANNELS = frozenset(c.value for c in Channel)
@@ -86,6 +86,21 @@ def _in_calendar_years(moment: datetime, text: str, what: str) -> None:
         )
 
 
+def parse_date(text: str, what: str) -> date:
+    """A local calendar date, YYYY-MM-DD (report periods)."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise BadInputError(f"{what}: {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def calendar_year(year: int, what: str) -> int:
+    """A year whose closed days we list: the holiday data covers 1900-2100."""
+    if not 1900 <= year <= 2100:
+        raise BadInputError(f"{what}: {year} is outside 1900-2100")
+    return year
+
+
 def parse_bool(text: str, what: str) -> bool:
     try:
         return BOOLEANS[text.strip().lower()]
@@ -95,6 +110,7 @@ def parse_bool(text: str, what: str) -> bool:
         ) from None
 
 
+@about("channel")
 def channel(value: str) -> str:
     if value not in CHANNELS:
         raise BadInputError(
@@ -120,12 +136,14 @@ def text(value: str, what: str) -> str:
     return value
 
 
+@about("department")
 def department(value: str, configured: Collection[str]) -> str:
     if value not in configured:
         raise BadInputError(_unknown("department", value, configured))
     return value
 
 
+@about("topic")
 def topic(value: str | None, configured: Collection[str]) -> str | None:
     if not value:
         return None
@@ -156,12 +174,14 @@ def address(value: str, what: str) -> str:
     return value
 
 
+@about("advisor")
 def advisor(value: str | None) -> str | None:
     if not value:
         return None
     return address(value, "advisor")
 
 
+@about("note")
 def note(value: str | None, max_length: int) -> str | None:
     if not value:
         return None
@@ -173,6 +193,7 @@ def note(value: str | None, max_length: int) -> str | None:
     return value
 
 
+@about("ref")
 def ref(value: str) -> str:
     text(value, "ref")
     if not REF_RE.fullmatch(value):

@@ -99,6 +99,18 @@ def period_of(first: date | None, last: date | None) -> Period:
     )
 
 
+def checked_period(
+    first: date | None, last: date | None, names: tuple[str, str] = ("--from", "--to")
+) -> Period:
+    """period_of, refusing a day :func:`period_day` refuses and a first day after the last
+    (``names``: the two inputs' names, as the errors say them)."""
+    first = None if first is None else period_day(first, names[0])
+    last = None if last is None else period_day(last, names[1])
+    if first and last and first > last:
+        raise BadInputError(f"{names[0]} {first} is after {names[1]} {last}")
+    return period_of(first, last)
+
+
 @dataclass(frozen=True, kw_only=True)
 class InquiryCounts:
     key: str | None

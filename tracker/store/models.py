@@ -256,3 +256,49 @@ class DaemonState(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     at: Mapped[datetime | None]
     value: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+_LIVE = text("revoked_at IS NULL")
+
+
+class User(Base):
+    """A local account of the web app (advisor, lead, manager, admin)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    """Lower case: the login name, and the advisor address of the user's inquiries."""
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    """argon2id, in the PHC string format argon2-cffi writes (salt and parameters inside)."""
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A bearer token of the HTTP API. Only the SHA-256 of the token is kept: the token itself
+    is shown once, at creation, and a stolen database cannot be used to call the API."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    """Also the actor of the audit events the token's requests cause."""
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    """Hex SHA-256: every request looks its token up by this (the unique index)."""
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        # one live token per name (`token revoke NAME`); a revoked name may be used again
+        Index(
+            "ix_api_tokens_live_name",
+            "name",
+            unique=True,
+            sqlite_where=_LIVE,
+            postgresql_where=_LIVE,
+        ),
+    )

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Row, Select, Table, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from tracker.errors import BadInputError
+from tracker.errors import UnknownRefError
 from tracker.sla import Deadline, State, classify
 from tracker.store.models import Inquiry, Obligation, Pause
 
@@ -109,7 +109,7 @@ def show(session: Session, ref: str, now: datetime) -> InquiryView:
     """One inquiry with its obligations (state at ``now``) and pauses."""
     inquiry = session.scalar(select(Inquiry).where(Inquiry.ref == ref))
     if inquiry is None:
-        raise BadInputError(f"unknown ref {ref!r}")
+        raise UnknownRefError(ref)
     obligations = session.scalars(
         select(Obligation).where(Obligation.inquiry_id == inquiry.id).order_by(Obligation.id)
     ).all()
@@ -174,20 +174,21 @@ def list_inquiries(
     query = list_query(state, now, advisor, department=department, by_deadline=by_deadline)
     stream = session.execute(query.execution_options(yield_per=CHUNK))
     for partition in stream.scalars().partitions():
-        chunk = list(partition)
-        # Core rows, not ORM objects: a long list needs no identity map or change tracking.
-        inquiries = {
-            i.id: i for i in session.execute(select(*INQUIRIES.c).where(INQUIRIES.c.id.in_(chunk)))
-        }
-        by_inquiry: dict[int, list[Row[Any]]] = {}
-        for o in session.execute(
-            select(*OBLIGATIONS.c)
-            .where(OBLIGATIONS.c.inquiry_id.in_(chunk))
-            .order_by(OBLIGATIONS.c.id)
-        ):
-            by_inquiry.setdefault(o.inquiry_id, []).append(o)
-        for inquiry_id in chunk:
-            yield _view(inquiries[inquiry_id], by_inquiry.get(inquiry_id, []), now)
+        yield from views(session, list(partition), now)
+
+
+def views(session: Session, ids: Sequence[int], now: datetime) -> list[InquiryView]:
+    """The inquiries with these ids, in the order given, in two queries (the API's pages)."""
+    # Core rows, not ORM objects: a long list needs no identity map or change tracking.
+    inquiries = {
+        i.id: i for i in session.execute(select(*INQUIRIES.c).where(INQUIRIES.c.id.in_(ids)))
+    }
+    by_inquiry: dict[int, list[Row[Any]]] = {}
+    for o in session.execute(
+        select(*OBLIGATIONS.c).where(OBLIGATIONS.c.inquiry_id.in_(ids)).order_by(OBLIGATIONS.c.id)
+    ):
+        by_inquiry.setdefault(o.inquiry_id, []).append(o)
+    return [_view(inquiries[i], by_inquiry.get(i, []), now) for i in ids]
 
 
 def next_actions(session: Session, now: datetime, limit: int = 100) -> list[Obligation]:

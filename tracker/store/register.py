@@ -11,7 +11,7 @@ never the note. Reading (show, list) is in tracker.store.queries; the bulk impor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tracker.core import validate
-from tracker.errors import BadInputError
+from tracker.errors import BadInputError, ConflictError, UnknownRefError, about
 from tracker.sla import Decision, Fulfilment, InquiryFacts, ObligationStatus, evaluate
 from tracker.store import refs
 from tracker.store.context import Context
@@ -37,6 +37,7 @@ from tracker.store.obligations import (
 
 # Re-exported for callers of the register (recompute, the daemon, the demo).
 __all__ = [
+    "ACTIONS",
     "Context",
     "EventKind",
     "Move",
@@ -82,6 +83,7 @@ class NewInquiry:
     note: str | None = None
 
 
+@about("advisor")
 def check_recipient(
     ctx: Context, advisor: str | None, statuses: Sequence[ObligationStatus] | Sequence[Decision]
 ) -> None:
@@ -114,7 +116,7 @@ def add(session: Session, ctx: Context, new: NewInquiry) -> str:
     if new.ref is not None:
         ref = validate.ref(new.ref)
         if session.scalar(select(Inquiry.id).where(Inquiry.ref == ref)) is not None:
-            raise BadInputError(f"duplicate ref {ref!r}: an inquiry with that ref exists")
+            raise ConflictError(f"duplicate ref {ref!r}: an inquiry with that ref exists")
         refs.note_explicit(session, settings.ref_prefix, ref)
     else:
         year = new.received_at.astimezone(ctx.calendar.tz).year  # the local year is the ref's
@@ -135,7 +137,7 @@ def add(session: Session, ctx: Context, new: NewInquiry) -> str:
         session.flush()
     except IntegrityError:
         # Another writer took the same explicit ref between our check and our insert.
-        raise BadInputError(f"duplicate ref {ref!r}: an inquiry with that ref exists") from None
+        raise ConflictError(f"duplicate ref {ref!r}: an inquiry with that ref exists") from None
     for s in status.obligations:
         session.add(new_obligation(inquiry, s, ctx.calendar, ()))
     _event(session, ctx, inquiry, EventKind.CREATED, new.received_at)
@@ -147,7 +149,7 @@ def reply(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     inquiry = _load_open(session, ref)
     _happened(ctx, at, "reply at")
     if inquiry.replied_at is not None:
-        raise BadInputError(
+        raise ConflictError(
             f"{ref} was already replied to at {validate.local_time(inquiry.replied_at)}"
         )
     inquiry.replied_at = validate.not_before(at, inquiry.received_at, "reply at")
@@ -161,7 +163,7 @@ def callback(session: Session, ctx: Context, ref: str, at: datetime) -> list[Mov
     _happened(ctx, at, "callback at")
     if inquiry.called_back_at is not None:
         when = validate.local_time(inquiry.called_back_at)
-        raise BadInputError(f"{ref} was already called back at {when}")
+        raise ConflictError(f"{ref} was already called back at {when}")
     inquiry.called_back_at = validate.not_before(at, inquiry.received_at, "callback at")
     _require_fulfilment(ctx, inquiry, Fulfilment.CALLBACK)
     return _changed(session, ctx, inquiry, EventKind.CALLED_BACK, at)
@@ -174,7 +176,7 @@ def pause(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     pauses = pauses_of(session, inquiry.id)
     if pauses and pauses[-1].end is None:
         since = validate.local_time(pauses[-1].start)
-        raise BadInputError(f"{ref} is already paused (since {since})")
+        raise ConflictError(f"{ref} is already paused (since {since})")
     validate.not_before(at, inquiry.received_at, "pause at")
     if pauses and pauses[-1].end is not None and at < pauses[-1].end:
         raise BadInputError(
@@ -191,7 +193,7 @@ def resume(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]
     _happened(ctx, at, "resume at")
     pauses = pauses_of(session, inquiry.id)
     if not pauses or pauses[-1].end is not None:
-        raise BadInputError(f"{ref} is not paused")
+        raise ConflictError(f"{ref} is not paused")
     current = pauses[-1]
     if at < current.start:
         raise BadInputError(
@@ -207,7 +209,7 @@ def close(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     inquiry = _load(session, ref)
     if inquiry.closed_at is not None:
         when = validate.local_time(inquiry.closed_at)
-        raise BadInputError(f"{ref} is already closed (at {when})")
+        raise ConflictError(f"{ref} is already closed (at {when})")
     _happened(ctx, at, "close at")
     validate.not_before(at, inquiry.received_at, "close at")
     pauses = pauses_of(session, inquiry.id)
@@ -291,14 +293,14 @@ def _load(session: Session, ref: str) -> Inquiry:
     # IMMEDIATE already serialises writers and ignores the clause).
     inquiry = session.scalar(select(Inquiry).where(Inquiry.ref == ref).with_for_update())
     if inquiry is None:
-        raise BadInputError(f"unknown ref {ref!r}")
+        raise UnknownRefError(ref)
     return inquiry
 
 
 def _load_open(session: Session, ref: str) -> Inquiry:
     inquiry = _load(session, ref)
     if inquiry.closed_at is not None:
-        raise BadInputError(f"{ref} is closed (at {validate.local_time(inquiry.closed_at)})")
+        raise ConflictError(f"{ref} is closed (at {validate.local_time(inquiry.closed_at)})")
     return inquiry
 
 
@@ -359,3 +361,13 @@ def refuse_future_now(ctx: Context, command: str) -> None:
             f"{validate.local_time(ctx.now)} is later than the real clock "
             f"({validate.local_time(ctx.recorded_at)})"
         )
+
+
+ACTIONS: Mapping[str, Callable[[Session, Context, str, datetime], list[Move]]] = {
+    "reply": reply,
+    "callback": callback,
+    "pause": pause,
+    "resume": resume,
+    "close": close,
+}
+"""The actions on one inquiry by name, as the command line and the HTTP API offer them."""

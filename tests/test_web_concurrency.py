@@ -1,0 +1,70 @@
+"""Many clients at once on one inquiry: the register's lock makes exactly one of them win."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from register_support import NOW, settings_for
+from sqlalchemy import func, select
+from web_server import EMAIL, serving, web_app
+
+from tracker.store.db import make_engine, session_factory
+from tracker.store.models import Event, Obligation
+from tracker.web.app import create_app
+
+CLIENTS = 50
+
+
+def test_fifty_concurrent_replies_fulfil_once_with_one_audit_event(database_url: str) -> None:
+    with web_app(database_url) as web, web.client() as client:
+        created = client.post("/api/v1/inquiries", json=EMAIL)
+        assert created.status_code == 201, created.text
+        path = f"/api/v1/inquiries/{created.json()['ref']}/reply"
+        start = threading.Barrier(CLIENTS)
+
+        def reply(n: int) -> int:
+            start.wait()  # all fifty requests leave together
+            at = f"2026-11-25T11:{n:02d}"
+            return client.post(path, json={"at": at}).status_code
+
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            statuses = Counter(pool.map(reply, range(CLIENTS)))
+    assert statuses == Counter({200: 1, 409: CLIENTS - 1})
+    engine = make_engine(database_url)
+    try:
+        with session_factory(engine)() as session:
+            replies = session.scalar(
+                select(func.count()).select_from(Event).where(Event.kind == "replied")
+            )
+            met = session.scalars(select(Obligation.met_at)).all()
+    finally:
+        engine.dispose()
+    assert replies == 1
+    assert len(met) == 1 and met[0] is not None
+
+
+def test_two_servers_on_one_database_share_every_fact_at_once(database_url: str) -> None:
+    # Nothing lives in a server's memory: what one registers or acts on, the other sees
+    # with its very next request, and the 409 comes from the other server too.
+    with web_app(database_url) as first:
+        settings = settings_for(database_url)
+        engine = make_engine(database_url)
+        try:
+            second_app = create_app(settings, engine=engine, clock=lambda: NOW)
+            with serving(second_app) as second_url:
+                token = {"Authorization": f"Bearer {first.tokens['advisor']}"}
+                with (
+                    first.client() as one,
+                    httpx.Client(base_url=second_url, headers=token, timeout=60) as two,
+                ):
+                    ref = one.post("/api/v1/inquiries", json=EMAIL).json()["ref"]
+                    assert two.get(f"/api/v1/inquiries/{ref}").status_code == 200
+                    assert two.post(f"/api/v1/inquiries/{ref}/reply").status_code == 200
+                    assert one.post(f"/api/v1/inquiries/{ref}/reply").status_code == 409
+                    listed = one.get("/api/v1/inquiries", params={"state": "all"}).json()
+                    assert listed["items"][0]["replied_at"] is not None
+        finally:
+            engine.dispose()

@@ -1,0 +1,91 @@
+"""The ``[web]`` settings: CONTRACT.md's SVARFRIST_WEB_* names, the secret key from the
+environment, a file or a systemd credential, and bad values refused naming the key."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tracker.config import load_settings, unknown_variables
+from tracker.errors import ConfigError
+
+KEY = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
+    """A process environment without SVARFRIST_* variables or systemd credentials."""
+    for var in list(os.environ):
+        if var.startswith("SVARFRIST_") or var == "CREDENTIALS_DIRECTORY":
+            monkeypatch.delenv(var)
+    monkeypatch.chdir(tmp_path)
+    yield monkeypatch
+
+
+def test_the_defaults_keep_cookies_secure_and_set_no_address(env: pytest.MonkeyPatch) -> None:
+    web = load_settings().web
+    assert web.base_url is None and web.key() is None
+    assert web.insecure_http is False
+    assert web.max_body_bytes == 65536
+
+
+def test_the_contracts_flat_environment_names_work_and_are_not_warned_of(
+    env: pytest.MonkeyPatch,
+) -> None:
+    env.setenv("SVARFRIST_WEB_BASE_URL", "https://svarfrist.fredericia.dk/")
+    env.setenv("SVARFRIST_WEB_SECRET_KEY", KEY)
+    env.setenv("SVARFRIST_WEB_INSECURE_HTTP", "true")
+    env.setenv("SVARFRIST_WEB__MAX_BODY_BYTES", "2048")
+    web = load_settings().web
+    assert web.base_url == "https://svarfrist.fredericia.dk"  # no trailing slash
+    key = web.key()
+    assert key is not None and key.get_secret_value() == KEY
+    assert web.insecure_http is True and web.max_body_bytes == 2048
+    assert unknown_variables(os.environ) == []
+    assert KEY not in repr(web) and KEY not in str(load_settings())
+
+
+def test_the_secret_key_comes_from_a_systemd_credential(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "web__secret_key").write_text(KEY, encoding="utf-8")
+    env.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    key = load_settings().web.key()
+    assert key is not None and key.get_secret_value() == KEY
+
+
+def test_the_secret_key_comes_from_a_file_the_settings_name(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "key").write_text(KEY + "\n", encoding="utf-8")
+    env.setenv("SVARFRIST_WEB_SECRET_KEY_FILE", str(tmp_path / "key"))
+    key = load_settings().web.key()
+    assert key is not None and key.get_secret_value() == KEY
+    env.setenv("SVARFRIST_WEB_SECRET_KEY_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match=r"web\.secret_key_file"):
+        load_settings().web.key()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "key"),
+    [
+        ("SVARFRIST_WEB_BASE_URL", "svarfrist.fredericia.dk", "web.base_url"),
+        ("SVARFRIST_WEB_BASE_URL", "https://svar frist.dk", "web.base_url"),
+        ("SVARFRIST_WEB_INSECURE_HTTP", "maybe", "web.insecure_http"),
+        ("SVARFRIST_WEB_MAX_BODY_BYTES", "10", "web.max_body_bytes"),
+        ("SVARFRIST_WEB__PAGE_SIZE", "0", "web.page_size"),
+        ("SVARFRIST_WEB__COLOUR", "red", "web.colour"),
+    ],
+)
+def test_a_bad_web_setting_is_refused_naming_its_key(
+    env: pytest.MonkeyPatch, variable: str, value: str, key: str
+) -> None:
+    env.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.key == key

@@ -1,0 +1,165 @@
+"""``svarfrist token ...`` (HTTP API bearer tokens) and ``svarfrist user ...`` (the web
+app's local accounts). A token is printed once, at creation; only its hash is stored.
+A password is read from standard input (a pipe) or prompted for twice (a terminal)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from tracker.cli.common import format_time, out, print_json
+from tracker.cli.database import database
+from tracker.errors import BadInputError
+from tracker.store import access
+from tracker.store.access import Role
+from tracker.store.db import read_only, session_factory, transaction
+
+ROLES = [r.value for r in Role]
+
+
+def _clock() -> datetime:
+    # The real clock, never --now: who was given access when is an audit fact.
+    return datetime.now(UTC)
+
+
+ROLE_HELP = "advisor (acts on inquiries), lead (also), manager (reports), admin (all)"
+
+
+def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
+    token = sub.add_parser("token", help="HTTP API bearer tokens: create, list, revoke")
+    tokens = token.add_subparsers(dest="action", required=True, parser_class=type(token))
+    create = tokens.add_parser("create", help="create a token and print it (only this once)")
+    create.add_argument("--name", required=True, help="who uses it; the audit trail's actor")
+    create.add_argument("--role", required=True, choices=ROLES, help=ROLE_HELP)
+    create.set_defaults(handler=cmd_token_create)
+    lst = tokens.add_parser("list", help="names, roles, created, last used (never the token)")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=cmd_token_list)
+    revoke = tokens.add_parser("revoke", help="revoke the live token of this name")
+    revoke.add_argument("name")
+    revoke.set_defaults(handler=cmd_token_revoke)
+
+    user = sub.add_parser("user", help="local accounts of the web app: add, list, remove")
+    users = user.add_subparsers(dest="action", required=True, parser_class=type(user))
+    add = users.add_parser("add", help="add a user; the password from stdin or a prompt")
+    add.add_argument("email", help="the login name and the advisor address")
+    add.add_argument("--role", required=True, choices=ROLES, help=ROLE_HELP)
+    add.set_defaults(handler=cmd_user_add)
+    ulist = users.add_parser("list", help="addresses, roles, created, last login")
+    ulist.add_argument("--json", action="store_true")
+    ulist.set_defaults(handler=cmd_user_list)
+    remove = users.add_parser("remove", help="remove a user")
+    remove.add_argument("email")
+    remove.set_defaults(handler=cmd_user_remove)
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from tracker.web.auth import new_token, token_digest
+
+    token = new_token()
+    with database() as engine, transaction(session_factory(engine)) as session:
+        access.add_token(
+            session,
+            name=args.name,
+            role_name=args.role,
+            digest=token_digest(token),
+            now=_clock(),
+        )
+    sys.stderr.write(f"token {args.name!r} ({args.role}): shown this once, keep it safe\n")
+    out(token)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    with database() as engine, session_factory(read_only(engine))() as session:
+        found = access.tokens(session)
+    rows = [
+        {
+            "name": t.name,
+            "role": t.role.value,
+            "created_at": format_time(t.created_at),
+            "last_used_at": format_time(t.last_used_at),
+            "revoked_at": format_time(t.revoked_at),
+        }
+        for t in found
+    ]
+    if args.json:
+        print_json(rows)
+        return 0
+    for r in rows:
+        state = f"revoked {r['revoked_at']}" if r["revoked_at"] else "live"
+        used = r["last_used_at"] or "never used"
+        out(f"{r['name']}  {r['role']}  created {r['created_at']}  {used}  {state}")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    with database() as engine, transaction(session_factory(engine)) as session:
+        access.revoke_token(session, args.name, _clock())
+    out(f"token {args.name!r} revoked")
+    return 0
+
+
+def read_password() -> str:
+    """From a terminal: prompted twice; from a pipe: the first line."""
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise BadInputError("the two passwords differ")
+        password = first
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    from tracker.web.auth import MIN_PASSWORD_LENGTH
+
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise BadInputError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return password
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from tracker.web.auth import hash_password
+
+    password_hash = hash_password(read_password())
+    with database() as engine, transaction(session_factory(engine)) as session:
+        email = access.add_user(
+            session,
+            email=args.email,
+            role_name=args.role,
+            password_hash=password_hash,
+            now=_clock(),
+        )
+    out(f"user {email} ({args.role}) added")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    with database() as engine, session_factory(read_only(engine))() as session:
+        found = access.users(session)
+    rows = [
+        {
+            "email": u.email,
+            "role": u.role.value,
+            "created_at": format_time(u.created_at),
+            "last_login_at": format_time(u.last_login_at),
+        }
+        for u in found
+    ]
+    if args.json:
+        print_json(rows)
+        return 0
+    for r in rows:
+        out(
+            f"{r['email']}  {r['role']}  created {r['created_at']}  "
+            f"last login {r['last_login_at'] or 'never'}"
+        )
+    return 0
+
+
+def cmd_user_remove(args: argparse.Namespace) -> int:
+    with database() as engine, transaction(session_factory(engine)) as session:
+        access.remove_user(session, args.email)
+    out(f"user {args.email.strip().lower()} removed")
+    return 0

@@ -1,0 +1,41 @@
+"""``svarfrist web``: the web app and the HTTP API (CONTRACT.md "HTTP")."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from tracker.cli.common import settings
+from tracker.cli.database import database
+from tracker.errors import BadInputError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+
+def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
+    web = sub.add_parser(
+        "web",
+        help="serve the web app and the HTTP API (/api/v1) until SIGTERM",
+        description="Serve the HTTP API under /api/v1 (bearer tokens: `svarfrist token "
+        "create`), /healthz and /metrics, with uvicorn, one worker. Bind to 127.0.0.1 "
+        "behind a reverse proxy that terminates TLS.",
+    )
+    web.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind ({DEFAULT_HOST})")
+    web.add_argument("--port", default=str(DEFAULT_PORT), help=f"TCP port ({DEFAULT_PORT})")
+    web.set_defaults(handler=cmd_web)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise BadInputError(f"--port: {text!r} is not a TCP port (1-65535)")
+    return int(text)
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    port = _port(args.port)
+    from tracker.web.server import serve  # FastAPI and uvicorn: only for this command
+
+    with database() as engine:
+        serve(settings(), engine, args.host, port)
+    return 0

@@ -1,0 +1,49 @@
+"""CONTRACT.md's JSON shape of an inquiry (``show --json``, each ``list --json`` element, the
+HTTP API's bodies), built in one place for the command line and the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tracker.core.validate import local_time
+from tracker.store.queries import InquiryView
+
+
+def _time(moment: datetime | None) -> str | None:
+    return None if moment is None else local_time(moment)
+
+
+def inquiry_document(view: InquiryView, *, full: bool = False) -> dict[str, Any]:
+    """CONTRACT.md's shape; ``full`` (show, one inquiry) adds the note and the pauses.
+
+    Only ``full`` carries the note: a list, in any form, never does.
+    """
+    data: dict[str, Any] = {
+        "ref": view.ref,
+        "channel": view.channel,
+        "department": view.department,
+        "topic": view.topic,
+        "advisor": view.advisor,
+        "callback_requested": view.callback_requested,
+        "received_at": _time(view.received_at),
+        "status": view.status,
+        "closed_at": _time(view.closed_at),
+        "replied_at": _time(view.replied_at),
+        "called_back_at": _time(view.called_back_at),
+        "obligations": [
+            {
+                "rule": o.rule,
+                "due_at": _time(o.due_at),
+                "warn_at": _time(o.warn_at),
+                "met_at": _time(o.met_at),
+                "state": o.state.value,
+            }
+            for o in view.obligations
+        ],
+    }
+    if full:
+        data["note"] = view.note
+        data["purged_at"] = _time(view.purged_at)
+        data["pauses"] = [{"start": _time(p.start), "end": _time(p.end)} for p in view.pauses]
+    return data

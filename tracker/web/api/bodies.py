@@ -1,0 +1,50 @@
+"""Request bodies of the API. Strict: a wrong type or an unknown field is refused (422),
+never coerced. Times stay text here: they are parsed by the command line's own parser
+(validate.parse_time), so ISO 8601 without an offset means Europe/Copenhagen everywhere."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class NewInquiryBody(_Strict):
+    """``svarfrist add``'s options."""
+
+    channel: str = Field(description="phone, sms, email, letter, digital_post, in_person")
+    department: str = Field(description="a configured department")
+    topic: str | None = Field(default=None, description="a configured topic")
+    advisor: str | None = Field(default=None, description="the advisor's e-mail address")
+    received_at: str | None = Field(
+        default=None, description="ISO 8601; without an offset Europe/Copenhagen; default now"
+    )
+    callback_requested: bool = False
+    ref: str | None = Field(default=None, description="use this ref instead of a generated one")
+    note: str | None = Field(
+        default=None, description="free text: shown only with this one inquiry; purged"
+    )
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: one line, and the input field it concerns where there is one."""
+
+    error: str
+    field: str | None
+
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorBody, "description": "no token, or an unknown or revoked one"},
+    403: {"model": ErrorBody, "description": "the token's role may not do this"},
+    404: {"model": ErrorBody, "description": "no inquiry has this ref"},
+    409: {"model": ErrorBody, "description": "already done, or closed"},
+    413: {"model": ErrorBody, "description": "the body is larger than web.max_body_bytes"},
+    422: {"model": ErrorBody, "description": "bad input: the field and what is wrong"},
+}
+"""The API's error answers, for the OpenAPI document (tracker.web.errors makes them)."""
+
+
+class ActionBody(_Strict):
+    at: str | None = Field(default=None, description="when it happened (ISO 8601; default now)")

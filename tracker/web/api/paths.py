@@ -1,0 +1,5 @@
+"""Where the API lives."""
+
+from __future__ import annotations
+
+PREFIX = "/api/v1"

@@ -1,0 +1,124 @@
+"""Who is calling: bearer tokens for the HTTP API (and the password hashing of the web
+app's local users), and which role may do what.
+
+A token is 32 random bytes (256 bits), so a plain SHA-256 of it is a safe thing to store
+and look up: there is nothing to guess. Passwords are chosen by people, so they get a slow,
+salted hash (argon2id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends, Header
+
+from tracker.store import access
+from tracker.store.access import Role
+from tracker.web.errors import HttpError
+from tracker.web.state import WebState, request_now, web_state
+
+TOKEN_PREFIX = "sf_"
+TOKEN_BYTES = 32
+# A token's last use is recorded at most this often (see access.touch_token).
+TOUCH_EVERY = timedelta(minutes=1)
+MIN_PASSWORD_LENGTH = 12
+
+
+class Permission(StrEnum):
+    READ = "read"
+    """See inquiries (the list, one inquiry with its note)."""
+    ACT = "act"
+    """Register inquiries and act on them (reply, callback, pause, resume, close)."""
+    REPORT = "report"
+    """Statistics and compliance reports."""
+    LOOKUP = "lookup"
+    """Pure computations and the calendar: no inquiry data."""
+
+
+ROLES: dict[Permission, frozenset[Role]] = {
+    Permission.READ: frozenset({Role.ADVISOR, Role.LEAD, Role.ADMIN}),
+    Permission.ACT: frozenset({Role.ADVISOR, Role.LEAD, Role.ADMIN}),
+    Permission.REPORT: frozenset({Role.LEAD, Role.MANAGER, Role.ADMIN}),
+    Permission.LOOKUP: frozenset(Role),
+}
+"""Advisors and leads act on inquiries; managers read reports; admins do everything."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Caller:
+    name: str
+    """The token's name: the audit trail's actor for what the request changes."""
+    role: Role
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+_HASHER = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="svarfrist"'}
+
+
+def _bearer(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
+    if not authorization:
+        raise HttpError(401, "no bearer token (Authorization: Bearer ...)", headers=_CHALLENGE)
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HttpError(401, "the Authorization header is not a bearer token", headers=_CHALLENGE)
+    return token.strip()
+
+
+def authenticate(state: WebState, authorization: str | None, now: datetime) -> Caller:
+    """The live token's name and role; records its use (at most once per TOUCH_EVERY)."""
+    digest = token_digest(_bearer(authorization))
+    with state.reading() as session:
+        info = access.token_for(session, digest)
+    if info is None:
+        raise HttpError(401, "unknown or revoked token", headers=_CHALLENGE)
+    if access.token_is_stale(info, now, TOUCH_EVERY):
+        with state.writing() as session:
+            access.touch_token(session, digest, now, TOUCH_EVERY)
+    return Caller(name=info.name, role=info.role)
+
+
+def require(permission: Permission) -> Callable[..., Caller]:
+    """A FastAPI dependency: the caller, if its token's role has ``permission`` (else 401/403)."""
+
+    def dependency(
+        state: Annotated[WebState, Depends(web_state)],
+        now: Annotated[datetime, Depends(request_now)],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> Caller:
+        caller = authenticate(state, authorization, now)
+        if caller.role not in ROLES[permission]:
+            raise HttpError(
+                403, f"the role {caller.role} may not {permission} (token {caller.name})"
+            )
+        return caller
+
+    return dependency

@@ -1,0 +1,84 @@
+"""What every request needs, built once per process by the app factory: settings, the
+calendar and rules they define, the database engine, and the clock. No state of the
+application's own lives here: every fact is in the database, so several web processes and
+daemons can share one PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, cast
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracker.config import Settings, build_calendar, build_rules
+from tracker.core.calendar import BusinessCalendar
+from tracker.sla import Rule
+from tracker.store.db import read_only, session_factory, transaction
+from tracker.store.register import Context
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebState:
+    settings: Settings
+    calendar: BusinessCalendar
+    rules: dict[str, Rule]
+    engine: Engine
+    clock: Callable[[], datetime]
+    writer: sessionmaker[Session]
+    reader: sessionmaker[Session]
+
+    @classmethod
+    def build(
+        cls, settings: Settings, engine: Engine, clock: Callable[[], datetime] = system_clock
+    ) -> WebState:
+        return cls(
+            settings=settings,
+            calendar=build_calendar(settings),
+            rules=build_rules(settings),
+            engine=engine,
+            clock=clock,
+            writer=session_factory(engine),
+            reader=session_factory(read_only(engine)),
+        )
+
+    def context(self, actor: str, now: datetime) -> Context:
+        return Context(
+            settings=self.settings,
+            calendar=self.calendar,
+            rules=self.rules,
+            actor=actor,
+            now=now,
+            recorded_at=now,  # the API takes no --now: the request's clock is the real one
+        )
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """One unit of work: commit on success, roll back (writing nothing) on any error."""
+        with transaction(self.writer) as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session that only reads: on SQLite it never takes the write lock."""
+        with self.reader() as session:
+            yield session
+
+
+def web_state(request: Request) -> WebState:
+    """FastAPI dependency: the state the app factory built."""
+    return cast(WebState, request.app.state.web)
+
+
+def request_now(state: Annotated[WebState, Depends(web_state)]) -> datetime:
+    """FastAPI dependency: the clock, read once per request (FastAPI computes a dependency
+    once per request, however many others depend on it)."""
+    return state.clock()
