@@ -5,7 +5,7 @@ role, and the SHA-256 of the token (never the token), with created, last used an
 times; one live token per name.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-04 17:00:00
 """
 
