@@ -1,6 +1,6 @@
 """Write a demo year of inquiries as an import CSV (for docs/make_report_screenshot.sh).
 
-Shaped like the Fredericia annual report (PRODUCT.md): most inquiries in Arbejdsmarked og
+Shaped like the Fredericia annual report (the Fredericia citizen advisors' annual report): most inquiries in Arbejdsmarked og
 Borgerservice, most first contacts by phone, about one in seven still open, and replies and
 call-backs mostly but not always inside their deadlines. No notes: a demo needs none.
 """

@@ -1,7 +1,7 @@
 """Correcting mistakes: assign, reopen and undo through the real console script, on SQLite and
 PostgreSQL; each refuses what cannot be undone, with one error line and nothing written.
 
-Deadlines are spec/DEADLINES.md's (``working_days``, default closed days): an e-mail received
+Deadlines are docs/deadlines.md's (``working_days``, default closed days): an e-mail received
 Fri 27 Nov 15:00 is due Mon 30 Nov 15:00; paused Fri 16:00 to Mon 10:00, Tue 1 Dec 09:00.
 """
 

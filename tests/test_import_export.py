@@ -1,4 +1,4 @@
-"""CSV import/export (CONTRACT.md): round trips, dialects, all-or-nothing, error reports,
+"""CSV import/export (docs/contract.md): round trips, dialects, all-or-nothing, error reports,
 and the import's fast path agreeing with the SLA engine."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The register's commands through the real console script, on SQLite and PostgreSQL.
 
-Hand-checked deadlines are those of spec/DEADLINES.md (``working_days``, default closed days).
+Hand-checked deadlines are those of docs/deadlines.md (``working_days``, default closed days).
 """
 
 from __future__ import annotations

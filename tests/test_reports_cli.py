@@ -52,7 +52,7 @@ IMPORT_COLUMNS = [
 
 
 def the_463(tmp_path: Path) -> tuple[Path, list[dict[str, str]]]:
-    """PRODUCT.md's year: 463 inquiries, 274 in Arbejdsmarked og Borgerservice, 64 open."""
+    """The annual report's year: 463 inquiries, 274 in Arbejdsmarked og Borgerservice, 64 open."""
     departments = [FREDERICIA[0]] * 274
     others = FREDERICIA[1:]
     departments += [others[i % len(others)] for i in range(463 - 274)]

@@ -1,5 +1,5 @@
 """The HTTP API over real HTTP against a real uvicorn server, on SQLite and PostgreSQL:
-CONTRACT.md's routes and shapes, the roles, and every refusal with nothing written."""
+docs/contract.md's routes and shapes, the roles, and every refusal with nothing written."""
 
 from __future__ import annotations
 

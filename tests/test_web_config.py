@@ -1,4 +1,4 @@
-"""The ``[web]`` settings: CONTRACT.md's SVARFRIST_WEB_* names, the secret key from the
+"""The ``[web]`` settings: docs/contract.md's SVARFRIST_WEB_* names, the secret key from the
 environment, a file or a systemd credential, and bad values refused naming the key."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The TOML file comes from ``SVARFRIST_CONFIG``, else ``/etc/svarfrist/svarfrist.toml`` if it
 exists, else none. Secrets may also come from systemd credentials (``$CREDENTIALS_DIRECTORY``,
-file ``smtp__password``). The flat environment names of CONTRACT.md (``SVARFRIST_SMTP_HOST``)
+file ``smtp__password``). The flat environment names of docs/contract.md (``SVARFRIST_SMTP_HOST``)
 work as written; the nested form (``SVARFRIST_SMTP__HOST``) works too. A bad setting fails at
 start with one line naming the key; a ``SVARFRIST_*`` variable that names nothing is warned of.
 """
@@ -44,7 +44,7 @@ from tracker.sla import DEFAULT_RULES, Channel, Fulfilment, Rule
 
 SYSTEM_CONFIG = Path("/etc/svarfrist/svarfrist.toml")
 ENV_PREFIX = "SVARFRIST_"
-# CONTRACT.md's flat names for nested settings: they must work exactly as written.
+# docs/contract.md's flat names for nested settings: they must work exactly as written.
 FLAT_ALIASES: Mapping[str, tuple[str, str]] = {
     "SVARFRIST_SMTP_HOST": ("smtp", "host"),
     "SVARFRIST_SMTP_PORT": ("smtp", "port"),
@@ -172,7 +172,7 @@ class ReportSettings(BaseModel):
 
 
 class WebSettings(BaseModel):
-    """``svarfrist web``: the web app and the HTTP API (CONTRACT.md "HTTP")."""
+    """``svarfrist web``: the web app and the HTTP API (docs/contract.md "HTTP")."""
 
     model_config = _STRICT
     base_url: str | None = None
@@ -263,7 +263,7 @@ class Settings(BaseSettings):
 
 
 class _FlatContractEnv(PydanticBaseSettingsSource):
-    """Reads CONTRACT.md's flat names (``SVARFRIST_SMTP_HOST``) into the nested settings."""
+    """Reads docs/contract.md's flat names (``SVARFRIST_SMTP_HOST``) into the nested settings."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False

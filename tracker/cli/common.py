@@ -84,7 +84,7 @@ def now_of(args: argparse.Namespace) -> datetime:
 
 
 def format_time(moment: datetime | None) -> str | None:
-    """Local time with offset, to the second (CONTRACT.md)."""
+    """Local time with offset, to the second (docs/contract.md)."""
     return None if moment is None else validate.local_time(moment)
 
 

@@ -268,7 +268,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         views = queries.list_inquiries(
             session, state, now, advisor, department=department, by_deadline=not args.json
         )
-        if args.json:  # CONTRACT.md: received order, as it always was
+        if args.json:  # docs/contract.md: received order, as it always was
             _stream_json_array(view_json(v) | delivery.failures_json(failed, v.ref) for v in views)
         else:
             language = settings().reminders.language

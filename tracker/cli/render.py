@@ -1,4 +1,4 @@
-"""How the register commands print inquiries: CONTRACT.md's JSON shape and plain text."""
+"""How the register commands print inquiries: docs/contract.md's JSON shape and plain text."""
 
 from __future__ import annotations
 

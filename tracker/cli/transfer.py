@@ -1,4 +1,4 @@
-"""``import`` and ``export``: the register as CSV (or JSON), per CONTRACT.md."""
+"""``import`` and ``export``: the register as CSV (or JSON), per docs/contract.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``svarfrist web``: the web app and the HTTP API (CONTRACT.md "HTTP")."""
+"""``svarfrist web``: the web app and the HTTP API (docs/contract.md "HTTP")."""
 
 from __future__ import annotations
 

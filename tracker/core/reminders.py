@@ -1,6 +1,6 @@
 """Which reminder e-mails an obligation gets, and when: pure planning next to ``sla.py``.
 
-Rules (CONTRACT.md "E-mail", issue 4):
+Rules (docs/contract.md, "E-mail"):
 
 * ``due_soon`` at warn_at and ``overdue`` at due_at, each moved to the next instant inside the
   sending window (a schedule on the Danish calendar, default working days 07:00-18:00 local).

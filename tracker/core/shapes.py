@@ -1,4 +1,4 @@
-"""CONTRACT.md's JSON shapes of the pure computations (``due --json``, the calendar), built
+"""docs/contract.md's JSON shapes of the pure computations (``due --json``, the calendar), built
 in one place for the command line and the HTTP API alike."""
 
 from __future__ import annotations

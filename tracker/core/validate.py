@@ -1,7 +1,7 @@
 """Checks of one inquiry's fields, shared by ``add`` and ``import``: each raises BadInputError
 naming the field and the bad value, or returns the value in its stored form.
 
-Departments and topics come from configuration (PRODUCT.md), so neither is free text; the
+Departments and topics come from configuration (docs/operations.md), so neither is free text; the
 note is the only free text and only its length is checked. No value of a note ever appears
 in an error message.
 """

@@ -24,7 +24,7 @@ def _local_date(report: Report | AnnualReport, which: str) -> str | None:
 
 
 def report_json(report: Report) -> dict[str, Any]:
-    """CONTRACT.md's shape; extra fields per row: median_hours, p90_hours."""
+    """docs/contract.md's shape; extra fields per row: median_hours, p90_hours."""
     return {
         "from": _local_date(report, "first"),
         "to": _local_date(report, "last"),

@@ -1,4 +1,4 @@
-"""CONTRACT.md's JSON shape of an inquiry (``show --json``, each ``list --json`` element, the
+"""docs/contract.md's JSON shape of an inquiry (``show --json``, each ``list --json`` element, the
 HTTP API's bodies), built in one place for the command line and the API."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ def _time(moment: datetime | None) -> str | None:
 
 
 def inquiry_document(view: InquiryView, *, full: bool = False) -> dict[str, Any]:
-    """CONTRACT.md's shape; ``full`` (show, one inquiry) adds the note and the pauses.
+    """docs/contract.md's shape; ``full`` (show, one inquiry) adds the note and the pauses.
 
     Only ``full`` carries the note: a list, in any form, never does.
     """

@@ -1,4 +1,4 @@
-"""Reading the CSV format of CONTRACT.md ("CSV import/export") and checking its rows.
+"""Reading the CSV format of docs/contract.md ("CSV import/export") and checking its rows.
 
 UTF-8 with an optional BOM, comma or semicolon (whichever the header line has more of),
 header row required, columns by name in any order; cells are trimmed of surrounding

@@ -1,4 +1,4 @@
-"""``export``: every inquiry in ref order, in the import format (CONTRACT.md), streamed.
+"""``export``: every inquiry in ref order, in the import format (docs/contract.md), streamed.
 
 CSV with a header row, comma separated, CRLF line ends, no BOM; or a JSON array of objects
 with the same keys. Times are local with offset, to the second, which is what import

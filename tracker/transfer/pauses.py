@@ -1,4 +1,4 @@
-"""The ``pauses`` column of the CSV format (CONTRACT.md "CSV import/export", extended).
+"""The ``pauses`` column of the CSV format (docs/contract.md "CSV import/export", extended).
 
 A cell holds zero or more ISO 8601 intervals separated by a space, in time order: each
 ``start/end``, an open pause (still waiting for the citizen) as ``start/``, and only the last

@@ -1,1 +1,1 @@
-"""The web app and the HTTP API (CONTRACT.md "HTTP"): ``create_app`` in tracker.web.app."""
+"""The web app and the HTTP API (docs/contract.md "HTTP"): ``create_app`` in tracker.web.app."""

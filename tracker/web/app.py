@@ -39,7 +39,7 @@ def create_app(
     app = FastAPI(
         title="Svarfrist",
         version=__version__,
-        description="Response deadlines for citizen inquiries: the HTTP API (CONTRACT.md).",
+        description="Response deadlines for citizen inquiries: the HTTP API (docs/contract.md).",
         openapi_url=OPENAPI_URL,
         docs_url=None,
         redoc_url=None,

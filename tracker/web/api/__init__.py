@@ -1,4 +1,4 @@
-"""The HTTP API under ``/api/v1`` (CONTRACT.md "HTTP"): thin routes over the same store and
+"""The HTTP API under ``/api/v1`` (docs/contract.md "HTTP"): thin routes over the same store and
 core functions the command line calls."""
 
 from __future__ import annotations

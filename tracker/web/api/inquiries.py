@@ -1,5 +1,5 @@
 """``/api/v1/inquiries``: register, list, show, act. Each route parses, calls the register
-and the queries the command line calls, in one transaction, and returns CONTRACT.md's
+and the queries the command line calls, in one transaction, and returns docs/contract.md's
 shape; any refusal rolls the transaction back (tracker.web.errors maps it)."""
 
 from __future__ import annotations
