@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -86,20 +86,22 @@ def _csv_rows(session: Session) -> Iterator[list[str]]:
 def write_csv(session: Session, out: TextIO) -> int:
     """The register as CSV (comma separated, header row, no BOM); returns the row count."""
     # CRLF as RFC 4180 has it; it also makes the writer quote a bare \r inside a field.
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    count = 0
-    for row in _csv_rows(session):
-        writer.writerow(row)
-        count += 1
-    return count
+    return _write_table(csv.writer(out, lineterminator="\r\n"), session)
 
 
 def write_excel(session: Session, out: TextIO) -> int:
     """The register as CSV for Danish Excel (a BOM, ``;``, no cell that runs as a formula),
     not for ``import``; returns the row count."""
     out.write(BOM)
-    writer = SpreadsheetWriter(out)
+    return _write_table(SpreadsheetWriter(out), session)
+
+
+class _RowWriter(Protocol):
+    def writerow(self, row: Iterable[Any], /) -> Any: ...
+
+
+def _write_table(writer: _RowWriter, session: Session) -> int:
+    """The header and every inquiry's row through ``writer``; returns the row count."""
     writer.writerow(COLUMNS)
     count = 0
     for row in _csv_rows(session):
