@@ -110,7 +110,7 @@ def test_a_user_gets_an_argon2_hash_of_the_password_from_stdin(
     [
         ("anna@fredericia.dk", "advisor", "short", "at least 12"),
         ("anna@fredericia.dk", "advisor", "", "at least 12"),
-        ("not an address", "advisor", PASSWORD, "not an e-mail address"),
+        ("not an address", "advisor", PASSWORD, "is not one e-mail address"),
         ("anna@fredericia.dk", "chief", PASSWORD, "invalid choice"),
     ],
     ids=["short password", "no password", "bad address", "unknown role"],
