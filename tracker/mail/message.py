@@ -15,14 +15,15 @@ payload can add a header.
 
 from __future__ import annotations
 
+import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from email import policy
 from email.errors import HeaderParseError
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
+from email.policy import EmailPolicy
 from email.utils import format_datetime, parseaddr
 from functools import cache
 
@@ -55,8 +56,42 @@ class _Registry(HeaderRegistry):
 
 
 _REGISTRY = _Registry()
-_ASCII_POLICY = policy.SMTP.clone(header_factory=_REGISTRY)
-_UTF8_POLICY = policy.SMTPUTF8.clone(header_factory=_REGISTRY)
+
+# The MIME structure is the same in every message. A fixed boundary cannot collide with
+# content (RFC 2046, section 5.1.1): a line "--=_..." never occurs in a quoted-printable body,
+# which writes "=" as "=3D", nor among headers, whose lines start with a name or a space.
+_TEXT = 'text/plain; charset="utf-8"'
+_HTML = 'text/html; charset="utf-8"'
+_CSV = 'text/csv; charset="utf-8"'
+_ALTERNATIVE = 'multipart/alternative; boundary="=_svarfrist.alternative"'
+_MIXED = 'multipart/mixed; boundary="=_svarfrist.mixed"'
+_QUOTED_PRINTABLE = "quoted-printable"
+_STRUCTURE: dict[tuple[str, str], BaseHeader] = {
+    (name.lower(), value): _REGISTRY(name, value)
+    for name, values in (
+        ("Content-Type", (_TEXT, _HTML, _CSV, _ALTERNATIVE, _MIXED)),
+        ("Content-Transfer-Encoding", (_QUOTED_PRINTABLE,)),
+    )
+    for value in values
+}
+
+
+class _Policy(EmailPolicy):
+    """``email.policy.SMTP`` that parses the MIME structure's headers once, not per message.
+
+    The structure's headers are stored as their plain text (``set_raw``), which the generator
+    writes as it is; it also reads them (type, boundary, transfer encoding) several times per
+    part, and each read would parse the text again. Header objects are immutable, so the
+    objects parsed at import serve every message.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        parsed = _STRUCTURE.get((name.lower(), value))
+        return parsed if parsed is not None else super().header_fetch_parse(name, value)
+
+
+_ASCII_POLICY = _Policy(linesep="\r\n", header_factory=_REGISTRY)
+_UTF8_POLICY = _ASCII_POLICY.clone(utf8=True)
 
 
 class AddressError(ValueError):
@@ -174,6 +209,53 @@ def _put(message: EmailMessage, name: str, value: str) -> None:
         message[name] = value
 
 
+def _quoted_printable(text: str) -> str:
+    """UTF-8 in quoted-printable, encoded by ``binascii`` (C).
+
+    Quoted-printable is 7-bit safe on any server (no 8BITMIME needed) and stays readable
+    raw; the email package's own encoder is pure Python and cost more than the rest of a
+    message.
+    """
+    # Every line ends in a line break, the last one too, as ``set_content`` writes text.
+    data = b"\n".join(text.encode("utf-8").splitlines()) + b"\n"
+    return binascii.b2a_qp(data, istext=True).decode("ascii")
+
+
+def _leaf(policy: EmailPolicy, content_type: str, text: str) -> MIMEPart:
+    part = MIMEPart(policy)
+    part.set_raw("Content-Type", content_type)
+    part.set_raw("Content-Transfer-Encoding", _QUOTED_PRINTABLE)
+    part.set_payload(_quoted_printable(text))
+    return part
+
+
+def _multipart(part: MIMEPart, content_type: str, *parts: MIMEPart) -> MIMEPart:
+    part.set_raw("Content-Type", content_type)
+    for child in parts:
+        part.attach(child)
+    return part
+
+
+def _structure(message: EmailMessage, policy: EmailPolicy, content: Content) -> None:
+    """The body: text + HTML alternative, in a multipart/mixed with the attachment if any.
+
+    The parts are put together from their headers (``set_raw``) and encoded payloads rather
+    than through ``set_content``, whose content manager parses and rewrites the same
+    Content-Type and Content-Transfer-Encoding headers for every part of every message.
+    """
+    message.set_raw("MIME-Version", "1.0")
+    text = _leaf(policy, _TEXT, content.text)
+    html = _leaf(policy, _HTML, content.html)
+    if content.attachment is None:
+        _multipart(message, _ALTERNATIVE, text, html)
+        return
+    filename, csv = content.attachment
+    attachment = _leaf(policy, _CSV, csv)
+    attachment.add_header("Content-Disposition", "attachment", filename=header_safe(filename))
+    alternative = _multipart(MIMEPart(policy), _ALTERNATIVE, text, html)
+    _multipart(message, _MIXED, alternative, attachment)
+
+
 def build(
     content: Content, *, recipient: str, msg_id: str, mail_from: str, now: datetime
 ) -> Envelope:
@@ -184,7 +266,8 @@ def build(
     name, from_box = sender(mail_from)
     to_box = mailbox(recipient)
     utf8 = from_box.needs_smtputf8 or to_box.needs_smtputf8
-    message = EmailMessage(policy=_UTF8_POLICY if utf8 else _ASCII_POLICY)
+    policy = _UTF8_POLICY if utf8 else _ASCII_POLICY
+    message = EmailMessage(policy=policy)
     try:
         # username/domain, not addr_spec: the stdlib refuses to parse a non-ASCII local part
         _put(message, "From", str(Address(name, from_box.local, from_box.domain)))
@@ -198,14 +281,7 @@ def build(
     _put(message, "X-Auto-Response-Suppress", "All")
     for header, value in content.headers.items():
         _put(message, header, value)
-    # Quoted-printable: 7-bit safe on any server (no 8BITMIME needed) and readable raw.
-    message.set_content(content.text, cte="quoted-printable")
-    message.add_alternative(content.html, subtype="html", cte="quoted-printable")
-    if content.attachment is not None:
-        filename, csv = content.attachment
-        message.add_attachment(
-            csv, subtype="csv", filename=header_safe(filename), cte="quoted-printable"
-        )
+    _structure(message, policy, content)
     return Envelope(
         sender=from_box.addr_spec,
         recipient=to_box.addr_spec,
