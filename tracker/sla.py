@@ -251,10 +251,11 @@ def decide(
     in one pass over the calendar's working-time index. :func:`evaluate` is this for one
     inquiry on datetimes."""
     decided: list[list[Decision]] = [[] for _ in inquiries]
+    # Channels and callback flags repeat: each rule is asked once per distinct pair.
+    kinds = {(f.channel, f.callback_requested) for f in inquiries}
     for rule in rules.values():
-        mine = [
-            (i, f) for i, f in enumerate(inquiries) if rule.applies(f.channel, f.callback_requested)
-        ]
+        applies = {kind: rule.applies(*kind) for kind in kinds}
+        mine = [(i, f) for i, f in enumerate(inquiries) if applies[f.channel, f.callback_requested]]
         if not mine:
             continue
         due_amount, warn_amount = rule.amounts_us

@@ -20,7 +20,7 @@ from tracker.errors import BadInputError
 from tracker.sla import Decision, Facts, Fulfilment, decide
 from tracker.store.bulk import InquiryRow, PauseRow
 from tracker.store.context import Context
-from tracker.store.obligations import ObligationRow, obligation_values
+from tracker.store.obligations import ObligationRow, Owner, obligation_rows
 from tracker.store.register import check_recipient
 from tracker.transfer.csvio import BATCH, Row, RowChecker, read_rows
 
@@ -216,7 +216,7 @@ class _Preparer:
             self.times.empty()
         time, calendar = self.times.__getitem__, self.ctx.calendar
         created = self.times.of(self.ctx.now)
-        inquiries, obligations, pauses = [], [], []
+        inquiries, owned, pauses = [], [], []
         reply, callback = Fulfilment.REPLY, Fulfilment.CALLBACK
         for inquiry_id, (row, decisions, facts) in enumerate(valid, start=first):
             received, closed = facts.received_at, facts.closed_at
@@ -238,19 +238,10 @@ class _Preparer:
                     created,
                 )
             )
-            obligations += [
-                obligation_values(
-                    d,
-                    inquiry_id=inquiry_id,
-                    department=row.department,
-                    received_at=received,
-                    calendar=calendar,
-                    pauses=row.pauses,
-                    time=time,
-                )
-                for d in decisions
-            ]
+            owner = Owner(inquiry_id, row.department, received, row.pauses)
+            owned += [(owner, d) for d in decisions]
             if row.pauses:
                 of = self.times.of
                 pauses += [PauseRow(inquiry_id, of(p.start), of(p.end)) for p in row.pauses]
+        obligations = obligation_rows(owned, calendar, time)
         return Chunk(entries, first, True, inquiries, obligations, pauses)
