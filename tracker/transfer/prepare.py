@@ -5,7 +5,7 @@ PostgreSQL their ids, which need the database.
 
 Needing no database is what lets this half run in a second process while the first one
 writes (tracker.transfer.importer), so what it hands over is plain picklable data: a
-:class:`Chunk` of named rows.
+:class:`Chunk` of named rows, through the pipe as plain tuples (:meth:`Chunk.plain`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from tracker.errors import BadInputError
 from tracker.sla import Decision, Facts, Fulfilment, decide
@@ -59,6 +60,42 @@ class Chunk:
     inquiries: list[InquiryRow]
     obligations: list[ObligationRow]
     pauses: list[PauseRow]
+
+    def plain(self) -> PlainChunk:
+        """The chunk in plain tuples, for a pipe or a spool file: pickle writes and reads a
+        plain tuple in C, a NamedTuple through Python calls (one per row on each side)."""
+        return (
+            list(map(tuple, self.entries)),
+            self.first,
+            self.prepared,
+            list(map(tuple, self.inquiries)),
+            list(map(tuple, self.obligations)),
+            list(map(tuple, self.pauses)),
+        )
+
+    @classmethod
+    def named(cls, plain: PlainChunk) -> Chunk:
+        """The chunk :meth:`plain` made, its rows named again."""
+        entries, first, prepared, inquiries, obligations, pauses = plain
+        return cls(
+            _named(Entry, entries),
+            first,
+            prepared,
+            _named(InquiryRow, inquiries),
+            _named(ObligationRow, obligations),
+            _named(PauseRow, pauses),
+        )
+
+
+_Tuples = list[tuple[Any, ...]]
+PlainChunk = tuple[_Tuples, int, bool, _Tuples, _Tuples, _Tuples]
+_N = TypeVar("_N", bound=tuple[Any, ...])
+
+
+def _named(kind: type[_N], rows: _Tuples) -> list[_N]:
+    """Plain tuples made by :meth:`Chunk.plain` as the NamedTuple ``kind`` again, built by
+    ``tuple.__new__`` in C (a NamedTuple's own constructor is a Python call per row)."""
+    return list(map(partial(tuple.__new__, kind), rows))
 
 
 class _Valid(NamedTuple):
