@@ -84,28 +84,32 @@ def obligation_rows(
     when the daemon must first look at it. Times are epoch µs; ``time`` turns each into the
     form it is stored in (the bulk insert passes the driver's form). Many at once is how
     the import calls it: the response times are looked up per schedule in one pass."""
-    met_late = State.MET_LATE
+    met_late, new_row = State.MET_LATE, tuple.__new__
     rows: list[ObligationRow] = []
     append = rows.append
     for (o, d), minutes in zip(owned, _response_minutes(owned, calendar), strict=True):
         received, met = o.received_at, d.met_at
-        # Positional, in the table's column order: the import builds one per obligation.
+        # Positional, in the table's column order; tuple.__new__ builds it in C (the
+        # NamedTuple's constructor is a Python call): the import builds one per obligation.
         append(
-            ObligationRow(
-                o.inquiry_id,
-                d.rule,
-                d.schedule,
-                d.hours,
-                time(d.warn_at),
-                time(d.due_at),
-                time(met),
-                minutes,
-                local_month_us(received),
-                o.department,
-                # Met after due_at is exactly the engine's "met late".
-                None if met is None else packed_outcome(d.state is met_late, minutes),
-                d.state.value,
-                time(first_look(d, received)),
+            new_row(
+                ObligationRow,
+                (
+                    o.inquiry_id,
+                    d.rule,
+                    d.schedule,
+                    d.hours,
+                    time(d.warn_at),
+                    time(d.due_at),
+                    time(met),
+                    minutes,
+                    local_month_us(received),
+                    o.department,
+                    # Met after due_at is exactly the engine's "met late".
+                    None if met is None else packed_outcome(d.state is met_late, minutes),
+                    d.state.value,
+                    time(first_look(d, received)),
+                ),
             )
         )
     return rows

@@ -98,12 +98,9 @@ def _named(kind: type[_N], rows: _Tuples) -> list[_N]:
     return list(map(partial(tuple.__new__, kind), rows))
 
 
-class _Valid(NamedTuple):
-    """A valid row with the engine's decisions and its facts in epoch µs."""
-
-    row: Row
-    decisions: Sequence[Decision]
-    facts: Facts
+_Valid = tuple[Row, Sequence[Decision], Facts]
+"""A valid row with the engine's decisions and its facts in epoch µs (a plain tuple: one
+per row, only ever unpacked)."""
 
 
 class _Times(dict[int | None, Any]):
@@ -171,7 +168,8 @@ class _Decider:
         rows = [row for _, row in checked if isinstance(row, Row)]
         facts = [_facts(row) for row in rows]
         decided = iter(self._decide(facts))
-        entries, valid = [], []
+        entries: list[Entry] = []
+        valid: list[_Valid] = []
         tz = self.ctx.calendar.tz
         for number, row in checked:
             if not isinstance(row, Row):
@@ -188,7 +186,7 @@ class _Decider:
                 continue
             year = row.received_at.astimezone(tz).year  # the ref's year, as in add
             entries.append(Entry(number, row.ref, year, None))
-            valid.append(_Valid(row, decisions, f))
+            valid.append((row, decisions, f))
         return entries, valid
 
     def _decide(self, facts: list[Facts]) -> list[tuple[Facts, list[Decision] | str]]:
@@ -254,25 +252,30 @@ class _Preparer:
         time, calendar = self.times.__getitem__, self.ctx.calendar
         created = self.times.of(self.ctx.now)
         inquiries, owned, pauses = [], [], []
-        reply, callback = Fulfilment.REPLY, Fulfilment.CALLBACK
+        reply, callback, new_row = Fulfilment.REPLY, Fulfilment.CALLBACK, tuple.__new__
         for inquiry_id, (row, decisions, facts) in enumerate(valid, start=first):
             received, closed = facts.received_at, facts.closed_at
             replied, called = facts.fulfilled.get(reply), facts.fulfilled.get(callback)
             inquiries.append(
-                InquiryRow(  # positional, in the table's column order: one per row
-                    inquiry_id,
-                    row.ref,
-                    row.channel,
-                    row.department,
-                    row.topic,
-                    row.advisor,
-                    row.callback_requested,
-                    time(received),
-                    time(replied),
-                    time(called),
-                    time(closed),
-                    row.note,
-                    created,
+                # tuple.__new__ builds the row in C (the NamedTuple's constructor is a Python
+                # call): positional, in the table's column order, one per row.
+                new_row(
+                    InquiryRow,
+                    (
+                        inquiry_id,
+                        row.ref,
+                        row.channel,
+                        row.department,
+                        row.topic,
+                        row.advisor,
+                        row.callback_requested,
+                        time(received),
+                        time(replied),
+                        time(called),
+                        time(closed),
+                        row.note,
+                        created,
+                    ),
                 )
             )
             owner = Owner(inquiry_id, row.department, received, row.pauses)
