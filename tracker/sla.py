@@ -251,10 +251,12 @@ def decide(
     in one pass over the calendar's working-time index. :func:`evaluate` is this for one
     inquiry on datetimes."""
     decided: list[list[Decision]] = [[] for _ in inquiries]
+    # Channels and callback flags repeat: each rule is asked once per distinct pair.
+    kinds = {(f.channel, f.callback_requested) for f in inquiries}
+    new_decision = tuple.__new__
     for rule in rules.values():
-        mine = [
-            (i, f) for i, f in enumerate(inquiries) if rule.applies(f.channel, f.callback_requested)
-        ]
+        applies = {kind: rule.applies(*kind) for kind in kinds}
+        mine = [(i, f) for i, f in enumerate(inquiries) if applies[f.channel, f.callback_requested]]
         if not mine:
             continue
         due_amount, warn_amount = rule.amounts_us
@@ -274,8 +276,13 @@ def decide(
             if f.closed_at is not None and (met is None or f.closed_at < met):
                 met = f.closed_at
             state, next_change = _state(warn, due, met, now)
+            # tuple.__new__ builds it in C (the NamedTuple's constructor is a Python call):
+            # bulk work decides one per obligation.
             decided[i].append(
-                Decision(rule.name, rule.schedule, rule.hours, warn, due, met, state, next_change)
+                new_decision(
+                    Decision,
+                    (rule.name, rule.schedule, rule.hours, warn, due, met, state, next_change),
+                )
             )
     return decided
 

@@ -32,6 +32,7 @@ __all__ = [
     "outcome",
     "packed_outcome",
     "response_minutes",
+    "response_minutes_many",
     "response_minutes_us",
 ]
 
@@ -67,10 +68,19 @@ def response_minutes_us(
     met_us: int,
     pauses: Iterable[Pause] = (),
 ) -> int | None:
-    """:func:`response_minutes` of a met obligation on epoch microseconds (bulk work)."""
+    """:func:`response_minutes` of a met obligation on epoch microseconds."""
+    (minutes,) = response_minutes_many(calendar, schedule, [(received_us, met_us, tuple(pauses))])
+    return minutes
+
+
+def response_minutes_many(
+    calendar: BusinessCalendar, schedule: str, spans: Sequence[tuple[int, int, Sequence[Pause]]]
+) -> list[int | None]:
+    """:func:`response_minutes_us` of many (received µs, met µs, pauses) of one schedule at
+    once (BusinessCalendar.working_us_many), for bulk work."""
     if schedule not in calendar.schedules:
-        return None
-    return calendar.working_us(received_us, met_us, schedule, pauses) // US_PER_MINUTE
+        return [None] * len(spans)
+    return [us // US_PER_MINUTE for us in calendar.working_us_many(spans, schedule)]
 
 
 def backfill_function(calendar: BusinessCalendar) -> BackfillFunction:

@@ -57,8 +57,9 @@ def parse_time(text: str, what: str) -> datetime:
         raise BadInputError(f"{what}: {text!r} is not an ISO 8601 time") from None
     try:
         if parsed.tzinfo is not None:
-            parsed.astimezone(UTC)  # an offset that would leave the datetime range
-            _in_calendar_years(parsed, text, what)
+            if not MIN_YEAR < parsed.year < MAX_YEAR:  # else no offset reaches either end
+                parsed.astimezone(UTC)  # an offset that would leave the datetime range
+                _in_calendar_years(parsed, text, what)
             return parsed
         local = parsed.replace(tzinfo=COPENHAGEN)
         # A skipped wall time does not survive a round trip through UTC.

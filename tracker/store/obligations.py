@@ -1,6 +1,7 @@
 """Obligations as stored rows: built from the SLA engine's decision, and kept in line with
-an inquiry's facts. :func:`obligation_values` is the one writer of an obligation row: the
-register's operations, ``recompute`` and the bulk import all build their rows with it."""
+an inquiry's facts. :func:`obligation_rows` is the one writer of obligation rows: the
+register's operations and ``recompute`` build theirs with it one at a time
+(:func:`obligation_values`), the bulk import a chunk at a time."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from tracker.core.calendar import BusinessCalendar, from_us, to_us
 from tracker.core.calendar import Pause as PauseSpan
-from tracker.core.response import local_month_us, packed_outcome, response_minutes_us
+from tracker.core.response import local_month_us, packed_outcome, response_minutes_many
 from tracker.sla import Decision, Fulfilment, InquiryFacts, ObligationStatus, State, decide
 from tracker.store.context import Context
 from tracker.store.models import Inquiry, Obligation, Pause
@@ -47,6 +48,15 @@ def stored_time(us: int | None) -> datetime | None:
     return None if us is None else from_us(us)
 
 
+class Owner(NamedTuple):
+    """What an obligation row takes from its inquiry (``received_at`` in epoch µs)."""
+
+    inquiry_id: int
+    department: str
+    received_at: int
+    pauses: tuple[PauseSpan, ...] = ()
+
+
 def obligation_values(
     d: Decision,
     *,
@@ -57,31 +67,70 @@ def obligation_values(
     pauses: Sequence[PauseSpan] = (),
     time: Callable[[int | None], Any] = stored_time,
 ) -> ObligationRow:
-    """The stored row of one obligation the SLA engine decided (sla.decide): its times and
-    state, the response time and packed outcome the reports read, and when the daemon must
-    first look at it. Times are epoch µs (``received_at`` too); ``time`` turns each into the
-    form it is stored in (the bulk insert passes the driver's form)."""
-    received, met = received_at, d.met_at
-    minutes = None
-    if met is not None:
-        minutes = response_minutes_us(calendar, d.schedule, received, met, pauses)
-    # Positional, in the table's column order: the import builds one per obligation.
-    return ObligationRow(
-        inquiry_id,
-        d.rule,
-        d.schedule,
-        d.hours,
-        time(d.warn_at),
-        time(d.due_at),
-        time(met),
-        minutes,
-        local_month_us(received),
-        department,
-        # Met after due_at is exactly the engine's "met late".
-        None if met is None else packed_outcome(d.state is State.MET_LATE, minutes),
-        d.state.value,
-        time(first_look(d, received)),
-    )
+    """The stored row of one obligation the SLA engine decided (:func:`obligation_rows` of
+    one)."""
+    owner = Owner(inquiry_id, department, received_at, tuple(pauses))
+    (row,) = obligation_rows([(owner, d)], calendar, time)
+    return row
+
+
+def obligation_rows(
+    owned: Sequence[tuple[Owner, Decision]],
+    calendar: BusinessCalendar,
+    time: Callable[[int | None], Any] = stored_time,
+) -> list[ObligationRow]:
+    """The stored rows of obligations the SLA engine decided (sla.decide), each with its
+    inquiry: times and state, the response time and packed outcome the reports read, and
+    when the daemon must first look at it. Times are epoch µs; ``time`` turns each into the
+    form it is stored in (the bulk insert passes the driver's form). Many at once is how
+    the import calls it: the response times are looked up per schedule in one pass."""
+    met_late, new_row = State.MET_LATE, tuple.__new__
+    rows: list[ObligationRow] = []
+    append = rows.append
+    for (o, d), minutes in zip(owned, _response_minutes(owned, calendar), strict=True):
+        received, met = o.received_at, d.met_at
+        # Positional, in the table's column order; tuple.__new__ builds it in C (the
+        # NamedTuple's constructor is a Python call): the import builds one per obligation.
+        append(
+            new_row(
+                ObligationRow,
+                (
+                    o.inquiry_id,
+                    d.rule,
+                    d.schedule,
+                    d.hours,
+                    time(d.warn_at),
+                    time(d.due_at),
+                    time(met),
+                    minutes,
+                    local_month_us(received),
+                    o.department,
+                    # Met after due_at is exactly the engine's "met late".
+                    None if met is None else packed_outcome(d.state is met_late, minutes),
+                    d.state.value,
+                    time(first_look(d, received)),
+                ),
+            )
+        )
+    return rows
+
+
+def _response_minutes(
+    owned: Sequence[tuple[Owner, Decision]], calendar: BusinessCalendar
+) -> list[int | None]:
+    """The response time of each met obligation (None while unmet), per schedule at once."""
+    minutes: list[int | None] = [None] * len(owned)
+    by_schedule: dict[str, tuple[list[int], list[tuple[int, int, tuple[PauseSpan, ...]]]]] = {}
+    for k, (o, d) in enumerate(owned):
+        if d.met_at is not None:
+            positions, spans = by_schedule.setdefault(d.schedule, ([], []))
+            positions.append(k)
+            spans.append((o.received_at, d.met_at, o.pauses))
+    for schedule, (positions, spans) in by_schedule.items():
+        found = response_minutes_many(calendar, schedule, spans)
+        for k, m in zip(positions, found, strict=True):
+            minutes[k] = m
+    return minutes
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, NamedTuple, TextIO, cast
+from typing import Any, NamedTuple, TextIO
 
 from tracker.core import validate
 from tracker.core.calendar import Pause
@@ -211,7 +211,9 @@ def _hidden(message: str, cell: str) -> str:
 
 
 _NUL = "\x00"
-_UNKNOWN = object()
+# Distinct combinations of the few-valued cells kept checked (RowChecker._kinds).
+KINDS_CACHE = 50_000
+_Kinds = tuple[str, str, str | None, str | None, bool]
 
 
 class RowChecker:
@@ -228,8 +230,9 @@ class RowChecker:
         # Advisors repeat from row to row (a few dozen in a municipality): each distinct
         # cell is checked once, by the same validator.
         self.advisors: dict[str, str | BadInputError | None] = {}
+        self.kinds: dict[tuple[str, ...], _Kinds] = {}
 
-    def __call__(self, values: Sequence[str]) -> Row | list[str]:
+    def __call__(self, values: tuple[str, ...]) -> Row | list[str]:
         if _NUL in "".join(values):
             named = zip(COLUMNS, values, strict=True)
             return [f"{c}: contains a NUL character" for c, v in named if _NUL in v]
@@ -238,38 +241,50 @@ class RowChecker:
         except BadInputError:
             return self._problems(values)
 
-    def _valid(self, values: Sequence[str]) -> Row:
+    def _valid(self, values: tuple[str, ...]) -> Row:
         """The row if every value passes; raises at the first that does not (the common
         case, so it pays no bookkeeping: :meth:`_problems` then names them all)."""
-        parse_time, received = validate.parse_time, None
-        if values[1].strip():
-            received = parse_time(values[1], "received_at")
+        parse_time, not_before = validate.parse_time, validate.not_before
+        received = parse_time(values[1], "received_at") if values[1].strip() else None
         if received is None or values[11].strip():
             raise BadInputError("no received_at, or pauses to check against the other times")
-        times = [
-            validate.not_before(parse_time(v, c), received, c) if v.strip() else None
-            for c, v in zip(TIME_COLUMNS[1:], values[7:10], strict=True)
-        ]
-        known = self.advisors.get(values[5], _UNKNOWN)
-        if isinstance(known, BadInputError):
-            raise known
-        if known is _UNKNOWN:
-            known = self.advisors[values[5]] = validate.advisor(values[5])
-        advisor = cast(str | None, known)
-        flag, ref, note = values[6].strip(), values[0].strip(), values[10]
-        return Row(
-            ref=validate.ref(ref) if ref else None,
-            received_at=received,
-            channel=validate.channel(values[2].strip()),
-            department=validate.department(values[3].strip(), self.departments),
-            topic=validate.topic(values[4].strip(), self.topics),
-            advisor=advisor,
-            callback_requested=bool(flag) and validate.parse_bool(flag, COLUMNS[6]),
-            replied_at=times[0],
-            called_back_at=times[1],
-            closed_at=times[2],
-            note=validate.note(note, self.note_max),
+        replied, called, closed = values[7], values[8], values[9]
+        kinds = self.kinds.get(values[2:7])
+        if kinds is None:
+            kinds = self._kinds(values)
+        ref = values[0].strip()
+        return Row(  # positional: one per imported row
+            validate.ref(ref) if ref else None,
+            received,
+            *kinds,
+            not_before(parse_time(replied, "replied_at"), received, "replied_at")
+            if replied.strip()
+            else None,
+            not_before(parse_time(called, "called_back_at"), received, "called_back_at")
+            if called.strip()
+            else None,
+            not_before(parse_time(closed, "closed_at"), received, "closed_at")
+            if closed.strip()
+            else None,
+            validate.note(values[10], self.note_max),
         )
+
+    def _kinds(self, values: tuple[str, ...]) -> _Kinds:
+        """Channel, department, topic, advisor and call-back flag, each through its validator
+        (raising at the first bad one), remembered for the row's five cells as they are: they
+        take few values, and a file repeats few combinations of them."""
+        flag = values[6].strip()
+        kinds = (
+            validate.channel(values[2].strip()),
+            validate.department(values[3].strip(), self.departments),
+            validate.topic(values[4].strip(), self.topics),
+            validate.advisor(values[5]),
+            bool(flag) and validate.parse_bool(flag, COLUMNS[6]),
+        )
+        if len(self.kinds) >= KINDS_CACHE:
+            self.kinds.clear()
+        self.kinds[values[2:7]] = kinds
+        return kinds
 
     def _problems(self, values: Sequence[str]) -> Row | list[str]:
         """Every problem of the row, each naming its column (or the row, if it has none)."""

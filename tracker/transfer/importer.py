@@ -203,7 +203,7 @@ def _import_in_two_passes(
         for chunk in loader.prepared(path)():
             _take(session, ctx, scan, chunk)
             if not scan.bad_rows:
-                pickle.dump(chunk, spool, pickle.HIGHEST_PROTOCOL)
+                pickle.dump(chunk.plain(), spool, pickle.HIGHEST_PROTOCOL)
         _refuse_bad(path, scan)
         for scope, highest in scan.highest.items():
             refs.raise_counter(session, scope, highest)
@@ -277,7 +277,7 @@ def _spooled(spool: IO[bytes]) -> Iterator[Chunk]:
     spool.seek(0)
     while True:
         try:
-            yield pickle.load(spool)
+            yield Chunk.named(pickle.load(spool))
         except EOFError:
             return
 
@@ -401,7 +401,7 @@ def _received(receiver: Connection) -> Iterator[Chunk]:
             return
         if isinstance(message, _Failed):
             raise message.error
-        yield message
+        yield Chunk.named(message)
 
 
 def _read(sender: Connection, produce: Callable[[], Iterator[Chunk]], parent: int) -> None:
@@ -412,7 +412,7 @@ def _read(sender: Connection, produce: Callable[[], Iterator[Chunk]], parent: in
     gc.disable()
     try:
         for chunk in produce():
-            sender.send(chunk)
+            sender.send(chunk.plain())
         sender.send(None)
     except BaseException as error:  # noqa: BLE001 - the importing process raises it
         with suppress(BaseException):  # the importing process may be gone: nothing to tell

@@ -5,7 +5,7 @@ PostgreSQL their ids, which need the database.
 
 Needing no database is what lets this half run in a second process while the first one
 writes (tracker.transfer.importer), so what it hands over is plain picklable data: a
-:class:`Chunk` of named rows.
+:class:`Chunk` of named rows, through the pipe as plain tuples (:meth:`Chunk.plain`).
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from tracker.errors import BadInputError
 from tracker.sla import Decision, Facts, Fulfilment, decide
 from tracker.store.bulk import InquiryRow, PauseRow
 from tracker.store.context import Context
-from tracker.store.obligations import ObligationRow, obligation_values
+from tracker.store.obligations import ObligationRow, Owner, obligation_rows
 from tracker.store.register import check_recipient
 from tracker.transfer.csvio import BATCH, Row, RowChecker, read_rows
 
@@ -60,13 +61,46 @@ class Chunk:
     obligations: list[ObligationRow]
     pauses: list[PauseRow]
 
+    def plain(self) -> PlainChunk:
+        """The chunk in plain tuples, for a pipe or a spool file: pickle writes and reads a
+        plain tuple in C, a NamedTuple through Python calls (one per row on each side)."""
+        return (
+            list(map(tuple, self.entries)),
+            self.first,
+            self.prepared,
+            list(map(tuple, self.inquiries)),
+            list(map(tuple, self.obligations)),
+            list(map(tuple, self.pauses)),
+        )
 
-class _Valid(NamedTuple):
-    """A valid row with the engine's decisions and its facts in epoch µs."""
+    @classmethod
+    def named(cls, plain: PlainChunk) -> Chunk:
+        """The chunk :meth:`plain` made, its rows named again."""
+        entries, first, prepared, inquiries, obligations, pauses = plain
+        return cls(
+            _named(Entry, entries),
+            first,
+            prepared,
+            _named(InquiryRow, inquiries),
+            _named(ObligationRow, obligations),
+            _named(PauseRow, pauses),
+        )
 
-    row: Row
-    decisions: Sequence[Decision]
-    facts: Facts
+
+_Tuples = list[tuple[Any, ...]]
+PlainChunk = tuple[_Tuples, int, bool, _Tuples, _Tuples, _Tuples]
+_N = TypeVar("_N", bound=tuple[Any, ...])
+
+
+def _named(kind: type[_N], rows: _Tuples) -> list[_N]:
+    """Plain tuples made by :meth:`Chunk.plain` as the NamedTuple ``kind`` again, built by
+    ``tuple.__new__`` in C (a NamedTuple's own constructor is a Python call per row)."""
+    return list(map(partial(tuple.__new__, kind), rows))
+
+
+_Valid = tuple[Row, Sequence[Decision], Facts]
+"""A valid row with the engine's decisions and its facts in epoch µs (a plain tuple: one
+per row, only ever unpacked)."""
 
 
 class _Times(dict[int | None, Any]):
@@ -134,7 +168,8 @@ class _Decider:
         rows = [row for _, row in checked if isinstance(row, Row)]
         facts = [_facts(row) for row in rows]
         decided = iter(self._decide(facts))
-        entries, valid = [], []
+        entries: list[Entry] = []
+        valid: list[_Valid] = []
         tz = self.ctx.calendar.tz
         for number, row in checked:
             if not isinstance(row, Row):
@@ -151,7 +186,7 @@ class _Decider:
                 continue
             year = row.received_at.astimezone(tz).year  # the ref's year, as in add
             entries.append(Entry(number, row.ref, year, None))
-            valid.append(_Valid(row, decisions, f))
+            valid.append((row, decisions, f))
         return entries, valid
 
     def _decide(self, facts: list[Facts]) -> list[tuple[Facts, list[Decision] | str]]:
@@ -216,41 +251,37 @@ class _Preparer:
             self.times.empty()
         time, calendar = self.times.__getitem__, self.ctx.calendar
         created = self.times.of(self.ctx.now)
-        inquiries, obligations, pauses = [], [], []
-        reply, callback = Fulfilment.REPLY, Fulfilment.CALLBACK
+        inquiries, owned, pauses = [], [], []
+        reply, callback, new_row = Fulfilment.REPLY, Fulfilment.CALLBACK, tuple.__new__
         for inquiry_id, (row, decisions, facts) in enumerate(valid, start=first):
             received, closed = facts.received_at, facts.closed_at
             replied, called = facts.fulfilled.get(reply), facts.fulfilled.get(callback)
             inquiries.append(
-                InquiryRow(  # positional, in the table's column order: one per row
-                    inquiry_id,
-                    row.ref,
-                    row.channel,
-                    row.department,
-                    row.topic,
-                    row.advisor,
-                    row.callback_requested,
-                    time(received),
-                    time(replied),
-                    time(called),
-                    time(closed),
-                    row.note,
-                    created,
+                # tuple.__new__ builds the row in C (the NamedTuple's constructor is a Python
+                # call): positional, in the table's column order, one per row.
+                new_row(
+                    InquiryRow,
+                    (
+                        inquiry_id,
+                        row.ref,
+                        row.channel,
+                        row.department,
+                        row.topic,
+                        row.advisor,
+                        row.callback_requested,
+                        time(received),
+                        time(replied),
+                        time(called),
+                        time(closed),
+                        row.note,
+                        created,
+                    ),
                 )
             )
-            obligations += [
-                obligation_values(
-                    d,
-                    inquiry_id=inquiry_id,
-                    department=row.department,
-                    received_at=received,
-                    calendar=calendar,
-                    pauses=row.pauses,
-                    time=time,
-                )
-                for d in decisions
-            ]
+            owner = Owner(inquiry_id, row.department, received, row.pauses)
+            owned += [(owner, d) for d in decisions]
             if row.pauses:
                 of = self.times.of
                 pauses += [PauseRow(inquiry_id, of(p.start), of(p.end)) for p in row.pauses]
+        obligations = obligation_rows(owned, calendar, time)
         return Chunk(entries, first, True, inquiries, obligations, pauses)
