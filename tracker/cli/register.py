@@ -53,7 +53,14 @@ DONE = {
 def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     init = sub.add_parser("init", help="create or upgrade the database schema (idempotent)")
     init.set_defaults(handler=cmd_init)
+    _add_add(sub)
+    _add_actions(sub)
+    _add_reading(sub)
+    _add_maintenance(sub)
+    _add_corrections(sub)
 
+
+def _add_add(sub: argparse._SubParsersAction[Any]) -> None:
     add = sub.add_parser("add", help="register an inquiry; prints its ref")
     add.add_argument(
         "--channel", required=True, help=f"how it came in: one of {', '.join(CHANNEL_NAMES)}"
@@ -79,6 +86,8 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     add_common(add, writes=True)
     add.set_defaults(handler=cmd_add)
 
+
+def _add_actions(sub: argparse._SubParsersAction[Any]) -> None:
     helps = {
         "reply": "the citizen got a reply: fulfils `reply`",
         "callback": "the citizen was called back: fulfils `callback`",
@@ -93,6 +102,8 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
         add_common(p, writes=True)
         p.set_defaults(handler=cmd_fulfil, operation=name)
 
+
+def _add_reading(sub: argparse._SubParsersAction[Any]) -> None:
     show = sub.add_parser("show", help="one inquiry with its obligations")
     show.add_argument("ref", help="the inquiry's ref, e.g. 2026-000001")
     show.add_argument("--json", action="store_true", help="as JSON, with the note and pauses")
@@ -113,6 +124,8 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     add_common(lst, writes=False)
     lst.set_defaults(handler=cmd_list)
 
+
+def _add_maintenance(sub: argparse._SubParsersAction[Any]) -> None:
     purge = sub.add_parser("purge", help="erase notes of inquiries closed beyond retention")
     add_common(purge, writes=True)
     purge.set_defaults(handler=cmd_purge)
@@ -122,7 +135,6 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     rec.add_argument("--json", action="store_true", help="as JSON")
     add_common(rec, writes=True)
     rec.set_defaults(handler=cmd_recompute)
-    _add_corrections(sub)
 
 
 def _add_corrections(sub: argparse._SubParsersAction[Any]) -> None:
