@@ -56,6 +56,7 @@ FLAT_ALIASES: Mapping[str, tuple[str, str]] = {
     "SVARFRIST_WEB_SECRET_KEY_FILE": ("web", "secret_key_file"),
     "SVARFRIST_WEB_INSECURE_HTTP": ("web", "insecure_http"),
     "SVARFRIST_WEB_MAX_BODY_BYTES": ("web", "max_body_bytes"),
+    "SVARFRIST_WEB_LANGUAGE": ("web", "language"),
 }
 # Variables that are not settings but are read by Svarfrist or its test suite.
 NON_SETTING_VARIABLES = frozenset({"SVARFRIST_CONFIG"})
@@ -189,6 +190,8 @@ class WebSettings(BaseModel):
     """Items per page of ``GET /api/v1/inquiries`` without ``limit``."""
     max_page_size: int = Field(default=500, ge=1, le=10_000)
     """The largest ``limit`` a client may ask for."""
+    language: Literal["da", "en"] = "da"
+    """The pages' language: Danish, or English where an office asks for it."""
 
     @field_validator("base_url")
     @classmethod

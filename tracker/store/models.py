@@ -302,3 +302,28 @@ class ApiToken(Base):
             postgresql_where=_LIVE,
         ),
     )
+
+
+class LoginAttempt(Base):
+    """A failed log-in, kept for throttling: the web app holds no state in memory, so several
+    web processes count the same failures. ``key`` is the SHA-256 of the lower-cased e-mail
+    address tried (never the address or the password); rows older than the throttling
+    window are deleted as new ones are written."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_login_attempts_key_at", "key", "at"),)
+
+
+class UsedLink(Base):
+    """A one-click mail link that has acted: a link works once. ``link_id`` is the link's own
+    random id (inside its signed token), never the token."""
+
+    __tablename__ = "used_links"
+
+    link_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime]

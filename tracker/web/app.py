@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, ProcessCollector
 from sqlalchemy import Engine
 
@@ -20,6 +21,7 @@ from tracker.config import Settings
 from tracker.store.db import make_engine
 from tracker.web import api, errors, health
 from tracker.web.middleware import BodyLimit, Metrics, SecurityHeaders
+from tracker.web.pages import STATIC_DIR, STATIC_PREFIX
 from tracker.web.state import WebState, system_clock
 
 OPENAPI_URL = f"{api.PREFIX}/openapi.json"
@@ -53,6 +55,7 @@ def create_app(
     errors.install(app)
     app.include_router(health.router)
     app.include_router(api.router())
+    app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     # The last added runs first: metrics see every answer, headers go on refusals too.
     app.add_middleware(BodyLimit, limit=settings.web.max_body_bytes)
     app.add_middleware(SecurityHeaders, https=not settings.web.insecure_http)
