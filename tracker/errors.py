@@ -22,6 +22,14 @@ class BadInputError(SvarfristError):
     """
 
     field: str | None = None
+    code: str | None = None
+    """What kind of mistake it is (``future``, ``not_time``, ``unknown``, ...), where the
+    pages need it to say the message in the user's language (tracker.web.pages.texts)."""
+
+    def coded(self, code: str) -> BadInputError:
+        """This error with ``code`` set: ``raise BadInputError("...").coded("future")``."""
+        self.code = code
+        return self
 
 
 class UnknownRefError(BadInputError):

@@ -54,7 +54,7 @@ def parse_time(text: str, what: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise BadInputError(f"{what}: {text!r} is not an ISO 8601 time") from None
+        raise BadInputError(f"{what}: {text!r} is not an ISO 8601 time").coded("not_time") from None
     try:
         if parsed.tzinfo is not None:
             if not MIN_YEAR < parsed.year < MAX_YEAR:  # else no offset reaches either end
@@ -65,9 +65,13 @@ def parse_time(text: str, what: str) -> datetime:
         # A skipped wall time does not survive a round trip through UTC.
         round_trip = local.astimezone(UTC).astimezone(COPENHAGEN).replace(tzinfo=None)
     except OverflowError:
-        raise BadInputError(f"{what}: {text} is outside the supported range of times") from None
+        raise BadInputError(f"{what}: {text} is outside the supported range of times").coded(
+            "range"
+        ) from None
     if round_trip != parsed:
-        raise BadInputError(f"{what}: {text} does not exist in Europe/Copenhagen (DST change)")
+        raise BadInputError(
+            f"{what}: {text} does not exist in Europe/Copenhagen (DST change)"
+        ).coded("dst_gap")
     _in_calendar_years(local, text, what)
     return local
 
@@ -84,7 +88,7 @@ def _in_calendar_years(moment: datetime, text: str, what: str) -> None:
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise BadInputError(
             f"{what}: {text} is outside the years the calendar supports ({MIN_YEAR}-{MAX_YEAR})"
-        )
+        ).coded("range")
 
 
 def parse_date(text: str, what: str) -> date:
@@ -92,7 +96,9 @@ def parse_date(text: str, what: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise BadInputError(f"{what}: {text!r} is not a date (YYYY-MM-DD)") from None
+        raise BadInputError(f"{what}: {text!r} is not a date (YYYY-MM-DD)").coded(
+            "not_date"
+        ) from None
 
 
 def calendar_year(year: int, what: str) -> int:
@@ -108,7 +114,7 @@ def parse_bool(text: str, what: str) -> bool:
     except KeyError:
         raise BadInputError(
             f"{what}: {text!r} is not a boolean (true/false/1/0/yes/no/ja/nej)"
-        ) from None
+        ).coded("not_bool") from None
 
 
 @about("channel")
@@ -116,7 +122,7 @@ def channel(value: str) -> str:
     if value not in CHANNELS:
         raise BadInputError(
             f"unknown channel {value!r} (one of {', '.join(c.value for c in Channel)})"
-        )
+        ).coded("unknown")
     return value
 
 
@@ -129,18 +135,18 @@ def text(value: str, what: str) -> str:
     echoed: it may be a note.
     """
     if "\x00" in value:
-        raise BadInputError(f"{what}: contains a NUL byte")
+        raise BadInputError(f"{what}: contains a NUL byte").coded("nul")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise BadInputError(f"{what}: not valid UTF-8") from None
+        raise BadInputError(f"{what}: not valid UTF-8").coded("utf8") from None
     return value
 
 
 @about("department")
 def department(value: str, configured: Collection[str]) -> str:
     if value not in configured:
-        raise BadInputError(_unknown("department", value, configured))
+        raise BadInputError(_unknown("department", value, configured)).coded("unknown")
     return value
 
 
@@ -149,7 +155,7 @@ def topic(value: str | None, configured: Collection[str]) -> str | None:
     if not value:
         return None
     if value not in configured:
-        raise BadInputError(_unknown("topic", value, configured))
+        raise BadInputError(_unknown("topic", value, configured)).coded("unknown")
     return value
 
 
@@ -171,7 +177,7 @@ def address(value: str, what: str) -> str:
     text(value, what)
     value = value.strip().lower()
     if len(value) > EMAIL_MAX or not EMAIL_RE.fullmatch(value):
-        raise BadInputError(f"{what} {value!r} is not one e-mail address")
+        raise BadInputError(f"{what} {value!r} is not one e-mail address").coded("not_email")
     return value
 
 
@@ -190,7 +196,7 @@ def note(value: str | None, max_length: int) -> str | None:
     if len(value) > max_length:
         raise BadInputError(
             f"note is {len(value)} characters, longer than note_max_length ({max_length})"
-        )
+        ).coded("too_long")
     return value
 
 
@@ -225,7 +231,7 @@ def not_before(moment: datetime, received_at: datetime, what: str) -> datetime:
         received = local_time(received_at)
         raise BadInputError(
             f"{what} {local_time(moment)} is before the inquiry was received ({received})"
-        )
+        ).coded("before_receipt")
     return moment
 
 
@@ -237,14 +243,16 @@ def not_after(moment: datetime, now: datetime, skew: timedelta, what: str) -> da
         raise BadInputError(
             f"{what} {local_time(moment)} is in the future "
             f"(now is {local_time(now)}; clock_skew_minutes allows {minutes})"
-        )
+        ).coded("future")
     return moment
 
 
 def received_at(moment: datetime, now: datetime, skew: timedelta) -> datetime:
     """When an inquiry was received: from 1900 on, and not in the future."""
     if moment < EARLIEST:
-        raise BadInputError(f"received {local_time(moment)} is before 1900-01-01")
+        raise BadInputError(f"received {local_time(moment)} is before 1900-01-01").coded(
+            "too_early"
+        )
     return not_after(moment, now, skew, "received")
 
 

@@ -107,7 +107,7 @@ def checked_period(
     first = None if first is None else period_day(first, names[0])
     last = None if last is None else period_day(last, names[1])
     if first and last and first > last:
-        raise BadInputError(f"{names[0]} {first} is after {names[1]} {last}")
+        raise BadInputError(f"{names[0]} {first} is after {names[1]} {last}").coded("order")
     return period_of(first, last)
 
 

@@ -101,11 +101,11 @@ def assign(session: Session, ctx: Context, ref: str, advisor: str) -> Assigned:
     """Give an open inquiry to another advisor; its reminders not yet sent go to them."""
     new = validate.advisor(advisor)
     if new is None:
-        raise BadInputError("--advisor: an e-mail address is required")
+        raise BadInputError("--advisor: an e-mail address is required").coded("required")
     inquiry = _load_open(session, ref)
     _refuse_purged(inquiry)
     if inquiry.advisor == new:
-        raise BadInputError(f"{ref} is already assigned to {new}")
+        raise BadInputError(f"{ref} is already assigned to {new}").coded("same_advisor")
     previous = inquiry.advisor
     inquiry.advisor = new
     moved = _move_reminders(session, ctx, inquiry.id, previous, new)
@@ -148,7 +148,7 @@ def _refuse_purged(inquiry: Inquiry) -> None:
         raise BadInputError(
             f"{inquiry.ref} was purged at {validate.local_time(inquiry.purged_at)} "
             "(its retention ended): it can no longer be changed"
-        )
+        ).coded("purged")
 
 
 def _moved(moves: list[Move]) -> dict[str, Any]:
@@ -172,7 +172,7 @@ def _last_change(session: Session, inquiry: Inquiry) -> Event:
             break
     raise BadInputError(
         f"{inquiry.ref} has nothing to undo: no change is recorded since it was registered"
-    )
+    ).coded("nothing_to_undo")
 
 
 def _move_reminders(
@@ -202,7 +202,7 @@ def _inconsistent(inquiry: Inquiry, event: Event) -> BadInputError:
     return BadInputError(
         f"{inquiry.ref}: its {event.kind} at {validate.local_time(event.at)} no longer "
         "matches the inquiry (changed outside Svarfrist?): nothing undone"
-    )
+    ).coded("inconsistent")
 
 
 def _revert_fulfilment(session: Session, ctx: Context, inquiry: Inquiry, event: Event) -> None:

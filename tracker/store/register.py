@@ -94,7 +94,7 @@ def check_recipient(
         raise BadInputError(
             "no --advisor given and no default_recipient configured "
             "(SVARFRIST_DEFAULT_RECIPIENT): nobody would be reminded of this inquiry's deadlines"
-        )
+        ).coded("no_recipient")
 
 
 def add(session: Session, ctx: Context, new: NewInquiry) -> str:
@@ -151,7 +151,7 @@ def reply(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     if inquiry.replied_at is not None:
         raise ConflictError(
             f"{ref} was already replied to at {validate.local_time(inquiry.replied_at)}"
-        )
+        ).coded("already_replied")
     inquiry.replied_at = validate.not_before(at, inquiry.received_at, "reply at")
     _require_fulfilment(ctx, inquiry, Fulfilment.REPLY)
     return _changed(session, ctx, inquiry, EventKind.REPLIED, at)
@@ -163,7 +163,7 @@ def callback(session: Session, ctx: Context, ref: str, at: datetime) -> list[Mov
     _happened(ctx, at, "callback at")
     if inquiry.called_back_at is not None:
         when = validate.local_time(inquiry.called_back_at)
-        raise ConflictError(f"{ref} was already called back at {when}")
+        raise ConflictError(f"{ref} was already called back at {when}").coded("already_called_back")
     inquiry.called_back_at = validate.not_before(at, inquiry.received_at, "callback at")
     _require_fulfilment(ctx, inquiry, Fulfilment.CALLBACK)
     return _changed(session, ctx, inquiry, EventKind.CALLED_BACK, at)
@@ -176,13 +176,13 @@ def pause(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     pauses = pauses_of(session, inquiry.id)
     if pauses and pauses[-1].end is None:
         since = validate.local_time(pauses[-1].start)
-        raise ConflictError(f"{ref} is already paused (since {since})")
+        raise ConflictError(f"{ref} is already paused (since {since})").coded("already_paused")
     validate.not_before(at, inquiry.received_at, "pause at")
     if pauses and pauses[-1].end is not None and at < pauses[-1].end:
         raise BadInputError(
             f"pause at {validate.local_time(at)} is before the previous pause ended "
             f"({validate.local_time(pauses[-1].end)})"
-        )
+        ).coded("before_pause")
     session.add(Pause(inquiry_id=inquiry.id, start=at, end=None))
     return _changed(session, ctx, inquiry, EventKind.PAUSED, at)
 
@@ -193,13 +193,13 @@ def resume(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]
     _happened(ctx, at, "resume at")
     pauses = pauses_of(session, inquiry.id)
     if not pauses or pauses[-1].end is not None:
-        raise ConflictError(f"{ref} is not paused")
+        raise ConflictError(f"{ref} is not paused").coded("not_paused")
     current = pauses[-1]
     if at < current.start:
         raise BadInputError(
             f"resume at {validate.local_time(at)} is before the pause started "
             f"({validate.local_time(current.start)})"
-        )
+        ).coded("before_pause")
     current.end = at
     return _changed(session, ctx, inquiry, EventKind.RESUMED, at)
 
@@ -209,7 +209,7 @@ def close(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     inquiry = _load(session, ref)
     if inquiry.closed_at is not None:
         when = validate.local_time(inquiry.closed_at)
-        raise ConflictError(f"{ref} is already closed (at {when})")
+        raise ConflictError(f"{ref} is already closed (at {when})").coded("closed")
     _happened(ctx, at, "close at")
     validate.not_before(at, inquiry.received_at, "close at")
     pauses = pauses_of(session, inquiry.id)
@@ -219,7 +219,7 @@ def close(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
             raise BadInputError(
                 f"close at {validate.local_time(at)} is before the pause started "
                 f"({validate.local_time(pauses[-1].start)})"
-            )
+            ).coded("before_pause")
         pauses[-1].end = at
     elif pauses and pauses[-1].end is not None and at < pauses[-1].end:
         # A pause that ended after the closing would be time the clock stood still for a
@@ -227,7 +227,7 @@ def close(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
         raise BadInputError(
             f"close at {validate.local_time(at)} is before the last pause ended "
             f"({validate.local_time(pauses[-1].end)})"
-        )
+        ).coded("before_pause")
     inquiry.closed_at = at
     # Recorded so that `undo` can open the pause again that closing ended.
     extra = {"ended_pause": True} if ended_pause else None
@@ -281,11 +281,11 @@ def _require_fulfilment(ctx: Context, inquiry: Inquiry, fulfilment: Fulfilment) 
     if fulfilment is Fulfilment.CALLBACK:
         raise BadInputError(
             f"{inquiry.ref} did not ask for a call-back: `callback` has nothing to fulfil"
-        )
+        ).coded("nothing_to_fulfil")
     raise BadInputError(
         f"{inquiry.ref} has no obligation a reply fulfils (channel {inquiry.channel}): "
         "`reply` has nothing to fulfil"
-    )
+    ).coded("nothing_to_fulfil")
 
 
 def _load(session: Session, ref: str) -> Inquiry:
@@ -300,7 +300,9 @@ def _load(session: Session, ref: str) -> Inquiry:
 def _load_open(session: Session, ref: str) -> Inquiry:
     inquiry = _load(session, ref)
     if inquiry.closed_at is not None:
-        raise ConflictError(f"{ref} is closed (at {validate.local_time(inquiry.closed_at)})")
+        raise ConflictError(f"{ref} is closed (at {validate.local_time(inquiry.closed_at)})").coded(
+            "closed"
+        )
     return inquiry
 
 

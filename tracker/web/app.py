@@ -2,8 +2,8 @@
 
 Layout: ``tracker.web.api`` (the HTTP API), ``health`` (healthz, metrics), ``auth`` (who
 calls, which role may do what), ``errors`` (the one mapping of errors to status codes),
-``middleware`` (headers, body limit, metrics). The browser pages will be routers of their
-own beside the API, sharing the same state, auth and error mapping.
+``middleware`` (headers, body limit, metrics). The browser pages (``pages``) are routers of
+their own beside the API, sharing the same state, auth and error mapping.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from tracker.config import Settings
 from tracker.store.db import make_engine
 from tracker.web import api, errors, health
 from tracker.web.middleware import BodyLimit, Metrics, SecurityHeaders
-from tracker.web.pages import STATIC_DIR, STATIC_PREFIX
+from tracker.web.pages import STATIC_DIR, STATIC_PREFIX, site
+from tracker.web.pages.failures import is_api
 from tracker.web.state import WebState, system_clock
 
 OPENAPI_URL = f"{api.PREFIX}/openapi.json"
@@ -53,11 +54,18 @@ def create_app(
     ProcessCollector(registry=registry)
     app.state.registry = registry
     errors.install(app)
+    site.install(app)  # after the API's handlers: pages get pages, the API keeps its JSON
     app.include_router(health.router)
     app.include_router(api.router())
+    app.include_router(site.router())
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     # The last added runs first: metrics see every answer, headers go on refusals too.
-    app.add_middleware(BodyLimit, limit=settings.web.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.web.max_body_bytes,
+        page=site.too_large,
+        is_page=lambda path: not is_api(path),
+    )
     app.add_middleware(SecurityHeaders, https=not settings.web.insecure_http)
     app.add_middleware(Metrics, registry=registry)
     return app

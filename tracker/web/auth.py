@@ -41,6 +41,8 @@ class Permission(StrEnum):
     """Statistics and compliance reports."""
     LOOKUP = "lookup"
     """Pure computations and the calendar: no inquiry data."""
+    ASSIGN = "assign"
+    """Give an inquiry to another advisor; see a whole department's list (the pages)."""
 
 
 ROLES: dict[Permission, frozenset[Role]] = {
@@ -48,8 +50,10 @@ ROLES: dict[Permission, frozenset[Role]] = {
     Permission.ACT: frozenset({Role.ADVISOR, Role.LEAD, Role.ADMIN}),
     Permission.REPORT: frozenset({Role.LEAD, Role.MANAGER, Role.ADMIN}),
     Permission.LOOKUP: frozenset(Role),
+    Permission.ASSIGN: frozenset({Role.LEAD, Role.ADMIN}),
 }
-"""Advisors and leads act on inquiries; managers read reports; admins do everything."""
+"""Advisors and leads act on inquiries, leads also reassign; managers read reports; admins
+do everything."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,6 +4,7 @@ the Prometheus request metrics (by route template, never by raw path)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -59,9 +60,19 @@ class BodyLimit:
     """Refuses a body over ``limit`` bytes with 413: at once by its Content-Length, or as
     soon as a body without one (chunked) grows past it; the route never sees it."""
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        page: Callable[[Scope], ASGIApp] | None = None,
+        is_page: Callable[[str], bool] = lambda _path: False,
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.page = page
+        """The refusal as a page, for paths where ``is_page``: a browser gets words, not JSON."""
+        self.is_page = is_page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,7 +82,12 @@ class BodyLimit:
         for name, value in scope.get("headers", []):
             declared = name.lower() == b"content-length"
             if declared and (not value.isdigit() or int(value) > self.limit):
-                await error_response(413, too_large)(scope, receive, send)
+                refusal = (
+                    self.page(scope)
+                    if self.page is not None and self.is_page(str(scope.get("path", "")))
+                    else error_response(413, too_large)
+                )
+                await refusal(scope, receive, send)
                 return
         seen = 0
 

@@ -16,6 +16,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from tracker.web.pages.texts import texts, word
+
 WEB_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = WEB_DIR / "templates"
 STATIC_DIR = WEB_DIR / "static"
@@ -51,6 +53,8 @@ def render(
             "static": STATIC_PREFIX,
             "user": None,
             "csrf": None,
+            "t": texts(language),
+            "word": lambda value: word(language, value),
             **context,
         }
     )

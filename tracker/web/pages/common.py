@@ -1,0 +1,40 @@
+"""What every staff page shares: drawing it for the logged-in user, and safe redirects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from tracker.web.auth import Permission
+from tracker.web.pages import render
+from tracker.web.pages.sessions import Viewer
+
+
+def show(
+    request: Request,
+    template: str,
+    user: Viewer,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """``template`` for ``user``: the menu shows only what their role may open."""
+    can = {p.value: user.may(p) for p in Permission}
+    return render(
+        request,
+        template,
+        {"user": user, "csrf": user.csrf, "can": can, **context},
+        status_code=status_code,
+    )
+
+
+def local_path(value: str | None, default: str = "/") -> str:
+    """``value`` if it is a path on this site (for redirects after an action or log-in),
+    else ``default``: never another host (``//evil``, ``/\\evil``, ``https://...``)."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return default
+    if any(ord(c) < 0x20 or c in "\\\x7f" for c in value):
+        return default
+    return value

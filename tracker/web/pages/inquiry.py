@@ -1,0 +1,170 @@
+"""*Registrér henvendelse* (``/henvendelser/ny``) and an inquiry's own page
+(``/henvendelser/{ref}``): obligations with the reasons for their deadlines, pauses, the
+note (here only), the audit history and the actions (tracker.web.pages.actions).
+
+Registering calls ``register.add``, the function behind ``svarfrist add`` and the API's
+POST: a refused field gets its message beside it, nothing written.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from tracker.core import validate
+from tracker.core.calendar import Pause
+from tracker.core.explain import explain
+from tracker.errors import BadInputError, SvarfristError, UnknownRefError, about
+from tracker.sla import Channel
+from tracker.store import history, queries, register
+from tracker.web.auth import Permission
+from tracker.web.pages.common import show
+from tracker.web.pages.failures import PageError
+from tracker.web.pages.present import (
+    STATE_CLASS,
+    local,
+    local_input,
+    obligation_state,
+    open_fulfilments,
+)
+from tracker.web.pages.sessions import Viewer, posted_form, require_page
+from tracker.web.pages.texts import field_message
+from tracker.web.state import WebState, request_now, web_state
+
+router = APIRouter(include_in_schema=False)
+State = Annotated[WebState, Depends(web_state)]
+Now = Annotated[datetime, Depends(request_now)]
+Actor = Annotated[Viewer, Depends(require_page(Permission.ACT))]
+Reader = Annotated[Viewer, Depends(require_page(Permission.READ))]
+Form = Annotated[dict[str, str], Depends(posted_form)]
+FIELDS = ("channel", "department", "topic", "advisor", "received_at", "callback_requested", "note")
+
+
+def inquiry_path(ref: str) -> str:
+    return f"/henvendelser/{quote(ref, safe='/')}"
+
+
+def _new_form(
+    request: Request,
+    state: WebState,
+    user: Viewer,
+    values: dict[str, str],
+    errors: dict[str, str],
+) -> Response:
+    settings = state.settings
+    context = {
+        "here": "new",
+        "values": values,
+        "errors": errors,
+        "channels": [c.value for c in Channel],
+        "departments": settings.departments,
+        "topics": settings.topics,
+    }
+    return show(request, "new.html", user, context, status_code=422 if errors else 200)
+
+
+@router.get("/henvendelser/ny")
+def new_page(request: Request, state: State, now: Now, user: Actor) -> Response:
+    values = dict.fromkeys(FIELDS, "")
+    values |= {"advisor": user.email, "received_at": local_input(now), "channel": "phone"}
+    return _new_form(request, state, user, values, {})
+
+
+def _new_inquiry(form: dict[str, str], now: datetime) -> register.NewInquiry:
+    """The form as ``svarfrist add``'s options; a time or checkbox that cannot be read is a
+    BadInputError about its field."""
+    received = form.get("received_at", "").strip()
+    callback = form.get("callback_requested", "")
+    return register.NewInquiry(
+        channel=form.get("channel", ""),
+        department=form.get("department", ""),
+        received_at=(
+            about("received_at")(validate.parse_time)(received, "received_at") if received else now
+        ),
+        topic=form.get("topic") or None,
+        advisor=form.get("advisor") or None,
+        callback_requested=(
+            about("callback_requested")(validate.parse_bool)(callback, "callback_requested")
+            if callback
+            else False
+        ),
+        note=form.get("note") or None,
+    )
+
+
+@router.post("/henvendelser/ny")
+def register_inquiry(request: Request, state: State, now: Now, user: Actor, form: Form) -> Response:
+    values = {name: form.get(name, "") for name in FIELDS}
+    try:
+        new = _new_inquiry(form, now)
+        with state.writing() as session:
+            # A time the register refuses without naming a field is the received time.
+            ref = about("received_at")(register.add)(session, state.context(user.email, now), new)
+    except BadInputError as exc:
+        field = exc.field if exc.field in FIELDS else "_form"
+        message = field_message(state.settings.web.language, exc)
+        return _new_form(request, state, user, values, {field: message})
+    return RedirectResponse(f"{inquiry_path(ref)}?udfoert=add", status_code=303)
+
+
+def _explanations(state: WebState, view: queries.InquiryView) -> dict[str, list[str]]:
+    """Each obligation's ``due --explain`` lines, with the inquiry's pauses."""
+    language = state.settings.web.language
+    pauses = [Pause(start=p.start, end=p.end) for p in view.pauses]
+    found: dict[str, list[str]] = {}
+    for o in view.obligations:
+        rule = state.rules.get(o.rule)
+        if rule is None:
+            continue
+        try:
+            why = explain(state.calendar, view.received_at, rule.hours, rule.schedule, pauses)
+        except SvarfristError:  # a rule changed since: the stored deadline still shows
+            continue
+        found[o.rule] = why.lines(language)
+    return found
+
+
+def detail(
+    request: Request,
+    state: WebState,
+    now: datetime,
+    user: Viewer,
+    ref: str,
+    *,
+    status: int = 200,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    """The inquiry's page; ``extra`` carries an action's refusal (message, field)."""
+    try:
+        with state.reading() as session:
+            view = queries.show(session, ref, now)
+            trail = history.history(session, ref)
+    except UnknownRefError:
+        raise PageError(404, "404_ref", user=user) from None
+    context: dict[str, Any] = {
+        "here": "detail",
+        "view": view,
+        "local": local,
+        "obligations": [(o, obligation_state(o)) for o in view.obligations],
+        "state_class": STATE_CLASS,
+        "explanations": _explanations(state, view),
+        "trail": trail,
+        "fulfil": open_fulfilments(view, state.rules),
+        "paused": bool(view.pauses) and view.pauses[-1].end is None,
+        "path": inquiry_path(ref),
+        "done": request.query_params.get("udfoert", ""),
+        "failed_action": "",
+        "action_error": "",
+        "conflict": "",
+        "values": {},
+    }
+    return show(request, "inquiry.html", user, context | (extra or {}), status_code=status)
+
+
+@router.get("/henvendelser/{ref:path}")
+def inquiry_page(request: Request, state: State, now: Now, user: Reader, ref: str) -> Response:
+    return detail(request, state, now, user, ref)

@@ -1,0 +1,94 @@
+"""*Mine frister* (``/``) and a department's list for a lead (``/afdeling``): open inquiries,
+earliest next deadline first, with their state in words and colour and the one-click
+actions. Never a note.
+
+Users have no department in the register, so a lead chooses the department from the
+configured ones (``?afdeling=``); the list is for leads and admins only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from itertools import islice
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from tracker.core import validate
+from tracker.errors import BadInputError
+from tracker.store import queries
+from tracker.web.auth import Permission
+from tracker.web.pages.common import show
+from tracker.web.pages.present import Row, row
+from tracker.web.pages.sessions import Viewer, require_page
+from tracker.web.pages.texts import field_message
+from tracker.web.state import WebState, request_now, web_state
+
+router = APIRouter(include_in_schema=False)
+State = Annotated[WebState, Depends(web_state)]
+Now = Annotated[datetime, Depends(request_now)]
+LIMIT = 500
+"""The most rows a list page shows (an advisor has tens open, a department hundreds)."""
+
+
+def _rows(
+    state: WebState, now: datetime, *, advisor: str | None = None, department: str | None = None
+) -> list[Row]:
+    with state.reading() as session:
+        views = queries.list_inquiries(
+            session,
+            queries.ListState.OPEN,
+            now,
+            advisor,
+            department=department,
+            by_deadline=True,
+        )
+        return [row(v, state.rules) for v in islice(views, LIMIT)]
+
+
+@router.get("/")
+def mine(
+    request: Request,
+    state: State,
+    now: Now,
+    user: Annotated[Viewer, Depends(require_page(Permission.LOOKUP))],
+) -> Response:
+    if not user.may(Permission.READ):  # a manager's work is the reports
+        return RedirectResponse("/rapporter", status_code=303)
+    rows = _rows(state, now, advisor=user.email)
+    done = request.query_params.get("udfoert", "")
+    context = {"here": "mine", "rows": rows, "limit": LIMIT, "back": "/", "done": done}
+    return show(request, "mine.html", user, context)
+
+
+@router.get("/afdeling")
+def department_list(
+    request: Request,
+    state: State,
+    now: Now,
+    user: Annotated[Viewer, Depends(require_page(Permission.ASSIGN))],
+    chosen: Annotated[str | None, Query(alias="afdeling")] = None,
+) -> Response:
+    departments = state.settings.departments
+    rows: list[Row] = []
+    error = ""
+    if chosen:
+        try:
+            validate.department(chosen, departments)
+        except BadInputError as exc:
+            error = field_message(state.settings.web.language, exc)
+        else:
+            rows = _rows(state, now, department=chosen)
+    context = {
+        "here": "department",
+        "departments": departments,
+        "chosen": chosen or "",
+        "error": error,
+        "rows": rows,
+        "limit": LIMIT,
+        "done": request.query_params.get("udfoert", ""),
+        "back": f"/afdeling?{urlencode({'afdeling': chosen})}" if chosen else "/afdeling",
+    }
+    return show(request, "department.html", user, context, status_code=422 if error else 200)

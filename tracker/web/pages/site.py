@@ -1,0 +1,17 @@
+"""The staff pages as one router, and their error pages (tracker.web.pages.failures)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tracker.web.pages import actions, inquiry, lists, login, overview
+from tracker.web.pages.failures import install, too_large
+
+__all__ = ["install", "router", "too_large"]
+
+
+def router() -> APIRouter:
+    pages = APIRouter(include_in_schema=False)
+    for module in (login, lists, inquiry, actions, overview):
+        pages.include_router(module.router)
+    return pages
