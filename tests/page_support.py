@@ -69,11 +69,13 @@ def log_in(client: httpx.Client, role: str = "advisor", password: str = PASSWORD
     )
 
 
-def logged_in(web: Web, role: str = "advisor") -> httpx.Client:
-    client = browser(web)
-    answer = log_in(client, role)
-    assert answer.status_code == 303, answer.text
-    return client
+@contextmanager
+def logged_in(web: Web, role: str = "advisor") -> Iterator[httpx.Client]:
+    """A browser-like client with ``role``'s user logged in."""
+    with browser(web) as client:
+        answer = log_in(client, role)
+        assert answer.status_code == 303, answer.text
+        yield client
 
 
 def post_form(client: httpx.Client, page: str, path: str, data: dict[str, str]) -> httpx.Response:

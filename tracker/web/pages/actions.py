@@ -20,7 +20,7 @@ from tracker.errors import BadInputError, ConflictError, about
 from tracker.store import history, register
 from tracker.web.auth import Permission
 from tracker.web.errors import status_of
-from tracker.web.pages.common import local_path
+from tracker.web.pages.common import local_path, shown
 from tracker.web.pages.failures import PageError
 from tracker.web.pages.inquiry import detail, inquiry_path
 from tracker.web.pages.sessions import Viewer, posted_form, require_page
@@ -33,6 +33,12 @@ Now = Annotated[datetime, Depends(request_now)]
 TIMED = tuple(register.ACTIONS)
 """Actions with an optional ``at`` (when it happened; default now)."""
 ACTIONS = (*TIMED, "assign", "undo")
+# Refusals of what was typed into the form (shown beside the field); any other concerns
+# the inquiry (already replied, nothing to fulfil, nothing to undo) and heads the page.
+BESIDE_FIELD = frozenset(
+    {"not_time", "range", "dst_gap", "future", "before_receipt", "before_pause", "nul", "utf8"}
+    | {"not_email", "required", "same_advisor"}
+)
 
 
 def _perform(state: WebState, user: Viewer, now: datetime, ref: str, form: dict[str, str]) -> str:
@@ -75,9 +81,9 @@ def act(
             raise PageError(404, "404_ref", user=user) from None
         extra = {
             "failed_action": form.get("handling", ""),
-            "values": {k: v for k, v in form.items() if k in ("at", "advisor")},
+            "values": {k: shown(v) for k, v in form.items() if k in ("at", "advisor")},
         }
-        if isinstance(exc, ConflictError) or exc.field is None:
+        if isinstance(exc, ConflictError) or exc.code not in BESIDE_FIELD:
             reason = field_message(language, exc) if exc.code else str(exc)
             extra["conflict"] = texts(language)["conflict"] + reason
         else:

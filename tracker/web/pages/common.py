@@ -38,3 +38,10 @@ def local_path(value: str | None, default: str = "/") -> str:
     if any(ord(c) < 0x20 or c in "\\\x7f" for c in value):
         return default
     return value
+
+
+def shown(value: str) -> str:
+    """A refused value as the form shows it again: bytes that were not UTF-8 (lone
+    surrogates) and NUL become U+FFFD, which the page can carry."""
+    clean = "".join("\ufffd" if "\ud800" <= c <= "\udfff" or c == "\x00" else c for c in value)
+    return clean

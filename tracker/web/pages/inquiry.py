@@ -22,7 +22,7 @@ from tracker.errors import BadInputError, SvarfristError, UnknownRefError, about
 from tracker.sla import Channel
 from tracker.store import history, queries, register
 from tracker.web.auth import Permission
-from tracker.web.pages.common import show
+from tracker.web.pages.common import show, shown
 from tracker.web.pages.failures import PageError
 from tracker.web.pages.present import (
     STATE_CLASS,
@@ -98,7 +98,7 @@ def _new_inquiry(form: dict[str, str], now: datetime) -> register.NewInquiry:
 
 @router.post("/henvendelser/ny")
 def register_inquiry(request: Request, state: State, now: Now, user: Actor, form: Form) -> Response:
-    values = {name: form.get(name, "") for name in FIELDS}
+    values = {name: shown(form.get(name, "")) for name in FIELDS}
     try:
         new = _new_inquiry(form, now)
         with state.writing() as session:
