@@ -30,6 +30,15 @@ USERS = {
 }
 # One hash for every user: argon2 is slow on purpose, and these tests make many users.
 _HASH = hash_password(PASSWORD)
+NEW_INQUIRY = {
+    "channel": "email",
+    "department": "Diverse",
+    "topic": "",
+    "advisor": USERS["advisor"],
+    "received_at": "2026-11-26T10:00",
+    "note": "",
+}
+"""The registration form filled in: an e-mail received 10:00 on the test's day (NOW)."""
 CSRF_RE = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 
 
