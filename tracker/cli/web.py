@@ -17,7 +17,8 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     web = sub.add_parser(
         "web",
         help="serve the web app and the HTTP API (/api/v1) until SIGTERM",
-        description="Serve the HTTP API under /api/v1 (bearer tokens: `svarfrist token "
+        description="Serve the staff pages (log in with `svarfrist user add`; they need "
+        "web.secret_key), the HTTP API under /api/v1 (bearer tokens: `svarfrist token "
         "create`), /healthz and /metrics, with uvicorn, one worker. Bind to 127.0.0.1 "
         "behind a reverse proxy that terminates TLS.",
     )

@@ -38,4 +38,6 @@ def serve(settings: Settings, engine: Engine, host: str, port: int) -> None:
     """Serve until SIGTERM or SIGINT; uvicorn finishes the requests in flight."""
     if settings.web.insecure_http:
         log.warning("web.insecure_http is set: cookies go without Secure (a demo only)")
+    if settings.web.key() is None:
+        log.warning("web.secret_key is not set: the pages answer 503; the API serves")
     server(settings, engine, host, port).run()
