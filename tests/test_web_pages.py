@@ -22,6 +22,7 @@ from register_support import NOW
 from sqlalchemy import select
 from web_server import EMAIL, Web, register_rows, web_app
 
+from tracker.store import access
 from tracker.store.db import make_engine, session_factory
 from tracker.store.models import Event, LoginAttempt, User
 from tracker.web.pages.login import THROTTLE_FAILURES
@@ -121,6 +122,45 @@ def test_logging_out_forgets_the_session(web: Web) -> None:
     with logged_in(web) as client:
         answer = post_form(client, "/", "/logout", {})
         assert answer.status_code == 303 and answer.headers["location"] == "/login"
+        assert client.get("/").status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("next_path", "target"),
+    [
+        ("/henvendelser/ny", "/henvendelser/ny"),
+        ("//evil.example/x", "/"),
+        ("/\\evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("/x\r\nSet-Cookie: a=b", "/"),
+    ],
+)
+def test_after_logging_in_the_browser_goes_back_only_to_a_path_here(
+    tmp_path: Any, next_path: str, target: str
+) -> None:
+    with page_app(f"sqlite:///{tmp_path / 'next.db'}") as web, browser(web) as client:
+        page = client.get("/login", params={"next": next_path})
+        answer = client.post(
+            "/login",
+            data={
+                "csrf": csrf_of(page.text),
+                "email": USERS["advisor"],
+                "password": PASSWORD,
+                "next": next_path,
+            },
+        )
+    assert answer.status_code == 303 and answer.headers["location"] == target
+
+
+def test_a_removed_user_is_logged_out_at_their_next_request(web: Web) -> None:
+    with logged_in(web) as client:
+        assert client.get("/").status_code == 200
+        engine = make_engine(web.database_url)
+        try:
+            with session_factory(engine).begin() as session:
+                access.remove_user(session, USERS["advisor"])
+        finally:
+            engine.dispose()
         assert client.get("/").status_code == 303
 
 
