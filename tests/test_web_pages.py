@@ -238,6 +238,9 @@ def test_registering_through_the_form_shows_the_inquiry_and_lists_it_without_its
         page = client.get(path)
         assert page.status_code == 200 and NOTE in page.text
         assert "Sådan er fristen regnet" in page.text and "Uret starter" in page.text
+        assert page.headers["cache-control"] == "no-store"
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert "unsafe-inline" not in page.headers["content-security-policy"]
         mine = client.get("/").text
         assert "2026-000001" in mine and NOTE not in mine and "I tide" in mine
     with logged_in(web, "lead") as lead:

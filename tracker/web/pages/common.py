@@ -11,6 +11,9 @@ from tracker.web.auth import Permission
 from tracker.web.pages import render
 from tracker.web.pages.sessions import Viewer
 
+PRIVATE = {"Cache-Control": "no-store"}
+"""Staff pages hold inquiries (one holds a note) and a CSRF token: no cache keeps a copy."""
+
 
 def show(
     request: Request,
@@ -27,6 +30,7 @@ def show(
         template,
         {"user": user, "csrf": user.csrf, "can": can, **context},
         status_code=status_code,
+        headers=PRIVATE,
     )
 
 

@@ -52,7 +52,8 @@ def error_page(request: Request, status: int, text: str, user: Viewer | None = N
     if user is not None:
         can = {p.value: user.may(p) for p in Permission}
         context |= {"user": user, "csrf": user.csrf, "can": can}
-    return render(request, "error.html", context, status_code=status)
+    headers = {"Cache-Control": "no-store"}
+    return render(request, "error.html", context, status_code=status, headers=headers)
 
 
 def _page_error(request: Request, exc: Exception) -> Response:

@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from tracker.store import logins
 from tracker.web.auth import hash_password, verify_password
 from tracker.web.pages import render
-from tracker.web.pages.common import local_path, shown
+from tracker.web.pages.common import PRIVATE, local_path, shown
 from tracker.web.pages.sessions import (
     forget_cookie,
     new_visit,
@@ -69,7 +69,7 @@ def log_in(request: Request, state: State, now: Now, form: Form) -> Response:
 
     def refused(status: int, error: str) -> Response:
         context = _form(request, csrf, email=shown(email), next_path=next_path, error=error)
-        return render(request, "login.html", context, status_code=status)
+        return render(request, "login.html", context, status_code=status, headers=PRIVATE)
 
     with state.reading() as session:
         tried = logins.failures(session, email, now - THROTTLE_WINDOW)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
 from urllib.parse import parse_qsl
@@ -135,7 +136,7 @@ def viewer(request: Request, state: WebState) -> Viewer:
     return Viewer(email=visit.email, role=role, csrf=visit.csrf)
 
 
-def require_page(permission: Permission) -> Any:
+def require_page(permission: Permission) -> Callable[..., Viewer]:
     """A FastAPI dependency: the logged-in user if their role has ``permission`` (else 403)."""
 
     def dependency(request: Request, state: Annotated[WebState, Depends(web_state)]) -> Viewer:
