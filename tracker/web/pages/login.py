@@ -41,7 +41,7 @@ _DUMMY_HASH = hash_password("svarfrist: no such user")
 
 
 def _form(
-    request: Request, csrf: str, *, email: str = "", next_path: str = "/", error: str = ""
+    csrf: str, *, email: str = "", next_path: str = "/", error: str = ""
 ) -> dict[str, object]:
     return {"csrf_login": csrf, "email": email, "next": next_path, "error": error}
 
@@ -52,9 +52,8 @@ def login_page(
 ) -> Response:
     secret(state)  # no key: the page says so (503) rather than offer a form that cannot work
     visit = read_visit(request)
-    response = render(
-        request, "login.html", _form(request, visit.csrf, next_path=local_path(next_path))
-    )
+    context = _form(visit.csrf, next_path=local_path(next_path))
+    response = render(request, "login.html", context, headers=PRIVATE)
     if visit.fresh:
         set_cookie(response, request, visit)
     return response
@@ -68,7 +67,7 @@ def log_in(request: Request, state: State, now: Now, form: Form) -> Response:
     csrf = read_visit(request).csrf
 
     def refused(status: int, error: str) -> Response:
-        context = _form(request, csrf, email=shown(email), next_path=next_path, error=error)
+        context = _form(csrf, email=shown(email), next_path=next_path, error=error)
         return render(request, "login.html", context, status_code=status, headers=PRIVATE)
 
     with state.reading() as session:
