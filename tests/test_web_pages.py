@@ -22,9 +22,11 @@ from register_support import NOW
 from sqlalchemy import select
 from web_server import EMAIL, Web, register_rows, web_app
 
+from tracker.errors import BadInputError
 from tracker.store import access
 from tracker.store.db import make_engine, session_factory
 from tracker.store.models import Event, LoginAttempt, User
+from tracker.web.pages import texts
 from tracker.web.pages.login import THROTTLE_FAILURES
 
 NOTE = "Borgeren hedder Jens og bor på Vestergade 3"
@@ -360,3 +362,11 @@ def test_hostile_names_and_notes_are_escaped_everywhere(tmp_path: Any) -> None:
     assert "o&#39;brien@y.dk" in pages[0]
     stored = register_rows(url)["inquiries"][0]
     assert HOSTILE in stored and "o'brien@y.dk" in stored  # kept as typed, escaped when shown
+
+
+def test_every_text_and_word_exists_in_danish_and_english() -> None:
+    assert set(texts.DA) == set(texts.EN)
+    assert set(texts.WORDS["da"]) == set(texts.WORDS["en"])
+    unknown = BadInputError("x").coded("no such code")
+    assert texts.field_message("da", unknown) == "Værdien kan ikke bruges."
+    assert texts.field_message("en", unknown) == "This value cannot be used."

@@ -1,6 +1,6 @@
 """The browser pages: Jinja2 templates over the same store functions as the API.
 
-``render`` is the one way a page is drawn: it passes the language's texts (``texts``), the
+``render`` is the one way a page is drawn: it passes the language's texts (``t``), the
 logged-in user (or None) and the CSRF token every form must carry. Templates live in
 ``tracker/web/templates`` (``base.html`` is the layout every page extends); static files
 (the stylesheet and the vendored htmx) in ``tracker/web/static``, served by the app itself:
@@ -16,7 +16,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from tracker.web.pages.texts import texts, word
+from tracker.web.pages.texts import catalogue, word
 
 WEB_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = WEB_DIR / "templates"
@@ -53,7 +53,7 @@ def render(
             "static": STATIC_PREFIX,
             "user": None,
             "csrf": None,
-            "t": texts(language),
+            "t": catalogue(language),
             "word": lambda value: word(language, value),
             **context,
         }

@@ -24,7 +24,7 @@ from tracker.web.pages.common import local_path, shown
 from tracker.web.pages.failures import PageError
 from tracker.web.pages.inquiry import detail, inquiry_path
 from tracker.web.pages.sessions import Viewer, posted_form, require_page
-from tracker.web.pages.texts import field_message, texts
+from tracker.web.pages.texts import catalogue, field_message
 from tracker.web.state import WebState, request_now, web_state
 
 router = APIRouter(include_in_schema=False)
@@ -85,7 +85,7 @@ def act(
         }
         if isinstance(exc, ConflictError) or exc.code not in BESIDE_FIELD:
             reason = field_message(language, exc) if exc.code else str(exc)
-            extra["conflict"] = texts(language)["conflict"] + reason
+            extra["conflict"] = catalogue(language)["conflict"] + reason
         else:
             message = field_message(language, exc)
             extra["action_error"] = message[:1].upper() + message[1:]

@@ -47,5 +47,4 @@ def local_path(value: str | None, default: str = "/") -> str:
 def shown(value: str) -> str:
     """A refused value as the form shows it again: bytes that were not UTF-8 (lone
     surrogates) and NUL become U+FFFD, which the page can carry."""
-    clean = "".join("\ufffd" if "\ud800" <= c <= "\udfff" or c == "\x00" else c for c in value)
-    return clean
+    return "".join("\ufffd" if "\ud800" <= c <= "\udfff" or c == "\x00" else c for c in value)

@@ -350,7 +350,7 @@ WORDS: dict[str, dict[str, str]] = {
 }
 
 
-def texts(language: str) -> dict[str, str]:
+def catalogue(language: str) -> dict[str, str]:
     return EN if language == "en" else DA
 
 
@@ -361,5 +361,5 @@ def word(language: str, value: str) -> str:
 
 def field_message(language: str, error: BadInputError) -> str:
     """The message beside a field for ``error``, in ``language``."""
-    t = texts(language)
+    t = catalogue(language)
     return t.get(f"e_{error.code}", t["e_field"])
