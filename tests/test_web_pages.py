@@ -248,6 +248,9 @@ def test_registering_through_the_form_shows_the_inquiry_and_lists_it_without_its
     with logged_in(web, "lead") as lead:
         listed = lead.get("/afdeling", params={"afdeling": "Diverse"}).text
         assert "2026-000001" in listed and NOTE not in listed
+        unknown = lead.get("/afdeling", params={"afdeling": "Ukendt"})
+        assert unknown.status_code == 422 and "Vælg en værdi fra listen." in unknown.text
+        assert 'aria-describedby="err-afdeling"' in unknown.text
     assert kinds(web.database_url) == ["created"]
 
 

@@ -121,6 +121,7 @@ def test_one_session_through_every_page_by_keyboard_with_axe_clean(
     tab.fill("#received_at", "2031-01-01T10:00")
     tab.click("form[action='/henvendelser/ny'] button[type=submit]")
     assert tab.inner_text("#err-received_at") == "Tidspunktet ligger i fremtiden."
+    assert tab.evaluate("document.activeElement.id") == "received_at"  # the field to correct
     check(tab, "new (refused)", found)
 
     # Svar sendt from Mine frister (htmx swaps the list), then undo on the inquiry's page.
@@ -133,6 +134,8 @@ def test_one_session_through_every_page_by_keyboard_with_axe_clean(
     tab.wait_for_selector("text=Svar sendt er registreret.")
     assert "Besvaret" in tab.inner_text("main")
     assert tab.evaluate("window.notReloaded === true")  # htmx swapped the list in place
+    # focus lands on the confirmation, not lost on the page: the keyboard goes on from there
+    assert tab.evaluate("document.activeElement.getAttribute('role')") == "status"
     assert NOTE not in tab.content()
     tab.goto(f"{url}/henvendelser/2026-000001")
     tab.click("button:has-text('Fortryd sidste handling')")

@@ -52,7 +52,7 @@ def beside(html: str, field: str) -> str:
     """The message shown beside ``field``, checking the field points at it."""
     found = re.search(rf'<p id="err-{re.escape(field)}" class="field-error">([^<]*)</p>', html)
     assert found, f"no message beside {field}"
-    assert f'aria-invalid="true" aria-describedby="err-{field}"' in html
+    assert f'aria-invalid="true" aria-describedby="err-{field}" autofocus' in html
     return found.group(1).replace("&#39;", "'")
 
 
