@@ -3,6 +3,7 @@ and actions through the register's own functions, escaping, SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -171,6 +172,16 @@ def test_a_page_without_a_session_sends_the_browser_to_log_in(web: Web) -> None:
         answer = client.get("/henvendelser/ny")
     assert answer.status_code == 303
     assert answer.headers["location"] == "/login?next=/henvendelser/ny"
+    with browser(web) as client:
+        form = client.post("/henvendelser/2026-000001/handling", data={"handling": "reply"})
+        assert form.headers["location"] == "/login?next=/"  # a POST is not repeated
+        listed = client.get("/afdeling", params={"afdeling": "Teknik og Miljø"})
+        login = client.get(listed.headers["location"])
+        kept = re.search(r'name="next" value="([^"]*)"', login.text)
+        assert kept is not None
+        data = {"email": USERS["lead"], "password": PASSWORD, "next": kept.group(1)}
+        back = client.post("/login", data={"csrf": csrf_of(login.text), **data})
+    assert back.headers["location"] == "/afdeling?afdeling=Teknik+og+Milj%C3%B8"
 
 
 def test_a_forged_cookie_counts_as_no_session(web: Web) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
@@ -63,7 +63,7 @@ def _page_error(request: Request, exc: Exception) -> Response:
 
 def _login_required(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LoginRequired)
-    return RedirectResponse(f"/login?next={quote(exc.path, safe='/')}", status_code=303)
+    return RedirectResponse(f"/login?{urlencode({'next': exc.path}, safe='/')}", status_code=303)
 
 
 def _for_pages(handler: Callable[..., Any]) -> Callable[..., Any]:

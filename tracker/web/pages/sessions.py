@@ -125,14 +125,19 @@ def forget_cookie(response: Response, request: Request) -> None:
 
 
 def viewer(request: Request, state: WebState) -> Viewer:
-    """The logged-in user, or LoginRequired (a redirect to /login)."""
+    """The logged-in user, or LoginRequired (a redirect to /login, and back to this page
+    after logging in; after a form, to the front page: a POST cannot be repeated by a link)."""
     visit = read_visit(request)
+    back = "/"
+    if request.method == "GET":
+        query = request.url.query
+        back = request.url.path + (f"?{query}" if query else "")
     if visit.email is None:
-        raise LoginRequired(request.url.path)
+        raise LoginRequired(back)
     with state.reading() as session:
         role = logins.role_of(session, visit.email)
     if role is None:
-        raise LoginRequired(request.url.path)
+        raise LoginRequired(back)
     return Viewer(email=visit.email, role=role, csrf=visit.csrf)
 
 
