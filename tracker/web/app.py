@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from tracker import __version__
 from tracker.config import Settings
 from tracker.store.db import make_engine
-from tracker.web import api, errors, health
+from tracker.web import api, errors, health, links
 from tracker.web.middleware import BodyLimit, Metrics, SecurityHeaders
 from tracker.web.pages import STATIC_DIR, STATIC_PREFIX
 from tracker.web.state import WebState, system_clock
@@ -55,6 +55,7 @@ def create_app(
     errors.install(app)
     app.include_router(health.router)
     app.include_router(api.router())
+    app.include_router(links.router)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     # The last added runs first: metrics see every answer, headers go on refusals too.
     app.add_middleware(BodyLimit, limit=settings.web.max_body_bytes)
