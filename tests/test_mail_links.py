@@ -103,9 +103,7 @@ def test_a_secret_key_file_signs_the_links_too(tmp_path: Path, sink: Sink) -> No
     assert read(url, local("2026-11-30T10:00")).ref == ref
 
 
-def test_every_item_of_a_digest_has_its_own_link(
-    tmp_path: Path, sink: Sink
-) -> None:
+def test_every_item_of_a_digest_has_its_own_link(tmp_path: Path, sink: Sink) -> None:
     world = world_with(tmp_path, sink, web=WEB, reminders={"digest_time": "08:00"})
     try:
         today = world.add(local("2026-11-27T15:00"), advisor=ADVISOR)  # due Monday 15:00
@@ -126,9 +124,7 @@ def test_every_item_of_a_digest_has_its_own_link(
 def test_a_call_back_reminder_links_to_ringet_op_in_english_where_configured(
     tmp_path: Path, sink: Sink
 ) -> None:
-    world = world_with(
-        tmp_path, sink, web=WEB, reminders={"digest_time": None, "language": "en"}
-    )
+    world = world_with(tmp_path, sink, web=WEB, reminders={"digest_time": None, "language": "en"})
     try:
         ref = world.add(
             local("2026-11-27T12:00"), advisor=ADVISOR, channel="phone", callback_requested=True
