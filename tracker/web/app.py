@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from tracker import __version__
 from tracker.config import Settings
 from tracker.store.db import make_engine
-from tracker.web import api, errors, health, links
+from tracker.web import api, errors, health, links, public
 from tracker.web.middleware import BodyLimit, Metrics, SecurityHeaders
 from tracker.web.pages import STATIC_DIR, STATIC_PREFIX
 from tracker.web.state import WebState, system_clock
@@ -56,9 +56,15 @@ def create_app(
     app.include_router(health.router)
     app.include_router(api.router())
     app.include_router(links.router)
+    app.include_router(public.router)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     # The last added runs first: metrics see every answer, headers go on refusals too.
     app.add_middleware(BodyLimit, limit=settings.web.max_body_bytes)
-    app.add_middleware(SecurityHeaders, https=not settings.web.insecure_http)
+    app.add_middleware(
+        SecurityHeaders,
+        https=not settings.web.insecure_http,
+        embeddable=public.PREFIX,
+        embed_origins=tuple(settings.web.embed_origins),
+    )
     app.add_middleware(Metrics, registry=registry)
     return app
