@@ -329,10 +329,14 @@ def main() -> None:
         print(f"{size:>9,} app/bare: {r['app']['rps'] / r['bare']['rps']:.2f}x req/s (>= 0.5), "
               f"p99 {r['app']['p99_ms'] / r['bare']['p99_ms']:.2f}x (<= 3)")  # fmt: skip
     if len(runs) >= 2:
-        small, big = runs[min(runs)], runs[max(runs)]
-        print(f"app p50 {max(runs):,}/{min(runs):,}: {big['app']['p50_ms'] / small['app']['p50_ms']:.2f}x, "
-              f"req/s {small['app']['rps'] / big['app']['rps']:.2f}x (flat: <= 1.2); "
-              f"server RSS {big['app']['rss_mib'] / small['app']['rss_mib']:.2f}x (<= 1.2)")  # fmt: skip
+        small, big = runs[min(runs)]["app"], runs[max(runs)]["app"]
+        latency = big["p50_ms"] / small["p50_ms"]
+        rate = small["rps"] / big["rps"]
+        memory = big["rss_mib"] / small["rss_mib"]
+        print(
+            f"app {max(runs):,} vs {min(runs):,}: p50 {latency:.2f}x, req/s {rate:.2f}x "
+            f"(flat: <= 1.2); server RSS {memory:.2f}x (<= 1.2)"
+        )
 
 
 if __name__ == "__main__":
