@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from daemon_world import ADVISOR, World, local
 from smtp_sink import Sink
 
 from tracker.mail import links
+from tracker.mail.render import MailConfig, render, render_combined
 
 KEY = "s" * 32
 BASE = "https://svarfrist.fredericia.dk"
@@ -170,3 +172,64 @@ def test_a_token_is_refused_when_altered_signed_elsewhere_or_too_old() -> None:
         "from the future": links.Refusal.EXPIRED,
     }
     assert KEY not in repr(maker)
+
+
+def parsed(data: bytes) -> EmailMessage:
+    message = message_from_bytes(data, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def _payload(ref: str, rule: str = "reply") -> dict[str, str]:
+    return {
+        "ref": ref,
+        "rule": rule,
+        "department": "Diverse",
+        "due_at": "2026-11-30T11:00:00+00:00",
+    }
+
+
+def _config(language: str = "da") -> MailConfig:
+    commands = {"reply": "reply", "callback": "callback", "answer": "close"}
+    return MailConfig(
+        mail_from="svarfrist@fredericia.dk",
+        language=language,
+        commands=commands,
+        links=links.maker(BASE, KEY, commands),
+    )
+
+
+def test_an_escalation_links_in_the_name_of_the_lead_it_goes_to() -> None:
+    now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    lead = "leder@fredericia.dk"
+    envelope = render(
+        kind="escalation",
+        payload=_payload("2026-000007") | {"advisor": ADVISOR},
+        recipient=lead,
+        message_id="<e.1@fredericia.dk>",
+        config=_config(),
+        now=now,
+    )
+    [url] = LINK.findall(bodies(parsed(envelope.data))[0])
+    assert read(url, now).recipient == lead
+
+
+def test_a_catch_up_message_links_every_reminder_and_closing_keeps_the_command() -> None:
+    now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    items = [
+        ("due_soon", _payload("2026-000001")),
+        ("overdue", _payload("2026-000002", "callback")),
+        ("overdue", _payload("2026-000003", "answer")),
+    ]
+    envelope = render_combined(
+        items=items,
+        recipient=ADVISOR,
+        message_id="<c.1@fredericia.dk>",
+        config=_config("en"),
+        now=now,
+    )
+    content = bodies(parsed(envelope.data))[0]
+    found = {read(u, now).ref: read(u, now).action for u in LINK.findall(content)}
+    assert found == {"2026-000001": "reply", "2026-000002": "callback"}
+    assert "reply sent: " in content and "called back: " in content
+    assert "svarfrist close 2026-000003" in content  # closing is not a click in a mail
