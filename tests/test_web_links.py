@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from register_support import NOW, dump
@@ -33,9 +33,9 @@ def linked_app(database_url: str, **overrides: object) -> Iterator[Web]:
         yield app
 
 
-def link_path(ref: str, rule: str = "reply", *, issued: object = NOW) -> str:
+def link_path(ref: str, rule: str = "reply", *, issued: datetime = NOW) -> str:
     assert MAKER is not None
-    url = MAKER.url(ref=ref, rule=rule, recipient=RECIPIENT, now=issued)  # type: ignore[arg-type]
+    url = MAKER.url(ref=ref, rule=rule, recipient=RECIPIENT, now=issued)
     assert url is not None and url.startswith(f"{BASE}/m/")
     return url.removeprefix(BASE)
 
