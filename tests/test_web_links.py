@@ -238,3 +238,26 @@ def test_fifty_concurrent_posts_of_one_link_fulfil_once_with_one_audit_event(
         engine.dispose()
     assert replies == 1 and used == 1
     assert len(met) == 1 and met[0] is not None
+
+
+def test_fifty_different_links_to_one_obligation_at_once_fulfil_it_once(
+    database_url: str,
+) -> None:
+    # A due_soon mail and a digest both link the same obligation: each link is unused, so
+    # only the register's lock and its "already replied" can stop the second.
+    clients = 50
+    with linked_app(database_url) as web:
+        ref = create(web)
+        paths = [link_path(ref) for _ in range(clients)]
+        start = threading.Barrier(clients)
+
+        def click(n: int) -> int:
+            with httpx.Client(base_url=web.url, timeout=60) as browser:
+                start.wait()
+                return browser.post(paths[n]).status_code
+
+        with ThreadPoolExecutor(clients) as pool:
+            statuses = Counter(pool.map(click, range(clients)))
+    assert statuses == Counter({200: 1, 409: clients - 1})
+    assert len(events(database_url, "replied")) == 1
+    assert len(dump(database_url)["used_links"]) == 1

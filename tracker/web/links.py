@@ -133,17 +133,26 @@ def _read(state: WebState, token: str, now: datetime) -> links.Link:
 
 
 def _check(session: Session, link: links.Link) -> Target:
-    """Refuses a used link, an unknown inquiry, a met obligation or a closed inquiry."""
-    if session.get(UsedLink, link.link_id) is not None:
+    """Refuses a used link, an unknown inquiry, a met obligation or a closed inquiry.
+
+    Columns, not ORM objects: in the POST's transaction the register then loads the inquiry
+    itself, locked, and must not be handed a copy read before another writer committed.
+    """
+    used = select(UsedLink.link_id).where(UsedLink.link_id == link.link_id)
+    if session.execute(used).first() is not None:
         raise Refused(410, "used")
-    inquiry = session.scalar(select(Inquiry).where(Inquiry.ref == link.ref))
+    inquiry = session.execute(
+        select(Inquiry.id, Inquiry.closed_at).where(Inquiry.ref == link.ref)
+    ).first()
     if inquiry is None:
         raise Refused(404, "unknown")
     if inquiry.closed_at is not None:
         raise Refused(409, "closed")
-    obligation = session.scalar(
-        select(Obligation).where(Obligation.inquiry_id == inquiry.id, Obligation.rule == link.rule)
-    )
+    obligation = session.execute(
+        select(Obligation.met_at, Obligation.due_at).where(
+            Obligation.inquiry_id == inquiry.id, Obligation.rule == link.rule
+        )
+    ).first()
     if obligation is None:  # a signed token for a rule the inquiry lacks: not ours to act on
         raise Refused(400, "forged")
     if obligation.met_at is not None:
