@@ -189,10 +189,12 @@ def test_embed_origins_names_who_may_frame_them(database_url: str) -> None:
 def test_embed_gives_the_page_without_the_site_chrome(database_url: str) -> None:
     with public_app(database_url) as (web, _):
         embedded = get(web, "/offentlig/svartider?embed=1")
+        typo = get(web, "/offentlig/svartider?embed=%FF%00x")
     assert embedded.status_code == 200
     assert "<h1>Svartider</h1>" in embedded.text and "<main>" in embedded.text
     assert "Gå til indhold" not in embedded.text and 'class="top"' not in embedded.text
     assert "<script" not in embedded.text
+    assert typo.status_code == 200 and "Gå til indhold" in typo.text  # the whole page
 
 
 def test_the_page_is_english_where_configured(database_url: str) -> None:

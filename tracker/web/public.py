@@ -27,6 +27,7 @@ from tracker.web.pages import render
 from tracker.web.state import WebState, request_now, web_state
 
 PREFIX = "/offentlig/"
+EMBED_VALUES = frozenset({"1", "true", "ja", "yes"})
 CACHE = {"Cache-Control": "public, max-age=300"}
 # What the public is told: acknowledgement and call-back times (issue 14, the seed report).
 PUBLIC_FULFILMENTS = (Fulfilment.REPLY, Fulfilment.CALLBACK)
@@ -147,9 +148,10 @@ def page(
     request: Request,
     state: State,
     now: Now,
-    embed: Annotated[bool, Query()] = False,
+    embed: Annotated[str | None, Query()] = None,
 ) -> HTMLResponse:
-    """The page; ``?embed=1`` without the site's header, for an ``<iframe>``."""
+    """The page; ``?embed=1`` without the site's header, for an ``<iframe>``. Any other
+    value of ``embed`` gives the whole page: a public page has no error for a typo."""
     times = _times(state, now)
     language = state.settings.web.language
     text = {
@@ -174,7 +176,7 @@ def page(
     )
     return render(
         request,
-        "public/embed.html" if embed else "public/svartider.html",
+        "public/embed.html" if embed in EMBED_VALUES else "public/svartider.html",
         {"text": text, "lead": lead, "tables": tables},
         headers=CACHE,
     )
