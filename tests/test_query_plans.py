@@ -20,7 +20,7 @@ from daemon_world import World, local
 from sqlalchemy import Engine, event
 
 from tracker.daemon.sweep import plan_digests, refresh
-from tracker.store import queries
+from tracker.store import pages, queries
 from tracker.store.db import transaction
 
 NOW = local("2026-11-30 09:00")
@@ -89,3 +89,23 @@ def test_open_obligation_queries_use_the_partial_due_index(world: World) -> None
                 "met_at IS NULL",
             )
     assert all("ix_obligations_due_at" in p for p in found), found
+
+
+def test_an_advisors_open_inquiries_come_off_the_advisor_and_closed_at_index(
+    world: World,
+) -> None:
+    # The API's list (and Mine frister): at 1,000,000 inquiries SQLite otherwise read every
+    # open inquiry off the closed_at index (bench/web.py).
+    with transaction(world.factory) as session:
+        found = plans_of(
+            world,
+            lambda: pages.page(
+                session,
+                state=queries.ListState.OPEN,
+                now=NOW,
+                limit=50,
+                advisor="anne@fredericia.dk",
+            ),
+            "inquiries.advisor =",
+        )
+    assert all("ix_inquiries_advisor_closed_at" in p for p in found), found

@@ -80,6 +80,11 @@ def test_the_secret_key_comes_from_a_file_the_settings_name(
         ("SVARFRIST_WEB_MAX_BODY_BYTES", "10", "web.max_body_bytes"),
         ("SVARFRIST_WEB__PAGE_SIZE", "0", "web.page_size"),
         ("SVARFRIST_WEB__COLOUR", "red", "web.colour"),
+        ("SVARFRIST_WEB_LINK_DAYS", "0", "web.link_days"),
+        ("SVARFRIST_WEB__EMBED_ORIGINS", '["https://a.dk; script-src *"]', "web.embed_origins"),
+        ("SVARFRIST_WEB__EMBED_ORIGINS", '["https://a.dk/path"]', "web.embed_origins"),
+        ("SVARFRIST_WEB__EMBED_ORIGINS", '["a.dk"]', "web.embed_origins"),
+        ("SVARFRIST_WEB__EMBED_ORIGINS", "[]", "web.embed_origins"),
     ],
 )
 def test_a_bad_web_setting_is_refused_naming_its_key(
@@ -89,3 +94,14 @@ def test_a_bad_web_setting_is_refused_naming_its_key(
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert caught.value.key == key
+
+
+def test_link_days_and_embed_origins_have_defaults_and_take_values(
+    env: pytest.MonkeyPatch,
+) -> None:
+    defaults = load_settings().web
+    assert (defaults.link_days, defaults.embed_origins) == (14, ["*"])
+    env.setenv("SVARFRIST_WEB_LINK_DAYS", "3")
+    env.setenv("SVARFRIST_WEB__EMBED_ORIGINS", '["https://www.fredericia.dk"]')
+    web = load_settings().web
+    assert (web.link_days, web.embed_origins) == (3, ["https://www.fredericia.dk"])

@@ -57,6 +57,7 @@ FLAT_ALIASES: Mapping[str, tuple[str, str]] = {
     "SVARFRIST_WEB_INSECURE_HTTP": ("web", "insecure_http"),
     "SVARFRIST_WEB_MAX_BODY_BYTES": ("web", "max_body_bytes"),
     "SVARFRIST_WEB_LANGUAGE": ("web", "language"),
+    "SVARFRIST_WEB_LINK_DAYS": ("web", "link_days"),
 }
 # Variables that are not settings but are read by Svarfrist or its test suite.
 NON_SETTING_VARIABLES = frozenset({"SVARFRIST_CONFIG"})
@@ -192,6 +193,11 @@ class WebSettings(BaseModel):
     """The largest ``limit`` a client may ask for."""
     language: Literal["da", "en"] = "da"
     """The pages' language: Danish, or English where an office asks for it."""
+    link_days: int = Field(default=14, ge=1, le=365)
+    """How many days a one-click link in a reminder mail works (it works once)."""
+    embed_origins: list[str] = ["*"]
+    """Who may show the public pages (/offentlig/...) in an ``<iframe>``: ``*`` (any site) or
+    origins such as ``https://www.fredericia.dk``. Every other page refuses to be framed."""
 
     @field_validator("base_url")
     @classmethod
@@ -202,6 +208,18 @@ class WebSettings(BaseModel):
         if not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
             raise ValueError("must be an http:// or https:// address")
         return url
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        # Each lands in a Content-Security-Policy header: nothing that could end the directive.
+        for origin in value:
+            bare = origin.startswith(("https://", "http://")) and origin.count("/") == 2
+            if origin != "*" and (not bare or any(c.isspace() or c in ";,'\"" for c in origin)):
+                raise ValueError(f"{origin!r} is not * or an origin such as https://example.dk")
+        if not value:
+            raise ValueError("name at least one origin, or * for any")
+        return value
 
     def key(self) -> SecretStr | None:
         """The secret key, from the setting or else the file it names."""

@@ -41,6 +41,7 @@ from tracker.core.reminders import (
     digest_at,
     digests,
 )
+from tracker.mail import links
 from tracker.mail.render import MailConfig
 from tracker.notify import (
     Connector,
@@ -87,6 +88,9 @@ def build_services(
     reminders = settings.reminders
     smtp = settings.smtp
     password = smtp.password.get_secret_value() if smtp.password is not None else None
+    commands = {name: str(rule.fulfilled_by) for name, rule in rules.items()}
+    key = settings.web.key()  # the web app's key: its /m/ route checks what this signs
+    secret = key.get_secret_value() if key is not None else None
     return Services(
         factory=factory,
         calendar=build_calendar(settings),
@@ -104,7 +108,8 @@ def build_services(
         mail=MailConfig(
             mail_from=settings.mail_from,
             language=reminders.language,
-            commands={name: str(rule.fulfilled_by) for name, rule in rules.items()},
+            commands=commands,
+            links=links.maker(settings.web.base_url, secret, commands),
         ),
         connect=connect
         or smtp_connector(

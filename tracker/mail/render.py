@@ -17,7 +17,7 @@ names, addresses, times and aggregate figures, never an inquiry's note.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -27,6 +27,7 @@ import jinja2
 
 from tracker.core.calendar import COPENHAGEN, MONTH_NAMES_DA, MONTH_NAMES_EN
 from tracker.core.reminders import Kind
+from tracker.mail.links import LinkMaker
 from tracker.mail.message import (
     AddressError,
     Content,
@@ -45,6 +46,7 @@ __all__ = [
     "message_id",
     "render",
     "render_combined",
+    "rule_label",
 ]
 
 _MONTHS = {"da": MONTH_NAMES_DA, "en": MONTH_NAMES_EN}
@@ -87,6 +89,11 @@ _GREETINGS = {
     "da": ((0, "God morgen"), (12, "God eftermiddag"), (18, "God aften")),
     "en": ((0, "Good morning"), (12, "Good afternoon"), (18, "Good evening")),
 }
+# What a one-click link in a mail does, by action (tracker.mail.links.ACTIONS).
+_ACTION_LABELS = {
+    "da": {"reply": "svar sendt", "callback": "ringet op"},
+    "en": {"reply": "reply sent", "callback": "called back"},
+}
 _FOOTER = {
     "da": "Automatisk besked fra Svarfrist. Svar ikke på denne e-mail.",
     "en": "An automatic message from Svarfrist. Do not reply to this e-mail.",
@@ -101,6 +108,8 @@ class MailConfig:
     language: str = "da"
     commands: Mapping[str, str] = field(default_factory=dict)
     """rule name -> the command that fulfils it (``reply``, ``callback``, ``close``)."""
+    links: LinkMaker | None = None
+    """Makes the one-click links to the web app; None: the mails show the command line."""
 
 
 def plural(count: int, one: str, many: str) -> str:
@@ -138,7 +147,27 @@ def format_deadline(moment: datetime, language: str) -> str:
     return f"{weekday} {local.day} {month} {local.year} at {local:%H:%M}"
 
 
-def _item(payload: Mapping[str, Any], config: MailConfig, kind: str = "") -> dict[str, str]:
+Linker = Callable[[str, str], str | None]
+"""(ref, rule) -> the one-click link of one message's recipient, or None."""
+
+
+def _linker(config: MailConfig, recipient: str, now: datetime) -> Linker | None:
+    """The links of one message: issued to ``recipient`` at ``now`` (the time of sending,
+    from which a link's days count), each with its own random id."""
+    links = config.links
+    if links is None:
+        return None
+    return lambda ref, rule: links.url(ref=ref, rule=rule, recipient=recipient, now=now)
+
+
+def rule_label(rule: str, language: str) -> str:
+    """A rule's name in words (``kvittering``, ``opringning``); unknown rules as named."""
+    return _RULE_LABELS[language].get(rule, rule)
+
+
+def _item(
+    payload: Mapping[str, Any], config: MailConfig, kind: str = "", link: Linker | None = None
+) -> dict[str, str]:
     """The template values of one obligation, from a payload's identifiers and times."""
     due = datetime.fromisoformat(str(payload["due_at"]))
     rule = str(payload["rule"])
@@ -148,10 +177,13 @@ def _item(payload: Mapping[str, Any], config: MailConfig, kind: str = "") -> dic
     words = _WORDS[lang]
     channel = payload.get("channel")
     received = payload.get("received_at")
+    url = link(ref, rule) if link is not None else None
     return {
         "ref": ref,
         "rule": rule,
-        "rule_label": _RULE_LABELS[lang].get(rule, rule),
+        "rule_label": rule_label(rule, lang),
+        "link": url or "",
+        "action_label": _ACTION_LABELS[lang].get(verb, ""),
         "department": header_safe(str(payload["department"])),
         "deadline": format_deadline(due, lang),
         "deadline_iso": due.astimezone(COPENHAGEN).isoformat(timespec="seconds"),
@@ -173,16 +205,20 @@ def _base(config: MailConfig, now: datetime) -> dict[str, Any]:
 
 
 def _context(
-    kind: str, payload: Mapping[str, Any], config: MailConfig, now: datetime
+    kind: str,
+    payload: Mapping[str, Any],
+    config: MailConfig,
+    now: datetime,
+    link: Linker | None = None,
 ) -> dict[str, Any]:
     base = _base(config, now)
     if kind in (Kind.DUE_SOON, Kind.OVERDUE, Kind.ESCALATION):
-        return base | _item(payload, config, kind)
+        return base | _item(payload, config, kind, link)
     if kind == Kind.DIGEST:
         return base | {
             "day": str(payload["day"]),
-            "due_today": [_item(p, config) for p in payload["due_today"]],
-            "overdue": [_item(p, config) for p in payload["overdue"]],
+            "due_today": [_item(p, config, link=link) for p in payload["due_today"]],
+            "overdue": [_item(p, config, link=link) for p in payload["overdue"]],
             "reminders": [],
         }
     raise ValueError(f"no templates for message kind {kind!r}")
@@ -219,7 +255,8 @@ def render(
             attachment=(str(payload["attachment_name"]), str(payload["attachment_csv"])),
         )
     else:
-        content = _templates(kind, _context(kind, payload, config, now), config)
+        link = _linker(config, recipient, now)
+        content = _templates(kind, _context(kind, payload, config, now, link), config)
         headers = {"X-Svarfrist-Kind": kind}
         if kind in (Kind.DUE_SOON, Kind.OVERDUE, Kind.ESCALATION):
             headers["X-Svarfrist-Ref"] = str(payload["ref"])
@@ -246,10 +283,11 @@ def render_combined(
     (an obligation is listed once). Without: a catch-up after downtime, every reminder listed.
     """
     digest = next((p for k, p in items if k == Kind.DIGEST), None)
-    reminders = [_item(p, config, k) for k, p in items if k != Kind.DIGEST]
+    link = _linker(config, recipient, now)
+    reminders = [_item(p, config, k, link) for k, p in items if k != Kind.DIGEST]
     reminders.sort(key=lambda r: (r["deadline_iso"], r["ref"]))
     if digest is not None:
-        context = _context(Kind.DIGEST, digest, config, now)
+        context = _context(Kind.DIGEST, digest, config, now, link)
         listed = {(i["ref"], i["rule"]) for i in context["due_today"] + context["overdue"]}
         context["reminders"] = [r for r in reminders if (r["ref"], r["rule"]) not in listed]
         name = str(Kind.DIGEST)

@@ -142,7 +142,7 @@ def _sort_key(row: ReportRow) -> tuple[int, str]:
     return -row.count, row.key or ""
 
 
-def _with_times(
+def with_times(
     batches: Iterable[StateCodes],
 ) -> tuple[dict[str | None, ObligationCounts], dict[str | None, ResponseHistogram], int]:
     """Fold the combined pass into obligation counts and minute histograms per key, and
@@ -199,7 +199,7 @@ def build_report(
     keys = [i.key for i in inquiries]  # SQLite groups obligations by their positions
     if response_times:
         groups = state_minutes(session, by, period, now, keys)
-        obligations, hists, untimed = _with_times(groups)
+        obligations, hists, untimed = with_times(groups)
     else:
         obligations = {o.key: o for o in obligation_counts(session, by, period, now, keys)}
     if by is GroupBy.RULE:

@@ -98,8 +98,9 @@ class Inquiry(Base):
         # inquiries not closed at now (closed_at IS NULL OR > :now) per month of received_at,
         # read off this index alone (tracker.reports.queries)
         Index(None, "closed_at", "received_at"),
-        # list --advisor
-        Index(None, "advisor"),
+        # an advisor's open inquiries (the API's list, list --advisor): WHERE advisor = ?
+        # AND closed_at IS NULL, exactly those rows; the prefix serves other --advisor lists
+        Index(None, "advisor", "closed_at"),
     )
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from tracker import __version__
 from tracker.config import Settings
 from tracker.store.db import make_engine
-from tracker.web import api, errors, health
+from tracker.web import api, errors, health, links, public
 from tracker.web.middleware import BodyLimit, Metrics, SecurityHeaders
 from tracker.web.pages import STATIC_DIR, STATIC_PREFIX, site
 from tracker.web.pages.failures import is_api
@@ -58,6 +58,8 @@ def create_app(
     app.include_router(health.router)
     app.include_router(api.router())
     app.include_router(site.router())
+    app.include_router(links.router)
+    app.include_router(public.router)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     # The last added runs first: metrics see every answer, headers go on refusals too.
     app.add_middleware(
@@ -66,6 +68,11 @@ def create_app(
         page=site.too_large,
         is_page=lambda path: not is_api(path),
     )
-    app.add_middleware(SecurityHeaders, https=not settings.web.insecure_http)
+    app.add_middleware(
+        SecurityHeaders,
+        https=not settings.web.insecure_http,
+        embeddable=public.PREFIX,
+        embed_origins=tuple(settings.web.embed_origins),
+    )
     app.add_middleware(Metrics, registry=registry)
     return app

@@ -13,15 +13,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tracker.web.errors import error_response
 
-# No inline script or style anywhere, no framing (the public page's embed will be the one
-# exception, on its own route), nothing loaded from elsewhere: offices run closed networks.
-CONTENT_SECURITY_POLICY = (
+# No inline script or style anywhere, no framing (the public pages are the one exception,
+# see SecurityHeaders), nothing loaded from elsewhere: offices run closed networks.
+_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
 )
+CONTENT_SECURITY_POLICY = _POLICY.format(ancestors="'none'")
+FRAME_OPTIONS = (b"x-frame-options", b"DENY")
 SECURITY_HEADERS = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-    (b"x-frame-options", b"DENY"),
+    FRAME_OPTIONS,
     (b"x-content-type-options", b"nosniff"),
     # Mail links will carry one-click tokens in their path: never pass a URL on.
     (b"referrer-policy", b"no-referrer"),
@@ -33,21 +35,44 @@ NO_STORE = (b"cache-control", b"no-store")
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, *, https: bool) -> None:
+    """The headers above on every answer. Paths under ``embeddable`` (the public pages) may
+    be framed by ``embed_origins`` (``*``: any site) and carry no X-Frame-Options, which
+    cannot name origins; every other page may be framed by nobody."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        https: bool,
+        embeddable: str | None = None,
+        embed_origins: tuple[str, ...] = ("*",),
+    ) -> None:
         self.app = app
         self.https = https
+        self.embeddable = embeddable
+        framed = _POLICY.format(ancestors=" ".join(embed_origins))
+        self.embed_headers = tuple(
+            (b"content-security-policy", framed.encode())
+            if name == SECURITY_HEADERS[0][0]
+            else (name, value)
+            for name, value in SECURITY_HEADERS
+            if (name, value) != FRAME_OPTIONS
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        api = str(scope.get("path", "")).startswith("/api/")
+        path = str(scope.get("path", ""))
+        api = path.startswith("/api/")
+        framed = self.embeddable is not None and path.startswith(self.embeddable)
+        base = self.embed_headers if framed else SECURITY_HEADERS
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                extra = list(SECURITY_HEADERS) + ([HSTS] if self.https else [])
+                extra = list(base) + ([HSTS] if self.https else [])
                 extra += [NO_STORE] if api else []
                 headers += [(name, value) for name, value in extra if name not in present]
                 message["headers"] = headers

@@ -88,7 +88,7 @@ def list_inquiries(
     department: str | None = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     web = state.settings.web
     if limit is not None and limit > web.max_page_size:
         error = BadInputError(f"limit: at most {web.max_page_size}")
@@ -108,10 +108,14 @@ def list_inquiries(
             ),
             after=pages.Cursor.decode(cursor) if cursor else None,
         )
-    return {
-        "items": [inquiry_document(v) for v in found.views],
-        "next": found.next.encode() if found.next else None,
-    }
+    # JSON-native already (inquiry_document: strings, numbers, booleans): returned as is,
+    # FastAPI's jsonable_encoder would walk it again, ~45 % of the request (bench/web.py).
+    return JSONResponse(
+        {
+            "items": [inquiry_document(v) for v in found.views],
+            "next": found.next.encode() if found.next else None,
+        }
+    )
 
 
 @router.get(

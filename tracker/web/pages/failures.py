@@ -44,7 +44,7 @@ class LoginRequired(Exception):
 
 def is_api(path: str) -> bool:
     """Paths that answer in JSON (or text): the API, health and metrics."""
-    return path.startswith("/api/") or path in ("/healthz", "/metrics")
+    return path.startswith("/api/") or path.endswith(".json") or path in ("/healthz", "/metrics")
 
 
 def error_page(request: Request, status: int, text: str, user: Viewer | None = None) -> Response:

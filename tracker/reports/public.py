@@ -1,0 +1,132 @@
+"""The public page of response times: per department and rule over the last 90 days.
+
+Computed the reports' way from the stored response times (``rule_state_minutes`` is
+``state_minutes`` for one rule; ``with_times`` folds it into counts and minute histograms;
+the median and 90th percentile are ``ResponseHistogram``'s, the share on time is the
+reports' compliance): the public page and the management report cannot disagree.
+
+For the public: no ref, no advisor, no note, nothing about one inquiry. A cell built from
+fewer than :data:`MIN_INQUIRIES` answered inquiries is suppressed (None), so a small
+department's figures cannot point at one citizen's case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from tracker.core.calendar import COPENHAGEN
+from tracker.reports.build import percent, with_times
+from tracker.reports.obligations import ObligationCounts, rule_state_minutes
+from tracker.reports.queries import Period
+from tracker.reports.times import ResponseHistogram
+
+DAYS = 90
+"""The window: inquiries received in the 90 days up to the request's clock."""
+MIN_INQUIRIES = 5
+"""A cell with fewer answered inquiries than this is suppressed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cell:
+    """One department's figures for one rule; every figure None when suppressed."""
+
+    suppressed: bool
+    answered: int | None = None
+    median_hours: float | None = None
+    p90_hours: float | None = None
+    on_time_percent: float | None = None
+    """Met on time among met or overdue, as the reports' compliance."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Row:
+    department: str | None
+    """None for the row of all departments together."""
+    cells: dict[str, Cell]
+    """rule name -> its cell."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublicTimes:
+    start: datetime
+    end: datetime
+    rules: tuple[str, ...]
+    rows: tuple[Row, ...]
+    total: Row
+
+
+def window(now: datetime) -> Period:
+    """The last :data:`DAYS` days up to ``now``, as a report period."""
+    start = now - timedelta(days=DAYS)
+    return Period(
+        first=start.astimezone(COPENHAGEN).date(),
+        last=now.astimezone(COPENHAGEN).date(),
+        start=start,
+        end=now,
+    )
+
+
+def cell(counts: ObligationCounts | None, hist: ResponseHistogram | None) -> Cell:
+    """A cell from a group's counts and histogram, suppressed below MIN_INQUIRIES."""
+    answered = 0 if counts is None else counts.on_time + counts.late
+    if counts is None or answered < MIN_INQUIRIES:
+        return Cell(suppressed=True)
+    timed = hist is not None and hist.n >= MIN_INQUIRIES
+    return Cell(
+        suppressed=False,
+        answered=answered,
+        median_hours=hist.hours(0.5) if timed and hist else None,
+        p90_hours=hist.hours(0.9) if timed and hist else None,
+        on_time_percent=percent(counts.on_time, counts.on_time + counts.late + counts.overdue),
+    )
+
+
+def _together(
+    counts: Iterable[ObligationCounts], hists: Iterable[ResponseHistogram]
+) -> tuple[ObligationCounts, ResponseHistogram]:
+    counts = list(counts)
+    total = ObligationCounts(
+        key=None,
+        obligations=sum(c.obligations for c in counts),
+        on_time=sum(c.on_time for c in counts),
+        late=sum(c.late for c in counts),
+        overdue=sum(c.overdue for c in counts),
+    )
+    merged = ResponseHistogram()
+    for hist in hists:
+        merged.minutes.update(hist.minutes)
+    return total, merged
+
+
+def response_times(
+    session: Session, *, rules: Sequence[str], departments: Sequence[str], now: datetime
+) -> PublicTimes:
+    """Every department (the configured ones first, then any others found) for ``rules``."""
+    period = window(now)
+    assert period.start is not None and period.end is not None
+    found: dict[str, dict[str | None, Cell]] = {}
+    totals: dict[str, Cell] = {}
+    for rule in rules:
+        counts, hists, _ = with_times(rule_state_minutes(session, rule, period, now))
+        found[rule] = {key: cell(counts[key], hists.get(key)) for key in counts}
+        totals[rule] = cell(*_together(counts.values(), hists.values()))
+    seen = {key for per_rule in found.values() for key in per_rule if key is not None}
+    names = [*departments, *sorted(seen - set(departments))]
+    rows = tuple(
+        Row(
+            department=name,
+            cells={rule: found[rule].get(name, Cell(suppressed=True)) for rule in rules},
+        )
+        for name in names
+    )
+    return PublicTimes(
+        start=period.start,
+        end=period.end,
+        rules=tuple(rules),
+        rows=rows,
+        total=Row(department=None, cells=totals),
+    )
