@@ -41,6 +41,7 @@ __all__ = [
     "Envelope",
     "MailConfig",
     "format_deadline",
+    "format_promise",
     "header_safe",
     "message_id",
     "render",
@@ -135,6 +136,18 @@ def format_deadline(moment: datetime, language: str) -> str:
     month = _MONTHS[language][local.month - 1]
     if language == "da":
         return f"{weekday} {local.day}. {month} {local.year} kl. {local:%H:%M}"
+    return f"{weekday} {local.day} {month} {local.year} at {local:%H:%M}"
+
+
+def format_promise(moment: datetime, language: str) -> str:
+    """``tirsdag den 15. december 2026 kl. 12.00``: the date an acknowledgement promises, in
+    the form of a Danish letter (local time, Europe/Copenhagen); English ``Tuesday 15
+    December 2026 at 12:00``."""
+    local = moment.astimezone(COPENHAGEN)
+    weekday = _WEEKDAYS[language][local.weekday()]
+    month = _MONTHS[language][local.month - 1]
+    if language == "da":
+        return f"{weekday} den {local.day}. {month} {local.year} kl. {local:%H.%M}"
     return f"{weekday} {local.day} {month} {local.year} at {local:%H:%M}"
 
 

@@ -1,0 +1,199 @@
+"""Sending the acknowledgements from the outbox: exactly once in all but a counted window.
+
+The row is claimed and committed first (as ``notify`` does); the address is then read from
+the citizen's message by its UID, the message is handed to SMTP, and at that moment (read
+just before the hand-over) the inquiry's ``reply`` is fulfilled and the row erased, in one
+transaction. A kill between the SMTP server's acceptance and that commit leaves the row
+``sending``; it is claimed again after the lease and sent twice: the counted window.
+A human reply that arrives first erases the row (tracker.intake.process.fulfil).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracker.errors import BadInputError
+from tracker.intake.imap import Mailbox
+from tracker.intake.parse import parse
+from tracker.intake.process import Intake
+from tracker.mail.acknowledgement import render_acknowledgement
+from tracker.mail.message import AddressError, Envelope
+from tracker.mail.render import MailConfig
+from tracker.mail.smtp import Connector, DeliveryError, SmtpConfig, smtp_connector
+from tracker.store import intake as store
+from tracker.store import outbox, register
+from tracker.store.db import transaction
+from tracker.store.models import Inquiry
+
+log = logging.getLogger(__name__)
+
+CLAIM_BATCH = 200
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Ready:
+    row_id: int
+    ref: str
+    attempts: int
+    payload: dict[str, Any]
+    envelope: Envelope
+
+
+def connector_of(intake: Intake) -> Connector:
+    smtp = intake.settings.smtp
+    return smtp_connector(
+        SmtpConfig(
+            host=smtp.host,
+            port=smtp.port,
+            security=smtp.security,
+            username=smtp.username,
+            password=smtp.password.get_secret_value() if smtp.password is not None else None,
+            timeout_seconds=smtp.timeout_seconds,
+            ca_file=smtp.ca_file,
+        )
+    )
+
+
+def send_acknowledgements(
+    mailbox: Mailbox,
+    uidvalidity: int,
+    *,
+    intake: Intake,
+    factory: sessionmaker[Session],
+    connect: Connector,
+    clock: Callable[[], datetime],
+) -> int:
+    """Send the due acknowledgements of the selected folder's messages; returns how many."""
+    now = clock()
+    lease = timedelta(seconds=intake.settings.daemon.claim_lease_seconds)
+    with transaction(factory) as session:
+        rows = outbox.claim(
+            session, now=now, limit=CLAIM_BATCH, lease=lease, kinds=(store.ACKNOWLEDGEMENT,)
+        )
+    if not rows:
+        return 0
+    ready, elsewhere = _prepare(
+        mailbox, uidvalidity, intake=intake, factory=factory, rows=rows, now=now
+    )
+    if elsewhere:
+        with transaction(factory) as session:
+            outbox.release(session, elsewhere)
+    if not ready:
+        return 0
+    results = asyncio.run(_send(connect, ready, clock))
+    sent = 0
+    retry = outbox.RetryPolicy(max_attempts=intake.settings.daemon.max_attempts)
+    for item, outcome in zip(ready, results, strict=True):
+        with transaction(factory) as session:
+            if isinstance(outcome, datetime):
+                _sent(session, intake, item, outcome)
+                sent += 1
+            elif outcome.permanent:
+                log.warning("intake: acknowledgement of %s refused: %s", item.ref, outcome.detail)
+                store.erase(session, item.row_id)
+            else:
+                retrying = outbox.Retry(attempts=item.attempts, payload=item.payload)
+                outbox.mark_retry(
+                    session,
+                    {item.row_id: retrying},
+                    error=outcome.detail,
+                    now=clock(),
+                    policy=retry,
+                )
+    return sent
+
+
+def _prepare(
+    mailbox: Mailbox,
+    uidvalidity: int,
+    *,
+    intake: Intake,
+    factory: sessionmaker[Session],
+    rows: Sequence[Any],
+    now: datetime,
+) -> tuple[list[_Ready], list[int]]:
+    """Each claimed row with its message rendered; rows of another folder or numbering wait."""
+    mail_config = MailConfig(mail_from=intake.settings.mail_from, language=intake.conf.language)
+    ready: list[_Ready] = []
+    elsewhere: list[int] = []
+    for row in rows:
+        p = dict(row.payload)
+        if p.get("folder") != mailbox.folder or p.get("uidvalidity") != uidvalidity:
+            elsewhere.append(row.id)
+            continue
+        header = mailbox.header(int(p["uid"]))
+        mail = parse(header) if header else None
+        with transaction(factory) as session:
+            inquiry = session.get(Inquiry, row.inquiry_id) if row.inquiry_id else None
+            if mail is None or mail.reply_to is None or inquiry is None:
+                log.warning("intake: acknowledgement of %s dropped: message UID %s is gone",
+                            p.get("ref"), p.get("uid"))  # fmt: skip
+                store.erase(session, row.id)
+                continue
+            due = p.get("due_at")
+            try:
+                envelope = render_acknowledgement(
+                    ref=inquiry.ref,
+                    received_at=inquiry.received_at,
+                    due_at=datetime.fromisoformat(due) if due else None,
+                    department=inquiry.department,
+                    recipient=mail.reply_to,
+                    in_reply_to=mail.message_id,
+                    references=mail.references,
+                    message_id=intake.ack_message_id(inquiry.id),
+                    config=mail_config,
+                    now=now,
+                )
+            except AddressError:
+                log.warning("intake: acknowledgement of %s dropped: UID %s has no usable address",
+                            inquiry.ref, p.get("uid"))  # fmt: skip
+                store.erase(session, row.id)
+                continue
+        ready.append(
+            _Ready(
+                row_id=row.id, ref=inquiry.ref, attempts=row.attempts, payload=p, envelope=envelope
+            )
+        )
+    return ready, elsewhere
+
+
+async def _send(
+    connect: Connector, ready: Sequence[_Ready], clock: Callable[[], datetime]
+) -> list[datetime | DeliveryError]:
+    """Each message's hand-over time, or why it failed; one SMTP connection."""
+    results: list[datetime | DeliveryError] = []
+    try:
+        connection = await connect()
+    except DeliveryError as exc:
+        return [exc for _ in ready]
+    try:
+        for item in ready:
+            at = clock()
+            try:
+                await connection.send(item.envelope)
+            except DeliveryError as exc:
+                results.append(exc)
+                if exc.connection_lost:
+                    break
+                continue
+            results.append(at)
+    finally:
+        await connection.close()
+    lost = DeliveryError("*", "connection lost", permanent=False, connection_lost=True)
+    return results + [lost] * (len(ready) - len(results))
+
+
+def _sent(session: Session, intake: Intake, item: _Ready, at: datetime) -> None:
+    """Handed to SMTP at ``at``: the row goes (with the UID it held), ``reply`` is fulfilled."""
+    store.erase(session, item.row_id)
+    try:
+        register.reply(session, intake.context(at), item.ref, at)
+    except BadInputError as exc:  # replied to meanwhile, closed, or no reply rule: noted
+        log.info("intake: acknowledgement of %s fulfils nothing: %s", item.ref, exc)
