@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import BadInputError
@@ -131,7 +132,7 @@ def _prepare(
         header = mailbox.header(int(p["uid"]))
         mail = parse(header) if header else None
         with transaction(factory) as session:
-            inquiry = session.get(Inquiry, row.inquiry_id) if row.inquiry_id else None
+            inquiry = session.scalar(select(Inquiry).where(Inquiry.ref == str(p.get("ref"))))
             if mail is None or mail.reply_to is None or inquiry is None:
                 log.warning("intake: acknowledgement of %s dropped: message UID %s is gone",
                             p.get("ref"), p.get("uid"))  # fmt: skip

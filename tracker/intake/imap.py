@@ -99,6 +99,9 @@ class Mailbox:
     def has_idle(self) -> bool:
         return bool(self.client.has_capability("IDLE"))
 
+    def exists(self, folder: str) -> bool:
+        return bool(self.client.folder_exists(folder))
+
     def ensure_folders(self, names: Sequence[str]) -> None:
         for name in names:
             if not self.client.folder_exists(name):

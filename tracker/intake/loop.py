@@ -72,7 +72,7 @@ def run_round(
             mailbox, uidvalidity, intake=intake, factory=factory, connect=connect, clock=clock
         )
     _move(mailbox, intake, factory, conf.folder, uidvalidity)
-    if conf.sent_folder:
+    if conf.sent_folder and mailbox.exists(conf.sent_folder):
         counts.add(_sent_folder(mailbox, intake, factory, conf.sent_folder, clock))
         mailbox.open(conf.folder)  # back to the intake folder, where IDLE waits
     return counts

@@ -190,7 +190,7 @@ def _citizen(
     found = store.by_ref(session, ref)
     assert found is not None
     inquiry_id = found[0]
-    ack_digest = digest(intake.key, intake.ack_message_id(inquiry_id))
+    ack_digest = digest(intake.key, intake.ack_message_id(inquiry_id).strip("<>"))
     store.remember(session, inquiry_id, [mine, ack_digest])
     if promise:
         payload = {"ref": ref, "folder": folder, "uidvalidity": uidvalidity, "uid": f.uid}
