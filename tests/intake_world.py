@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
+import dovecot
+from smtp_sink import Sink
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-import dovecot
-from smtp_sink import Sink
 from tracker.config import IntakeSettings, Settings
 from tracker.intake import loop
 from tracker.intake.acknowledge import connector_of
