@@ -8,8 +8,10 @@ with a self-signed certificate when asked), a passwd-file user with a maildir.
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import os
+import signal
 import shutil
 import socket
 import subprocess
@@ -96,8 +98,27 @@ class Dovecot:
                 time.sleep(0.05)
         raise RuntimeError(f"dovecot did not listen: {self.log()}")
 
+    def _children(self) -> list[int]:
+        """The server's processes besides the master (by the master's pid: ours only)."""
+        try:
+            master = (self.root / "run" / "master.pid").read_text().strip()
+        except OSError:
+            return []
+        found = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", master], capture_output=True, text=True, check=False
+        )
+        return [int(pid) for pid in found.stdout.split()]
+
     def stop(self) -> None:
-        subprocess.run([str(DOVECOT), "-c", str(self.config), "stop"], check=False)
+        """Stop the server and its client sessions (Dovecot leaves a running imap process
+        serving its client after the master stops: an outage must end those too)."""
+        children = self._children()
+        subprocess.run(
+            [str(DOVECOT), "-c", str(self.config), "stop"], check=False, capture_output=True
+        )
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

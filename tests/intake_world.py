@@ -129,3 +129,25 @@ def wait_for(predicate: Any, seconds: float = 20.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("condition not met in time")
+
+
+def toml_for(world: World, database_url: str, path: Any) -> dict[str, str]:
+    """The world's settings as a TOML file, and the environment that points at it."""
+    conf = world.settings.intake
+    assert conf is not None and conf.password is not None and conf.hash_key is not None
+    departments = "".join(f'"{a}" = "{d}"\n' for a, d in conf.departments.items())
+    path.write_text(
+        f'database_url = "{database_url}"\n'
+        f'mail_from = "{world.settings.mail_from}"\n'
+        f'default_recipient = "{world.settings.default_recipient}"\n'
+        "[daemon]\nsweep_interval_seconds = 1\n"
+        f'[smtp]\nhost = "127.0.0.1"\nport = {world.sink.port}\nsecurity = "none"\n'
+        f'[intake]\nimap_host = "127.0.0.1"\nimap_port = {conf.imap_port}\n'
+        f'imap_security = "none"\nusername = "{conf.username}"\n'
+        f'password = "{conf.password.get_secret_value()}"\n'
+        f'default_department = "{conf.default_department}"\n'
+        f'hash_key = "{conf.hash_key.get_secret_value()}"\npoll_seconds = 2\n'
+        f"[intake.departments]\n{departments}",
+        encoding="utf-8",
+    )
+    return {"SVARFRIST_CONFIG": str(path)}

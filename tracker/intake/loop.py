@@ -243,7 +243,9 @@ def forever(
                        failing_since=None, last_error=None)  # fmt: skip
                 failing_since, backoff = None, FIRST_BACKOFF
                 _wait(mailbox, intake, stop)
-        except IMAP_ERRORS as exc:
+        except Exception as exc:  # IMAP down, or the database: back off, never stop reading
+            if not isinstance(exc, IMAP_ERRORS):
+                log.exception("intake: round failed")
             now = clock()
             failing_since = failing_since or now
             log.warning("intake: IMAP %s: %s; retrying in %d s", type(exc).__name__, exc,
