@@ -146,6 +146,17 @@ class Dovecot:
         finally:
             imap.logout()
 
+    def append_many(self, raws: list[bytes], folder: str = "INBOX") -> None:
+        """Many messages over one connection (a backlog)."""
+        imap = self.client()
+        try:
+            stamp = imaplib.Time2Internaldate(time.time())
+            for raw in raws:
+                typ, data = imap.append(folder, "", stamp, raw)
+                assert typ == "OK", data
+        finally:
+            imap.logout()
+
     def uids(self, folder: str) -> list[int]:
         imap = self.client()
         try:

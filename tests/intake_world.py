@@ -10,6 +10,7 @@ from email.utils import format_datetime
 from typing import Any
 
 import dovecot
+import pytest
 from smtp_sink import Sink
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -103,6 +104,8 @@ def settings_for(server: dovecot.Dovecot, sink: Sink, database_url: str, **intak
 
 
 def make_world(database_url: str, **intake: Any) -> Iterator[World]:
+    if not dovecot.DOVECOT.exists():
+        pytest.skip("no /usr/sbin/dovecot: apt-get install dovecot-imapd (.ci/run does)")
     server = dovecot.make()
     server.start()
     sink = Sink().start()
@@ -131,7 +134,9 @@ def wait_for(predicate: Any, seconds: float = 20.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-def toml_for(world: World, database_url: str, path: Any) -> dict[str, str]:
+def toml_for(
+    world: World, database_url: str, path: Any, *, lease: int = 300, batch: int = 200
+) -> dict[str, str]:
     """The world's settings as a TOML file, and the environment that points at it."""
     conf = world.settings.intake
     assert conf is not None and conf.password is not None and conf.hash_key is not None
@@ -140,13 +145,13 @@ def toml_for(world: World, database_url: str, path: Any) -> dict[str, str]:
         f'database_url = "{database_url}"\n'
         f'mail_from = "{world.settings.mail_from}"\n'
         f'default_recipient = "{world.settings.default_recipient}"\n'
-        "[daemon]\nsweep_interval_seconds = 1\n"
+        f"[daemon]\nsweep_interval_seconds = 1\nclaim_lease_seconds = {lease}\n"
         f'[smtp]\nhost = "127.0.0.1"\nport = {world.sink.port}\nsecurity = "none"\n'
         f'[intake]\nimap_host = "127.0.0.1"\nimap_port = {conf.imap_port}\n'
         f'imap_security = "none"\nusername = "{conf.username}"\n'
         f'password = "{conf.password.get_secret_value()}"\n'
         f'default_department = "{conf.default_department}"\n'
-        f'hash_key = "{conf.hash_key.get_secret_value()}"\npoll_seconds = 2\n'
+        f'hash_key = "{conf.hash_key.get_secret_value()}"\npoll_seconds = 2\nbatch = {batch}\n'
         f"[intake.departments]\n{departments}",
         encoding="utf-8",
     )

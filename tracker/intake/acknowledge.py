@@ -88,27 +88,25 @@ def send_acknowledgements(
             outbox.release(session, elsewhere)
     if not ready:
         return 0
-    results = asyncio.run(_send(connect, ready, clock))
-    sent = 0
     retry = outbox.RetryPolicy(max_attempts=intake.settings.daemon.max_attempts)
-    for item, outcome in zip(ready, results, strict=True):
+
+    def settle(item: _Ready, outcome: datetime | DeliveryError) -> None:
+        """Commit each message's outcome as soon as SMTP gave it: a kill then repeats at most
+        the one message in flight."""
         with transaction(factory) as session:
             if isinstance(outcome, datetime):
                 _sent(session, intake, item, outcome)
-                sent += 1
             elif outcome.permanent:
                 log.warning("intake: acknowledgement of %s refused: %s", item.ref, outcome.detail)
                 store.erase(session, item.row_id)
             else:
                 retrying = outbox.Retry(attempts=item.attempts, payload=item.payload)
+                error, at = outcome.detail, clock()
                 outbox.mark_retry(
-                    session,
-                    {item.row_id: retrying},
-                    error=outcome.detail,
-                    now=clock(),
-                    policy=retry,
+                    session, {item.row_id: retrying}, error=error, now=at, policy=retry
                 )
-    return sent
+
+    return asyncio.run(_send(connect, ready, clock, settle))
 
 
 def _prepare(
@@ -166,29 +164,37 @@ def _prepare(
 
 
 async def _send(
-    connect: Connector, ready: Sequence[_Ready], clock: Callable[[], datetime]
-) -> list[datetime | DeliveryError]:
-    """Each message's hand-over time, or why it failed; one SMTP connection."""
-    results: list[datetime | DeliveryError] = []
+    connect: Connector,
+    ready: Sequence[_Ready],
+    clock: Callable[[], datetime],
+    settle: Callable[[_Ready, datetime | DeliveryError], None],
+) -> int:
+    """Send over one SMTP connection, settling each message at once; returns how many went."""
     try:
         connection = await connect()
     except DeliveryError as exc:
-        return [exc for _ in ready]
-    try:
         for item in ready:
-            at = clock()
+            settle(item, exc)
+        return 0
+    sent = 0
+    try:
+        for done, item in enumerate(ready):
+            at = clock()  # the moment of the hand-over: the reply it fulfils happened then
             try:
                 await connection.send(item.envelope)
             except DeliveryError as exc:
-                results.append(exc)
+                settle(item, exc)
                 if exc.connection_lost:
+                    lost = DeliveryError("*", "connection lost", permanent=False)
+                    for rest in ready[done + 1 :]:
+                        settle(rest, lost)
                     break
                 continue
-            results.append(at)
+            settle(item, at)
+            sent += 1
     finally:
         await connection.close()
-    lost = DeliveryError("*", "connection lost", permanent=False, connection_lost=True)
-    return results + [lost] * (len(ready) - len(results))
+    return sent
 
 
 def _sent(session: Session, intake: Intake, item: _Ready, at: datetime) -> None:
