@@ -88,7 +88,7 @@ def test_two_readers_on_postgresql_register_each_mail_once(
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
-            )  # fmt: skip
+            )
             for _ in range(2)
         ]
         for reader in readers:
