@@ -103,10 +103,10 @@ def settings_for(server: dovecot.Dovecot, sink: Sink, database_url: str, **intak
     )
 
 
-def make_world(database_url: str, **intake: Any) -> Iterator[World]:
+def make_world(database_url: str, *, ssl: bool = False, **intake: Any) -> Iterator[World]:
     if not dovecot.DOVECOT.exists():
         pytest.skip("no /usr/sbin/dovecot: apt-get install dovecot-imapd (.ci/run does)")
-    server = dovecot.make()
+    server = dovecot.make(ssl=ssl)
     server.start()
     sink = Sink().start()
     engine = make_engine(database_url)
@@ -116,7 +116,13 @@ def make_world(database_url: str, **intake: Any) -> Iterator[World]:
             server=server,
             sink=sink,
             engine=engine,
-            settings=settings_for(server, sink, database_url, **intake),
+            settings=settings_for(
+                server,
+                sink,
+                database_url,
+                **({"imap_security": "starttls", "ca_file": str(server.cert)} if ssl else {})
+                | intake,
+            ),
         )
     finally:
         engine.dispose()

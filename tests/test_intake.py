@@ -246,3 +246,35 @@ def test_svarfrist_answer_fulfils_the_promised_answer(world: World, run_cli) -> 
     assert world.obligations(inquiry.id)["answer"].met_at is not None
     again = run_cli("answer", inquiry.ref, env=env)
     assert again.returncode == 2 and again.stderr.startswith("error:")
+
+
+def test_starttls_with_the_servers_ca_reads_the_mailbox(database_url: str) -> None:
+    for world in make_world(database_url, ssl=True):
+        world.server.append(citizen_mail(1))
+        assert world.round().outcomes["registered"] == 1
+
+
+def test_starttls_refuses_a_certificate_it_cannot_verify(sqlite_url: str) -> None:
+    import ssl
+
+    for world in make_world(sqlite_url, ssl=True, ca_file=None):
+        with pytest.raises(ssl.SSLError):
+            world.round()
+        assert world.inquiries() == []
+
+
+def test_the_acknowledgement_in_english_where_configured(sqlite_url: str) -> None:
+    for world in make_world(sqlite_url, language="en"):
+        world.server.append(
+            citizen_mail(1), when=datetime(2026, 12, 1, 9, 30, tzinfo=UTC).timestamp()
+        )
+        world.round()
+        (ack,) = world.sink.messages
+        assert str(ack["Subject"]).startswith("We have received your inquiry [SF ")
+        body = ack.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "You will get an answer by Tuesday 15 December 2026 at 10:30." in body
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
+    return f"sqlite:///{tmp_path / 'svarfrist.db'}"
