@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import BadInputError
 from tracker.intake.imap import Mailbox
-from tracker.intake.parse import parse
+from tracker.intake.parse import Mail, parse
 from tracker.intake.process import Intake
 from tracker.mail.acknowledgement import render_acknowledgement
 from tracker.mail.message import AddressError, Envelope
@@ -118,49 +118,65 @@ def _prepare(
     rows: Sequence[Any],
     now: datetime,
 ) -> tuple[list[_Ready], list[int]]:
-    """Each claimed row with its message rendered; rows of another folder or numbering wait."""
-    mail_config = MailConfig(mail_from=intake.settings.mail_from, language=intake.conf.language)
+    """Each claimed row with its message rendered (the headers in one FETCH, the inquiries in
+    one query); rows of another folder or numbering wait, rows whose message or address is
+    gone are erased."""
+    mine = [r for r in rows if _here(r.payload, mailbox.folder, uidvalidity)]
+    elsewhere = [r.id for r in rows if not _here(r.payload, mailbox.folder, uidvalidity)]
+    headers = {f.uid: f.header for f in mailbox.fetch([int(r.payload["uid"]) for r in mine])}
     ready: list[_Ready] = []
-    elsewhere: list[int] = []
-    for row in rows:
-        p = dict(row.payload)
-        if p.get("folder") != mailbox.folder or p.get("uidvalidity") != uidvalidity:
-            elsewhere.append(row.id)
-            continue
-        header = mailbox.header(int(p["uid"]))
-        mail = parse(header) if header else None
-        with transaction(factory) as session:
-            inquiry = session.scalar(select(Inquiry).where(Inquiry.ref == str(p.get("ref"))))
-            if mail is None or mail.reply_to is None or inquiry is None:
-                log.warning("intake: acknowledgement of %s dropped: message UID %s is gone",
-                            p.get("ref"), p.get("uid"))  # fmt: skip
+    with transaction(factory) as session:
+        refs = [str(r.payload["ref"]) for r in mine]
+        inquiries = {
+            i.ref: i for i in session.scalars(select(Inquiry).where(Inquiry.ref.in_(refs)))
+        }
+        for row in mine:
+            p = dict(row.payload)
+            inquiry = inquiries.get(str(p["ref"]))
+            header = headers.get(int(p["uid"]))
+            envelope = _render(intake, inquiry, parse(header), p, now) if header else None
+            if inquiry is None or envelope is None:
+                log.warning("intake: acknowledgement of %s dropped: UID %s is gone or has no "
+                            "usable address", p.get("ref"), p.get("uid"))  # fmt: skip
                 store.erase(session, row.id)
                 continue
-            due = p.get("due_at")
-            try:
-                envelope = render_acknowledgement(
+            ready.append(
+                _Ready(
+                    row_id=row.id,
                     ref=inquiry.ref,
-                    received_at=inquiry.received_at,
-                    due_at=datetime.fromisoformat(due) if due else None,
-                    department=inquiry.department,
-                    recipient=mail.reply_to,
-                    in_reply_to=mail.message_id,
-                    references=mail.references,
-                    message_id=intake.ack_message_id(inquiry.id),
-                    config=mail_config,
-                    now=now,
+                    attempts=row.attempts,
+                    payload=p,
+                    envelope=envelope,
                 )
-            except AddressError:
-                log.warning("intake: acknowledgement of %s dropped: UID %s has no usable address",
-                            inquiry.ref, p.get("uid"))  # fmt: skip
-                store.erase(session, row.id)
-                continue
-        ready.append(
-            _Ready(
-                row_id=row.id, ref=inquiry.ref, attempts=row.attempts, payload=p, envelope=envelope
             )
-        )
     return ready, elsewhere
+
+
+def _here(payload: Any, folder: str | None, uidvalidity: int) -> bool:
+    return bool(payload.get("folder") == folder and payload.get("uidvalidity") == uidvalidity)
+
+
+def _render(
+    intake: Intake, inquiry: Inquiry | None, mail: Mail, p: dict[str, Any], now: datetime
+) -> Envelope | None:
+    if inquiry is None or mail.reply_to is None:
+        return None
+    due = p.get("due_at")
+    try:
+        return render_acknowledgement(
+            ref=inquiry.ref,
+            received_at=inquiry.received_at,
+            due_at=datetime.fromisoformat(due) if due else None,
+            department=inquiry.department,
+            recipient=mail.reply_to,
+            in_reply_to=mail.message_id,
+            references=mail.references,
+            message_id=intake.ack_message_id(inquiry.id),
+            config=MailConfig(mail_from=intake.settings.mail_from, language=intake.conf.language),
+            now=now,
+        )
+    except AddressError:
+        return None
 
 
 async def _send(

@@ -129,12 +129,6 @@ class Mailbox:
                     found.append(_fetched(uid, item))
         return found
 
-    def header(self, uid: int) -> bytes | None:
-        """One message's header, or None when it is not (or no longer) in the folder."""
-        data = self.client.fetch([uid], ["BODY.PEEK[HEADER]"])
-        item = data.get(uid)
-        return None if item is None else bytes(item.get(b"BODY[HEADER]") or b"")
-
     def move(self, uids: Sequence[int], target: str) -> None:
         """Move out of the selected folder; a UID no longer there is passed over."""
         if not uids:
