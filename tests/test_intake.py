@@ -278,3 +278,31 @@ def test_the_acknowledgement_in_english_where_configured(sqlite_url: str) -> Non
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
     return f"sqlite:///{tmp_path / 'svarfrist.db'}"
+
+
+def test_a_mail_that_cannot_be_registered_goes_to_the_error_folder_and_intake_goes_on(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Settings built without the start-up check: a department that does not exist (as after
+    # a configuration changed under a running reader) makes registering raise.
+    for world in make_world(sqlite_url, departments={"ghost@kommune.test": "Ikke en afdeling"}):
+        world.server.append(citizen_mail(1, to="ghost@kommune.test"))
+        world.server.append(citizen_mail(2, sender="bo@example.dk"))
+        counts = world.round()
+        assert counts.outcomes["error"] == 1 and counts.outcomes["registered"] == 1
+        assert world.server.uids("Svarfrist/Fejl") == [1]
+        assert world.server.uids("INBOX") == []
+        (line,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        assert line.startswith("intake: UID 1 in INBOX moved to Svarfrist/Fejl: BadInputError")
+        assert "example.dk" not in caplog.text
+
+
+def test_undo_reverts_an_answer(world: World, run_cli) -> None:  # type: ignore[no-untyped-def]
+    world.server.append(citizen_mail(1))
+    world.round()
+    (inquiry,) = world.inquiries()
+    env = {"SVARFRIST_DATABASE_URL": str(world.engine.url.render_as_string(False))}
+    assert run_cli("answer", inquiry.ref, env=env).returncode == 0
+    undone = run_cli("undo", inquiry.ref, env=env)
+    assert undone.returncode == 0, undone.stderr
+    assert world.obligations(inquiry.id)["answer"].met_at is None

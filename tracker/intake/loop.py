@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from tracker.errors import SvarfristError
 from tracker.intake import process
 from tracker.intake.acknowledge import send_acknowledgements
 from tracker.intake.imap import IMAP_ERRORS, Fetched, Mailbox
@@ -114,8 +115,8 @@ def _inbox_batch(
                         session, intake, folder=folder, uidvalidity=uidvalidity, f=fetched, now=now
                     )
             except Exception as exc:  # noqa: BLE001 - bad mail must never stop intake
-                log.error("intake: UID %d in %s moved to %s: %s: %s", fetched.uid, folder,
-                          intake.conf.error_folder, type(exc).__name__, exc)  # fmt: skip
+                log.error("intake: UID %d in %s moved to %s: %s", fetched.uid, folder,
+                          intake.conf.error_folder, _why(exc))  # fmt: skip
                 store.plan_move(session, folder, uidvalidity, fetched.uid, process.ERROR)
                 outcome, why = "error", None
             store.advance(session, folder, fetched.uid, now)
@@ -164,12 +165,20 @@ def _sent_folder(
                     with session.begin_nested():
                         outcome = _sent_one(session, intake, fetched, now)
                 except Exception as exc:  # noqa: BLE001 - one bad message, not the round
-                    log.error("intake: UID %d in %s skipped: %s: %s", fetched.uid, folder,
-                              type(exc).__name__, exc)  # fmt: skip
+                    log.error("intake: UID %d in %s skipped: %s", fetched.uid, folder,
+                              _why(exc))  # fmt: skip
                     outcome = "error"
                 store.advance(session, folder, fetched.uid, now)
                 if outcome is not None:
                     counts.outcomes[outcome] += 1
+
+
+def _why(exc: Exception) -> str:
+    """One line for the log: Svarfrist's own errors name only our values; any other error's
+    text might quote the mail, so only its type is logged."""
+    if isinstance(exc, SvarfristError):
+        return f"{type(exc).__name__}: {exc}"
+    return type(exc).__name__
 
 
 def _sent_one(session: Session, intake: Intake, fetched: Fetched, now: datetime) -> str | None:
