@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import dovecot
 import pytest
@@ -306,3 +307,19 @@ def test_undo_reverts_an_answer(world: World, run_cli) -> None:  # type: ignore[
     undone = run_cli("undo", inquiry.ref, env=env)
     assert undone.returncode == 0, undone.stderr
     assert world.obligations(inquiry.id)["answer"].met_at is None
+
+
+def test_an_office_writes_its_own_acknowledgement(sqlite_url: str, tmp_path: Path) -> None:
+    (tmp_path / "t" / "da").mkdir(parents=True)
+    (tmp_path / "t" / "da" / "acknowledgement.txt.j2").write_text(
+        "Kære borger. Sag {{ ref }} besvares senest {{ deadline }}.\n"
+    )
+    for world in make_world(sqlite_url, template_dir=tmp_path / "t"):
+        world.server.append(
+            citizen_mail(1), when=datetime(2026, 12, 1, 9, 30, tzinfo=UTC).timestamp()
+        )
+        world.round()
+        (ack,) = world.sink.messages
+        body = ack.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "besvares senest tirsdag den 15. december 2026 kl. 10.30." in body
+        assert str(ack["Subject"]).startswith("Vi har modtaget din henvendelse [SF ")  # built-in

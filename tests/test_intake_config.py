@@ -106,3 +106,24 @@ def test_a_failing_token_command_is_an_environment_failure(tmp_path: Path) -> No
         token(conf)
     with pytest.raises(EnvironmentFailure, match="oauth2_token_file"):
         token(settings_with(oauth2_token_file=tmp_path / "missing"))
+
+
+def test_an_acknowledgement_template_without_the_ref_tag_fails_at_start(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tracker.intake.process import Intake
+
+    (tmp_path / "t" / "da").mkdir(parents=True)
+    (tmp_path / "t" / "da" / "acknowledgement.subject.j2").write_text("Tak for din mail\n")
+    settings = load(
+        env, tmp_path, GOOD.replace("[intake]", f'[intake]\ntemplate_dir = "{tmp_path / "t"}"')
+    )
+    with pytest.raises(ConfigError, match=r"intake.template_dir: the subject must keep"):
+        Intake.of(settings)  # type: ignore[arg-type]
+    (tmp_path / "u" / "da").mkdir(parents=True)
+    (tmp_path / "u" / "da" / "acknowledgement.subject.j2").write_text("Tak [SF {{ reff }}]\n")
+    settings = load(
+        env, tmp_path, GOOD.replace("[intake]", f'[intake]\ntemplate_dir = "{tmp_path / "u"}"')
+    )
+    with pytest.raises(ConfigError, match="cannot render: 'reff' is undefined"):
+        Intake.of(settings)  # type: ignore[arg-type]

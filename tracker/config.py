@@ -241,6 +241,9 @@ class IntakeSettings(BaseModel):
     is never a citizen's, and a Bcc of a reply to it fulfils ``answer``."""
     acknowledge: bool = True
     language: Literal["da", "en"] = "da"
+    template_dir: Path | None = None
+    """The office's own wording of the acknowledgement: ``<language>/acknowledgement.subject.j2``,
+    ``.txt.j2``, ``.html.j2`` (each optional; the subject must keep ``[SF {{ ref }}]``)."""
     departments: dict[str, str] = {}
     """Address the mail was sent to -> department."""
     default_department: str | None = None

@@ -174,6 +174,7 @@ def _render(
             message_id=intake.ack_message_id(inquiry.id),
             config=MailConfig(mail_from=intake.settings.mail_from, language=intake.conf.language),
             now=now,
+            template_dir=str(intake.conf.template_dir) if intake.conf.template_dir else None,
         )
     except AddressError:
         return None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -21,10 +21,12 @@ from sqlalchemy.orm import Session
 
 from tracker.config import IntakeSettings, Settings, build_calendar, build_rules
 from tracker.core.calendar import BusinessCalendar
-from tracker.errors import BadInputError
+from tracker.errors import BadInputError, ConfigError
 from tracker.intake.imap import Fetched
 from tracker.intake.parse import Mail, Verdict, digest, parse, verdict
+from tracker.mail.acknowledgement import render_acknowledgement
 from tracker.mail.message import message_id
+from tracker.mail.render import MailConfig
 from tracker.sla import Channel, Rule
 from tracker.store import intake as store
 from tracker.store import outbox, register
@@ -50,11 +52,14 @@ class Intake:
 
     @classmethod
     def of(cls, settings: Settings) -> Intake:
+        """Built once at start; an acknowledgement template that cannot render fails here."""
         conf = settings.intake
         assert conf is not None and conf.hash_key is not None
         own = {a.lower() for a in (conf.address, *conf.departments) if a}
         if "@" in conf.username:
             own.add(conf.username.lower())
+        if conf.template_dir is not None:
+            check_template(settings, str(conf.template_dir))
         return cls(
             settings=settings,
             conf=conf,
@@ -85,6 +90,40 @@ class Intake:
         """The acknowledgement's Message-ID: fixed in advance, so its hash threads replies."""
         key = store.acknowledgement_key(inquiry_id)
         return message_id(key, inquiry_id, self.settings.mail_from)
+
+
+def check_template(settings: Settings, template_dir: str) -> None:
+    """The office's acknowledgement templates render, and keep the ref tag in the subject
+    (the citizen's replies thread by it); ConfigError naming ``intake.template_dir``."""
+    from email import message_from_bytes
+    from email.policy import default
+
+    import jinja2
+
+    sample = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    conf = settings.intake
+    assert conf is not None
+    try:
+        envelope = render_acknowledgement(
+            ref="2026-000042",
+            received_at=sample,
+            due_at=sample,
+            department="Borgerservice",
+            recipient="borger@example.dk",
+            in_reply_to=None,
+            references=(),
+            message_id="<sample@svarfrist>",
+            config=MailConfig(mail_from=settings.mail_from, language=conf.language),
+            now=sample,
+            template_dir=template_dir,
+        )
+    except (jinja2.TemplateError, OSError, ValueError) as exc:
+        raise ConfigError(
+            "intake.template_dir", f"the acknowledgement cannot render: {exc}"
+        ) from None
+    subject = str(message_from_bytes(envelope.data, policy=default)["Subject"])
+    if "[SF 2026-000042]" not in subject:
+        raise ConfigError("intake.template_dir", "the subject must keep [SF {{ ref }}]")
 
 
 @dataclass
