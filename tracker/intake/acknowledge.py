@@ -1,11 +1,13 @@
 """Sending the acknowledgements from the outbox: exactly once in all but a counted window.
 
 The row is claimed and committed first (as ``notify`` does); the address is then read from
-the citizen's message by its UID, the message is handed to SMTP, and at that moment (read
-just before the hand-over) the inquiry's ``reply`` is fulfilled and the row erased, in one
-transaction. A kill between the SMTP server's acceptance and that commit leaves the row
-``sending``; it is claimed again after the lease and sent twice: the counted window.
-A human reply that arrives first erases the row (tracker.intake.process.fulfil).
+the citizen's message by its UID, the message is handed to SMTP, and the hand-over time (read
+just before it) is committed on the row at once (``sent``, one UPDATE). At the end of the
+round, or at the start of the next one after a kill, ``reply`` is fulfilled at that time and
+the row erased, in one transaction. A kill between the SMTP server's acceptance and the
+``sent`` commit leaves the row ``sending``; it is claimed again after the lease and sent
+twice: the counted window. A human reply that arrives first erases the row
+(tracker.intake.process.fulfil).
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def send_acknowledgements(
     clock: Callable[[], datetime],
 ) -> int:
     """Send the due acknowledgements of the selected folder's messages; returns how many."""
+    fulfil_sent(factory, intake)  # what a killed reader sent but did not get to fulfil
     now = clock()
     lease = timedelta(seconds=intake.settings.daemon.claim_lease_seconds)
     with transaction(factory) as session:
@@ -91,11 +94,12 @@ def send_acknowledgements(
     retry = outbox.RetryPolicy(max_attempts=intake.settings.daemon.max_attempts)
 
     def settle(item: _Ready, outcome: datetime | DeliveryError) -> None:
-        """Commit each message's outcome as soon as SMTP gave it: a kill then repeats at most
-        the one message in flight."""
+        """Commit each message's outcome as soon as SMTP gave it (one UPDATE, as a reminder's):
+        a kill then repeats at most the one message in flight."""
         with transaction(factory) as session:
             if isinstance(outcome, datetime):
-                _sent(session, intake, item, outcome)
+                mid = item.envelope.message_id
+                outbox.mark_sent(session, [item.row_id], message_id=mid, now=outcome)
             elif outcome.permanent:
                 log.warning("intake: acknowledgement of %s refused: %s", item.ref, outcome.detail)
                 store.erase(session, item.row_id)
@@ -106,7 +110,9 @@ def send_acknowledgements(
                     session, {item.row_id: retrying}, error=error, now=at, policy=retry
                 )
 
-    return asyncio.run(_send(connect, ready, clock, settle))
+    sent = asyncio.run(_send(connect, ready, clock, settle))
+    fulfil_sent(factory, intake)
+    return sent
 
 
 def _prepare(
@@ -214,10 +220,13 @@ async def _send(
     return sent
 
 
-def _sent(session: Session, intake: Intake, item: _Ready, at: datetime) -> None:
-    """Handed to SMTP at ``at``: the row goes (with the UID it held), ``reply`` is fulfilled."""
-    store.erase(session, item.row_id)
-    try:
-        register.reply(session, intake.context(at), item.ref, at)
-    except BadInputError as exc:  # replied to meanwhile, closed, or no reply rule: noted
-        log.info("intake: acknowledgement of %s fulfils nothing: %s", item.ref, exc)
+def fulfil_sent(factory: sessionmaker[Session], intake: Intake) -> None:
+    """The acknowledgements handed to SMTP: ``reply`` fulfilled at the hand-over (``sent_at``)
+    and the rows erased, with the UIDs they held, in one transaction."""
+    with transaction(factory) as session:
+        for row_id, ref, at in outbox.sent_of_kind(session, store.ACKNOWLEDGEMENT):
+            store.erase(session, row_id)
+            try:
+                register.reply(session, intake.context(at), ref, at)
+            except BadInputError as exc:  # replied to meanwhile, closed, no reply rule
+                log.info("intake: acknowledgement of %s fulfils nothing: %s", ref, exc)

@@ -210,6 +210,18 @@ def mark_sent(
     session.execute(_MARK_SENT, [{"row_id": i, "sent_at": now, "mid": message_id} for i in row_ids])
 
 
+def sent_of_kind(session: Session, kind: str) -> list[tuple[int, str, datetime]]:
+    """(row id, ref, sent_at) of the sent rows of ``kind`` still kept, locked (mail intake
+    erases its acknowledgements once their ``reply`` is fulfilled)."""
+    rows = session.execute(
+        select(_T.c.id, _T.c.payload, _T.c.sent_at)
+        .where(_T.c.kind == kind, _T.c.state == OutboxState.SENT)
+        .order_by(_T.c.id)
+        .with_for_update(skip_locked=True)  # two readers: each row settled by one
+    )
+    return [(int(i), str(p["ref"]), at) for i, p, at in rows]
+
+
 def mark_failed(session: Session | Connection, row_ids: Sequence[int], *, error: str) -> None:
     """A permanent failure: recorded, shown by status/show/list, never retried."""
     session.execute(
