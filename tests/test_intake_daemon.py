@@ -75,3 +75,22 @@ def _failing(world: World) -> bool:
     with world.factory() as s:
         state = outbox.get_state(s, "intake")
         return bool(state is not None and (state.value or {}).get("failing_since"))
+
+
+def test_metrics_show_intakes_counts_and_an_outage() -> None:
+    from prometheus_client import generate_latest
+
+    from tracker.daemon.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.intake(
+        {
+            "counts": {"registered": 7, "ignored": 2},
+            "ignored": {"bounce": 2},
+            "failing_since": "2026-12-01T09:00:00+00:00",
+        }
+    )
+    text = generate_latest(metrics.registry).decode()
+    assert 'svarfrist_intake_messages{outcome="registered"} 7.0' in text
+    assert 'svarfrist_intake_ignored{reason="bounce"} 2.0' in text
+    assert "svarfrist_intake_failing 1.0" in text
