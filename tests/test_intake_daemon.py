@@ -31,6 +31,9 @@ def test_intake_once_from_the_command_line_registers_and_reports(
     status = run_cli("status", "--json", env=env)
     intake = json.loads(status.stdout)["intake"]
     assert intake["counts"]["registered"] == 1 and intake["ignored"] == {"bulk": 1}
+    text = run_cli("status", env=env).stdout
+    assert "mail intake: last round" in text and "1 registered" in text
+    assert "mail intake ignored: 1 bulk" in text
     assert "anna" not in status.stdout + done.stdout + done.stderr
 
 
