@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import types
 import typing
 from collections.abc import Iterator
 from datetime import date, time
@@ -64,7 +65,8 @@ def test_without_file_or_environment_the_defaults_of_the_contract_apply(
         4,
     )
     assert (rules["callback"].hours, rules["callback"].warn_before) == (48, 8)
-    assert not rules["answer"].enabled
+    assert rules["answer"].requires_promise
+    assert (rules["answer"].hours, rules["answer"].schedule) == (240, "working_days")
 
 
 def test_the_environment_wins_over_the_toml_file(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -245,11 +247,12 @@ def test_a_schedule_and_rule_from_toml_are_used_by_svarfrist_due(run_cli, tmp_pa
 def test_a_rule_override_from_toml_keeps_the_other_built_in_values(
     env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    path = write(tmp_path / "o.toml", "[rules.answer]\nenabled = true\n[rules.reply]\nhours = 8\n")
+    text = "[rules.answer]\nrequires_promise = false\n[rules.reply]\nhours = 8\n"
+    path = write(tmp_path / "o.toml", text)
     env.setenv("SVARFRIST_CONFIG", str(path))
     rules = build_rules(load_settings())
-    assert rules["answer"].enabled
-    assert (rules["answer"].hours, rules["answer"].schedule) == (336, "calendar_days")
+    assert not rules["answer"].requires_promise
+    assert (rules["answer"].hours, rules["answer"].schedule) == (240, "working_days")
     assert (rules["reply"].hours, rules["reply"].warn_before) == (8, 4)
 
 
@@ -282,7 +285,7 @@ def documented_keys() -> set[tuple[str, str]]:
         if header:
             section = header.group(1)
             continue
-        key = re.match(r"^#?\s*([a-z_]+)\s*=", line)
+        key = re.match(r"^#?\s*([a-z0-9_]+)\s*=", line)
         if key:
             found.add((section, key.group(1)))
     return found
@@ -290,6 +293,9 @@ def documented_keys() -> set[tuple[str, str]]:
 
 def model_of(annotation: object) -> tuple[type[BaseModel] | None, bool]:
     """The settings model a field holds, and whether it is a dict of them (named sections)."""
+    optional = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(optional) == 1:
+        annotation = optional[0]  # an optional section ([intake]): its keys are documented
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation, False
     if typing.get_origin(annotation) is dict:

@@ -4,6 +4,8 @@ resolve, and every configuration key explained in docs/operations.md."""
 from __future__ import annotations
 
 import re
+import types
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +34,9 @@ def settings_keys(model: type[BaseModel], section: str = "") -> Iterator[tuple[s
     """(section, key) of every setting; a nested model's keys under its section."""
     for name, field in model.model_fields.items():
         kind = field.annotation
+        optional = [a for a in typing.get_args(kind) if a is not type(None)]
+        if typing.get_origin(kind) in (typing.Union, types.UnionType) and len(optional) == 1:
+            kind = optional[0]  # an optional section ([intake]): its keys are documented
         if isinstance(kind, type) and issubclass(kind, BaseModel):
             yield from settings_keys(kind, name)
         else:

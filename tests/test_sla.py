@@ -70,19 +70,31 @@ def test_the_rules_an_inquiry_carries_depend_on_channel_and_callback(
     assert rules_of(facts(channel, callback)) == expected
 
 
-def test_the_answer_rule_is_off_by_default() -> None:
-    assert not DEFAULT_RULES["answer"].enabled
+def test_the_answer_rule_applies_only_where_an_acknowledgement_promised_it() -> None:
+    assert DEFAULT_RULES["answer"].requires_promise
     assert "answer" not in rules_of(facts("phone", True))
+    assert rules_of(facts("email", answer_promised=True)) == ["reply", "answer"]
 
 
-def test_the_answer_rule_when_enabled_applies_to_every_inquiry() -> None:
+def test_the_answer_rule_without_the_promise_applies_to_every_inquiry() -> None:
     rules = dict(DEFAULT_RULES)
-    rules["answer"] = replace(rules["answer"], enabled=True)
+    rules["answer"] = replace(rules["answer"], requires_promise=False)
     assert rules_of(facts("in_person"), rules) == ["answer"]
     assert rules_of(facts("email", True), rules) == ["reply", "callback", "answer"]
 
 
-def test_the_answer_rule_counts_14_calendar_days() -> None:
+def test_the_answer_rule_is_met_by_the_answer_not_by_the_acknowledgement() -> None:
+    f = facts(
+        "email",
+        answer_promised=True,
+        fulfilled={Fulfilment.REPLY: RECEIVED + timedelta(hours=1)},
+    )
+    status = evaluate(f, dict(DEFAULT_RULES), CAL, RECEIVED + timedelta(hours=2))
+    met = {o.rule: o.met_at for o in status.obligations}
+    assert met == {"reply": RECEIVED + timedelta(hours=1), "answer": None}
+
+
+def test_the_answer_rule_counts_10_working_days() -> None:
     dl = deadline(CAL, DEFAULT_RULES["answer"], RECEIVED)
     assert dl.due_at == local(2026, 12, 9, 10)
     assert dl.warn_at == local(2026, 12, 8, 10)

@@ -137,6 +137,7 @@ class RuleSettings(BaseModel):
     warn_before: float | None = Field(default=None, ge=0, le=MAX_RULE_HOURS)
     channels: list[Channel] | None = None
     requires_callback: bool | None = None
+    requires_promise: bool | None = None
     fulfilled_by: Fulfilment | None = None
 
 
@@ -232,6 +233,47 @@ class WebSettings(BaseModel):
         return SecretStr(text) if text else None
 
 
+class IntakeSettings(BaseModel):
+    """``svarfrist intake``: a mailbox read over IMAP (docs/intake.md)."""
+
+    model_config = _STRICT
+    imap_host: str
+    imap_port: int | None = Field(default=None, ge=1, le=65535)
+    """Default 993 with ``tls``, else 143."""
+    imap_security: Literal["tls", "starttls", "none"] = "tls"
+    username: str
+    password: SecretStr | None = None
+    oauth2_token_command: str | None = None
+    """A command that prints an OAuth2 access token (XOAUTH2: Exchange Online, Google)."""
+    oauth2_token_file: Path | None = None
+    """A file holding an OAuth2 access token, refreshed by something else."""
+    ca_file: str | None = None
+    folder: str = "INBOX"
+    done_folder: str = "Svarfrist/Registreret"
+    ignored_folder: str = "Svarfrist/Ignoreret"
+    error_folder: str = "Svarfrist/Fejl"
+    sent_folder: str | None = None
+    """Where advisors' replies are kept (``Sent``): read for replies that fulfil ``answer``."""
+    address: str | None = None
+    """The mailbox's own address (default ``username`` when it is an address): mail from it
+    is never a citizen's, and a Bcc of a reply to it fulfils ``answer``."""
+    acknowledge: bool = True
+    language: Literal["da", "en"] = "da"
+    template_dir: Path | None = None
+    """The office's own wording of the acknowledgement: ``<language>/acknowledgement.subject.j2``,
+    ``.txt.j2``, ``.html.j2`` (each optional; the subject must keep ``[SF {{ ref }}]``)."""
+    departments: dict[str, str] = {}
+    """Address the mail was sent to -> department."""
+    default_department: str | None = None
+    hash_key: SecretStr | None = None
+    """The HMAC key of the Message-ID and sender hashes (required; keep it secret)."""
+    max_per_sender_per_day: int = Field(default=5, ge=1)
+    poll_seconds: int = Field(default=60, ge=1)
+    """Polling interval when the server has no IDLE (and the longest IDLE wait)."""
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    batch: int = Field(default=200, ge=1, le=10_000)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -261,6 +303,7 @@ class Settings(BaseSettings):
     daemon: DaemonSettings = DaemonSettings()
     reports: ReportSettings = ReportSettings()
     web: WebSettings = WebSettings()
+    intake: IntakeSettings | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -391,6 +434,46 @@ def check_settings(settings: Settings) -> None:
             "ref_prefix", "must be letters, digits, '.', '-', '/' or '_' (as --ref)"
         ) from None
     check_database_url(settings.database_url)
+    if settings.intake is not None:
+        check_intake(settings, settings.intake)
+
+
+def check_intake(settings: Settings, intake: IntakeSettings) -> None:
+    """[intake]: a key to hash with, one way to log in, departments that exist, addresses."""
+    if intake.hash_key is None or len(intake.hash_key.get_secret_value()) < 16:
+        raise ConfigError("intake.hash_key", "required: a secret of at least 16 characters")
+    if (
+        intake.password is None
+        and not intake.oauth2_token_command
+        and not (intake.oauth2_token_file)
+    ):
+        raise ConfigError(
+            "intake.password", "give password, oauth2_token_command or oauth2_token_file"
+        )
+    if intake.default_department is None and not intake.departments:
+        raise ConfigError("intake.default_department", "required without [intake.departments]")
+    named = dict(intake.departments)
+    if intake.default_department is not None:
+        named["default_department"] = intake.default_department
+    for where, department in named.items():
+        if department not in settings.departments:
+            key = "intake.default_department" if where == "default_department" else where
+            raise ConfigError(
+                key if key.startswith("intake.") else f"intake.departments.{key}",
+                f"unknown department {department!r}",
+            )
+    for key, value in [("intake.address", intake.address)] + [
+        (f"intake.departments.{a}", a) for a in intake.departments
+    ]:
+        if value is not None:
+            try:
+                validate.address(value, key)
+            except BadInputError:
+                raise ConfigError(key, f"{value!r} is not one e-mail address") from None
+    if settings.default_recipient is None:
+        raise ConfigError(
+            "default_recipient", "mail intake needs it: it is reminded of intake's inquiries"
+        )
 
 
 def check_database_url(url: str) -> None:
@@ -516,4 +599,5 @@ def _rule_fields(rule: Rule) -> dict[str, Any]:
         "requires_callback": rule.requires_callback,
         "fulfilled_by": rule.fulfilled_by,
         "enabled": rule.enabled,
+        "requires_promise": rule.requires_promise,
     }

@@ -16,10 +16,12 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 import time as monotonic_clock
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -30,6 +32,7 @@ from tracker.daemon import sdnotify
 from tracker.daemon.metrics import Metrics
 from tracker.daemon.sweep import Services, sweep
 from tracker.store import outbox
+from tracker.store.intake import STATE_NAME as INTAKE_STATE
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,8 @@ MISFIRE_GRACE_SECONDS = 300
 
 Clock = Callable[[], datetime]
 Purge = Callable[[datetime], object]
+Intake = Callable[[threading.Event], None]
+"""Mail intake's loop (tracker.intake.loop.forever): runs in its own thread until the event."""
 
 
 def wall_clock() -> datetime:
@@ -111,11 +116,12 @@ class _Jobs:
     async def _observe_outbox(self, now: datetime) -> None:
         assert self.metrics is not None
         try:
-            found = await asyncio.to_thread(_backlog, self.svc, now)
+            found, intake = await asyncio.to_thread(_backlog, self.svc, now)
         except Exception:
             log.exception("cannot read the outbox for the metrics")
             return
         self.metrics.outbox(found, now)
+        self.metrics.intake(intake)
 
     async def purge_job(self) -> None:
         if self.purge is None or self.stop.is_set():
@@ -127,9 +133,11 @@ class _Jobs:
                 log.exception("purge failed; it runs again tomorrow")
 
 
-def _backlog(svc: Services, now: datetime) -> outbox.Backlog:
+def _backlog(svc: Services, now: datetime) -> tuple[outbox.Backlog, dict[str, Any] | None]:
+    """The outbox's backlog, and mail intake's state row (its counters and health)."""
     with svc.factory() as session:
-        return outbox.backlog(session, now)
+        intake = outbox.get_state(session, INTAKE_STATE)
+        return outbox.backlog(session, now), intake.value if intake is not None else None
 
 
 def _scheduler(
@@ -178,8 +186,12 @@ async def run_daemon(
     purge: Purge | None = None,
     clock: Clock = wall_clock,
     metrics: Metrics | None = None,
+    intake: Intake | None = None,
 ) -> int:
-    """Sweep every ``interval_seconds`` until SIGTERM/SIGINT; returns the exit status (0)."""
+    """Sweep every ``interval_seconds`` until SIGTERM/SIGINT; returns the exit status (0).
+
+    With ``intake``, the mailbox is read beside the sweeps, in a thread of its own (IMAP IDLE
+    blocks), stopped with the daemon."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -193,12 +205,17 @@ async def run_daemon(
     sdnotify.notify(f"READY=1\nSTATUS=sweeping every {interval_seconds} s")
     log.info("svarfrist daemon started: sweeping every %d s", interval_seconds)
     watchdog = asyncio.create_task(_watchdog(stop))
+    intake_stop = threading.Event()
+    reading = asyncio.create_task(asyncio.to_thread(intake, intake_stop)) if intake else None
     await stop.wait()
+    intake_stop.set()
     sdnotify.notify("STOPPING=1")
     log.info("stopping: finishing the message in flight")
     scheduler.pause()
     async with jobs.lock:
         scheduler.shutdown(wait=False)
+    if reading is not None:
+        await reading  # the round in flight finishes; IDLE wakes within seconds
     watchdog.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watchdog

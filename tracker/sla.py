@@ -43,6 +43,7 @@ class Fulfilment(StrEnum):
 
     REPLY = "reply"
     CALLBACK = "callback"
+    ANSWER = "answer"
     CLOSE = "close"
 
 
@@ -51,7 +52,9 @@ class Rule:
     """One promise: ``hours`` of working time on ``schedule``, warned ``warn_before`` ahead.
 
     It applies to an inquiry when enabled, when ``channels`` is empty or holds the inquiry's
-    channel, and, if ``requires_callback``, when the citizen asked to be called back.
+    channel, if ``requires_callback``, when the citizen asked to be called back, and, if
+    ``requires_promise``, when the inquiry's acknowledgement promised an answer by a date
+    (mail intake's acknowledgements do: the promise is what creates the obligation).
     """
 
     name: str
@@ -62,6 +65,7 @@ class Rule:
     requires_callback: bool = False
     fulfilled_by: Fulfilment = Fulfilment.CLOSE
     enabled: bool = True
+    requires_promise: bool = False
 
     def __post_init__(self) -> None:
         if self.hours < 0 or self.warn_before < 0:
@@ -73,11 +77,12 @@ class Rule:
         hours - warn_before; at receipt when warn_before >= hours)."""
         return hours_to_us(self.hours), hours_to_us(max(self.hours - self.warn_before, 0.0))
 
-    def applies(self, channel: str, callback_requested: bool) -> bool:
+    def applies(self, channel: str, callback_requested: bool, promised: bool = False) -> bool:
         return (
             self.enabled
             and (not self.channels or channel in self.channels)
             and (callback_requested or not self.requires_callback)
+            and (promised or not self.requires_promise)
         )
 
 
@@ -96,8 +101,14 @@ DEFAULT_RULES: Mapping[str, Rule] = {
         requires_callback=True,
         fulfilled_by=Fulfilment.CALLBACK,
     ),
+    # The absolute deadline an acknowledgement promises (mail intake): 10 working days.
+    # Only inquiries whose acknowledgement made the promise carry it.
     "answer": Rule(
-        name="answer", hours=14 * 24, schedule="calendar_days", warn_before=24, enabled=False
+        name="answer",
+        hours=240,
+        warn_before=24,
+        requires_promise=True,
+        fulfilled_by=Fulfilment.ANSWER,
     ),
 }
 
@@ -112,6 +123,7 @@ class InquiryFacts:
     pauses: Sequence[Pause] = ()
     fulfilled: Mapping[Fulfilment, datetime] = field(default_factory=dict)
     closed_at: datetime | None = None
+    answer_promised: bool = False
 
     def in_us(self) -> Facts:
         """These facts as :func:`decide` takes them."""
@@ -122,6 +134,7 @@ class InquiryFacts:
             fulfilled={kind: to_us(moment) for kind, moment in self.fulfilled.items()},
             closed_at=None if self.closed_at is None else to_us(self.closed_at),
             pauses=tuple(self.pauses),
+            answer_promised=self.answer_promised,
         )
 
     def met_at(self, rule: Rule) -> datetime | None:
@@ -239,6 +252,7 @@ class Facts(NamedTuple):
     fulfilled: Mapping[Fulfilment, int]
     closed_at: int | None
     pauses: tuple[Pause, ...] = ()
+    answer_promised: bool = False
 
 
 def decide(
@@ -251,12 +265,16 @@ def decide(
     in one pass over the calendar's working-time index. :func:`evaluate` is this for one
     inquiry on datetimes."""
     decided: list[list[Decision]] = [[] for _ in inquiries]
-    # Channels and callback flags repeat: each rule is asked once per distinct pair.
-    kinds = {(f.channel, f.callback_requested) for f in inquiries}
+    # Channels and flags repeat: each rule is asked once per distinct combination.
+    kinds = {(f.channel, f.callback_requested, f.answer_promised) for f in inquiries}
     new_decision = tuple.__new__
     for rule in rules.values():
         applies = {kind: rule.applies(*kind) for kind in kinds}
-        mine = [(i, f) for i, f in enumerate(inquiries) if applies[f.channel, f.callback_requested]]
+        mine = [
+            (i, f)
+            for i, f in enumerate(inquiries)
+            if applies[f.channel, f.callback_requested, f.answer_promised]
+        ]
         if not mine:
             continue
         due_amount, warn_amount = rule.amounts_us

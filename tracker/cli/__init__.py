@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 COMMANDS: dict[str, tuple[str, ...]] = {
     "tracker.cli.pure": ("due", "calendar"),
     "tracker.cli.register": (
-        "init", "add", "reply", "callback", "pause", "resume", "close", "show", "list",
+        "init", "add", "reply", "callback", "answer", "pause", "resume", "close", "show", "list",
         "purge", "recompute", "assign", "reopen", "undo",
     ),
     "tracker.cli.transfer": ("import", "export"),
@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "tracker.cli.configuration": ("config",),
     "tracker.cli.web": ("web",),
     "tracker.cli.access": ("token", "user"),
+    "tracker.cli.intake": ("intake",),
 }  # fmt: skip
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import threading
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 raise SvarfristError(
                     f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}"
                 ) from exc
+        intake = _intake_loop(conf, engine)
         try:
             return asyncio.run(
                 run_daemon(
@@ -99,11 +103,31 @@ def cmd_run(args: argparse.Namespace) -> int:
                     purge=purge_now,
                     clock=wall_clock,
                     metrics=metrics,
+                    intake=intake,
                 )
             )
         finally:
             if server is not None:
                 server.stop()
+
+
+def _intake_loop(conf: Any, engine: Engine) -> Callable[[threading.Event], None] | None:
+    """Mail intake's loop when [intake] is configured: read continuously beside the sweeps."""
+    if conf.intake is None:
+        return None
+    from tracker.intake import loop
+    from tracker.intake.acknowledge import connector_of
+    from tracker.intake.process import Intake
+    from tracker.scheduler import wall_clock
+
+    intake = Intake.of(conf)
+    factory = session_factory(engine)
+    connect = connector_of(intake)
+
+    def read(stop: threading.Event) -> None:
+        loop.forever(intake, factory, connect, wall_clock, stop)
+
+    return read
 
 
 def _daemon_context(args: argparse.Namespace, now: datetime) -> Any:
@@ -119,6 +143,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     max_age = timedelta(seconds=conf.status_max_age_seconds)
     with database() as engine:
         last, backlog, failures = _status(engine, now)
+        intake = _intake_state(engine)
     health = assess(
         now=now,
         last_sweep=last,
@@ -128,13 +153,43 @@ def cmd_status(args: argparse.Namespace) -> int:
         max_undelivered=timedelta(seconds=conf.status_max_undelivered_seconds),
         clock_skew=timedelta(minutes=settings().clock_skew_minutes),
     )
+    if intake is not None and intake.get("failing_since"):
+        since = datetime.fromisoformat(str(intake["failing_since"]))
+        if now - since > max_age:
+            problem = f"mail intake cannot read the mailbox since {format_time(since)}"
+            health = replace(health, problems=(*health.problems, problem))
     if args.json:
-        print_json(_status_json(now, last, backlog, failures, health))
+        print_json(_status_json(now, last, backlog, failures, health) | {"intake": intake})
     else:
         _print_status(
             now, last=last, backlog=backlog, failures=failures, health=health, max_age=max_age
         )
+        _print_intake(intake)
     return 0 if health.healthy else STALE
+
+
+def _intake_state(engine: Engine) -> dict[str, Any] | None:
+    from tracker.store import outbox
+    from tracker.store.intake import STATE_NAME
+
+    with session_factory(engine)() as session:
+        state = outbox.get_state(session, STATE_NAME)
+        return dict(state.value or {}) if state is not None else None
+
+
+def _print_intake(intake: dict[str, Any] | None) -> None:
+    """Mail intake's counts and health (refs and counts only: nothing of any mail)."""
+    if intake is None:
+        return
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(intake.get("counts", {}).items()))
+    ignored = ", ".join(f"{n} {k}" for k, n in sorted(intake.get("ignored", {}).items()))
+    out(f"mail intake: last round {intake.get('last_round_at') or 'never'}; {counts or 'no mail'}")
+    out(f"mail intake ignored: {ignored or 'none'}")
+    if intake.get("failing_since"):
+        out(
+            f"mail intake FAILING since {intake['failing_since']}: {intake.get('last_error')}; "
+            f"next attempt {intake.get('next_attempt_at')}"
+        )
 
 
 def _age(now: datetime, moment: datetime | None) -> int | None:

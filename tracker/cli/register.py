@@ -44,6 +44,7 @@ FULFILMENTS = register.ACTIONS
 DONE = {
     "reply": "replied",
     "callback": "called back",
+    "answer": "answered",
     "pause": "paused",
     "resume": "resumed",
     "close": "closed",
@@ -91,6 +92,7 @@ def _add_actions(sub: argparse._SubParsersAction[Any]) -> None:
     helps = {
         "reply": "the citizen got a reply: fulfils `reply`",
         "callback": "the citizen was called back: fulfils `callback`",
+        "answer": "the citizen got the final answer: fulfils `answer`",
         "pause": "stop the clocks while waiting for the citizen",
         "resume": "restart the clocks",
         "close": "close; fulfils every obligation still pending",

@@ -12,14 +12,18 @@ is configured). A registry of its own, so nothing else in the process adds serie
   digest carries several rows);
 * ``svarfrist_outbox_backlog{state}``: ``due``, ``scheduled``, ``retrying``, ``failed`` rows;
 * ``svarfrist_oldest_due_message_age_seconds``: how long the longest-waiting due message has
-  waited (0 when none): the figure to alert on when mail cannot be delivered.
+  waited (0 when none): the figure to alert on when mail cannot be delivered;
+* ``svarfrist_intake_messages{outcome}``, ``svarfrist_intake_ignored{reason}``,
+  ``svarfrist_intake_failing``: mail intake's counts and health, from the database.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -60,6 +64,21 @@ class Metrics:
             "How long the longest-waiting due message has waited",
             registry=r,
         )
+        self.intake_messages = Gauge(
+            "svarfrist_intake_messages",
+            "Mails read by intake since the database began, by outcome",
+            ["outcome"],
+            registry=r,
+        )
+        self.intake_ignored = Gauge(
+            "svarfrist_intake_ignored",
+            "Mails intake ignored (moved to the ignored folder), by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.intake_failing = Gauge(
+            "svarfrist_intake_failing", "1 while the IMAP server cannot be read", registry=r
+        )
         for outcome in ("ok", "error"):
             self.sweeps.labels(outcome)
         for outcome in _OUTCOMES:
@@ -83,6 +102,16 @@ class Metrics:
         self.backlog.labels("failed").set(backlog.failed)
         oldest = backlog.oldest_due_at
         self.oldest.set(max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0)
+
+    def intake(self, state: Mapping[str, Any] | None) -> None:
+        """Mail intake's counters as recorded in the database (every reader adds to them)."""
+        if state is None:
+            return
+        for outcome, n in dict(state.get("counts", {})).items():
+            self.intake_messages.labels(outcome).set(n)
+        for reason, n in dict(state.get("ignored", {})).items():
+            self.intake_ignored.labels(reason).set(n)
+        self.intake_failing.set(1 if state.get("failing_since") else 0)
 
 
 @dataclass

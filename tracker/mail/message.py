@@ -257,11 +257,18 @@ def _structure(message: EmailMessage, policy: EmailPolicy, content: Content) -> 
 
 
 def build(
-    content: Content, *, recipient: str, msg_id: str, mail_from: str, now: datetime
+    content: Content,
+    *,
+    recipient: str,
+    msg_id: str,
+    mail_from: str,
+    now: datetime,
+    auto_submitted: str = "auto-generated",
 ) -> Envelope:
     """The message: text + HTML alternative (and the attachment), headers, envelope.
 
     ``now`` is the Date header (the time of sending), in Danish local time.
+    ``auto_submitted``: RFC 3834's value; an acknowledgement answers a mail (auto-replied).
     """
     name, from_box = sender(mail_from)
     to_box = mailbox(recipient)
@@ -277,7 +284,7 @@ def build(
     _put(message, "Subject", content.subject)
     _put(message, "Date", format_datetime(now.astimezone(COPENHAGEN)))
     _put(message, "Message-ID", msg_id)
-    _put(message, "Auto-Submitted", "auto-generated")
+    _put(message, "Auto-Submitted", auto_submitted)
     _put(message, "X-Auto-Response-Suppress", "All")
     for header, value in content.headers.items():
         _put(message, header, value)

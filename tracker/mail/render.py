@@ -42,6 +42,7 @@ __all__ = [
     "Envelope",
     "MailConfig",
     "format_deadline",
+    "format_promise",
     "header_safe",
     "message_id",
     "render",
@@ -137,14 +138,18 @@ def _environment(html: bool) -> jinja2.Environment:
     return env
 
 
-def format_deadline(moment: datetime, language: str) -> str:
-    """``mandag 30. november 2026 kl. 15:00`` (local time, Europe/Copenhagen)."""
+def format_deadline(moment: datetime, language: str, *, letter: bool = False) -> str:
+    """``mandag 30. november 2026 kl. 15:00`` (local time, Europe/Copenhagen); English
+    ``Monday 30 November 2026 at 15:00``. ``letter``: the form of a Danish letter, as an
+    acknowledgement promises a date (``tirsdag den 15. december 2026 kl. 12.00``)."""
     local = moment.astimezone(COPENHAGEN)
     weekday = _WEEKDAYS[language][local.weekday()]
     month = _MONTHS[language][local.month - 1]
-    if language == "da":
-        return f"{weekday} {local.day}. {month} {local.year} kl. {local:%H:%M}"
-    return f"{weekday} {local.day} {month} {local.year} at {local:%H:%M}"
+    if language != "da":
+        return f"{weekday} {local.day} {month} {local.year} at {local:%H:%M}"
+    if letter:
+        return f"{weekday} den {local.day}. {month} {local.year} kl. {local:%H.%M}"
+    return f"{weekday} {local.day}. {month} {local.year} kl. {local:%H:%M}"
 
 
 Linker = Callable[[str, str], str | None]
@@ -163,6 +168,11 @@ def _linker(config: MailConfig, recipient: str, now: datetime) -> Linker | None:
 def rule_label(rule: str, language: str) -> str:
     """A rule's name in words (``kvittering``, ``opringning``); unknown rules as named."""
     return _RULE_LABELS[language].get(rule, rule)
+
+
+def format_promise(moment: datetime, language: str) -> str:
+    """The answer date an acknowledgement promises (``format_deadline``'s letter form)."""
+    return format_deadline(moment, language, letter=True)
 
 
 def _item(

@@ -36,6 +36,7 @@ UNDOABLE = frozenset(
     {
         EventKind.REPLIED,
         EventKind.CALLED_BACK,
+        EventKind.ANSWERED,
         EventKind.PAUSED,
         EventKind.RESUMED,
         EventKind.CLOSED,
@@ -164,7 +165,10 @@ def _last_change(session: Session, inquiry: Inquiry) -> Event:
     for event in events:
         if event.kind == EventKind.UNDONE:
             reverted.add(int((event.details or {})["event"]))
-        elif event.id in reverted or event.kind == EventKind.RECOMPUTED:
+        elif event.id in reverted or event.kind in (
+            EventKind.RECOMPUTED,
+            EventKind.MAIL_ATTACHED,  # a further mail of the citizen's changes nothing
+        ):
             continue
         elif event.kind in UNDOABLE:
             return event
@@ -206,7 +210,10 @@ def _inconsistent(inquiry: Inquiry, event: Event) -> BadInputError:
 
 
 def _revert_fulfilment(session: Session, ctx: Context, inquiry: Inquiry, event: Event) -> None:
-    field = "replied_at" if event.kind == EventKind.REPLIED else "called_back_at"
+    field = {
+        EventKind.REPLIED: "replied_at",
+        EventKind.ANSWERED: "answered_at",
+    }.get(EventKind(event.kind), "called_back_at")
     if inquiry.closed_at is not None or getattr(inquiry, field) is None:
         raise _inconsistent(inquiry, event)
     setattr(inquiry, field, None)
@@ -257,6 +264,7 @@ def _revert_reopen(session: Session, ctx: Context, inquiry: Inquiry, event: Even
 _REVERT: dict[EventKind, Callable[[Session, Context, Inquiry, Event], None]] = {
     EventKind.REPLIED: _revert_fulfilment,
     EventKind.CALLED_BACK: _revert_fulfilment,
+    EventKind.ANSWERED: _revert_fulfilment,
     EventKind.PAUSED: _revert_pause,
     EventKind.RESUMED: _revert_resume,
     EventKind.CLOSED: _revert_close,

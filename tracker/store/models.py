@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     and_,
+    false,
     or_,
     text,
 )
@@ -85,6 +87,10 @@ class Inquiry(Base):
     received_at: Mapped[datetime]
     replied_at: Mapped[datetime | None]
     called_back_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    """When the final answer went out (fulfils ``answer``; mail intake or ``svarfrist answer``)."""
+    answer_promised: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """An acknowledgement promised an answer by a date: the inquiry carries ``answer``."""
     closed_at: Mapped[datetime | None]
     note: Mapped[str | None] = mapped_column(Text)
     """The only free text. Never logged, reported, mailed or audited; purged after retention."""
@@ -328,3 +334,54 @@ class UsedLink(Base):
 
     link_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     used_at: Mapped[datetime]
+
+
+class IntakeProgress(Base):
+    """How far mail intake has read one folder: the last UID seen under one UIDVALIDITY.
+
+    Written in the same transaction as what the message caused, so a kill re-reads nothing
+    twice; a new UIDVALIDITY (the server renumbered the folder) starts a new row."""
+
+    __tablename__ = "intake_progress"
+
+    folder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]
+
+
+class IntakeThread(Base):
+    """A keyed hash (HMAC-SHA256, hex) of a Message-ID that belongs to an inquiry: the
+    citizen's mails and our acknowledgement, for threading replies. Never the Message-ID."""
+
+    __tablename__ = "intake_threads"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiries.id", ondelete="CASCADE"))
+
+    __table_args__ = (Index(None, "inquiry_id"),)
+
+
+class IntakeSenderDay(Base):
+    """Acknowledgements per sender (keyed hash of the address) and local day: the cap."""
+
+    __tablename__ = "intake_sender_days"
+
+    sender: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class IntakeMove(Base):
+    """A processed message still to move out of the intake folder (done, ignored, error).
+
+    Written with the message's outcome; deleted once moved. A message with an acknowledgement
+    still to send waits (the acknowledgement reads the address from it by UID)."""
+
+    __tablename__ = "intake_moves"
+
+    folder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    uid: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    target: Mapped[str] = mapped_column(String(16))
+    """done, ignored or error: the configured folder is looked up when moving."""

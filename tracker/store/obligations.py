@@ -167,6 +167,8 @@ def facts_of(inquiry: Inquiry, pauses: Sequence[Pause]) -> InquiryFacts:
         fulfilled[Fulfilment.REPLY] = inquiry.replied_at
     if inquiry.called_back_at is not None:
         fulfilled[Fulfilment.CALLBACK] = inquiry.called_back_at
+    if inquiry.answered_at is not None:
+        fulfilled[Fulfilment.ANSWER] = inquiry.answered_at
     return InquiryFacts(
         channel=inquiry.channel,
         callback_requested=inquiry.callback_requested,
@@ -174,6 +176,7 @@ def facts_of(inquiry: Inquiry, pauses: Sequence[Pause]) -> InquiryFacts:
         pauses=tuple(PauseSpan(start=p.start, end=p.end) for p in pauses),
         fulfilled=fulfilled,
         closed_at=inquiry.closed_at,
+        answer_promised=bool(inquiry.answer_promised),
     )
 
 

@@ -32,6 +32,11 @@ _T = cast(Table, OutboxMessage.__table__)
 _ERROR_LIMIT = 500
 
 
+SELF_DELIVERED = ("acknowledgement",)
+"""Kinds a claim without ``kinds`` leaves alone: mail intake sends its acknowledgements
+itself (their address is read from the mailbox at sending time, never stored)."""
+
+
 class OutboxState(StrEnum):
     PENDING = "pending"
     SENDING = "sending"
@@ -125,13 +130,24 @@ def _claimable(now: datetime, lease: timedelta) -> Any:
     )
 
 
-def claim(session: Session, *, now: datetime, limit: int, lease: timedelta) -> list[Row[Any]]:
+def claim(
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    kinds: Sequence[str] | None = None,
+) -> list[Row[Any]]:
     """Claim up to ``limit`` due rows (oldest first) for this sender; commit before sending.
 
     Each claim counts as an attempt. Rows locked by another replica are skipped, not waited
     for; the outer WHERE repeats the condition so a row claimed meanwhile is not taken twice.
+    ``kinds``: only these; by default every kind but :data:`SELF_DELIVERED`.
     """
-    due = _claimable(now, lease)
+    due = and_(
+        _claimable(now, lease),
+        _T.c.kind.in_(kinds) if kinds is not None else _T.c.kind.not_in(SELF_DELIVERED),
+    )
     # A CTE, not ``id IN (subquery)``: PostgreSQL may run an IN subquery once per outer row,
     # locking and re-scanning as it goes; the CTE picks and locks the batch exactly once.
     picked = (
@@ -192,6 +208,18 @@ def mark_sent(
     session: Session | Connection, row_ids: Sequence[int], *, message_id: str, now: datetime
 ) -> None:
     session.execute(_MARK_SENT, [{"row_id": i, "sent_at": now, "mid": message_id} for i in row_ids])
+
+
+def sent_of_kind(session: Session, kind: str) -> list[tuple[int, str, datetime]]:
+    """(row id, ref, sent_at) of the sent rows of ``kind`` still kept, locked (mail intake
+    erases its acknowledgements once their ``reply`` is fulfilled)."""
+    rows = session.execute(
+        select(_T.c.id, _T.c.payload, _T.c.sent_at)
+        .where(_T.c.kind == kind, _T.c.state == OutboxState.SENT)
+        .order_by(_T.c.id)
+        .with_for_update(skip_locked=True)  # two readers: each row settled by one
+    )
+    return [(int(i), str(p["ref"]), at) for i, p, at in rows]
 
 
 def mark_failed(session: Session | Connection, row_ids: Sequence[int], *, error: str) -> None:

@@ -43,6 +43,7 @@ __all__ = [
     "Move",
     "NewInquiry",
     "add",
+    "answer",
     "audit_fields",
     "callback",
     "check_recipient",
@@ -69,6 +70,8 @@ class EventKind(StrEnum):
     ASSIGNED = "assigned"
     REOPENED = "reopened"
     UNDONE = "undone"
+    ANSWERED = "answered"
+    MAIL_ATTACHED = "mail_attached"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +84,8 @@ class NewInquiry:
     callback_requested: bool = False
     ref: str | None = None
     note: str | None = None
+    answer_promised: bool = False
+    """An acknowledgement promises an answer by a date (mail intake): adds ``answer``."""
 
 
 @about("advisor")
@@ -110,6 +115,7 @@ def add(session: Session, ctx: Context, new: NewInquiry) -> str:
         channel=new.channel,
         callback_requested=new.callback_requested,
         received_at=new.received_at,
+        answer_promised=new.answer_promised,
     )
     status = evaluate(facts, ctx.rules, ctx.calendar, ctx.now)
     check_recipient(ctx, advisor, status.obligations)
@@ -130,6 +136,7 @@ def add(session: Session, ctx: Context, new: NewInquiry) -> str:
         callback_requested=new.callback_requested,
         received_at=new.received_at,
         note=note,
+        answer_promised=new.answer_promised,
         created_at=ctx.now,
     )
     session.add(inquiry)
@@ -167,6 +174,25 @@ def callback(session: Session, ctx: Context, ref: str, at: datetime) -> list[Mov
     inquiry.called_back_at = validate.not_before(at, inquiry.received_at, "callback at")
     _require_fulfilment(ctx, inquiry, Fulfilment.CALLBACK)
     return _changed(session, ctx, inquiry, EventKind.CALLED_BACK, at)
+
+
+def answer(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
+    """The citizen got the final answer at ``at``: fulfils ``answer`` (the promised date)."""
+    inquiry = _load_open(session, ref)
+    _happened(ctx, at, "answer at")
+    if inquiry.answered_at is not None:
+        raise ConflictError(
+            f"{ref} was already answered at {validate.local_time(inquiry.answered_at)}"
+        )
+    inquiry.answered_at = validate.not_before(at, inquiry.received_at, "answer at")
+    _require_fulfilment(ctx, inquiry, Fulfilment.ANSWER)
+    return _changed(session, ctx, inquiry, EventKind.ANSWERED, at)
+
+
+def mail_attached(session: Session, ctx: Context, ref: str, at: datetime) -> None:
+    """A further mail from the citizen joined the inquiry (mail intake): an audit event only."""
+    inquiry = _load(session, ref)
+    _event(session, ctx, inquiry, EventKind.MAIL_ATTACHED, at)
 
 
 def pause(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
@@ -274,13 +300,17 @@ def _require_fulfilment(ctx: Context, inquiry: Inquiry, fulfilment: Fulfilment) 
     meets no deadline (Rule.applies decides, as when the obligations were made)."""
     if any(
         rule.fulfilled_by is fulfilment
-        and rule.applies(inquiry.channel, inquiry.callback_requested)
+        and rule.applies(inquiry.channel, inquiry.callback_requested, inquiry.answer_promised)
         for rule in ctx.rules.values()
     ):
         return
     if fulfilment is Fulfilment.CALLBACK:
         raise BadInputError(
             f"{inquiry.ref} did not ask for a call-back: `callback` has nothing to fulfil"
+        ).coded("nothing_to_fulfil")
+    if fulfilment is Fulfilment.ANSWER:
+        raise BadInputError(
+            f"{inquiry.ref} was promised no answer date: `answer` has nothing to fulfil"
         ).coded("nothing_to_fulfil")
     raise BadInputError(
         f"{inquiry.ref} has no obligation a reply fulfils (channel {inquiry.channel}): "
@@ -368,6 +398,7 @@ def refuse_future_now(ctx: Context, command: str) -> None:
 ACTIONS: Mapping[str, Callable[[Session, Context, str, datetime], list[Move]]] = {
     "reply": reply,
     "callback": callback,
+    "answer": answer,
     "pause": pause,
     "resume": resume,
     "close": close,

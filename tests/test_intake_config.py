@@ -1,0 +1,129 @@
+"""[intake] settings: checked at start, naming the key; the XOAUTH2 token's sources; TLS."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tracker.config import IntakeSettings, load_settings
+from tracker.errors import ConfigError, EnvironmentFailure
+from tracker.intake.imap import token
+
+GOOD = """
+default_recipient = "team@kommune.test"
+[intake]
+imap_host = "imap.kommune.test"
+username = "borgerservice@kommune.test"
+password = "pw"
+default_department = "Diverse"
+hash_key = "0123456789abcdef0123"
+"""
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
+    for var in list(os.environ):
+        if var.startswith("SVARFRIST_") or var == "CREDENTIALS_DIRECTORY":
+            monkeypatch.delenv(var)
+    monkeypatch.chdir(tmp_path)
+    yield monkeypatch
+
+
+def load(env: pytest.MonkeyPatch, tmp_path: Path, text: str) -> object:
+    path = tmp_path / "svarfrist.toml"
+    path.write_text(text, encoding="utf-8")
+    env.setenv("SVARFRIST_CONFIG", str(path))
+    return load_settings()
+
+
+def test_a_complete_intake_section_loads_with_its_defaults(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    settings = load(env, tmp_path, GOOD)
+    intake = settings.intake  # type: ignore[attr-defined]
+    assert (intake.folder, intake.acknowledge, intake.max_per_sender_per_day) == ("INBOX", True, 5)
+    assert "0123456789" not in repr(intake)  # the key is a secret
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        pytest.param(('hash_key = "0123456789abcdef0123"', ""), "intake.hash_key", id="no key"),
+        pytest.param(
+            ('hash_key = "0123456789abcdef0123"', 'hash_key = "short"'),
+            "intake.hash_key",
+            id="short key",
+        ),
+        pytest.param(('password = "pw"', ""), "intake.password", id="no way to log in"),
+        pytest.param(('"Diverse"', '"Nowhere"'), "intake.default_department", id="unknown dept"),
+        pytest.param(
+            (
+                'hash_key = "0123456789abcdef0123"',
+                'hash_key = "0123456789abcdef0123"\n[intake.departments]\n"x@k.dk" = "Nowhere"',
+            ),
+            "intake.departments.x@k.dk",
+            id="unknown department of an address",
+        ),
+        pytest.param(
+            ('default_recipient = "team@kommune.test"', ""),
+            "default_recipient",
+            id="nobody to remind",
+        ),
+        pytest.param(('imap_host = "imap.kommune.test"', ""), "intake.imap_host", id="no host"),
+    ],
+)
+def test_a_bad_intake_section_fails_at_start_naming_the_key(
+    env: pytest.MonkeyPatch, tmp_path: Path, change: tuple[str, str], key: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(env, tmp_path, GOOD.replace(*change))
+    assert str(caught.value).startswith(key) or key in str(caught.value)
+
+
+def settings_with(**kw: object) -> IntakeSettings:
+    return IntakeSettings(imap_host="h", username="u", **kw)  # type: ignore[arg-type]
+
+
+def test_the_xoauth2_token_comes_from_a_command(tmp_path: Path) -> None:
+    script = tmp_path / "token.py"
+    script.write_text("print('  ya29.token-from-command  ')\n")
+    conf = settings_with(oauth2_token_command=f"{sys.executable} {script}")
+    assert token(conf) == "ya29.token-from-command"
+
+
+def test_the_xoauth2_token_comes_from_a_file(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("ya29.token-from-file\n")
+    assert token(settings_with(oauth2_token_file=tmp_path / "token")) == "ya29.token-from-file"
+
+
+def test_a_failing_token_command_is_an_environment_failure(tmp_path: Path) -> None:
+    conf = settings_with(oauth2_token_command=f"{sys.executable} -c 'raise SystemExit(3)'")
+    with pytest.raises(EnvironmentFailure, match="oauth2_token_command"):
+        token(conf)
+    with pytest.raises(EnvironmentFailure, match="oauth2_token_file"):
+        token(settings_with(oauth2_token_file=tmp_path / "missing"))
+
+
+def test_an_acknowledgement_template_without_the_ref_tag_fails_at_start(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tracker.intake.process import Intake
+
+    (tmp_path / "t" / "da").mkdir(parents=True)
+    (tmp_path / "t" / "da" / "acknowledgement.subject.j2").write_text("Tak for din mail\n")
+    settings = load(
+        env, tmp_path, GOOD.replace("[intake]", f'[intake]\ntemplate_dir = "{tmp_path / "t"}"')
+    )
+    with pytest.raises(ConfigError, match=r"intake.template_dir: the subject must keep"):
+        Intake.of(settings)  # type: ignore[arg-type]
+    (tmp_path / "u" / "da").mkdir(parents=True)
+    (tmp_path / "u" / "da" / "acknowledgement.subject.j2").write_text("Tak [SF {{ reff }}]\n")
+    settings = load(
+        env, tmp_path, GOOD.replace("[intake]", f'[intake]\ntemplate_dir = "{tmp_path / "u"}"')
+    )
+    with pytest.raises(ConfigError, match="cannot render: 'reff' is undefined"):
+        Intake.of(settings)  # type: ignore[arg-type]

@@ -1,0 +1,145 @@
+"""Reading a mail's header (pure): a table of real-world headers and what intake makes of them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tracker.intake.parse import Verdict, digest, fields, parse, verdict
+
+OWN = frozenset({"borgerservice@kommune.test"})
+CITIZEN = b"From: Anna Hansen <Anna@Example.DK>\r\nTo: borgerservice@kommune.test\r\n"
+
+
+def mail(*lines: bytes) -> bytes:
+    return CITIZEN + b"".join(line + b"\r\n" for line in lines) + b"\r\n"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param(mail(b"Subject: Hej"), (Verdict.CITIZEN, None), id="a plain citizen mail"),
+        pytest.param(
+            mail(b"Auto-Submitted: no"), (Verdict.CITIZEN, None), id="auto-submitted no is human"
+        ),
+        pytest.param(
+            mail(b"Auto-Submitted: auto-replied"),
+            (Verdict.IGNORED, "auto-submitted"),
+            id="RFC 3834 auto-reply",
+        ),
+        pytest.param(mail(b"X-Autoreply: yes"), (Verdict.IGNORED, "auto-reply"), id="X-Autoreply"),
+        pytest.param(
+            mail(b"X-Autorespond: out of office"),
+            (Verdict.IGNORED, "auto-reply"),
+            id="X-Autorespond",
+        ),
+        pytest.param(
+            mail(b"X-Auto-Response-Suppress: All"),
+            (Verdict.IGNORED, "auto-reply"),
+            id="Exchange's suppress header",
+        ),
+        pytest.param(mail(b"Precedence: bulk"), (Verdict.IGNORED, "bulk"), id="precedence bulk"),
+        pytest.param(mail(b"Precedence: junk"), (Verdict.IGNORED, "bulk"), id="precedence junk"),
+        pytest.param(
+            mail(b"X-MS-Exchange-Inbox-Rules-Loop: a@b.dk"),
+            (Verdict.IGNORED, "loop"),
+            id="Exchange rules loop",
+        ),
+        pytest.param(mail(b"List-Id: <nyhed.kommune>"), (Verdict.IGNORED, "list"), id="list id"),
+        pytest.param(
+            mail(b"List-Unsubscribe: <mailto:x@y.dk>"), (Verdict.IGNORED, "list"), id="list unsub"
+        ),
+        pytest.param(mail(b"Return-Path: <>"), (Verdict.IGNORED, "bounce"), id="null return path"),
+        pytest.param(
+            b"From: MAILER-DAEMON@mx.example.dk\r\nSubject: Undelivered\r\n\r\n",
+            (Verdict.IGNORED, "bounce"),
+            id="mailer-daemon",
+        ),
+        pytest.param(
+            mail(b'Content-Type: multipart/report; report-type=delivery-status; boundary="x"'),
+            (Verdict.IGNORED, "bounce"),
+            id="delivery status report",
+        ),
+        pytest.param(
+            b"From: borgerservice@kommune.test\r\nTo: anna@example.dk\r\n\r\n",
+            (Verdict.OWN, None),
+            id="our own address",
+        ),
+        pytest.param(
+            mail(b"X-Svarfrist-Kind: acknowledgement"),
+            (Verdict.SVARFRIST, None),
+            id="our own acknowledgement",
+        ),
+        pytest.param(b"Subject: no sender\r\n\r\n", (Verdict.IGNORED, "no sender"), id="no From"),
+    ],
+)
+def test_what_a_mail_is_follows_its_header(
+    raw: bytes, expected: tuple[Verdict, str | None]
+) -> None:
+    assert verdict(parse(raw), OWN) == expected
+
+
+def test_addresses_are_read_in_lower_case_and_reply_to_wins_for_the_answer() -> None:
+    m = parse(mail(b"Reply-To: Svar <SVAR@example.dk>", b"Cc: Byg@Kommune.test"))
+    assert m.sender == "anna@example.dk"
+    assert m.reply_to == "svar@example.dk"
+    assert m.recipients == ("borgerservice@kommune.test", "byg@kommune.test")
+
+
+def test_delivered_to_comes_first_among_the_recipients() -> None:
+    m = parse(mail(b"Delivered-To: byg@kommune.test"))
+    assert m.recipients[0] == "byg@kommune.test"
+
+
+def test_the_ref_tag_is_found_in_an_encoded_subject() -> None:
+    subject = b"Subject: =?utf-8?q?Sv=3A_=C3=86ndring_=5BSF_2026-000042=5D?="
+    assert parse(mail(subject)).ref_tag == "2026-000042"
+
+
+def test_threading_ids_come_from_in_reply_to_and_references() -> None:
+    m = parse(
+        mail(
+            b"Message-ID: <c@example.dk>",
+            b"References: <a@kommune.test>\r\n <b@kommune.test>",
+            b"In-Reply-To: <b@kommune.test>",
+        )
+    )
+    assert m.message_id == "c@example.dk"
+    assert m.references == ("a@kommune.test", "b@kommune.test")
+
+
+@pytest.mark.parametrize(
+    ("date", "expected"),
+    [
+        pytest.param(
+            b"Date: Tue, 01 Dec 2026 10:00:00 +0100", datetime(2026, 12, 1, 9, tzinfo=UTC)
+        ),
+        pytest.param(b"Date: in the morning", None, id="unparseable"),
+        pytest.param(b"Date: Tue, 01 Dec 2026 10:00:00 -0000", None, id="no zone given"),
+        pytest.param(b"X-No-Date: 1", None, id="missing"),
+    ],
+)
+def test_a_bad_date_is_none_never_an_error(date: bytes, expected: datetime | None) -> None:
+    assert parse(mail(date)).date == expected
+
+
+def test_eight_bit_headers_broken_lines_and_injection_are_read_without_error() -> None:
+    raw = (
+        b"From: =?bogus-charset?q?J=F8rgen?= <j@example.dk>\r\n"
+        b"Subject: \xe6\xf8\xe5 latin-1 [SF 2026-000007]\r\n"
+        b"this line is no header at all\r\n"
+        b"X-Evil: a\r\n\tBcc: victim@example.dk\r\n"
+        b"\r\n"
+        b"Body: never read\r\n"
+    )
+    m = parse(raw)
+    assert m.sender == "j@example.dk"
+    assert m.ref_tag == "2026-000007"
+    assert "body" not in fields(raw)
+    assert fields(raw)["x-evil"] == ["a Bcc: victim@example.dk"]
+
+
+def test_the_keyed_hash_depends_on_the_key() -> None:
+    assert digest(b"k" * 16, "a@b.dk") != digest(b"j" * 16, "a@b.dk")
+    assert len(digest(b"k" * 16, "a@b.dk")) == 64

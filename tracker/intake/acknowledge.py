@@ -1,0 +1,232 @@
+"""Sending the acknowledgements from the outbox: exactly once in all but a counted window.
+
+The row is claimed and committed first (as ``notify`` does); the address is then read from
+the citizen's message by its UID, the message is handed to SMTP, and the hand-over time (read
+just before it) is committed on the row at once (``sent``, one UPDATE). At the end of the
+round, or at the start of the next one after a kill, ``reply`` is fulfilled at that time and
+the row erased, in one transaction. A kill between the SMTP server's acceptance and the
+``sent`` commit leaves the row ``sending``; it is claimed again after the lease and sent
+twice: the counted window. A human reply that arrives first erases the row
+(tracker.intake.process.fulfil).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracker.errors import BadInputError
+from tracker.intake.imap import Mailbox
+from tracker.intake.parse import Mail, parse
+from tracker.intake.process import Intake
+from tracker.mail.acknowledgement import render_acknowledgement
+from tracker.mail.message import AddressError, Envelope
+from tracker.mail.render import MailConfig
+from tracker.mail.smtp import Connector, DeliveryError, SmtpConfig, smtp_connector
+from tracker.store import intake as store
+from tracker.store import outbox, register
+from tracker.store.db import transaction
+from tracker.store.models import Inquiry
+
+log = logging.getLogger(__name__)
+
+CLAIM_BATCH = 200
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Ready:
+    row_id: int
+    ref: str
+    attempts: int
+    payload: dict[str, Any]
+    envelope: Envelope
+
+
+def connector_of(intake: Intake) -> Connector:
+    smtp = intake.settings.smtp
+    return smtp_connector(
+        SmtpConfig(
+            host=smtp.host,
+            port=smtp.port,
+            security=smtp.security,
+            username=smtp.username,
+            password=smtp.password.get_secret_value() if smtp.password is not None else None,
+            timeout_seconds=smtp.timeout_seconds,
+            ca_file=smtp.ca_file,
+        )
+    )
+
+
+def send_acknowledgements(
+    mailbox: Mailbox,
+    uidvalidity: int,
+    *,
+    intake: Intake,
+    factory: sessionmaker[Session],
+    connect: Connector,
+    clock: Callable[[], datetime],
+) -> int:
+    """Send the due acknowledgements of the selected folder's messages; returns how many."""
+    fulfil_sent(factory, intake)  # what a killed reader sent but did not get to fulfil
+    now = clock()
+    lease = timedelta(seconds=intake.settings.daemon.claim_lease_seconds)
+    with transaction(factory) as session:
+        rows = outbox.claim(
+            session, now=now, limit=CLAIM_BATCH, lease=lease, kinds=(store.ACKNOWLEDGEMENT,)
+        )
+    if not rows:
+        return 0
+    ready, elsewhere = _prepare(
+        mailbox, uidvalidity, intake=intake, factory=factory, rows=rows, now=now
+    )
+    if elsewhere:
+        with transaction(factory) as session:
+            outbox.release(session, elsewhere)
+    if not ready:
+        return 0
+    retry = outbox.RetryPolicy(max_attempts=intake.settings.daemon.max_attempts)
+
+    def settle(item: _Ready, outcome: datetime | DeliveryError) -> None:
+        """Commit each message's outcome as soon as SMTP gave it (one UPDATE, as a reminder's):
+        a kill then repeats at most the one message in flight."""
+        with transaction(factory) as session:
+            if isinstance(outcome, datetime):
+                mid = item.envelope.message_id
+                outbox.mark_sent(session, [item.row_id], message_id=mid, now=outcome)
+            elif outcome.permanent:
+                log.warning("intake: acknowledgement of %s refused: %s", item.ref, outcome.detail)
+                store.erase(session, item.row_id)
+            else:
+                retrying = outbox.Retry(attempts=item.attempts, payload=item.payload)
+                error, at = outcome.detail, clock()
+                outbox.mark_retry(
+                    session, {item.row_id: retrying}, error=error, now=at, policy=retry
+                )
+
+    sent = asyncio.run(_send(connect, ready, clock, settle))
+    fulfil_sent(factory, intake)
+    return sent
+
+
+def _prepare(
+    mailbox: Mailbox,
+    uidvalidity: int,
+    *,
+    intake: Intake,
+    factory: sessionmaker[Session],
+    rows: Sequence[Any],
+    now: datetime,
+) -> tuple[list[_Ready], list[int]]:
+    """Each claimed row with its message rendered (the headers in one FETCH, the inquiries in
+    one query); rows of another folder or numbering wait, rows whose message or address is
+    gone are erased."""
+    mine = [r for r in rows if _here(r.payload, mailbox.folder, uidvalidity)]
+    elsewhere = [r.id for r in rows if not _here(r.payload, mailbox.folder, uidvalidity)]
+    headers = {f.uid: f.header for f in mailbox.fetch([int(r.payload["uid"]) for r in mine])}
+    ready: list[_Ready] = []
+    with transaction(factory) as session:
+        refs = [str(r.payload["ref"]) for r in mine]
+        inquiries = {
+            i.ref: i for i in session.scalars(select(Inquiry).where(Inquiry.ref.in_(refs)))
+        }
+        for row in mine:
+            p = dict(row.payload)
+            inquiry = inquiries.get(str(p["ref"]))
+            header = headers.get(int(p["uid"]))
+            envelope = _render(intake, inquiry, parse(header), p, now) if header else None
+            if inquiry is None or envelope is None:
+                log.warning("intake: acknowledgement of %s dropped: UID %s is gone or has no "
+                            "usable address", p.get("ref"), p.get("uid"))  # fmt: skip
+                store.erase(session, row.id)
+                continue
+            ready.append(
+                _Ready(
+                    row_id=row.id,
+                    ref=inquiry.ref,
+                    attempts=row.attempts,
+                    payload=p,
+                    envelope=envelope,
+                )
+            )
+    return ready, elsewhere
+
+
+def _here(payload: Any, folder: str | None, uidvalidity: int) -> bool:
+    return bool(payload.get("folder") == folder and payload.get("uidvalidity") == uidvalidity)
+
+
+def _render(
+    intake: Intake, inquiry: Inquiry | None, mail: Mail, p: dict[str, Any], now: datetime
+) -> Envelope | None:
+    if inquiry is None or mail.reply_to is None:
+        return None
+    due = p.get("due_at")
+    try:
+        return render_acknowledgement(
+            ref=inquiry.ref,
+            received_at=inquiry.received_at,
+            due_at=datetime.fromisoformat(due) if due else None,
+            department=inquiry.department,
+            recipient=mail.reply_to,
+            in_reply_to=mail.message_id,
+            references=mail.references,
+            message_id=intake.ack_message_id(inquiry.id),
+            config=MailConfig(mail_from=intake.settings.mail_from, language=intake.conf.language),
+            now=now,
+            template_dir=str(intake.conf.template_dir) if intake.conf.template_dir else None,
+        )
+    except AddressError:
+        return None
+
+
+async def _send(
+    connect: Connector,
+    ready: Sequence[_Ready],
+    clock: Callable[[], datetime],
+    settle: Callable[[_Ready, datetime | DeliveryError], None],
+) -> int:
+    """Send over one SMTP connection, settling each message at once; returns how many went."""
+    try:
+        connection = await connect()
+    except DeliveryError as exc:
+        for item in ready:
+            settle(item, exc)
+        return 0
+    sent = 0
+    try:
+        for done, item in enumerate(ready):
+            at = clock()  # the moment of the hand-over: the reply it fulfils happened then
+            try:
+                await connection.send(item.envelope)
+            except DeliveryError as exc:
+                settle(item, exc)
+                if exc.connection_lost:
+                    lost = DeliveryError("*", "connection lost", permanent=False)
+                    for rest in ready[done + 1 :]:
+                        settle(rest, lost)
+                    break
+                continue
+            settle(item, at)
+            sent += 1
+    finally:
+        await connection.close()
+    return sent
+
+
+def fulfil_sent(factory: sessionmaker[Session], intake: Intake) -> None:
+    """The acknowledgements handed to SMTP: ``reply`` fulfilled at the hand-over (``sent_at``)
+    and the rows erased, with the UIDs they held, in one transaction."""
+    with transaction(factory) as session:
+        for row_id, ref, at in outbox.sent_of_kind(session, store.ACKNOWLEDGEMENT):
+            store.erase(session, row_id)
+            try:
+                register.reply(session, intake.context(at), ref, at)
+            except BadInputError as exc:  # replied to meanwhile, closed, no reply rule
+                log.info("intake: acknowledgement of %s fulfils nothing: %s", ref, exc)

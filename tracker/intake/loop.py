@@ -1,0 +1,304 @@
+"""Intake rounds: ``svarfrist intake --once`` runs one; the daemon runs them until stopped.
+
+A round: read the intake folder in batches (each batch one transaction, each message a
+savepoint), send the acknowledgements due, move what is done, read the Sent folder for
+advisors' replies, and record the counts for ``status`` and ``/metrics``. Between rounds the
+daemon waits in IDLE (the server wakes it on new mail) or polls. An unreachable or restarting
+IMAP server is retried with exponential backoff, shown in ``status``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracker.errors import SvarfristError
+from tracker.intake import process
+from tracker.intake.acknowledge import send_acknowledgements
+from tracker.intake.imap import IMAP_ERRORS, Fetched, Mailbox
+from tracker.intake.parse import Verdict, parse
+from tracker.intake.process import Counts, Intake
+from tracker.mail.smtp import Connector
+from tracker.store import intake as store
+from tracker.store import outbox
+from tracker.store.db import transaction
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+# Backoff after a failed round: doubled each time, capped.
+FIRST_BACKOFF = timedelta(seconds=2)
+MAX_BACKOFF = timedelta(minutes=5)
+
+
+def run_round(
+    mailbox: Mailbox,
+    intake: Intake,
+    factory: sessionmaker[Session],
+    connect: Connector,
+    clock: Clock,
+) -> Counts:
+    """One round over the mailbox; returns what it did."""
+    conf = intake.conf
+    counts = Counts()
+    uidvalidity = mailbox.open(conf.folder)
+    while True:
+        batch = _next_batch(
+            mailbox,
+            factory,
+            folder=conf.folder,
+            uidvalidity=uidvalidity,
+            limit=conf.batch,
+            clock=clock,
+        )
+        if not batch:
+            break
+        counts.add(
+            _inbox_batch(
+                intake,
+                factory,
+                folder=conf.folder,
+                uidvalidity=uidvalidity,
+                batch=batch,
+                clock=clock,
+            )
+        )
+    if conf.acknowledge:
+        counts.outcomes["acknowledged"] += send_acknowledgements(
+            mailbox, uidvalidity, intake=intake, factory=factory, connect=connect, clock=clock
+        )
+    _move(mailbox, intake, factory, conf.folder, uidvalidity)
+    if conf.sent_folder and mailbox.exists(conf.sent_folder):
+        counts.add(_sent_folder(mailbox, intake, factory, conf.sent_folder, clock))
+        mailbox.open(conf.folder)  # back to the intake folder, where IDLE waits
+    return counts
+
+
+def _next_batch(
+    mailbox: Mailbox,
+    factory: sessionmaker[Session],
+    *,
+    folder: str,
+    uidvalidity: int,
+    limit: int,
+    clock: Clock,
+) -> list[Fetched]:
+    with transaction(factory) as session:
+        last = store.progress(session, folder, uidvalidity, clock())
+    return mailbox.fetch_after(last, limit)
+
+
+def _inbox_batch(
+    intake: Intake,
+    factory: sessionmaker[Session],
+    *,
+    folder: str,
+    uidvalidity: int,
+    batch: list[Fetched],
+    clock: Clock,
+) -> Counts:
+    counts = Counts()
+    with transaction(factory) as session:
+        last = store.progress(session, folder, uidvalidity, clock())
+        for fetched in batch:
+            if fetched.uid <= last:
+                continue  # another reader took it meanwhile
+            now = clock()
+            try:
+                with session.begin_nested():
+                    outcome, why = process.handle_inbox(
+                        session, intake, folder=folder, uidvalidity=uidvalidity, f=fetched, now=now
+                    )
+            except Exception as exc:  # noqa: BLE001 - bad mail must never stop intake
+                log.error("intake: UID %d in %s moved to %s: %s", fetched.uid, folder,
+                          intake.conf.error_folder, _why(exc))  # fmt: skip
+                store.plan_move(session, folder, uidvalidity, fetched.uid, process.ERROR)
+                outcome, why = "error", None
+            store.advance(session, folder, fetched.uid, now)
+            counts.outcomes[outcome] += 1
+            if why is not None:
+                counts.ignored[why] += 1
+    return counts
+
+
+def _move(
+    mailbox: Mailbox, intake: Intake, factory: sessionmaker[Session], folder: str, validity: int
+) -> None:
+    """Move what is processed (and acknowledged) to its folder; the rows go after the move."""
+    with transaction(factory) as session:
+        moves = store.pending_moves(session, folder, validity)
+    for target, uids in moves.items():
+        mailbox.move(sorted(uids), intake.folder_of(target))
+        with transaction(factory) as session:
+            store.moved(session, folder, validity, uids)
+
+
+def _sent_folder(
+    mailbox: Mailbox, intake: Intake, factory: sessionmaker[Session], folder: str, clock: Clock
+) -> Counts:
+    """Advisors' replies in the Sent folder fulfil; nothing there is moved."""
+    counts = Counts()
+    uidvalidity = mailbox.open(folder)
+    while True:
+        batch = _next_batch(
+            mailbox,
+            factory,
+            folder=folder,
+            uidvalidity=uidvalidity,
+            limit=intake.conf.batch,
+            clock=clock,
+        )
+        if not batch:
+            return counts
+        with transaction(factory) as session:
+            last = store.progress(session, folder, uidvalidity, clock())
+            for fetched in batch:
+                if fetched.uid <= last:
+                    continue
+                now = clock()
+                try:
+                    with session.begin_nested():
+                        outcome = _sent_one(session, intake, fetched, now)
+                except Exception as exc:  # noqa: BLE001 - one bad message, not the round
+                    log.error("intake: UID %d in %s skipped: %s", fetched.uid, folder,
+                              _why(exc))  # fmt: skip
+                    outcome = "error"
+                store.advance(session, folder, fetched.uid, now)
+                if outcome is not None:
+                    counts.outcomes[outcome] += 1
+
+
+def _why(exc: Exception) -> str:
+    """One line for the log: Svarfrist's own errors name only our values; any other error's
+    text might quote the mail, so only its type is logged."""
+    if isinstance(exc, SvarfristError):
+        return f"{type(exc).__name__}: {exc}"
+    return type(exc).__name__
+
+
+def _sent_one(session: Session, intake: Intake, fetched: Fetched, now: datetime) -> str | None:
+    mail = parse(fetched.header)
+    if mail.svarfrist_kind is not None:
+        return None  # a copy of our own acknowledgement
+    thread = process._thread(session, intake, mail)
+    if thread is None:
+        return None
+    return process.fulfil(
+        session, intake, thread=thread, mail=mail, arrived_at=fetched.arrived_at, now=now
+    )
+
+
+def record(factory: sessionmaker[Session], now: datetime, counts: Counts, **health: Any) -> None:
+    """Add a round's counts to the ``intake`` state row that ``status`` and /metrics read."""
+    with transaction(factory) as session:
+        row = outbox.get_state(session, store.STATE_NAME)
+        value = dict(row.value or {}) if row is not None else {}
+        totals = dict(value.get("counts", {}))
+        for name, n in counts.outcomes.items():
+            totals[name] = int(totals.get(name, 0)) + n
+        ignored = dict(value.get("ignored", {}))
+        for name, n in counts.ignored.items():
+            ignored[name] = int(ignored.get(name, 0)) + n
+        value |= {"counts": totals, "ignored": ignored, **health}
+        outbox.put_state(session, store.STATE_NAME, now, value)
+
+
+def once(
+    intake: Intake, factory: sessionmaker[Session], connect: Connector, clock: Clock
+) -> Counts:
+    """Connect, run one round, disconnect (``svarfrist intake --once``); IMAP errors raise."""
+    mailbox = Mailbox.connect(intake.conf)
+    try:
+        _prepare(mailbox, intake)
+        counts = run_round(mailbox, intake, factory, connect, clock)
+    finally:
+        mailbox.close()
+    record(factory, clock(), counts, last_round_at=clock().isoformat(), failing_since=None,
+           last_error=None)  # fmt: skip
+    return counts
+
+
+def _prepare(mailbox: Mailbox, intake: Intake) -> None:
+    conf = intake.conf
+    mailbox.ensure_folders([conf.done_folder, conf.ignored_folder, conf.error_folder])
+
+
+def forever(
+    intake: Intake,
+    factory: sessionmaker[Session],
+    connect: Connector,
+    clock: Clock,
+    stop: threading.Event,
+) -> None:
+    """Rounds until ``stop`` is set: IDLE between rounds where the server has it, else
+    polling every ``poll_seconds``; reconnect with backoff after any IMAP failure."""
+    backoff = FIRST_BACKOFF
+    failing_since: datetime | None = None
+    while not stop.is_set():
+        mailbox: Mailbox | None = None
+        try:
+            mailbox = Mailbox.connect(intake.conf)
+            _prepare(mailbox, intake)
+            while not stop.is_set():
+                counts = run_round(mailbox, intake, factory, connect, clock)
+                if counts.total or failing_since is not None:
+                    log.info("intake: %s", summary(counts))
+                record(factory, clock(), counts, last_round_at=clock().isoformat(),
+                       failing_since=None, last_error=None)  # fmt: skip
+                failing_since, backoff = None, FIRST_BACKOFF
+                _wait(mailbox, intake, stop)
+        except Exception as exc:  # IMAP down, or the database: back off, never stop reading
+            if not isinstance(exc, IMAP_ERRORS):
+                log.exception("intake: round failed")
+            now = clock()
+            failing_since = failing_since or now
+            log.warning("intake: IMAP %s: %s; retrying in %d s", type(exc).__name__, exc,
+                        backoff.total_seconds())  # fmt: skip
+            _record_failure(factory, now, failing_since, exc, backoff)
+            stop.wait(backoff.total_seconds())
+            backoff = min(backoff * 2, MAX_BACKOFF)
+        finally:
+            if mailbox is not None:
+                mailbox.close()
+
+
+def _record_failure(
+    factory: sessionmaker[Session],
+    now: datetime,
+    since: datetime,
+    exc: BaseException,
+    backoff: timedelta,
+) -> None:
+    try:
+        record(factory, now, Counts(), failing_since=since.isoformat(),
+               last_error=f"{type(exc).__name__}: {exc}"[:300],
+               next_attempt_at=(now + backoff).isoformat())  # fmt: skip
+    except Exception:  # the database may be down too; the log has it
+        log.exception("intake: cannot record the failure")
+
+
+def _wait(mailbox: Mailbox, intake: Intake, stop: threading.Event) -> None:
+    seconds = float(intake.conf.poll_seconds)
+    if mailbox.has_idle():
+        # IDLE in short slices, so a stop request is seen within one.
+        waited = 0.0
+        while waited < seconds and not stop.is_set():
+            if mailbox.idle_for(min(5.0, seconds - waited)):
+                return
+            waited += 5.0
+    else:
+        stop.wait(seconds)
+
+
+def summary(counts: Counts) -> str:
+    parts = [f"{n} {name}" for name, n in sorted(counts.outcomes.items())]
+    parts += [f"{n} ignored ({why})" for why, n in sorted(counts.ignored.items())]
+    return ", ".join(parts) or "nothing new"
+
+
+__all__ = ["Verdict", "forever", "once", "run_round"]

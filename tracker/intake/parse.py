@@ -1,0 +1,193 @@
+"""Reading a mail's header, pure: bytes in, a :class:`Mail` out, and what it is (:func:`verdict`).
+
+Only the header is read (a 25 MB attachment is never fetched). Nothing here raises on bad
+mail: an unparseable Date is None, a header in an unknown charset is read as Latin-1 with
+replacement, a folded or 8-bit header is unfolded and kept, a subject with line breaks
+(header injection) is one line. Loop signals as the helpdesks use them (Zammad, Znuny,
+Frappe): RFC 3834 ``Auto-Submitted``, ``Precedence``, the X-Auto* family, list headers,
+Exchange's rules loop, a null return path and ``multipart/report`` bounces.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email.header import decode_header, make_header
+from email.utils import getaddresses, parsedate_to_datetime
+from enum import StrEnum
+from hashlib import sha256
+
+REF_TAG = re.compile(r"\[SF\s+([A-Za-z0-9][A-Za-z0-9./_-]{0,63})\]")
+_MESSAGE_ID = re.compile(r"<([^<>\s]{1,900})>")
+_FIELD = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*)$")
+# References kept when threading (and written into an acknowledgement): the newest ones.
+MAX_REFERENCES = 20
+
+
+class Verdict(StrEnum):
+    CITIZEN = "citizen"
+    """A mail from outside: a new inquiry, or a follow-up of a known one."""
+    OWN = "own"
+    """From the mailbox's own address: an advisor's reply (Bcc or Sent), else ignored."""
+    SVARFRIST = "svarfrist"
+    """One of Svarfrist's own messages (an acknowledgement's copy): nothing to do."""
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mail:
+    """What intake uses of a message's header; held in memory only, never stored."""
+
+    message_id: str | None
+    references: tuple[str, ...]
+    """In-Reply-To and References, newest last."""
+    ref_tag: str | None
+    sender: str | None
+    """The From address, lower case."""
+    reply_to: str | None
+    """Where an acknowledgement goes: Reply-To, else From."""
+    recipients: tuple[str, ...]
+    """Delivered-To, X-Original-To, To, Cc: lower case, in that order."""
+    date: datetime | None
+    loop: str | None
+    """Why no inquiry and no acknowledgement (a bounce, an auto-reply, a list), else None."""
+    svarfrist_kind: str | None
+
+
+def fields(raw: bytes) -> dict[str, list[str]]:
+    """The header's fields by lower-case name, unfolded, each value decoded to one line."""
+    found: dict[str, list[str]] = {}
+    name: bytes | None = None
+    value: list[bytes] = []
+
+    def flush() -> None:
+        if name is not None:
+            text = _text(b" ".join(v.strip() for v in value))
+            found.setdefault(name.decode("ascii").lower(), []).append(text)
+
+    for line in raw.replace(b"\r\n", b"\n").split(b"\n"):
+        if not line.strip():
+            if name is not None and not line:
+                break  # the blank line that ends the header
+            continue
+        if line[:1] in (b" ", b"\t"):
+            value.append(line)
+            continue
+        match = _FIELD.match(line)
+        if match is None:
+            continue  # not a field (a broken line): skipped, the rest is still read
+        flush()
+        name, value = match.group(1), [match.group(2)]
+    flush()
+    return found
+
+
+def _text(value: bytes) -> str:
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        text = value.decode("latin-1")  # 8-bit headers in an unknown charset: still read
+    return " ".join(text.split())
+
+
+def decoded(value: str) -> str:
+    """An RFC 2047 header value as text; undecodable words are kept as written."""
+    try:
+        return " ".join(str(make_header(decode_header(value))).split())
+    except (LookupError, ValueError, UnicodeError, AssertionError):
+        return value
+
+
+def _addresses(values: list[str]) -> list[str]:
+    out = []
+    for _, written in getaddresses(values):
+        address = written.strip().lower()
+        if "@" in address and not any(c.isspace() for c in address):
+            out.append(address)
+    return out
+
+
+def _first(f: dict[str, list[str]], name: str) -> str:
+    values = f.get(name)
+    return values[0] if values else ""
+
+
+def _date(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def loop_signal(f: dict[str, list[str]], sender: str | None) -> str | None:
+    """Why this message must get no inquiry and no acknowledgement, or None."""
+    if _first(f, "return-path").strip() == "<>":
+        return "bounce"
+    if sender is not None and sender.split("@")[0] in ("mailer-daemon", "postmaster"):
+        return "bounce"
+    if _first(f, "content-type").lower().lstrip().startswith("multipart/report"):
+        return "bounce"
+    auto = _first(f, "auto-submitted").strip().lower()
+    if auto and not auto.startswith("no"):
+        return "auto-submitted"
+    for name in ("x-autoreply", "x-autorespond", "x-auto-response-suppress"):
+        if name in f:
+            return "auto-reply"
+    if _first(f, "precedence").strip().lower() in ("bulk", "list", "junk"):
+        return "bulk"
+    if "x-ms-exchange-inbox-rules-loop" in f or "x-loop" in f:
+        return "loop"
+    if "list-id" in f or "list-unsubscribe" in f:
+        return "list"
+    return None
+
+
+def parse(raw: bytes) -> Mail:
+    """The :class:`Mail` of a message's header bytes; never raises on bad mail."""
+    f = fields(raw)
+    senders = _addresses(f.get("from", []))
+    sender = senders[0] if senders else None
+    replies = _addresses(f.get("reply-to", []))
+    ids = _MESSAGE_ID.findall(_first(f, "message-id"))
+    refs = _MESSAGE_ID.findall(" ".join(f.get("references", [])))
+    refs += _MESSAGE_ID.findall(" ".join(f.get("in-reply-to", [])))
+    tag = REF_TAG.search(decoded(_first(f, "subject")))
+    recipients: list[str] = []
+    for name in ("delivered-to", "x-original-to", "to", "cc"):
+        recipients += _addresses(f.get(name, []))
+    kind = _first(f, "x-svarfrist-kind").strip()
+    return Mail(
+        message_id=ids[0] if ids else None,
+        references=tuple(dict.fromkeys(refs))[-MAX_REFERENCES:],
+        ref_tag=tag.group(1) if tag else None,
+        sender=sender,
+        reply_to=replies[0] if replies else sender,
+        recipients=tuple(dict.fromkeys(recipients)),
+        date=_date(_first(f, "date")),
+        loop=loop_signal(f, sender),
+        svarfrist_kind=kind or None,
+    )
+
+
+def verdict(mail: Mail, own: frozenset[str]) -> tuple[Verdict, str | None]:
+    """What the message is, and why when it is ignored. ``own``: the mailbox's addresses."""
+    if mail.svarfrist_kind is not None:
+        return Verdict.SVARFRIST, None
+    if mail.sender is not None and mail.sender in own:
+        return Verdict.OWN, None
+    if mail.loop is not None:
+        return Verdict.IGNORED, mail.loop
+    if mail.sender is None:
+        return Verdict.IGNORED, "no sender"
+    return Verdict.CITIZEN, None
+
+
+def digest(key: bytes, value: str) -> str:
+    """HMAC-SHA256 (hex) of a Message-ID or an address: a keyed hash, so the stored values
+    cannot be tested against guessed addresses without the key."""
+    return hmac.new(key, value.encode("utf-8", "surrogatepass"), sha256).hexdigest()

@@ -1,0 +1,299 @@
+"""One message, decided and written: a new inquiry, a follow-up, an advisor's reply, or ignored.
+
+Each message is handled inside a savepoint of its batch's transaction, together with the
+folder's progress (UIDVALIDITY + UID) and the move it needs: a kill at any moment re-reads
+nothing twice and loses nothing, and a message that raises is rolled back alone and moved to
+the error folder. Svarfrist keeps of a citizen's mail only keyed hashes (HMAC) of its
+Message-ID, for threading, and of its sender, for the daily cap; the acknowledgement's
+outbox row holds the message's UID, from which the address is read when it is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.config import IntakeSettings, Settings, build_calendar, build_rules
+from tracker.core.calendar import BusinessCalendar
+from tracker.errors import BadInputError, ConfigError
+from tracker.intake.imap import Fetched
+from tracker.intake.parse import Mail, Verdict, digest, parse, verdict
+from tracker.mail.acknowledgement import render_acknowledgement
+from tracker.mail.message import message_id
+from tracker.mail.render import MailConfig
+from tracker.sla import Channel, Rule
+from tracker.store import intake as store
+from tracker.store import outbox, register
+from tracker.store.context import Context
+from tracker.store.models import Inquiry, Obligation
+
+log = logging.getLogger(__name__)
+
+ACTOR = "svarfrist-intake"
+DONE, IGNORED, ERROR = "done", "ignored", "error"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Intake:
+    """What handling a message needs, built once from the settings."""
+
+    settings: Settings
+    conf: IntakeSettings
+    key: bytes
+    own: frozenset[str]
+    calendar: BusinessCalendar
+    rules: dict[str, Rule]
+
+    @classmethod
+    def of(cls, settings: Settings) -> Intake:
+        """Built once at start; an acknowledgement template that cannot render fails here."""
+        conf = settings.intake
+        assert conf is not None and conf.hash_key is not None
+        own = {a.lower() for a in (conf.address, *conf.departments) if a}
+        if "@" in conf.username:
+            own.add(conf.username.lower())
+        if conf.template_dir is not None:
+            check_template(settings, str(conf.template_dir))
+        return cls(
+            settings=settings,
+            conf=conf,
+            key=conf.hash_key.get_secret_value().encode("utf-8"),
+            own=frozenset(own),
+            calendar=build_calendar(settings),
+            rules=build_rules(settings),
+        )
+
+    def context(self, now: datetime) -> Context:
+        return Context(
+            settings=self.settings,
+            calendar=self.calendar,
+            rules=self.rules,
+            actor=ACTOR,
+            now=now,
+            recorded_at=now,
+        )
+
+    def folder_of(self, target: str) -> str:
+        return {
+            DONE: self.conf.done_folder,
+            IGNORED: self.conf.ignored_folder,
+            ERROR: self.conf.error_folder,
+        }[target]
+
+    def ack_message_id(self, inquiry_id: int) -> str:
+        """The acknowledgement's Message-ID: fixed in advance, so its hash threads replies."""
+        key = store.acknowledgement_key(inquiry_id)
+        return message_id(key, inquiry_id, self.settings.mail_from)
+
+
+def check_template(settings: Settings, template_dir: str) -> None:
+    """The office's acknowledgement templates render, and keep the ref tag in the subject
+    (the citizen's replies thread by it); ConfigError naming ``intake.template_dir``."""
+    from email import message_from_bytes
+    from email.policy import default
+
+    import jinja2
+
+    sample = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    conf = settings.intake
+    assert conf is not None
+    try:
+        envelope = render_acknowledgement(
+            ref="2026-000042",
+            received_at=sample,
+            due_at=sample,
+            department="Borgerservice",
+            recipient="borger@example.dk",
+            in_reply_to=None,
+            references=(),
+            message_id="<sample@svarfrist>",
+            config=MailConfig(mail_from=settings.mail_from, language=conf.language),
+            now=sample,
+            template_dir=template_dir,
+        )
+    except (jinja2.TemplateError, OSError, ValueError) as exc:
+        raise ConfigError(
+            "intake.template_dir", f"the acknowledgement cannot render: {exc}"
+        ) from None
+    subject = str(message_from_bytes(envelope.data, policy=default)["Subject"])
+    if "[SF 2026-000042]" not in subject:
+        raise ConfigError("intake.template_dir", "the subject must keep [SF {{ ref }}]")
+
+
+@dataclass
+class Counts:
+    """What a round did, by outcome; ``ignored`` by reason."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    ignored: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: Counts) -> None:
+        self.outcomes.update(other.outcomes)
+        self.ignored.update(other.ignored)
+
+    @property
+    def total(self) -> int:
+        return sum(self.outcomes.values())
+
+
+def _message_digest(intake: Intake, mail: Mail, folder: str, fetched: Fetched) -> str:
+    """The keyed hash that recognises this message again (a renumbered folder, a copy to a
+    second address): its Message-ID, else its arrival time and size in this folder."""
+    if mail.message_id:
+        return digest(intake.key, mail.message_id)
+    return digest(intake.key, f"{folder}\0{fetched.arrived_at.isoformat()}\0{fetched.size}")
+
+
+def _thread(session: Session, intake: Intake, mail: Mail) -> tuple[int, str] | None:
+    """The inquiry a mail belongs to: the ref tag first, then In-Reply-To/References."""
+    if mail.ref_tag is not None:
+        found = store.by_ref(session, mail.ref_tag)
+        if found is not None:
+            return found
+    return store.known(session, [digest(intake.key, m) for m in mail.references])
+
+
+def handle_inbox(
+    session: Session, intake: Intake, *, folder: str, uidvalidity: int, f: Fetched, now: datetime
+) -> tuple[str, str | None]:
+    """One message of the intake folder: (outcome, ignored reason); plans its move."""
+    mail = parse(f.header)
+    kind, why = verdict(mail, intake.own)
+    outcome, target = "ignored", IGNORED
+    if kind is Verdict.SVARFRIST:
+        why = "svarfrist"
+    elif kind is Verdict.OWN:
+        thread = _thread(session, intake, mail)
+        if thread is not None:
+            outcome = fulfil(
+                session, intake, thread=thread, mail=mail, arrived_at=f.arrived_at, now=now
+            )
+            target = DONE
+        else:
+            why = "own address"
+    elif kind is Verdict.CITIZEN:
+        outcome, why = _citizen(
+            session, intake, folder=folder, uidvalidity=uidvalidity, f=f, mail=mail, now=now
+        )
+        target = IGNORED if outcome == "ignored" else DONE
+    store.plan_move(session, folder, uidvalidity, f.uid, target)
+    return outcome, why
+
+
+def _citizen(
+    session: Session,
+    intake: Intake,
+    *,
+    folder: str,
+    uidvalidity: int,
+    f: Fetched,
+    mail: Mail,
+    now: datetime,
+) -> tuple[str, str | None]:
+    mine = _message_digest(intake, mail, folder, f)
+    seen = store.known(session, [mine])
+    if seen is not None:  # met before: a renumbered folder, or a copy to a second address
+        _repoint(session, seen[0], folder, uidvalidity, f.uid)
+        return "duplicate", None
+    thread = _thread(session, intake, mail)
+    if thread is not None:
+        store.remember(session, thread[0], [mine])
+        register.mail_attached(session, intake.context(now), thread[1], min(f.arrived_at, now))
+        return "attached", None
+    department = next(
+        (intake.conf.departments[a] for a in mail.recipients if a in intake.conf.departments),
+        intake.conf.default_department,
+    )
+    if department is None:
+        return "ignored", "no department"
+    assert mail.sender is not None
+    day = now.astimezone(intake.calendar.tz).date().isoformat()
+    sender = digest(intake.key, mail.sender)
+    if not store.count_sender(session, sender, day, intake.conf.max_per_sender_per_day):
+        return "ignored", "daily cap"
+    ctx = intake.context(now)
+    promise = intake.conf.acknowledge
+    new = register.NewInquiry(
+        channel=Channel.EMAIL,
+        department=department,
+        received_at=min(f.arrived_at, now),
+        answer_promised=promise,
+    )
+    ref = register.add(session, ctx, new)
+    found = store.by_ref(session, ref)
+    assert found is not None
+    inquiry_id = found[0]
+    ack_digest = digest(intake.key, intake.ack_message_id(inquiry_id).strip("<>"))
+    store.remember(session, inquiry_id, [mine, ack_digest])
+    if promise:
+        payload = {"ref": ref, "folder": folder, "uidvalidity": uidvalidity, "uid": f.uid}
+        _enqueue_acknowledgement(session, inquiry_id, payload, now)
+    return "registered", None
+
+
+def _enqueue_acknowledgement(
+    session: Session, inquiry_id: int, payload: dict[str, Any], now: datetime
+) -> None:
+    """The acknowledgement's row: the message's place (folder, UIDVALIDITY, UID), the ref and
+    the promised deadline; the address is read from the message when it is sent."""
+    due = session.scalar(
+        select(Obligation.due_at).where(
+            Obligation.inquiry_id == inquiry_id, Obligation.rule == "answer"
+        )
+    )
+    outbox.enqueue(
+        session,
+        key=store.acknowledgement_key(inquiry_id),
+        kind=store.ACKNOWLEDGEMENT,
+        recipient="",  # read from the message (folder, UID) when it is sent; never stored
+        payload=payload | {"due_at": due.isoformat() if due is not None else None},
+        send_at=now,
+        inquiry_id=inquiry_id,
+    )
+
+
+def _repoint(session: Session, inquiry_id: int, folder: str, uidvalidity: int, uid: int) -> None:
+    """A waiting acknowledgement of a message met again under a new UIDVALIDITY reads it
+    from its new UID."""
+    row = store.acknowledgement_of(session, inquiry_id)
+    if row is not None and row.payload.get("uidvalidity") != uidvalidity:
+        payload = dict(row.payload) | {"folder": folder, "uidvalidity": uidvalidity, "uid": uid}
+        store.point_at(session, row.id, payload)
+
+
+def fulfil(
+    session: Session,
+    intake: Intake,
+    *,
+    thread: tuple[int, str],
+    mail: Mail,
+    arrived_at: datetime,
+    now: datetime,
+) -> str:
+    """An advisor's reply to the citizen, at its Date: fulfils ``answer`` where it was
+    promised; before the acknowledgement went out it cancels it and fulfils ``reply`` too."""
+    inquiry = session.get(Inquiry, thread[0])
+    if inquiry is None or inquiry.closed_at is not None:
+        return "reply to a closed inquiry"
+    at = max(min(mail.date or arrived_at, now), inquiry.received_at)
+    ctx = intake.context(now)
+    waiting = store.acknowledgement_of(session, inquiry.id)
+    if waiting is not None and waiting.state == outbox.OutboxState.PENDING:
+        store.erase(session, waiting.id)
+    done = False
+    try:
+        if inquiry.replied_at is None:
+            register.reply(session, ctx, inquiry.ref, at)
+            done = True
+        if inquiry.answer_promised and inquiry.answered_at is None:
+            register.answer(session, ctx, inquiry.ref, at)
+            done = True
+    except BadInputError as exc:  # nothing such a reply can fulfil: noted, not an error
+        log.info("intake: reply to %s fulfils nothing: %s", inquiry.ref, exc)
+    return "answered" if done else "reply again"

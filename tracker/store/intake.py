@@ -1,0 +1,174 @@
+"""Mail intake's persistence: progress per folder, keyed hashes, the per-sender cap, moves.
+
+Nothing here holds a sender address, a name, a subject or a body: folders, UIDs, HMAC
+digests, local days and counts only. Every function runs in the caller's transaction, so
+a message's progress commits together with what it caused (an inquiry, an attachment, a
+fulfilment), and a kill at any moment re-reads nothing twice and loses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from tracker.store.db import upsert_insert
+from tracker.store.models import (
+    Inquiry,
+    IntakeMove,
+    IntakeProgress,
+    IntakeSenderDay,
+    IntakeThread,
+    OutboxMessage,
+)
+from tracker.store.outbox import OutboxState
+
+ACKNOWLEDGEMENT = "acknowledgement"
+STATE_NAME = "intake"
+"""The DaemonState row of intake's counters and health (``status``, ``/metrics``)."""
+
+
+def progress(session: Session, folder: str, uidvalidity: int, now: datetime) -> int:
+    """The last UID read in ``folder``, the row locked (FOR UPDATE) until the transaction ends,
+    so two readers of one mailbox take turns and each message is handled once.
+
+    A folder seen first, or renumbered by the server (a new UIDVALIDITY), starts at 0; the
+    moves still pending under the old numbering are dropped (their messages are met again
+    and recognised by their keyed hashes, see :func:`known`)."""
+    session.execute(
+        upsert_insert(session)(IntakeProgress)
+        .values(folder=folder, uidvalidity=uidvalidity, last_uid=0, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["folder"])
+    )
+    row = session.scalar(
+        select(IntakeProgress).where(IntakeProgress.folder == folder).with_for_update()
+    )
+    assert row is not None
+    if row.uidvalidity != uidvalidity:
+        row.uidvalidity, row.last_uid, row.updated_at = uidvalidity, 0, now
+        session.execute(
+            delete(IntakeMove).where(
+                IntakeMove.folder == folder, IntakeMove.uidvalidity != uidvalidity
+            )
+        )
+    return int(row.last_uid)
+
+
+def advance(session: Session, folder: str, uid: int, now: datetime) -> None:
+    session.execute(
+        update(IntakeProgress)
+        .where(IntakeProgress.folder == folder, IntakeProgress.last_uid < uid)
+        .values(last_uid=uid, updated_at=now)
+    )
+
+
+def known(session: Session, digests: Iterable[str]) -> tuple[int, str] | None:
+    """The inquiry (id, ref) one of these Message-ID digests belongs to, if any."""
+    wanted = [d for d in digests if d]
+    if not wanted:
+        return None
+    row = session.execute(
+        select(Inquiry.id, Inquiry.ref)
+        .join(IntakeThread, IntakeThread.inquiry_id == Inquiry.id)
+        .where(IntakeThread.digest.in_(wanted))
+        .limit(1)
+    ).first()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def by_ref(session: Session, ref: str) -> tuple[int, str] | None:
+    row = session.execute(select(Inquiry.id, Inquiry.ref).where(Inquiry.ref == ref)).first()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def remember(session: Session, inquiry_id: int, digests: Iterable[str]) -> None:
+    """Keep these Message-ID digests as belonging to the inquiry (known ones stay as they are)."""
+    rows = [{"digest": d, "inquiry_id": inquiry_id} for d in set(digests) if d]
+    if rows:
+        session.execute(
+            upsert_insert(session)(IntakeThread).on_conflict_do_nothing(index_elements=["digest"]),
+            rows,
+        )
+
+
+def count_sender(session: Session, sender: str, day: str, cap: int) -> bool:
+    """Count one more acknowledged mail of ``sender`` (a digest) on ``day``; False, and not
+    counted, when the sender already reached ``cap`` that day."""
+    stmt = upsert_insert(session)(IntakeSenderDay).values(sender=sender, day=day, count=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["sender", "day"],
+        set_={"count": IntakeSenderDay.count + 1},
+        where=IntakeSenderDay.count < cap,
+    ).returning(IntakeSenderDay.count)
+    return session.execute(stmt).first() is not None
+
+
+def forget_days_before(session: Session, day: str) -> None:
+    """The counters of days gone by: no longer needed (they are per day)."""
+    session.execute(delete(IntakeSenderDay).where(IntakeSenderDay.day < day))
+
+
+def plan_move(session: Session, folder: str, uidvalidity: int, uid: int, target: str) -> None:
+    session.execute(
+        upsert_insert(session)(IntakeMove)
+        .values(folder=folder, uidvalidity=uidvalidity, uid=uid, target=target)
+        .on_conflict_do_nothing(index_elements=["folder", "uidvalidity", "uid"])
+    )
+
+
+def pending_moves(session: Session, folder: str, uidvalidity: int) -> dict[str, list[int]]:
+    """target -> UIDs to move now: those whose acknowledgement is not waiting to be sent."""
+    waiting = {
+        (p.get("uidvalidity"), p.get("uid"))
+        for p in session.scalars(
+            select(OutboxMessage.payload).where(
+                OutboxMessage.kind == ACKNOWLEDGEMENT,
+                OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.SENDING]),
+            )
+        )
+        if p.get("folder") == folder
+    }
+    moves: dict[str, list[int]] = {}
+    for row in session.scalars(
+        select(IntakeMove).where(IntakeMove.folder == folder, IntakeMove.uidvalidity == uidvalidity)
+    ):
+        if (row.uidvalidity, row.uid) not in waiting:
+            moves.setdefault(row.target, []).append(int(row.uid))
+    return moves
+
+
+def moved(session: Session, folder: str, uidvalidity: int, uids: Sequence[int]) -> None:
+    session.execute(
+        delete(IntakeMove).where(
+            IntakeMove.folder == folder,
+            IntakeMove.uidvalidity == uidvalidity,
+            IntakeMove.uid.in_(list(uids)),
+        )
+    )
+
+
+def acknowledgement_of(session: Session, inquiry_id: int) -> OutboxMessage | None:
+    """The inquiry's acknowledgement while it waits to be sent (pending or being sent)."""
+    return session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.key == acknowledgement_key(inquiry_id),
+            OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.SENDING]),
+        )
+    )
+
+
+def acknowledgement_key(inquiry_id: int) -> str:
+    return f"{ACKNOWLEDGEMENT}:{inquiry_id}"
+
+
+def erase(session: Session, row_id: int) -> None:
+    """An acknowledgement sent (or cancelled): its row goes, with the UID it pointed to."""
+    session.execute(delete(OutboxMessage).where(OutboxMessage.id == row_id))
+
+
+def point_at(session: Session, row_id: int, payload: dict[str, Any]) -> None:
+    """The acknowledgement's message was renumbered (UIDVALIDITY): read it from here."""
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(payload=payload))
