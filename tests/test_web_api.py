@@ -215,7 +215,8 @@ REFUSALS: list[tuple[str, str, str, Any, int, str | None]] = [
         "at",
     ),
     ("at not text", "POST", "/api/v1/inquiries/2026-000003/reply", {"at": 17}, 422, "at"),
-    ("unknown action", "POST", "/api/v1/inquiries/2026-000003/answer", {}, 422, "action"),
+    ("unknown action", "POST", "/api/v1/inquiries/2026-000003/escalate", {}, 422, "action"),
+    ("answer without a promise", "POST", "/api/v1/inquiries/2026-000003/answer", {}, 422, "at"),
     ("unknown channel", "POST", "/api/v1/inquiries", {**EMAIL, "channel": "fax"}, 422, "channel"),
     (
         "unknown department",

@@ -30,6 +30,7 @@ Now = Annotated[datetime, Depends(request_now)]
 class Action(StrEnum):
     REPLY = "reply"
     CALLBACK = "callback"
+    ANSWER = "answer"
     PAUSE = "pause"
     RESUME = "resume"
     CLOSE = "close"
@@ -136,7 +137,7 @@ def show(
 
 @router.post(
     "/{ref:path}/{action}",
-    summary="reply, callback, pause, resume or close",
+    summary="reply, callback, answer, pause, resume or close",
     responses={200: {"model": InquiryDoc, "description": "the inquiry after the action"}},
 )
 def act(

@@ -24,7 +24,11 @@ STATE_CLASS = {
     "met_late": "state-late",
     "closed": "state-pause",
 }
-_FULFILS = {Fulfilment.REPLY: "reply", Fulfilment.CALLBACK: "callback"}
+_FULFILS = {
+    Fulfilment.REPLY: "reply",
+    Fulfilment.CALLBACK: "callback",
+    Fulfilment.ANSWER: "answer",
+}
 
 
 def local(moment: datetime | None) -> str:
@@ -63,7 +67,7 @@ def summary_state(view: InquiryView) -> str:
 
 
 def open_fulfilments(view: InquiryView, rules: Mapping[str, Rule]) -> list[str]:
-    """The one-click actions that would fulfil a pending obligation: reply, callback."""
+    """The one-click actions that would fulfil a pending obligation: reply, callback, answer."""
     if view.closed_at is not None:
         return []
     found: list[str] = []
