@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m tracker.cli.demo
+	$(BIN)/python -m tracker.cli.demo --serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check tracker tests bench

@@ -3,12 +3,17 @@ that work exactly as printed, from the folder the demo ran in."""
 
 from __future__ import annotations
 
+import re
+import shlex
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import clean_env
 
@@ -120,3 +125,78 @@ def test_svarfrist_is_named_relative_to_the_folder_when_it_lies_inside_it(tmp_pa
 def test_without_a_console_script_the_demo_prints_python_dash_m_tracker(tmp_path: Path) -> None:
     python = tmp_path / "bin" / "python3"
     assert svarfrist_words(python, tmp_path) == (str(python), "-m", "tracker")
+
+
+def _text(path: Path) -> str:
+    """A saved mail's plain-text part, decoded (quoted-printable folds long links)."""
+    message = message_from_bytes(path.read_bytes(), policy=policy.default)
+    body = message.get_body(("plain",))  # type: ignore[attr-defined]
+    return str(body.get_content()) if body is not None else ""
+
+
+def _web_command(demo: DemoRun) -> str:
+    lines = demo.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("The web app over"))
+    return lines[start + 1].strip()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_printed_web_command_serves_the_demo_its_users_and_its_mails_links(
+    demo: DemoRun,
+) -> None:
+    """The web app as printed (on a free port instead of 8080): the demo's advisor logs in
+    with the printed password and sees her inquiries; a link from a demo mail opens its
+    confirmation page (the mails were signed with the web app's key)."""
+    command = _web_command(demo)
+    assert command.startswith("SVARFRIST_CONFIG=demo/svarfrist.toml .venv/bin/svarfrist web")
+    port = _free_port()
+    words = shlex.split(command.split(" ", 1)[1].replace("--port 8080", f"--port {port}"))
+    server = subprocess.Popen(
+        words,
+        cwd=demo.folder,
+        env=clean_env({"SVARFRIST_CONFIG": "demo/svarfrist.toml"}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            for _ in range(300):  # a bounded wait for the server to listen
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            page = client.get("/login")
+            token = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+            assert token, page.text
+            password = re.search(r"password '([^']+)'", demo.stdout)
+            assert password, demo.stdout
+            login = client.post(
+                "/login",
+                data={
+                    "csrf": token.group(1),
+                    "email": "anne.jensen@fredericia.dk",
+                    "password": password.group(1),
+                    "next": "/",
+                },
+            )
+            assert login.status_code == 303, login.text
+            mine = client.get("/")
+            assert mine.status_code == 200 and "202" in mine.text  # refs such as 2026-000001
+            links = [
+                link
+                for p in sorted((demo.folder / "demo" / "mail").glob("*.eml"))
+                for link in re.findall(r"http://127\.0\.0\.1:8080(/m/[A-Za-z0-9_.\-]+)", _text(p))
+            ]
+            assert links, "no one-click link in the demo's mails"
+            confirm = httpx.get(f"http://127.0.0.1:{port}{links[0]}", timeout=30)
+            assert confirm.status_code in (200, 409), confirm.text  # 409: met later that week
+            assert "<form" in confirm.text or confirm.status_code == 409
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import secrets
 import shlex
 import shutil
 import socket
@@ -28,6 +29,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from tracker.config import (
@@ -36,15 +38,17 @@ from tracker.config import (
     RemindersSettings,
     Settings,
     SmtpSettings,
+    WebSettings,
     build_calendar,
     build_rules,
 )
 from tracker.core.calendar import COPENHAGEN
 from tracker.daemon.sweep import build_services, sweep
 from tracker.sla import WRITTEN_CHANNELS
-from tracker.store import register, schema
+from tracker.store import access, register, schema
 from tracker.store.db import make_engine, session_factory, transaction
 from tracker.store.models import Inquiry, Obligation, OutboxMessage
+from tracker.web.auth import hash_password
 
 DEMO = Path("demo")
 DATABASE = DEMO / "svarfrist.db"
@@ -72,6 +76,12 @@ ADVISORS = (
 )
 DEFAULT_RECIPIENT = "borgervejledning@fredericia.dk"
 LEAD = "leder.borgerservice@fredericia.dk"
+CONFIG = DEMO / "svarfrist.toml"
+WEB_HOST, WEB_PORT = "127.0.0.1", 8080
+WEB_URL = f"http://{WEB_HOST}:{WEB_PORT}"
+# The demo's log-in: the first advisor, and a lead who also sees the department and reports.
+DEMO_PASSWORD = "demo-adgangskode"
+DEMO_USERS = ((ADVISORS[0], "advisor"), (LEAD, "lead"))
 
 
 def out(line: str = "") -> None:
@@ -169,16 +179,21 @@ def main() -> int:
     (DEMO / "mail").mkdir(parents=True)
     url = f"sqlite:///{DATABASE}"
     port = _free_port()
+    secret = SecretStr(secrets.token_urlsafe(32))
     settings = Settings(
         database_url=url,
         mail_from="svarfrist@fredericia.dk",
         default_recipient=DEFAULT_RECIPIENT,
         smtp=SmtpSettings(host="127.0.0.1", port=port, security="none", timeout_seconds=10),
         reminders=RemindersSettings(escalation_after_hours=8, escalation_to=LEAD),
+        # The mails carry one-click links to the web app the demo can serve afterwards.
+        web=WebSettings(base_url=WEB_URL, secret_key=secret, insecure_http=True),
     )
     engine = make_engine(url)
     schema.upgrade(engine)
     factory = session_factory(engine)
+    _write_web_config(url, secret)
+    _add_users(factory)
     controller = Controller(MailSaver(DEMO / "mail"), hostname="127.0.0.1", port=port)
     controller.start()
     rng = random.Random(2026)
@@ -197,8 +212,42 @@ def main() -> int:
     commands = try_commands(svarfrist, url, end, _first_overdue(factory, end))
     status = _print_compliance(commands[0], url)
     _print_try(commands, end)
+    web = (*svarfrist, "web", "--host", WEB_HOST, "--port", str(WEB_PORT))
+    _print_web(Command(env={"SVARFRIST_CONFIG": str(CONFIG)}, words=web))
     engine.dispose()
+    if status == 0 and "--serve" in sys.argv[1:]:
+        os.environ["SVARFRIST_CONFIG"] = str(CONFIG)
+        os.execvp(web[0], web)  # `make demo`: the web app in the foreground, Ctrl-C ends it
     return status
+
+
+def _write_web_config(url: str, secret: SecretStr) -> None:
+    """The web app's configuration for the demo's database: plain http on this machine only
+    (insecure_http), the key that signed the mails' links. Readable by its owner only."""
+    CONFIG.write_text(
+        f'database_url = "{url}"\n\n[web]\nbase_url = "{WEB_URL}"\n'
+        f'secret_key = "{secret.get_secret_value()}"\ninsecure_http = true\n',
+        encoding="utf-8",
+    )
+    CONFIG.chmod(0o600)
+
+
+def _add_users(factory: Any) -> None:
+    password_hash = hash_password(DEMO_PASSWORD)
+    with transaction(factory) as session:
+        for email, role in DEMO_USERS:
+            access.add_user(
+                session, email=email, role_name=role, password_hash=password_hash, now=START
+            )
+
+
+def _print_web(command: Command) -> None:
+    out()
+    out("The web app over the demo's database (the mails' links in demo/mail/ open it):")
+    out(f"  {command}")
+    users = " or ".join(email for email, _ in DEMO_USERS)
+    out(f"then open {WEB_URL} and log in as {users}, password {DEMO_PASSWORD!r}.")
+    out("(`make demo` starts it for you; Ctrl-C stops it.)")
 
 
 def _simulate(
