@@ -8,6 +8,8 @@ code gets its field's general message.
 from __future__ import annotations
 
 from tracker.errors import BadInputError
+from tracker.reports.labels import labels_for
+from tracker.sla import Channel
 
 DA: dict[str, str] = {
     # navigation and layout
@@ -295,15 +297,17 @@ EN: dict[str, str] = {
     "e_field": "This value cannot be used.",
 }
 
+
+def _channels(language: str) -> dict[str, str]:
+    """Channels in words as the reports name them (one place for those words)."""
+    labels = labels_for(language)
+    return {channel.value: labels[channel.value] for channel in Channel}
+
+
 # Words for values the pages show: channels, rules, audit events, report groupings.
 WORDS: dict[str, dict[str, str]] = {
     "da": {
-        "phone": "Telefon",
-        "sms": "SMS",
-        "email": "E-mail",
-        "letter": "Brev",
-        "digital_post": "Digital Post",
-        "in_person": "Personligt fremmøde",
+        **_channels("da"),
         "reply": "Kvittering",
         "callback": "Opringning",
         "answer": "Svar",
@@ -325,12 +329,7 @@ WORDS: dict[str, dict[str, str]] = {
         "month": "Måned",
     },
     "en": {
-        "phone": "Phone",
-        "sms": "SMS",
-        "email": "E-mail",
-        "letter": "Letter",
-        "digital_post": "Digital Post",
-        "in_person": "In person",
+        **_channels("en"),
         "reply": "Acknowledgement",
         "callback": "Call-back",
         "answer": "Answer",
