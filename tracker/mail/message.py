@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import binascii
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.errors import HeaderParseError
+from email.generator import NLCRE, BytesGenerator
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage, MIMEPart
 from email.policy import EmailPolicy
 from email.utils import format_datetime, parseaddr
-from functools import cache
+from functools import cache, lru_cache
+from io import BytesIO
+from typing import Any
 
 from tracker.core.calendar import COPENHAGEN
 
@@ -88,6 +92,33 @@ class _Policy(EmailPolicy):
     def header_fetch_parse(self, name: str, value: str) -> str:
         parsed = _STRUCTURE.get((name.lower(), value))
         return parsed if parsed is not None else super().header_fetch_parse(name, value)
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        """A header as the generator writes it; a plain one-line ASCII value that fits on its
+        line is written as it is, which is what the stdlib's ``_fold`` does with one, without
+        its splitting and measuring of every line (the cost of a dozen headers per part)."""
+        limit = self.max_line_length or sys.maxsize
+        if (
+            value.__class__ is str
+            and value.isascii()
+            and value.isprintable()  # no CR, LF or other line break: one line
+            and len(name) + len(value) + 2 <= limit
+        ):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+class _Generator(BytesGenerator):
+    """``BytesGenerator`` writing a body in one piece rather than line by line.
+
+    The stdlib writes each line and each line end separately (two writes and two encodes
+    per line of a quoted-printable body); joining the lines with the policy's line end first
+    writes the same bytes.
+    """
+
+    def _write_lines(self, lines: str) -> None:
+        if lines:
+            self.write(self._NL.join(NLCRE.split(lines)))
 
 
 _ASCII_POLICY = _Policy(linesep="\r\n", header_factory=_REGISTRY)
@@ -256,6 +287,27 @@ def _structure(message: EmailMessage, policy: EmailPolicy, content: Content) -> 
     _multipart(message, _MIXED, alternative, attachment)
 
 
+@lru_cache(maxsize=256)
+def _from(mail_from: str) -> tuple[Mailbox, str]:
+    """The sender's mailbox and From value (the configured sender: the same in every message)."""
+    name, box = sender(mail_from)
+    # username/domain, not addr_spec: the stdlib refuses to parse a non-ASCII local part
+    return box, str(Address(name, box.local, box.domain))
+
+
+@lru_cache(maxsize=4096)
+def _to(recipient: str) -> tuple[Mailbox, str]:
+    """A recipient's mailbox and To value (a register has a few dozen advisors)."""
+    box = mailbox(recipient)
+    return box, str(Address("", box.local, box.domain))
+
+
+@lru_cache(maxsize=16)
+def _date(now: datetime) -> str:
+    """The Date value (RFC 5322, Danish local time): one ``now`` serves a delivery round."""
+    return format_datetime(now.astimezone(COPENHAGEN))
+
+
 def build(
     content: Content, *, recipient: str, msg_id: str, mail_from: str, now: datetime
 ) -> Envelope:
@@ -263,29 +315,31 @@ def build(
 
     ``now`` is the Date header (the time of sending), in Danish local time.
     """
-    name, from_box = sender(mail_from)
-    to_box = mailbox(recipient)
+    from_box, from_header = _from(mail_from)
+    to_box, to_header = _to(recipient)
     utf8 = from_box.needs_smtputf8 or to_box.needs_smtputf8
     policy = _UTF8_POLICY if utf8 else _ASCII_POLICY
     message = EmailMessage(policy=policy)
     try:
-        # username/domain, not addr_spec: the stdlib refuses to parse a non-ASCII local part
-        _put(message, "From", str(Address(name, from_box.local, from_box.domain)))
-        _put(message, "To", str(Address("", to_box.local, to_box.domain)))
+        _put(message, "From", from_header)
+        _put(message, "To", to_header)
     except (HeaderParseError, ValueError, IndexError) as exc:
         raise AddressError(recipient, f"not a valid address ({exc})") from exc
     _put(message, "Subject", content.subject)
-    _put(message, "Date", format_datetime(now.astimezone(COPENHAGEN)))
+    message.set_raw("Date", _date(now))
     _put(message, "Message-ID", msg_id)
-    _put(message, "Auto-Submitted", "auto-generated")
-    _put(message, "X-Auto-Response-Suppress", "All")
+    message.set_raw("Auto-Submitted", "auto-generated")
+    message.set_raw("X-Auto-Response-Suppress", "All")
     for header, value in content.headers.items():
         _put(message, header, value)
     _structure(message, policy, content)
+    # What ``message.as_bytes()`` does, with the generator above.
+    data = BytesIO()
+    _Generator(data, mangle_from_=False, policy=policy).flatten(message)
     return Envelope(
         sender=from_box.addr_spec,
         recipient=to_box.addr_spec,
         message_id=msg_id,
-        data=message.as_bytes(),
+        data=data.getvalue(),
         smtputf8=utf8,
     )
