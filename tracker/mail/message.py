@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.errors import HeaderParseError
-from email.generator import NLCRE, BytesGenerator
+from email.generator import BytesGenerator
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage, MIMEPart
 from email.policy import EmailPolicy
@@ -33,6 +33,8 @@ from typing import Any
 
 from tracker.core.calendar import COPENHAGEN
 
+# The line ends the stdlib's generator splits a body on (email.generator.NLCRE).
+_LINE_END = re.compile(r"\r\n|\r|\n")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
 # Display name used when ``mail_from`` is a bare address.
 DEFAULT_SENDER_NAME = "Svarfrist"
@@ -116,9 +118,11 @@ class _Generator(BytesGenerator):
     writes the same bytes.
     """
 
+    _NL: str  # the line end flatten() chose (the policy's), set by the stdlib
+
     def _write_lines(self, lines: str) -> None:
         if lines:
-            self.write(self._NL.join(NLCRE.split(lines)))
+            self.write(self._NL.join(_LINE_END.split(lines)))
 
 
 _ASCII_POLICY = _Policy(linesep="\r\n", header_factory=_REGISTRY)
