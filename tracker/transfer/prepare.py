@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from itertools import chain
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
@@ -66,15 +67,16 @@ class Chunk:
     pauses: list[PauseRow]
 
     def plain(self) -> PlainChunk:
-        """The chunk in plain tuples, for a pipe or a spool file: pickle writes and reads a
-        plain tuple in C, a NamedTuple through Python calls (one per row on each side)."""
+        """The chunk as flat lists of values, for a pipe or a spool file: pickle writes a
+        NamedTuple through Python calls (one per row on each side), a list of plain values in
+        C; flattening (``chain``, in C) also copies no row, where a tuple per row would."""
         return (
-            list(map(tuple, self.entries)),
+            _flat(self.entries),
             self.first,
             self.prepared,
-            list(map(tuple, self.inquiries)),
-            list(map(tuple, self.obligations)),
-            list(map(tuple, self.pauses)),
+            _flat(self.inquiries),
+            _flat(self.obligations),
+            _flat(self.pauses),
         )
 
     @classmethod
@@ -82,24 +84,28 @@ class Chunk:
         """The chunk :meth:`plain` made, its rows named again."""
         entries, first, prepared, inquiries, obligations, pauses = plain
         return cls(
-            _named(Entry, entries),
+            _named(Entry, len(Entry._fields), entries),
             first,
             prepared,
-            _named(InquiryRow, inquiries),
-            _named(ObligationRow, obligations),
-            _named(PauseRow, pauses),
+            _named(InquiryRow, len(InquiryRow._fields), inquiries),
+            _named(ObligationRow, len(ObligationRow._fields), obligations),
+            _named(PauseRow, len(PauseRow._fields), pauses),
         )
 
 
-_Tuples = list[tuple[Any, ...]]
-PlainChunk = tuple[_Tuples, int, bool, _Tuples, _Tuples, _Tuples]
+PlainChunk = tuple[list[Any], int, bool, list[Any], list[Any], list[Any]]
 _N = TypeVar("_N", bound=tuple[Any, ...])
 
 
-def _named(kind: type[_N], rows: _Tuples) -> list[_N]:
-    """Plain tuples made by :meth:`Chunk.plain` as the NamedTuple ``kind`` again, built by
-    ``tuple.__new__`` in C (a NamedTuple's own constructor is a Python call per row)."""
-    return list(map(partial(tuple.__new__, kind), rows))
+def _flat(rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+    return list(chain.from_iterable(rows))
+
+
+def _named(kind: type[_N], width: int, values: list[Any]) -> list[_N]:
+    """The rows of the NamedTuple ``kind`` that :func:`_flat` laid end to end, each built by
+    ``tuple.__new__`` in C from the next ``width`` values (zip over one iterator cuts them
+    off; a NamedTuple's own constructor is a Python call per row)."""
+    return list(map(partial(tuple.__new__, kind), zip(*[iter(values)] * width, strict=True)))
 
 
 _Valid = tuple[Row, Sequence[Decision], Facts]
