@@ -109,6 +109,34 @@ class _Policy(EmailPolicy):
             return f"{name}: {value}{self.linesep}".encode("ascii")
         return super().fold_binary(name, value)
 
+    def clone(self, **kw: Any) -> _Policy:
+        """This policy itself where ``kw`` changes nothing (a policy is immutable): the
+        generator asks for a copy with the same line end for every part it writes."""
+        if all(getattr(self, name) == value for name, value in kw.items()):
+            return self
+        return super().clone(**kw)
+
+
+class _Boundary:
+    """``get_boundary`` from the parsed Content-Type header (its ``params``), which the
+    policy above keeps parsed, rather than by the stdlib's re-parsing of the header's text
+    on every call; the same value for the boundaries of this module (plain tokens)."""
+
+    def get_boundary(self, failobj: Any = None) -> Any:
+        header = self.get("content-type")  # type: ignore[attr-defined]
+        params = getattr(header, "params", None)
+        if params is None:
+            return super().get_boundary(failobj)  # type: ignore[misc]
+        return params.get("boundary", failobj)
+
+
+class _Message(_Boundary, EmailMessage):
+    """A message whose boundary is read from its parsed header (see _Boundary)."""
+
+
+class _Part(_Boundary, MIMEPart):
+    """A part whose boundary is read from its parsed header (see _Boundary)."""
+
 
 class _Generator(BytesGenerator):
     """``BytesGenerator`` writing a body in one piece rather than line by line.
@@ -257,7 +285,7 @@ def _quoted_printable(text: str) -> str:
 
 
 def _leaf(policy: EmailPolicy, content_type: str, text: str) -> MIMEPart:
-    part = MIMEPart(policy)
+    part = _Part(policy)
     part.set_raw("Content-Type", content_type)
     part.set_raw("Content-Transfer-Encoding", _QUOTED_PRINTABLE)
     part.set_payload(_quoted_printable(text))
@@ -287,7 +315,7 @@ def _structure(message: EmailMessage, policy: EmailPolicy, content: Content) -> 
     filename, csv = content.attachment
     attachment = _leaf(policy, _CSV, csv)
     attachment.add_header("Content-Disposition", "attachment", filename=header_safe(filename))
-    alternative = _multipart(MIMEPart(policy), _ALTERNATIVE, text, html)
+    alternative = _multipart(_Part(policy), _ALTERNATIVE, text, html)
     _multipart(message, _MIXED, alternative, attachment)
 
 
@@ -323,7 +351,7 @@ def build(
     to_box, to_header = _to(recipient)
     utf8 = from_box.needs_smtputf8 or to_box.needs_smtputf8
     policy = _UTF8_POLICY if utf8 else _ASCII_POLICY
-    message = EmailMessage(policy=policy)
+    message = _Message(policy=policy)
     try:
         _put(message, "From", from_header)
         _put(message, "To", to_header)
