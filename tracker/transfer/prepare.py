@@ -5,7 +5,7 @@ PostgreSQL their ids, which need the database.
 
 Needing no database is what lets this half run in a second process while the first one
 writes (tracker.transfer.importer), so what it hands over is plain picklable data: a
-:class:`Chunk` of named rows, through the pipe as plain tuples (:meth:`Chunk.plain`).
+:class:`Chunk` of named rows, through the pipe as flat lists of values (:meth:`Chunk.plain`).
 """
 
 from __future__ import annotations
