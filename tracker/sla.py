@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
+from itertools import chain
 from typing import NamedTuple, TypeVar
 
 from tracker.core.calendar import BusinessCalendar, Pause, from_us, hours_to_us, to_us
@@ -265,42 +266,47 @@ def decide(
     in one pass over the calendar's working-time index. :func:`evaluate` is this for one
     inquiry on datetimes."""
     decided: list[list[Decision]] = [[] for _ in inquiries]
-    # Channels and flags repeat: each rule is asked once per distinct combination.
-    kinds = {(f.channel, f.callback_requested, f.answer_promised) for f in inquiries}
+    # Channels and flags repeat: the inquiries are grouped by (channel, call-back, answer
+    # promised) once, and each rule is asked once per group (order within a group kept).
+    groups: dict[tuple[str, bool, bool], list[tuple[int, Facts]]] = {}
+    for i, f in enumerate(inquiries):
+        kind = (f.channel, f.callback_requested, f.answer_promised)
+        group = groups.get(kind)
+        if group is None:
+            group = groups[kind] = []
+        group.append((i, f))
     new_decision = tuple.__new__
     for rule in rules.values():
-        applies = {kind: rule.applies(*kind) for kind in kinds}
-        mine = [
-            (i, f)
-            for i, f in enumerate(inquiries)
-            if applies[f.channel, f.callback_requested, f.answer_promised]
-        ]
+        mine = list(chain.from_iterable(g for k, g in groups.items() if rule.applies(*k)))
         if not mine:
             continue
         due_amount, warn_amount = rule.amounts_us
-        index = calendar.index(rule.schedule)
+        name, schedule, hours, fulfilled_by = (
+            rule.name,
+            rule.schedule,
+            rule.hours,
+            rule.fulfilled_by,
+        )
+        index = calendar.index(schedule)
         plain = [f.received_at for _, f in mine if not f.pauses]
         dues = iter(index.advance_many(plain, due_amount))
         warns = iter(index.advance_many(plain, warn_amount))
-        for i, f in mine:
+        for i, (_, _, received, fulfilled, closed, pauses, _) in mine:
             due: int | None
             warn: int | None
-            if f.pauses:
-                due = calendar.due_us(f.received_at, due_amount, rule.schedule, f.pauses)
-                warn = calendar.due_us(f.received_at, warn_amount, rule.schedule, f.pauses)
+            if pauses:
+                due = calendar.due_us(received, due_amount, schedule, pauses)
+                warn = calendar.due_us(received, warn_amount, schedule, pauses)
             else:
                 due, warn = next(dues), next(warns)
-            met = f.fulfilled.get(rule.fulfilled_by)
-            if f.closed_at is not None and (met is None or f.closed_at < met):
-                met = f.closed_at
+            met = fulfilled.get(fulfilled_by)
+            if closed is not None and (met is None or closed < met):
+                met = closed
             state, next_change = _state(warn, due, met, now)
             # tuple.__new__ builds it in C (the NamedTuple's constructor is a Python call):
             # bulk work decides one per obligation.
             decided[i].append(
-                new_decision(
-                    Decision,
-                    (rule.name, rule.schedule, rule.hours, warn, due, met, state, next_change),
-                )
+                new_decision(Decision, (name, schedule, hours, warn, due, met, state, next_change))
             )
     return decided
 

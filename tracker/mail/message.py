@@ -17,18 +17,24 @@ from __future__ import annotations
 
 import binascii
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.errors import HeaderParseError
+from email.generator import BytesGenerator
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage, MIMEPart
 from email.policy import EmailPolicy
 from email.utils import format_datetime, parseaddr
-from functools import cache
+from functools import cache, lru_cache
+from io import BytesIO
+from typing import Any
 
 from tracker.core.calendar import COPENHAGEN
 
+# The line ends the stdlib's generator splits a body on (email.generator.NLCRE).
+_LINE_END = re.compile(r"\r\n|\r|\n")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
 # Display name used when ``mail_from`` is a bare address.
 DEFAULT_SENDER_NAME = "Svarfrist"
@@ -88,6 +94,63 @@ class _Policy(EmailPolicy):
     def header_fetch_parse(self, name: str, value: str) -> str:
         parsed = _STRUCTURE.get((name.lower(), value))
         return parsed if parsed is not None else super().header_fetch_parse(name, value)
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        """A header as the generator writes it; a plain one-line ASCII value that fits on its
+        line is written as it is, which is what the stdlib's ``_fold`` does with one, without
+        its splitting and measuring of every line (the cost of a dozen headers per part)."""
+        limit = self.max_line_length or sys.maxsize
+        if (
+            value.__class__ is str
+            and value.isascii()
+            and value.isprintable()  # no CR, LF or other line break: one line
+            and len(name) + len(value) + 2 <= limit
+        ):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+    def clone(self, **kw: Any) -> _Policy:
+        """This policy itself where ``kw`` changes nothing (a policy is immutable): the
+        generator asks for a copy with the same line end for every part it writes."""
+        if all(getattr(self, name) == value for name, value in kw.items()):
+            return self
+        return super().clone(**kw)
+
+
+class _Boundary:
+    """``get_boundary`` from the parsed Content-Type header (its ``params``), which the
+    policy above keeps parsed, rather than by the stdlib's re-parsing of the header's text
+    on every call; the same value for the boundaries of this module (plain tokens)."""
+
+    def get_boundary(self, failobj: Any = None) -> Any:
+        header = self.get("content-type")  # type: ignore[attr-defined]
+        params = getattr(header, "params", None)
+        if params is None:
+            return super().get_boundary(failobj)  # type: ignore[misc]
+        return params.get("boundary", failobj)
+
+
+class _Message(_Boundary, EmailMessage):
+    """A message whose boundary is read from its parsed header (see _Boundary)."""
+
+
+class _Part(_Boundary, MIMEPart):
+    """A part whose boundary is read from its parsed header (see _Boundary)."""
+
+
+class _Generator(BytesGenerator):
+    """``BytesGenerator`` writing a body in one piece rather than line by line.
+
+    The stdlib writes each line and each line end separately (two writes and two encodes
+    per line of a quoted-printable body); joining the lines with the policy's line end first
+    writes the same bytes.
+    """
+
+    _NL: str  # the line end flatten() chose (the policy's), set by the stdlib
+
+    def _write_lines(self, lines: str) -> None:
+        if lines:
+            self.write(self._NL.join(_LINE_END.split(lines)))
 
 
 _ASCII_POLICY = _Policy(linesep="\r\n", header_factory=_REGISTRY)
@@ -222,7 +285,7 @@ def _quoted_printable(text: str) -> str:
 
 
 def _leaf(policy: EmailPolicy, content_type: str, text: str) -> MIMEPart:
-    part = MIMEPart(policy)
+    part = _Part(policy)
     part.set_raw("Content-Type", content_type)
     part.set_raw("Content-Transfer-Encoding", _QUOTED_PRINTABLE)
     part.set_payload(_quoted_printable(text))
@@ -252,8 +315,29 @@ def _structure(message: EmailMessage, policy: EmailPolicy, content: Content) -> 
     filename, csv = content.attachment
     attachment = _leaf(policy, _CSV, csv)
     attachment.add_header("Content-Disposition", "attachment", filename=header_safe(filename))
-    alternative = _multipart(MIMEPart(policy), _ALTERNATIVE, text, html)
+    alternative = _multipart(_Part(policy), _ALTERNATIVE, text, html)
     _multipart(message, _MIXED, alternative, attachment)
+
+
+@lru_cache(maxsize=256)
+def _from(mail_from: str) -> tuple[Mailbox, str]:
+    """The sender's mailbox and From value (the configured sender: the same in every message)."""
+    name, box = sender(mail_from)
+    # username/domain, not addr_spec: the stdlib refuses to parse a non-ASCII local part
+    return box, str(Address(name, box.local, box.domain))
+
+
+@lru_cache(maxsize=4096)
+def _to(recipient: str) -> tuple[Mailbox, str]:
+    """A recipient's mailbox and To value (a register has a few dozen advisors)."""
+    box = mailbox(recipient)
+    return box, str(Address("", box.local, box.domain))
+
+
+@lru_cache(maxsize=16)
+def _date(now: datetime) -> str:
+    """The Date value (RFC 5322, Danish local time): one ``now`` serves a delivery round."""
+    return format_datetime(now.astimezone(COPENHAGEN))
 
 
 def build(
@@ -270,29 +354,31 @@ def build(
     ``now`` is the Date header (the time of sending), in Danish local time.
     ``auto_submitted``: RFC 3834's value; an acknowledgement answers a mail (auto-replied).
     """
-    name, from_box = sender(mail_from)
-    to_box = mailbox(recipient)
+    from_box, from_header = _from(mail_from)
+    to_box, to_header = _to(recipient)
     utf8 = from_box.needs_smtputf8 or to_box.needs_smtputf8
     policy = _UTF8_POLICY if utf8 else _ASCII_POLICY
-    message = EmailMessage(policy=policy)
+    message = _Message(policy=policy)
     try:
-        # username/domain, not addr_spec: the stdlib refuses to parse a non-ASCII local part
-        _put(message, "From", str(Address(name, from_box.local, from_box.domain)))
-        _put(message, "To", str(Address("", to_box.local, to_box.domain)))
+        _put(message, "From", from_header)
+        _put(message, "To", to_header)
     except (HeaderParseError, ValueError, IndexError) as exc:
         raise AddressError(recipient, f"not a valid address ({exc})") from exc
     _put(message, "Subject", content.subject)
-    _put(message, "Date", format_datetime(now.astimezone(COPENHAGEN)))
+    message.set_raw("Date", _date(now))
     _put(message, "Message-ID", msg_id)
-    _put(message, "Auto-Submitted", auto_submitted)
-    _put(message, "X-Auto-Response-Suppress", "All")
+    message.set_raw("Auto-Submitted", auto_submitted)
+    message.set_raw("X-Auto-Response-Suppress", "All")
     for header, value in content.headers.items():
         _put(message, header, value)
     _structure(message, policy, content)
+    # What ``message.as_bytes()`` does, with the generator above.
+    data = BytesIO()
+    _Generator(data, mangle_from_=False, policy=policy).flatten(message)
     return Envelope(
         sender=from_box.addr_spec,
         recipient=to_box.addr_spec,
         message_id=msg_id,
-        data=message.as_bytes(),
+        data=data.getvalue(),
         smtputf8=utf8,
     )

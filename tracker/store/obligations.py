@@ -5,7 +5,7 @@ register's operations and ``recompute`` build theirs with it one at a time
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
@@ -15,12 +15,15 @@ from sqlalchemy.orm import Session
 
 from tracker.core.calendar import BusinessCalendar, from_us, to_us
 from tracker.core.calendar import Pause as PauseSpan
-from tracker.core.response import local_month_us, packed_outcome, response_minutes_many
+from tracker.core.outcome import Outcome, encode
+from tracker.core.response import local_month_us, response_minutes_many
 from tracker.sla import Decision, Fulfilment, InquiryFacts, ObligationStatus, State, decide
 from tracker.store.context import Context
 from tracker.store.models import Inquiry, Obligation, Pause
 
 _T = TypeVar("_T")
+# The stored text of each state (a plain str: ``State.value`` is a Python-level property).
+_STATE_TEXT = {state: state.value for state in State}
 
 
 class ObligationRow(NamedTuple):
@@ -48,6 +51,21 @@ def stored_time(us: int | None) -> datetime | None:
     return None if us is None else from_us(us)
 
 
+class StoredTimes(dict[int | None, Any]):
+    """Epoch µs -> the stored form, looked up by subscript (``times[us]``): the form the
+    one writer takes its times in. This one gives the ORM's aware datetimes and keeps
+    nothing; the bulk import passes one that remembers the driver's form of each instant."""
+
+    def __init__(self) -> None:
+        super().__init__({None: None})
+
+    def __missing__(self, us: int) -> datetime:
+        return from_us(us)
+
+
+STORED = StoredTimes()
+
+
 class Owner(NamedTuple):
     """What an obligation row takes from its inquiry (``received_at`` in epoch µs)."""
 
@@ -65,71 +83,88 @@ def obligation_values(
     received_at: int,
     calendar: BusinessCalendar,
     pauses: Sequence[PauseSpan] = (),
-    time: Callable[[int | None], Any] = stored_time,
 ) -> ObligationRow:
     """The stored row of one obligation the SLA engine decided (:func:`obligation_rows` of
     one)."""
     owner = Owner(inquiry_id, department, received_at, tuple(pauses))
-    (row,) = obligation_rows([(owner, d)], calendar, time)
+    (row,) = obligation_rows([(owner, (d,))], calendar)
     return row
 
 
 def obligation_rows(
-    owned: Sequence[tuple[Owner, Decision]],
+    owned: Sequence[tuple[Owner, Sequence[Decision]]],
     calendar: BusinessCalendar,
-    time: Callable[[int | None], Any] = stored_time,
+    times: Mapping[int | None, Any] = STORED,
 ) -> list[ObligationRow]:
-    """The stored rows of obligations the SLA engine decided (sla.decide), each with its
-    inquiry: times and state, the response time and packed outcome the reports read, and
-    when the daemon must first look at it. Times are epoch µs; ``time`` turns each into the
-    form it is stored in (the bulk insert passes the driver's form). Many at once is how
-    the import calls it: the response times are looked up per schedule in one pass."""
-    met_late, new_row = State.MET_LATE, tuple.__new__
+    """The stored rows of obligations the SLA engine decided (sla.decide), each inquiry with
+    its decisions: times and state, the response time and outcome code the reports read,
+    and when the daemon must first look at it. Times are epoch µs; ``times[us]`` is the form
+    each is stored in (:class:`StoredTimes`; the bulk insert passes the driver's form, None
+    for None). Many at once is how the import calls it: the response times are looked up
+    per schedule in one pass."""
+    met_late, late, on_time = State.MET_LATE, Outcome.LATE, Outcome.ON_TIME
+    new_row, state_text = tuple.__new__, _STATE_TEXT
+    met_minutes = iter(_response_minutes(owned, calendar))
     rows: list[ObligationRow] = []
     append = rows.append
-    for (o, d), minutes in zip(owned, _response_minutes(owned, calendar), strict=True):
-        received, met = o.received_at, d.met_at
-        # Positional, in the table's column order; tuple.__new__ builds it in C (the
-        # NamedTuple's constructor is a Python call): the import builds one per obligation.
-        append(
-            new_row(
-                ObligationRow,
-                (
-                    o.inquiry_id,
-                    d.rule,
-                    d.schedule,
-                    d.hours,
-                    time(d.warn_at),
-                    time(d.due_at),
-                    time(met),
-                    minutes,
-                    local_month_us(received),
-                    o.department,
-                    # Met after due_at is exactly the engine's "met late".
-                    None if met is None else packed_outcome(d.state is met_late, minutes),
-                    d.state.value,
-                    time(first_look(d, received)),
-                ),
+    for owner, decisions in owned:
+        if not decisions:
+            continue
+        inquiry_id, department, received, _ = owner
+        month = local_month_us(received)
+        for d in decisions:
+            rule, schedule, hours, warn, due, met, state, _ = d
+            minutes = outcome = None
+            if met is not None:
+                minutes = next(met_minutes)
+                # Met after due_at is exactly the engine's "met late".
+                outcome = encode(late if state is met_late else on_time, minutes)
+            # Positional, in the table's column order; tuple.__new__ builds it in C (the
+            # NamedTuple's constructor is a Python call): the import builds one per obligation.
+            append(
+                new_row(
+                    ObligationRow,
+                    (
+                        inquiry_id,
+                        rule,
+                        schedule,
+                        hours,
+                        times[warn],
+                        times[due],
+                        times[met],
+                        minutes,
+                        month,
+                        department,
+                        outcome,
+                        state_text[state],
+                        times[first_look(d, received)],
+                    ),
+                )
             )
-        )
     return rows
 
 
 def _response_minutes(
-    owned: Sequence[tuple[Owner, Decision]], calendar: BusinessCalendar
+    owned: Sequence[tuple[Owner, Sequence[Decision]]], calendar: BusinessCalendar
 ) -> list[int | None]:
-    """The response time of each met obligation (None while unmet), per schedule at once."""
-    minutes: list[int | None] = [None] * len(owned)
+    """The response time of each met obligation, in order, per schedule at once."""
     by_schedule: dict[str, tuple[list[int], list[tuple[int, int, tuple[PauseSpan, ...]]]]] = {}
-    for k, (o, d) in enumerate(owned):
-        if d.met_at is not None:
-            positions, spans = by_schedule.setdefault(d.schedule, ([], []))
-            positions.append(k)
-            spans.append((o.received_at, d.met_at, o.pauses))
+    k = 0
+    for o, decisions in owned:
+        for d in decisions:
+            met = d.met_at
+            if met is None:
+                continue
+            found = by_schedule.get(d.schedule)
+            if found is None:  # not setdefault: that would build two lists per obligation
+                found = by_schedule[d.schedule] = ([], [])
+            found[0].append(k)
+            found[1].append((o.received_at, met, o.pauses))
+            k += 1
+    minutes: list[int | None] = [None] * k
     for schedule, (positions, spans) in by_schedule.items():
-        found = response_minutes_many(calendar, schedule, spans)
-        for k, m in zip(positions, found, strict=True):
-            minutes[k] = m
+        for j, m in zip(positions, response_minutes_many(calendar, schedule, spans), strict=True):
+            minutes[j] = m
     return minutes
 
 

@@ -211,6 +211,7 @@ def _hidden(message: str, cell: str) -> str:
 
 
 _NUL = "\x00"
+_new_row = tuple.__new__
 # Distinct combinations of the few-valued cells kept checked (RowChecker._kinds).
 KINDS_CACHE = 50_000
 _Kinds = tuple[str, str, str | None, str | None, bool]
@@ -248,25 +249,31 @@ class RowChecker:
         received = parse_time(values[1], "received_at") if values[1].strip() else None
         if received is None or values[11].strip():
             raise BadInputError("no received_at, or pauses to check against the other times")
-        replied, called, closed = values[7], values[8], values[9]
+        replied, called, closed, note = values[7], values[8], values[9], values[10]
         kinds = self.kinds.get(values[2:7])
         if kinds is None:
             kinds = self._kinds(values)
         ref = values[0].strip()
-        return Row(  # positional: one per imported row
-            validate.ref(ref) if ref else None,
-            received,
-            *kinds,
-            not_before(parse_time(replied, "replied_at"), received, "replied_at")
-            if replied.strip()
-            else None,
-            not_before(parse_time(called, "called_back_at"), received, "called_back_at")
-            if called.strip()
-            else None,
-            not_before(parse_time(closed, "closed_at"), received, "closed_at")
-            if closed.strip()
-            else None,
-            validate.note(values[10], self.note_max),
+        # tuple.__new__ builds the row in C (the NamedTuple's constructor is a Python call):
+        # positional, in Row's field order, one per imported row.
+        return _new_row(
+            Row,
+            (
+                validate.ref(ref) if ref else None,
+                received,
+                *kinds,
+                not_before(parse_time(replied, "replied_at"), received, "replied_at")
+                if replied.strip()
+                else None,
+                not_before(parse_time(called, "called_back_at"), received, "called_back_at")
+                if called.strip()
+                else None,
+                not_before(parse_time(closed, "closed_at"), received, "closed_at")
+                if closed.strip()
+                else None,
+                validate.note(note, self.note_max) if note else None,  # "" is no note
+                (),
+            ),
         )
 
     def _kinds(self, values: tuple[str, ...]) -> _Kinds:

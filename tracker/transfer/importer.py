@@ -306,8 +306,12 @@ class _Loader:
         assert chunk.prepared and len(entries) == len(chunk.inquiries)  # no bad row in it
         new_refs = self._refs_for([e.year for e in entries if e.ref is None])
         ids = self.writer.reserve_ids(len(entries))
+        new_row = tuple.__new__  # builds the row in C, not through the NamedTuple's __new__
         inquiries = [
-            InquiryRow(inquiry_id, next(new_refs[e.year]) if e.ref is None else e.ref, *row[2:])
+            new_row(
+                InquiryRow,
+                (inquiry_id, next(new_refs[e.year]) if e.ref is None else e.ref, *row[2:]),
+            )
             for inquiry_id, e, row in zip(ids, entries, chunk.inquiries, strict=True)
         ]
         obligations, pauses = chunk.obligations, chunk.pauses

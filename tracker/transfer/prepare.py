@@ -5,16 +5,18 @@ PostgreSQL their ids, which need the database.
 
 Needing no database is what lets this half run in a second process while the first one
 writes (tracker.transfer.importer), so what it hands over is plain picklable data: a
-:class:`Chunk` of named rows, through the pipe as plain tuples (:meth:`Chunk.plain`).
+:class:`Chunk` of named rows, through the pipe as flat lists of values (:meth:`Chunk.plain`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from itertools import chain
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
 
 from tracker.errors import BadInputError
@@ -31,6 +33,9 @@ WRONG_FIELDS = ["wrong number of fields for the header"]
 NO_ADVISOR = ["advisor: required, since no default_recipient is configured"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
+_new = tuple.__new__
+_REPLY, _CALLBACK = Fulfilment.REPLY, Fulfilment.CALLBACK
+_NOTHING_FULFILLED: Mapping[Fulfilment, int] = MappingProxyType({})
 
 
 class Entry(NamedTuple):
@@ -62,15 +67,16 @@ class Chunk:
     pauses: list[PauseRow]
 
     def plain(self) -> PlainChunk:
-        """The chunk in plain tuples, for a pipe or a spool file: pickle writes and reads a
-        plain tuple in C, a NamedTuple through Python calls (one per row on each side)."""
+        """The chunk as flat lists of values, for a pipe or a spool file: pickle writes a
+        NamedTuple through Python calls (one per row on each side), a list of plain values in
+        C; flattening (``chain``, in C) also copies no row, where a tuple per row would."""
         return (
-            list(map(tuple, self.entries)),
+            _flat(self.entries),
             self.first,
             self.prepared,
-            list(map(tuple, self.inquiries)),
-            list(map(tuple, self.obligations)),
-            list(map(tuple, self.pauses)),
+            _flat(self.inquiries),
+            _flat(self.obligations),
+            _flat(self.pauses),
         )
 
     @classmethod
@@ -78,24 +84,28 @@ class Chunk:
         """The chunk :meth:`plain` made, its rows named again."""
         entries, first, prepared, inquiries, obligations, pauses = plain
         return cls(
-            _named(Entry, entries),
+            _named(Entry, len(Entry._fields), entries),
             first,
             prepared,
-            _named(InquiryRow, inquiries),
-            _named(ObligationRow, obligations),
-            _named(PauseRow, pauses),
+            _named(InquiryRow, len(InquiryRow._fields), inquiries),
+            _named(ObligationRow, len(ObligationRow._fields), obligations),
+            _named(PauseRow, len(PauseRow._fields), pauses),
         )
 
 
-_Tuples = list[tuple[Any, ...]]
-PlainChunk = tuple[_Tuples, int, bool, _Tuples, _Tuples, _Tuples]
+PlainChunk = tuple[list[Any], int, bool, list[Any], list[Any], list[Any]]
 _N = TypeVar("_N", bound=tuple[Any, ...])
 
 
-def _named(kind: type[_N], rows: _Tuples) -> list[_N]:
-    """Plain tuples made by :meth:`Chunk.plain` as the NamedTuple ``kind`` again, built by
-    ``tuple.__new__`` in C (a NamedTuple's own constructor is a Python call per row)."""
-    return list(map(partial(tuple.__new__, kind), rows))
+def _flat(rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+    return list(chain.from_iterable(rows))
+
+
+def _named(kind: type[_N], width: int, values: list[Any]) -> list[_N]:
+    """The rows of the NamedTuple ``kind`` that :func:`_flat` laid end to end, each built by
+    ``tuple.__new__`` in C from the next ``width`` values (zip over one iterator cuts them
+    off; a NamedTuple's own constructor is a Python call per row)."""
+    return list(map(partial(tuple.__new__, kind), zip(*[iter(values)] * width, strict=True)))
 
 
 _Valid = tuple[Row, Sequence[Decision], Facts]
@@ -165,27 +175,28 @@ class _Decider:
     def __call__(
         self, checked: list[tuple[int, Row | list[str]]]
     ) -> tuple[list[Entry], list[_Valid]]:
-        rows = [row for _, row in checked if isinstance(row, Row)]
-        facts = [_facts(row) for row in rows]
-        decided = iter(self._decide(facts))
+        ctx = self.ctx
+        decided = iter(self._decide([_facts(row) for _, row in checked if isinstance(row, Row)]))
         entries: list[Entry] = []
         valid: list[_Valid] = []
-        tz = self.ctx.calendar.tz
+        tz, entry, new_row = ctx.calendar.tz, entries.append, tuple.__new__
         for number, row in checked:
             if not isinstance(row, Row):
-                entries.append(Entry(number, None, 0, row))
+                entry(new_row(Entry, (number, None, 0, row)))
                 continue
             f, decisions = next(decided)
             if isinstance(decisions, str):
-                entries.append(Entry(number, None, 0, [decisions]))
+                entry(new_row(Entry, (number, None, 0, [decisions])))
                 continue
-            try:
-                check_recipient(self.ctx, row.advisor, decisions)
-            except BadInputError:
-                entries.append(Entry(number, None, 0, NO_ADVISOR))
-                continue
+            if row.advisor is None:  # (with an advisor there is always someone to remind)
+                try:
+                    check_recipient(ctx, row.advisor, decisions)
+                except BadInputError:
+                    entry(new_row(Entry, (number, None, 0, NO_ADVISOR)))
+                    continue
             year = row.received_at.astimezone(tz).year  # the ref's year, as in add
-            entries.append(Entry(number, row.ref, year, None))
+            # tuple.__new__ builds it in C (the NamedTuple's constructor is a Python call)
+            entry(new_row(Entry, (number, row.ref, year, None)))
             valid.append((row, decisions, f))
         return entries, valid
 
@@ -211,18 +222,26 @@ class _Decider:
 def _facts(row: Row) -> Facts:
     """A checked row as sla.decide takes it."""
     epoch, one = _EPOCH, _ONE_US
-    fulfilled = {}
-    if row.replied_at is not None:
-        fulfilled[Fulfilment.REPLY] = (row.replied_at - epoch) // one
-    if row.called_back_at is not None:
-        fulfilled[Fulfilment.CALLBACK] = (row.called_back_at - epoch) // one
-    return Facts(
-        row.channel,
-        row.callback_requested,
-        (row.received_at - epoch) // one,
-        fulfilled,
-        None if row.closed_at is None else (row.closed_at - epoch) // one,
-        row.pauses,
+    replied, called, closed = row.replied_at, row.called_back_at, row.closed_at
+    fulfilled: Mapping[Fulfilment, int] = _NOTHING_FULFILLED  # read only: shared when empty
+    if replied is not None or called is not None:
+        fulfilled = {}
+        if replied is not None:
+            fulfilled[_REPLY] = (replied - epoch) // one
+        if called is not None:
+            fulfilled[_CALLBACK] = (called - epoch) // one
+    # tuple.__new__ builds it in C (the NamedTuple's constructor is a Python call): one per row
+    return _new(
+        Facts,
+        (
+            row.channel,
+            row.callback_requested,
+            (row.received_at - epoch) // one,
+            fulfilled,
+            None if closed is None else (closed - epoch) // one,
+            row.pauses,
+            False,  # answer_promised: only intake's acknowledgement promises an answer date
+        ),
     )
 
 
@@ -247,15 +266,14 @@ class _Preparer:
     def chunk(self, entries: list[Entry], valid: list[_Valid]) -> Chunk:
         first = self.next_id
         self.next_id += len(valid)
-        if len(self.times) > TIME_CACHE:
-            self.times.empty()
-        time, calendar = self.times.__getitem__, self.ctx.calendar
-        created = self.times.of(self.ctx.now)
+        times = self.times
+        if len(times) > TIME_CACHE:
+            times.empty()
+        created = times.of(self.ctx.now)
         inquiries, owned, pauses = [], [], []
         reply, callback, new_row = Fulfilment.REPLY, Fulfilment.CALLBACK, tuple.__new__
         for inquiry_id, (row, decisions, facts) in enumerate(valid, start=first):
-            received, closed = facts.received_at, facts.closed_at
-            replied, called = facts.fulfilled.get(reply), facts.fulfilled.get(callback)
+            received, fulfilled = facts.received_at, facts.fulfilled
             inquiries.append(
                 # tuple.__new__ builds the row in C (the NamedTuple's constructor is a Python
                 # call): positional, in the table's column order, one per row.
@@ -269,19 +287,20 @@ class _Preparer:
                         row.topic,
                         row.advisor,
                         row.callback_requested,
-                        time(received),
-                        time(replied),
-                        time(called),
-                        time(closed),
+                        times[received],
+                        times[fulfilled.get(reply)],
+                        times[fulfilled.get(callback)],
+                        times[facts.closed_at],
                         row.note,
                         created,
                     ),
                 )
             )
-            owner = Owner(inquiry_id, row.department, received, row.pauses)
-            owned += [(owner, d) for d in decisions]
+            owned.append(
+                (new_row(Owner, (inquiry_id, row.department, received, row.pauses)), decisions)
+            )
             if row.pauses:
-                of = self.times.of
+                of = times.of
                 pauses += [PauseRow(inquiry_id, of(p.start), of(p.end)) for p in row.pauses]
-        obligations = obligation_rows(owned, calendar, time)
+        obligations = obligation_rows(owned, self.ctx.calendar, times)
         return Chunk(entries, first, True, inquiries, obligations, pauses)
