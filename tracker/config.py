@@ -58,6 +58,7 @@ FLAT_ALIASES: Mapping[str, tuple[str, str]] = {
     "SVARFRIST_WEB_MAX_BODY_BYTES": ("web", "max_body_bytes"),
     "SVARFRIST_WEB_LANGUAGE": ("web", "language"),
     "SVARFRIST_WEB_LINK_DAYS": ("web", "link_days"),
+    "SVARFRIST_WEB_RESTRICT_DEPARTMENTS": ("web", "restrict_departments"),
 }
 # Variables that are not settings but are read by Svarfrist or its test suite.
 NON_SETTING_VARIABLES = frozenset({"SVARFRIST_CONFIG"})
@@ -196,6 +197,9 @@ class WebSettings(BaseModel):
     """The pages' language: Danish, or English where an office asks for it."""
     link_days: int = Field(default=14, ge=1, le=365)
     """How many days a one-click link in a reminder mail works (it works once)."""
+    restrict_departments: bool = False
+    """Users and tokens tied to departments (``--department``) see and act only on those
+    departments' inquiries; advisors and leads tied to none see none (tracker.store.scope)."""
     embed_origins: list[str] = ["*"]
     """Who may show the public pages (/offentlig/...) in an ``<iframe>``: ``*`` (any site) or
     origins such as ``https://www.fredericia.dk``. Every other page refuses to be framed."""

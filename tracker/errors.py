@@ -44,6 +44,16 @@ class ConflictError(BadInputError):
     """The inquiry's state forbids the change: already done, already closed (HTTP 409)."""
 
 
+class OutOfScopeError(BadInputError):
+    """The caller may not use this department (``web.restrict_departments``; HTTP 403)."""
+
+    def __init__(self, department: str) -> None:
+        super().__init__(f"department {department!r} is not one of yours")
+        self.department = department
+        self.field = "department"
+        self.code = "department_scope"
+
+
 def about(field: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """Decorator: a BadInputError the function raises concerns the input ``field``."""
 

@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from tracker.cli.common import format_time, out, print_json
+from tracker.cli.common import format_time, out, print_json, settings
 from tracker.cli.database import database
 from tracker.errors import BadInputError
 from tracker.store import access
@@ -26,6 +26,25 @@ def _clock() -> datetime:
 
 
 ROLE_HELP = "advisor (acts on inquiries), lead (also), manager (reports), admin (all)"
+DEPARTMENT_HELP = (
+    "a configured department it works in (repeatable); with web.restrict_departments it "
+    "sees and acts only on these departments' inquiries"
+)
+
+
+def _department_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--department",
+        action="append",
+        default=[],
+        dest="departments",
+        metavar="D",
+        help=DEPARTMENT_HELP,
+    )
+
+
+def _departments_text(departments: Any) -> str:
+    return ", ".join(departments) if departments else "no department"
 
 
 def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
@@ -34,6 +53,7 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     create = tokens.add_parser("create", help="create a token and print it (only this once)")
     create.add_argument("--name", required=True, help="who uses it; the audit trail's actor")
     create.add_argument("--role", required=True, choices=ROLES, help=ROLE_HELP)
+    _department_option(create)
     create.set_defaults(handler=cmd_token_create)
     lst = tokens.add_parser("list", help="names, roles, created, last used (never the token)")
     lst.add_argument("--json", action="store_true")
@@ -47,6 +67,7 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     add = users.add_parser("add", help="add a user; the password from stdin or a prompt")
     add.add_argument("email", help="the login name and the advisor address")
     add.add_argument("--role", required=True, choices=ROLES, help=ROLE_HELP)
+    _department_option(add)
     add.set_defaults(handler=cmd_user_add)
     ulist = users.add_parser("list", help="addresses, roles, created, last login")
     ulist.add_argument("--json", action="store_true")
@@ -67,6 +88,8 @@ def cmd_token_create(args: argparse.Namespace) -> int:
             role_name=args.role,
             digest=token_digest(token),
             now=_clock(),
+            departments=args.departments,
+            configured=settings().departments,
         )
     sys.stderr.write(f"token {args.name!r} ({args.role}): shown this once, keep it safe\n")
     out(token)
@@ -83,6 +106,7 @@ def cmd_token_list(args: argparse.Namespace) -> int:
             "created_at": format_time(t.created_at),
             "last_used_at": format_time(t.last_used_at),
             "revoked_at": format_time(t.revoked_at),
+            "departments": list(t.departments),
         }
         for t in found
     ]
@@ -92,7 +116,10 @@ def cmd_token_list(args: argparse.Namespace) -> int:
     for r in rows:
         state = f"revoked {r['revoked_at']}" if r["revoked_at"] else "live"
         used = r["last_used_at"] or "never used"
-        out(f"{r['name']}  {r['role']}  created {r['created_at']}  {used}  {state}")
+        out(
+            f"{r['name']}  {r['role']}  {_departments_text(r['departments'])}  "
+            f"created {r['created_at']}  {used}  {state}"
+        )
     return 0
 
 
@@ -130,6 +157,8 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             role_name=args.role,
             password_hash=password_hash,
             now=_clock(),
+            departments=args.departments,
+            configured=settings().departments,
         )
     out(f"user {email} ({args.role}) added")
     return 0
@@ -144,6 +173,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
             "role": u.role.value,
             "created_at": format_time(u.created_at),
             "last_login_at": format_time(u.last_login_at),
+            "departments": list(u.departments),
         }
         for u in found
     ]
@@ -152,7 +182,8 @@ def cmd_user_list(args: argparse.Namespace) -> int:
         return 0
     for r in rows:
         out(
-            f"{r['email']}  {r['role']}  created {r['created_at']}  "
+            f"{r['email']}  {r['role']}  {_departments_text(r['departments'])}  "
+            f"created {r['created_at']}  "
             f"last login {r['last_login_at'] or 'never'}"
         )
     return 0

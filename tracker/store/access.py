@@ -6,6 +6,8 @@ and finds the rows. Names and addresses are checked with the register's validato
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -44,6 +46,7 @@ class TokenInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    departments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +55,22 @@ class UserInfo:
     role: Role
     created_at: datetime
     last_login_at: datetime | None
+    departments: tuple[str, ...] = ()
+
+
+def encode_departments(departments: Iterable[str]) -> str:
+    """The stored form of a user's or token's departments: a JSON array, sorted, no repeats."""
+    return json.dumps(sorted(set(departments)), ensure_ascii=False)
+
+
+def decode_departments(stored: str | None) -> tuple[str, ...]:
+    value = json.loads(stored) if stored else []
+    return tuple(str(d) for d in value) if isinstance(value, list) else ()
+
+
+def _departments(departments: Collection[str], configured: Collection[str]) -> str:
+    """Each named department checked with the register's own validator (``add``'s)."""
+    return encode_departments(validate.department(d, configured) for d in departments)
 
 
 def _token_info(row: ApiToken) -> TokenInfo:
@@ -61,13 +80,33 @@ def _token_info(row: ApiToken) -> TokenInfo:
         created_at=row.created_at,
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
+        departments=decode_departments(row.departments),
     )
 
 
-def add_token(session: Session, *, name: str, role_name: str, digest: str, now: datetime) -> None:
-    """A new live token ``name``; the name is the audit actor of its requests."""
+def add_token(
+    session: Session,
+    *,
+    name: str,
+    role_name: str,
+    digest: str,
+    now: datetime,
+    departments: Collection[str] = (),
+    configured: Collection[str] = (),
+) -> None:
+    """A new live token ``name``; the name is the audit actor of its requests.
+    ``departments`` (each one of ``configured``) bound what it sees under
+    ``web.restrict_departments``."""
     validate.actor(name)
-    session.add(ApiToken(name=name, role=role(role_name), token_hash=digest, created_at=now))
+    session.add(
+        ApiToken(
+            name=name,
+            role=role(role_name),
+            token_hash=digest,
+            created_at=now,
+            departments=_departments(departments, configured),
+        )
+    )
     try:
         session.flush()
     except IntegrityError:
@@ -118,14 +157,28 @@ def token_is_stale(info: TokenInfo, now: datetime, every: timedelta) -> bool:
 
 
 def add_user(
-    session: Session, *, email: str, role_name: str, password_hash: str, now: datetime
+    session: Session,
+    *,
+    email: str,
+    role_name: str,
+    password_hash: str,
+    now: datetime,
+    departments: Collection[str] = (),
+    configured: Collection[str] = (),
 ) -> str:
-    """A new local user; returns the address as stored (lower case)."""
+    """A new local user; returns the address as stored (lower case). ``departments`` (each
+    one of ``configured``) bound what they see under ``web.restrict_departments``."""
     address = (validate.advisor(email) or "").lower()
     if not address:
         raise BadInputError("a user needs an e-mail address")
     session.add(
-        User(email=address, role=role(role_name), password_hash=password_hash, created_at=now)
+        User(
+            email=address,
+            role=role(role_name),
+            password_hash=password_hash,
+            created_at=now,
+            departments=_departments(departments, configured),
+        )
     )
     try:
         session.flush()
@@ -144,7 +197,11 @@ def remove_user(session: Session, email: str) -> None:
 def users(session: Session) -> list[UserInfo]:
     return [
         UserInfo(
-            email=u.email, role=Role(u.role), created_at=u.created_at, last_login_at=u.last_login_at
+            email=u.email,
+            role=Role(u.role),
+            created_at=u.created_at,
+            last_login_at=u.last_login_at,
+            departments=decode_departments(u.departments),
         )
         for u in session.scalars(select(User).order_by(User.email))
     ]

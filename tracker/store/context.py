@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from tracker.config import Settings
 from tracker.core.calendar import BusinessCalendar
 from tracker.sla import Rule
+from tracker.store.scope import EVERYTHING, Scope
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +30,8 @@ class Context:
     recording, however ``now`` was given. None: ``now`` is the clock."""
     os_user: str | None = None
     """The operating-system user running the command, recorded beside ``actor``."""
+    scope: Scope = EVERYTHING
+    """The departments the actor may act in (tracker.store.scope); the web app narrows it."""
 
     @property
     def clock_skew(self) -> timedelta:

@@ -103,7 +103,7 @@ def assign(session: Session, ctx: Context, ref: str, advisor: str) -> Assigned:
     new = validate.advisor(advisor)
     if new is None:
         raise BadInputError("--advisor: an e-mail address is required").coded("required")
-    inquiry = _load_open(session, ref)
+    inquiry = _load_open(session, ref, ctx.scope)
     _refuse_purged(inquiry)
     if inquiry.advisor == new:
         raise BadInputError(f"{ref} is already assigned to {new}").coded("same_advisor")
@@ -118,7 +118,7 @@ def assign(session: Session, ctx: Context, ref: str, advisor: str) -> Assigned:
 def reopen(session: Session, ctx: Context, ref: str) -> list[Move]:
     """Open a closed inquiry again: what the closing fulfilled is pending again (possibly
     overdue: its deadlines are those it always had), and the daemon reminds of it."""
-    inquiry = _load(session, ref)
+    inquiry = _load(session, ref, ctx.scope)
     _refuse_purged(inquiry)
     if inquiry.closed_at is None:
         raise BadInputError(f"{ref} is not closed")
@@ -132,7 +132,7 @@ def reopen(session: Session, ctx: Context, ref: str) -> list[Move]:
 
 def undo(session: Session, ctx: Context, ref: str) -> Undone:
     """Revert the inquiry's newest change not yet reverted; recorded as ``undone``."""
-    inquiry = _load(session, ref)
+    inquiry = _load(session, ref, ctx.scope)
     _refuse_purged(inquiry)
     event = _last_change(session, inquiry)
     kind = EventKind(event.kind)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from tracker.store.access import Role
+from tracker.store.access import Role, decode_departments
 from tracker.store.models import LoginAttempt, User
 
 
@@ -38,11 +38,23 @@ def account(session: Session, email: str) -> Account | None:
     return Account(email=row.email, role=Role(row.role), password_hash=row.password_hash)
 
 
-def role_of(session: Session, email: str) -> Role | None:
-    """The user's role now (a session names its user; a changed or removed user's role
-    counts from their next request)."""
-    value = session.scalar(select(User.role).where(User.email == email))
-    return None if value is None else Role(value)
+@dataclass(frozen=True, kw_only=True)
+class Standing:
+    """What a logged-in user may do: their role and the departments they are tied to."""
+
+    role: Role
+    departments: tuple[str, ...]
+
+
+def standing_of(session: Session, email: str) -> Standing | None:
+    """The user's role and departments now (a session names its user; a changed or removed
+    user counts from their next request)."""
+    row = session.execute(
+        select(User.role, User.departments).where(User.email == email)
+    ).one_or_none()
+    if row is None:
+        return None
+    return Standing(role=Role(row.role), departments=decode_departments(row.departments))
 
 
 def failures(session: Session, email: str, since: datetime) -> int:

@@ -281,6 +281,8 @@ class User(Base):
     """argon2id, in the PHC string format argon2-cffi writes (salt and parameters inside)."""
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
+    departments: Mapped[str] = mapped_column(Text, server_default="[]")
+    """A JSON array of department names the user works in (``web.restrict_departments``)."""
 
 
 class ApiToken(Base):
@@ -298,6 +300,8 @@ class ApiToken(Base):
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    departments: Mapped[str] = mapped_column(Text, server_default="[]")
+    """A JSON array of department names the token may see (``web.restrict_departments``)."""
 
     __table_args__ = (
         # one live token per name (`token revoke NAME`); a revoked name may be used again

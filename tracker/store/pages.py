@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from tracker.errors import BadInputError
 from tracker.store import queries
 from tracker.store.models import Inquiry, Obligation
+from tracker.store.scope import EVERYTHING, Scope
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,9 +77,10 @@ def page(
     advisor: str | None = None,
     department: str | None = None,
     after: Cursor | None = None,
+    scope: Scope = EVERYTHING,
 ) -> Page:
     """Up to ``limit`` inquiries in ``state`` at ``now`` after ``after``, by next deadline."""
-    ids = queries.list_query(state, now, advisor).order_by(None)
+    ids = queries.list_query(state, now, advisor, scope=scope).order_by(None)
     if department is not None:
         ids = ids.where(Inquiry.department == department)
     listed = ids.add_columns(next_deadline().label("due")).subquery()

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from tracker.errors import UnknownRefError
 from tracker.sla import Deadline, State, classify
 from tracker.store.models import Inquiry, Obligation, Pause
+from tracker.store.scope import EVERYTHING, Scope
 
 CHUNK = 1000
 INQUIRIES: Table = Inquiry.__table__  # type: ignore[assignment]
@@ -105,9 +106,12 @@ def _view(
     )
 
 
-def show(session: Session, ref: str, now: datetime) -> InquiryView:
-    """One inquiry with its obligations (state at ``now``) and pauses."""
-    inquiry = session.scalar(select(Inquiry).where(Inquiry.ref == ref))
+def show(session: Session, ref: str, now: datetime, scope: Scope = EVERYTHING) -> InquiryView:
+    """One inquiry with its obligations (state at ``now``) and pauses; out of ``scope`` an
+    unknown ref."""
+    inquiry = session.scalar(
+        select(Inquiry).where(Inquiry.ref == ref, scope.clause(Inquiry.department))
+    )
     if inquiry is None:
         raise UnknownRefError(ref)
     obligations = session.scalars(
@@ -126,6 +130,7 @@ def list_query(
     *,
     department: str | None = None,
     by_deadline: bool = False,
+    scope: Scope = EVERYTHING,
 ) -> Select[int]:
     """Ids of the inquiries in ``state`` at ``now``, oldest received first; ``by_deadline``:
     earliest pending deadline first, those with none (closed, paused) last."""
@@ -151,6 +156,7 @@ def list_query(
         stmt = stmt.where(Inquiry.advisor == advisor)
     if department is not None:
         stmt = stmt.where(Inquiry.department == department)
+    stmt = stmt.where(scope.clause(Inquiry.department))
     if by_deadline:
         next_due = (
             select(func.min(Obligation.due_at))
@@ -169,9 +175,12 @@ def list_inquiries(
     *,
     department: str | None = None,
     by_deadline: bool = False,
+    scope: Scope = EVERYTHING,
 ) -> Iterator[InquiryView]:
-    """The inquiries in ``state`` at ``now``, streamed in chunks of CHUNK."""
-    query = list_query(state, now, advisor, department=department, by_deadline=by_deadline)
+    """The inquiries in ``state`` at ``now`` (within ``scope``), streamed in chunks of CHUNK."""
+    query = list_query(
+        state, now, advisor, department=department, by_deadline=by_deadline, scope=scope
+    )
     stream = session.execute(query.execution_options(yield_per=CHUNK))
     for partition in stream.scalars().partitions():
         yield from views(session, list(partition), now)

@@ -34,6 +34,7 @@ from tracker.store.obligations import (
     pauses_of,
     sync_obligations,
 )
+from tracker.store.scope import Scope
 
 # Re-exported for callers of the register (recompute, the daemon, the demo).
 __all__ = [
@@ -107,6 +108,7 @@ def add(session: Session, ctx: Context, new: NewInquiry) -> str:
     settings = ctx.settings
     validate.channel(new.channel)
     validate.department(new.department, settings.departments)
+    ctx.scope.admit(new.department)
     topic = validate.topic(new.topic, settings.topics)
     advisor = validate.advisor(new.advisor)
     note = validate.note(new.note, settings.note_max_length)
@@ -153,7 +155,7 @@ def add(session: Session, ctx: Context, new: NewInquiry) -> str:
 
 def reply(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     """The citizen got a reply or acknowledgement at ``at``: fulfils ``reply``."""
-    inquiry = _load_open(session, ref)
+    inquiry = _load_open(session, ref, ctx.scope)
     _happened(ctx, at, "reply at")
     if inquiry.replied_at is not None:
         raise ConflictError(
@@ -166,7 +168,7 @@ def reply(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
 
 def callback(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     """The citizen was called back at ``at``: fulfils ``callback``."""
-    inquiry = _load_open(session, ref)
+    inquiry = _load_open(session, ref, ctx.scope)
     _happened(ctx, at, "callback at")
     if inquiry.called_back_at is not None:
         when = validate.local_time(inquiry.called_back_at)
@@ -178,7 +180,7 @@ def callback(session: Session, ctx: Context, ref: str, at: datetime) -> list[Mov
 
 def answer(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     """The citizen got the final answer at ``at``: fulfils ``answer`` (the promised date)."""
-    inquiry = _load_open(session, ref)
+    inquiry = _load_open(session, ref, ctx.scope)
     _happened(ctx, at, "answer at")
     if inquiry.answered_at is not None:
         raise ConflictError(
@@ -191,13 +193,13 @@ def answer(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]
 
 def mail_attached(session: Session, ctx: Context, ref: str, at: datetime) -> None:
     """A further mail from the citizen joined the inquiry (mail intake): an audit event only."""
-    inquiry = _load(session, ref)
+    inquiry = _load(session, ref, ctx.scope)
     _event(session, ctx, inquiry, EventKind.MAIL_ATTACHED, at)
 
 
 def pause(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     """Stop the clocks from ``at`` (waiting for the citizen): deadlines move later."""
-    inquiry = _load_open(session, ref)
+    inquiry = _load_open(session, ref, ctx.scope)
     _happened(ctx, at, "pause at")
     pauses = pauses_of(session, inquiry.id)
     if pauses and pauses[-1].end is None:
@@ -215,7 +217,7 @@ def pause(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
 
 def resume(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     """Restart the clocks at ``at``."""
-    inquiry = _load_open(session, ref)
+    inquiry = _load_open(session, ref, ctx.scope)
     _happened(ctx, at, "resume at")
     pauses = pauses_of(session, inquiry.id)
     if not pauses or pauses[-1].end is not None:
@@ -232,7 +234,7 @@ def resume(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]
 
 def close(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     """Close at ``at``: fulfils every obligation still pending then; ends an open pause."""
-    inquiry = _load(session, ref)
+    inquiry = _load(session, ref, ctx.scope)
     if inquiry.closed_at is not None:
         when = validate.local_time(inquiry.closed_at)
         raise ConflictError(f"{ref} is already closed (at {when})").coded("closed")
@@ -318,17 +320,22 @@ def _require_fulfilment(ctx: Context, inquiry: Inquiry, fulfilment: Fulfilment) 
     ).coded("nothing_to_fulfil")
 
 
-def _load(session: Session, ref: str) -> Inquiry:
+def _load(session: Session, ref: str, scope: Scope) -> Inquiry:
     # FOR UPDATE: on PostgreSQL two writers to one inquiry take turns (SQLite's BEGIN
-    # IMMEDIATE already serialises writers and ignores the clause).
-    inquiry = session.scalar(select(Inquiry).where(Inquiry.ref == ref).with_for_update())
+    # IMMEDIATE already serialises writers and ignores the clause). Out of ``scope``, an
+    # inquiry is an unknown ref: its existence is not told.
+    inquiry = session.scalar(
+        select(Inquiry)
+        .where(Inquiry.ref == ref, scope.clause(Inquiry.department))
+        .with_for_update()
+    )
     if inquiry is None:
         raise UnknownRefError(ref)
     return inquiry
 
 
-def _load_open(session: Session, ref: str) -> Inquiry:
-    inquiry = _load(session, ref)
+def _load_open(session: Session, ref: str, scope: Scope) -> Inquiry:
+    inquiry = _load(session, ref, scope)
     if inquiry.closed_at is not None:
         raise ConflictError(f"{ref} is closed (at {validate.local_time(inquiry.closed_at)})").coded(
             "closed"

@@ -22,6 +22,7 @@ from fastapi import Depends, Header
 
 from tracker.store import access
 from tracker.store.access import Role
+from tracker.store.scope import EVERYTHING, Scope
 from tracker.web.errors import HttpError
 from tracker.web.state import WebState, request_now, web_state
 
@@ -61,6 +62,8 @@ class Caller:
     name: str
     """The token's name: the audit trail's actor for what the request changes."""
     role: Role
+    scope: Scope = EVERYTHING
+    """The departments the token may see and act in (tracker.store.scope)."""
 
 
 def new_token() -> str:
@@ -107,7 +110,7 @@ def authenticate(state: WebState, authorization: str | None, now: datetime) -> C
     if access.token_is_stale(info, now, TOUCH_EVERY):
         with state.writing() as session:
             access.touch_token(session, digest, now, TOUCH_EVERY)
-    return Caller(name=info.name, role=info.role)
+    return Caller(name=info.name, role=info.role, scope=state.scope(info.role, info.departments))
 
 
 def require(permission: Permission) -> Callable[..., Caller]:

@@ -22,6 +22,7 @@ from tracker.errors import (
     ConflictError,
     EnvironmentFailure,
     NoWorkingTimeError,
+    OutOfScopeError,
     SvarfristError,
     UnknownRefError,
 )
@@ -53,6 +54,8 @@ def status_of(exc: SvarfristError) -> int:
         return 404
     if isinstance(exc, ConflictError):
         return 409
+    if isinstance(exc, OutOfScopeError):  # a department not the caller's
+        return 403
     if isinstance(exc, BadInputError | NoWorkingTimeError):
         # NoWorkingTimeError: more hours than the schedule has within the search bound, as
         # the command line says: the caller's input, not a failure of the server.

@@ -5,7 +5,7 @@ daemons can share one PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.config import Settings, build_calendar, build_rules
 from tracker.core.calendar import BusinessCalendar
 from tracker.sla import Rule
+from tracker.store.access import Role
 from tracker.store.db import read_only, session_factory, transaction
 from tracker.store.register import Context
+from tracker.store.scope import EVERYTHING, Scope
 
 
 def system_clock() -> datetime:
@@ -50,7 +52,13 @@ class WebState:
             reader=session_factory(read_only(engine)),
         )
 
-    def context(self, actor: str, now: datetime) -> Context:
+    def scope(self, role: Role, departments: Collection[str]) -> Scope:
+        """What a caller with ``role`` tied to ``departments`` may see (tracker.store.scope)."""
+        return Scope.of(
+            restrict=self.settings.web.restrict_departments, role=role, departments=departments
+        )
+
+    def context(self, actor: str, now: datetime, scope: Scope = EVERYTHING) -> Context:
         return Context(
             settings=self.settings,
             calendar=self.calendar,
@@ -58,6 +66,7 @@ class WebState:
             actor=actor,
             now=now,
             recorded_at=now,  # the API takes no --now: the request's clock is the real one
+            scope=scope,
         )
 
     @contextmanager

@@ -66,8 +66,8 @@ def add(
         note=body.note,
     )
     with state.writing() as session:
-        ref = register.add(session, state.context(caller.name, now), new)
-        view = queries.show(session, ref, now)
+        ref = register.add(session, state.context(caller.name, now, caller.scope), new)
+        view = queries.show(session, ref, now, caller.scope)
     location = f"{PREFIX}/inquiries/{quote(ref, safe='/')}"
     return JSONResponse(
         inquiry_document(view, full=True), status_code=201, headers={"Location": location}
@@ -83,7 +83,7 @@ def list_inquiries(
     *,
     state: State,
     now: Now,
-    _caller: Annotated[Caller, Depends(require(Permission.READ))],
+    caller: Annotated[Caller, Depends(require(Permission.READ))],
     list_state: Annotated[queries.ListState, Query(alias="state")] = queries.ListState.OPEN,
     advisor: str | None = None,
     department: str | None = None,
@@ -108,6 +108,7 @@ def list_inquiries(
                 else None
             ),
             after=pages.Cursor.decode(cursor) if cursor else None,
+            scope=caller.scope,
         )
     # JSON-native already (inquiry_document: strings, numbers, booleans): returned as is,
     # FastAPI's jsonable_encoder would walk it again, ~45 % of the request (bench/web.py).
@@ -128,10 +129,10 @@ def show(
     ref: str,
     state: State,
     now: Now,
-    _caller: Annotated[Caller, Depends(require(Permission.READ))],
+    caller: Annotated[Caller, Depends(require(Permission.READ))],
 ) -> dict[str, Any]:
     with state.reading() as session:
-        view = queries.show(session, ref, now)
+        view = queries.show(session, ref, now, caller.scope)
     return inquiry_document(view, full=True)
 
 
@@ -152,6 +153,7 @@ def act(
     at = _time(body.at if body else None, "at", now)
     with state.writing() as session:
         # Times the register refuses (before receipt, before a pause) concern ``at``.
-        about("at")(register.ACTIONS[action])(session, state.context(caller.name, now), ref, at)
-        view = queries.show(session, ref, now)
+        ctx = state.context(caller.name, now, caller.scope)
+        about("at")(register.ACTIONS[action])(session, ctx, ref, at)
+        view = queries.show(session, ref, now, caller.scope)
     return inquiry_document(view, full=True)

@@ -48,7 +48,7 @@ def _perform(state: WebState, user: Viewer, now: datetime, ref: str, form: dict[
         raise BadInputError(f"unknown action {action!r}").coded("unknown")
     if action == "assign" and not user.may(Permission.ASSIGN):
         raise PageError(403, "403", user=user)
-    ctx = state.context(user.email, now)
+    ctx = state.context(user.email, now, user.scope)
     with state.writing() as session:
         if action == "assign":
             about("advisor")(history.assign)(session, ctx, ref, form.get("advisor", ""))

@@ -22,6 +22,7 @@ from tracker.errors import BadInputError, SvarfristError, UnknownRefError, about
 from tracker.sla import Channel
 from tracker.store import history, queries, register
 from tracker.web.auth import Permission
+from tracker.web.errors import status_of
 from tracker.web.pages.common import show, shown
 from tracker.web.pages.failures import PageError
 from tracker.web.pages.present import (
@@ -54,6 +55,8 @@ def _new_form(
     user: Viewer,
     values: dict[str, str],
     errors: dict[str, str],
+    *,
+    status: int = 422,
 ) -> Response:
     settings = state.settings
     context = {
@@ -61,10 +64,10 @@ def _new_form(
         "values": values,
         "errors": errors,
         "channels": [c.value for c in Channel],
-        "departments": settings.departments,
+        "departments": user.scope.within(settings.departments),
         "topics": settings.topics,
     }
-    return show(request, "new.html", user, context, status_code=422 if errors else 200)
+    return show(request, "new.html", user, context, status_code=status if errors else 200)
 
 
 @router.get("/henvendelser/ny")
@@ -103,11 +106,12 @@ def register_inquiry(request: Request, state: State, now: Now, user: Actor, form
         new = _new_inquiry(form, now)
         with state.writing() as session:
             # A time the register refuses without naming a field is the received time.
-            ref = about("received_at")(register.add)(session, state.context(user.email, now), new)
+            ctx = state.context(user.email, now, user.scope)
+            ref = about("received_at")(register.add)(session, ctx, new)
     except BadInputError as exc:
         field = exc.field if exc.field in FIELDS else "_form"
         message = field_message(state.settings.web.language, exc)
-        return _new_form(request, state, user, values, {field: message})
+        return _new_form(request, state, user, values, {field: message}, status=status_of(exc))
     return RedirectResponse(f"{inquiry_path(ref)}?udfoert=add", status_code=303)
 
 
@@ -141,7 +145,7 @@ def detail(
     """The inquiry's page; ``extra`` carries an action's refusal (message, field)."""
     try:
         with state.reading() as session:
-            view = queries.show(session, ref, now)
+            view = queries.show(session, ref, now, user.scope)
             trail = history.history(session, ref)
     except UnknownRefError:
         raise PageError(404, "404_ref", user=user) from None

@@ -2,8 +2,9 @@
 earliest next deadline first, with their state in words and colour and the one-click
 actions. Never a note.
 
-Users have no department in the register, so a lead chooses the department from the
-configured ones (``?afdeling=``); the list is for leads and admins only.
+A lead chooses the department (``?afdeling=``) from the configured ones, or under
+``web.restrict_departments`` from their own (tracker.store.scope); the list is for leads
+and admins only.
 """
 
 from __future__ import annotations
@@ -34,7 +35,12 @@ LIMIT = 500
 
 
 def _rows(
-    state: WebState, now: datetime, *, advisor: str | None = None, department: str | None = None
+    state: WebState,
+    now: datetime,
+    user: Viewer,
+    *,
+    advisor: str | None = None,
+    department: str | None = None,
 ) -> list[Row]:
     with state.reading() as session:
         views = queries.list_inquiries(
@@ -44,6 +50,7 @@ def _rows(
             advisor,
             department=department,
             by_deadline=True,
+            scope=user.scope,
         )
         return [row(v, state.rules) for v in islice(views, LIMIT)]
 
@@ -57,7 +64,7 @@ def mine(
 ) -> Response:
     if not user.may(Permission.READ):  # a manager's work is the reports
         return RedirectResponse("/rapporter", status_code=303)
-    rows = _rows(state, now, advisor=user.email)
+    rows = _rows(state, now, user, advisor=user.email)
     done = request.query_params.get("udfoert", "")
     context = {"here": "mine", "rows": rows, "limit": LIMIT, "back": "/", "done": done}
     return show(request, "mine.html", user, context)
@@ -71,7 +78,7 @@ def department_list(
     user: Annotated[Viewer, Depends(require_page(Permission.ASSIGN))],
     chosen: Annotated[str | None, Query(alias="afdeling")] = None,
 ) -> Response:
-    departments = state.settings.departments
+    departments = user.scope.within(state.settings.departments)
     rows: list[Row] = []
     error = ""
     if chosen:
@@ -80,7 +87,7 @@ def department_list(
         except BadInputError as exc:
             error = field_message(state.settings.web.language, exc)
         else:
-            rows = _rows(state, now, department=chosen)
+            rows = _rows(state, now, user, department=chosen)
     context = {
         "here": "department",
         "departments": departments,

@@ -2,8 +2,9 @@
 
 The cookie holds a random session id and, once logged in, the user's address, signed with
 ``web.secret_key`` (itsdangerous) and valid SESSION_HOURS: nothing is kept in a process's
-memory, so any web process sharing the database serves any request. The user's role is read
-from the database on every request, so a changed or removed user counts at once.
+memory, so any web process sharing the database serves any request. The user's role and
+departments are read from the database on every request, so a changed or removed user
+counts at once.
 
 Every POST form carries ``csrf``, an HMAC of the session id under the secret key: a page of
 another site can neither read it nor compute it. A missing or wrong token is a 403, before
@@ -26,6 +27,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from tracker.store import logins
 from tracker.store.access import Role
+from tracker.store.scope import EVERYTHING, Scope
 from tracker.web.auth import ROLES, Permission
 from tracker.web.pages.failures import LoginRequired, PageError
 from tracker.web.state import WebState, web_state
@@ -56,6 +58,8 @@ class Viewer:
     email: str
     role: Role
     csrf: str
+    scope: Scope = EVERYTHING
+    """The departments the user may see and act in (tracker.store.scope)."""
 
     def may(self, permission: Permission) -> bool:
         return self.role in ROLES[permission]
@@ -135,10 +139,15 @@ def viewer(request: Request, state: WebState) -> Viewer:
     if visit.email is None:
         raise LoginRequired(back)
     with state.reading() as session:
-        role = logins.role_of(session, visit.email)
-    if role is None:
+        standing = logins.standing_of(session, visit.email)
+    if standing is None:
         raise LoginRequired(back)
-    return Viewer(email=visit.email, role=role, csrf=visit.csrf)
+    return Viewer(
+        email=visit.email,
+        role=standing.role,
+        csrf=visit.csrf,
+        scope=state.scope(standing.role, standing.departments),
+    )
 
 
 def require_page(permission: Permission) -> Callable[..., Viewer]:

@@ -156,6 +156,7 @@ DA: dict[str, str] = {
     "e_nothing_to_fulfil": "henvendelsen har ingen frist, som handlingen opfylder.",
     "e_purged": "henvendelsens opbevaringstid er udløbet; den kan ikke ændres.",
     "e_inconsistent": "henvendelsen er ændret uden for Svarfrist; intet er fortrudt.",
+    "e_department_scope": "Du kan kun registrere i dine egne afdelinger.",
     "e_field": "Værdien kan ikke bruges.",
 }
 
@@ -294,6 +295,7 @@ EN: dict[str, str] = {
     "e_nothing_to_fulfil": "the inquiry has no deadline this action meets.",
     "e_purged": "the inquiry's retention has ended; it can no longer be changed.",
     "e_inconsistent": "the inquiry was changed outside Svarfrist; nothing undone.",
+    "e_department_scope": "You can only register in your own departments.",
     "e_field": "This value cannot be used.",
 }
 
