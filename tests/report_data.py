@@ -17,12 +17,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, column, insert, table
+from sqlalchemy.sql.expression import TableClause
 
 from tracker.core.calendar import COPENHAGEN, BusinessCalendar
 from tracker.store import schema
 from tracker.store.db import make_engine
-from tracker.store.models import Inquiry, Obligation
+from tracker.store.models import Base, Inquiry, Obligation
 
 DEPARTMENTS = ["Økonomi og Personale", "Teknik og Miljø", "Børn og Unge", "Diverse"]
 TOPICS = ["Boligindskudslån", "Kontanthjælp", "Sygedagpengesager i JC", None]
@@ -112,12 +113,19 @@ def generated(n: int, seed: int = 7, calendar: BusinessCalendar | None = None) -
     return world
 
 
+def _bare(model: type[Base], rows: list[dict[str, Any]]) -> TableClause:
+    """The model's table with only the rows' columns (and their types): the model's later
+    columns (and their defaults) do not exist yet in the 0001 schema the rows go into."""
+    columns = model.__table__.c
+    return table(model.__tablename__, *(column(key, columns[key].type) for key in rows[0]))
+
+
 def insert_world(engine: Engine, world: World) -> None:
     with engine.begin() as conn:
         if world.inquiries:
-            conn.execute(insert(Inquiry), world.inquiries)
+            conn.execute(insert(_bare(Inquiry, world.inquiries)), world.inquiries)
         if world.obligations:
-            conn.execute(insert(Obligation), world.obligations)
+            conn.execute(insert(_bare(Obligation, world.obligations)), world.obligations)
 
 
 @contextmanager

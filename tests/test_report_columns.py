@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from register_support import cli_env, engine_for, write_config
 from report_data import CHANNELS, NOW, database, expected, generated
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from tracker.core.calendar import BusinessCalendar, to_us
@@ -214,3 +214,13 @@ def test_an_obligation_key_the_inquiry_pass_did_not_see_is_an_error_not_a_wrong_
         assert sum(c.obligations for c in counts) > 0
         with pytest.raises(LookupError, match="channel"):
             obligation_counts(session, GroupBy.CHANNEL, whole, NOW, ["email"])
+
+
+def test_upgrading_an_old_database_keeps_every_row(database_url: str) -> None:
+    """No migration may copy and drop a table that others reference: on SQLite dropping
+    ``inquiries`` deleted every obligation through ON DELETE CASCADE (0009 in batch mode)."""
+    world = generated(60, seed=5)
+    with database(database_url, world) as engine, engine.connect() as conn:
+        inquiries = conn.execute(select(func.count()).select_from(Inquiry)).scalar_one()
+        obligations = conn.execute(select(func.count()).select_from(Obligation)).scalar_one()
+    assert (inquiries, obligations) == (len(world.inquiries), len(world.obligations))

@@ -22,11 +22,14 @@ _TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("inquiries") as batch:
-        batch.add_column(sa.Column("answered_at", _TS, nullable=True))
-        batch.add_column(
-            sa.Column("answer_promised", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # Plain ALTER TABLE ... ADD COLUMN, not batch mode: on SQLite batch mode may copy and
+    # drop ``inquiries``, and dropping it deletes every obligation, pause and event through
+    # their ON DELETE CASCADE (the connection runs with foreign keys on).
+    op.add_column("inquiries", sa.Column("answered_at", _TS, nullable=True))
+    op.add_column(
+        "inquiries",
+        sa.Column("answer_promised", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     op.create_table(
         "intake_progress",
         sa.Column("folder", sa.String(200), nullable=False),
