@@ -104,8 +104,15 @@ class Mailbox:
 
     def ensure_folders(self, names: Sequence[str]) -> None:
         for name in names:
-            if not self.client.folder_exists(name):
+            if self.client.folder_exists(name):
+                continue
+            try:
                 self.client.create_folder(name)
+            except IMAPClientError:
+                # Another reader (a second daemon) created it between the check and the
+                # CREATE ([ALREADYEXISTS]): what matters is that it exists now.
+                if not self.client.folder_exists(name):
+                    raise
 
     def open(self, folder: str) -> int:
         """Select ``folder`` (read-write, to move); returns its UIDVALIDITY."""
