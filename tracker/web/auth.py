@@ -23,7 +23,9 @@ from fastapi import Depends, Header
 from tracker.store import access
 from tracker.store.access import Role
 from tracker.web.errors import HttpError
-from tracker.web.state import WebState, request_now, web_state
+from sqlalchemy.orm import Session
+
+from tracker.web.state import WebState, read_session, request_now, web_state
 
 TOKEN_PREFIX = "sf_"
 TOKEN_BYTES = 32
@@ -97,11 +99,19 @@ def _bearer(authorization: str | None) -> str:
     return token.strip()
 
 
-def authenticate(state: WebState, authorization: str | None, now: datetime) -> Caller:
-    """The live token's name and role; records its use (at most once per TOUCH_EVERY)."""
+def authenticate(
+    state: WebState, authorization: str | None, now: datetime, session: Session | None = None
+) -> Caller:
+    """The live token's name and role; records its use (at most once per TOUCH_EVERY).
+
+    ``session``: the request's read session (read_session) to look the token up in; without
+    one, a session of its own."""
     digest = token_digest(_bearer(authorization))
-    with state.reading() as session:
+    if session is not None:
         info = access.token_for(session, digest)
+    else:
+        with state.reading() as own:
+            info = access.token_for(own, digest)
     if info is None:
         raise HttpError(401, "unknown or revoked token", headers=_CHALLENGE)
     if access.token_is_stale(info, now, TOUCH_EVERY):
@@ -116,9 +126,10 @@ def require(permission: Permission) -> Callable[..., Caller]:
     def dependency(
         state: Annotated[WebState, Depends(web_state)],
         now: Annotated[datetime, Depends(request_now)],
+        session: Annotated[Session, Depends(read_session)],
         authorization: Annotated[str | None, Header()] = None,
     ) -> Caller:
-        caller = authenticate(state, authorization, now)
+        caller = authenticate(state, authorization, now, session)
         if caller.role not in ROLES[permission]:
             raise HttpError(
                 403, f"the role {caller.role} may not {permission} (token {caller.name})"
