@@ -19,12 +19,11 @@ from typing import Annotated
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Header
+from sqlalchemy.orm import Session
 
 from tracker.store import access
 from tracker.store.access import Role
 from tracker.web.errors import HttpError
-from sqlalchemy.orm import Session
-
 from tracker.web.state import WebState, read_session, request_now, web_state
 
 TOKEN_PREFIX = "sf_"
@@ -115,8 +114,8 @@ def authenticate(
     if info is None:
         raise HttpError(401, "unknown or revoked token", headers=_CHALLENGE)
     if access.token_is_stale(info, now, TOUCH_EVERY):
-        with state.writing() as session:
-            access.touch_token(session, digest, now, TOUCH_EVERY)
+        with state.writing() as writer:
+            access.touch_token(writer, digest, now, TOUCH_EVERY)
     return Caller(name=info.name, role=info.role)
 
 

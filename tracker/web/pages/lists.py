@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from tracker.core import validate
 from tracker.errors import BadInputError
@@ -24,28 +25,29 @@ from tracker.web.pages.common import show
 from tracker.web.pages.present import Row, row
 from tracker.web.pages.sessions import Viewer, require_page
 from tracker.web.pages.texts import field_message
-from tracker.web.state import WebState, request_now, web_state
+from tracker.web.state import WebState, read_session, request_now, web_state
 
 router = APIRouter(include_in_schema=False)
 State = Annotated[WebState, Depends(web_state)]
 Now = Annotated[datetime, Depends(request_now)]
+# The session the login was read in (read_session): one connection per request.
+ReadSession = Annotated[Session, Depends(read_session)]
 LIMIT = 500
 """The most rows a list page shows (an advisor has tens open, a department hundreds)."""
 
 
 def _rows(
-    state: WebState, now: datetime, *, advisor: str | None = None, department: str | None = None
+    session: Session,
+    state: WebState,
+    now: datetime,
+    *,
+    advisor: str | None = None,
+    department: str | None = None,
 ) -> list[Row]:
-    with state.reading() as session:
-        views = queries.list_inquiries(
-            session,
-            queries.ListState.OPEN,
-            now,
-            advisor,
-            department=department,
-            by_deadline=True,
-        )
-        return [row(v, state.rules) for v in islice(views, LIMIT)]
+    views = queries.list_inquiries(
+        session, queries.ListState.OPEN, now, advisor, department=department, by_deadline=True
+    )
+    return [row(v, state.rules) for v in islice(views, LIMIT)]
 
 
 @router.get("/")
@@ -53,11 +55,12 @@ def mine(
     request: Request,
     state: State,
     now: Now,
+    session: ReadSession,
     user: Annotated[Viewer, Depends(require_page(Permission.LOOKUP))],
 ) -> Response:
     if not user.may(Permission.READ):  # a manager's work is the reports
         return RedirectResponse("/rapporter", status_code=303)
-    rows = _rows(state, now, advisor=user.email)
+    rows = _rows(session, state, now, advisor=user.email)
     done = request.query_params.get("udfoert", "")
     context = {"here": "mine", "rows": rows, "limit": LIMIT, "back": "/", "done": done}
     return show(request, "mine.html", user, context)
@@ -65,9 +68,11 @@ def mine(
 
 @router.get("/afdeling")
 def department_list(
+    *,
     request: Request,
     state: State,
     now: Now,
+    session: ReadSession,
     user: Annotated[Viewer, Depends(require_page(Permission.ASSIGN))],
     chosen: Annotated[str | None, Query(alias="afdeling")] = None,
 ) -> Response:
@@ -80,7 +85,7 @@ def department_list(
         except BadInputError as exc:
             error = field_message(state.settings.web.language, exc)
         else:
-            rows = _rows(state, now, department=chosen)
+            rows = _rows(session, state, now, department=chosen)
     context = {
         "here": "department",
         "departments": departments,

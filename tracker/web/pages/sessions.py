@@ -23,12 +23,13 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.orm import Session
 
 from tracker.store import logins
 from tracker.store.access import Role
 from tracker.web.auth import ROLES, Permission
 from tracker.web.pages.failures import LoginRequired, PageError
-from tracker.web.state import WebState, web_state
+from tracker.web.state import WebState, read_session, web_state
 
 COOKIE = "svarfrist_session"
 SESSION_HOURS = 12
@@ -124,9 +125,12 @@ def forget_cookie(response: Response, request: Request) -> None:
     )
 
 
-def viewer(request: Request, state: WebState) -> Viewer:
+def viewer(request: Request, state: WebState, session: Session | None = None) -> Viewer:
     """The logged-in user, or LoginRequired (a redirect to /login, and back to this page
-    after logging in; after a form, to the front page: a POST cannot be repeated by a link)."""
+    after logging in; after a form, to the front page: a POST cannot be repeated by a link).
+
+    ``session``: the request's read session (read_session) to read the role in; without
+    one, a session of its own."""
     visit = read_visit(request)
     back = "/"
     if request.method == "GET":
@@ -134,8 +138,11 @@ def viewer(request: Request, state: WebState) -> Viewer:
         back = request.url.path + (f"?{query}" if query else "")
     if visit.email is None:
         raise LoginRequired(back)
-    with state.reading() as session:
+    if session is not None:
         role = logins.role_of(session, visit.email)
+    else:
+        with state.reading() as own:
+            role = logins.role_of(own, visit.email)
     if role is None:
         raise LoginRequired(back)
     return Viewer(email=visit.email, role=role, csrf=visit.csrf)
@@ -144,8 +151,12 @@ def viewer(request: Request, state: WebState) -> Viewer:
 def require_page(permission: Permission) -> Callable[..., Viewer]:
     """A FastAPI dependency: the logged-in user if their role has ``permission`` (else 403)."""
 
-    def dependency(request: Request, state: Annotated[WebState, Depends(web_state)]) -> Viewer:
-        user = viewer(request, state)
+    def dependency(
+        request: Request,
+        state: Annotated[WebState, Depends(web_state)],
+        session: Annotated[Session, Depends(read_session)],
+    ) -> Viewer:
+        user = viewer(request, state, session)
         if not user.may(permission):
             raise PageError(403, "403", user=user)
         return user
