@@ -114,13 +114,22 @@ def authenticate(
     if info is None:
         raise HttpError(401, "unknown or revoked token", headers=_CHALLENGE)
     if access.token_is_stale(info, now, TOUCH_EVERY):
+        if session is not None:
+            # Never two connections at once per request (a full pool would wait on itself):
+            # the read transaction ends, its connection goes back, before the write takes one.
+            session.rollback()
         with state.writing() as writer:
             access.touch_token(writer, digest, now, TOUCH_EVERY)
     return Caller(name=info.name, role=info.role)
 
 
-def require(permission: Permission) -> Callable[..., Caller]:
-    """A FastAPI dependency: the caller, if its token's role has ``permission`` (else 401/403)."""
+def require(permission: Permission, *, reads: bool = False) -> Callable[..., Caller]:
+    """A FastAPI dependency: the caller, if its token's role has ``permission`` (else 401/403).
+
+    The token is read in the request's read session (read_session). ``reads``: the handler
+    reads in that session too (it takes ``Depends(read_session)``), so its connection stays
+    checked out for it; otherwise the read ends here and the connection goes back to the
+    pool, so a handler that opens a session of its own (every write) never holds two."""
 
     def dependency(
         state: Annotated[WebState, Depends(web_state)],
@@ -128,7 +137,11 @@ def require(permission: Permission) -> Callable[..., Caller]:
         session: Annotated[Session, Depends(read_session)],
         authorization: Annotated[str | None, Header()] = None,
     ) -> Caller:
-        caller = authenticate(state, authorization, now, session)
+        try:
+            caller = authenticate(state, authorization, now, session)
+        finally:
+            if not reads:
+                session.rollback()
         if caller.role not in ROLES[permission]:
             raise HttpError(
                 403, f"the role {caller.role} may not {permission} (token {caller.name})"

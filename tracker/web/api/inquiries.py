@@ -86,7 +86,7 @@ def list_inquiries(
     state: State,
     now: Now,
     session: ReadSession,
-    _caller: Annotated[Caller, Depends(require(Permission.READ))],
+    _caller: Annotated[Caller, Depends(require(Permission.READ, reads=True))],
     list_state: Annotated[queries.ListState, Query(alias="state")] = queries.ListState.OPEN,
     advisor: str | None = None,
     department: str | None = None,

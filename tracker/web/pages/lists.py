@@ -56,7 +56,7 @@ def mine(
     state: State,
     now: Now,
     session: ReadSession,
-    user: Annotated[Viewer, Depends(require_page(Permission.LOOKUP))],
+    user: Annotated[Viewer, Depends(require_page(Permission.LOOKUP, reads=True))],
 ) -> Response:
     if not user.may(Permission.READ):  # a manager's work is the reports
         return RedirectResponse("/rapporter", status_code=303)
@@ -73,7 +73,7 @@ def department_list(
     state: State,
     now: Now,
     session: ReadSession,
-    user: Annotated[Viewer, Depends(require_page(Permission.ASSIGN))],
+    user: Annotated[Viewer, Depends(require_page(Permission.ASSIGN, reads=True))],
     chosen: Annotated[str | None, Query(alias="afdeling")] = None,
 ) -> Response:
     departments = state.settings.departments

@@ -148,15 +148,22 @@ def viewer(request: Request, state: WebState, session: Session | None = None) ->
     return Viewer(email=visit.email, role=role, csrf=visit.csrf)
 
 
-def require_page(permission: Permission) -> Callable[..., Viewer]:
-    """A FastAPI dependency: the logged-in user if their role has ``permission`` (else 403)."""
+def require_page(permission: Permission, *, reads: bool = False) -> Callable[..., Viewer]:
+    """A FastAPI dependency: the logged-in user if their role has ``permission`` (else 403).
+
+    ``reads``: the handler reads in the request's read session, where the role was read (as
+    auth.require's ``reads``); otherwise that read ends here and its connection goes back."""
 
     def dependency(
         request: Request,
         state: Annotated[WebState, Depends(web_state)],
         session: Annotated[Session, Depends(read_session)],
     ) -> Viewer:
-        user = viewer(request, state, session)
+        try:
+            user = viewer(request, state, session)
+        finally:
+            if not reads:
+                session.rollback()
         if not user.may(permission):
             raise PageError(403, "403", user=user)
         return user
