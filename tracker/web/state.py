@@ -98,4 +98,7 @@ async def read_session(state: Annotated[WebState, Depends(web_state)]) -> AsyncI
     try:
         yield session
     finally:
-        await run_in_threadpool(session.close)
+        if session.in_transaction():  # still holds a connection: returning it may block
+            await run_in_threadpool(session.close)
+        else:  # ended by its user (auth.require, the lists): nothing left but Python objects
+            session.close()

@@ -112,6 +112,7 @@ def list_inquiries(
         ),
         after=pages.Cursor.decode(cursor) if cursor else None,
     )
+    session.rollback()  # the read is done: its connection goes back here, in this thread
     # JSON-native already (inquiry_document: strings, numbers, booleans): returned as is,
     # FastAPI's jsonable_encoder would walk it again, ~45 % of the request (bench/web.py).
     return JSONResponse(

@@ -47,7 +47,9 @@ def _rows(
     views = queries.list_inquiries(
         session, queries.ListState.OPEN, now, advisor, department=department, by_deadline=True
     )
-    return [row(v, state.rules) for v in islice(views, LIMIT)]
+    rows = [row(v, state.rules) for v in islice(views, LIMIT)]
+    session.rollback()  # the read is done: its connection goes back here, in this thread
+    return rows
 
 
 @router.get("/")
