@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from web_server import EMAIL, serving, web_app
 
 from tracker.store.db import make_engine, session_factory
-from tracker.store.models import Event, Obligation
+from tracker.store.models import ApiToken, Event, Obligation
 from tracker.web.app import create_app
 
 CLIENTS = 50
@@ -44,6 +44,31 @@ def test_fifty_concurrent_replies_fulfil_once_with_one_audit_event(database_url:
         engine.dispose()
     assert replies == 1
     assert len(met) == 1 and met[0] is not None
+
+
+def test_fifty_concurrent_lists_on_a_token_never_used_all_answer(database_url: str) -> None:
+    # Each request reads its token and its list in one session; the token's first use is
+    # written too. Requests holding their read connection while each waits for a second
+    # one (the write) can, fifty at once, empty the pool and wait on themselves (500s after
+    # the pool's timeout); whether they do depends on the timing, so this shows the path
+    # works under load rather than proving the order.
+    with web_app(database_url) as web, web.client() as client:
+        start = threading.Barrier(CLIENTS)
+
+        def listing(_: int) -> int:
+            start.wait()
+            return client.get("/api/v1/inquiries?state=all").status_code
+
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            statuses = Counter(pool.map(listing, range(CLIENTS)))
+    assert statuses == Counter({200: CLIENTS})
+    engine = make_engine(database_url)
+    try:
+        with session_factory(engine)() as session:
+            used = session.scalars(select(ApiToken.last_used_at)).all()
+    finally:
+        engine.dispose()
+    assert any(at is not None for at in used)  # the use was recorded
 
 
 def test_two_servers_on_one_database_share_every_fact_at_once(database_url: str) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -73,7 +73,19 @@ def _departments(departments: Collection[str], configured: Collection[str]) -> s
     return encode_departments(validate.department(d, configured) for d in departments)
 
 
-def _token_info(row: ApiToken) -> TokenInfo:
+_TOKEN_INFO = select(
+    ApiToken.name,
+    ApiToken.role,
+    ApiToken.created_at,
+    ApiToken.last_used_at,
+    ApiToken.revoked_at,
+    ApiToken.departments,  # the caller's scope (tracker.store.scope)
+)
+
+
+def _token_info(
+    row: ApiToken | Row[str, str, datetime, datetime | None, datetime | None, str],
+) -> TokenInfo:
     return TokenInfo(
         name=row.name,
         role=Role(row.role),
@@ -133,9 +145,10 @@ def tokens(session: Session) -> list[TokenInfo]:
 
 def token_for(session: Session, digest: str) -> TokenInfo | None:
     """The live token with this hash, if any (the unique index on token_hash)."""
-    row = session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
-    )
+    # The columns of TokenInfo, not the ORM entity: read on every API request.
+    row = session.execute(
+        _TOKEN_INFO.where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+    ).first()
     return None if row is None else _token_info(row)
 
 

@@ -26,6 +26,18 @@ INQUIRIES: Table = Inquiry.__table__  # type: ignore[assignment]
 OBLIGATIONS: Table = Obligation.__table__  # type: ignore[assignment]
 
 
+# What views() reads: the fields of InquiryView and of obligation_view's Deadline, built
+# once (a statement's columns are checked each time one is built: a list is built per
+# request).
+_INQUIRY_VIEW = select(*(INQUIRIES.c[name] for name in (
+    "id", "ref", "channel", "department", "topic", "advisor", "callback_requested",
+    "received_at", "replied_at", "called_back_at", "closed_at", "note", "purged_at",
+)))  # fmt: skip
+_OBLIGATION_VIEW = select(*(OBLIGATIONS.c[name] for name in (
+    "inquiry_id", "rule", "schedule", "hours", "warn_at", "due_at", "met_at",
+))).order_by(OBLIGATIONS.c.id)  # fmt: skip
+
+
 class ListState(StrEnum):
     OPEN = "open"
     DUE_SOON = "due_soon"
@@ -188,14 +200,11 @@ def list_inquiries(
 
 def views(session: Session, ids: Sequence[int], now: datetime) -> list[InquiryView]:
     """The inquiries with these ids, in the order given, in two queries (the API's pages)."""
-    # Core rows, not ORM objects: a long list needs no identity map or change tracking.
-    inquiries = {
-        i.id: i for i in session.execute(select(*INQUIRIES.c).where(INQUIRIES.c.id.in_(ids)))
-    }
+    # Core rows, not ORM objects: a long list needs no identity map or change tracking; and
+    # only the columns a view holds (each time column is parsed per row on SQLite).
+    inquiries = {i.id: i for i in session.execute(_INQUIRY_VIEW.where(INQUIRIES.c.id.in_(ids)))}
     by_inquiry: dict[int, list[Row[Any]]] = {}
-    for o in session.execute(
-        select(*OBLIGATIONS.c).where(OBLIGATIONS.c.inquiry_id.in_(ids)).order_by(OBLIGATIONS.c.id)
-    ):
+    for o in session.execute(_OBLIGATION_VIEW.where(OBLIGATIONS.c.inquiry_id.in_(ids))):
         by_inquiry.setdefault(o.inquiry_id, []).append(o)
     return [_view(inquiries[i], by_inquiry.get(i, []), now) for i in ids]
 

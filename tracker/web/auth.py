@@ -19,12 +19,13 @@ from typing import Annotated
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Header
+from sqlalchemy.orm import Session
 
 from tracker.store import access
 from tracker.store.access import Role
 from tracker.store.scope import EVERYTHING, Scope
 from tracker.web.errors import HttpError
-from tracker.web.state import WebState, request_now, web_state
+from tracker.web.state import WebState, read_session, request_now, web_state
 
 TOKEN_PREFIX = "sf_"
 TOKEN_BYTES = 32
@@ -100,28 +101,50 @@ def _bearer(authorization: str | None) -> str:
     return token.strip()
 
 
-def authenticate(state: WebState, authorization: str | None, now: datetime) -> Caller:
-    """The live token's name and role; records its use (at most once per TOUCH_EVERY)."""
+def authenticate(
+    state: WebState, authorization: str | None, now: datetime, session: Session | None = None
+) -> Caller:
+    """The live token's name and role; records its use (at most once per TOUCH_EVERY).
+
+    ``session``: the request's read session (read_session) to look the token up in; without
+    one, a session of its own."""
     digest = token_digest(_bearer(authorization))
-    with state.reading() as session:
+    if session is not None:
         info = access.token_for(session, digest)
+    else:
+        with state.reading() as own:
+            info = access.token_for(own, digest)
     if info is None:
         raise HttpError(401, "unknown or revoked token", headers=_CHALLENGE)
     if access.token_is_stale(info, now, TOUCH_EVERY):
-        with state.writing() as session:
-            access.touch_token(session, digest, now, TOUCH_EVERY)
+        if session is not None:
+            # Never two connections at once per request (a full pool would wait on itself):
+            # the read transaction ends, its connection goes back, before the write takes one.
+            session.rollback()
+        with state.writing() as writer:
+            access.touch_token(writer, digest, now, TOUCH_EVERY)
     return Caller(name=info.name, role=info.role, scope=state.scope(info.role, info.departments))
 
 
-def require(permission: Permission) -> Callable[..., Caller]:
-    """A FastAPI dependency: the caller, if its token's role has ``permission`` (else 401/403)."""
+def require(permission: Permission, *, reads: bool = False) -> Callable[..., Caller]:
+    """A FastAPI dependency: the caller, if its token's role has ``permission`` (else 401/403).
+
+    The token is read in the request's read session (read_session). ``reads``: the handler
+    reads in that session too (it takes ``Depends(read_session)``), so its connection stays
+    checked out for it; otherwise the read ends here and the connection goes back to the
+    pool, so a handler that opens a session of its own (every write) never holds two."""
 
     def dependency(
         state: Annotated[WebState, Depends(web_state)],
         now: Annotated[datetime, Depends(request_now)],
+        session: Annotated[Session, Depends(read_session)],
         authorization: Annotated[str | None, Header()] = None,
     ) -> Caller:
-        caller = authenticate(state, authorization, now)
+        try:
+            caller = authenticate(state, authorization, now, session)
+        finally:
+            if not reads:
+                session.rollback()
         if caller.role not in ROLES[permission]:
             raise HttpError(
                 403, f"the role {caller.role} may not {permission} (token {caller.name})"

@@ -5,7 +5,7 @@ daemons can share one PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +14,7 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from tracker.config import Settings, build_calendar, build_rules
 from tracker.core.calendar import BusinessCalendar
@@ -82,12 +83,31 @@ class WebState:
             yield session
 
 
-def web_state(request: Request) -> WebState:
+# The dependencies below are ``async def`` because they never block: FastAPI runs a plain
+# ``def`` dependency in its thread pool, one thread hop each (bench/web.py).
+async def web_state(request: Request) -> WebState:
     """FastAPI dependency: the state the app factory built."""
     return cast(WebState, request.app.state.web)
 
 
-def request_now(state: Annotated[WebState, Depends(web_state)]) -> datetime:
+async def request_now(state: Annotated[WebState, Depends(web_state)]) -> datetime:
     """FastAPI dependency: the clock, read once per request (FastAPI computes a dependency
     once per request, however many others depend on it)."""
     return state.clock()
+
+
+async def read_session(state: Annotated[WebState, Depends(web_state)]) -> AsyncIterator[Session]:
+    """FastAPI dependency: one read-only session for the whole request, shared by whoever
+    asks for it (the caller's token or login, then the data): one connection checked out
+    and one read transaction per request, not one each. Nothing outlives the request.
+
+    Opening a session does not connect (that happens at its first query, in the thread the
+    query runs in); closing it returns the connection, so it is done off the event loop."""
+    session = state.reader()
+    try:
+        yield session
+    finally:
+        if session.in_transaction():  # still holds a connection: returning it may block
+            await run_in_threadpool(session.close)
+        else:  # ended by its user (auth.require, the lists): nothing left but Python objects
+            session.close()

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from tracker.core import validate
 from tracker.errors import BadInputError, about
@@ -20,11 +21,12 @@ from tracker.web.api.bodies import ActionBody, NewInquiryBody
 from tracker.web.api.documents import InquiryDoc, InquiryPage
 from tracker.web.api.paths import PREFIX
 from tracker.web.auth import Caller, Permission, require
-from tracker.web.state import WebState, request_now, web_state
+from tracker.web.state import WebState, read_session, request_now, web_state
 
 router = APIRouter(prefix=f"{PREFIX}/inquiries", tags=["inquiries"])
 State = Annotated[WebState, Depends(web_state)]
 Now = Annotated[datetime, Depends(request_now)]
+ReadSession = Annotated[Session, Depends(read_session)]
 
 
 class Action(StrEnum):
@@ -83,7 +85,8 @@ def list_inquiries(
     *,
     state: State,
     now: Now,
-    caller: Annotated[Caller, Depends(require(Permission.READ))],
+    session: ReadSession,
+    caller: Annotated[Caller, Depends(require(Permission.READ, reads=True))],
     list_state: Annotated[queries.ListState, Query(alias="state")] = queries.ListState.OPEN,
     advisor: str | None = None,
     department: str | None = None,
@@ -95,21 +98,22 @@ def list_inquiries(
         error = BadInputError(f"limit: at most {web.max_page_size}")
         error.field = "limit"
         raise error
-    with state.reading() as session:
-        found = pages.page(
-            session,
-            state=list_state,
-            now=now,
-            limit=limit or web.page_size,
-            advisor=validate.advisor(advisor) if advisor else None,
-            department=(
-                validate.department(department, state.settings.departments)
-                if department is not None
-                else None
-            ),
-            after=pages.Cursor.decode(cursor) if cursor else None,
-            scope=caller.scope,
-        )
+    # The session the token was read in (read_session): one connection for the request.
+    found = pages.page(
+        session,
+        state=list_state,
+        now=now,
+        limit=limit or web.page_size,
+        advisor=validate.advisor(advisor) if advisor else None,
+        department=(
+            validate.department(department, state.settings.departments)
+            if department is not None
+            else None
+        ),
+        after=pages.Cursor.decode(cursor) if cursor else None,
+        scope=caller.scope,
+    )
+    session.rollback()  # the read is done: its connection goes back here, in this thread
     # JSON-native already (inquiry_document: strings, numbers, booleans): returned as is,
     # FastAPI's jsonable_encoder would walk it again, ~45 % of the request (bench/web.py).
     return JSONResponse(

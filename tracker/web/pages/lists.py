@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from tracker.core import validate
 from tracker.errors import BadInputError
@@ -25,16 +26,19 @@ from tracker.web.pages.common import show
 from tracker.web.pages.present import Row, row
 from tracker.web.pages.sessions import Viewer, require_page
 from tracker.web.pages.texts import field_message
-from tracker.web.state import WebState, request_now, web_state
+from tracker.web.state import WebState, read_session, request_now, web_state
 
 router = APIRouter(include_in_schema=False)
 State = Annotated[WebState, Depends(web_state)]
 Now = Annotated[datetime, Depends(request_now)]
+# The session the login was read in (read_session): one connection per request.
+ReadSession = Annotated[Session, Depends(read_session)]
 LIMIT = 500
 """The most rows a list page shows (an advisor has tens open, a department hundreds)."""
 
 
 def _rows(
+    session: Session,
     state: WebState,
     now: datetime,
     user: Viewer,
@@ -42,17 +46,18 @@ def _rows(
     advisor: str | None = None,
     department: str | None = None,
 ) -> list[Row]:
-    with state.reading() as session:
-        views = queries.list_inquiries(
-            session,
-            queries.ListState.OPEN,
-            now,
-            advisor,
-            department=department,
-            by_deadline=True,
-            scope=user.scope,
-        )
-        return [row(v, state.rules) for v in islice(views, LIMIT)]
+    views = queries.list_inquiries(
+        session,
+        queries.ListState.OPEN,
+        now,
+        advisor,
+        department=department,
+        by_deadline=True,
+        scope=user.scope,
+    )
+    rows = [row(v, state.rules) for v in islice(views, LIMIT)]
+    session.rollback()  # the read is done: its connection goes back here, in this thread
+    return rows
 
 
 @router.get("/")
@@ -60,11 +65,12 @@ def mine(
     request: Request,
     state: State,
     now: Now,
-    user: Annotated[Viewer, Depends(require_page(Permission.LOOKUP))],
+    session: ReadSession,
+    user: Annotated[Viewer, Depends(require_page(Permission.LOOKUP, reads=True))],
 ) -> Response:
     if not user.may(Permission.READ):  # a manager's work is the reports
         return RedirectResponse("/rapporter", status_code=303)
-    rows = _rows(state, now, user, advisor=user.email)
+    rows = _rows(session, state, now, user, advisor=user.email)
     done = request.query_params.get("udfoert", "")
     context = {"here": "mine", "rows": rows, "limit": LIMIT, "back": "/", "done": done}
     return show(request, "mine.html", user, context)
@@ -72,10 +78,12 @@ def mine(
 
 @router.get("/afdeling")
 def department_list(
+    *,
     request: Request,
     state: State,
     now: Now,
-    user: Annotated[Viewer, Depends(require_page(Permission.ASSIGN))],
+    session: ReadSession,
+    user: Annotated[Viewer, Depends(require_page(Permission.ASSIGN, reads=True))],
     chosen: Annotated[str | None, Query(alias="afdeling")] = None,
 ) -> Response:
     departments = user.scope.within(state.settings.departments)
@@ -87,7 +95,7 @@ def department_list(
         except BadInputError as exc:
             error = field_message(state.settings.web.language, exc)
         else:
-            rows = _rows(state, now, user, department=chosen)
+            rows = _rows(session, state, now, user, department=chosen)
     context = {
         "here": "department",
         "departments": departments,

@@ -24,13 +24,14 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.orm import Session
 
 from tracker.store import logins
 from tracker.store.access import Role
 from tracker.store.scope import EVERYTHING, Scope
 from tracker.web.auth import ROLES, Permission
 from tracker.web.pages.failures import LoginRequired, PageError
-from tracker.web.state import WebState, web_state
+from tracker.web.state import WebState, read_session, web_state
 
 COOKIE = "svarfrist_session"
 SESSION_HOURS = 12
@@ -128,9 +129,12 @@ def forget_cookie(response: Response, request: Request) -> None:
     )
 
 
-def viewer(request: Request, state: WebState) -> Viewer:
+def viewer(request: Request, state: WebState, session: Session | None = None) -> Viewer:
     """The logged-in user, or LoginRequired (a redirect to /login, and back to this page
-    after logging in; after a form, to the front page: a POST cannot be repeated by a link)."""
+    after logging in; after a form, to the front page: a POST cannot be repeated by a link).
+
+    ``session``: the request's read session (read_session) to read the role in; without
+    one, a session of its own."""
     visit = read_visit(request)
     back = "/"
     if request.method == "GET":
@@ -138,8 +142,11 @@ def viewer(request: Request, state: WebState) -> Viewer:
         back = request.url.path + (f"?{query}" if query else "")
     if visit.email is None:
         raise LoginRequired(back)
-    with state.reading() as session:
+    if session is not None:
         standing = logins.standing_of(session, visit.email)
+    else:
+        with state.reading() as own:
+            standing = logins.standing_of(own, visit.email)
     if standing is None:
         raise LoginRequired(back)
     return Viewer(
@@ -150,11 +157,22 @@ def viewer(request: Request, state: WebState) -> Viewer:
     )
 
 
-def require_page(permission: Permission) -> Callable[..., Viewer]:
-    """A FastAPI dependency: the logged-in user if their role has ``permission`` (else 403)."""
+def require_page(permission: Permission, *, reads: bool = False) -> Callable[..., Viewer]:
+    """A FastAPI dependency: the logged-in user if their role has ``permission`` (else 403).
 
-    def dependency(request: Request, state: Annotated[WebState, Depends(web_state)]) -> Viewer:
-        user = viewer(request, state)
+    ``reads``: the handler reads in the request's read session, where the role was read (as
+    auth.require's ``reads``); otherwise that read ends here and its connection goes back."""
+
+    def dependency(
+        request: Request,
+        state: Annotated[WebState, Depends(web_state)],
+        session: Annotated[Session, Depends(read_session)],
+    ) -> Viewer:
+        try:
+            user = viewer(request, state, session)
+        finally:
+            if not reads:
+                session.rollback()
         if not user.may(permission):
             raise PageError(403, "403", user=user)
         return user
