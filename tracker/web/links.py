@@ -132,14 +132,16 @@ def _read(state: WebState, token: str, now: datetime) -> links.Link:
         raise Refused(status, exc.refusal.value) from None
 
 
-def _check(session: Session, link: links.Link) -> Target:
+def _check(session: Session, link: links.Link, *, claimed: bool = False) -> Target:
     """Refuses a used link, an unknown inquiry, a met obligation or a closed inquiry.
+    ``claimed``: the caller holds the link's used_links row (its primary key refuses a
+    second use), so the row found is its own.
 
     Columns, not ORM objects: in the POST's transaction the register then loads the inquiry
     itself, locked, and must not be handed a copy read before another writer committed.
     """
     used = select(UsedLink.link_id).where(UsedLink.link_id == link.link_id)
-    if session.execute(used).first() is not None:
+    if not claimed and session.execute(used).first() is not None:
         raise Refused(410, "used")
     inquiry = session.execute(
         select(Inquiry.id, Inquiry.closed_at).where(Inquiry.ref == link.ref)
@@ -240,9 +242,13 @@ def _fulfil(state: WebState, link: links.Link, now: datetime) -> None:
     ctx = state.context(f"{link.recipient} {VIA}", now)
     try:
         with state.writing() as session:
-            _check(session, link)
+            # The row before the checks: on PostgreSQL (READ COMMITTED) a second use waits
+            # here for the first to commit and collides (410). Checked first, it could miss
+            # the first's link row, then see its fulfilment and answer 409 instead. A refusal
+            # by the checks rolls the row back with everything else.
             session.add(UsedLink(link_id=link.link_id, used_at=now))
             session.flush()
+            _check(session, link, claimed=True)
             register.ACTIONS[link.action](session, ctx, link.ref, now)
     except IntegrityError:
         raise Refused(410, "used") from None
