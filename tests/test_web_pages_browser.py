@@ -11,21 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import ARGS, CHROMIUM, NARROW
 from page_support import PASSWORD, USERS, page_app
 
 playwright = pytest.importorskip("playwright.sync_api")
 axe_module = pytest.importorskip("axe_playwright_python.sync_playwright")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-NARROW = {"width": 390, "height": 844}
 WIDE = {"width": 1280, "height": 800}
 NOTE = "Ringede om <b>boligstøtte</b>"
 
