@@ -19,9 +19,12 @@ from typing import Any
 import httpx
 import uvicorn
 from register_support import NOW, dump, engine_for, session_on, settings_for
+from sqlalchemy import func, select
 
 from tracker.config import Settings
 from tracker.store import access
+from tracker.store.db import make_engine, session_factory
+from tracker.store.models import Event, Obligation
 from tracker.web.app import create_app
 from tracker.web.auth import new_token, token_digest
 
@@ -99,3 +102,19 @@ def web_app(
 def register_rows(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the register's tables (the tokens' last-use times aside)."""
     return {k: v for k, v in dump(database_url).items() if k not in ("api_tokens", "users")}
+
+
+def assert_replied_once(database_url: str) -> None:
+    """Exactly one ``replied`` audit event and one obligation, met: what any number of
+    concurrent "reply" requests must leave behind."""
+    engine = make_engine(database_url)
+    try:
+        with session_factory(engine)() as session:
+            replies = session.scalar(
+                select(func.count()).select_from(Event).where(Event.kind == "replied")
+            )
+            met = session.scalars(select(Obligation.met_at)).all()
+    finally:
+        engine.dispose()
+    assert replies == 1
+    assert len(met) == 1 and met[0] is not None
