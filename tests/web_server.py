@@ -53,12 +53,23 @@ class Web:
         return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
 
 
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1 until the block ends; yields the base URL."""
+def bound_socket() -> socket.socket:
+    """A socket on a free port of 127.0.0.1, for ``serving`` (its address known before)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@contextmanager
+def serving(app: Any, sock: socket.socket | None = None) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on 127.0.0.1 (on ``sock`` if given) until the block ends;
+    yields the base URL."""
+    sock = sock or bound_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_config=None, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
@@ -79,9 +90,13 @@ def serving(app: Any) -> Iterator[str]:
 
 @contextmanager
 def web_app(
-    database_url: str, clock: Callable[[], datetime] = lambda: NOW, **overrides: Any
+    database_url: str,
+    clock: Callable[[], datetime] = lambda: NOW,
+    sock: socket.socket | None = None,
+    **overrides: Any,
 ) -> Iterator[Web]:
-    """An initialised register at ``database_url`` with a token per role, served."""
+    """An initialised register at ``database_url`` with a token per role, served (on
+    ``sock`` if given: a test that must know the address first, for ``web.base_url``)."""
     settings = settings_for(database_url, **overrides)
     tokens = {role: new_token() for role in ROLES}
     with engine_for(database_url) as engine:
@@ -95,7 +110,7 @@ def web_app(
                     now=NOW,
                 )
         app = create_app(settings, engine=engine, clock=clock)
-        with serving(app) as url:
+        with serving(app, sock) as url:
             yield Web(url=url, database_url=database_url, settings=settings, tokens=tokens)
 
 

@@ -9,6 +9,7 @@ start with one line naming the key; a ``SVARFRIST_*`` variable that names nothin
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
@@ -45,7 +47,7 @@ from tracker.sla import DEFAULT_RULES, Channel, Fulfilment, Rule
 SYSTEM_CONFIG = Path("/etc/svarfrist/svarfrist.toml")
 ENV_PREFIX = "SVARFRIST_"
 # docs/contract.md's flat names for nested settings: they must work exactly as written.
-FLAT_ALIASES: Mapping[str, tuple[str, str]] = {
+FLAT_ALIASES: Mapping[str, tuple[str, ...]] = {
     "SVARFRIST_SMTP_HOST": ("smtp", "host"),
     "SVARFRIST_SMTP_PORT": ("smtp", "port"),
     "SVARFRIST_SMTP_SECURITY": ("smtp", "security"),
@@ -59,6 +61,19 @@ FLAT_ALIASES: Mapping[str, tuple[str, str]] = {
     "SVARFRIST_WEB_LANGUAGE": ("web", "language"),
     "SVARFRIST_WEB_LINK_DAYS": ("web", "link_days"),
     "SVARFRIST_WEB_RESTRICT_DEPARTMENTS": ("web", "restrict_departments"),
+    **{
+        f"SVARFRIST_WEB_OIDC_{key.upper()}": ("web", "oidc", key)
+        for key in (
+            "discovery_url",
+            "client_id",
+            "client_secret",
+            "client_secret_file",
+            "scopes",
+            "groups_claim",
+            "button_label",
+            "local_login",
+        )
+    },
 }
 # Variables that are not settings but are read by Svarfrist or its test suite.
 NON_SETTING_VARIABLES = frozenset({"SVARFRIST_CONFIG"})
@@ -175,6 +190,63 @@ class ReportSettings(BaseModel):
     monthly_time: time = time(8, 0)
 
 
+ROLE_NAMES = ("advisor", "lead", "manager", "admin")
+"""The web app's roles (tracker.store.access.Role), lowest first."""
+
+
+class OidcGroupSettings(BaseModel):
+    """``[web.oidc.groups."<group id>"]``: what membership of one provider group gives."""
+
+    model_config = _STRICT
+    role: Literal["advisor", "lead", "manager", "admin"]
+    departments: list[str] = []
+    """The departments the group's members work in (``web.restrict_departments``)."""
+    # Offices (issue 16, item 1) add an ``office`` key here: the group's office.
+
+
+class OidcSettings(BaseModel):
+    """``[web.oidc]``: single sign-on with an OpenID Connect provider (docs/operations.md)."""
+
+    model_config = _STRICT
+    discovery_url: str
+    """The provider's ``.well-known/openid-configuration`` (Entra ID: the tenant's own)."""
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr | None = None
+    """Also from ``client_secret_file`` or the systemd credential ``web__oidc__client_secret``."""
+    client_secret_file: Path | None = None
+    scopes: str = "openid email profile"
+    groups_claim: str = Field(default="groups", min_length=1)
+    """The ID token's claim that lists the user's groups."""
+    button_label: str = Field(default="Log ind med kommunens konto", min_length=1)
+    local_login: bool = True
+    """false: the login page shows only the provider's button and a local password is
+    refused; set it back to true to let local accounts in during a provider outage."""
+    groups: dict[str, OidcGroupSettings] = {}
+    """Group id -> role (and departments); a user in none of them is refused."""
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid(cls, value: str) -> str:
+        if "openid" not in value.split():
+            raise ValueError("must include openid")
+        return " ".join(value.split())
+
+    def secret(self) -> SecretStr | None:
+        """The client secret, from the setting or else the file it names."""
+        return _secret_or_file(self.client_secret, self.client_secret_file, "web.oidc")
+
+
+def _secret_or_file(value: SecretStr | None, path: Path | None, key: str) -> SecretStr | None:
+    if value is not None or path is None:
+        return value
+    name = "client_secret_file" if key == "web.oidc" else "secret_key_file"
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{key}.{name}", f"cannot read: {exc.strerror}") from None
+    return SecretStr(text) if text else None
+
+
 class WebSettings(BaseModel):
     """``svarfrist web``: the web app and the HTTP API (docs/contract.md "HTTP")."""
 
@@ -203,6 +275,8 @@ class WebSettings(BaseModel):
     embed_origins: list[str] = ["*"]
     """Who may show the public pages (/offentlig/...) in an ``<iframe>``: ``*`` (any site) or
     origins such as ``https://www.fredericia.dk``. Every other page refuses to be framed."""
+    oidc: OidcSettings | None = None
+    """Single sign-on; without ``[web.oidc]``, local accounts only."""
 
     @field_validator("base_url")
     @classmethod
@@ -228,13 +302,7 @@ class WebSettings(BaseModel):
 
     def key(self) -> SecretStr | None:
         """The secret key, from the setting or else the file it names."""
-        if self.secret_key is not None or self.secret_key_file is None:
-            return self.secret_key
-        try:
-            text = self.secret_key_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError("web.secret_key_file", f"cannot read: {exc.strerror}") from None
-        return SecretStr(text) if text else None
+        return _secret_or_file(self.secret_key, self.secret_key_file, "web")
 
 
 class IntakeSettings(BaseModel):
@@ -338,9 +406,12 @@ class _FlatContractEnv(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        for var, (section, key) in FLAT_ALIASES.items():
+        for var, (*sections, key) in FLAT_ALIASES.items():
             if var in os.environ:
-                found.setdefault(section, {})[key] = os.environ[var]
+                table = found
+                for section in sections:
+                    table = table.setdefault(section, {})
+                table[key] = os.environ[var]
         return found
 
 
@@ -438,8 +509,49 @@ def check_settings(settings: Settings) -> None:
             "ref_prefix", "must be letters, digits, '.', '-', '/' or '_' (as --ref)"
         ) from None
     check_database_url(settings.database_url)
+    if settings.web.oidc is not None:
+        check_oidc(settings, settings.web.oidc)
     if settings.intake is not None:
         check_intake(settings, settings.intake)
+
+
+def is_loopback(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 or localhost: this machine, where plain http is no risk."""
+    if host is None:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_oidc(settings: Settings, oidc: OidcSettings) -> None:
+    """[web.oidc]: an https discovery URL (http only on loopback), the web app's own address
+    (the redirect URI is built from it), a client secret, groups that map to something."""
+    url = urlsplit(oidc.discovery_url.strip())
+    secure = url.scheme == "https" or (url.scheme == "http" and is_loopback(url.hostname))
+    if not url.hostname or not secure:
+        raise ConfigError(
+            "web.oidc.discovery_url", "must be an https:// address (http:// only on loopback)"
+        )
+    if settings.web.base_url is None:
+        raise ConfigError("web.base_url", "required with [web.oidc] (the redirect URI's base)")
+    if oidc.secret() is None:
+        raise ConfigError(
+            "web.oidc.client_secret",
+            "required: client_secret, client_secret_file or the credential "
+            "web__oidc__client_secret",
+        )
+    if not oidc.groups:
+        raise ConfigError("web.oidc.groups", "map at least one group id to a role")
+    for group, mapped in oidc.groups.items():
+        for department in mapped.departments:
+            if department not in settings.departments:
+                raise ConfigError(
+                    f"web.oidc.groups.{group}.departments", f"unknown department {department!r}"
+                )
 
 
 def check_intake(settings: Settings, intake: IntakeSettings) -> None:

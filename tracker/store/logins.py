@@ -1,4 +1,5 @@
-"""Logging in to the web app: the user's row, failed attempts for throttling, last log-in.
+"""Logging in to the web app: the user's row, failed attempts for throttling, last log-in,
+and the row of a user who logs in by single sign-on (``sso_logged_in``).
 
 Failures are rows (``login_attempts``), not counters in a process's memory, so several web
 processes sharing one database count the same failures. A row holds the SHA-256 of the
@@ -8,14 +9,30 @@ lower-cased address tried and the time: never the address or the password.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from tracker.store.access import Role, decode_departments
+from tracker.store.access import Role, decode_departments, encode_departments
 from tracker.store.models import LoginAttempt, User
+
+
+class MappedGroup(Protocol):
+    """A provider group's entry in ``[web.oidc.groups]`` (tracker.config.OidcGroupSettings)."""
+
+    @property
+    def role(self) -> str: ...
+    @property
+    def departments(self) -> Sequence[str]: ...
+
+
+SSO_PASSWORD = "!sso"
+"""The password hash of a user whose row single sign-on wrote: no argon2 hash, so no
+password matches it (verify_password is False); the user logs in at the provider."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +53,11 @@ def account(session: Session, email: str) -> Account | None:
     if row is None:
         return None
     return Account(email=row.email, role=Role(row.role), password_hash=row.password_hash)
+
+
+def is_sso(account: Account) -> bool:
+    """The account logs in by single sign-on only: it has no local password."""
+    return account.password_hash == SSO_PASSWORD
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,3 +99,36 @@ def logged_in(session: Session, email: str, now: datetime) -> None:
     """A successful log-in: the user's last_login_at, and their failures forgotten."""
     session.execute(update(User).where(User.email == email).values(last_login_at=now))
     session.execute(delete(LoginAttempt).where(LoginAttempt.key == attempt_key(email)))
+
+
+def sso_standing(groups: Iterable[str], mapping: Mapping[str, MappedGroup]) -> Standing | None:
+    """What the provider's ``groups`` give: the highest role among the mapped groups (advisor <
+    lead < manager < admin) and every department of the mapped groups; None if none is mapped."""
+    mapped = [mapping[group] for group in dict.fromkeys(groups) if group in mapping]
+    if not mapped:
+        return None
+    rank = list(Role)
+    role = max((Role(m.role) for m in mapped), key=rank.index)
+    departments = sorted({d for m in mapped for d in m.departments})
+    return Standing(role=role, departments=tuple(departments))
+
+
+def sso_logged_in(session: Session, email: str, standing: Standing, now: datetime) -> bool:
+    """A log-in by single sign-on: the user's row created or brought up to date (role and
+    departments as the provider's groups say, no local password), failures forgotten.
+    Returns whether the row is new."""
+    address = email.strip().lower()
+    values = {
+        "role": standing.role.value,
+        "departments": encode_departments(standing.departments),
+        "password_hash": SSO_PASSWORD,
+        "last_login_at": now,
+    }
+    row = session.scalar(select(User).where(User.email == address))
+    if row is None:
+        session.add(User(email=address, created_at=now, **values))
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+    session.execute(delete(LoginAttempt).where(LoginAttempt.key == attempt_key(address)))
+    return row is None

@@ -23,6 +23,7 @@ from tracker.web import api, errors, health, links, public
 from tracker.web.middleware import BodyLimit, Metrics, SecurityHeaders
 from tracker.web.pages import STATIC_DIR, STATIC_PREFIX, site
 from tracker.web.pages.failures import is_api
+from tracker.web.pages.oidc import build_client
 from tracker.web.state import WebState, system_clock
 
 OPENAPI_URL = f"{api.PREFIX}/openapi.json"
@@ -50,6 +51,8 @@ def create_app(
     app.state.web = WebState.build(
         settings, engine or make_engine(settings.database_url, create=False), clock
     )
+    oidc = settings.web.oidc
+    app.state.oidc = None if oidc is None else build_client(oidc)
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     app.state.registry = registry

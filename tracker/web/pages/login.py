@@ -1,4 +1,6 @@
-"""``/login`` and ``/logout``: local accounts, argon2 passwords, throttled failures.
+"""``/login`` and ``/logout``: local accounts, argon2 passwords, throttled failures; with
+``[web.oidc]`` the page also offers the provider's button (tracker.web.pages.oidc), and
+``local_login = false`` leaves only that.
 
 A failure says only "wrong e-mail or password", whichever was wrong, and takes as long
 either way (an unknown address is checked against a dummy hash): the page tells nobody
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -41,9 +44,24 @@ _DUMMY_HASH = hash_password("svarfrist: no such user")
 
 
 def _form(
-    csrf: str, *, email: str = "", next_path: str = "/", error: str = ""
+    state: WebState, csrf: str, *, email: str = "", next_path: str = "/", error: str = ""
 ) -> dict[str, object]:
-    return {"csrf_login": csrf, "email": email, "next": next_path, "error": error}
+    oidc = state.settings.web.oidc
+    return {
+        "csrf_login": csrf,
+        "email": email,
+        "next": next_path,
+        "error": error,
+        "oidc_label": oidc.button_label if oidc else None,
+        "oidc_href": "/login/oidc?" + urlencode({"next": next_path}, safe="/"),
+        "local_login": oidc is None or oidc.local_login,
+    }
+
+
+def local_login(state: WebState) -> bool:
+    """Local passwords are accepted: no single sign-on, or it keeps them (``local_login``)."""
+    oidc = state.settings.web.oidc
+    return oidc is None or oidc.local_login
 
 
 @router.get("/login")
@@ -52,7 +70,7 @@ def login_page(
 ) -> Response:
     secret(state)  # no key: the page says so (503) rather than offer a form that cannot work
     visit = read_visit(request)
-    context = _form(visit.csrf, next_path=local_path(next_path))
+    context = _form(state, visit.csrf, next_path=local_path(next_path))
     response = render(request, "login.html", context, headers=PRIVATE)
     if visit.fresh:
         set_cookie(response, request, visit)
@@ -67,14 +85,18 @@ def log_in(request: Request, state: State, now: Now, form: Form) -> Response:
     csrf = read_visit(request).csrf
 
     def refused(status: int, error: str) -> Response:
-        context = _form(csrf, email=shown(email), next_path=next_path, error=error)
+        context = _form(state, csrf, email=shown(email), next_path=next_path, error=error)
         return render(request, "login.html", context, status_code=status, headers=PRIVATE)
 
+    if not local_login(state):
+        return refused(403, "login_local_off")
     with state.reading() as session:
         tried = logins.failures(session, email, now - THROTTLE_WINDOW)
         account = logins.account(session, email) if email else None
     if tried >= THROTTLE_FAILURES:
         return refused(429, "login_throttled")
+    if account is not None and logins.is_sso(account):
+        account = None  # no local password: a miss, that costs what a wrong password does
     valid = verify_password(account.password_hash if account else _DUMMY_HASH, password)
     if account is None or not valid:
         with state.writing() as session:

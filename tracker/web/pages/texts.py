@@ -29,6 +29,19 @@ DA: dict[str, str] = {
     "login_throttled": "For mange forkerte forsøg. Vent 15 minutter, og prøv igen.",
     "no_key": "Web-siderne er slået fra: der er ikke sat en hemmelig nøgle (web.secret_key). "
     "Kontakt driften.",
+    "login_local": "Eller log ind med e-mail og adgangskode",
+    "login_local_off": "Log ind med knappen ovenfor: login med adgangskode er slået fra.",
+    "login_again": "Til login-siden",
+    "oidc_no_access": "Du har ikke adgang til Svarfrist: din konto er ikke med i en gruppe, "
+    "der giver adgang. Kontakt din IT-afdeling, hvis du skal have adgang.",
+    "oidc_denied": "Login blev afbrudt eller afvist hos login-tjenesten. Prøv igen.",
+    "oidc_expired": "Login tog for lang tid, eller det blev startet i en anden fane eller "
+    "browser. Prøv igen fra login-siden.",
+    "oidc_failed": "Svaret fra login-tjenesten kunne ikke godkendes. Prøv igen; sker det igen, "
+    "så kontakt din IT-afdeling.",
+    "oidc_unreachable": "Login-tjenesten svarer ikke lige nu. Prøv igen om lidt.",
+    "oidc_no_email": "Login-tjenesten sendte ingen e-mailadresse for din konto. "
+    "Kontakt din IT-afdeling.",
     # lists
     "ref": "Ref.",
     "received": "Modtaget",
@@ -175,6 +188,19 @@ EN: dict[str, str] = {
     "login_failed": "Wrong e-mail or password.",
     "login_throttled": "Too many failed attempts. Wait 15 minutes and try again.",
     "no_key": "The web pages are off: no secret key is set (web.secret_key). Contact operations.",
+    "login_local": "Or log in with e-mail and password",
+    "login_local_off": "Log in with the button above: logging in with a password is off.",
+    "login_again": "To the login page",
+    "oidc_no_access": "You do not have access to Svarfrist: your account is in no group that "
+    "gives access. Contact your IT department if you need access.",
+    "oidc_denied": "The login was cancelled or refused at the login service. Try again.",
+    "oidc_expired": "The login took too long, or it was started in another tab or browser. "
+    "Try again from the login page.",
+    "oidc_failed": "The login service's answer could not be verified. Try again; if it happens "
+    "again, contact your IT department.",
+    "oidc_unreachable": "The login service does not answer right now. Try again shortly.",
+    "oidc_no_email": "The login service sent no e-mail address for your account. "
+    "Contact your IT department.",
     "ref": "Ref",
     "received": "Received",
     "channel": "Channel",
