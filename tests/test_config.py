@@ -276,14 +276,15 @@ def test_loading_the_example_file_gives_exactly_the_defaults(env: pytest.MonkeyP
     assert load_settings().model_dump() == Settings().model_dump()
 
 
-def documented_keys() -> set[tuple[str, str]]:
-    """(section, key) of every line ``key = ...`` of the example, commented out or not."""
-    found: set[tuple[str, str]] = set()
-    section = ""
+def documented_keys() -> set[tuple[tuple[str, ...], str]]:
+    """(section, key) of every line ``key = ...`` of the example, commented out or not; a
+    section as its dotted parts (``[web.oidc.groups."id"]``: web, oidc, groups, "id")."""
+    found: set[tuple[tuple[str, ...], str]] = set()
+    section: tuple[str, ...] = ()
     for line in EXAMPLE.read_text(encoding="utf-8").splitlines():
-        header = re.match(r"^#?\s*\[([a-z_.]+)\]\s*$", line)
+        header = re.match(r"^#?\s*\[([^\]]+)\]\s*$", line)
         if header:
-            section = header.group(1)
+            section = tuple(re.findall(r'"[^"]*"|[^.]+', header.group(1).strip()))
             continue
         key = re.match(r"^#?\s*([a-z0-9_]+)\s*=", line)
         if key:
@@ -305,20 +306,28 @@ def model_of(annotation: object) -> tuple[type[BaseModel] | None, bool]:
     return None, False
 
 
-def test_every_setting_is_documented_in_the_example_file() -> None:
-    documented = documented_keys()
+def undocumented(
+    model: type[BaseModel], section: tuple[str, ...], documented: set[tuple[tuple[str, ...], str]]
+) -> list[str]:
+    """The keys of ``model`` (a section, ``*`` for any name of a named one) with no line."""
     missing = []
-    for name, field in Settings.model_fields.items():
-        model, named = model_of(field.annotation)
-        if model is None:
-            if ("", name) not in documented:
-                missing.append(name)
+    for name, field in model.model_fields.items():
+        sub, named = model_of(field.annotation)
+        if sub is not None:
+            missing += undocumented(sub, (*section, name, *("*" * named)), documented)
             continue
-        sections = {s for s, _ in documented if s == name or s.startswith(name + ".")}
-        for sub in model.model_fields:
-            in_section = any((s, sub) in documented for s in sections if named == (s != name))
-            if not in_section:
-                missing.append(f"{name}.{sub}")
+        if not any(
+            key == name
+            and len(where) == len(section)
+            and all(want in ("*", part) for want, part in zip(section, where, strict=True))
+            for where, key in documented
+        ):
+            missing.append(".".join((*section, name)))
+    return missing
+
+
+def test_every_setting_is_documented_in_the_example_file() -> None:
+    missing = undocumented(Settings, (), documented_keys())
     assert missing == [], "add these settings to config/svarfrist.example.toml"
 
 

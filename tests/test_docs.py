@@ -31,14 +31,19 @@ def anchors(page: Path) -> set[str]:
 
 
 def settings_keys(model: type[BaseModel], section: str = "") -> Iterator[tuple[str, str]]:
-    """(section, key) of every setting; a nested model's keys under its section."""
+    """(section, key) of every setting; a nested model's keys under its dotted section
+    (``web.oidc``), a named table's under ``section."ID"`` (``web.oidc.groups."ID"``)."""
     for name, field in model.model_fields.items():
         kind = field.annotation
         optional = [a for a in typing.get_args(kind) if a is not type(None)]
         if typing.get_origin(kind) in (typing.Union, types.UnionType) and len(optional) == 1:
             kind = optional[0]  # an optional section ([intake]): its keys are documented
+        inner = f"{section}.{name}" if section else name
+        value = typing.get_args(kind)[1] if typing.get_origin(kind) is dict else None
         if isinstance(kind, type) and issubclass(kind, BaseModel):
-            yield from settings_keys(kind, name)
+            yield from settings_keys(kind, inner)
+        elif section and isinstance(value, type) and issubclass(value, BaseModel):
+            yield from settings_keys(value, f'{inner}."ID"')
         else:
             yield section, name
 

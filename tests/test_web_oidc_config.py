@@ -1,0 +1,143 @@
+"""``[web.oidc]``: single sign-on's settings from the file, the flat environment names and
+systemd credentials, and the one-line errors that name the bad key."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tracker.config import load_settings, unknown_variables
+from tracker.errors import ConfigError
+
+DISCOVERY = "https://login.microsoftonline.com/6f1c0000-aaaa-bbbb-cccc-000000000001/v2.0/.well-known/openid-configuration"
+GROUP = "0b6c1f5e-1111-2222-3333-444455556666"
+BASE = f"""
+[web]
+base_url = "https://svarfrist.fredericia.dk"
+[web.oidc]
+discovery_url = "{DISCOVERY}"
+client_id = "c0ffee00-0000-0000-0000-000000000001"
+[web.oidc.groups."{GROUP}"]
+role = "lead"
+departments = ["Diverse"]
+"""
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
+    """A process environment without SVARFRIST_* variables or systemd credentials."""
+    for var in list(os.environ):
+        if var.startswith("SVARFRIST_") or var == "CREDENTIALS_DIRECTORY":
+            monkeypatch.delenv(var)
+    monkeypatch.chdir(tmp_path)
+    yield monkeypatch
+
+
+def configure(env: pytest.MonkeyPatch, tmp_path: Path, text: str) -> None:
+    path = tmp_path / "svarfrist.toml"
+    path.write_text(text, encoding="utf-8")
+    env.setenv("SVARFRIST_CONFIG", str(path))
+
+
+def test_the_file_with_a_secret_from_a_systemd_credential_gives_single_sign_on(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    configure(env, tmp_path, BASE)
+    creds = tmp_path / "credentials"
+    creds.mkdir()
+    (creds / "web__oidc__client_secret").write_text("fra-systemd\n", encoding="utf-8")
+    env.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    oidc = load_settings().web.oidc
+    assert oidc is not None
+    secret = oidc.secret()
+    assert secret is not None and secret.get_secret_value() == "fra-systemd"
+    assert oidc.scopes == "openid email profile"
+    assert oidc.groups_claim == "groups"
+    assert oidc.local_login is True
+    assert oidc.groups[GROUP].role == "lead"
+    assert oidc.groups[GROUP].departments == ["Diverse"]
+
+
+def test_the_flat_environment_names_set_every_key_and_are_not_warned_of(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    configure(env, tmp_path, BASE)
+    secret_file = tmp_path / "oidc_secret"
+    secret_file.write_text("fra-filen\n", encoding="utf-8")
+    variables = {
+        "SVARFRIST_WEB_OIDC_DISCOVERY_URL": "http://127.0.0.1:9000/.well-known/openid-configuration",
+        "SVARFRIST_WEB_OIDC_CLIENT_ID": "svarfrist",
+        "SVARFRIST_WEB_OIDC_CLIENT_SECRET_FILE": str(secret_file),
+        "SVARFRIST_WEB_OIDC_SCOPES": "openid  email",
+        "SVARFRIST_WEB_OIDC_GROUPS_CLAIM": "roles",
+        "SVARFRIST_WEB_OIDC_BUTTON_LABEL": "Log ind med Microsoft",
+        "SVARFRIST_WEB_OIDC_LOCAL_LOGIN": "false",
+    }
+    for name, value in variables.items():
+        env.setenv(name, value)
+    assert unknown_variables(variables) == []
+    oidc = load_settings().web.oidc
+    assert oidc is not None
+    assert oidc.discovery_url.startswith("http://127.0.0.1:9000/")  # http: loopback only
+    assert oidc.client_id == "svarfrist"
+    secret = oidc.secret()
+    assert secret is not None and secret.get_secret_value() == "fra-filen"
+    assert oidc.scopes == "openid email"
+    assert oidc.groups_claim == "roles"
+    assert oidc.button_label == "Log ind med Microsoft"
+    assert oidc.local_login is False
+    assert oidc.groups[GROUP].role == "lead"  # the file's groups are kept
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        pytest.param(
+            ("https://login", "http://login"), "web.oidc.discovery_url", id="http-off-loopback"
+        ),
+        pytest.param(
+            (DISCOVERY, "ftp://idp.example.dk/x"), "web.oidc.discovery_url", id="not-http"
+        ),
+        pytest.param(
+            ('base_url = "https://svarfrist.fredericia.dk"', ""), "web.base_url", id="no-base-url"
+        ),
+        pytest.param(
+            ('role = "lead"', 'role = "chef"'), f"web.oidc.groups.{GROUP}.role", id="role"
+        ),
+        pytest.param(
+            ('["Diverse"]', '["Ingen"]'), f"web.oidc.groups.{GROUP}.departments", id="department"
+        ),
+        pytest.param(("client_id =", "klient_id ="), "web.oidc.client_id", id="missing-client-id"),
+        pytest.param(
+            ("[web.oidc]", '[web.oidc]\nscopes = "email profile"'),
+            "web.oidc.scopes",
+            id="no-openid",
+        ),
+        pytest.param(("[web.oidc]", "[web.oidc]\nbutton = 'x'"), "web.oidc.button", id="unknown"),
+    ],
+)
+def test_a_bad_oidc_setting_fails_with_one_line_naming_the_key(
+    env: pytest.MonkeyPatch, tmp_path: Path, change: tuple[str, str], key: str
+) -> None:
+    env.setenv("SVARFRIST_WEB_OIDC_CLIENT_SECRET", "s")
+    configure(env, tmp_path, BASE.replace(*change))
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert raised.value.key == key, raised.value
+
+
+def test_single_sign_on_without_a_client_secret_or_groups_fails_naming_the_key(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    configure(env, tmp_path, BASE)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert raised.value.key == "web.oidc.client_secret"
+    env.setenv("SVARFRIST_WEB_OIDC_CLIENT_SECRET", "s")
+    configure(env, tmp_path, BASE.split("[web.oidc.groups", maxsplit=1)[0])
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert raised.value.key == "web.oidc.groups"
