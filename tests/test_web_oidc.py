@@ -22,7 +22,8 @@ from register_support import engine_for, session_on
 from sqlalchemy import select
 from web_server import Web, bound_socket, url_of, web_app
 
-from tracker.store.logins import SSO_PASSWORD
+from tracker.store import access
+from tracker.store.access import SSO_PASSWORD
 from tracker.store.models import User
 from tracker.web.pages.sessions import COOKIE, csrf_token
 
@@ -95,6 +96,10 @@ def test_a_member_of_the_advisor_group_is_logged_in_as_an_advisor_with_its_depar
             assert client.get("/afdeling").status_code == 403  # an advisor's role
         row = user_row(database_url, "sofie.rask@fredericia.dk")
         assert row == ("advisor", '["Diverse"]', SSO_PASSWORD)
+        with engine_for(database_url, init=False) as engine, session_on(engine) as session:
+            listed = {u.email: u.sso for u in access.users(session)}
+        assert listed["sofie.rask@fredericia.dk"] is True  # `svarfrist user list` says so
+        assert listed["anna@fredericia.dk"] is False  # a local user
 
 
 def test_a_member_of_the_lead_group_is_a_lead_and_of_both_groups_takes_the_higher_role(
@@ -255,3 +260,28 @@ def test_without_oidc_settings_the_single_sign_on_paths_do_not_exist(tmp_path: P
         assert client.get("/login/oidc").status_code == 404
         assert client.get(CALLBACK).status_code == 404
         assert "/login/oidc" not in client.get("/login").text
+
+
+def test_a_provider_that_does_not_answer_gives_a_danish_page_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    closed = bound_socket()  # bound, never listening: connections are refused
+    sock = bound_socket()
+    web = {
+        "secret_key": SECRET,
+        "insecure_http": True,
+        "base_url": url_of(sock),
+        "oidc": {
+            "discovery_url": f"{url_of(closed)}/.well-known/openid-configuration",
+            "client_id": "svarfrist",
+            "client_secret": "s",
+            "groups": GROUPS,
+        },
+    }
+    database = f"sqlite:///{tmp_path / 'svarfrist.db'}"
+    with web_app(database, sock=sock, web=web) as app, browser(app) as client:
+        answer = client.get("/login/oidc")
+        assert answer.status_code == 502
+        assert "Login-tjenesten svarer ikke" in answer.text
+        assert client.get("/login").status_code == 200  # the password form is still there
+    closed.close()

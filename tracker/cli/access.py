@@ -174,6 +174,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
             "created_at": format_time(u.created_at),
             "last_login_at": format_time(u.last_login_at),
             "departments": list(u.departments),
+            "sso": u.sso,
         }
         for u in found
     ]
@@ -184,7 +185,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
         out(
             f"{r['email']}  {r['role']}  {_departments_text(r['departments'])}  "
             f"created {r['created_at']}  "
-            f"last login {r['last_login_at'] or 'never'}"
+            f"last login {r['last_login_at'] or 'never'}" + ("  single sign-on" if r["sso"] else "")
         )
     return 0
 

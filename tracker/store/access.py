@@ -20,6 +20,10 @@ from tracker.core import validate
 from tracker.errors import BadInputError, ConflictError
 from tracker.store.models import ApiToken, User
 
+SSO_PASSWORD = "!sso"
+"""The password hash of a user whose row single sign-on wrote (tracker.store.logins): no
+argon2 hash, so no password matches it; the user logs in at the identity provider."""
+
 
 class Role(StrEnum):
     ADVISOR = "advisor"
@@ -56,6 +60,8 @@ class UserInfo:
     created_at: datetime
     last_login_at: datetime | None
     departments: tuple[str, ...] = ()
+    sso: bool = False
+    """The row is single sign-on's: no local password."""
 
 
 def encode_departments(departments: Iterable[str]) -> str:
@@ -215,6 +221,7 @@ def users(session: Session) -> list[UserInfo]:
             created_at=u.created_at,
             last_login_at=u.last_login_at,
             departments=decode_departments(u.departments),
+            sso=u.password_hash == SSO_PASSWORD,
         )
         for u in session.scalars(select(User).order_by(User.email))
     ]

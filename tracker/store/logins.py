@@ -17,7 +17,7 @@ from typing import Protocol
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from tracker.store.access import Role, decode_departments, encode_departments
+from tracker.store.access import SSO_PASSWORD, Role, decode_departments, encode_departments
 from tracker.store.models import LoginAttempt, User
 
 
@@ -28,11 +28,6 @@ class MappedGroup(Protocol):
     def role(self) -> str: ...
     @property
     def departments(self) -> Sequence[str]: ...
-
-
-SSO_PASSWORD = "!sso"
-"""The password hash of a user whose row single sign-on wrote: no argon2 hash, so no
-password matches it (verify_password is False); the user logs in at the provider."""
 
 
 @dataclass(frozen=True, kw_only=True)

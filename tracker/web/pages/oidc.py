@@ -26,6 +26,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from joserfc.errors import JoseError
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from tracker.config import OidcSettings, is_loopback
@@ -217,7 +218,10 @@ async def callback(request: Request, state: State, now: Now) -> Response:
         with state.writing() as session:
             return logins.sso_logged_in(session, email, standing, now)
 
-    created = await run_in_threadpool(write)
+    try:
+        created = await run_in_threadpool(write)
+    except IntegrityError:  # the same user's first log-in in another process made the row
+        created = await run_in_threadpool(write)
     log.info("single sign-on: %s logged in as %s%s", email, standing.role, " (new user)" * created)
     response = RedirectResponse(kept["next"], status_code=303, headers=PRIVATE)
     response.delete_cookie(
