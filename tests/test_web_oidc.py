@@ -155,6 +155,20 @@ def test_an_entra_id_user_without_an_email_claim_is_known_by_the_preferred_usern
         assert user_row(database_url, "karen.holm@fredericia.dk") == ("admin", "[]", SSO_PASSWORD)
 
 
+def test_an_address_the_provider_has_not_verified_is_not_used(
+    database_url: str, provider: Provider
+) -> None:
+    provider.set_account(
+        "mallory", email="admin@fredericia.dk", email_verified=False, groups=["0b6c-advisors"]
+    )
+    with sso_app(database_url, provider) as web, sso_log_in(web, "mallory") as (answer, _):
+        assert answer.status_code == 400
+        assert "ingen e-mailadresse" in answer.text
+        row = user_row(database_url, "admin@fredericia.dk")
+        assert row is not None and row[0] == "admin"
+        assert row[2].startswith("$argon2id$")  # the local admin's row is untouched
+
+
 def test_a_tampered_state_an_answer_without_the_flow_cookie_and_a_refusal_are_refused(
     database_url: str, provider: Provider
 ) -> None:

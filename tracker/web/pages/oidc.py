@@ -152,8 +152,12 @@ def _kept(request: Request, key: bytes) -> dict[str, str]:
 
 
 def _address(claims: dict[str, Any]) -> str:
-    """The user's address: ``email``, else ``preferred_username`` or ``upn`` (Entra ID)."""
+    """The user's address: ``email``, else ``preferred_username`` or ``upn`` (Entra ID). An
+    ``email`` the provider says it has not verified (``email_verified`` false) is not used:
+    it could name another person's account."""
     for name in _ADDRESS_CLAIMS:
+        if name == "email" and claims.get("email_verified") is False:
+            continue
         value = claims.get(name)
         if isinstance(value, str) and value.strip():
             try:
