@@ -90,6 +90,11 @@ def test_the_flat_environment_names_set_every_key_and_are_not_warned_of(
     assert oidc.button_label == "Log ind med Microsoft"
     assert oidc.local_login is False
     assert oidc.groups[GROUP].role == "lead"  # the file's groups are kept
+    env.setenv("SVARFRIST_WEB__OIDC__GROUPS", '{"g-ledere": {"role": "manager"}}')
+    oidc = load_settings().web.oidc
+    assert oidc is not None
+    roles = {group: g.role for group, g in oidc.groups.items()}
+    assert roles == {GROUP: "lead", "g-ledere": "manager"}  # added to the file's groups
 
 
 @pytest.mark.parametrize(
