@@ -5,6 +5,7 @@ answer is refused, and local accounts keep working beside it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import oidc_provider
 import pytest
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from oidc_provider import Provider, follow
 from page_support import PASSWORD, SECRET, USERS, add_users, browser
 from page_support import log_in as log_in_locally
@@ -25,6 +26,7 @@ from web_server import Web, bound_socket, url_of, web_app
 from tracker.store import access
 from tracker.store.access import SSO_PASSWORD
 from tracker.store.models import User
+from tracker.web.pages import oidc as oidc_pages
 from tracker.web.pages.sessions import COOKIE, csrf_token
 
 GROUPS: dict[str, Any] = {
@@ -197,6 +199,33 @@ def test_a_tampered_state_an_answer_without_the_flow_cookie_and_a_refusal_are_re
             assert first.status_code == 200, first.text
             again = client.get(back.headers["location"])
             assert again.status_code == 400
+
+
+class _LongAgo(TimestampSigner):
+    """Signs as if it were 11 minutes ago."""
+
+    def get_timestamp(self) -> int:
+        return int(time.time()) - oidc_pages.FLOW_SECONDS - 60
+
+
+def test_a_log_in_that_took_longer_than_ten_minutes_is_refused_as_expired(
+    database_url: str, provider: Provider
+) -> None:
+    provider.set_account("vera", email="vera@fredericia.dk", groups=["0b6c-advisors"])
+    with sso_app(database_url, provider) as web, browser(web) as client:
+        back = oidc_provider.log_in(client, "vera", stop=web.url + CALLBACK)
+        key = SECRET.encode()
+        kept = URLSafeTimedSerializer(key, salt="svarfrist.oidc").loads(
+            client.cookies[oidc_pages.COOKIE]
+        )
+        old = URLSafeTimedSerializer(key, salt="svarfrist.oidc", signer=_LongAgo).dumps(kept)
+        original = next(c for c in client.cookies.jar if c.name == oidc_pages.COOKIE)
+        client.cookies.delete(oidc_pages.COOKIE)
+        client.cookies.set(oidc_pages.COOKIE, old, domain=original.domain, path=original.path)
+        answer = client.get(back.headers["location"])
+        assert answer.status_code == 400
+        assert "Login tog for lang tid" in answer.text
+    assert user_row(database_url, "vera@fredericia.dk") is None
 
 
 def test_a_role_changed_at_the_provider_is_applied_at_the_next_log_in(

@@ -181,7 +181,8 @@ async def _claims(request: Request, state: WebState, kept: dict[str, str]) -> di
     query = request.query_params
     error = query.get("error")
     if error:
-        log.info("single sign-on: the provider answered %s", error[:64])
+        code = error if error.replace("_", "").isalpha() and len(error) <= 40 else "an error"
+        log.info("single sign-on: the provider answered %s", code)
         raise PageError(403 if error == "access_denied" else 400, "oidc_denied")
     sent = query.get("state", "")
     if not sent or not hmac.compare_digest(sent.encode(), kept["state"].encode()):
