@@ -5,6 +5,7 @@ answer is refused, and local accounts keep working beside it."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,11 +86,12 @@ def csrf_of_cookie(client: httpx.Client) -> str:
 
 
 def test_a_member_of_the_advisor_group_is_logged_in_as_an_advisor_with_its_departments(
-    database_url: str, provider: Provider
+    database_url: str, provider: Provider, caplog: pytest.LogCaptureFixture
 ) -> None:
     provider.set_account(
         "sofie", email="Sofie.Rask@Fredericia.dk", groups=["0b6c-advisors", "unmapped"]
     )
+    caplog.set_level(logging.INFO, logger=oidc_pages.__name__)
     with sso_app(database_url, provider) as web:
         with sso_log_in(web, "sofie", "/login/oidc?next=/kalender") as (answer, client):
             assert answer.status_code == 200, answer.text
@@ -102,6 +104,9 @@ def test_a_member_of_the_advisor_group_is_logged_in_as_an_advisor_with_its_depar
             listed = {u.email: u.sso for u in access.users(session)}
         assert listed["sofie.rask@fredericia.dk"] is True  # `svarfrist user list` says so
         assert listed["anna@fredericia.dk"] is False  # a local user
+    logged = [r.getMessage() for r in caplog.records if r.name == oidc_pages.__name__]
+    # the audit line: the staff address and the role, no token, no claim beyond them
+    assert logged == ["single sign-on: sofie.rask@fredericia.dk logged in as advisor (new user)"]
 
 
 def test_a_member_of_the_lead_group_is_a_lead_and_of_both_groups_takes_the_higher_role(
