@@ -27,6 +27,8 @@ from tracker.store.models import Absence, Event, Team, TeamMember
 
 # The longest absence one row may hold (a year's leave and some): a typo like 2062 is refused.
 MAX_ABSENCE_DAYS = 400
+# How far ahead an absence may begin.
+MAX_AHEAD_DAYS = 730
 TEAM_NAME_MAX = 64
 ROUTED_KINDS = frozenset({Kind.DUE_SOON, Kind.OVERDUE})
 """Reminders that follow the inquiry's current advisor and their cover (escalations do not)."""
@@ -139,6 +141,10 @@ def check_absence(
         raise BadInputError(f"--from {first} is after --to {last}").coded("from_after_to")
     if last < today:
         raise BadInputError(f"--to {last} is in the past (today is {today})").coded("past")
+    if first > today + timedelta(days=MAX_AHEAD_DAYS):
+        raise BadInputError(
+            f"--from {first} is more than {MAX_AHEAD_DAYS} days ahead (today is {today})"
+        ).coded("too_far")
     if (last - first).days + 1 > MAX_ABSENCE_DAYS:
         raise BadInputError(
             f"--from {first} --to {last} is longer than {MAX_ABSENCE_DAYS} days"
