@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from tracker.core import cover as rule
 from tracker.core import validate
 from tracker.core.reminders import Kind
-from tracker.errors import BadInputError
+from tracker.errors import BadInputError, about
 from tracker.store import outbox
 from tracker.store.context import Context
 from tracker.store.models import Absence, Event, Team, TeamMember
@@ -134,24 +134,34 @@ def teams(session: Session) -> list[TeamInfo]:
 def check_absence(
     advisor: str, first: date, last: date, substitute: str | None, today: date
 ) -> tuple[str, str | None]:
-    """The one check of a new absence (command line and web): the addresses lower-cased."""
-    advisor = validate.address(advisor, "advisor")
-    sub = validate.address(substitute, "--substitute") if substitute else None
+    """The one check of a new absence (command line and web): the addresses lower-cased.
+
+    Each refusal names its input (``field``: advisor, from, to, substitute) and a ``code``."""
+    advisor = about("advisor")(validate.address)(advisor, "advisor")
+    sub = about("substitute")(validate.address)(substitute, "--substitute") if substitute else None
     if first > last:
-        raise BadInputError(f"--from {first} is after --to {last}").coded("from_after_to")
+        raise _refused("to", "from_after_to", f"--from {first} is after --to {last}")
     if last < today:
-        raise BadInputError(f"--to {last} is in the past (today is {today})").coded("past")
+        raise _refused("to", "past", f"--to {last} is in the past (today is {today})")
     if first > today + timedelta(days=MAX_AHEAD_DAYS):
-        raise BadInputError(
-            f"--from {first} is more than {MAX_AHEAD_DAYS} days ahead (today is {today})"
-        ).coded("too_far")
+        raise _refused(
+            "from", "too_far", f"--from {first} is more than {MAX_AHEAD_DAYS} days ahead"
+        )
     if (last - first).days + 1 > MAX_ABSENCE_DAYS:
-        raise BadInputError(
-            f"--from {first} --to {last} is longer than {MAX_ABSENCE_DAYS} days"
-        ).coded("too_long")
+        raise _refused(
+            "to",
+            "absence_too_long",
+            f"--from {first} --to {last} is longer than {MAX_ABSENCE_DAYS} days",
+        )
     if sub == advisor:
-        raise BadInputError(f"--substitute {sub} is the absent advisor").coded("self")
+        raise _refused("substitute", "self", f"--substitute {sub} is the absent advisor")
     return advisor, sub
+
+
+def _refused(field: str, code: str, message: str) -> BadInputError:
+    error = BadInputError(message).coded(code)
+    error.field = field
+    return error
 
 
 def add_absence(
@@ -184,10 +194,13 @@ def add_absence(
     return _info(row)
 
 
-def remove_absence(session: Session, ctx: Context, absence_id: int) -> AbsenceInfo:
+def remove_absence(
+    session: Session, ctx: Context, absence_id: int, *, of: str | None = None
+) -> AbsenceInfo:
+    """Remove absence ``absence_id``; ``of``: only if it is this advisor's (the web's own)."""
     row = session.get(Absence, absence_id)
-    if row is None:
-        raise BadInputError(f"no absence {absence_id}")
+    if row is None or (of is not None and row.advisor != of):
+        raise BadInputError(f"no absence {absence_id}").coded("unknown")
     info = _info(row)
     session.delete(row)
     _audit(session, ctx, "absence_removed", {"id": absence_id, "advisor": info.advisor})
