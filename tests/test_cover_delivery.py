@@ -73,6 +73,7 @@ def test_a_reminder_planned_before_the_absence_goes_to_the_substitute_and_not_th
     world.tick(MONDAY_DUE_SOON)
     world.tick(MONDAY_OVERDUE)
     assert sent_to(sink) == [(SUBSTITUTE, "due_soon"), (SUBSTITUTE, "overdue")]
+    assert [r.recipient for r in world.outbox()] == [SUBSTITUTE, SUBSTITUTE]  # as sent
     for message in sink.messages:
         assert COVER_DA in " ".join(text_of(message).split())
         assert ADVISOR in message.get_body(preferencelist=("html",)).get_content()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tracker.core import cover as rule
@@ -23,7 +23,7 @@ from tracker.core.reminders import Kind
 from tracker.errors import BadInputError, about
 from tracker.store import outbox
 from tracker.store.context import Context
-from tracker.store.models import Absence, Event, Team, TeamMember
+from tracker.store.models import Absence, Event, OutboxMessage, Team, TeamMember
 
 # The longest absence one row may hold (a year's leave and some): a typo like 2062 is refused.
 MAX_ABSENCE_DAYS = 400
@@ -312,7 +312,25 @@ def route(
         routed[row_id] = Routed(recipient=found.recipients[0], cover=found.payload())
         for other in found.recipients[1:]:
             _copy(session, by_id[row_id], other, found, now)
+    _readdress(
+        session,
+        {
+            i: r.recipient
+            for i, r in routed.items()
+            if by_id[i].kind in ROUTED_KINDS and r.recipient != by_id[i].recipient
+        },
+    )
     return routed
+
+
+def _readdress(session: Session, recipients: Mapping[int, str]) -> None:
+    """A reminder's row records whom it goes to (``status``, ``show``: a failure names the
+    address that refused it); a digest keeps its planned owner, whose cover is decided anew."""
+    if recipients:
+        session.execute(
+            update(OutboxMessage),
+            [{"id": i, "recipient": r} for i, r in recipients.items()],
+        )
 
 
 def _copy(session: Session, row: Any, recipient: str, found: rule.Cover, now: datetime) -> None:
