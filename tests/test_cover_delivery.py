@@ -156,3 +156,30 @@ async def _sweep(world: World, now: object) -> None:
     from tracker.daemon.sweep import sweep
 
     await sweep(world.svc, now)  # type: ignore[arg-type]
+
+
+def test_an_escalation_of_an_absent_advisors_inquiry_still_goes_to_the_lead(
+    database_url: str, sink: Sink
+) -> None:
+    world = World(
+        database_url,
+        sink.port,
+        reminders={
+            "digest_time": None,
+            "escalation_after_hours": 1,
+            "escalation_to": "leder@fredericia.dk",
+        },
+    )
+    try:
+        world.add(FRIDAY, advisor=ADVISOR)
+        absent(world, ADVISOR, SUBSTITUTE, now=FRIDAY)
+        world.ticks(MONDAY_DUE_SOON, local("2026-12-08T12:00"), timedelta(minutes=30))
+    finally:
+        world.close()
+    assert sent_to(sink) == [
+        ("leder@fredericia.dk", "escalation"),
+        (SUBSTITUTE, "due_soon"),
+        (SUBSTITUTE, "overdue"),
+    ]
+    escalation = next(m for m in sink.messages if m["X-Svarfrist-Kind"] == "escalation")
+    assert "fraværende" not in text_of(escalation)
