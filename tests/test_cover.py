@@ -130,3 +130,33 @@ def test_the_mail_line_names_the_absent_advisor_and_the_last_day_in_danish_and_e
         "11 December 2026; you receive them as a member of their team."
     )
     assert cover_line(None, "da") == ""
+
+
+def test_an_english_digest_keeps_an_absent_colleagues_items_in_a_section_of_their_own() -> None:
+    from email import message_from_bytes, policy
+
+    from tracker.mail.render import MailConfig, render_combined
+
+    def item(ref: str) -> dict[str, str]:
+        return {"ref": ref, "rule": "reply", "department": "Diverse",
+                "due_at": "2026-12-08T15:00:00+00:00"}  # fmt: skip
+
+    found = cover(ANNE, DAY, [away(ANNE, 0, 3, BO)], TEAM)
+    assert found is not None
+    own = {"day": "2026-12-08", "due_today": [item("2026-000001")], "overdue": []}
+    theirs = {"day": "2026-12-08", "due_today": [item("2026-000002")], "overdue": [],
+              "cover": found.payload()}  # fmt: skip
+    envelope = render_combined(
+        items=[("digest", theirs), ("digest", own)],
+        recipient=BO,
+        message_id="<1@x.dk>",
+        config=MailConfig(mail_from="svarfrist@x.dk", language="en"),
+        now=datetime(2026, 12, 8, 6, 30, tzinfo=UTC),
+    )
+    message = message_from_bytes(envelope.data, policy=policy.default)
+    text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    html = message.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    mine, covered = text.split("These inquiries belong to anne@x.dk")
+    assert "2026-000001" in mine and "2026-000002" not in mine
+    assert "2026-000002" in covered and "you receive them as their substitute" in covered
+    assert "<h2>Absent colleagues' inquiries</h2>" in html.replace("&#39;", "'")
