@@ -135,6 +135,23 @@ def test_one_session_through_every_page_by_keyboard_with_axe_clean(
     tab.goto(f"{url}/")
     assert "I tide" in tab.inner_text("main")
 
+    # Absences: a refused one (the message beside the field), then one saved and listed.
+    tab.goto(f"{url}/fravaer")
+    check(tab, "absence (empty)", found)
+    tab.fill("#raadgiver", USERS["advisor"])
+    tab.fill("#fra", "2026-12-10")
+    tab.fill("#til", "2026-12-01")
+    tab.click("form[action='/fravaer'] button[type=submit]")
+    assert tab.inner_text("#err-til") == "Slutdatoen ligger før startdatoen."
+    check(tab, "absence (refused)", found)
+    tab.fill("#fra", "2026-11-30")
+    tab.fill("#til", "2026-12-04")
+    tab.fill("#stedfortraeder", USERS["lead"])
+    tab.click("form[action='/fravaer'] button[type=submit]")
+    tab.wait_for_url(f"{url}/fravaer?udfoert=absence_added")
+    assert USERS["lead"] in tab.inner_text("main table")
+    check(tab, "absence", found)
+
     for name, path in [
         ("department", "/afdeling?afdeling=Diverse"),
         ("reports", "/rapporter?fra=2026-11-01&til=2026-11-30"),
@@ -154,6 +171,9 @@ def test_one_session_through_every_page_by_keyboard_with_axe_clean(
             "new (refused)",
             "mine",
             "detail (after undo)",
+            "absence (empty)",
+            "absence (refused)",
+            "absence",
             "department",
             "reports",
             "calendar",
@@ -180,3 +200,12 @@ def test_without_javascript_the_forms_and_one_click_actions_still_work(
     tab.click("button:has-text('Svar sendt')")
     tab.wait_for_url(f"{url}/?udfoert=reply")
     assert "Besvaret" in tab.inner_text("main")
+    tab.goto(f"{url}/fravaer")  # an advisor's own absence, and removing it, without script
+    tab.fill("#fra", "2026-11-30")
+    tab.fill("#til", "2026-12-04")
+    tab.click("form[action='/fravaer'] button[type=submit]")
+    tab.wait_for_url(f"{url}/fravaer?udfoert=absence_added")
+    assert USERS["advisor"] in tab.inner_text("main table")
+    tab.click("main table button[type=submit]")
+    tab.wait_for_url(f"{url}/fravaer?udfoert=absence_removed")
+    assert "Der er ikke registreret fravær." in tab.inner_text("main")

@@ -47,7 +47,7 @@ from tracker.mail.smtp import (
     client_options,
     smtp_connector,
 )
-from tracker.store import outbox
+from tracker.store import cover, outbox
 from tracker.store.db import transaction
 from tracker.store.models import Inquiry, Obligation
 
@@ -78,6 +78,8 @@ class DeliveryPolicy:
     retry: outbox.RetryPolicy
     lease: timedelta
     catch_up_after: timedelta
+    fallback: str | None = None
+    """The office's default recipient: an absent advisor's cover when no one else can."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,6 +125,9 @@ def _claim(
         rows = outbox.claim(session, now=now, limit=CLAIM_BATCH, lease=policy.lease)
         facts = _obligation_facts(session, rows)
         inquiries = _inquiry_facts(session, _refs(rows))
+        # Who receives each row is decided here, at sending time, in one place (store.cover).
+        advisors = {ref: facts["advisor"] for ref, facts in inquiries.items()}
+        routes = cover.route(session, rows, advisors, now=now, fallback=policy.fallback)
         claimed: list[Claimed] = []
         drop: list[int] = []
         for row in rows:
@@ -140,8 +145,8 @@ def _claim(
                 Claimed(
                     row_id=row.id,
                     kind=row.kind,
-                    recipient=row.recipient,
-                    payload=_with_facts(row.kind, payload, inquiries),
+                    recipient=routes[row.id].recipient,
+                    payload=_with_facts(row.kind, payload, inquiries) | _cover(routes[row.id]),
                     stored=row.payload,
                     send_at=row.send_at,
                     attempts=row.attempts,
@@ -151,6 +156,10 @@ def _claim(
         outbox.cancel(session, drop, reason="no longer due: the obligation is met or past")
         outbox.set_message_ids(session, {c.row_id: c.message_id for c in claimed})
     return claimed, len(drop)
+
+
+def _cover(routed: cover.Routed) -> dict[str, Any]:
+    return {"cover": dict(routed.cover)} if routed.cover is not None else {}
 
 
 def _obligation_facts(

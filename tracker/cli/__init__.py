@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "tracker.cli.web": ("web",),
     "tracker.cli.access": ("token", "user"),
     "tracker.cli.intake": ("intake",),
+    "tracker.cli.cover": ("team", "absence"),
 }  # fmt: skip
 
 

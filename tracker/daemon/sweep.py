@@ -104,6 +104,7 @@ def build_services(
             retry=outbox.RetryPolicy(max_attempts=settings.daemon.max_attempts),
             lease=timedelta(seconds=settings.daemon.claim_lease_seconds),
             catch_up_after=timedelta(minutes=reminders.catch_up_after_minutes),
+            fallback=settings.default_recipient,
         ),
         mail=MailConfig(
             mail_from=settings.mail_from,

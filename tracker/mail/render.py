@@ -19,7 +19,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
@@ -152,6 +152,37 @@ def format_deadline(moment: datetime, language: str, *, letter: bool = False) ->
     return f"{weekday} {local.day}. {month} {local.year} kl. {local:%H:%M}"
 
 
+_COVER = {
+    "da": (
+        "{whose} {advisor}, som er fraværende til og med {until}; du modtager {it} {why}.",
+        {"one": ("Henvendelsen tilhører", "den"), "many": ("Disse henvendelser tilhører", "dem")},
+        {"substitute": "som stedfortræder", "team": "som medlem af rådgiverens team",
+         "office": "som kontorets modtager"},
+    ),
+    "en": (
+        "{whose} {advisor}, who is absent up to and including {until}; you receive {it} {why}.",
+        {"one": ("This inquiry belongs to", "it"), "many": ("These inquiries belong to", "them")},
+        {"substitute": "as their substitute", "team": "as a member of their team",
+         "office": "as the office's recipient"},
+    ),
+}  # fmt: skip
+
+
+def cover_line(cover: Mapping[str, Any] | None, language: str, *, many: bool = False) -> str:
+    """Whose inquiry a covering recipient gets, and why (``tracker.core.cover``); "" if none."""
+    if not cover:
+        return ""
+    sentence, whose, why = _COVER[language]
+    day = date.fromisoformat(str(cover["until"]))
+    until = f"{_WEEKDAYS[language][day.weekday()]} {day.day}{'.' if language == 'da' else ''} "
+    until += f"{_MONTHS[language][day.month - 1]} {day.year}"
+    words, it = whose["many" if many else "one"]
+    reason = why.get(str(cover.get("because")), "")
+    return sentence.format(
+        whose=words, advisor=header_safe(str(cover["advisor"])), until=until, it=it, why=reason
+    ).replace(" .", ".")
+
+
 Linker = Callable[[str, str], str | None]
 """(ref, rule) -> the one-click link of one message's recipient, or None."""
 
@@ -206,6 +237,7 @@ def _item(
         if received
         else "",
         "owner": header_safe(str(payload.get("advisor") or words["no_advisor"])),
+        "cover": cover_line(payload.get("cover"), lang),
     }
 
 
@@ -225,12 +257,15 @@ def _context(
     if kind in (Kind.DUE_SOON, Kind.OVERDUE, Kind.ESCALATION):
         return base | _item(payload, config, kind, link)
     if kind == Kind.DIGEST:
-        return base | {
-            "day": str(payload["day"]),
+        section = {
             "due_today": [_item(p, config, link=link) for p in payload["due_today"]],
             "overdue": [_item(p, config, link=link) for p in payload["overdue"]],
-            "reminders": [],
         }
+        if payload.get("cover"):  # an absent advisor's digest: its items apart (below)
+            cover = {"cover": cover_line(payload["cover"], config.language, many=True)}
+            return base | {"day": str(payload["day"]), "due_today": [], "overdue": [],
+                           "reminders": [], "covered": [cover | section]}  # fmt: skip
+        return base | {"day": str(payload["day"]), "reminders": [], "covered": []} | section
     raise ValueError(f"no templates for message kind {kind!r}")
 
 
@@ -292,13 +327,21 @@ def render_combined(
     With a digest among them: the digest, and below it the reminders it does not already list
     (an obligation is listed once). Without: a catch-up after downtime, every reminder listed.
     """
-    digest = next((p for k, p in items if k == Kind.DIGEST), None)
+    digests = [p for k, p in items if k == Kind.DIGEST]
+    digest = next((p for p in digests if not p.get("cover")), digests[0] if digests else None)
     link = _linker(config, recipient, now)
     reminders = [_item(p, config, k, link) for k, p in items if k != Kind.DIGEST]
     reminders.sort(key=lambda r: (r["deadline_iso"], r["ref"]))
     if digest is not None:
         context = _context(Kind.DIGEST, digest, config, now, link)
-        listed = {(i["ref"], i["rule"]) for i in context["due_today"] + context["overdue"]}
+        for other in digests:  # a covered advisor's digest joins as its own section
+            if other is not digest:
+                context["covered"] += _context(Kind.DIGEST, other, config, now, link)["covered"]
+        listed = {
+            (i["ref"], i["rule"])
+            for section in [context, *context["covered"]]
+            for i in section["due_today"] + section["overdue"]
+        }
         context["reminders"] = [r for r in reminders if (r["ref"], r["rule"]) not in listed]
         name = str(Kind.DIGEST)
     else:

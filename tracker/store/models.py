@@ -7,13 +7,14 @@ column, ``Inquiry.note``; it is never copied anywhere else and ``purge`` erases 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -389,3 +390,44 @@ class IntakeMove(Base):
     uid: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     target: Mapped[str] = mapped_column(String(16))
     """done, ignored or error: the configured folder is looked up when moving."""
+
+
+class Team(Base):
+    """Advisors who cover for each other (``svarfrist team add``)."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(320))
+
+
+class TeamMember(Base):
+    """One advisor address (lower case) in one team; an advisor may be in several teams."""
+
+    __tablename__ = "team_members"
+
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    advisor: Mapped[str] = mapped_column(String(320), primary_key=True)
+
+    __table_args__ = (Index(None, "advisor"),)
+
+
+class Absence(Base):
+    """An advisor away from ``first_day`` to ``last_day`` inclusive (local dates): their
+    reminders and digests go to ``substitute``, else their teams (tracker.core.cover)."""
+
+    __tablename__ = "absences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    advisor: Mapped[str] = mapped_column(String(320))
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    substitute: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(320))
+
+    __table_args__ = (Index(None, "advisor", "last_day"),)

@@ -1,0 +1,347 @@
+"""Teams and absences as stored rows, and the one place that routes an outbox row to whoever
+covers for an absent advisor (``route``, called by the delivery step when it claims rows).
+
+The rule itself is pure (``tracker.core.cover``); this module reads the absences and teams it
+needs and writes the audit events of changes (``events`` rows without an inquiry).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from tracker.core import cover as rule
+from tracker.core import validate
+from tracker.core.reminders import Kind
+from tracker.errors import BadInputError, about
+from tracker.store import outbox
+from tracker.store.context import Context
+from tracker.store.models import Absence, Event, OutboxMessage, Team, TeamMember
+
+# The longest absence one row may hold (a year's leave and some): a typo like 2062 is refused.
+MAX_ABSENCE_DAYS = 400
+# How far ahead an absence may begin.
+MAX_AHEAD_DAYS = 730
+TEAM_NAME_MAX = 64
+ROUTED_KINDS = frozenset({Kind.DUE_SOON, Kind.OVERDUE})
+"""Reminders that follow the inquiry's current advisor and their cover (escalations do not)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AbsenceInfo:
+    id: int
+    advisor: str
+    first: date
+    last: date
+    substitute: str | None
+    created_at: datetime
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeamInfo:
+    name: str
+    members: tuple[str, ...]
+    created_at: datetime
+    actor: str
+
+
+def _audit(session: Session, ctx: Context, kind: str, details: dict[str, Any]) -> None:
+    """An admin action in the audit trail: an event without an inquiry, addresses only."""
+    session.add(
+        Event(
+            inquiry_id=None,
+            ref=None,
+            kind=kind,
+            at=ctx.now,
+            recorded_at=ctx.recorded_at or ctx.now,
+            as_of=ctx.now,
+            actor=ctx.actor,
+            os_user=ctx.os_user,
+            details=details,
+        )
+    )
+
+
+# -- teams -----------------------------------------------------------------------------------
+def team_name(value: str) -> str:
+    validate.text(value, "team")
+    name = value.strip()
+    if not name or len(name) > TEAM_NAME_MAX or any(not c.isprintable() for c in name):
+        raise BadInputError(f"team name {value!r}: 1-{TEAM_NAME_MAX} printable characters")
+    return name
+
+
+def add_team(session: Session, ctx: Context, name: str, members: Iterable[str]) -> TeamInfo:
+    """Create team ``name`` with ``members``, or add ``members`` to the existing team."""
+    name = team_name(name)
+    wanted = sorted({validate.address(m, "--member") for m in members})
+    if not wanted:
+        raise BadInputError("a team needs at least one --member")
+    team = session.scalar(select(Team).where(Team.name == name))
+    if team is None:
+        team = Team(name=name, created_at=ctx.now, actor=ctx.actor)
+        session.add(team)
+        session.flush()
+    have = set(session.scalars(select(TeamMember.advisor).where(TeamMember.team_id == team.id)))
+    added = [m for m in wanted if m not in have]
+    session.add_all(TeamMember(team_id=team.id, advisor=m) for m in added)
+    _audit(session, ctx, "team_added", {"team": name, "members": added})
+    return TeamInfo(
+        name=name, members=tuple(sorted(have | set(added))), created_at=team.created_at,
+        actor=team.actor,
+    )  # fmt: skip
+
+
+def remove_team(session: Session, ctx: Context, name: str, members: Collection[str] = ()) -> None:
+    """Remove ``members`` from team ``name``, or (none given) the whole team."""
+    name = team_name(name)
+    team = session.scalar(select(Team).where(Team.name == name))
+    if team is None:
+        raise BadInputError(f"no team {name!r}")
+    if members:
+        gone = sorted({validate.address(m, "--member") for m in members})
+        session.execute(
+            delete(TeamMember).where(TeamMember.team_id == team.id, TeamMember.advisor.in_(gone))
+        )
+        _audit(session, ctx, "team_members_removed", {"team": name, "members": gone})
+        return
+    session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
+    session.delete(team)
+    _audit(session, ctx, "team_removed", {"team": name})
+
+
+def teams(session: Session) -> list[TeamInfo]:
+    members: dict[int, list[str]] = defaultdict(list)
+    for team_id, advisor in session.execute(
+        select(TeamMember.team_id, TeamMember.advisor).order_by(TeamMember.advisor)
+    ):
+        members[team_id].append(advisor)
+    return [
+        TeamInfo(name=t.name, members=tuple(members[t.id]), created_at=t.created_at, actor=t.actor)
+        for t in session.scalars(select(Team).order_by(Team.name))
+    ]
+
+
+# -- absences --------------------------------------------------------------------------------
+def check_absence(
+    advisor: str, first: date, last: date, substitute: str | None, today: date
+) -> tuple[str, str | None]:
+    """The one check of a new absence (command line and web): the addresses lower-cased.
+
+    Each refusal names its input (``field``: advisor, from, to, substitute) and a ``code``."""
+    advisor = about("advisor")(validate.address)(advisor, "advisor")
+    sub = about("substitute")(validate.address)(substitute, "--substitute") if substitute else None
+    if first > last:
+        raise _refused("to", "from_after_to", f"--from {first} is after --to {last}")
+    if last < today:
+        raise _refused("to", "past", f"--to {last} is in the past (today is {today})")
+    if first > today + timedelta(days=MAX_AHEAD_DAYS):
+        raise _refused(
+            "from", "too_far", f"--from {first} is more than {MAX_AHEAD_DAYS} days ahead"
+        )
+    if (last - first).days + 1 > MAX_ABSENCE_DAYS:
+        raise _refused(
+            "to",
+            "absence_too_long",
+            f"--from {first} --to {last} is longer than {MAX_ABSENCE_DAYS} days",
+        )
+    if sub == advisor:
+        raise _refused("substitute", "self", f"--substitute {sub} is the absent advisor")
+    return advisor, sub
+
+
+def _refused(field: str, code: str, message: str) -> BadInputError:
+    error = BadInputError(message).coded(code)
+    error.field = field
+    return error
+
+
+def add_absence(
+    session: Session,
+    ctx: Context,
+    advisor: str,
+    *,
+    first: date,
+    last: date,
+    substitute: str | None = None,
+) -> AbsenceInfo:
+    advisor, substitute = check_absence(advisor, first, last, substitute, rule.local_day(ctx.now))
+    row = Absence(
+        advisor=advisor,
+        first_day=first,
+        last_day=last,
+        substitute=substitute,
+        created_at=ctx.now,
+        actor=ctx.actor,
+    )
+    session.add(row)
+    session.flush()
+    _audit(
+        session,
+        ctx,
+        "absence_added",
+        {"id": row.id, "advisor": advisor, "from": str(first), "to": str(last),
+         "substitute": substitute},
+    )  # fmt: skip
+    return _info(row)
+
+
+def remove_absence(
+    session: Session, ctx: Context, absence_id: int, *, of: str | None = None
+) -> AbsenceInfo:
+    """Remove absence ``absence_id``; ``of``: only if it is this advisor's (the web's own)."""
+    row = session.get(Absence, absence_id)
+    if row is None or (of is not None and row.advisor != of):
+        raise BadInputError(f"no absence {absence_id}").coded("unknown")
+    info = _info(row)
+    session.delete(row)
+    _audit(session, ctx, "absence_removed", {"id": absence_id, "advisor": info.advisor})
+    return info
+
+
+def absences(
+    session: Session, *, since: date | None = None, advisor: str | None = None
+) -> list[AbsenceInfo]:
+    """Absences ending on or after ``since`` (all when None), by start."""
+    query = select(Absence).order_by(Absence.first_day, Absence.advisor, Absence.id)
+    if since is not None:
+        query = query.where(Absence.last_day >= since)
+    if advisor is not None:
+        query = query.where(Absence.advisor == advisor)
+    return [_info(a) for a in session.scalars(query)]
+
+
+def _info(row: Absence) -> AbsenceInfo:
+    return AbsenceInfo(
+        id=row.id,
+        advisor=row.advisor,
+        first=row.first_day,
+        last=row.last_day,
+        substitute=row.substitute,
+        created_at=row.created_at,
+        actor=row.actor,
+    )
+
+
+# -- routing ---------------------------------------------------------------------------------
+def covering(
+    session: Session, advisors: Collection[str], day: date, fallback: str | None
+) -> dict[str, rule.Cover]:
+    """advisor -> their cover on ``day``, for the absent ones among ``advisors``."""
+    if not advisors:
+        return {}
+    found = _absences(session, Absence.advisor.in_(sorted(advisors)), day)
+    absent = {a.advisor for a in found if a.covers(day)}
+    if not absent:
+        return {}
+    team_ids = select(TeamMember.team_id).where(TeamMember.advisor.in_(sorted(absent)))
+    team_rows = session.execute(
+        select(TeamMember.team_id, TeamMember.advisor).where(TeamMember.team_id.in_(team_ids))
+    ).all()
+    members: dict[str, list[str]] = defaultdict(list)
+    for team_id, member in team_rows:
+        members[str(team_id)].append(member)
+    others = {m for _, m in team_rows} | {a.substitute for a in found if a.substitute}
+    others -= {a.advisor for a in found}
+    if others:
+        found += _absences(session, Absence.advisor.in_(sorted(others)), day)
+    covers = {a: rule.cover(a, day, found, members, fallback) for a in sorted(absent)}
+    return {a: c for a, c in covers.items() if c is not None}
+
+
+def _absences(session: Session, which: Any, day: date) -> list[rule.Absence]:
+    rows = session.execute(
+        select(Absence.advisor, Absence.first_day, Absence.last_day, Absence.substitute).where(
+            which, Absence.last_day >= day, Absence.first_day <= day + timedelta(MAX_ABSENCE_DAYS)
+        )
+    )
+    return [rule.Absence(advisor=a, first=f, last=t, substitute=s) for a, f, t, s in rows]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Routed:
+    """Where one claimed row goes now, and (when covering) whose inquiry it is."""
+
+    recipient: str
+    cover: Mapping[str, str] | None = None
+
+
+def route(
+    session: Session,
+    rows: Sequence[Any],
+    advisors: Mapping[str, str | None],
+    *,
+    now: datetime,
+    fallback: str | None,
+) -> dict[int, Routed]:
+    """row id -> its recipient at ``now``: THE choice of who receives a reminder or digest.
+
+    ``due_soon``/``overdue`` follow the inquiry's current advisor (``advisors``: ref ->
+    advisor, so a reassigned inquiry's planned reminders go to its new advisor), digests their
+    planned recipient; then an absent recipient's cover (``tracker.core.cover``) takes it.
+    A team cover has one recipient per member: the first takes the row, the others get a copy
+    queued here (key ``cover:<row>:<address hash>``, sent in the same delivery round), marked
+    with the cover so it is not routed again. Escalations and reports go as planned.
+    """
+    routed: dict[int, Routed] = {}
+    wanted: dict[int, str] = {}
+    for row in rows:
+        if "cover" in row.payload:  # a copy for a team member: routed when it was made
+            routed[row.id] = Routed(recipient=row.recipient, cover=row.payload["cover"])
+        elif row.kind in ROUTED_KINDS:
+            wanted[row.id] = advisors.get(str(row.payload.get("ref"))) or row.recipient
+        elif row.kind == Kind.DIGEST:
+            wanted[row.id] = row.recipient
+        else:
+            routed[row.id] = Routed(recipient=row.recipient)
+    covers = covering(session, set(wanted.values()), rule.local_day(now), fallback)
+    by_id = {row.id: row for row in rows}
+    for row_id, recipient in wanted.items():
+        found = covers.get(recipient)
+        if found is None or found.because == rule.Because.NOBODY:  # nobody else: as planned
+            routed[row_id] = Routed(recipient=recipient)
+            continue
+        routed[row_id] = Routed(recipient=found.recipients[0], cover=found.payload())
+        for other in found.recipients[1:]:
+            _copy(session, by_id[row_id], other, found, now)
+    _readdress(
+        session,
+        {
+            i: r.recipient
+            for i, r in routed.items()
+            if by_id[i].kind in ROUTED_KINDS and r.recipient != by_id[i].recipient
+        },
+    )
+    return routed
+
+
+def _readdress(session: Session, recipients: Mapping[int, str]) -> None:
+    """A reminder's row records whom it goes to (``status``, ``show``: a failure names the
+    address that refused it); a digest keeps its planned owner, whose cover is decided anew."""
+    if recipients:
+        session.execute(
+            update(OutboxMessage),
+            [{"id": i, "recipient": r} for i, r in recipients.items()],
+        )
+
+
+def _copy(session: Session, row: Any, recipient: str, found: rule.Cover, now: datetime) -> None:
+    digest = hashlib.sha256(recipient.encode()).hexdigest()[:16]
+    outbox.enqueue(
+        session,
+        key=f"cover:{row.id}:{digest}",
+        kind=row.kind,
+        recipient=recipient,
+        payload=dict(row.payload) | {"cover": found.payload()},
+        send_at=now,
+        obligation_id=row.obligation_id,
+        created_at=now,
+    )
