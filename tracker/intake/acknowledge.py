@@ -99,7 +99,7 @@ def send_acknowledgements(
         with transaction(factory) as session:
             if isinstance(outcome, datetime):
                 mid = item.envelope.message_id
-                outbox.mark_sent(session, [item.row_id], message_id=mid, now=outcome)
+                outbox.mark_sent(session, {item.row_id: mid}, now=outcome)
             elif outcome.permanent:
                 log.warning("intake: acknowledgement of %s refused: %s", item.ref, outcome.detail)
                 store.erase(session, item.row_id)

@@ -204,10 +204,12 @@ _MARK_SENT = (
 )
 
 
-def mark_sent(
-    session: Session | Connection, row_ids: Sequence[int], *, message_id: str, now: datetime
-) -> None:
-    session.execute(_MARK_SENT, [{"row_id": i, "sent_at": now, "mid": message_id} for i in row_ids])
+def mark_sent(session: Session | Connection, sent: Mapping[int, str], *, now: datetime) -> None:
+    """Rows handed to SMTP at ``now``: row id -> the Message-ID it went out with (one
+    statement for the messages of several outcomes)."""
+    session.execute(
+        _MARK_SENT, [{"row_id": i, "sent_at": now, "mid": mid} for i, mid in sent.items()]
+    )
 
 
 def sent_of_kind(session: Session, kind: str) -> list[tuple[int, str, datetime]]:
