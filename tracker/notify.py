@@ -295,13 +295,13 @@ def _record(
 ) -> DeliveryReport:
     """Commit the outcomes of several messages, each on all its rows, in one transaction."""
     report = DeliveryReport()
-    sent: dict[int, str] = {}
+    sent: list[outbox.Sent] = []
     with conn.begin():
         for item in done:
             ids = list(item.batch.row_ids)
             outcome = item.outcome
             if isinstance(outcome, Envelope):
-                sent.update(dict.fromkeys(ids, outcome.message_id))
+                sent.extend(outbox.Sent(i, outcome.message_id, now) for i in ids)
                 report += DeliveryReport(sent=len(ids), messages=1)
             elif isinstance(outcome, DeliveryError) and not outcome.permanent:
                 report += _retry(conn, item, outcome, policy=policy, now=now)
@@ -310,7 +310,7 @@ def _record(
                 outbox.mark_failed(conn, ids, error=detail or repr(outcome))
                 report += DeliveryReport(failed=len(ids))
         if sent:
-            outbox.mark_sent(conn, sent, now=now)
+            outbox.mark_sent(conn, sent)
     return report
 
 
