@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 from tracker.core.calendar import COPENHAGEN
 from tracker.daemon.sweep import SweepReport, sweep
 from tracker.mail.render import greeting
-from tracker.notify import Claimed, messages
+from tracker.notify import OUTCOMES_PER_COMMIT, Claimed, messages
 from tracker.store.db import transaction
 from tracker.store.models import Inquiry, Obligation
 from tracker.store.outbox import OutboxState
@@ -734,3 +734,45 @@ def test_one_message_per_recipient_when_a_digest_or_catch_up_goes_out(
     ]
     batches = messages(claimed, local("2026-12-01T09:00"), timedelta(minutes=30))
     assert [b.row_ids for b in batches] == expected
+
+
+class _UncommittedCounter(Handler):
+    """Counts, as each message arrives, the messages it accepted before whose rows are not
+    yet committed as sent (what a SIGKILL at that moment would send again)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.uncommitted: list[int] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        accepted = {m.message["Message-ID"] for m in self.received}
+        reader = sqlite3.connect(self.path)
+        try:
+            sending = {mid for (mid,) in reader.execute(
+                "SELECT message_id FROM outbox WHERE state = 'sending'"
+            )}  # fmt: skip
+        finally:
+            reader.close()
+        self.uncommitted.append(len(accepted & sending))
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_kill_would_send_again_at_most_one_commit_of_outcomes_and_the_message_in_flight(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bound.db"
+    handler = _UncommittedCounter(path)
+    sink = Sink(handler=handler).start()
+    world = World(f"sqlite:///{path}", sink.port, reminders={"digest_time": None})
+    try:
+        for _ in range(3 * OUTCOMES_PER_COMMIT + 1):
+            world.add(local("2026-11-27T12:00"), advisor=ADVISOR)
+        report = world.tick(local("2026-11-30T08:00"))
+        assert report.delivery.sent == 3 * OUTCOMES_PER_COMMIT + 1
+        assert len(handler.uncommitted) == report.delivery.sent
+        assert max(handler.uncommitted) <= OUTCOMES_PER_COMMIT, handler.uncommitted
+        assert {r.state for r in world.outbox()} == {OutboxState.SENT}
+    finally:
+        world.close()
+        sink.stop()

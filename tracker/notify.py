@@ -2,9 +2,12 @@
 
 Order of a delivery round (HC ``Channel.notify``): the claim is committed first (the row is
 ``sending``, the attempt counted, the Message-ID fixed), then the SMTP conversation, then the
-outcome is committed per message. A crash between the two commits leaves a ``sending`` row
-that is claimed again after the lease: at least once, never lost; the Message-ID stays the
-same so a receiving system can recognise the duplicate.
+outcomes are committed, those of ``OUTCOMES_PER_COMMIT`` messages per transaction (and all that
+are left at the end of a claimed batch or on stop). A crash between the two commits leaves
+``sending`` rows that are claimed again after the lease: at least once, never lost, and at
+most ``OUTCOMES_PER_COMMIT + 1`` messages sent twice per crash (the kept outcomes and the
+message in flight); the Message-ID stays the same so a receiving system can recognise the
+duplicate.
 
 The event loop never waits for the database: every query and commit of a round runs on one
 worker thread (``_Db``), so a writer holding SQLite's lock (a long import) delays the round's
@@ -28,7 +31,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -66,6 +69,10 @@ __all__ = [  # the transport is re-exported: callers import it from here
 
 # How many rows one claim takes; a sweep claims again until nothing is due.
 CLAIM_BATCH = 200
+# Messages whose outcomes are committed together, in one transaction and one hand-over to the
+# database thread (a hand-over costs about as much CPU as the UPDATE). The bound of the
+# at-least-once window: a SIGKILL sends at most this many messages again, plus the one in flight.
+OUTCOMES_PER_COMMIT = 4
 # Reconnect attempts per delivery round after the server dropped the connection.
 MAX_RECONNECTS = 2
 # Refs per IN (...) when looking up inquiry facts: well below every driver's parameter limit.
@@ -279,41 +286,57 @@ def _render(batch: Batch, rows: Mapping[int, Claimed], mail: MailConfig, now: da
     )
 
 
-# -- outcomes: one short transaction each, on the round's database thread ------------------------
+# -- outcomes: several messages' per short transaction, on the round's database thread -----------
 Outcome = Envelope | DeliveryError | Exception
 
 
+@dataclass(frozen=True)
+class _Done:
+    """One message's outcome, waiting to be committed on all its rows."""
+
+    batch: Batch
+    rows: Mapping[int, Claimed]
+    outcome: Outcome
+
+
 def _record(
-    conn: DbConnection,
-    batch: Batch,
-    *,
-    rows: Mapping[int, Claimed],
-    outcome: Outcome,
-    policy: DeliveryPolicy,
-    now: datetime,
+    conn: DbConnection, done: Sequence[_Done], *, policy: DeliveryPolicy, now: datetime
 ) -> DeliveryReport:
-    """Commit one message's outcome on all its rows (one short transaction)."""
-    ids = list(batch.row_ids)
+    """Commit the outcomes of several messages, each on all its rows, in one transaction."""
+    report = DeliveryReport()
+    sent: list[outbox.Sent] = []
     with conn.begin():
-        if isinstance(outcome, Envelope):
-            outbox.mark_sent(conn, ids, message_id=outcome.message_id, now=now)
-            return DeliveryReport(sent=len(ids), messages=1)
-        if isinstance(outcome, DeliveryError) and not outcome.permanent:
-            retry = {
-                i: outbox.Retry(
-                    attempts=rows[i].attempts,
-                    payload=dict(rows[i].stored)
-                    | {"due_since": rows[i].stored.get("due_since", rows[i].send_at.isoformat())},
-                )
-                for i in ids
-            }
-            gave_up = outbox.mark_retry(
-                conn, retry, error=outcome.detail, now=now, policy=policy.retry
-            )
-            return DeliveryReport(retried=len(ids) - gave_up, failed=gave_up)
-        detail = outcome.detail if isinstance(outcome, DeliveryError) else str(outcome)
-        outbox.mark_failed(conn, ids, error=detail or repr(outcome))
-        return DeliveryReport(failed=len(ids))
+        for item in done:
+            ids = list(item.batch.row_ids)
+            outcome = item.outcome
+            if isinstance(outcome, Envelope):
+                sent.extend(outbox.Sent(i, outcome.message_id, now) for i in ids)
+                report += DeliveryReport(sent=len(ids), messages=1)
+            elif isinstance(outcome, DeliveryError) and not outcome.permanent:
+                report += _retry(conn, item, outcome, policy=policy, now=now)
+            else:
+                detail = outcome.detail if isinstance(outcome, DeliveryError) else str(outcome)
+                outbox.mark_failed(conn, ids, error=detail or repr(outcome))
+                report += DeliveryReport(failed=len(ids))
+        if sent:
+            outbox.mark_sent(conn, sent)
+    return report
+
+
+def _retry(
+    conn: DbConnection, item: _Done, error: DeliveryError, *, policy: DeliveryPolicy, now: datetime
+) -> DeliveryReport:
+    rows = item.rows
+    retry = {
+        i: outbox.Retry(
+            attempts=rows[i].attempts,
+            payload=dict(rows[i].stored)
+            | {"due_since": rows[i].stored.get("due_since", rows[i].send_at.isoformat())},
+        )
+        for i in item.batch.row_ids
+    }
+    gave_up = outbox.mark_retry(conn, retry, error=error.detail, now=now, policy=policy.retry)
+    return DeliveryReport(retried=len(retry) - gave_up, failed=gave_up)
 
 
 def _relaxed_commits(conn: DbConnection, *, on: bool) -> None:
@@ -350,18 +373,18 @@ class _Db:
         call = functools.partial(function, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
-    async def record(self, batch: Batch, outcome: Outcome, **kwargs: Any) -> DeliveryReport:
-        return await self.run(self._record, batch, outcome, **kwargs)
+    async def record(self, done: Sequence[_Done], **kwargs: Any) -> DeliveryReport:
+        return await self.run(self._record, done, **kwargs)
 
-    def _record(self, batch: Batch, outcome: Outcome, **kwargs: Any) -> DeliveryReport:
+    def _record(self, done: Sequence[_Done], **kwargs: Any) -> DeliveryReport:
         if self._conn is None:
             # One connection for the outcomes of the whole round: an ORM session per message
-            # cost more than the UPDATE itself. Each outcome is still its own transaction.
+            # cost more than the UPDATE itself.
             bind = self.factory.kw["bind"]
             assert isinstance(bind, Engine), "the session factory is bound to an engine (db.py)"
             self._conn = bind.connect()
             _relaxed_commits(self._conn, on=True)
-        return _record(self._conn, batch, outcome=outcome, **kwargs)
+        return _record(self._conn, done, **kwargs)
 
     async def close(self) -> None:
         try:
@@ -419,22 +442,32 @@ class _Round:
     in_flight: (
         tuple[Batch, Mapping[int, Claimed], asyncio.Task[Envelope | DeliveryError]] | None
     ) = None
+    done: list[_Done] = field(default_factory=list)
+    """Outcomes not yet handed to the database thread (at most OUTCOMES_PER_COMMIT)."""
 
     @property
     def stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()
 
     async def record(self, batch: Batch, rows: Mapping[int, Claimed], outcome: Outcome) -> None:
-        self.report += await self.db.record(
-            batch, outcome, rows=rows, policy=self.policy, now=self.now
-        )
+        """Keep one message's outcome; commit the kept ones when there are enough of them."""
+        self.done.append(_Done(batch, rows, outcome))
+        if len(self.done) >= OUTCOMES_PER_COMMIT:
+            await self.commit()
+
+    async def commit(self) -> None:
+        """Commit every kept outcome in one transaction on the database thread."""
+        done, self.done = self.done, []
+        if done:
+            self.report += await self.db.record(done, policy=self.policy, now=self.now)
 
     async def settle(self) -> None:
-        """Wait for the message in flight and commit its outcome."""
+        """Wait for the message in flight and commit its outcome and the kept ones."""
         if self.in_flight is not None:
             batch, rows, task = self.in_flight
             self.in_flight = None
             await self.record(batch, rows, await task)
+        await self.commit()
 
     async def send(self, batch: Batch, rows: Mapping[int, Claimed]) -> bool:
         """Start sending ``batch`` while the previous message's outcome is committed.
@@ -486,8 +519,9 @@ async def deliver(
     On ``stop`` the message in flight is finished and recorded, the rest of the claimed batch
     is released untried. The connection is opened on the first message and reused.
 
-    Overlap: the next message is rendered, and the previous outcome committed, while the SMTP
-    server works on the current one; at most two outcomes are uncommitted at any moment.
+    Overlap: the next message is rendered, and kept outcomes committed, while the SMTP server
+    works on the current one; at most ``OUTCOMES_PER_COMMIT + 1`` messages handed to the
+    server have no committed outcome at any moment (the bound of a crash's duplicates).
     """
     rnd = _Round(
         db=_Db(factory), sender=_Sender(connect), mail=mail, policy=policy, now=now, stop=stop

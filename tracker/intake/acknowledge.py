@@ -1,13 +1,14 @@
 """Sending the acknowledgements from the outbox: exactly once in all but a counted window.
 
-The row is claimed and committed first (as ``notify`` does); the address is then read from
-the citizen's message by its UID, the message is handed to SMTP, and the hand-over time (read
-just before it) is committed on the row at once (``sent``, one UPDATE). At the end of the
-round, or at the start of the next one after a kill, ``reply`` is fulfilled at that time and
-the row erased, in one transaction. A kill between the SMTP server's acceptance and the
-``sent`` commit leaves the row ``sending``; it is claimed again after the lease and sent
-twice: the counted window. A human reply that arrives first erases the row
-(tracker.intake.process.fulfil).
+The row is claimed and committed first (as ``notify`` does); the addresses are then read from
+the citizens' messages by their UIDs (one FETCH per claimed batch), each message is handed to
+SMTP, and the hand-over times (read just before each) are committed on the rows
+(``sent``), those of ``notify.OUTCOMES_PER_COMMIT`` messages per transaction. At the end of
+the round, or at the start of the next one after a kill, ``reply`` is fulfilled at that time
+and the rows erased, in one transaction. A kill between the SMTP server's acceptance and the
+``sent`` commit leaves rows ``sending``; they are claimed again after the lease and sent
+twice: the counted window, at most ``OUTCOMES_PER_COMMIT`` messages per kill. A human
+reply that arrives first erases the row (tracker.intake.process.fulfil).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tracker.mail.acknowledgement import render_acknowledgement
 from tracker.mail.message import AddressError, Envelope
 from tracker.mail.render import MailConfig
 from tracker.mail.smtp import Connector, DeliveryError, SmtpConfig, smtp_connector
+from tracker.notify import OUTCOMES_PER_COMMIT
 from tracker.store import intake as store
 from tracker.store import outbox, register
 from tracker.store.db import transaction
@@ -93,22 +95,27 @@ def send_acknowledgements(
         return 0
     retry = outbox.RetryPolicy(max_attempts=intake.settings.daemon.max_attempts)
 
-    def settle(item: _Ready, outcome: datetime | DeliveryError) -> None:
-        """Commit each message's outcome as soon as SMTP gave it (one UPDATE, as a reminder's):
-        a kill then repeats at most the one message in flight."""
+    def settle(done: Sequence[tuple[_Ready, datetime | DeliveryError]]) -> None:
+        """Commit the outcomes of a few messages in one transaction, as a reminder's
+        (``notify.OUTCOMES_PER_COMMIT``): a kill then repeats at most those and the one in
+        flight."""
+        sent: list[outbox.Sent] = []
         with transaction(factory) as session:
-            if isinstance(outcome, datetime):
-                mid = item.envelope.message_id
-                outbox.mark_sent(session, [item.row_id], message_id=mid, now=outcome)
-            elif outcome.permanent:
-                log.warning("intake: acknowledgement of %s refused: %s", item.ref, outcome.detail)
-                store.erase(session, item.row_id)
-            else:
-                retrying = outbox.Retry(attempts=item.attempts, payload=item.payload)
-                error, at = outcome.detail, clock()
-                outbox.mark_retry(
-                    session, {item.row_id: retrying}, error=error, now=at, policy=retry
-                )
+            for item, outcome in done:
+                if isinstance(outcome, datetime):
+                    sent.append(outbox.Sent(item.row_id, item.envelope.message_id, outcome))
+                elif outcome.permanent:
+                    log.warning("intake: acknowledgement of %s refused: %s", item.ref,
+                                outcome.detail)  # fmt: skip
+                    store.erase(session, item.row_id)
+                else:
+                    retrying = outbox.Retry(attempts=item.attempts, payload=item.payload)
+                    error, at = outcome.detail, clock()
+                    outbox.mark_retry(
+                        session, {item.row_id: retrying}, error=error, now=at, policy=retry
+                    )
+            if sent:
+                outbox.mark_sent(session, sent)
 
     sent = asyncio.run(_send(connect, ready, clock, settle))
     fulfil_sent(factory, intake)
@@ -186,19 +193,23 @@ def _render(
         return None
 
 
+Outcome = tuple[_Ready, datetime | DeliveryError]
+
+
 async def _send(
     connect: Connector,
     ready: Sequence[_Ready],
     clock: Callable[[], datetime],
-    settle: Callable[[_Ready, datetime | DeliveryError], None],
+    settle: Callable[[Sequence[Outcome]], None],
 ) -> int:
-    """Send over one SMTP connection, settling each message at once; returns how many went."""
+    """Send over one SMTP connection, settling every ``OUTCOMES_PER_COMMIT`` messages;
+    returns how many went."""
     try:
         connection = await connect()
     except DeliveryError as exc:
-        for item in ready:
-            settle(item, exc)
+        settle([(item, exc) for item in ready])
         return 0
+    kept: list[Outcome] = []
     sent = 0
     try:
         for done, item in enumerate(ready):
@@ -206,16 +217,20 @@ async def _send(
             try:
                 await connection.send(item.envelope)
             except DeliveryError as exc:
-                settle(item, exc)
+                kept.append((item, exc))
                 if exc.connection_lost:
                     lost = DeliveryError("*", "connection lost", permanent=False)
-                    for rest in ready[done + 1 :]:
-                        settle(rest, lost)
+                    kept.extend((rest, lost) for rest in ready[done + 1 :])
                     break
                 continue
-            settle(item, at)
+            kept.append((item, at))
             sent += 1
+            if len(kept) >= OUTCOMES_PER_COMMIT:
+                settle(kept)
+                kept = []
     finally:
+        if kept:
+            settle(kept)
         await connection.close()
     return sent
 
@@ -224,8 +239,9 @@ def fulfil_sent(factory: sessionmaker[Session], intake: Intake) -> None:
     """The acknowledgements handed to SMTP: ``reply`` fulfilled at the hand-over (``sent_at``)
     and the rows erased, with the UIDs they held, in one transaction."""
     with transaction(factory) as session:
-        for row_id, ref, at in outbox.sent_of_kind(session, store.ACKNOWLEDGEMENT):
-            store.erase(session, row_id)
+        sent = outbox.sent_of_kind(session, store.ACKNOWLEDGEMENT)
+        store.erase_many(session, [row_id for row_id, _, _ in sent])
+        for _, ref, at in sent:
             try:
                 register.reply(session, intake.context(at), ref, at)
             except BadInputError as exc:  # replied to meanwhile, closed, no reply rule

@@ -138,6 +138,13 @@ def _environment(html: bool) -> jinja2.Environment:
     return env
 
 
+@cache
+def _template(html: bool, path: str) -> jinja2.Template:
+    """A compiled template, looked up once per file (the environment's own cache takes a
+    lock and a loader lookup on every call)."""
+    return _environment(html).get_template(path)
+
+
 def format_deadline(moment: datetime, language: str, *, letter: bool = False) -> str:
     """``mandag 30. november 2026 kl. 15:00`` (local time, Europe/Copenhagen); English
     ``Monday 30 November 2026 at 15:00``. ``letter``: the form of a Danish letter, as an
@@ -271,13 +278,9 @@ def _context(
 
 def _templates(name: str, context: Mapping[str, Any], config: MailConfig) -> Content:
     folder = config.language
-    subject = _environment(False).get_template(f"{folder}/{name}.subject.j2").render(context)
-    text = _environment(False).get_template(f"{folder}/{name}.txt.j2").render(context)
-    html = (
-        _environment(True)
-        .get_template(f"{folder}/{name}.html.j2")
-        .render({**context, "subject": subject})
-    )
+    subject = _template(False, f"{folder}/{name}.subject.j2").render(context)
+    text = _template(False, f"{folder}/{name}.txt.j2").render(context)
+    html = _template(True, f"{folder}/{name}.html.j2").render({**context, "subject": subject})
     return Content(subject=header_safe(subject), text=text, html=html, headers={})
 
 

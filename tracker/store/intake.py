@@ -169,6 +169,16 @@ def erase(session: Session, row_id: int) -> None:
     session.execute(delete(OutboxMessage).where(OutboxMessage.id == row_id))
 
 
+def erase_many(session: Session, row_ids: Sequence[int]) -> None:
+    """:func:`erase` of rows read without the ORM (``outbox.claim``, ``sent_of_kind``), in
+    one statement: the session holds no object of them, so it has nothing to synchronise."""
+    if row_ids:
+        session.execute(
+            delete(OutboxMessage).where(OutboxMessage.id.in_(row_ids)),
+            execution_options={"synchronize_session": False},
+        )
+
+
 def point_at(session: Session, row_id: int, payload: dict[str, Any]) -> None:
     """The acknowledgement's message was renumbered (UIDVALIDITY): read it from here."""
     session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(payload=payload))

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Connection, Row, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -204,10 +204,19 @@ _MARK_SENT = (
 )
 
 
-def mark_sent(
-    session: Session | Connection, row_ids: Sequence[int], *, message_id: str, now: datetime
-) -> None:
-    session.execute(_MARK_SENT, [{"row_id": i, "sent_at": now, "mid": message_id} for i in row_ids])
+class Sent(NamedTuple):
+    """A row handed to SMTP: when, and with which Message-ID."""
+
+    row_id: int
+    message_id: str
+    at: datetime
+
+
+def mark_sent(session: Session | Connection, sent: Sequence[Sent]) -> None:
+    """Rows handed to SMTP, in one statement (the messages of several outcomes)."""
+    session.execute(
+        _MARK_SENT, [{"row_id": s.row_id, "sent_at": s.at, "mid": s.message_id} for s in sent]
+    )
 
 
 def sent_of_kind(session: Session, kind: str) -> list[tuple[int, str, datetime]]:
