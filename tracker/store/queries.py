@@ -7,6 +7,7 @@ right even when no daemon runs. Lists stream in chunks: a million rows never sit
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -206,12 +207,36 @@ def list_inquiries(
     scope: Scope = EVERYTHING,
 ) -> Iterator[InquiryView]:
     """The inquiries in ``state`` at ``now`` (within ``scope``), streamed in chunks of CHUNK."""
-    query = list_query(
-        state, now, advisor, department=department, by_deadline=by_deadline, scope=scope
+    query = _list_statement(
+        state, advisor is not None, department is not None, by_deadline, scope.shape
     )
-    stream = session.execute(query.execution_options(yield_per=CHUNK))
+    parameters = {
+        "now": now,
+        "advisor": advisor,
+        "department": department,
+        "scope": sorted(scope.departments or ()),
+    }
+    stream = session.execute(query, parameters, execution_options={"yield_per": CHUNK})
     for partition in stream.scalars().partitions():
         yield from views(session, list(partition), now)
+
+
+@functools.cache
+def _list_statement(
+    state: ListState, advisor: bool, department: bool, by_deadline: bool, scope: Scope
+) -> Select[int]:
+    """list_inquiries' statement for this kind of request, built once per process with bound
+    parameters (an immutable statement: SQLAlchemy's compiled cache finds it without walking
+    a new one each time)."""
+    return list_query(
+        state,
+        bindparam("now"),
+        bindparam("advisor") if advisor else None,
+        department=bindparam("department") if department else None,
+        by_deadline=by_deadline,
+        scope=scope,
+        scope_parameter="scope",
+    )
 
 
 def views(session: Session, ids: Sequence[int], now: datetime) -> list[InquiryView]:
