@@ -59,6 +59,22 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """On SQLite, the stored text straight to an aware UTC datetime in one call per
+        value, rather than the driver type's parser and then process_result_value (a list
+        of 50 inquiries reads some 400 times: bench/web.py)."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        parse = datetime.fromisoformat
+
+        def process(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            moment = parse(value)
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+        return process
+
 
 # Named constraints so Alembic's batch mode can alter SQLite tables reliably.
 NAMING = {

@@ -11,10 +11,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, and_, func, or_, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from tracker.errors import BadInputError
@@ -80,26 +92,66 @@ def page(
     scope: Scope = EVERYTHING,
 ) -> Page:
     """Up to ``limit`` inquiries in ``state`` at ``now`` after ``after``, by next deadline."""
-    ids = queries.list_query(state, now, advisor, scope=scope).order_by(None)
-    if department is not None:
-        ids = ids.where(Inquiry.department == department)
+    start = "start" if after is None else "undated" if after.due_at is None else "dated"
+    statement = _statement(state, advisor is not None, department is not None, scope.shape, start)
+    parameters = {
+        "now": now,
+        "advisor": advisor,
+        "department": department,
+        "scope": sorted(scope.departments or ()),
+        "after_due": after.due_at if after is not None else None,
+        "after_id": after.id if after is not None else None,
+        "limit": limit + 1,
+    }
+    rows = session.execute(statement, parameters).all()
+    found = queries.views_by_id(rows, now)
+    more = len(found) > limit
+    ids = list(found)[:limit]
+    last = next(r for r in reversed(rows) if r.id == ids[-1]) if more else None
+    return Page(
+        views=[found[i] for i in ids],
+        next=Cursor(due_at=last.due, id=last.id) if last is not None else None,
+    )
+
+
+@functools.cache
+def _statement(
+    state: queries.ListState, advisor: bool, department: bool, scope: Scope, start: str
+) -> Select[Any]:
+    """page()'s one statement for this kind of request, built once per process (an immutable
+    statement: SQLAlchemy's compiled cache finds it without walking it again); the values
+    are its parameters. The page of ids by next deadline, each with its view's columns."""
+    ids = queries.list_query(
+        state,
+        bindparam("now"),
+        bindparam("advisor") if advisor else None,
+        scope=scope,
+        scope_parameter="scope",
+    ).order_by(None)
+    if department:
+        ids = ids.where(Inquiry.department == bindparam("department"))
     listed = ids.add_columns(next_deadline().label("due")).subquery()
     due, ident = listed.c.due, listed.c.id
-    position: ColumnElement[bool] = true()
-    if after is not None and after.due_at is None:
-        position = and_(due.is_(None), ident > after.id)
-    elif after is not None:
+    position: ColumnElement[bool] | None = None
+    if start == "undated":
+        position = and_(due.is_(None), ident > bindparam("after_id"))
+    elif start == "dated":
+        after_due: BindParameter[datetime] = bindparam("after_due")
         position = or_(
-            due > after.due_at, and_(due == after.due_at, ident > after.id), due.is_(None)
+            due > after_due, and_(due == after_due, ident > bindparam("after_id")), due.is_(None)
         )
-    rows = session.execute(
-        select(ident, due).where(position).order_by(due.is_(None), due, ident).limit(limit + 1)
-    ).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    views = queries.views(session, [r.id for r in rows], now)
-    last = rows[-1] if rows else None
-    return Page(
-        views=views,
-        next=Cursor(due_at=last.due, id=last.id) if more and last is not None else None,
+    chosen = (
+        (select(ident, due) if position is None else select(ident, due).where(position))
+        .order_by(due.is_(None), due, ident)
+        .limit(bindparam("limit"))
+        .subquery()
+    )
+    return (
+        select(chosen.c.due, *queries.VIEW_COLUMNS)
+        .select_from(
+            chosen.join(queries.INQUIRIES, queries.INQUIRIES.c.id == chosen.c.id).outerjoin(
+                queries.OBLIGATIONS, queries.OBLIGATIONS.c.inquiry_id == queries.INQUIRIES.c.id
+            )
+        )
+        .order_by(chosen.c.due.is_(None), chosen.c.due, chosen.c.id, queries.OBLIGATIONS.c.id)
     )

@@ -7,13 +7,14 @@ right even when no daemon runs. Lists stream in chunks: a million rows never sit
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Row, Select, Table, and_, func, or_, select
+from sqlalchemy import BindParameter, Row, Select, Table, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from tracker.errors import UnknownRefError
@@ -26,16 +27,27 @@ INQUIRIES: Table = Inquiry.__table__  # type: ignore[assignment]
 OBLIGATIONS: Table = Obligation.__table__  # type: ignore[assignment]
 
 
-# What views() reads: the fields of InquiryView and of obligation_view's Deadline, built
-# once (a statement's columns are checked each time one is built: a list is built per
-# request).
-_INQUIRY_VIEW = select(*(INQUIRIES.c[name] for name in (
-    "id", "ref", "channel", "department", "topic", "advisor", "callback_requested",
-    "received_at", "replied_at", "called_back_at", "closed_at", "note", "purged_at",
-)))  # fmt: skip
-_OBLIGATION_VIEW = select(*(OBLIGATIONS.c[name] for name in (
-    "inquiry_id", "rule", "schedule", "hours", "warn_at", "due_at", "met_at",
-))).order_by(OBLIGATIONS.c.id)  # fmt: skip
+# What views() reads, in one statement built once: each inquiry with its obligations (a
+# LEFT JOIN: one row per obligation, one with NULLs for an inquiry without any), the ids an
+# expanding parameter. Only the columns a view holds (each time column is parsed per row on
+# SQLite); a statement built per request costs more than its SQL (bench/web.py).
+VIEW_COLUMNS = (
+    *(INQUIRIES.c[name] for name in (
+        "id", "ref", "channel", "department", "topic", "advisor", "callback_requested",
+        "received_at", "replied_at", "called_back_at", "closed_at", "note", "purged_at",
+    )),
+    OBLIGATIONS.c.id.label("obligation_id"),
+    *(OBLIGATIONS.c[name] for name in (
+        "rule", "schedule", "hours", "warn_at", "due_at", "met_at",
+    )),
+)  # fmt: skip
+"""The columns of an inquiry's view and of its obligations' (views_of reads them)."""
+_VIEW_ROWS = (
+    select(*VIEW_COLUMNS)
+    .select_from(INQUIRIES.outerjoin(OBLIGATIONS, OBLIGATIONS.c.inquiry_id == INQUIRIES.c.id))
+    .where(INQUIRIES.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(OBLIGATIONS.c.id)
+)
 
 
 class ListState(StrEnum):
@@ -137,15 +149,20 @@ def show(session: Session, ref: str, now: datetime, scope: Scope = EVERYTHING) -
 
 def list_query(
     state: ListState,
-    now: datetime,
-    advisor: str | None = None,
+    now: datetime | BindParameter[datetime],
+    advisor: str | BindParameter[str] | None = None,
     *,
-    department: str | None = None,
+    department: str | BindParameter[str] | None = None,
     by_deadline: bool = False,
     scope: Scope = EVERYTHING,
+    scope_parameter: str | None = None,
 ) -> Select[int]:
     """Ids of the inquiries in ``state`` at ``now``, oldest received first; ``by_deadline``:
-    earliest pending deadline first, those with none (closed, paused) last."""
+    earliest pending deadline first, those with none (closed, paused) last.
+
+    ``now``, ``advisor`` and ``department`` may be bound parameters, and the scope's
+    departments one named ``scope_parameter`` (Scope.clause): a statement built once per
+    kind of request and run with their values (pages.page)."""
     stmt = select(Inquiry.id)
     unmet = Obligation.met_at.is_(None)
     if state is ListState.OPEN:
@@ -168,7 +185,7 @@ def list_query(
         stmt = stmt.where(Inquiry.advisor == advisor)
     if department is not None:
         stmt = stmt.where(Inquiry.department == department)
-    stmt = stmt.where(scope.clause(Inquiry.department))
+    stmt = stmt.where(scope.clause(Inquiry.department, scope_parameter))
     if by_deadline:
         next_due = (
             select(func.min(Obligation.due_at))
@@ -190,23 +207,57 @@ def list_inquiries(
     scope: Scope = EVERYTHING,
 ) -> Iterator[InquiryView]:
     """The inquiries in ``state`` at ``now`` (within ``scope``), streamed in chunks of CHUNK."""
-    query = list_query(
-        state, now, advisor, department=department, by_deadline=by_deadline, scope=scope
+    query = _list_statement(
+        state, advisor is not None, department is not None, by_deadline, scope.shape
     )
-    stream = session.execute(query.execution_options(yield_per=CHUNK))
+    parameters = {
+        "now": now,
+        "advisor": advisor,
+        "department": department,
+        "scope": sorted(scope.departments or ()),
+    }
+    stream = session.execute(query, parameters, execution_options={"yield_per": CHUNK})
     for partition in stream.scalars().partitions():
         yield from views(session, list(partition), now)
 
 
+@functools.cache
+def _list_statement(
+    state: ListState, advisor: bool, department: bool, by_deadline: bool, scope: Scope
+) -> Select[int]:
+    """list_inquiries' statement for this kind of request, built once per process with bound
+    parameters (an immutable statement: SQLAlchemy's compiled cache finds it without walking
+    a new one each time)."""
+    return list_query(
+        state,
+        bindparam("now"),
+        bindparam("advisor") if advisor else None,
+        department=bindparam("department") if department else None,
+        by_deadline=by_deadline,
+        scope=scope,
+        scope_parameter="scope",
+    )
+
+
 def views(session: Session, ids: Sequence[int], now: datetime) -> list[InquiryView]:
-    """The inquiries with these ids, in the order given, in two queries (the API's pages)."""
-    # Core rows, not ORM objects: a long list needs no identity map or change tracking; and
-    # only the columns a view holds (each time column is parsed per row on SQLite).
-    inquiries = {i.id: i for i in session.execute(_INQUIRY_VIEW.where(INQUIRIES.c.id.in_(ids)))}
-    by_inquiry: dict[int, list[Row[Any]]] = {}
-    for o in session.execute(_OBLIGATION_VIEW.where(OBLIGATIONS.c.inquiry_id.in_(ids))):
-        by_inquiry.setdefault(o.inquiry_id, []).append(o)
-    return [_view(inquiries[i], by_inquiry.get(i, []), now) for i in ids]
+    """The inquiries with these ids, in the order given, in one query."""
+    found = views_by_id(session.execute(_VIEW_ROWS, {"ids": list(ids)}), now)
+    return [found[i] for i in ids]
+
+
+def views_by_id(rows: Iterable[Any], now: datetime) -> dict[int, InquiryView]:
+    """The views of rows of VIEW_COLUMNS (an inquiry's rows together, its obligations in
+    order) by inquiry id, in the order the inquiries first appear."""
+    # Core rows, not ORM objects: a long list needs no identity map or change tracking.
+    inquiries: dict[int, Any] = {}
+    by_inquiry: dict[int, list[Any]] = {}
+    for r in rows:
+        if r.id not in inquiries:
+            inquiries[r.id] = r
+            by_inquiry[r.id] = []
+        if r.obligation_id is not None:
+            by_inquiry[r.id].append(r)
+    return {key: _view(i, by_inquiry[key], now) for key, i in inquiries.items()}
 
 
 def next_actions(session: Session, now: datetime, limit: int = 100) -> list[Obligation]:

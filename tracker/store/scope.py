@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, true
+from sqlalchemy import ColumnElement, bindparam, false, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from tracker.errors import OutOfScopeError
@@ -48,14 +48,28 @@ class Scope:
     def allows(self, department: str) -> bool:
         return self.departments is None or department in self.departments
 
-    def clause(self, column: InstrumentedAttribute[str]) -> ColumnElement[bool]:
+    def clause(
+        self, column: InstrumentedAttribute[str], parameter: str | None = None
+    ) -> ColumnElement[bool]:
         """A WHERE condition on an inquiry's department column (``true()`` vanishes from an
-        AND, so an unrestricted query is the very query it was)."""
+        AND, so an unrestricted query is the very query it was). ``parameter``: the
+        departments are that expanding parameter's value (a statement built once and run
+        with ``{parameter: sorted(departments)}``) rather than values of their own."""
         if self.departments is None:
             return true()
         if not self.departments:
             return false()
+        if parameter is not None:
+            return column.in_(bindparam(parameter, expanding=True))
         return column.in_(sorted(self.departments))
+
+    @property
+    def shape(self) -> Scope:
+        """A scope whose clause is the same SQL as this one's with a parameter: everything,
+        nothing, or some departments (one per kind, for statements built once per kind)."""
+        if self.departments is None or not self.departments:
+            return self
+        return _SOME
 
     def admit(self, department: str) -> None:
         """Registering into ``department``: refused (403, field ``department``) outside."""
@@ -69,3 +83,5 @@ class Scope:
 
 
 EVERYTHING = Scope(departments=None)
+_SOME = Scope(departments=frozenset({""}))
+"""The shape of every scope of some departments (Scope.shape)."""

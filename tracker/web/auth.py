@@ -141,14 +141,23 @@ def require(permission: Permission, *, reads: bool = False) -> Callable[..., Cal
         authorization: Annotated[str | None, Header()] = None,
     ) -> Caller:
         try:
-            caller = authenticate(state, authorization, now, session)
+            return authorize(state, authorization, now, permission, session)
         finally:
             if not reads:
                 session.rollback()
-        if caller.role not in ROLES[permission]:
-            raise HttpError(
-                403, f"the role {caller.role} may not {permission} (token {caller.name})"
-            )
-        return caller
 
     return dependency
+
+
+def authorize(
+    state: WebState,
+    authorization: str | None,
+    now: datetime,
+    permission: Permission,
+    session: Session | None = None,
+) -> Caller:
+    """The caller (authenticate), if its token's role has ``permission``; else 401/403."""
+    caller = authenticate(state, authorization, now, session)
+    if caller.role not in ROLES[permission]:
+        raise HttpError(403, f"the role {caller.role} may not {permission} (token {caller.name})")
+    return caller

@@ -6,27 +6,27 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import quote
 
-from fastapi import APIRouter, Body, Depends, Query
-from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from tracker.core import validate
 from tracker.errors import BadInputError, about
 from tracker.store import pages, queries, register
 from tracker.store.shapes import inquiry_document
+from tracker.web.answers import json_response
 from tracker.web.api.bodies import ActionBody, NewInquiryBody
 from tracker.web.api.documents import InquiryDoc, InquiryPage
 from tracker.web.api.paths import PREFIX
-from tracker.web.auth import Caller, Permission, require
-from tracker.web.state import WebState, read_session, request_now, web_state
+from tracker.web.auth import Caller, Permission, authorize, require
+from tracker.web.state import WebState, request_now, web_state
 
 router = APIRouter(prefix=f"{PREFIX}/inquiries", tags=["inquiries"])
 State = Annotated[WebState, Depends(web_state)]
 Now = Annotated[datetime, Depends(request_now)]
-ReadSession = Annotated[Session, Depends(read_session)]
 
 
 class Action(StrEnum):
@@ -81,42 +81,67 @@ def add(
     summary="inquiries by next deadline, a page at a time (never a note)",
     responses={200: {"model": InquiryPage, "description": "a page and the next cursor"}},
 )
-def list_inquiries(
+async def list_inquiries(
     *,
-    state: State,
-    now: Now,
-    session: ReadSession,
-    caller: Annotated[Caller, Depends(require(Permission.READ, reads=True))],
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
     list_state: Annotated[queries.ListState, Query(alias="state")] = queries.ListState.OPEN,
     advisor: str | None = None,
     department: str | None = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
     cursor: str | None = None,
-) -> JSONResponse:
-    web = state.settings.web
-    if limit is not None and limit > web.max_page_size:
-        error = BadInputError(f"limit: at most {web.max_page_size}")
-        error.field = "limit"
-        raise error
-    # The session the token was read in (read_session): one connection for the request.
-    found = pages.page(
-        session,
-        state=list_state,
-        now=now,
-        limit=limit or web.page_size,
-        advisor=validate.advisor(advisor) if advisor else None,
-        department=(
-            validate.department(department, state.settings.departments)
-            if department is not None
-            else None
-        ),
-        after=pages.Cursor.decode(cursor) if cursor else None,
-        scope=caller.scope,
+) -> Response:
+    # ``async`` and no dependencies: the token, the list and the JSON are done in ONE trip to
+    # the thread pool (a sync dependency and a sync route are a hop each; bench/web.py).
+    state = cast(WebState, request.app.state.web)
+    return await run_in_threadpool(
+        _list,
+        state,
+        authorization=authorization,
+        list_state=list_state,
+        advisor=advisor,
+        department=department,
+        limit=limit,
+        cursor=cursor,
     )
-    session.rollback()  # the read is done: its connection goes back here, in this thread
-    # JSON-native already (inquiry_document: strings, numbers, booleans): returned as is,
-    # FastAPI's jsonable_encoder would walk it again, ~45 % of the request (bench/web.py).
-    return JSONResponse(
+
+
+def _list(
+    state: WebState,
+    *,
+    authorization: str | None,
+    list_state: queries.ListState,
+    advisor: str | None,
+    department: str | None,
+    limit: int | None,
+    cursor: str | None,
+) -> Response:
+    now = state.clock()
+    web = state.settings.web
+    # One read session: the token and the list in one connection and one read transaction.
+    with state.reading() as session:
+        caller = authorize(state, authorization, now, Permission.READ, session)
+        if limit is not None and limit > web.max_page_size:
+            error = BadInputError(f"limit: at most {web.max_page_size}")
+            error.field = "limit"
+            raise error
+        found = pages.page(
+            session,
+            state=list_state,
+            now=now,
+            limit=limit or web.page_size,
+            advisor=validate.advisor(advisor) if advisor else None,
+            department=(
+                validate.department(department, state.settings.departments)
+                if department is not None
+                else None
+            ),
+            after=pages.Cursor.decode(cursor) if cursor else None,
+            scope=caller.scope,
+        )
+    # JSON-native already (inquiry_document: strings, numbers, booleans): encoded as is,
+    # FastAPI's jsonable_encoder would walk it again (bench/web.py).
+    return json_response(
         {
             "items": [inquiry_document(v) for v in found.views],
             "next": found.next.encode() if found.next else None,

@@ -169,15 +169,22 @@ def require_page(permission: Permission, *, reads: bool = False) -> Callable[...
         session: Annotated[Session, Depends(read_session)],
     ) -> Viewer:
         try:
-            user = viewer(request, state, session)
+            return permitted_viewer(request, state, permission, session)
         finally:
             if not reads:
                 session.rollback()
-        if not user.may(permission):
-            raise PageError(403, "403", user=user)
-        return user
 
     return dependency
+
+
+def permitted_viewer(
+    request: Request, state: WebState, permission: Permission, session: Session | None = None
+) -> Viewer:
+    """The logged-in user (viewer) if their role has ``permission``; else 403."""
+    user = viewer(request, state, session)
+    if not user.may(permission):
+        raise PageError(403, "403", user=user)
+    return user
 
 
 async def posted_form(request: Request) -> dict[str, str]:
