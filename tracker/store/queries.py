@@ -32,6 +32,7 @@ OBLIGATIONS: Table = Obligation.__table__  # type: ignore[assignment]
 _INQUIRY_VIEW = select(*(INQUIRIES.c[name] for name in (
     "id", "ref", "channel", "department", "topic", "advisor", "callback_requested",
     "received_at", "replied_at", "called_back_at", "closed_at", "note", "purged_at",
+    "answer_promised", "answered_at",
 )))  # fmt: skip
 _OBLIGATION_VIEW = select(*(OBLIGATIONS.c[name] for name in (
     "inquiry_id", "rule", "schedule", "hours", "warn_at", "due_at", "met_at",
@@ -77,6 +78,9 @@ class InquiryView:
     purged_at: datetime | None
     obligations: tuple[ObligationView, ...]
     pauses: tuple[PauseView, ...] = ()
+    answer_promised: bool = False
+    """An acknowledgement promised an answer by a date (mail intake): the ``answer`` rule."""
+    answered_at: datetime | None = None
 
     @property
     def status(self) -> str:
@@ -115,6 +119,8 @@ def _view(
         purged_at=i.purged_at,
         obligations=tuple(obligation_view(o, now) for o in obligations),
         pauses=tuple(PauseView(start=p.start, end=p.end) for p in pauses),
+        answer_promised=bool(i.answer_promised),
+        answered_at=i.answered_at,
     )
 
 
