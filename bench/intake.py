@@ -40,7 +40,7 @@ from sweep import _free_port, _wait_for_port, delivery_rate  # noqa: E402
 
 from tracker.intake import loop  # noqa: E402
 from tracker.intake.acknowledge import connector_of, send_acknowledgements  # noqa: E402
-from tracker.intake.imap import FETCH_CHUNK, Mailbox  # noqa: E402
+from tracker.intake.imap import FETCH_CHUNK, ImapMailbox  # noqa: E402
 from tracker.intake.process import Intake  # noqa: E402
 from tracker.store import schema  # noqa: E402
 from tracker.store.db import make_engine, session_factory  # noqa: E402
@@ -77,7 +77,7 @@ def intake_phases(server: dovecot.Dovecot, port: int, url: str, n: int) -> tuple
     intake = Intake.of(settings)
     factory = session_factory(engine)
     clock = lambda: datetime.now(UTC)  # noqa: E731
-    mailbox = Mailbox.connect(intake.conf)
+    mailbox = ImapMailbox.connect(intake.conf)
     mailbox.ensure_folders([intake.conf.done_folder])
     validity = mailbox.open("INBOX")
     start = time.perf_counter()
