@@ -30,6 +30,8 @@ from pathlib import Path
 from tracker.intake.source import Fetched
 
 UIDLIST = "svarfrist-uidlist"
+_VALIDITY = "svarfrist-uidvalidity"
+"""The last UIDVALIDITY given in the folder: a lost list's new one is always greater."""
 _LOCK = "svarfrist-uidlist.lock"
 # Read from a message file until its header ends, in pieces of this size: never its body.
 _PIECE = 8192
@@ -158,7 +160,7 @@ class MaildirMailbox:
                         files[_key(entry.name)] = Path(entry.path)
         validity, next_uid, known = _read_uidlist(path / UIDLIST)
         if validity is None:
-            validity, next_uid, known = int(time.time()), 1, {}
+            validity, next_uid, known = _new_validity(path), 1, {}
         kept = {key: uid for key, uid in known.items() if key in files}
         new = sorted((k for k in files if k not in kept), key=lambda k: (_mtime(files[k]), k))
         for key in new:
@@ -167,6 +169,18 @@ class MaildirMailbox:
         if new or len(kept) != len(known):
             _write_uidlist(path / UIDLIST, validity, next_uid, kept)
         return validity, {uid: files[key] for key, uid in kept.items()}
+
+
+def _new_validity(path: Path) -> int:
+    """A UIDVALIDITY for a folder numbered afresh: the time, but always past the last one
+    given (a list lost and made again within the same second must not repeat it)."""
+    try:
+        last = int((path / _VALIDITY).read_text(encoding="ascii").strip() or 0)
+    except (OSError, ValueError):
+        last = 0
+    validity = max(int(time.time()), last + 1)
+    (path / _VALIDITY).write_text(f"{validity}\n", encoding="ascii")
+    return validity
 
 
 def _mtime(path: Path) -> float:
