@@ -112,27 +112,33 @@ def _inbox_batch(
     batch: list[Fetched],
     clock: Clock,
 ) -> Counts:
+    """The batch in one transaction, each message in a savepoint; the moves and the
+    progress written once at the end (the same commit, so a kill loses or repeats nothing)."""
     counts = Counts()
+    moves: list[tuple[int, str]] = []
     with transaction(factory) as session:
         last = store.progress(session, folder, uidvalidity, clock())
+        now = clock()
         for fetched in batch:
             if fetched.uid <= last:
                 continue  # another reader took it meanwhile
             now = clock()
             try:
                 with session.begin_nested():
-                    outcome, why = process.handle_inbox(
+                    outcome, why, target = process.handle_inbox(
                         session, intake, folder=folder, uidvalidity=uidvalidity, f=fetched, now=now
                     )
             except Exception as exc:  # noqa: BLE001 - bad mail must never stop intake
                 log.error("intake: UID %d in %s moved to %s: %s", fetched.uid, folder,
                           intake.conf.error_folder, _why(exc))  # fmt: skip
-                store.plan_move(session, folder, uidvalidity, fetched.uid, process.ERROR)
-                outcome, why = "error", None
-            store.advance(session, folder, fetched.uid, now)
+                outcome, why, target = "error", None, process.ERROR
+            moves.append((fetched.uid, target))
             counts.outcomes[outcome] += 1
             if why is not None:
                 counts.ignored[why] += 1
+        store.plan_moves(session, folder, uidvalidity, moves)
+        if moves:
+            store.advance(session, folder, moves[-1][0], now)
     return counts
 
 
