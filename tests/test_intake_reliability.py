@@ -94,9 +94,11 @@ def test_sigkills_during_a_backlog_lose_nothing_and_duplicate_nothing(
             [SVARFRIST, "intake"], env=clean_env(env), cwd=tmp_path,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        done = _await_progress(world, target, reader)
-        reader.send_signal(signal.SIGKILL)
-        reader.wait(timeout=30)
+        try:
+            done = _await_progress(world, target, reader)
+        finally:  # killed whatever happened: never left reading after the test
+            reader.send_signal(signal.SIGKILL)
+            reader.wait(timeout=30)
         mid_backlog += done < 2 * BACKLOG
     assert mid_backlog == KILLS  # every kill fell before the work was done
     _finish(env, tmp_path, world)
