@@ -73,6 +73,25 @@ def test_the_demo_simulates_a_week_and_saves_every_message(demo: DemoRun) -> Non
     assert (demo.folder / "demo" / "svarfrist.db").exists()
 
 
+def test_the_demo_reads_a_mailbox_of_citizen_mails_and_saves_their_acknowledgements(
+    demo: DemoRun,
+) -> None:
+    acks = sorted((demo.folder / "demo" / "mail").glob("*-acknowledgement-*.eml"))
+    assert len(acks) == 4  # four citizens; the out-of-office reply and the follow-up get none
+    for path in acks:
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert str(message["Auto-Submitted"]) == "auto-replied"
+        assert f"[SF {message['X-Svarfrist-Ref']}]" in str(message["Subject"])
+        assert "Du får svar senest " in _text(path)
+    maildir = demo.folder / "demo" / "indbakke"
+    files = lambda folder: sorted((maildir / folder).glob("*/*"))  # noqa: E731 - new/ and cur/
+    assert files("new") == [] and files("cur") == []  # everything read, nothing left behind
+    assert len(files(".Svarfrist.Registreret")) == 6  # four citizens, a follow-up, a reply
+    assert len(files(".Svarfrist.Ignoreret")) == 1  # the out-of-office reply
+    assert "4 registered" in demo.stdout and "1 attached" in demo.stdout
+    assert "1 answered" in demo.stdout and "1 ignored (auto-submitted)" in demo.stdout
+
+
 def test_the_demo_prints_commands_for_its_own_database_and_the_venvs_svarfrist(
     demo: DemoRun,
 ) -> None:

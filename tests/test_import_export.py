@@ -355,6 +355,7 @@ def register_rows(draw: st.DrawFn) -> tuple[list[str], list[dict[str, str]]]:
         received = draw(SECONDS_2020_2030)
         later = st.none() | st.integers(0, 60 * 86_400).map(lambda d, r=received: local(r + d))
         closed = draw(st.none() | st.integers(0, 60 * 86_400))
+        promised = draw(st.booleans())
         rows.append(
             {
                 "ref": draw(st.sampled_from(["", f"R-{i}", f"2026-{i + 7:06d}"])),
@@ -369,6 +370,8 @@ def register_rows(draw: st.DrawFn) -> tuple[list[str], list[dict[str, str]]]:
                 "closed_at": "" if closed is None else local(received + closed),
                 "note": draw(st.text(SAFE_TEXT | st.sampled_from(list(';"\r\næ')), max_size=30)),
                 "pauses": pause_cell(received, draw(pause_offsets(closed))),
+                "answer_promised": "true" if promised else "false",
+                "answered_at": (draw(later) or "") if promised else "",
             }
         )
     return topics, rows
@@ -407,6 +410,8 @@ def test_import_export_round_trips_arbitrary_valid_rows(
     called_back=st.none() | st.integers(0, 10 * 86_400),
     closed=st.none() | st.integers(0, 10 * 86_400),
     now=st.integers(-86_400, 20 * 86_400),
+    promised=st.booleans(),
+    answered=st.none() | st.integers(0, 20 * 86_400),
     data=st.data(),
 )
 def test_imported_obligations_equal_what_the_sla_engine_computes(
@@ -418,6 +423,8 @@ def test_imported_obligations_equal_what_the_sla_engine_computes(
     called_back: int | None,
     closed: int | None,
     now: int,
+    promised: bool,
+    answered: int | None,
     data: st.DataObject,
 ) -> None:
     # With pauses a row takes the exact path (sla.evaluate), without them the fast path.
@@ -429,11 +436,13 @@ def test_imported_obligations_equal_what_the_sla_engine_computes(
         channel=channel,
         department="Diverse",
         callback_requested="true" if callback else "false",
+        answer_promised="true" if promised else "false",
     )
     for column, offset in (
         ("replied_at", replied),
         ("called_back_at", called_back),
         ("closed_at", closed),
+        ("answered_at", answered if promised else None),  # only a promise is answered
     ):
         row[column] = "" if offset is None else local(received + offset)
     row["pauses"] = pause_cell(received, spans)

@@ -74,6 +74,16 @@ def test_a_complete_intake_section_loads_with_its_defaults(
             id="nobody to remind",
         ),
         pytest.param(('imap_host = "imap.kommune.test"', ""), "intake.imap_host", id="no host"),
+        pytest.param(
+            ("[intake]", '[intake]\nmaildir = "/var/mail/bs"'),
+            "intake.imap_host",
+            id="an IMAP host and a maildir",
+        ),
+        pytest.param(
+            ('username = "borgerservice@kommune.test"', ""),
+            "intake.username",
+            id="an IMAP host without a login",
+        ),
     ],
 )
 def test_a_bad_intake_section_fails_at_start_naming_the_key(
@@ -82,6 +92,15 @@ def test_a_bad_intake_section_fails_at_start_naming_the_key(
     with pytest.raises(ConfigError) as caught:
         load(env, tmp_path, GOOD.replace(*change))
     assert str(caught.value).startswith(key) or key in str(caught.value)
+
+
+def test_a_maildir_needs_no_host_and_no_login(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    text = GOOD.replace('imap_host = "imap.kommune.test"', f'maildir = "{tmp_path}"')
+    for line in ('username = "borgerservice@kommune.test"\n', 'password = "pw"\n'):
+        text = text.replace(line, "")
+    settings = load(env, tmp_path, text)
+    assert settings.intake is not None
+    assert settings.intake.maildir == tmp_path and settings.intake.imap_host is None
 
 
 def settings_with(**kw: object) -> IntakeSettings:

@@ -306,14 +306,17 @@ class WebSettings(BaseModel):
 
 
 class IntakeSettings(BaseModel):
-    """``svarfrist intake``: a mailbox read over IMAP (docs/intake.md)."""
+    """``svarfrist intake``: a mailbox read over IMAP, or a local Maildir (docs/intake.md)."""
 
     model_config = _STRICT
-    imap_host: str
+    imap_host: str | None = None
+    maildir: Path | None = None
+    """A local Maildir read instead of an IMAP server (the demo; local delivery)."""
     imap_port: int | None = Field(default=None, ge=1, le=65535)
     """Default 993 with ``tls``, else 143."""
     imap_security: Literal["tls", "starttls", "none"] = "tls"
-    username: str
+    username: str = ""
+    """The IMAP login (required with ``imap_host``)."""
     password: SecretStr | None = None
     oauth2_token_command: str | None = None
     """A command that prints an OAuth2 access token (XOAUTH2: Exchange Online, Google)."""
@@ -558,8 +561,13 @@ def check_intake(settings: Settings, intake: IntakeSettings) -> None:
     """[intake]: a key to hash with, one way to log in, departments that exist, addresses."""
     if intake.hash_key is None or len(intake.hash_key.get_secret_value()) < 16:
         raise ConfigError("intake.hash_key", "required: a secret of at least 16 characters")
+    if (intake.imap_host is None) == (intake.maildir is None):
+        raise ConfigError("intake.imap_host", "give imap_host or maildir (one of them)")
+    if intake.imap_host is not None and not intake.username:
+        raise ConfigError("intake.username", "required with imap_host")
     if (
-        intake.password is None
+        intake.imap_host is not None
+        and intake.password is None
         and not intake.oauth2_token_command
         and not (intake.oauth2_token_file)
     ):

@@ -32,6 +32,7 @@ from typing import Any
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from tracker.cli.demo_intake import DemoIntake, intake_settings
 from tracker.config import (
     DEFAULT_DEPARTMENTS,
     DEFAULT_TOPICS,
@@ -44,6 +45,7 @@ from tracker.config import (
 )
 from tracker.core.calendar import COPENHAGEN
 from tracker.daemon.sweep import build_services, sweep
+from tracker.intake.loop import summary
 from tracker.sla import WRITTEN_CHANNELS
 from tracker.store import access, register, schema
 from tracker.store.db import make_engine, session_factory, transaction
@@ -53,6 +55,8 @@ from tracker.web.auth import hash_password
 DEMO = Path("demo")
 DATABASE = DEMO / "svarfrist.db"
 ANNUAL = DEMO / "aarsrapport.html"
+MAILDIR = DEMO / "indbakke"
+"""The demo's mailbox of sample citizen mails (a Maildir), read by mail intake."""
 START = datetime(2026, 11, 30, tzinfo=COPENHAGEN)  # Monday 30 November 2026
 DAYS = 7
 STEP = timedelta(minutes=30)
@@ -188,6 +192,7 @@ def main() -> int:
         reminders=RemindersSettings(escalation_after_hours=8, escalation_to=LEAD),
         # The mails carry one-click links to the web app the demo can serve afterwards.
         web=WebSettings(base_url=WEB_URL, secret_key=secret, insecure_http=True),
+        intake=intake_settings(MAILDIR, SecretStr(secrets.token_hex(32))),
     )
     engine = make_engine(url)
     schema.upgrade(engine)
@@ -204,10 +209,12 @@ def main() -> int:
         f"saving to {DEMO / 'mail'}/"
     )
     try:
-        end = _simulate(settings, factory, inquiries, rng)
+        mail = DemoIntake(settings, factory)
+        end = _simulate(settings, factory, inquiries, rng, mail)
     finally:
         controller.stop()
-    _print_sent(factory)
+    _print_sent(factory, mail.counts.outcomes["acknowledged"])
+    _print_intake(mail)
     svarfrist = svarfrist_words(Path(sys.executable), Path.cwd())
     commands = try_commands(svarfrist, url, end, _first_overdue(factory, end))
     status = _print_compliance(commands[0], url)
@@ -251,9 +258,14 @@ def _print_web(command: Command) -> None:
 
 
 def _simulate(
-    settings: Settings, factory: Any, inquiries: list[Planned], rng: random.Random
+    settings: Settings,
+    factory: Any,
+    inquiries: list[Planned],
+    rng: random.Random,
+    mail: DemoIntake,
 ) -> datetime:
-    """Run the week: register, fulfil and sweep every half hour; returns the last sweep."""
+    """Run the week: register, fulfil, read the mailbox and sweep every half hour; returns
+    the last sweep."""
     calendar, rules = build_calendar(settings), build_rules(settings)
 
     def ctx(now: datetime) -> register.Context:
@@ -292,12 +304,22 @@ def _simulate(
                 # Half of the inquiries with nothing left to do are closed right away.
                 if all(r != ref for _, _, r in fulfilments) and rng.random() < 0.5:
                     register.close(session, ctx(at), ref, at)
+        mail.step(now)
         asyncio.run(sweep(svc, now))
         last, now = now, now + STEP
     return last
 
 
-def _print_sent(factory: Any) -> None:
+def _print_intake(mail: DemoIntake) -> None:
+    out()
+    out(f"mail intake ({MAILDIR}/, a Maildir of sample citizen mails): {summary(mail.counts)}")
+    out(
+        f"the acknowledgements, each with its absolute answer deadline, are in {DEMO / 'mail'}/; "
+        f"the mails were moved to {MAILDIR}/.Svarfrist.Registreret and .Svarfrist.Ignoreret"
+    )
+
+
+def _print_sent(factory: Any, acknowledgements: int) -> None:
     with factory() as session:
         rows = list(
             session.scalars(
@@ -314,12 +336,15 @@ def _print_sent(factory: Any) -> None:
         ref = row.payload.get("ref", f"({items} {'item' if items == 1 else 'items'})")
         out(f"{sent:<27} {row.kind:<11} {row.recipient:<34} {ref}")
     kinds = Counter(r.kind for r in rows)
+    # An acknowledgement's outbox row is erased once sent (it held where the citizen's
+    # mail is): counted by intake instead.
+    kinds["acknowledgement"] += acknowledgements
     out()
     out(
         "messages: "
         + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
         # A digest carries the recipient's reminders of the same sweep: one message, one id.
-        + f"; total {len({r.message_id for r in rows})}"
+        + f"; total {len({r.message_id for r in rows}) + acknowledgements}"
     )
     out(f"every message is in {DEMO / 'mail'}/ (open the .eml files in a mail program)")
 

@@ -41,9 +41,8 @@ def cmd_intake(args: argparse.Namespace) -> int:
             try:
                 counts = loop.once(intake, factory, connect, wall_clock)
             except IMAP_ERRORS as exc:
-                raise EnvironmentFailure(
-                    f"IMAP {conf.intake.imap_host}: {type(exc).__name__}: {exc}"
-                ) from None
+                where = f"IMAP {conf.intake.imap_host}" if conf.intake.imap_host else "maildir"
+                raise EnvironmentFailure(f"{where}: {type(exc).__name__}: {exc}") from None
             out(f"intake: {loop.summary(counts)}")
             return 0
         stop = threading.Event()

@@ -124,10 +124,13 @@ def print_view(view: queries.InquiryView) -> None:
     out(f"topic:       {view.topic or '-'}")
     out(f"advisor:     {view.advisor or '-'}")
     out(f"callback:    {'requested' if view.callback_requested else 'no'}")
+    if view.answer_promised:
+        out("answer:      promised (acknowledgement)")
     out(f"received:    {format_time(view.received_at)}")
     for label, moment in (
         ("replied", view.replied_at),
         ("called back", view.called_back_at),
+        ("answered", view.answered_at),
         ("closed", view.closed_at),
         ("purged", view.purged_at),
     ):

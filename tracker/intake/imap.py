@@ -14,7 +14,6 @@ import shlex
 import ssl
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +22,7 @@ from imapclient.exceptions import IMAPClientError
 
 from tracker.config import IntakeSettings
 from tracker.errors import EnvironmentFailure
+from tracker.intake.source import Fetched, Mailbox
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +35,7 @@ _CLOSING_ERRORS: tuple[type[BaseException], ...] = (*IMAP_ERRORS, AttributeError
 """What an unreachable, restarting or misbehaving server raises: retried with backoff."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Fetched:
-    uid: int
-    header: bytes
-    arrived_at: datetime
-    """INTERNALDATE: when the server received the message."""
-    size: int
+__all__ = ["FETCH_CHUNK", "IMAP_ERRORS", "Fetched", "ImapMailbox", "Mailbox", "token"]
 
 
 def token(settings: IntakeSettings) -> str:
@@ -64,15 +58,16 @@ def token(settings: IntakeSettings) -> str:
         raise EnvironmentFailure(f"intake.oauth2_token_file: cannot read: {exc.strerror}") from None
 
 
-class Mailbox:
-    """One logged-in IMAP session."""
+class ImapMailbox:
+    """One logged-in IMAP session (a :class:`~tracker.intake.source.Mailbox`)."""
 
     def __init__(self, client: IMAPClient) -> None:
         self.client = client
         self.folder: str | None = None
 
     @classmethod
-    def connect(cls, settings: IntakeSettings) -> Mailbox:
+    def connect(cls, settings: IntakeSettings) -> ImapMailbox:
+        assert settings.imap_host is not None  # checked with the config (check_intake)
         context = ssl.create_default_context(cafile=settings.ca_file)
         tls = settings.imap_security == "tls"
         port = settings.imap_port or (993 if tls else 143)

@@ -17,12 +17,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from tracker.config import IntakeSettings
 from tracker.errors import SvarfristError
 from tracker.intake import process
 from tracker.intake.acknowledge import send_acknowledgements
-from tracker.intake.imap import IMAP_ERRORS, Fetched, Mailbox
+from tracker.intake.imap import IMAP_ERRORS, ImapMailbox
+from tracker.intake.maildir import MaildirMailbox
 from tracker.intake.parse import Verdict, parse
 from tracker.intake.process import Counts, Intake
+from tracker.intake.source import Fetched, Mailbox
 from tracker.mail.smtp import Connector
 from tracker.store import intake as store
 from tracker.store import outbox
@@ -34,6 +37,13 @@ Clock = Callable[[], datetime]
 # Backoff after a failed round: doubled each time, capped.
 FIRST_BACKOFF = timedelta(seconds=2)
 MAX_BACKOFF = timedelta(minutes=5)
+
+
+def connect_mailbox(conf: IntakeSettings) -> Mailbox:
+    """The configured mailbox: a local Maildir (``maildir``) or an IMAP server."""
+    if conf.maildir is not None:
+        return MaildirMailbox.connect(conf.maildir)
+    return ImapMailbox.connect(conf)
 
 
 def run_round(
@@ -102,27 +112,33 @@ def _inbox_batch(
     batch: list[Fetched],
     clock: Clock,
 ) -> Counts:
+    """The batch in one transaction, each message in a savepoint; the moves and the
+    progress written once at the end (the same commit, so a kill loses or repeats nothing)."""
     counts = Counts()
+    moves: list[tuple[int, str]] = []
     with transaction(factory) as session:
         last = store.progress(session, folder, uidvalidity, clock())
+        now = clock()
         for fetched in batch:
             if fetched.uid <= last:
                 continue  # another reader took it meanwhile
             now = clock()
             try:
                 with session.begin_nested():
-                    outcome, why = process.handle_inbox(
+                    outcome, why, target = process.handle_inbox(
                         session, intake, folder=folder, uidvalidity=uidvalidity, f=fetched, now=now
                     )
             except Exception as exc:  # noqa: BLE001 - bad mail must never stop intake
                 log.error("intake: UID %d in %s moved to %s: %s", fetched.uid, folder,
                           intake.conf.error_folder, _why(exc))  # fmt: skip
-                store.plan_move(session, folder, uidvalidity, fetched.uid, process.ERROR)
-                outcome, why = "error", None
-            store.advance(session, folder, fetched.uid, now)
+                outcome, why, target = "error", None, process.ERROR
+            moves.append((fetched.uid, target))
             counts.outcomes[outcome] += 1
             if why is not None:
                 counts.ignored[why] += 1
+        store.plan_moves(session, folder, uidvalidity, moves)
+        if moves:
+            store.advance(session, folder, moves[-1][0], now)
     return counts
 
 
@@ -212,7 +228,7 @@ def once(
     intake: Intake, factory: sessionmaker[Session], connect: Connector, clock: Clock
 ) -> Counts:
     """Connect, run one round, disconnect (``svarfrist intake --once``); IMAP errors raise."""
-    mailbox = Mailbox.connect(intake.conf)
+    mailbox = connect_mailbox(intake.conf)
     try:
         _prepare(mailbox, intake)
         counts = run_round(mailbox, intake, factory, connect, clock)
@@ -242,7 +258,7 @@ def forever(
     while not stop.is_set():
         mailbox: Mailbox | None = None
         try:
-            mailbox = Mailbox.connect(intake.conf)
+            mailbox = connect_mailbox(intake.conf)
             _prepare(mailbox, intake)
             while not stop.is_set():
                 counts = run_round(mailbox, intake, factory, connect, clock)
@@ -301,4 +317,4 @@ def summary(counts: Counts) -> str:
     return ", ".join(parts) or "nothing new"
 
 
-__all__ = ["Verdict", "forever", "once", "run_round"]
+__all__ = ["Verdict", "connect_mailbox", "forever", "once", "run_round"]

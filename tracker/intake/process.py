@@ -161,8 +161,9 @@ def _thread(session: Session, intake: Intake, mail: Mail) -> tuple[int, str] | N
 
 def handle_inbox(
     session: Session, intake: Intake, *, folder: str, uidvalidity: int, f: Fetched, now: datetime
-) -> tuple[str, str | None]:
-    """One message of the intake folder: (outcome, ignored reason); plans its move."""
+) -> tuple[str, str | None, str]:
+    """One message of the intake folder: (outcome, ignored reason, the folder it goes to:
+    DONE, IGNORED); the caller plans the move with the batch's (store.plan_moves)."""
     mail = parse(f.header)
     kind, why = verdict(mail, intake.own)
     outcome, target = "ignored", IGNORED
@@ -182,8 +183,7 @@ def handle_inbox(
             session, intake, folder=folder, uidvalidity=uidvalidity, f=f, mail=mail, now=now
         )
         target = IGNORED if outcome == "ignored" else DONE
-    store.plan_move(session, folder, uidvalidity, f.uid, target)
-    return outcome, why
+    return outcome, why, target
 
 
 def _citizen(
@@ -225,28 +225,26 @@ def _citizen(
         received_at=min(f.arrived_at, now),
         answer_promised=promise,
     )
-    ref = register.add(session, ctx, new)
-    found = store.by_ref(session, ref)
-    assert found is not None
-    inquiry_id = found[0]
+    inquiry = register.create(session, ctx, new)
+    ref, inquiry_id = inquiry.ref, inquiry.id
     ack_digest = digest(intake.key, intake.ack_message_id(inquiry_id).strip("<>"))
+    due = _promised(session, inquiry_id) if promise else None  # before the next flush
     store.remember(session, inquiry_id, [mine, ack_digest])
     if promise:
         payload = {"ref": ref, "folder": folder, "uidvalidity": uidvalidity, "uid": f.uid}
-        _enqueue_acknowledgement(session, inquiry_id, payload, now)
+        _enqueue_acknowledgement(session, inquiry_id, payload, due, now)
     return "registered", None
 
 
 def _enqueue_acknowledgement(
-    session: Session, inquiry_id: int, payload: dict[str, Any], now: datetime
+    session: Session,
+    inquiry_id: int,
+    payload: dict[str, Any],
+    due: datetime | None,
+    now: datetime,
 ) -> None:
     """The acknowledgement's row: the message's place (folder, UIDVALIDITY, UID), the ref and
     the promised deadline; the address is read from the message when it is sent."""
-    due = session.scalar(
-        select(Obligation.due_at).where(
-            Obligation.inquiry_id == inquiry_id, Obligation.rule == "answer"
-        )
-    )
     outbox.enqueue(
         session,
         key=store.acknowledgement_key(inquiry_id),
@@ -255,6 +253,19 @@ def _enqueue_acknowledgement(
         payload=payload | {"due_at": due.isoformat() if due is not None else None},
         send_at=now,
         inquiry_id=inquiry_id,
+    )
+
+
+def _promised(session: Session, inquiry_id: int) -> datetime | None:
+    """The ``answer`` deadline of an inquiry just registered: its obligation is still in the
+    session, waiting for the next flush (no query); else read back."""
+    for o in session.new:
+        if isinstance(o, Obligation) and o.inquiry_id == inquiry_id and o.rule == "answer":
+            return o.due_at
+    return session.scalar(
+        select(Obligation.due_at).where(
+            Obligation.inquiry_id == inquiry_id, Obligation.rule == "answer"
+        )
     )
 
 

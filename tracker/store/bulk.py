@@ -50,6 +50,8 @@ class InquiryRow(NamedTuple):
     closed_at: Any
     note: str | None
     created_at: Any
+    answer_promised: bool = False
+    answered_at: Any = None
 
 
 class PauseRow(NamedTuple):
@@ -70,7 +72,7 @@ _US_PER_DAY = 86_400_000_000
 _US_PER_MINUTE = 60_000_000
 _MINUTE_TEXT = [f"{m // 60:02d}:{m % 60:02d}:00.000000" for m in range(24 * 60)]
 # Rows per multi-row INSERT on SQLite: one statement step for many rows is cheaper than
-# executemany's step per row; 50 rows of 13 columns stay far below SQLite's 32,766 bound
+# executemany's step per row; 50 rows of 15 columns stay far below SQLite's 32,766 bound
 # parameters.
 ROWS_PER_STATEMENT = 50
 # Below this many rows rebuilding the indexes costs more than it saves.

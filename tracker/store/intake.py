@@ -111,11 +111,20 @@ def forget_days_before(session: Session, day: str) -> None:
     session.execute(delete(IntakeSenderDay).where(IntakeSenderDay.day < day))
 
 
-def plan_move(session: Session, folder: str, uidvalidity: int, uid: int, target: str) -> None:
+def plan_moves(
+    session: Session, folder: str, uidvalidity: int, moves: Sequence[tuple[int, str]]
+) -> None:
+    """Where these messages (UID, target) go once done: one statement for a batch."""
+    if not moves:
+        return
     session.execute(
-        upsert_insert(session)(IntakeMove)
-        .values(folder=folder, uidvalidity=uidvalidity, uid=uid, target=target)
-        .on_conflict_do_nothing(index_elements=["folder", "uidvalidity", "uid"])
+        upsert_insert(session)(IntakeMove).on_conflict_do_nothing(
+            index_elements=["folder", "uidvalidity", "uid"]
+        ),
+        [
+            {"folder": folder, "uidvalidity": uidvalidity, "uid": uid, "target": target}
+            for uid, target in moves
+        ],
     )
 
 

@@ -35,6 +35,7 @@ VIEW_COLUMNS = (
     *(INQUIRIES.c[name] for name in (
         "id", "ref", "channel", "department", "topic", "advisor", "callback_requested",
         "received_at", "replied_at", "called_back_at", "closed_at", "note", "purged_at",
+        "answer_promised", "answered_at",
     )),
     OBLIGATIONS.c.id.label("obligation_id"),
     *(OBLIGATIONS.c[name] for name in (
@@ -89,6 +90,9 @@ class InquiryView:
     purged_at: datetime | None
     obligations: tuple[ObligationView, ...]
     pauses: tuple[PauseView, ...] = ()
+    answer_promised: bool = False
+    """An acknowledgement promised an answer by a date (mail intake): the ``answer`` rule."""
+    answered_at: datetime | None = None
 
     @property
     def status(self) -> str:
@@ -127,6 +131,8 @@ def _view(
         purged_at=i.purged_at,
         obligations=tuple(obligation_view(o, now) for o in obligations),
         pauses=tuple(PauseView(start=p.start, end=p.end) for p in pauses),
+        answer_promised=bool(i.answer_promised),
+        answered_at=i.answered_at,
     )
 
 

@@ -105,6 +105,12 @@ def check_recipient(
 
 def add(session: Session, ctx: Context, new: NewInquiry) -> str:
     """Register an inquiry with its obligations and a ``created`` event; returns its ref."""
+    return create(session, ctx, new).ref
+
+
+def create(session: Session, ctx: Context, new: NewInquiry) -> Inquiry:
+    """:func:`add`, returning the new inquiry itself (flushed: it has its id), for a caller
+    that goes on writing rows of it (mail intake) without looking it up again."""
     settings = ctx.settings
     validate.channel(new.channel)
     validate.department(new.department, settings.departments)
@@ -150,7 +156,7 @@ def add(session: Session, ctx: Context, new: NewInquiry) -> str:
     for s in status.obligations:
         session.add(new_obligation(inquiry, s, ctx.calendar, ()))
     _event(session, ctx, inquiry, EventKind.CREATED, new.received_at)
-    return ref
+    return inquiry
 
 
 def reply(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:

@@ -46,4 +46,6 @@ def inquiry_document(view: InquiryView, *, full: bool = False) -> dict[str, Any]
         data["note"] = view.note
         data["purged_at"] = _time(view.purged_at)
         data["pauses"] = [{"start": _time(p.start), "end": _time(p.end)} for p in view.pauses]
+        data["answer_promised"] = view.answer_promised
+        data["answered_at"] = _time(view.answered_at)
     return data

@@ -42,9 +42,16 @@ COLUMNS = (
     "closed_at",
     "note",
     "pauses",
+    # Mail intake's promise (the acknowledgement's absolute answer date) and its fulfilment:
+    # last, so files written before them (twelve columns) import as they did.
+    "answer_promised",
+    "answered_at",
 )
 REQUIRED = ("received_at", "channel", "department")
-TIME_COLUMNS = ("received_at", "replied_at", "called_back_at", "closed_at")
+TIME_COLUMNS = ("received_at", "replied_at", "called_back_at", "closed_at", "answered_at")
+# Where the fulfilment times are in a row's values (COLUMNS order), after received_at.
+_FULFILMENT_CELLS = (7, 8, 9, 13)
+NOT_PROMISED = "answered_at: only an inquiry promised an answer date (answer_promised) is answered"
 BATCH = 5000
 # A row (with its quoted line breaks) is at most this long: far above any valid row (the
 # note is bounded by note_max_length), and small enough to hold in memory.
@@ -195,6 +202,8 @@ class Row(NamedTuple):
     closed_at: datetime | None
     note: str | None
     pauses: tuple[Pause, ...] = ()
+    answer_promised: bool = False
+    answered_at: datetime | None = None
 
 
 def _hidden(message: str, cell: str) -> str:
@@ -250,6 +259,7 @@ class RowChecker:
         if received is None or values[11].strip():
             raise BadInputError("no received_at, or pauses to check against the other times")
         replied, called, closed, note = values[7], values[8], values[9], values[10]
+        promised, answered = self._promise(values[12], values[13], received)
         kinds = self.kinds.get(values[2:7])
         if kinds is None:
             kinds = self._kinds(values)
@@ -273,8 +283,22 @@ class RowChecker:
                 else None,
                 validate.note(note, self.note_max) if note else None,  # "" is no note
                 (),
+                promised,
+                answered,
             ),
         )
+
+    @staticmethod
+    def _promise(flag: str, answered: str, received: datetime) -> tuple[bool, datetime | None]:
+        """``answer_promised`` and ``answered_at``; raises at the first bad one. Answered
+        without a promise is refused, as ``svarfrist answer`` refuses it."""
+        promised = bool(flag.strip()) and validate.parse_bool(flag.strip(), COLUMNS[12])
+        if not answered.strip():
+            return promised, None
+        if not promised:
+            raise BadInputError(NOT_PROMISED)
+        at = validate.parse_time(answered, "answered_at")
+        return promised, validate.not_before(at, received, "answered_at")
 
     def _kinds(self, values: tuple[str, ...]) -> _Kinds:
         """Channel, department, topic, advisor and call-back flag, each through its validator
@@ -296,7 +320,7 @@ class RowChecker:
     def _problems(self, values: Sequence[str]) -> Row | list[str]:
         """Every problem of the row, each naming its column (or the row, if it has none)."""
         problems: list[str] = []
-        received, replied, called_back, closed = self._times(values, problems)
+        received, replied, called_back, closed, answered = self._times(values, problems)
         channel = self._check(problems, "channel", values[2], validate.channel)
         department = self._check(
             problems, "department", values[3], validate.department, self.departments
@@ -310,6 +334,13 @@ class RowChecker:
         note = self._check(problems, "note", values[10], validate.note, self.note_max)
         ref = self._check(problems, "ref", values[0], validate.ref) if values[0].strip() else None
         pauses = self._pauses(values[11], received, closed, problems)
+        before = len(problems)
+        promised = bool(
+            values[12].strip()
+            and self._check(problems, "", values[12], validate.parse_bool, COLUMNS[12])
+        )
+        if answered is not None and not promised and len(problems) == before:
+            problems.append(NOT_PROMISED)
         if problems or received is None:
             return problems
         return Row(
@@ -325,6 +356,8 @@ class RowChecker:
             closed_at=closed,
             note=note or None,
             pauses=pauses,
+            answer_promised=promised,
+            answered_at=answered,
         )
 
     @staticmethod
@@ -343,7 +376,7 @@ class RowChecker:
             return None
 
     def _times(self, values: Sequence[str], problems: list[str]) -> list[datetime | None]:
-        """The four time columns; a fulfilment or closing before receipt is refused as the
+        """The five time columns; a fulfilment or closing before receipt is refused as the
         register refuses one (validate.not_before)."""
         received = None
         if not values[1].strip():
@@ -351,7 +384,8 @@ class RowChecker:
         else:
             received = self._check(problems, "", values[1], validate.parse_time, "received_at")
         times: list[datetime | None] = [received]
-        for column, cell in zip(TIME_COLUMNS[1:], (values[7], values[8], values[9]), strict=True):
+        cells = (values[i] for i in _FULFILMENT_CELLS)
+        for column, cell in zip(TIME_COLUMNS[1:], cells, strict=True):
             moment = None
             if cell.strip():
                 moment = self._check(problems, "", cell, validate.parse_time, column)

@@ -30,6 +30,7 @@ from tracker.transfer.csvio import BATCH, COLUMNS, TIME_COLUMNS
 from tracker.transfer.pauses import COLUMN as PAUSES
 from tracker.transfer.pauses import format_pauses
 
+PROMISED = "answer_promised"
 Spans = list[tuple[datetime, datetime | None]]
 
 
@@ -79,6 +80,7 @@ def _csv_rows(session: Session) -> Iterator[list[str]]:
     """Every inquiry as the CSV's cells, in :data:`COLUMNS` order."""
     for record in export_records(session):
         record["callback_requested"] = "true" if record["callback_requested"] else "false"
+        record[PROMISED] = "true" if record[PROMISED] else "false"
         record[PAUSES] = format_pauses(record[PAUSES])
         yield ["" if record[c] is None else record[c] for c in COLUMNS]
 
@@ -116,6 +118,7 @@ def write_json(session: Session, out: TextIO) -> int:
     count = 0
     for record in export_records(session):
         record["callback_requested"] = bool(record["callback_requested"])
+        record[PROMISED] = bool(record[PROMISED])
         for column in TIME_COLUMNS:
             record[column] = record[column] or None
         record[PAUSES] = [

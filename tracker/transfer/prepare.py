@@ -34,7 +34,7 @@ NO_ADVISOR = ["advisor: required, since no default_recipient is configured"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 _new = tuple.__new__
-_REPLY, _CALLBACK = Fulfilment.REPLY, Fulfilment.CALLBACK
+_REPLY, _CALLBACK, _ANSWER = Fulfilment.REPLY, Fulfilment.CALLBACK, Fulfilment.ANSWER
 _NOTHING_FULFILLED: Mapping[Fulfilment, int] = MappingProxyType({})
 
 
@@ -223,13 +223,16 @@ def _facts(row: Row) -> Facts:
     """A checked row as sla.decide takes it."""
     epoch, one = _EPOCH, _ONE_US
     replied, called, closed = row.replied_at, row.called_back_at, row.closed_at
+    answered = row.answered_at
     fulfilled: Mapping[Fulfilment, int] = _NOTHING_FULFILLED  # read only: shared when empty
-    if replied is not None or called is not None:
+    if replied is not None or called is not None or answered is not None:
         fulfilled = {}
         if replied is not None:
             fulfilled[_REPLY] = (replied - epoch) // one
         if called is not None:
             fulfilled[_CALLBACK] = (called - epoch) // one
+        if answered is not None:
+            fulfilled[_ANSWER] = (answered - epoch) // one
     # tuple.__new__ builds it in C (the NamedTuple's constructor is a Python call): one per row
     return _new(
         Facts,
@@ -240,7 +243,7 @@ def _facts(row: Row) -> Facts:
             fulfilled,
             None if closed is None else (closed - epoch) // one,
             row.pauses,
-            False,  # answer_promised: only intake's acknowledgement promises an answer date
+            row.answer_promised,  # intake's acknowledgement promised an answer date
         ),
     )
 
@@ -293,6 +296,8 @@ class _Preparer:
                         times[facts.closed_at],
                         row.note,
                         created,
+                        row.answer_promised,
+                        times.of(row.answered_at),
                     ),
                 )
             )

@@ -1,0 +1,156 @@
+"""Mail intake from a local Maildir (``[intake] maildir``): the same processing as IMAP, on
+a real Maildir on disk, acknowledgements to the aiosmtpd sink, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import mailbox
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from intake_world import DEPARTMENTS, HASH_KEY, citizen_mail
+from smtp_sink import Sink
+from sqlalchemy import Engine, select
+
+from tracker.config import IntakeSettings, Settings
+from tracker.intake import loop
+from tracker.intake.acknowledge import connector_of
+from tracker.intake.maildir import UIDLIST, MaildirMailbox
+from tracker.intake.process import Counts, Intake
+from tracker.store import schema
+from tracker.store.db import make_engine, session_factory
+from tracker.store.models import Inquiry
+
+OWN = "borgerservice@kommune.test"
+ARRIVED = datetime(2026, 11, 30, 8, 12, tzinfo=UTC)
+
+
+@dataclass
+class Local:
+    root: Path
+    sink: Sink
+    engine: Engine
+    settings: Settings
+
+    def deliver(self, raw: bytes, at: datetime = ARRIVED) -> None:
+        message = mailbox.MaildirMessage(raw)
+        message.set_date(at.timestamp())
+        mailbox.Maildir(self.root, create=True).add(message)
+
+    def round(self, now: datetime) -> Counts:
+        intake = Intake.of(self.settings)
+        factory = session_factory(self.engine)
+        return loop.once(intake, factory, connector_of(intake), lambda: now)
+
+    def inquiries(self) -> list[Inquiry]:
+        with session_factory(self.engine)() as session:
+            return list(session.scalars(select(Inquiry).order_by(Inquiry.id)))
+
+    def files(self, folder: str) -> int:
+        path = self.root if folder == "INBOX" else self.root / folder
+        return sum(1 for sub in ("new", "cur") for _ in (path / sub).glob("*"))
+
+
+@pytest.fixture
+def local(database_url: str, tmp_path: Path) -> Iterator[Local]:
+    sink = Sink().start()
+    engine = make_engine(database_url)
+    schema.upgrade(engine)
+    settings = Settings(
+        database_url=database_url,
+        mail_from=f"Fredericia Kommune <{OWN}>",
+        default_recipient="team@kommune.test",
+        smtp={"host": "127.0.0.1", "port": sink.port, "security": "none"},
+        intake=IntakeSettings(
+            maildir=tmp_path / "Maildir",
+            address=OWN,
+            default_department="Arbejdsmarked og Borgerservice",
+            departments=DEPARTMENTS,
+            hash_key=HASH_KEY,  # type: ignore[arg-type]
+        ),
+    )
+    try:
+        yield Local(root=tmp_path / "Maildir", sink=sink, engine=engine, settings=settings)
+    finally:
+        engine.dispose()
+        sink.stop()
+
+
+def test_a_maildir_goes_through_the_same_intake_as_an_imap_mailbox(local: Local) -> None:
+    local.deliver(citizen_mail(1, sender="anna@example.dk"))
+    local.deliver(citizen_mail(2, sender="bo@example.dk", to="byg@kommune.test"))
+    local.deliver(
+        citizen_mail(3, sender="ferie@example.dk", extra="Auto-Submitted: auto-replied\r\n")
+    )
+    now = ARRIVED + timedelta(minutes=5)
+    counts = local.round(now)
+    assert counts.outcomes["registered"] == 2 and counts.ignored["auto-submitted"] == 1
+    assert counts.outcomes["acknowledged"] == 2
+    inquiries = local.inquiries()
+    assert [(i.channel, i.department) for i in inquiries] == [
+        ("email", "Arbejdsmarked og Borgerservice"),
+        ("email", "Teknik og Miljø"),
+    ]
+    # The arrival time is the delivery time (the file's), the reply met at the hand-over.
+    assert inquiries[0].received_at == ARRIVED and inquiries[0].replied_at == now
+    assert sorted(m.rcpt[0] for m in local.sink.handler.received) == [
+        "anna@example.dk",
+        "bo@example.dk",
+    ]
+    kinds = {str(m.message["X-Svarfrist-Kind"]) for m in local.sink.handler.received}
+    assert kinds == {"acknowledgement"}
+    # Moved, never deleted: every file is in a sub-folder, the inbox is empty.
+    assert local.files("INBOX") == 0
+    assert local.files(".Svarfrist.Registreret") == 2 and local.files(".Svarfrist.Ignoreret") == 1
+
+
+def test_a_follow_up_attaches_and_nothing_is_read_twice(local: Local) -> None:
+    local.deliver(citizen_mail(1, sender="anna@example.dk"))
+    local.round(ARRIVED + timedelta(minutes=5))
+    follow_up = citizen_mail(
+        2, sender="anna@example.dk", extra="In-Reply-To: <citizen-1@example.dk>\r\n"
+    )
+    local.deliver(follow_up, ARRIVED + timedelta(hours=1))
+    counts = local.round(ARRIVED + timedelta(hours=1, minutes=5))
+    assert counts.outcomes["attached"] == 1 and counts.outcomes["registered"] == 0
+    again = local.round(ARRIVED + timedelta(hours=2))
+    assert again.total == 0
+    assert len(local.inquiries()) == 1 and len(local.sink.handler.received) == 1
+    assert local.files(".Svarfrist.Registreret") == 2
+
+
+def test_a_lost_uid_list_registers_no_mail_twice(local: Local) -> None:
+    """A new UIDVALIDITY: the folder is read again and each mail recognised by its hash."""
+    local.deliver(citizen_mail(1, sender="anna@example.dk"))
+    local.round(ARRIVED + timedelta(minutes=5))
+    # Put the mail back where it was and forget the numbering (a restored backup, say).
+    done = local.root / ".Svarfrist.Registreret"
+    for path in [*(done / "new").glob("*"), *(done / "cur").glob("*")]:
+        path.rename(local.root / path.parent.name / path.name)
+    (local.root / UIDLIST).unlink()
+    counts = local.round(ARRIVED + timedelta(minutes=10))
+    assert counts.outcomes["duplicate"] == 1 and len(local.inquiries()) == 1
+    assert len(local.sink.handler.received) == 1  # acknowledged once
+
+
+def test_the_maildir_numbers_files_in_delivery_order_and_keeps_the_numbers(
+    tmp_path: Path,
+) -> None:
+    box = MaildirMailbox.connect(tmp_path / "m")
+    maildir = mailbox.Maildir(tmp_path / "m")
+    for n, minutes in enumerate((30, 10, 20)):
+        message = mailbox.MaildirMessage(citizen_mail(n))
+        message.set_date((ARRIVED + timedelta(minutes=minutes)).timestamp())
+        maildir.add(message)
+    validity = box.open("INBOX")
+    fetched = box.fetch_after(0, 10)
+    assert [f.uid for f in fetched] == [1, 2, 3]
+    assert [f.arrived_at for f in fetched] == [ARRIVED + timedelta(minutes=m) for m in (10, 20, 30)]
+    assert all(f.header.endswith(b"\n\n") and b"Hej" not in f.header for f in fetched)
+    box.move([2], "Svarfrist/Registreret")
+    again = MaildirMailbox.connect(tmp_path / "m")
+    assert again.open("INBOX") == validity
+    assert [f.uid for f in again.fetch_after(0, 10)] == [1, 3]
+    assert again.exists("Svarfrist/Registreret") and not again.exists("Svarfrist/Fejl")
