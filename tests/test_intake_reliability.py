@@ -15,10 +15,9 @@ from conftest import SVARFRIST, clean_env
 from intake_world import World, citizen_mail, make_world, toml_for
 from sqlalchemy import func, select
 
+from tracker.notify import OUTCOMES_PER_COMMIT
 from tracker.store.db import read_only, session_factory
 from tracker.store.models import Inquiry
-
-from tracker.notify import OUTCOMES_PER_COMMIT
 
 pytestmark = pytest.mark.slow
 
