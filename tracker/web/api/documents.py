@@ -51,6 +51,9 @@ class InquiryDoc(InquiryItem):
     note: str | None
     purged_at: str | None
     pauses: list[PauseDoc]
+    answer_promised: bool
+    """An acknowledgement promised an answer by a date (mail intake): the ``answer`` rule."""
+    answered_at: str | None
 
 
 class InquiryPage(_Exact):
