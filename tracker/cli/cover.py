@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tracker.cli.common import format_time, now_of, out, parse_date, print_json
+from tracker.cli.common import now_of, out, parse_date, print_json
 from tracker.cli.database import add_common, context, database
 from tracker.core.cover import local_day
 from tracker.store import cover
 from tracker.store.db import read_only, session_factory, transaction
+from tracker.store.shapes import absence_document, team_document
 
 
 def _member(parser: argparse.ArgumentParser, *, required: bool, help_text: str) -> None:
@@ -79,16 +80,12 @@ def cmd_team_add(args: argparse.Namespace) -> int:
 def cmd_team_list(args: argparse.Namespace) -> int:
     with database() as engine, session_factory(read_only(engine))() as session:
         found = cover.teams(session)
-    rows = [
-        {"name": t.name, "members": list(t.members), "created_at": format_time(t.created_at)}
-        for t in found
-    ]
     if args.json:
-        print_json(rows)
+        print_json([team_document(t) for t in found])
         return 0
     for t in found:
         out(f"{t.name}  {', '.join(t.members) or 'no members'}")
-    if not rows:
+    if not found:
         out("no teams")
     return 0
 
@@ -124,24 +121,12 @@ def cmd_absence_list(args: argparse.Namespace) -> int:
     since = None if args.all else local_day(now_of(args))
     with database() as engine, session_factory(read_only(engine))() as session:
         found = cover.absences(session, since=since)
-    rows = [
-        {
-            "id": a.id,
-            "advisor": a.advisor,
-            "from": a.first.isoformat(),
-            "to": a.last.isoformat(),
-            "substitute": a.substitute,
-            "created_at": format_time(a.created_at),
-            "actor": a.actor,
-        }
-        for a in found
-    ]
     if args.json:
-        print_json(rows)
+        print_json([absence_document(a) for a in found])
         return 0
     for a in found:
         out(f"{a.id}  {_line(a)}")
-    if not rows:
+    if not found:
         out("no absences")
     return 0
 

@@ -105,7 +105,7 @@ def remove_team(session: Session, ctx: Context, name: str, members: Collection[s
     name = team_name(name)
     team = session.scalar(select(Team).where(Team.name == name))
     if team is None:
-        raise BadInputError(f"no team {name!r}")
+        raise BadInputError(f"no team {name!r}").coded("unknown")
     if members:
         gone = sorted({validate.address(m, "--member") for m in members})
         session.execute(

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from tracker.core.validate import local_time
+from tracker.store.cover import AbsenceInfo, TeamInfo
 from tracker.store.queries import InquiryView
 
 
@@ -49,3 +50,26 @@ def inquiry_document(view: InquiryView, *, full: bool = False) -> dict[str, Any]
         data["answer_promised"] = view.answer_promised
         data["answered_at"] = _time(view.answered_at)
     return data
+
+
+def absence_document(info: AbsenceInfo) -> dict[str, Any]:
+    """An absence as ``absence list --json`` and ``/api/v1/absences`` give it."""
+    return {
+        "id": info.id,
+        "advisor": info.advisor,
+        "from": info.first.isoformat(),
+        "to": info.last.isoformat(),
+        "substitute": info.substitute,
+        "created_at": _time(info.created_at),
+        "actor": info.actor,
+    }
+
+
+def team_document(info: TeamInfo) -> dict[str, Any]:
+    """A team as ``team list --json`` and ``/api/v1/teams`` give it."""
+    return {
+        "name": info.name,
+        "members": list(info.members),
+        "created_at": _time(info.created_at),
+        "actor": info.actor,
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tracker.web.api import inquiries, lookups
+from tracker.web.api import cover, inquiries, lookups
 from tracker.web.api.bodies import ERRORS
 from tracker.web.api.paths import PREFIX
 
@@ -18,4 +18,5 @@ def router() -> APIRouter:
     api = APIRouter(responses=ERRORS)
     api.include_router(inquiries.router)
     api.include_router(lookups.router)
+    api.include_router(cover.router)
     return api

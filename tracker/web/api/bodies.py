@@ -48,3 +48,21 @@ ERRORS: dict[int | str, dict[str, object]] = {
 
 class ActionBody(_Strict):
     at: str | None = Field(default=None, description="when it happened (ISO 8601; default now)")
+
+
+class AbsenceBody(_Strict):
+    """``absence add``'s arguments."""
+
+    advisor: str = Field(description="the absent advisor's e-mail address")
+    first: str = Field(alias="from", description="first day absent (YYYY-MM-DD)")
+    last: str = Field(alias="to", description="last day absent, inclusive (YYYY-MM-DD)")
+    substitute: str | None = Field(
+        default=None, description="who covers; without it the advisor's teams do"
+    )
+
+
+class TeamBody(_Strict):
+    """``team add``'s arguments: a new team, or members added to an existing one."""
+
+    name: str = Field(description="the team's name")
+    members: list[str] = Field(description="advisors' e-mail addresses (at least one)")
