@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +32,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.config import Settings, build_calendar, build_rules
+from tracker.config.offices import escalation_address
 from tracker.core.calendar import BusinessCalendar
 from tracker.core.reminders import (
     DigestItem,
@@ -74,6 +76,9 @@ class Services:
     factory: sessionmaker[Session]
     calendar: BusinessCalendar
     policy: ReminderPolicy
+    """The policy of a department with no escalation address of its own."""
+    policies: Mapping[str, ReminderPolicy]
+    """Per department escalated to an address of its own (``escalation_to`` as a table)."""
     delivery: DeliveryPolicy
     mail: MailConfig
     connect: Connector
@@ -91,15 +96,18 @@ def build_services(
     commands = {name: str(rule.fulfilled_by) for name, rule in rules.items()}
     key = settings.web.key()  # the web app's key: its /m/ route checks what this signs
     secret = key.get_secret_value() if key is not None else None
+    policy = ReminderPolicy(
+        window=reminders.window_schedule,
+        escalation_after_hours=reminders.escalation_after_hours,
+        escalation_to=escalation_address(reminders, ""),
+        digest_time=reminders.digest_time,
+    )
+    table = reminders.escalation_to if isinstance(reminders.escalation_to, dict) else {}
     return Services(
         factory=factory,
         calendar=build_calendar(settings),
-        policy=ReminderPolicy(
-            window=reminders.window_schedule,
-            escalation_after_hours=reminders.escalation_after_hours,
-            escalation_to=reminders.escalation_to,
-            digest_time=reminders.digest_time,
-        ),
+        policy=policy,
+        policies={d: replace(policy, escalation_to=to) for d, to in table.items()},
         delivery=DeliveryPolicy(
             retry=outbox.RetryPolicy(max_attempts=settings.daemon.max_attempts),
             lease=timedelta(seconds=settings.daemon.claim_lease_seconds),
@@ -250,7 +258,8 @@ def _decide_row(
     )
     deadline = Deadline(rule=rule, schedule=schedule, hours=hours, warn_at=warn_at, due_at=due_at)
     state, change = classify(deadline, met_at, now)
-    decision = decide(facts, svc.calendar, svc.policy, now, change)
+    policy = svc.policies.get(department, svc.policy)
+    decision = decide(facts, svc.calendar, policy, now, change)
     planned = [
         {
             "key": reminder.key,
