@@ -19,6 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
 
+from tracker.config import DEFAULT_OFFICE
 from tracker.errors import BadInputError
 from tracker.sla import Decision, Facts, Fulfilment, decide
 from tracker.store.bulk import InquiryRow, PauseRow
@@ -302,7 +303,12 @@ class _Preparer:
                 )
             )
             owned.append(
-                (new_row(Owner, (inquiry_id, row.department, received, row.pauses)), decisions)
+                (
+                    new_row(
+                        Owner, (inquiry_id, row.department, received, row.pauses, DEFAULT_OFFICE)
+                    ),
+                    decisions,
+                )
             )
             if row.pauses:
                 of = times.of
