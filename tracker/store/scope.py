@@ -125,6 +125,11 @@ class Scope:
             offices = _SOME.offices
         return Scope(departments=departments, offices=offices)
 
+    @property
+    def home_office(self) -> str | None:
+        """The one office in reach, where there is exactly one (a caller tied to it)."""
+        return next(iter(self.offices)) if self.offices and len(self.offices) == 1 else None
+
     def allows_office(self, office: str) -> bool:
         return self.offices is None or office in self.offices
 
