@@ -19,7 +19,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
 
-from tracker.config import DEFAULT_OFFICE
 from tracker.errors import BadInputError
 from tracker.sla import Decision, Facts, Fulfilment, decide
 from tracker.store.bulk import InquiryRow, PauseRow
@@ -299,14 +298,13 @@ class _Preparer:
                         created,
                         row.answer_promised,
                         times.of(row.answered_at),
+                        row.office,
                     ),
                 )
             )
             owned.append(
                 (
-                    new_row(
-                        Owner, (inquiry_id, row.department, received, row.pauses, DEFAULT_OFFICE)
-                    ),
+                    new_row(Owner, (inquiry_id, row.department, received, row.pauses, row.office)),
                     decisions,
                 )
             )
