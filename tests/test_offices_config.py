@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import date
@@ -153,3 +154,15 @@ def test_an_unknown_office_key_names_the_known_offices(
     assert resolve_office(settings, "nord") == "nord"
     with pytest.raises(BadInputError, match=r"unknown office 'vest' .*default, nord, syd"):
         resolve_office(settings, "vest")
+
+
+def test_config_show_shows_each_office_as_it_applies(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "svarfrist.toml"
+    path.write_text(TWO_OFFICES, encoding="utf-8")
+    result = run_cli("config", "show", "--json", env={"SVARFRIST_CONFIG": str(path)})
+    assert result.returncode == 0, result.stderr
+    offices = json.loads(result.stdout)["offices"]
+    assert sorted(offices) == ["nord", "syd"]
+    assert offices["nord"]["default_recipient"] == "nord@example.dk"
+    assert offices["syd"]["default_recipient"] == "top@example.dk"  # inherited
+    assert offices["syd"]["rules"]["reply"]["hours"] == 48
