@@ -160,3 +160,14 @@ def test_an_existing_register_upgrades_with_init_and_keeps_every_deadline(
     assert after == before
     assert {v["office"] for v in after.values()} == {"default"}
     assert cli.json("recompute", "--now", NOW)["moved"] == []
+
+
+def test_due_and_calendar_take_the_office_s_calendar_and_rules(cli: Cli) -> None:
+    args = ("due", "--rule", "callback", "--received", RECEIVED)
+    assert cli.json(*args)["due_at"] == "2026-12-08T10:00:00+01:00"
+    assert cli.json(*args, "--office", "nord")["due_at"] == "2027-01-04T10:00:00+01:00"
+    closed = cli.json("calendar", "--year", "2026", "--office", "nord")
+    top = cli.json("calendar", "--year", "2026")
+    assert "2026-12-07" in str(closed) and "2026-12-07" not in str(top)
+    unknown = cli(*args, "--office", "vest")
+    assert unknown.returncode == 2 and "unknown office 'vest'" in unknown.stderr
