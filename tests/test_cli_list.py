@@ -104,8 +104,8 @@ def test_list_json_keeps_its_shape_and_received_order(
     items = json.loads(run_cli("list", "--state", "all", "--json", "--now", NOW, env=env).stdout)
     assert [i["ref"] for i in items] == ["2026-000001", "2026-000002", "2026-000003"]
     assert set(items[0]) == {
-        "ref", "channel", "department", "topic", "advisor", "callback_requested", "received_at",
-        "status", "closed_at", "replied_at", "called_back_at", "obligations",
+        "ref", "channel", "office", "department", "topic", "advisor", "callback_requested",
+        "received_at", "status", "closed_at", "replied_at", "called_back_at", "obligations",
     }  # fmt: skip
     filtered = run_cli("list", "--json", "--department", "Diverse", "--now", NOW, env=env)
     assert [i["ref"] for i in json.loads(filtered.stdout)] == ["2026-000001"]

@@ -372,6 +372,7 @@ def register_rows(draw: st.DrawFn) -> tuple[list[str], list[dict[str, str]]]:
                 "pauses": pause_cell(received, draw(pause_offsets(closed))),
                 "answer_promised": "true" if promised else "false",
                 "answered_at": (draw(later) or "") if promised else "",
+                "office": "default",  # an export names every row's office
             }
         )
     return topics, rows

@@ -47,11 +47,11 @@ class ConflictError(BadInputError):
 class OutOfScopeError(BadInputError):
     """The caller may not use this department (``web.restrict_departments``; HTTP 403)."""
 
-    def __init__(self, department: str) -> None:
-        super().__init__(f"department {department!r} is not one of yours")
+    def __init__(self, department: str, field: str = "department") -> None:
+        super().__init__(f"{field} {department!r} is not one of yours")
         self.department = department
-        self.field = "department"
-        self.code = "department_scope"
+        self.field = field
+        self.code = f"{field}_scope"
 
 
 def about(field: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:

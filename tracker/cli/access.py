@@ -10,12 +10,14 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from tracker.cli.common import format_time, out, print_json, settings
+from tracker.cli.common import format_time, offices, out, print_json, settings
 from tracker.cli.database import database
+from tracker.config import resolve_office
 from tracker.errors import BadInputError
 from tracker.store import access
 from tracker.store.access import Role
 from tracker.store.db import read_only, session_factory, transaction
+from tracker.store.scope import ALL_OFFICES
 
 ROLES = [r.value for r in Role]
 
@@ -41,6 +43,22 @@ def _department_option(parser: argparse.ArgumentParser) -> None:
         metavar="D",
         help=DEPARTMENT_HELP,
     )
+    parser.add_argument(
+        "--office",
+        metavar="KEY",
+        help="the office it works in: it sees and acts only on that office's inquiries "
+        "(default every office)",
+    )
+
+
+def _tie(args: argparse.Namespace) -> tuple[str, list[str]]:
+    """The office given (``*``: every office) and the departments ``--department`` may name:
+    that office's, or every office's."""
+    if args.office is None:
+        known = [d for o in offices().values() for d in o.settings.departments]
+        return ALL_OFFICES, known
+    key = resolve_office(settings(), args.office)
+    return key, list(offices()[key].settings.departments)
 
 
 def _departments_text(departments: Any) -> str:
@@ -81,6 +99,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     from tracker.web.auth import new_token, token_digest
 
     token = new_token()
+    office, configured = _tie(args)
     with database() as engine, transaction(session_factory(engine)) as session:
         access.add_token(
             session,
@@ -89,7 +108,8 @@ def cmd_token_create(args: argparse.Namespace) -> int:
             digest=token_digest(token),
             now=_clock(),
             departments=args.departments,
-            configured=settings().departments,
+            configured=configured,
+            office=office,
         )
     sys.stderr.write(f"token {args.name!r} ({args.role}): shown this once, keep it safe\n")
     out(token)
@@ -107,6 +127,7 @@ def cmd_token_list(args: argparse.Namespace) -> int:
             "last_used_at": format_time(t.last_used_at),
             "revoked_at": format_time(t.revoked_at),
             "departments": list(t.departments),
+            "office": t.office,
         }
         for t in found
     ]
@@ -149,6 +170,7 @@ def read_password() -> str:
 def cmd_user_add(args: argparse.Namespace) -> int:
     from tracker.web.auth import hash_password
 
+    office, configured = _tie(args)
     password_hash = hash_password(read_password())
     with database() as engine, transaction(session_factory(engine)) as session:
         email = access.add_user(
@@ -158,7 +180,8 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             password_hash=password_hash,
             now=_clock(),
             departments=args.departments,
-            configured=settings().departments,
+            configured=configured,
+            office=office,
         )
     out(f"user {email} ({args.role}) added")
     return 0
@@ -174,6 +197,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
             "created_at": format_time(u.created_at),
             "last_login_at": format_time(u.last_login_at),
             "departments": list(u.departments),
+            "office": u.office,
             "sso": u.sso,
         }
         for u in found

@@ -9,7 +9,14 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
-from tracker.config import Settings, build_calendar, build_rules, load_settings
+from tracker.config import (
+    Office,
+    Settings,
+    build_calendar,
+    build_offices,
+    build_rules,
+    load_settings,
+)
 from tracker.core import validate
 from tracker.core.calendar import BusinessCalendar
 from tracker.errors import BadInputError
@@ -63,6 +70,13 @@ def calendar() -> BusinessCalendar:
 @cache
 def rules() -> dict[str, Rule]:
     return build_rules(settings())
+
+
+@cache
+def offices() -> dict[str, Office]:
+    """Every configured office, built once per command (the ``default`` office's calendar
+    and rules are :func:`calendar` and :func:`rules`, built from the same settings)."""
+    return build_offices(settings())
 
 
 def parse_time(text: str, option: str) -> datetime:

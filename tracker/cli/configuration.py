@@ -12,7 +12,15 @@ import argparse
 from typing import Any
 
 from tracker.cli.common import ArgumentParser, out, print_json, settings
-from tracker.config import Settings, build_rules, build_schedules, masked_url
+from tracker.config import (
+    Office,
+    OfficeSettings,
+    Settings,
+    build_offices,
+    build_rules,
+    build_schedules,
+    masked_url,
+)
 from tracker.core.calendar import WEEKDAY_NAMES_EN, Schedule, format_minutes
 from tracker.core.shapes import format_hours
 from tracker.sla import Rule
@@ -42,7 +50,18 @@ def effective(values: Settings) -> dict[str, Any]:
     data["schedules"] = {
         name: _schedule(schedule) for name, schedule in build_schedules(values).items()
     }
+    data["offices"] = {
+        key: _office(office) for key, office in build_offices(values).items() if key != "default"
+    }
     return data
+
+
+def _office(office: Office) -> dict[str, Any]:
+    """An office's keys as they apply to it (its own, else the top level's)."""
+    view = office.settings.model_dump(mode="json", include=set(OfficeSettings.model_fields))
+    view["rules"] = {name: _rule(rule) for name, rule in office.rules.items()}
+    view["schedules"] = {name: _schedule(s) for name, s in office.schedules.items()}
+    return view
 
 
 def _rule(rule: Rule) -> dict[str, Any]:

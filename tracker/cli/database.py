@@ -21,19 +21,39 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 
-from tracker.cli.common import calendar, rules, settings
-from tracker.config import config_path
+from tracker.cli.common import offices, settings
+from tracker.config import DEFAULT_OFFICE, config_path, resolve_office
 from tracker.core import validate
 from tracker.errors import BadInputError, EnvironmentFailure
 from tracker.store import schema
 from tracker.store.db import database_files, make_engine, sqlite_path
 from tracker.store.register import Context
+from tracker.store.scope import EVERYTHING, Scope
 
 
 def add_common(parser: argparse.ArgumentParser, *, writes: bool) -> None:
     parser.add_argument("--now", help="behave as if it were this time (ISO 8601)")
     if writes:
         parser.add_argument("--actor", help="who does this, for the audit trail (default $USER)")
+
+
+def add_office(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--office KEY``: ``what`` the option does (an office of ``[offices]``, or default)."""
+    parser.add_argument("--office", help=f"{what} (a key of [offices], or default)")
+
+
+def office_of(args: argparse.Namespace) -> str:
+    """The ``--office`` given (default: ``default``); an unknown one is exit 2 naming the
+    known offices."""
+    return resolve_office(settings(), getattr(args, "office", None))
+
+
+def office_scope(args: argparse.Namespace) -> Scope:
+    """Every inquiry, or with ``--office`` that office's alone."""
+    given = getattr(args, "office", None)
+    if given is None:
+        return EVERYTHING
+    return EVERYTHING.narrowed_to_office(resolve_office(settings(), given))
 
 
 @contextmanager
@@ -90,10 +110,12 @@ def os_user() -> str | None:
 def context(args: argparse.Namespace, now: datetime) -> Context:
     """The operation context; the real clock is read here, once, unless ``now`` is it."""
     recorded = now if not getattr(args, "now", None) else datetime.now(UTC)
+    default = offices()[DEFAULT_OFFICE]  # the top level, with [offices.default] if given
     return Context(
-        settings=settings(),
-        calendar=calendar(),
-        rules=rules(),
+        settings=default.settings,
+        calendar=default.calendar,
+        rules=default.rules,
+        offices=offices(),
         actor=actor_of(args),
         now=now,
         recorded_at=recorded,

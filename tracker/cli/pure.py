@@ -6,15 +6,15 @@ import argparse
 from typing import Any
 
 from tracker.cli.common import (
-    calendar,
     format_time,
     now_of,
+    offices,
     out,
     parse_time,
     print_json,
-    rules,
     settings,
 )
+from tracker.config import Office, resolve_office
 from tracker.core import validate
 from tracker.core.calendar import WEEKDAY_NAMES_DA
 from tracker.core.explain import explain
@@ -32,12 +32,14 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     due.add_argument("--received", required=True, help="ISO 8601 time received")
     due.add_argument("--json", action="store_true", help="print JSON instead of text")
     due.add_argument("--explain", action="store_true", help="show skipped days and why")
+    due.add_argument("--office", help="on this office's calendar and rules (default default)")
     due.set_defaults(handler=cmd_due)
 
     cal = sub.add_parser("calendar", help="the closed days of a year")
     cal.add_argument("--year", type=int, help="the year, 1900-2100 (default this year)")
     cal.add_argument("--now", help="as if it were this time (for the default year)")
     cal.add_argument("--json", action="store_true", help="print JSON instead of text")
+    cal.add_argument("--office", help="this office's closed days (default default)")
     cal.set_defaults(handler=cmd_calendar)
 
 
@@ -53,6 +55,11 @@ def _hours(text: str | None, option: str) -> float | None:
     return value
 
 
+def _office(args: argparse.Namespace) -> Office:
+    """The office of ``--office`` (default ``default``): its calendar and rules."""
+    return offices()[resolve_office(settings(), getattr(args, "office", None))]
+
+
 def resolve_rule(args: argparse.Namespace) -> Rule:
     hours = _hours(args.hours, "--hours")
     warn = _hours(args.warn_before, "--warn-before")
@@ -61,8 +68,8 @@ def resolve_rule(args: argparse.Namespace) -> Rule:
             raise BadInputError("give --rule R, or --hours N with --schedule S")
         base = Rule(name="", hours=hours, schedule=args.schedule)
     else:
-        base = get_rule(rules(), args.rule)
-    calendar().schedule(args.schedule or base.schedule)  # unknown schedule: clear error
+        base = get_rule(_office(args).rules, args.rule)
+    _office(args).calendar.schedule(args.schedule or base.schedule)  # unknown schedule: clear error
     return Rule(
         name=base.name,
         hours=base.hours if hours is None else hours,
@@ -81,8 +88,9 @@ def cmd_due(args: argparse.Namespace) -> int:
     except OverflowError:  # year 1 local time is before datetime's first UTC instant
         raise BadInputError(f"--received: {args.received} is out of range") from None
     try:
-        dl = deadline(calendar(), rule, received)
-        why = explain(calendar(), received, rule.hours, rule.schedule) if args.explain else None
+        cal = _office(args).calendar
+        dl = deadline(cal, rule, received)
+        why = explain(cal, received, rule.hours, rule.schedule) if args.explain else None
     except NoWorkingTimeError as exc:
         # More hours than the schedule has in its search bound: the user's input, not a
         # failure of the environment.
@@ -105,8 +113,9 @@ def cmd_due(args: argparse.Namespace) -> int:
 
 
 def cmd_calendar(args: argparse.Namespace) -> int:
-    year = args.year if args.year is not None else now_of(args).astimezone(calendar().tz).year
-    days = calendar().closed_days(validate.calendar_year(year, "--year"))
+    cal = _office(args).calendar
+    year = args.year if args.year is not None else now_of(args).astimezone(cal.tz).year
+    days = cal.closed_days(validate.calendar_year(year, "--year"))
     if args.json:
         print_json(calendar_document(days, settings().reminders.language))
         return 0

@@ -21,14 +21,25 @@ from tracker.cli.common import (
     calendar,
     format_time,
     now_of,
+    offices,
     out,
     parse_time,
     print_json,
     settings,
 )
-from tracker.cli.database import actor_of, add_common, context, database, warn_if_exposed
+from tracker.cli.database import (
+    actor_of,
+    add_common,
+    add_office,
+    context,
+    database,
+    office_of,
+    office_scope,
+    warn_if_exposed,
+)
 from tracker.cli.render import list_row, print_list, print_moves, print_view, view_json
 from tracker.cli.terminal import escape_controls
+from tracker.config import office_settings
 from tracker.core import validate
 from tracker.sla import Channel
 from tracker.store import history, outbox, queries, register, schema
@@ -84,6 +95,7 @@ def _add_add(sub: argparse._SubParsersAction[Any]) -> None:
     )
     add.add_argument("--note", help="free text; never mailed, logged or reported; purged")
     add.add_argument("--json", action="store_true", help="print the inquiry as JSON")
+    add_office(add, "the office it came to: its calendar, rules and departments")
     add_common(add, writes=True)
     add.set_defaults(handler=cmd_add)
 
@@ -109,6 +121,7 @@ def _add_reading(sub: argparse._SubParsersAction[Any]) -> None:
     show = sub.add_parser("show", help="one inquiry with its obligations")
     show.add_argument("ref", help="the inquiry's ref, e.g. 2026-000001")
     show.add_argument("--json", action="store_true", help="as JSON, with the note and pauses")
+    add_office(show, "only if it is this office's inquiry")
     add_common(show, writes=False)
     show.set_defaults(handler=cmd_show)
 
@@ -123,6 +136,7 @@ def _add_reading(sub: argparse._SubParsersAction[Any]) -> None:
     lst.add_argument("--advisor", help="only this advisor's inquiries (e-mail address)")
     lst.add_argument("--department", help="only this configured department's inquiries")
     lst.add_argument("--json", action="store_true", help="as a JSON array, oldest received first")
+    add_office(lst, "only this office's inquiries")
     add_common(lst, writes=False)
     lst.set_defaults(handler=cmd_list)
 
@@ -135,6 +149,7 @@ def _add_maintenance(sub: argparse._SubParsersAction[Any]) -> None:
     rec = sub.add_parser("recompute", help="recompute open obligations after a rule change")
     rec.add_argument("--dry-run", action="store_true", help="list what would move; write nothing")
     rec.add_argument("--json", action="store_true", help="as JSON")
+    add_office(rec, "recompute only this office's inquiries")
     add_common(rec, writes=True)
     rec.set_defaults(handler=cmd_recompute)
 
@@ -193,6 +208,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         callback_requested=args.callback,
         ref=args.ref,
         note=args.note,
+        office=office_of(args),
     )
     ctx = context(args, now)
     with database() as engine, transaction(session_factory(engine)) as session:
@@ -219,7 +235,7 @@ def cmd_fulfil(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     now = now_of(args)
     with database() as engine, session_factory(read_only(engine))() as session:
-        view = queries.show(session, args.ref, now)
+        view = queries.show(session, args.ref, now, office_scope(args))
         failed = outbox.delivery_failures(session, [view.ref])  # reminder e-mails (issue 4)
         trail = history.history(session, view.ref)
     if args.json:
@@ -275,12 +291,22 @@ def cmd_list(args: argparse.Namespace) -> int:
     state = queries.ListState(args.state)
     advisor = validate.advisor(args.advisor) if args.advisor else None
     department = args.department
+    scope = office_scope(args)
     if department is not None:
-        validate.department(department, settings().departments)
+        known = office_settings(settings(), office_of(args)).departments
+        if args.office is None:  # any office's department
+            known = [d for o in offices().values() for d in o.settings.departments]
+        validate.department(department, known)
     with database() as engine, session_factory(read_only(engine))() as session:
         failed = outbox.delivery_failures(session)  # reminder e-mails (issue 4)
         views = queries.list_inquiries(
-            session, state, now, advisor, department=department, by_deadline=not args.json
+            session,
+            state,
+            now,
+            advisor,
+            department=department,
+            by_deadline=not args.json,
+            scope=scope,
         )
         if args.json:  # docs/contract.md: received order, as it always was
             _stream_json_array(view_json(v) | delivery.failures_json(failed, v.ref) for v in views)
@@ -355,13 +381,14 @@ def cmd_undo(args: argparse.Namespace) -> int:
 
 def cmd_recompute(args: argparse.Namespace) -> int:
     ctx = context(args, now_of(args))
+    office = office_of(args) if args.office is not None else None
     with database() as engine:
         if args.dry_run:  # a session that is never committed: rolled back on close
             with session_factory(engine)() as session:
-                moves = recompute(session, ctx, dry_run=True)
+                moves = recompute(session, ctx, dry_run=True, office=office)
         else:
             with transaction(session_factory(engine)) as session:
-                moves = recompute(session, ctx, dry_run=False)
+                moves = recompute(session, ctx, dry_run=False, office=office)
     if args.json:
         print_json(
             {

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.cli.common import now_of, out
-from tracker.cli.database import add_common, context, database
+from tracker.cli.database import add_common, add_office, context, database, office_of
 from tracker.errors import BadInputError
 from tracker.store.db import read_only, session_factory, transaction
 from tracker.transfer import export, importer
@@ -28,6 +28,7 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     imp = sub.add_parser("import", help="bulk import CSV; all rows or none")
     imp.add_argument("file", help="CSV file (UTF-8, comma or semicolon separated)")
     imp.add_argument("--dry-run", action="store_true", help="validate only; write nothing")
+    add_office(imp, "the office the rows are for (a row's office column, if any, must say it)")
     add_common(imp, writes=True)
     imp.set_defaults(handler=cmd_import)
 
@@ -44,6 +45,7 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
         help="CSV for a spreadsheet (Danish Excel: BOM, ';', formula-like cells neutralised); "
         "not for import",
     )
+    add_office(exp, "only this office's inquiries")
     exp.set_defaults(handler=cmd_export)
 
 
@@ -65,7 +67,7 @@ class _TerminalProgress:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    ctx = context(args, now_of(args))
+    ctx = context(args, now_of(args)).office(office_of(args))
     progress = _TerminalProgress() if sys.stderr.isatty() else None
     path = Path(args.file)
     try:
@@ -91,11 +93,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     if args.excel and args.format != "csv":
         raise BadInputError("--excel is CSV for a spreadsheet: not with --format json")
+    office = office_of(args) if args.office is not None else None
     with database() as engine, session_factory(read_only(engine))() as session:
         if args.excel:
-            export.write_excel(session, sys.stdout)
+            export.write_excel(session, sys.stdout, office)
         elif args.format == "json":
-            export.write_json(session, sys.stdout)
+            export.write_json(session, sys.stdout, office)
         else:
-            export.write_csv(session, sys.stdout)
+            export.write_csv(session, sys.stdout, office)
     return 0

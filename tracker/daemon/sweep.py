@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.config import Settings, build_calendar, build_rules
+from tracker.config import DEFAULT_OFFICE, Office, Settings, build_offices, build_rules
+from tracker.config.offices import escalation_address
 from tracker.core.calendar import BusinessCalendar
 from tracker.core.reminders import (
     DigestItem,
@@ -68,12 +70,51 @@ DIGEST_DONE = "digest"
 
 
 @dataclass(frozen=True, kw_only=True)
+class OfficeServices:
+    """One office's reminders: its calendar (closed days, sending window), its policy, per
+    department where ``escalation_to`` is a table, and its default recipient."""
+
+    key: str
+    calendar: BusinessCalendar
+    policy: ReminderPolicy
+    """The policy of a department with no escalation address of its own."""
+    policies: Mapping[str, ReminderPolicy]
+    """Per department escalated to an address of its own (``escalation_to`` as a table)."""
+    default_recipient: str | None
+
+    def policy_of(self, department: str) -> ReminderPolicy:
+        return self.policies.get(department, self.policy)
+
+
+def office_services(office: Office) -> OfficeServices:
+    reminders = office.settings.reminders
+    policy = ReminderPolicy(
+        window=reminders.window_schedule,
+        escalation_after_hours=reminders.escalation_after_hours,
+        escalation_to=escalation_address(reminders, ""),
+        digest_time=reminders.digest_time,
+    )
+    table = reminders.escalation_to if isinstance(reminders.escalation_to, dict) else {}
+    return OfficeServices(
+        key=office.key,
+        calendar=office.calendar,
+        policy=policy,
+        policies={d: replace(policy, escalation_to=to) for d, to in table.items()},
+        default_recipient=office.settings.default_recipient,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class Services:
     """Everything a sweep needs, built once from the settings."""
 
     factory: sessionmaker[Session]
     calendar: BusinessCalendar
+    """The office ``default``'s (the top level's): the monthly report's."""
     policy: ReminderPolicy
+    offices: Mapping[str, OfficeServices]
+    """Each office's reminders; an inquiry of an office no longer configured is planned
+    as the office ``default``'s."""
     delivery: DeliveryPolicy
     mail: MailConfig
     connect: Connector
@@ -85,6 +126,8 @@ def build_services(
     settings: Settings, factory: sessionmaker[Session], connect: Connector | None = None
 ) -> Services:
     rules = build_rules(settings)
+    offices = {key: office_services(o) for key, o in build_offices(settings).items()}
+    default = offices[DEFAULT_OFFICE]
     reminders = settings.reminders
     smtp = settings.smtp
     password = smtp.password.get_secret_value() if smtp.password is not None else None
@@ -93,13 +136,9 @@ def build_services(
     secret = key.get_secret_value() if key is not None else None
     return Services(
         factory=factory,
-        calendar=build_calendar(settings),
-        policy=ReminderPolicy(
-            window=reminders.window_schedule,
-            escalation_after_hours=reminders.escalation_after_hours,
-            escalation_to=reminders.escalation_to,
-            digest_time=reminders.digest_time,
-        ),
+        calendar=default.calendar,
+        policy=default.policy,
+        offices=offices,
         delivery=DeliveryPolicy(
             retry=outbox.RetryPolicy(max_attempts=settings.daemon.max_attempts),
             lease=timedelta(seconds=settings.daemon.claim_lease_seconds),
@@ -124,7 +163,7 @@ def build_services(
                 ca_file=smtp.ca_file,
             )
         ),
-        default_recipient=settings.default_recipient,
+        default_recipient=default.default_recipient,
         settings=settings,
     )
 
@@ -189,6 +228,7 @@ _COLUMNS = (
     Inquiry.department,
     Inquiry.advisor,
     Inquiry.received_at,
+    Inquiry.office,
 )
 
 
@@ -234,7 +274,8 @@ def _decide_row(
 ) -> tuple[str, datetime | None, list[dict[str, Any]]]:
     """Pure: the obligation's state at ``now``, its next check and the outbox rows to add."""
     (oid, rule, schedule, hours, warn_at, due_at, met_at, _, _) = row[:9]
-    inquiry_id, ref, department, advisor, received_at = row[9:]
+    inquiry_id, ref, department, advisor, received_at, office_key = row[9:]
+    office = svc.offices.get(office_key) or svc.offices[DEFAULT_OFFICE]
     facts = ObligationFacts(
         obligation_id=oid,
         inquiry_id=inquiry_id,
@@ -242,7 +283,7 @@ def _decide_row(
         rule=rule,
         schedule=schedule,
         department=department,
-        recipient=advisor or svc.default_recipient,
+        recipient=advisor or office.default_recipient,
         received_at=received_at,
         warn_at=warn_at,
         due_at=due_at,
@@ -250,7 +291,8 @@ def _decide_row(
     )
     deadline = Deadline(rule=rule, schedule=schedule, hours=hours, warn_at=warn_at, due_at=due_at)
     state, change = classify(deadline, met_at, now)
-    decision = decide(facts, svc.calendar, svc.policy, now, change)
+    # The office's calendar and sending window, and its department's escalation address.
+    decision = decide(facts, office.calendar, office.policy_of(department), now, change)
     planned = [
         {
             "key": reminder.key,
@@ -269,16 +311,28 @@ def _decide_row(
 
 
 def plan_digests(svc: Services, now: datetime) -> int:
-    """Today's digests, once, after the digest time; none if the window has closed today."""
-    cal = svc.calendar
+    """Each office's digests of today (on its own calendar, digest time and window)."""
+    if len(svc.offices) == 1:  # one office: every inquiry is its (no office filter)
+        return _plan_office_digests(svc, svc.offices[DEFAULT_OFFICE], now, only=False)
+    return sum(_plan_office_digests(svc, o, now, only=True) for o in svc.offices.values())
+
+
+def _plan_office_digests(
+    svc: Services, office: OfficeServices, now: datetime, *, only: bool
+) -> int:
+    """Today's digests, once, after the digest time; none if the window has closed today.
+    ``only``: of the office's inquiries alone (several offices)."""
+    cal = office.calendar
+    policy = office.policy
+    done_key = DIGEST_DONE if office.key == DEFAULT_OFFICE else f"{DIGEST_DONE}:{office.key}"
     # The digest day is the local (Europe/Copenhagen) date.
     today = now.astimezone(cal.tz).date()
-    at = digest_at(cal, svc.policy, today)
+    at = digest_at(cal, policy, today)
     if at is None or now < at:
         return 0
-    send_at = cal.next_working_instant(now, svc.policy.window)
+    send_at = cal.next_working_instant(now, policy.window)
     with transaction(svc.factory) as session:
-        done = outbox.get_state(session, DIGEST_DONE)
+        done = outbox.get_state(session, done_key)
         if done is not None and (done.value or {}).get("day") == today.isoformat():
             return 0
         made = 0
@@ -294,18 +348,22 @@ def plan_digests(svc: Services, now: datetime) -> int:
                 )
                 .join(Inquiry, Obligation.inquiry_id == Inquiry.id)
                 # Partial index (due_at) WHERE met_at IS NULL: open obligations due by tonight.
-                .where(Obligation.met_at.is_(None), Obligation.due_at < tomorrow)
+                .where(
+                    Obligation.met_at.is_(None),
+                    Obligation.due_at < tomorrow,
+                    Inquiry.office == office.key if only else true(),
+                )
             ).all()
             items = [
                 DigestItem(
                     ref=ref,
                     rule=rule,
                     department=department,
-                    recipient=advisor or svc.default_recipient or "",
+                    recipient=advisor or office.default_recipient or "",
                     due_at=due,
                 )
                 for rule, due, ref, department, advisor in rows
-                if due is not None and (advisor or svc.default_recipient)
+                if due is not None and (advisor or office.default_recipient)
             ]
             for digest in digests(items, today, now):
                 made += outbox.enqueue(
@@ -317,7 +375,7 @@ def plan_digests(svc: Services, now: datetime) -> int:
                     send_at=send_at,
                     created_at=now,
                 )
-        outbox.put_state(session, DIGEST_DONE, now, {"day": today.isoformat(), "digests": made})
+        outbox.put_state(session, done_key, now, {"day": today.isoformat(), "digests": made})
     return made
 
 

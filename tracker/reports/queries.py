@@ -57,6 +57,8 @@ class GroupBy(StrEnum):
     ADVISOR = "advisor"
     TOPIC = "topic"
     MONTH = "month"
+    OFFICE = "office"
+    """The inquiry's office (tracker.config.offices): offices side by side."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -51,6 +51,8 @@ class TokenInfo:
     last_used_at: datetime | None
     revoked_at: datetime | None
     departments: tuple[str, ...] = ()
+    office: str = "*"
+    """The office it may see; ``*``: every office (tracker.store.scope)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +62,7 @@ class UserInfo:
     created_at: datetime
     last_login_at: datetime | None
     departments: tuple[str, ...] = ()
+    office: str = "*"
     sso: bool = False
     """The row is single sign-on's: no local password."""
 
@@ -86,11 +89,12 @@ _TOKEN_INFO = select(
     ApiToken.last_used_at,
     ApiToken.revoked_at,
     ApiToken.departments,  # the caller's scope (tracker.store.scope)
+    ApiToken.office,
 )
 
 
 def _token_info(
-    row: ApiToken | Row[str, str, datetime, datetime | None, datetime | None, str],
+    row: ApiToken | Row[str, str, datetime, datetime | None, datetime | None, str, str],
 ) -> TokenInfo:
     return TokenInfo(
         name=row.name,
@@ -99,6 +103,7 @@ def _token_info(
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
         departments=decode_departments(row.departments),
+        office=row.office,
     )
 
 
@@ -111,6 +116,7 @@ def add_token(
     now: datetime,
     departments: Collection[str] = (),
     configured: Collection[str] = (),
+    office: str = "*",
 ) -> None:
     """A new live token ``name``; the name is the audit actor of its requests.
     ``departments`` (each one of ``configured``) bound what it sees under
@@ -123,6 +129,7 @@ def add_token(
             token_hash=digest,
             created_at=now,
             departments=_departments(departments, configured),
+            office=office,
         )
     )
     try:
@@ -184,6 +191,7 @@ def add_user(
     now: datetime,
     departments: Collection[str] = (),
     configured: Collection[str] = (),
+    office: str = "*",
 ) -> str:
     """A new local user; returns the address as stored (lower case). ``departments`` (each
     one of ``configured``) bound what they see under ``web.restrict_departments``."""
@@ -197,6 +205,7 @@ def add_user(
             password_hash=password_hash,
             created_at=now,
             departments=_departments(departments, configured),
+            office=office,
         )
     )
     try:
@@ -221,6 +230,7 @@ def users(session: Session) -> list[UserInfo]:
             created_at=u.created_at,
             last_login_at=u.last_login_at,
             departments=decode_departments(u.departments),
+            office=u.office,
             sso=u.password_hash == SSO_PASSWORD,
         )
         for u in session.scalars(select(User).order_by(User.email))

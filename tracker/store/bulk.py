@@ -52,6 +52,7 @@ class InquiryRow(NamedTuple):
     created_at: Any
     answer_promised: bool = False
     answered_at: Any = None
+    office: str = "default"
 
 
 class PauseRow(NamedTuple):

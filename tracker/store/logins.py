@@ -61,17 +61,21 @@ class Standing:
 
     role: Role
     departments: tuple[str, ...]
+    office: str = "*"
+    """The office they work in; ``*``: every office."""
 
 
 def standing_of(session: Session, email: str) -> Standing | None:
     """The user's role and departments now (a session names its user; a changed or removed
     user counts from their next request)."""
     row = session.execute(
-        select(User.role, User.departments).where(User.email == email)
+        select(User.role, User.departments, User.office).where(User.email == email)
     ).one_or_none()
     if row is None:
         return None
-    return Standing(role=Role(row.role), departments=decode_departments(row.departments))
+    return Standing(
+        role=Role(row.role), departments=decode_departments(row.departments), office=row.office
+    )
 
 
 def failures(session: Session, email: str, since: datetime) -> int:

@@ -97,6 +97,9 @@ class Inquiry(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ref: Mapped[str] = mapped_column(String(64), unique=True)
     channel: Mapped[str] = mapped_column(String(32))
+    office: Mapped[str] = mapped_column(String(32), default="default", server_default="default")
+    """The office whose calendar, rules and recipients the inquiry's deadlines follow
+    (tracker.config.offices); never changed after creation."""
     department: Mapped[str] = mapped_column(String(200))
     topic: Mapped[str | None] = mapped_column(String(200))
     advisor: Mapped[str | None] = mapped_column(String(320))
@@ -124,6 +127,10 @@ class Inquiry(Base):
         # an advisor's open inquiries (the API's list, list --advisor): WHERE advisor = ?
         # AND closed_at IS NULL, exactly those rows; the prefix serves other --advisor lists
         Index(None, "advisor", "closed_at"),
+        # one office's list of open inquiries (--office, a user of one office): WHERE office
+        # = ? AND closed_at IS NULL; and its reports: WHERE office = ? AND received_at ...
+        Index(None, "office", "closed_at"),
+        Index(None, "office", "received_at"),
     )
 
 
@@ -165,6 +172,8 @@ class Obligation(Base):
     department: Mapped[str | None] = mapped_column(String(200))
     """The inquiry's department (never changed after creation), so a department report
     counts obligations from the (department, outcome, received_month) index alone."""
+    office: Mapped[str] = mapped_column(String(32), default="default", server_default="default")
+    """The inquiry's office (never changed after creation), for the same reason."""
     outcome: Mapped[int | None] = mapped_column(Integer)
     """Met: ``4 * (response_minutes + 1) + late`` (tracker.core.response.outcome), None while
     unmet. The reports' GROUP BY key of a met obligation in one column."""
@@ -185,6 +194,7 @@ class Obligation(Base):
         # in index order, no sort and no table row (tracker.reports.obligations)
         Index(None, "received_month", "outcome", "due_at"),
         Index(None, "department", "outcome", "received_month", "due_at"),
+        Index(None, "office", "outcome", "received_month", "due_at"),
         # reports: max(met_at), whether every met obligation was met by --now (one lookup)
         Index("ix_obligations_met_at", "met_at", sqlite_where=_MET, postgresql_where=_MET),
     )
@@ -300,6 +310,8 @@ class User(Base):
     last_login_at: Mapped[datetime | None]
     departments: Mapped[str] = mapped_column(Text, server_default="[]")
     """A JSON array of department names the user works in (``web.restrict_departments``)."""
+    office: Mapped[str] = mapped_column(String(32), default="*", server_default="*")
+    """The office the user works in (``--office``); ``*``: every office (tracker.store.scope)."""
 
 
 class ApiToken(Base):
@@ -319,6 +331,8 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
     departments: Mapped[str] = mapped_column(Text, server_default="[]")
     """A JSON array of department names the token may see (``web.restrict_departments``)."""
+    office: Mapped[str] = mapped_column(String(32), default="*", server_default="*")
+    """The office the token may see (``--office``); ``*``: every office."""
 
     __table_args__ = (
         # one live token per name (`token revoke NAME`); a revoked name may be used again

@@ -41,6 +41,7 @@ class ObligationRow(NamedTuple):
     response_minutes: int | None
     received_month: int
     department: str
+    office: str
     outcome: int | None
     state: str
     next_action_at: Any
@@ -73,6 +74,7 @@ class Owner(NamedTuple):
     department: str
     received_at: int
     pauses: tuple[PauseSpan, ...] = ()
+    office: str = "default"
 
 
 def obligation_values(
@@ -83,10 +85,11 @@ def obligation_values(
     received_at: int,
     calendar: BusinessCalendar,
     pauses: Sequence[PauseSpan] = (),
+    office: str = "default",
 ) -> ObligationRow:
     """The stored row of one obligation the SLA engine decided (:func:`obligation_rows` of
     one)."""
-    owner = Owner(inquiry_id, department, received_at, tuple(pauses))
+    owner = Owner(inquiry_id, department, received_at, tuple(pauses), office)
     (row,) = obligation_rows([(owner, (d,))], calendar)
     return row
 
@@ -110,7 +113,7 @@ def obligation_rows(
     for owner, decisions in owned:
         if not decisions:
             continue
-        inquiry_id, department, received, _ = owner
+        inquiry_id, department, received, _, office = owner
         month = local_month_us(received)
         for d in decisions:
             rule, schedule, hours, warn, due, met, state, _ = d
@@ -135,6 +138,7 @@ def obligation_rows(
                         minutes,
                         month,
                         department,
+                        office,
                         outcome,
                         state_text[state],
                         times[first_look(d, received)],
@@ -247,6 +251,7 @@ def new_obligation(
         received_at=to_us(inquiry.received_at),
         calendar=calendar,
         pauses=pauses,
+        office=inquiry.office,
     )
     return Obligation(**values._asdict())
 
@@ -271,8 +276,10 @@ def sync_obligations(
     """Bring the stored obligations in line with the facts, rules and calendar at ``now``.
 
     Returns every deadline that moved. With ``only_open`` (recompute) obligations already
-    met are left as they are; with ``write=False`` (a dry run) nothing is changed.
+    met are left as they are; with ``write=False`` (a dry run) nothing is changed. The
+    deadlines are those of the inquiry's office, whatever office ``ctx`` was made for.
     """
+    ctx = ctx.office(inquiry.office)
     session.flush()
     facts = facts_of(inquiry, pauses_of(session, inquiry.id))
     stored = {
@@ -319,6 +326,7 @@ def _update(
         received_at=to_us(inquiry.received_at),
         calendar=calendar,
         pauses=pauses,
+        office=inquiry.office,
     )
     for column, value in values._asdict().items():
         setattr(row, column, value)

@@ -98,7 +98,7 @@ def page(
         "now": now,
         "advisor": advisor,
         "department": department,
-        "scope": sorted(scope.departments or ()),
+        **scope.values("scope"),
         "after_due": after.due_at if after is not None else None,
         "after_id": after.id if after is not None else None,
         "limit": limit + 1,

@@ -35,7 +35,7 @@ VIEW_COLUMNS = (
     *(INQUIRIES.c[name] for name in (
         "id", "ref", "channel", "department", "topic", "advisor", "callback_requested",
         "received_at", "replied_at", "called_back_at", "closed_at", "note", "purged_at",
-        "answer_promised", "answered_at",
+        "answer_promised", "answered_at", "office",
     )),
     OBLIGATIONS.c.id.label("obligation_id"),
     *(OBLIGATIONS.c[name] for name in (
@@ -93,6 +93,7 @@ class InquiryView:
     answer_promised: bool = False
     """An acknowledgement promised an answer by a date (mail intake): the ``answer`` rule."""
     answered_at: datetime | None = None
+    office: str = "default"
 
     @property
     def status(self) -> str:
@@ -133,6 +134,7 @@ def _view(
         pauses=tuple(PauseView(start=p.start, end=p.end) for p in pauses),
         answer_promised=bool(i.answer_promised),
         answered_at=i.answered_at,
+        office=i.office,
     )
 
 
@@ -220,7 +222,7 @@ def list_inquiries(
         "now": now,
         "advisor": advisor,
         "department": department,
-        "scope": sorted(scope.departments or ()),
+        **scope.values("scope"),
     }
     stream = session.execute(query, parameters, execution_options={"yield_per": CHUNK})
     for partition in stream.scalars().partitions():

@@ -7,7 +7,7 @@ as a ``recomputed`` event per inquiry; a dry run computes the same list and writ
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from tracker.store.models import Event, Inquiry
@@ -16,8 +16,12 @@ from tracker.store.register import Context, EventKind, Move, audit_fields, sync_
 CHUNK = 500
 
 
-def recompute(session: Session, ctx: Context, *, dry_run: bool) -> list[Move]:
-    """Recompute the unmet obligations of every open inquiry; returns every move."""
+def recompute(
+    session: Session, ctx: Context, *, dry_run: bool, office: str | None = None
+) -> list[Move]:
+    """Recompute the unmet obligations of every open inquiry (of ``office`` alone, if
+    given), each on its own office's calendar and rules; returns every move."""
+    in_office = true() if office is None else Inquiry.office == office
     moves: list[Move] = []
     last_id = 0
     while True:
@@ -25,7 +29,7 @@ def recompute(session: Session, ctx: Context, *, dry_run: bool) -> list[Move]:
         chunk = list(
             session.scalars(
                 select(Inquiry)
-                .where(Inquiry.closed_at.is_(None), Inquiry.id > last_id)
+                .where(Inquiry.closed_at.is_(None), Inquiry.id > last_id, in_office)
                 .order_by(Inquiry.id)
                 .limit(CHUNK)
             )

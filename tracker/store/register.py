@@ -87,6 +87,8 @@ class NewInquiry:
     note: str | None = None
     answer_promised: bool = False
     """An acknowledgement promises an answer by a date (mail intake): adds ``answer``."""
+    office: str = "default"
+    """The office whose calendar, rules, departments and topics the inquiry follows."""
 
 
 @about("advisor")
@@ -111,6 +113,8 @@ def add(session: Session, ctx: Context, new: NewInquiry) -> str:
 def create(session: Session, ctx: Context, new: NewInquiry) -> Inquiry:
     """:func:`add`, returning the new inquiry itself (flushed: it has its id), for a caller
     that goes on writing rows of it (mail intake) without looking it up again."""
+    ctx = ctx.office(new.office)  # its office's departments, topics, calendar and rules
+    ctx.scope.admit_office(new.office)
     settings = ctx.settings
     validate.channel(new.channel)
     validate.department(new.department, settings.departments)
@@ -138,6 +142,7 @@ def create(session: Session, ctx: Context, new: NewInquiry) -> Inquiry:
     inquiry = Inquiry(
         ref=ref,
         channel=new.channel,
+        office=new.office,
         department=new.department,
         topic=topic,
         advisor=advisor,

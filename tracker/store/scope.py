@@ -11,8 +11,15 @@ like anyone else.
 The web app builds a :class:`Scope` per request from its caller and hands it to the store:
 the list queries narrow by it, ``show`` and every action load an inquiry through it (another
 department's ref is an unknown ref, 404, so a ref's existence does not leak), and ``add``
-refuses a department outside it. The command line, the daemon, intake and the one-click mail
-links (the link itself is the authorisation, issued to the inquiry's own advisor) act with
+refuses a department outside it.
+
+Offices are apart whatever ``restrict_departments`` says: a user or token tied to an office
+(``--office KEY``; the column holds ``*`` for one tied to none, which sees every office, as
+every user did before offices) sees only that office's inquiries. ``clause`` narrows the
+``office`` column of the same table as the department column it is given.
+
+The command line, the daemon, intake and the one-click mail links (the link itself is the
+authorisation, issued to the inquiry's own advisor) act with
 :data:`EVERYTHING`.
 """
 
@@ -20,13 +27,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, false, true
+from sqlalchemy import ColumnElement, and_, bindparam, false, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from tracker.errors import OutOfScopeError
 from tracker.store.access import Role
 
+ALL_OFFICES = "*"
+"""A user's or token's office when it is tied to none: it sees every office."""
 UNRESTRICTED_WITHOUT_DEPARTMENTS = frozenset({Role.MANAGER, Role.ADMIN})
 """Roles that see everything when tied to no department (under restriction)."""
 
@@ -35,20 +45,60 @@ UNRESTRICTED_WITHOUT_DEPARTMENTS = frozenset({Role.MANAGER, Role.ADMIN})
 class Scope:
     departments: frozenset[str] | None
     """The departments in reach; None: every department."""
+    offices: frozenset[str] | None = None
+    """The offices in reach; None: every office (a user or token tied to none, ``*``)."""
 
     @classmethod
-    def of(cls, *, restrict: bool, role: Role, departments: Collection[str]) -> Scope:
-        """The scope of a caller with ``role`` tied to ``departments`` (see the module)."""
-        if not restrict:
-            return EVERYTHING
-        if not departments and role in UNRESTRICTED_WITHOUT_DEPARTMENTS:
-            return EVERYTHING
-        return cls(departments=frozenset(departments))
+    def of(
+        cls,
+        *,
+        restrict: bool,
+        role: Role,
+        departments: Collection[str],
+        office: str | None = ALL_OFFICES,
+    ) -> Scope:
+        """The scope of a caller with ``role`` tied to ``departments`` and ``office`` (see
+        the module). An office tie holds whatever ``restrict`` says: offices are apart."""
+        offices = None if office in (None, ALL_OFFICES) else frozenset({office})
+        if not restrict or (not departments and role in UNRESTRICTED_WITHOUT_DEPARTMENTS):
+            return cls(departments=None, offices=offices)
+        return cls(departments=frozenset(departments), offices=offices)
+
+    def narrowed_to_office(self, office: str) -> Scope:
+        """This scope within ``office`` alone (``--office``): nothing if it was outside."""
+        offices = frozenset({office}) if self.allows_office(office) else frozenset()
+        return Scope(departments=self.departments, offices=offices)
 
     def allows(self, department: str) -> bool:
         return self.departments is None or department in self.departments
 
     def clause(
+        self, column: InstrumentedAttribute[str], parameter: str | None = None
+    ) -> ColumnElement[bool]:
+        """A WHERE condition on a row's department column and, where the scope holds some
+        offices, on the ``office`` column of the same table (inquiries, obligations): see
+        :meth:`_departments`. With ``parameter``, the offices are the expanding parameter
+        ``<parameter>_offices`` (:meth:`values` gives both)."""
+        departments = self._departments(column, parameter)
+        if self.offices is None:
+            return departments
+        if not self.offices:
+            return false()
+        office: InstrumentedAttribute[str] = column.class_.office
+        if parameter is not None:
+            chosen = office.in_(bindparam(f"{parameter}_offices", expanding=True))
+        else:
+            chosen = office.in_(sorted(self.offices))
+        return and_(departments, chosen)
+
+    def values(self, parameter: str) -> dict[str, Any]:
+        """The parameters of a statement built with ``clause(..., parameter)``."""
+        return {
+            parameter: sorted(self.departments or ()),
+            f"{parameter}_offices": sorted(self.offices or ()),
+        }
+
+    def _departments(
         self, column: InstrumentedAttribute[str], parameter: str | None = None
     ) -> ColumnElement[bool]:
         """A WHERE condition on an inquiry's department column (``true()`` vanishes from an
@@ -67,9 +117,26 @@ class Scope:
     def shape(self) -> Scope:
         """A scope whose clause is the same SQL as this one's with a parameter: everything,
         nothing, or some departments (one per kind, for statements built once per kind)."""
-        if self.departments is None or not self.departments:
-            return self
-        return _SOME
+        departments = self.departments
+        if departments:
+            departments = _SOME.departments
+        offices = self.offices
+        if offices:
+            offices = _SOME.offices
+        return Scope(departments=departments, offices=offices)
+
+    @property
+    def home_office(self) -> str | None:
+        """The one office in reach, where there is exactly one (a caller tied to it)."""
+        return next(iter(self.offices)) if self.offices and len(self.offices) == 1 else None
+
+    def allows_office(self, office: str) -> bool:
+        return self.offices is None or office in self.offices
+
+    def admit_office(self, office: str) -> None:
+        """Registering into ``office``: refused (403, field ``office``) outside."""
+        if not self.allows_office(office):
+            raise OutOfScopeError(office, "office")
 
     def admit(self, department: str) -> None:
         """Registering into ``department``: refused (403, field ``department``) outside."""
@@ -83,5 +150,5 @@ class Scope:
 
 
 EVERYTHING = Scope(departments=None)
-_SOME = Scope(departments=frozenset({""}))
+_SOME = Scope(departments=frozenset({""}), offices=frozenset({""}))
 """The shape of every scope of some departments (Scope.shape)."""

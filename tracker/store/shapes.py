@@ -23,6 +23,7 @@ def inquiry_document(view: InquiryView, *, full: bool = False) -> dict[str, Any]
     data: dict[str, Any] = {
         "ref": view.ref,
         "channel": view.channel,
+        "office": view.office,
         "department": view.department,
         "topic": view.topic,
         "advisor": view.advisor,

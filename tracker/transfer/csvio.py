@@ -46,6 +46,9 @@ COLUMNS = (
     # last, so files written before them (twelve columns) import as they did.
     "answer_promised",
     "answered_at",
+    # The office (tracker.config.offices): last, so files from before offices import as
+    # they did, into the office the import is for.
+    "office",
 )
 REQUIRED = ("received_at", "channel", "department")
 TIME_COLUMNS = ("received_at", "replied_at", "called_back_at", "closed_at", "answered_at")
@@ -204,6 +207,7 @@ class Row(NamedTuple):
     pauses: tuple[Pause, ...] = ()
     answer_promised: bool = False
     answered_at: datetime | None = None
+    office: str = "default"
 
 
 def _hidden(message: str, cell: str) -> str:
@@ -234,6 +238,7 @@ class RowChecker:
 
     def __init__(self, ctx: Context) -> None:
         settings = ctx.settings
+        self.office = ctx.office_key
         self.departments = settings.departments
         self.topics = settings.topics
         self.note_max = settings.note_max_length
@@ -256,8 +261,8 @@ class RowChecker:
         case, so it pays no bookkeeping: :meth:`_problems` then names them all)."""
         parse_time, not_before = validate.parse_time, validate.not_before
         received = parse_time(values[1], "received_at") if values[1].strip() else None
-        if received is None or values[11].strip():
-            raise BadInputError("no received_at, or pauses to check against the other times")
+        if received is None or values[11].strip() or values[14].strip() not in ("", self.office):
+            raise BadInputError("no received_at, pauses to check, or another office")
         replied, called, closed, note = values[7], values[8], values[9], values[10]
         promised, answered = self._promise(values[12], values[13], received)
         kinds = self.kinds.get(values[2:7])
@@ -285,6 +290,7 @@ class RowChecker:
                 (),
                 promised,
                 answered,
+                self.office,
             ),
         )
 
@@ -341,6 +347,11 @@ class RowChecker:
         )
         if answered is not None and not promised and len(problems) == before:
             problems.append(NOT_PROMISED)
+        if values[14].strip() not in ("", self.office):
+            problems.append(
+                f"office: not {self.office!r}, the office of this import "
+                "(import each office's rows with --office KEY)"
+            )
         if problems or received is None:
             return problems
         return Row(
@@ -358,6 +369,7 @@ class RowChecker:
             pauses=pauses,
             answer_promised=promised,
             answered_at=answered,
+            office=self.office,
         )
 
     @staticmethod

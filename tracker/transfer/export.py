@@ -39,9 +39,10 @@ def _fmt(moment: datetime | None) -> str:
     return "" if moment is None else local_time(moment)
 
 
-def export_records(session: Session) -> Iterator[dict[str, Any]]:
-    """Every inquiry in ref order, in the import format (times as local ISO strings; the
-    pauses as a list of (start, end or None) in time order)."""
+def export_records(session: Session, office: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every inquiry (of ``office`` alone, if given) in ref order, in the import format
+    (times as local ISO strings; the pauses as a list of (start, end or None) in time
+    order)."""
     table = Inquiry.__table__
     ref = table.c.ref
     if session.get_bind().dialect.name == "postgresql":
@@ -50,6 +51,8 @@ def export_records(session: Session) -> Iterator[dict[str, Any]]:
         ref = ref.collate("C")  # type: ignore[assignment]
     stored = [c for c in COLUMNS if c != PAUSES]
     stmt = select(table.c.id, *(table.c[name] for name in stored)).order_by(ref)
+    if office is not None:
+        stmt = stmt.where(table.c.office == office)
     any_pauses = session.execute(select(Pause.id).limit(1)).first() is not None
     result = session.execute(stmt.execution_options(yield_per=BATCH))
     for rows in result.partitions():
@@ -76,47 +79,47 @@ def _pauses_of(session: Session, ids: Sequence[int]) -> dict[int, Spans]:
     return found
 
 
-def _csv_rows(session: Session) -> Iterator[list[str]]:
+def _csv_rows(session: Session, office: str | None = None) -> Iterator[list[str]]:
     """Every inquiry as the CSV's cells, in :data:`COLUMNS` order."""
-    for record in export_records(session):
+    for record in export_records(session, office):
         record["callback_requested"] = "true" if record["callback_requested"] else "false"
         record[PROMISED] = "true" if record[PROMISED] else "false"
         record[PAUSES] = format_pauses(record[PAUSES])
         yield ["" if record[c] is None else record[c] for c in COLUMNS]
 
 
-def write_csv(session: Session, out: TextIO) -> int:
+def write_csv(session: Session, out: TextIO, office: str | None = None) -> int:
     """The register as CSV (comma separated, header row, no BOM); returns the row count."""
     # CRLF as RFC 4180 has it; it also makes the writer quote a bare \r inside a field.
-    return _write_table(csv.writer(out, lineterminator="\r\n"), session)
+    return _write_table(csv.writer(out, lineterminator="\r\n"), session, office)
 
 
-def write_excel(session: Session, out: TextIO) -> int:
+def write_excel(session: Session, out: TextIO, office: str | None = None) -> int:
     """The register as CSV for Danish Excel (a BOM, ``;``, no cell that runs as a formula),
     not for ``import``; returns the row count."""
     out.write(BOM)
-    return _write_table(SpreadsheetWriter(out), session)
+    return _write_table(SpreadsheetWriter(out), session, office)
 
 
 class _RowWriter(Protocol):
     def writerow(self, row: Iterable[Any], /) -> Any: ...
 
 
-def _write_table(writer: _RowWriter, session: Session) -> int:
+def _write_table(writer: _RowWriter, session: Session, office: str | None = None) -> int:
     """The header and every inquiry's row through ``writer``; returns the row count."""
     writer.writerow(COLUMNS)
     count = 0
-    for row in _csv_rows(session):
+    for row in _csv_rows(session, office):
         writer.writerow(row)
         count += 1
     return count
 
 
-def write_json(session: Session, out: TextIO) -> int:
+def write_json(session: Session, out: TextIO, office: str | None = None) -> int:
     """The register as a JSON array of objects with the CSV's keys, written row by row."""
     out.write("[")
     count = 0
-    for record in export_records(session):
+    for record in export_records(session, office):
         record["callback_requested"] = bool(record["callback_requested"])
         record[PROMISED] = bool(record[PROMISED])
         for column in TIME_COLUMNS:

@@ -298,11 +298,15 @@ class _Preparer:
                         created,
                         row.answer_promised,
                         times.of(row.answered_at),
+                        row.office,
                     ),
                 )
             )
             owned.append(
-                (new_row(Owner, (inquiry_id, row.department, received, row.pauses)), decisions)
+                (
+                    new_row(Owner, (inquiry_id, row.department, received, row.pauses, row.office)),
+                    decisions,
+                )
             )
             if row.pauses:
                 of = times.of

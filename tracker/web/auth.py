@@ -123,7 +123,9 @@ def authenticate(
             session.rollback()
         with state.writing() as writer:
             access.touch_token(writer, digest, now, TOUCH_EVERY)
-    return Caller(name=info.name, role=info.role, scope=state.scope(info.role, info.departments))
+    return Caller(
+        name=info.name, role=info.role, scope=state.scope(info.role, info.departments, info.office)
+    )
 
 
 def require(permission: Permission, *, reads: bool = False) -> Callable[..., Caller]:

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from tracker.config import Settings, build_calendar, build_rules
+from tracker.config import Office, Settings, build_calendar, build_offices, build_rules
 from tracker.core.calendar import BusinessCalendar
 from tracker.sla import Rule
 from tracker.store.access import Role
@@ -34,6 +34,7 @@ class WebState:
     settings: Settings
     calendar: BusinessCalendar
     rules: dict[str, Rule]
+    offices: dict[str, Office]
     engine: Engine
     clock: Callable[[], datetime]
     writer: sessionmaker[Session]
@@ -47,16 +48,21 @@ class WebState:
             settings=settings,
             calendar=build_calendar(settings),
             rules=build_rules(settings),
+            offices=build_offices(settings),
             engine=engine,
             clock=clock,
             writer=session_factory(engine),
             reader=session_factory(read_only(engine)),
         )
 
-    def scope(self, role: Role, departments: Collection[str]) -> Scope:
-        """What a caller with ``role`` tied to ``departments`` may see (tracker.store.scope)."""
+    def scope(self, role: Role, departments: Collection[str], office: str = "*") -> Scope:
+        """What a caller with ``role`` tied to ``departments`` and ``office`` may see
+        (tracker.store.scope)."""
         return Scope.of(
-            restrict=self.settings.web.restrict_departments, role=role, departments=departments
+            restrict=self.settings.web.restrict_departments,
+            role=role,
+            departments=departments,
+            office=office,
         )
 
     def context(self, actor: str, now: datetime, scope: Scope = EVERYTHING) -> Context:
@@ -64,6 +70,7 @@ class WebState:
             settings=self.settings,
             calendar=self.calendar,
             rules=self.rules,
+            offices=self.offices,
             actor=actor,
             now=now,
             recorded_at=now,  # the API takes no --now: the request's clock is the real one

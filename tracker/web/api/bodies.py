@@ -26,6 +26,9 @@ class NewInquiryBody(_Strict):
     note: str | None = Field(
         default=None, description="free text: shown only with this one inquiry; purged"
     )
+    office: str | None = Field(
+        default=None, description="the office it came to; default the caller's, else default"
+    )
 
 
 class ErrorBody(BaseModel):

@@ -33,6 +33,9 @@ class InquiryItem(_Exact):
 
     ref: str
     channel: str
+    office: str
+    """The office whose calendar and rules its deadlines follow (``default`` without
+    ``[offices]``)."""
     department: str
     topic: str | None
     advisor: str | None

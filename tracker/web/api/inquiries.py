@@ -13,6 +13,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from tracker.config import resolve_office
 from tracker.core import validate
 from tracker.errors import BadInputError, about
 from tracker.store import pages, queries, register
@@ -66,6 +67,7 @@ def add(
         callback_requested=body.callback_requested,
         ref=body.ref,
         note=body.note,
+        office=resolve_office(state.settings, body.office or caller.scope.home_office),
     )
     with state.writing() as session:
         ref = register.add(session, state.context(caller.name, now, caller.scope), new)
@@ -88,6 +90,9 @@ async def list_inquiries(
     list_state: Annotated[queries.ListState, Query(alias="state")] = queries.ListState.OPEN,
     advisor: str | None = None,
     department: str | None = None,
+    office: Annotated[
+        str | None, Query(description="only this office's (within the caller's offices)")
+    ] = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
     cursor: str | None = None,
 ) -> Response:
@@ -101,6 +106,7 @@ async def list_inquiries(
         list_state=list_state,
         advisor=advisor,
         department=department,
+        office=office,
         limit=limit,
         cursor=cursor,
     )
@@ -113,6 +119,7 @@ def _list(
     list_state: queries.ListState,
     advisor: str | None,
     department: str | None,
+    office: str | None,
     limit: int | None,
     cursor: str | None,
 ) -> Response:
@@ -137,7 +144,12 @@ def _list(
                 else None
             ),
             after=pages.Cursor.decode(cursor) if cursor else None,
-            scope=caller.scope,
+            scope=(
+                caller.scope
+                if office is None
+                # another office than the caller's: an empty list, not its inquiries
+                else caller.scope.narrowed_to_office(resolve_office(state.settings, office))
+            ),
         )
     # JSON-native already (inquiry_document: strings, numbers, booleans): encoded as is,
     # FastAPI's jsonable_encoder would walk it again (bench/web.py).

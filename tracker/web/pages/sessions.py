@@ -153,7 +153,7 @@ def viewer(request: Request, state: WebState, session: Session | None = None) ->
         email=visit.email,
         role=standing.role,
         csrf=visit.csrf,
-        scope=state.scope(standing.role, standing.departments),
+        scope=state.scope(standing.role, standing.departments, standing.office),
     )
 
 

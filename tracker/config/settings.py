@@ -9,40 +9,24 @@ start with one line naming the key; a ``SVARFRIST_*`` variable that names nothin
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
-import tomllib
 from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     NestedSecretsSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    SettingsError,
     TomlConfigSettingsSource,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
-from tracker.core import validate
-from tracker.core.calendar import (
-    BUILTIN_SCHEDULES,
-    BusinessCalendar,
-    ClosedDayRules,
-    Schedule,
-    parse_interval,
-)
-from tracker.core.units import MINUTES_PER_DAY
-from tracker.errors import BadInputError, ConfigError
-from tracker.sla import DEFAULT_RULES, Channel, Fulfilment, Rule
+from tracker.errors import ConfigError
+from tracker.sla import Channel, Fulfilment
 
 SYSTEM_CONFIG = Path("/etc/svarfrist/svarfrist.toml")
 ENV_PREFIX = "SVARFRIST_"
@@ -163,7 +147,9 @@ class RemindersSettings(BaseModel):
     """The schedule inside which e-mails go out (default working days 07:00-18:00)."""
     digest_time: time | None = time(7, 30)
     escalation_after_hours: float | None = Field(default=None, ge=0)
-    escalation_to: str | None = None
+    escalation_to: str | dict[str, str] | None = None
+    """One address for every department, or a table department -> address (a department
+    not in the table is not escalated)."""
     language: Literal["da", "en"] = "da"
     catch_up_after_minutes: int = Field(default=30, ge=1)
     """Reminders this late (after downtime) go out as one message per recipient."""
@@ -349,6 +335,22 @@ class IntakeSettings(BaseModel):
     batch: int = Field(default=200, ge=1, le=10_000)
 
 
+class OfficeSettings(BaseModel):
+    """``[offices.<key>]``: an office's own values of some top-level keys (every one
+    optional; a key not set here is the top level's, and a table such as ``[calendar]`` or
+    ``[rules.reply]`` is merged key by key). Its keys are a subset of the top level's, with
+    the same types (tests/test_config.py holds the two together)."""
+
+    model_config = _STRICT
+    default_recipient: str | None = None
+    departments: list[str] | None = None
+    topics: list[str] | None = None
+    calendar: CalendarSettings | None = None
+    schedules: dict[str, ScheduleSettings] | None = None
+    rules: dict[str, RuleSettings] | None = None
+    reminders: RemindersSettings | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -379,6 +381,9 @@ class Settings(BaseSettings):
     reports: ReportSettings = ReportSettings()
     web: WebSettings = WebSettings()
     intake: IntakeSettings | None = None
+    offices: dict[str, OfficeSettings] = {}
+    """Offices with their own calendar, rules, departments and recipients (tracker.config
+    .offices); the top level is the office ``default``."""
 
     @classmethod
     def settings_customise_sources(
@@ -439,289 +444,3 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
             continue
         unknown.append(var)
     return sorted(unknown)
-
-
-def load_settings() -> Settings:
-    """Load and validate settings, raising ConfigError with one line naming the bad key."""
-    path = config_path()
-    if path is not None:
-        if not path.is_file():
-            raise ConfigError("SVARFRIST_CONFIG", f"no such file: {path}")
-        try:
-            tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(str(path), f"not valid TOML: {exc}") from None
-    secrets_dir = os.environ.get("CREDENTIALS_DIRECTORY")
-    try:
-        settings = Settings(_secrets_dir=secrets_dir)  # type: ignore[call-arg]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise ConfigError(key, first["msg"]) from None
-    except SettingsError as exc:  # a variable that is not the JSON a list or table needs
-        raise ConfigError(_variable_of(exc), f"not valid JSON: {exc.__cause__}") from None
-    check_settings(settings)
-    build_calendar(settings)
-    build_rules(settings)
-    return settings
-
-
-def _variable_of(exc: SettingsError) -> str:
-    """The environment variable pydantic-settings could not parse (it names only the field)."""
-    match = re.search(r'field "(\w+)"', str(exc))
-    return ENV_PREFIX + match.group(1).upper() if match else "environment"
-
-
-# ``Name <address>``: a display name before one bracketed address.
-_NAMED_ADDRESS = re.compile(r"([^<>]*)<([^<>]+)>")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def check_settings(settings: Settings) -> None:
-    """What pydantic's types cannot say: one address per address key, with no CR/LF that
-    would add a header or a recipient; a ref prefix that makes valid refs; a database URL
-    that parses. Raises ConfigError naming the key; never echoes a password."""
-    addresses: list[tuple[str, str | None]] = [
-        ("mail_from", settings.mail_from),
-        ("default_recipient", settings.default_recipient),
-        ("reminders.escalation_to", settings.reminders.escalation_to),
-    ]
-    addresses += [
-        (f"reports.management_recipients[{i}]", value)
-        for i, value in enumerate(settings.reports.management_recipients)
-    ]
-    for key, value in addresses:
-        if value is None:
-            continue
-        # The sender alone may carry a display name ("Fredericia Kommune <svarfrist@...>"),
-        # which the mail layer puts in From; the address inside follows the one rule.
-        named = _NAMED_ADDRESS.fullmatch(value) if key == "mail_from" else None
-        try:
-            if named and not _CONTROL.search(named.group(1)):
-                validate.address(named.group(2), key)
-            else:
-                validate.address(value, key)
-        except BadInputError:
-            raise ConfigError(
-                key, f"{value!r} is not one e-mail address (no list or line break)"
-            ) from None
-    try:
-        validate.ref_prefix(settings.ref_prefix)
-    except BadInputError:
-        raise ConfigError(
-            "ref_prefix", "must be letters, digits, '.', '-', '/' or '_' (as --ref)"
-        ) from None
-    check_database_url(settings.database_url)
-    if settings.web.oidc is not None:
-        check_oidc(settings, settings.web.oidc)
-    if settings.intake is not None:
-        check_intake(settings, settings.intake)
-
-
-def is_loopback(host: str | None) -> bool:
-    """127.0.0.0/8, ::1 or localhost: this machine, where plain http is no risk."""
-    if host is None:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_oidc(settings: Settings, oidc: OidcSettings) -> None:
-    """[web.oidc]: an https discovery URL (http only on loopback), the web app's own address
-    (the redirect URI is built from it), a client secret, groups that map to something."""
-    url = urlsplit(oidc.discovery_url.strip())
-    secure = url.scheme == "https" or (url.scheme == "http" and is_loopback(url.hostname))
-    if not url.hostname or not secure:
-        raise ConfigError(
-            "web.oidc.discovery_url", "must be an https:// address (http:// only on loopback)"
-        )
-    if settings.web.base_url is None:
-        raise ConfigError("web.base_url", "required with [web.oidc] (the redirect URI's base)")
-    if oidc.secret() is None:
-        raise ConfigError(
-            "web.oidc.client_secret",
-            "required: client_secret, client_secret_file or the credential "
-            "web__oidc__client_secret",
-        )
-    if not oidc.groups:
-        raise ConfigError("web.oidc.groups", "map at least one group id to a role")
-    for group, mapped in oidc.groups.items():
-        for department in mapped.departments:
-            if department not in settings.departments:
-                raise ConfigError(
-                    f"web.oidc.groups.{group}.departments", f"unknown department {department!r}"
-                )
-
-
-def check_intake(settings: Settings, intake: IntakeSettings) -> None:
-    """[intake]: a key to hash with, one way to log in, departments that exist, addresses."""
-    if intake.hash_key is None or len(intake.hash_key.get_secret_value()) < 16:
-        raise ConfigError("intake.hash_key", "required: a secret of at least 16 characters")
-    if (intake.imap_host is None) == (intake.maildir is None):
-        raise ConfigError("intake.imap_host", "give imap_host or maildir (one of them)")
-    if intake.imap_host is not None and not intake.username:
-        raise ConfigError("intake.username", "required with imap_host")
-    if (
-        intake.imap_host is not None
-        and intake.password is None
-        and not intake.oauth2_token_command
-        and not (intake.oauth2_token_file)
-    ):
-        raise ConfigError(
-            "intake.password", "give password, oauth2_token_command or oauth2_token_file"
-        )
-    if intake.default_department is None and not intake.departments:
-        raise ConfigError("intake.default_department", "required without [intake.departments]")
-    named = dict(intake.departments)
-    if intake.default_department is not None:
-        named["default_department"] = intake.default_department
-    for where, department in named.items():
-        if department not in settings.departments:
-            key = "intake.default_department" if where == "default_department" else where
-            raise ConfigError(
-                key if key.startswith("intake.") else f"intake.departments.{key}",
-                f"unknown department {department!r}",
-            )
-    for key, value in [("intake.address", intake.address)] + [
-        (f"intake.departments.{a}", a) for a in intake.departments
-    ]:
-        if value is not None:
-            try:
-                validate.address(value, key)
-            except BadInputError:
-                raise ConfigError(key, f"{value!r} is not one e-mail address") from None
-    if settings.default_recipient is None:
-        raise ConfigError(
-            "default_recipient", "mail intake needs it: it is reminded of intake's inquiries"
-        )
-
-
-def check_database_url(url: str) -> None:
-    """A URL SQLAlchemy can parse, with a numeric port. The message shows the URL's shape
-    only: the text may hold a password, and a malformed URL cannot be masked reliably."""
-    try:
-        parsed = make_url(url)
-        port = parsed.port
-    except (ArgumentError, ValueError):
-        raise ConfigError(
-            "database_url",
-            "not a database URL (expected sqlite:///PATH or "
-            "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE)",
-        ) from None
-    if port is not None and not 1 <= port <= 65535:
-        raise ConfigError("database_url", f"port {port} is not between 1 and 65535")
-
-
-def masked_url(url: str) -> str:
-    """The database URL with its password replaced by ***, for display."""
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def build_schedules(settings: Settings) -> dict[str, Schedule]:
-    schedules: dict[str, Schedule] = dict(BUILTIN_SCHEDULES)
-    window = ((7 * 60, 18 * 60),)
-    schedules["sending_window"] = Schedule(name="sending_window", week=(window,) * 5 + ((), ()))
-    for name, spec in settings.schedules.items():
-        days = (
-            spec.monday,
-            spec.tuesday,
-            spec.wednesday,
-            spec.thursday,
-            spec.friday,
-            spec.saturday,
-            spec.sunday,
-        )
-        try:
-            week = tuple(tuple(sorted(parse_interval(text) for text in day)) for day in days)
-            schedules[name] = Schedule(name=name, week=week, observes_closed_days=spec.closed_days)
-        except BadInputError as exc:
-            raise ConfigError(f"schedules.{name}", str(exc)) from None
-    window_name = settings.reminders.window_schedule
-    if window_name not in schedules:
-        raise ConfigError(
-            "reminders.window_schedule",
-            f"unknown schedule {window_name!r} (one of: {', '.join(sorted(schedules))})",
-        )
-    return schedules
-
-
-def build_calendar(settings: Settings) -> BusinessCalendar:
-    cal = settings.calendar
-    extra = tuple(_month_day(text, "calendar.extra_closed_days") for text in cal.extra_closed_days)
-    once: dict[date, time] = {}
-    yearly: dict[tuple[int, int], time] = {}
-    for key, closes in cal.half_days.items():
-        if closes.hour * 60 + closes.minute >= MINUTES_PER_DAY:
-            raise ConfigError(f"calendar.half_days.{key}", "closing time must be before 24:00")
-        if len(key) == 5:
-            yearly[_month_day(key, f"calendar.half_days.{key}")] = closes
-        else:
-            try:
-                once[date.fromisoformat(key)] = closes
-            except ValueError:
-                raise ConfigError(
-                    f"calendar.half_days.{key}", "expected YYYY-MM-DD or MM-DD"
-                ) from None
-    both = set(cal.opened_dates) & (set(cal.closed_dates) | set(once))
-    if both:
-        raise ConfigError("calendar.opened_dates", f"{min(both)} is also closed or a half day")
-    rules = ClosedDayRules(
-        country=cal.country,
-        extra_closed=extra,
-        closed_dates=frozenset(cal.closed_dates),
-        half_days=once,
-        yearly_half_days=yearly,
-        opened_dates=frozenset(cal.opened_dates),
-    )
-    try:
-        rules.closed_days(2000)
-    except (NotImplementedError, KeyError, AttributeError):
-        raise ConfigError("calendar.country", f"unknown country {cal.country!r}") from None
-    return BusinessCalendar(rules=rules, schedules=build_schedules(settings))
-
-
-def _month_day(text: str, key: str) -> tuple[int, int]:
-    try:
-        parsed = date.fromisoformat(f"2000-{text}")  # a leap year: 02-29 is allowed
-    except ValueError:
-        raise ConfigError(key, f"{text!r} is not a MM-DD date") from None
-    return parsed.month, parsed.day
-
-
-def build_rules(settings: Settings) -> dict[str, Rule]:
-    """The built-in rules with the config's overrides, plus rules defined only in config."""
-    schedules = build_schedules(settings)
-    rules: dict[str, Rule] = {}
-    for name in list(DEFAULT_RULES) + [n for n in settings.rules if n not in DEFAULT_RULES]:
-        base = DEFAULT_RULES.get(name)
-        spec = settings.rules.get(name, RuleSettings())
-        if base is None and spec.hours is None:
-            raise ConfigError(f"rules.{name}.hours", "a new rule needs hours")
-        values: dict[str, Any] = {
-            k: v for k, v in spec.model_dump(exclude_none=True).items() if k != "channels"
-        }
-        if spec.channels is not None:
-            values["channels"] = frozenset(str(c) for c in spec.channels)
-        rule = Rule(**{**(_rule_fields(base) if base else {"name": name}), **values})
-        if rule.schedule not in schedules:
-            raise ConfigError(f"rules.{name}.schedule", f"unknown schedule {rule.schedule!r}")
-        rules[name] = rule
-    return rules
-
-
-def _rule_fields(rule: Rule) -> dict[str, Any]:
-    return {
-        "name": rule.name,
-        "hours": rule.hours,
-        "schedule": rule.schedule,
-        "warn_before": rule.warn_before,
-        "channels": rule.channels,
-        "requires_callback": rule.requires_callback,
-        "fulfilled_by": rule.fulfilled_by,
-        "enabled": rule.enabled,
-        "requires_promise": rule.requires_promise,
-    }

@@ -1,0 +1,83 @@
+"""The daemon's sweep per office, on SQLite and PostgreSQL: an office's reminders go to its
+own default recipient, in its own sending window, and escalate to its department's own
+address; the office default keeps the top level's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, time
+from typing import Any
+
+import pytest
+from daemon_world import World, local
+
+from tracker.core.calendar import COPENHAGEN
+from tracker.daemon.sweep import plan_digests, refresh
+
+NORD, NORD_TEKNIK = "Borgerservice Nord", "Teknik Nord"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
+SETTINGS: dict[str, Any] = {
+    "default_recipient": "team@fredericia.dk",
+    "reminders": {"escalation_after_hours": 1, "escalation_to": "leder@fredericia.dk"},
+    "offices": {
+        "nord": {
+            "default_recipient": "nord@fredericia.dk",
+            "departments": [NORD, NORD_TEKNIK],
+            "schedules": {"nordvindue": {day: ["09:00-12:00"] for day in WEEKDAYS}},
+            "reminders": {
+                "window_schedule": "nordvindue",
+                "escalation_to": {NORD: "nord-leder@fredericia.dk"},
+            },
+        }
+    },
+}
+RECEIVED = local("2026-11-02T10:00")  # a Monday
+LATER = local("2026-11-20T13:00")  # every deadline long past
+
+
+@pytest.fixture
+def world(database_url: str) -> Iterator[World]:
+    w = World(database_url, 2525, **SETTINGS)
+    yield w
+    w.close()
+
+
+def planned(world: World) -> dict[tuple[str, str], list[tuple[str, datetime]]]:
+    """(ref, kind) -> [(recipient, send_at)] of the outbox."""
+    found: dict[tuple[str, str], list[tuple[str, datetime]]] = {}
+    for m in world.outbox():
+        ref = str((m.payload or {}).get("ref"))
+        found.setdefault((ref, m.kind), []).append((m.recipient, m.send_at))
+    return found
+
+
+def test_each_office_s_reminders_go_to_its_recipients_in_its_window(world: World) -> None:
+    top = world.add(RECEIVED)
+    nord = world.add(RECEIVED, department=NORD, office="nord")
+    teknik = world.add(RECEIVED, department=NORD_TEKNIK, office="nord")
+    refresh(world.svc, LATER)
+    refresh(world.svc, LATER)  # the first look plans; the second finds nothing new
+    rows = planned(world)
+    assert [r for r, _ in rows[(top, "overdue")]] == ["team@fredericia.dk"]
+    assert [r for r, _ in rows[(top, "escalation")]] == ["leder@fredericia.dk"]
+    assert [r for r, _ in rows[(nord, "overdue")]] == ["nord@fredericia.dk"]
+    assert [r for r, _ in rows[(nord, "escalation")]] == ["nord-leder@fredericia.dk"]
+    assert (teknik, "escalation") not in rows  # its department has no escalation address
+    for ref in (nord, teknik):
+        for kind in ("overdue", "due_soon", "escalation"):
+            for _, send_at in rows.get((ref, kind), []):
+                assert time(9) <= send_at.astimezone(COPENHAGEN).time() < time(12), (ref, kind)
+    top_times = [s.astimezone(COPENHAGEN).time() for _, s in rows[(top, "overdue")]]
+    assert top_times != [s.astimezone(COPENHAGEN).time() for _, s in rows[(nord, "overdue")]]
+
+
+def test_each_office_gets_its_own_digest_once_a_day(world: World) -> None:
+    world.add(local("2026-11-19T10:00"))
+    world.add(local("2026-11-19T10:00"), department=NORD, office="nord")
+    morning = local("2026-11-20T09:30")
+    assert plan_digests(world.svc, morning) == 2
+    assert plan_digests(world.svc, morning) == 0  # once a day, per office
+    digests = [m for m in world.outbox() if m.kind == "digest"]
+    assert sorted(m.recipient for m in digests) == ["nord@fredericia.dk", "team@fredericia.dk"]
+    nord_digest = next(m for m in digests if m.recipient == "nord@fredericia.dk")
+    assert nord_digest.send_at.astimezone(COPENHAGEN).time() >= time(9)

@@ -1,0 +1,135 @@
+"""Settings: environment ``SVARFRIST_*`` over a TOML file over built-in defaults.
+
+A package of one concern per module: the models and their sources (:mod:`.settings`), the
+checks pydantic's types cannot make (:mod:`.checks`), the engine's values built from them
+(:mod:`.build`) and the offices (:mod:`.offices`). ``from tracker.config import ...`` names
+all of them, as it did when this was one module. A bad setting fails at start with one line
+naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+
+from tracker.config.build import build_calendar, build_rules, build_schedules
+from tracker.config.checks import (
+    check_database_url,
+    check_intake,
+    check_oidc,
+    check_settings,
+    is_loopback,
+    masked_url,
+)
+from tracker.config.offices import (
+    DEFAULT_OFFICE,
+    Office,
+    build_offices,
+    check_offices,
+    office_settings,
+    resolve_office,
+)
+from tracker.config.settings import (
+    DEFAULT_DEPARTMENTS,
+    DEFAULT_TOPICS,
+    ENV_PREFIX,
+    FLAT_ALIASES,
+    MAX_RULE_HOURS,
+    NON_SETTING_VARIABLES,
+    ROLE_NAMES,
+    SYSTEM_CONFIG,
+    CalendarSettings,
+    DaemonSettings,
+    IntakeSettings,
+    OfficeSettings,
+    OidcGroupSettings,
+    OidcSettings,
+    RemindersSettings,
+    ReportSettings,
+    RuleSettings,
+    ScheduleSettings,
+    Settings,
+    SmtpSettings,
+    WebSettings,
+    config_path,
+    unknown_variables,
+)
+from tracker.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_DEPARTMENTS",
+    "DEFAULT_OFFICE",
+    "DEFAULT_TOPICS",
+    "ENV_PREFIX",
+    "FLAT_ALIASES",
+    "MAX_RULE_HOURS",
+    "NON_SETTING_VARIABLES",
+    "ROLE_NAMES",
+    "SYSTEM_CONFIG",
+    "CalendarSettings",
+    "DaemonSettings",
+    "IntakeSettings",
+    "Office",
+    "OfficeSettings",
+    "OidcGroupSettings",
+    "OidcSettings",
+    "RemindersSettings",
+    "ReportSettings",
+    "RuleSettings",
+    "ScheduleSettings",
+    "Settings",
+    "SmtpSettings",
+    "WebSettings",
+    "build_calendar",
+    "build_offices",
+    "build_rules",
+    "build_schedules",
+    "check_database_url",
+    "check_intake",
+    "check_offices",
+    "check_oidc",
+    "check_settings",
+    "config_path",
+    "is_loopback",
+    "load_settings",
+    "masked_url",
+    "office_settings",
+    "resolve_office",
+    "unknown_variables",
+]
+
+
+def load_settings() -> Settings:
+    """Load and validate settings, raising ConfigError with one line naming the bad key."""
+    path = config_path()
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError("SVARFRIST_CONFIG", f"no such file: {path}")
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(str(path), f"not valid TOML: {exc}") from None
+    secrets_dir = os.environ.get("CREDENTIALS_DIRECTORY")
+    try:
+        settings = Settings(_secrets_dir=secrets_dir)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigError(key, first["msg"]) from None
+    except SettingsError as exc:  # a variable that is not the JSON a list or table needs
+        raise ConfigError(_variable_of(exc), f"not valid JSON: {exc.__cause__}") from None
+    check_settings(settings)
+    build_calendar(settings)
+    build_rules(settings)
+    check_offices(settings)
+    return settings
+
+
+def _variable_of(exc: SettingsError) -> str:
+    """The environment variable pydantic-settings could not parse (it names only the field)."""
+    match = re.search(r'field "(\w+)"', str(exc))
+    return ENV_PREFIX + match.group(1).upper() if match else "environment"

@@ -1,0 +1,181 @@
+"""What pydantic's types cannot check: addresses, refs, URLs, [web.oidc], [intake]."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from tracker.config.settings import IntakeSettings, OidcSettings, Settings
+from tracker.core import validate
+from tracker.errors import BadInputError, ConfigError
+
+_NAMED_ADDRESS = re.compile(r"([^<>]*)<([^<>]+)>")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_settings(settings: Settings) -> None:
+    """What pydantic's types cannot say: one address per address key, with no CR/LF that
+    would add a header or a recipient; a ref prefix that makes valid refs; a database URL
+    that parses. Raises ConfigError naming the key; never echoes a password."""
+    addresses: list[tuple[str, str | None]] = [("mail_from", settings.mail_from)]
+    addresses += recipient_keys(settings)
+    addresses += [
+        (f"reports.management_recipients[{i}]", value)
+        for i, value in enumerate(settings.reports.management_recipients)
+    ]
+    check_addresses(addresses)
+    try:
+        validate.ref_prefix(settings.ref_prefix)
+    except BadInputError:
+        raise ConfigError(
+            "ref_prefix", "must be letters, digits, '.', '-', '/' or '_' (as --ref)"
+        ) from None
+    check_database_url(settings.database_url)
+    if settings.web.oidc is not None:
+        check_oidc(settings, settings.web.oidc)
+    if settings.intake is not None:
+        check_intake(settings, settings.intake)
+
+
+def recipient_keys(settings: Settings, prefix: str = "") -> list[tuple[str, str | None]]:
+    """The addresses an office's reminders go to, by key: the default recipient and the
+    escalation address(es), each escalated department one the office has."""
+    found: list[tuple[str, str | None]] = [
+        (f"{prefix}default_recipient", settings.default_recipient)
+    ]
+    escalation = settings.reminders.escalation_to
+    if isinstance(escalation, dict):
+        for department, address in escalation.items():
+            key = f"{prefix}reminders.escalation_to.{department}"
+            if department not in settings.departments:
+                raise ConfigError(key, f"unknown department {department!r}")
+            found.append((key, address))
+    else:
+        found.append((f"{prefix}reminders.escalation_to", escalation))
+    return found
+
+
+def check_addresses(addresses: list[tuple[str, str | None]]) -> None:
+    """Each value one address (``mail_from`` may carry a display name), else ConfigError."""
+    for key, value in addresses:
+        if value is None:
+            continue
+        # The sender alone may carry a display name ("Fredericia Kommune <svarfrist@...>"),
+        # which the mail layer puts in From; the address inside follows the one rule.
+        named = _NAMED_ADDRESS.fullmatch(value) if key == "mail_from" else None
+        try:
+            if named and not _CONTROL.search(named.group(1)):
+                validate.address(named.group(2), key)
+            else:
+                validate.address(value, key)
+        except BadInputError:
+            raise ConfigError(
+                key, f"{value!r} is not one e-mail address (no list or line break)"
+            ) from None
+
+
+def is_loopback(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 or localhost: this machine, where plain http is no risk."""
+    if host is None:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_oidc(settings: Settings, oidc: OidcSettings) -> None:
+    """[web.oidc]: an https discovery URL (http only on loopback), the web app's own address
+    (the redirect URI is built from it), a client secret, groups that map to something."""
+    url = urlsplit(oidc.discovery_url.strip())
+    secure = url.scheme == "https" or (url.scheme == "http" and is_loopback(url.hostname))
+    if not url.hostname or not secure:
+        raise ConfigError(
+            "web.oidc.discovery_url", "must be an https:// address (http:// only on loopback)"
+        )
+    if settings.web.base_url is None:
+        raise ConfigError("web.base_url", "required with [web.oidc] (the redirect URI's base)")
+    if oidc.secret() is None:
+        raise ConfigError(
+            "web.oidc.client_secret",
+            "required: client_secret, client_secret_file or the credential "
+            "web__oidc__client_secret",
+        )
+    if not oidc.groups:
+        raise ConfigError("web.oidc.groups", "map at least one group id to a role")
+    for group, mapped in oidc.groups.items():
+        for department in mapped.departments:
+            if department not in settings.departments:
+                raise ConfigError(
+                    f"web.oidc.groups.{group}.departments", f"unknown department {department!r}"
+                )
+
+
+def check_intake(settings: Settings, intake: IntakeSettings) -> None:
+    """[intake]: a key to hash with, one way to log in, departments that exist, addresses."""
+    if intake.hash_key is None or len(intake.hash_key.get_secret_value()) < 16:
+        raise ConfigError("intake.hash_key", "required: a secret of at least 16 characters")
+    if (intake.imap_host is None) == (intake.maildir is None):
+        raise ConfigError("intake.imap_host", "give imap_host or maildir (one of them)")
+    if intake.imap_host is not None and not intake.username:
+        raise ConfigError("intake.username", "required with imap_host")
+    if (
+        intake.imap_host is not None
+        and intake.password is None
+        and not intake.oauth2_token_command
+        and not (intake.oauth2_token_file)
+    ):
+        raise ConfigError(
+            "intake.password", "give password, oauth2_token_command or oauth2_token_file"
+        )
+    if intake.default_department is None and not intake.departments:
+        raise ConfigError("intake.default_department", "required without [intake.departments]")
+    named = dict(intake.departments)
+    if intake.default_department is not None:
+        named["default_department"] = intake.default_department
+    for where, department in named.items():
+        if department not in settings.departments:
+            key = "intake.default_department" if where == "default_department" else where
+            raise ConfigError(
+                key if key.startswith("intake.") else f"intake.departments.{key}",
+                f"unknown department {department!r}",
+            )
+    for key, value in [("intake.address", intake.address)] + [
+        (f"intake.departments.{a}", a) for a in intake.departments
+    ]:
+        if value is not None:
+            try:
+                validate.address(value, key)
+            except BadInputError:
+                raise ConfigError(key, f"{value!r} is not one e-mail address") from None
+    if settings.default_recipient is None:
+        raise ConfigError(
+            "default_recipient", "mail intake needs it: it is reminded of intake's inquiries"
+        )
+
+
+def check_database_url(url: str) -> None:
+    """A URL SQLAlchemy can parse, with a numeric port. The message shows the URL's shape
+    only: the text may hold a password, and a malformed URL cannot be masked reliably."""
+    try:
+        parsed = make_url(url)
+        port = parsed.port
+    except (ArgumentError, ValueError):
+        raise ConfigError(
+            "database_url",
+            "not a database URL (expected sqlite:///PATH or "
+            "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE)",
+        ) from None
+    if port is not None and not 1 <= port <= 65535:
+        raise ConfigError("database_url", f"port {port} is not between 1 and 65535")
+
+
+def masked_url(url: str) -> str:
+    """The database URL with its password replaced by ***, for display."""
+    return make_url(url).render_as_string(hide_password=True)
