@@ -183,3 +183,23 @@ def test_an_escalation_of_an_absent_advisors_inquiry_still_goes_to_the_lead(
     ]
     escalation = next(m for m in sink.messages if m["X-Svarfrist-Kind"] == "escalation")
     assert "fraværende" not in text_of(escalation)
+
+
+def test_with_nobody_else_an_absent_advisors_reminder_goes_to_their_offices_default_recipient(
+    database_url: str, sink: Sink
+) -> None:
+    offices = {"vejle": {"default_recipient": "borgerservice@vejle.dk"}}
+    w = World(database_url, sink.port, reminders={"digest_time": None}, offices=offices)
+    try:
+        absent(w, ADVISOR, now=FRIDAY)
+        w.add(FRIDAY, advisor=ADVISOR, office="vejle")
+        w.add(FRIDAY, advisor=ADVISOR)  # the default office's: the top level's recipient
+        w.tick(MONDAY_DUE_SOON)
+        assert sent_to(sink) == [
+            ("borgerservice@vejle.dk", "due_soon"),
+            ("team@fredericia.dk", "due_soon"),
+        ]
+        for message in sink.messages:
+            assert "som kontorets modtager" in " ".join(text_of(message).split())
+    finally:
+        w.close()

@@ -86,7 +86,14 @@ class DeliveryPolicy:
     lease: timedelta
     catch_up_after: timedelta
     fallback: str | None = None
-    """The office's default recipient: an absent advisor's cover when no one else can."""
+    """The default recipient: an absent advisor's cover when no one else can."""
+    office_fallbacks: Mapping[str, str | None] = field(default_factory=dict)
+    """office -> its own default recipient, where an office has one (``fallback`` for an
+    office not named here, e.g. one no longer configured)."""
+
+    def fallback_of(self, office: str | None) -> str | None:
+        """The cover of last resort for an inquiry of ``office``."""
+        return self.office_fallbacks.get(office, self.fallback) if office else self.fallback
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,10 +138,16 @@ def _claim(
     with transaction(factory) as session:
         rows = outbox.claim(session, now=now, limit=CLAIM_BATCH, lease=policy.lease)
         facts = _obligation_facts(session, rows)
-        inquiries = _inquiry_facts(session, _refs(rows))
+        inquiries, offices = _inquiry_facts(session, _refs(rows))
         # Who receives each row is decided here, at sending time, in one place (store.cover).
         advisors = {ref: facts["advisor"] for ref, facts in inquiries.items()}
-        routes = cover.route(session, rows, advisors, now=now, fallback=policy.fallback)
+        routes = cover.route(
+            session,
+            rows,
+            advisors,
+            now=now,
+            fallback=lambda ref: policy.fallback_of(offices.get(ref) if ref else None),
+        )
         claimed: list[Claimed] = []
         drop: list[int] = []
         for row in rows:
@@ -194,26 +207,36 @@ def _refs(rows: Iterable[Any]) -> set[str]:
     return refs
 
 
-def _inquiry_facts(session: Session, refs: set[str]) -> dict[str, dict[str, str | None]]:
-    """ref -> channel, topic, time of receipt and advisor: what an advisor needs to act.
+def _inquiry_facts(
+    session: Session, refs: set[str]
+) -> tuple[dict[str, dict[str, str | None]], dict[str, str]]:
+    """ref -> channel, topic, time of receipt and advisor: what an advisor needs to act;
+    and ref -> office (whose default recipient covers last).
 
     Configured names, identifiers and times only: never the note.
     """
     found: dict[str, dict[str, str | None]] = {}
+    offices: dict[str, str] = {}
     ordered = sorted(refs)
     for start in range(0, len(ordered), _LOOKUP_CHUNK):
         chunk = ordered[start : start + _LOOKUP_CHUNK]
         query = select(
-            Inquiry.ref, Inquiry.channel, Inquiry.topic, Inquiry.received_at, Inquiry.advisor
+            Inquiry.ref,
+            Inquiry.channel,
+            Inquiry.topic,
+            Inquiry.received_at,
+            Inquiry.advisor,
+            Inquiry.office,
         ).where(Inquiry.ref.in_(chunk))
-        for ref, channel, topic, received, advisor in session.execute(query):
+        for ref, channel, topic, received, advisor, office in session.execute(query):
             found[ref] = {
                 "channel": channel,
                 "topic": topic,
                 "received_at": received.isoformat(),
                 "advisor": advisor,
             }
-    return found
+            offices[ref] = office
+    return found, offices
 
 
 def _with_facts(

@@ -144,6 +144,7 @@ def build_services(
             lease=timedelta(seconds=settings.daemon.claim_lease_seconds),
             catch_up_after=timedelta(minutes=reminders.catch_up_after_minutes),
             fallback=settings.default_recipient,
+            office_fallbacks={key: o.default_recipient for key, o in offices.items()},
         ),
         mail=MailConfig(
             mail_from=settings.mail_from,

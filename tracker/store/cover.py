@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -280,32 +280,47 @@ def route(
     advisors: Mapping[str, str | None],
     *,
     now: datetime,
-    fallback: str | None,
+    fallback: Callable[[str | None], str | None],
 ) -> dict[int, Routed]:
     """row id -> its recipient at ``now``: THE choice of who receives a reminder or digest.
 
     ``due_soon``/``overdue`` follow the inquiry's current advisor (``advisors``: ref ->
     advisor, so a reassigned inquiry's planned reminders go to its new advisor), digests their
     planned recipient; then an absent recipient's cover (``tracker.core.cover``) takes it.
+    ``fallback``: the default recipient of the office of a ref (a reminder's, a digest's
+    first item's; None for neither): the cover of last resort is that office's.
     A team cover has one recipient per member: the first takes the row, the others get a copy
     queued here (key ``cover:<row>:<address hash>``, sent in the same delivery round), marked
     with the cover so it is not routed again. Escalations and reports go as planned.
     """
     routed: dict[int, Routed] = {}
     wanted: dict[int, str] = {}
+    last_resort: dict[int, str | None] = {}
     for row in rows:
         if "cover" in row.payload:  # a copy for a team member: routed when it was made
             routed[row.id] = Routed(recipient=row.recipient, cover=row.payload["cover"])
-        elif row.kind in ROUTED_KINDS:
+            continue
+        if row.kind in ROUTED_KINDS:
             wanted[row.id] = advisors.get(str(row.payload.get("ref"))) or row.recipient
         elif row.kind == Kind.DIGEST:
             wanted[row.id] = row.recipient
         else:
             routed[row.id] = Routed(recipient=row.recipient)
-    covers = covering(session, set(wanted.values()), rule.local_day(now), fallback)
+            continue
+        last_resort[row.id] = fallback(_first_ref(row))
+    # One lookup per distinct default recipient (one, unless offices name different ones).
+    recipients: dict[str | None, set[str]] = defaultdict(set)
+    for row_id, recipient in wanted.items():
+        recipients[last_resort[row_id]].add(recipient)
+    day = rule.local_day(now)
+    covers = {
+        (last, advisor): found
+        for last, advisors_of in recipients.items()
+        for advisor, found in covering(session, advisors_of, day, last).items()
+    }
     by_id = {row.id: row for row in rows}
     for row_id, recipient in wanted.items():
-        found = covers.get(recipient)
+        found = covers.get((last_resort[row_id], recipient))
         if found is None or found.because == rule.Because.NOBODY:  # nobody else: as planned
             routed[row_id] = Routed(recipient=recipient)
             continue
@@ -321,6 +336,16 @@ def route(
         },
     )
     return routed
+
+
+def _first_ref(row: Any) -> str | None:
+    """The ref a reminder is about, or a digest's first (a digest is one office's)."""
+    if row.kind in ROUTED_KINDS:
+        return str(row.payload.get("ref"))
+    for section in ("due_today", "overdue"):
+        for item in row.payload.get(section, []):
+            return str(item["ref"])
+    return None
 
 
 def _readdress(session: Session, recipients: Mapping[int, str]) -> None:
