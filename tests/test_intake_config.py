@@ -94,6 +94,79 @@ def test_a_bad_intake_section_fails_at_start_naming_the_key(
     assert str(caught.value).startswith(key) or key in str(caught.value)
 
 
+OFFICES = """
+[offices.vejle]
+departments = ["Borgerservice Vejle"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        pytest.param(
+            ("[intake]", '[intake]\noffice = "nope"'), "intake.office", id="unknown office"
+        ),
+        pytest.param(
+            ("[intake]", '[intake]\noffice = "vejle"'),
+            "intake.default_department",
+            id="the default department is not the office's",
+        ),
+        pytest.param(
+            (
+                'hash_key = "0123456789abcdef0123"',
+                'hash_key = "0123456789abcdef0123"\n[intake.offices]\n"v@vejle.dk" = "nope"',
+            ),
+            "intake.offices.v@vejle.dk",
+            id="an address of an unknown office",
+        ),
+        pytest.param(
+            (
+                'hash_key = "0123456789abcdef0123"',
+                'hash_key = "0123456789abcdef0123"\n[intake.offices]\n"v@vejle.dk" = "vejle"',
+            ),
+            "intake.offices.v@vejle.dk",
+            id="an office's address falls back on a department it does not have",
+        ),
+        pytest.param(
+            (
+                'hash_key = "0123456789abcdef0123"',
+                'hash_key = "0123456789abcdef0123"\n[intake.offices]\n"v@vejle.dk" = "vejle"'
+                '\n[intake.departments]\n"v@vejle.dk" = "Diverse"',
+            ),
+            "intake.departments.v@vejle.dk",
+            id="an office's address with another office's department",
+        ),
+        pytest.param(
+            (
+                'hash_key = "0123456789abcdef0123"',
+                'hash_key = "0123456789abcdef0123"\n[intake.offices]\n"not an address" = "vejle"',
+            ),
+            "intake.offices.not an address",
+            id="an office's address that is no address",
+        ),
+    ],
+)
+def test_an_intake_office_or_department_that_does_not_exist_there_fails_at_start(
+    env: pytest.MonkeyPatch, tmp_path: Path, change: tuple[str, str], key: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(env, tmp_path, GOOD.replace(*change) + OFFICES)
+    assert caught.value.key == key
+
+
+def test_one_mailbox_may_serve_several_offices_each_by_its_address(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    routes = (
+        '[intake.offices]\n"v@vejle.dk" = "vejle"\n'
+        '[intake.departments]\n"v@vejle.dk" = "Borgerservice Vejle"\n'
+    )
+    settings = load(env, tmp_path, GOOD + routes + OFFICES)
+    intake = settings.intake  # type: ignore[attr-defined]
+    assert intake.addressed(["x@kommune.test", "v@vejle.dk"]) == ("vejle", "Borgerservice Vejle")
+    assert intake.addressed(["x@kommune.test"]) == ("default", "Diverse")
+
+
 def test_a_maildir_needs_no_host_and_no_login(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     text = GOOD.replace('imap_host = "imap.kommune.test"', f'maildir = "{tmp_path}"')
     for line in ('username = "borgerservice@kommune.test"\n', 'password = "pw"\n'):

@@ -14,14 +14,15 @@ from intake_world import DEPARTMENTS, HASH_KEY, citizen_mail
 from smtp_sink import Sink
 from sqlalchemy import Engine, select
 
-from tracker.config import IntakeSettings, Settings
+from tracker.config import IntakeSettings, OfficeSettings, Settings
+from tracker.core.calendar import COPENHAGEN
 from tracker.intake import loop
 from tracker.intake.acknowledge import connector_of
 from tracker.intake.maildir import UIDLIST, MaildirMailbox
 from tracker.intake.process import Counts, Intake
 from tracker.store import schema
 from tracker.store.db import make_engine, session_factory
-from tracker.store.models import Inquiry
+from tracker.store.models import Inquiry, Obligation
 
 OWN = "borgerservice@kommune.test"
 ARRIVED = datetime(2026, 11, 30, 8, 12, tzinfo=UTC)
@@ -154,3 +155,45 @@ def test_the_maildir_numbers_files_in_delivery_order_and_keeps_the_numbers(
     assert again.open("INBOX") == validity
     assert [f.uid for f in again.fetch_after(0, 10)] == [1, 3]
     assert again.exists("Svarfrist/Registreret") and not again.exists("Svarfrist/Fejl")
+
+
+def test_mail_to_an_offices_address_follows_that_offices_calendar_and_departments(
+    local: Local,
+) -> None:
+    """Vejle closes on Monday 30 November 2026 (its own closing day): a mail that arrives
+    then is promised an answer by Vejle's calendar, not the default office's."""
+    vejle = {
+        "departments": ["Borgerservice Vejle"],
+        "calendar": {"closed_dates": ["2026-11-30"]},
+    }
+    assert local.settings.intake is not None
+    intake = local.settings.intake.model_copy(
+        update={
+            "offices": {"borger@vejle.test": "vejle"},
+            "departments": DEPARTMENTS | {"borger@vejle.test": "Borgerservice Vejle"},
+        }
+    )
+    local.settings = local.settings.model_copy(
+        update={"intake": intake, "offices": {"vejle": OfficeSettings(**vejle)}}
+    )
+    local.deliver(citizen_mail(1, sender="anna@example.dk"))
+    local.deliver(citizen_mail(2, sender="bo@example.dk", to="borger@vejle.test"))
+    counts = local.round(ARRIVED + timedelta(minutes=5))
+    assert counts.outcomes["registered"] == 2
+    inquiries = local.inquiries()
+    assert [(i.office, i.department) for i in inquiries] == [
+        ("default", "Arbejdsmarked og Borgerservice"),
+        ("vejle", "Borgerservice Vejle"),
+    ]
+    with session_factory(local.engine)() as session:
+        answers = dict(
+            session.execute(
+                select(Inquiry.office, Obligation.due_at)
+                .join(Obligation, Obligation.inquiry_id == Inquiry.id)
+                .where(Obligation.rule == "answer")
+            ).all()
+        )
+    # 10 working days: from Monday 09:12 to Monday 14 December 09:12; in Vejle the clock
+    # starts on Tuesday 00:00 and runs out at the end of Monday 14 December.
+    assert answers["default"] == datetime(2026, 12, 14, 9, 12, tzinfo=COPENHAGEN)
+    assert answers["vejle"] == datetime(2026, 12, 15, 0, 0, tzinfo=COPENHAGEN)

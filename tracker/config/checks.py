@@ -136,19 +136,12 @@ def check_intake(settings: Settings, intake: IntakeSettings) -> None:
         )
     if intake.default_department is None and not intake.departments:
         raise ConfigError("intake.default_department", "required without [intake.departments]")
-    named = dict(intake.departments)
-    if intake.default_department is not None:
-        named["default_department"] = intake.default_department
-    for where, department in named.items():
-        if department not in settings.departments:
-            key = "intake.default_department" if where == "default_department" else where
-            raise ConfigError(
-                key if key.startswith("intake.") else f"intake.departments.{key}",
-                f"unknown department {department!r}",
-            )
-    for key, value in [("intake.address", intake.address)] + [
-        (f"intake.departments.{a}", a) for a in intake.departments
-    ]:
+    # Each address's office and department exist: checked with the offices (check_offices).
+    for key, value in (
+        [("intake.address", intake.address)]
+        + [(f"intake.departments.{a}", a) for a in intake.departments]
+        + [(f"intake.offices.{a}", a) for a in intake.offices]
+    ):
         if value is not None:
             try:
                 validate.address(value, key)

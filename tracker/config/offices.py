@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from tracker.config.build import build_calendar, build_rules, build_schedules
 from tracker.config.checks import check_addresses, recipient_keys
-from tracker.config.settings import RemindersSettings, Settings
+from tracker.config.settings import IntakeSettings, RemindersSettings, Settings
 from tracker.core.calendar import BusinessCalendar, Schedule
 from tracker.errors import BadInputError, ConfigError
 from tracker.sla import Rule
@@ -114,6 +114,30 @@ def check_offices(settings: Settings) -> None:
         if not view.departments:
             raise ConfigError(f"offices.{key}.departments", "name at least one department")
     build_offices(settings)
+    if settings.intake is not None:
+        _check_intake_routes(settings, settings.intake)
+
+
+def _check_intake_routes(settings: Settings, intake: IntakeSettings) -> None:
+    """Mail intake registers each address's mail in an office that exists, in a department
+    of that office (ConfigError naming the ``intake`` key that says otherwise)."""
+    known = office_keys(settings)
+    for address, (office, department) in intake.routes().items():
+        where = "default" if address == "default" else address
+        if office not in known:
+            key = "intake.office" if where == "default" else f"intake.offices.{address}"
+            raise ConfigError(key, f"unknown office {office!r} (known offices: {', '.join(known)})")
+        if (
+            department is not None
+            and department not in office_settings(settings, office).departments
+        ):
+            if where == "default":
+                key = "intake.default_department"
+            elif address in intake.departments:
+                key = f"intake.departments.{address}"
+            else:
+                key = f"intake.offices.{address}"
+            raise ConfigError(key, f"unknown department {department!r} in office {office!r}")
 
 
 def unknown_office(settings: Settings, key: str) -> BadInputError:

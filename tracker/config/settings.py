@@ -10,7 +10,7 @@ start with one line naming the key; a ``SVARFRIST_*`` variable that names nothin
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
@@ -326,6 +326,11 @@ class IntakeSettings(BaseModel):
     departments: dict[str, str] = {}
     """Address the mail was sent to -> department."""
     default_department: str | None = None
+    office: str = "default"
+    """The office whose calendar, rules and departments the mailbox's inquiries follow."""
+    offices: dict[str, str] = {}
+    """Address the mail was sent to -> office (default ``office``): one mailbox shared by
+    several offices, each with its own address."""
     hash_key: SecretStr | None = None
     """The HMAC key of the Message-ID and sender hashes (required; keep it secret)."""
     max_per_sender_per_day: int = Field(default=5, ge=1)
@@ -333,6 +338,24 @@ class IntakeSettings(BaseModel):
     """Polling interval when the server has no IDLE (and the longest IDLE wait)."""
     timeout_seconds: float = Field(default=60.0, gt=0)
     batch: int = Field(default=200, ge=1, le=10_000)
+
+    def addressed(self, recipients: Iterable[str]) -> tuple[str, str | None]:
+        """The office and department of a mail sent to ``recipients``: the first of them
+        named in ``offices`` or ``departments`` decides both (each defaulting to ``office``
+        and ``default_department``); None: no department, the mail is not registered."""
+        for address in recipients:
+            if address in self.offices or address in self.departments:
+                return self.offices.get(address, self.office), self.departments.get(
+                    address, self.default_department
+                )
+        return self.office, self.default_department
+
+    def routes(self) -> dict[str, tuple[str, str | None]]:
+        """Every address it names (``default``: none of them) -> its office and department."""
+        named = {"default": (self.office, self.default_department)}
+        for address in (*self.departments, *self.offices):
+            named[address] = self.addressed([address])
+        return named
 
 
 class OfficeSettings(BaseModel):

@@ -55,7 +55,7 @@ class Intake:
         """Built once at start; an acknowledgement template that cannot render fails here."""
         conf = settings.intake
         assert conf is not None and conf.hash_key is not None
-        own = {a.lower() for a in (conf.address, *conf.departments) if a}
+        own = {a.lower() for a in (conf.address, *conf.departments, *conf.offices) if a}
         if "@" in conf.username:
             own.add(conf.username.lower())
         if conf.template_dir is not None:
@@ -206,10 +206,7 @@ def _citizen(
         store.remember(session, thread[0], [mine])
         register.mail_attached(session, intake.context(now), thread[1], min(f.arrived_at, now))
         return "attached", None
-    department = next(
-        (intake.conf.departments[a] for a in mail.recipients if a in intake.conf.departments),
-        intake.conf.default_department,
-    )
+    office, department = intake.conf.addressed(mail.recipients)
     if department is None:
         return "ignored", "no department"
     assert mail.sender is not None
@@ -221,6 +218,7 @@ def _citizen(
     promise = intake.conf.acknowledge
     new = register.NewInquiry(
         channel=Channel.EMAIL,
+        office=office,
         department=department,
         received_at=min(f.arrived_at, now),
         answer_promised=promise,
