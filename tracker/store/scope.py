@@ -69,6 +69,16 @@ class Scope:
         offices = frozenset({office}) if self.allows_office(office) else frozenset()
         return Scope(departments=self.departments, offices=offices)
 
+    def report_offices(self, office: str | None) -> frozenset[str] | None:
+        """The offices a report for this caller counts (tracker.reports.queries.Period):
+        ``office`` (a known office's key) alone if given, refused (403, field ``office``)
+        outside the scope; else every office in reach (None: all of them). A caller of one
+        office never gets another office's figures."""
+        if office is None:
+            return self.offices
+        self.admit_office(office)
+        return frozenset({office})
+
     def allows(self, department: str) -> bool:
         return self.departments is None or department in self.departments
 
