@@ -233,3 +233,35 @@ def test_the_reports_page_and_its_csv_count_only_the_users_office(database_url: 
     assert every_page.status_code == 200 and "Kontor" in every_page.text
     assert 'name="kontor"' in every_page.text
     assert unknown.status_code == 422
+
+
+def test_the_public_page_shows_one_office_with_kontor(database_url: str) -> None:
+    web_settings = {"secret_key": SECRET, "insecure_http": True}
+    with web_app(database_url, web=web_settings, offices=OFFICES) as web:
+        with web.client("admin") as admin:
+            for office, department, n in (("default", "Diverse", 6), ("nord", NORD, 5)):
+                for _ in range(n):
+                    body = {**EMAIL, "department": department, "office": office}
+                    added = admin.post("/api/v1/inquiries", json=body)
+                    assert added.status_code == 201, added.text
+                    ref = added.json()["ref"]
+                    at = {"at": "2026-11-25T11:00"}
+                    assert admin.post(f"/api/v1/inquiries/{ref}/reply", json=at).status_code == 200
+        with httpx.Client(base_url=web.url) as anonymous:
+            every = anonymous.get("/offentlig/svartider.json").json()
+            nord = anonymous.get("/offentlig/svartider.json", params={"kontor": "nord"}).json()
+            default = anonymous.get("/offentlig/svartider.json", params={"kontor": "default"})
+            page = anonymous.get("/offentlig/svartider", params={"kontor": "nord"})
+            unknown = anonymous.get("/offentlig/svartider", params={"kontor": "vest"})
+            unknown_feed = anonymous.get("/offentlig/svartider.json", params={"kontor": "vest"})
+
+    def answered(feed: dict[str, Any]) -> dict[str | None, Any]:
+        rows = {d["department"]: d["rules"]["reply"]["answered"] for d in feed["departments"]}
+        return {**rows, None: feed["all"]["reply"]["answered"]}
+
+    assert answered(every)[None] == 11
+    assert answered(nord) == {NORD: 5, None: 5}
+    assert answered(default.json())[None] == 6
+    assert answered(default.json())["Diverse"] == 6 and NORD not in answered(default.json())
+    assert page.status_code == 200 and NORD in page.text and "Diverse" not in page.text
+    assert unknown.status_code == unknown_feed.status_code == 404
