@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, column, insert, table
+from sqlalchemy import Engine, column, insert, table, update
 from sqlalchemy.sql.expression import TableClause
 
 from tracker.core.calendar import COPENHAGEN, BusinessCalendar
@@ -77,10 +77,19 @@ class World:
         return row
 
 
-def generated(n: int, seed: int = 7, calendar: BusinessCalendar | None = None) -> World:
-    """``n`` inquiries from 2026-01-01 to 2026-04-15 with real deadlines on working_days."""
+def generated(
+    n: int,
+    seed: int = 7,
+    calendar: BusinessCalendar | None = None,
+    offices: Collection[str] = (),
+) -> World:
+    """``n`` inquiries from 2026-01-01 to 2026-04-15 with real deadlines on working_days.
+
+    ``offices``: spread the inquiries over these offices (by a random stream of their own,
+    so the rows are otherwise the same as without); none: every one in ``default``."""
     cal = calendar or BusinessCalendar()
     rnd = random.Random(seed)
+    placing = random.Random(seed + 1)
     world = World()
     start = local(2026, 1, 1)
     span = int((local(2026, 4, 16) - start).total_seconds())
@@ -100,6 +109,8 @@ def generated(n: int, seed: int = 7, calendar: BusinessCalendar | None = None) -
             closed_at=closed,
             note="FORTROLIG note: må aldrig stå i en rapport",
         )
+        if offices:
+            inquiry["office"] = placing.choice(sorted(offices))
         for rule, hours in (("reply", 24), ("callback", 48)):
             if (rule == "reply" and channel not in WRITTEN) or (
                 rule == "callback" and not inquiry["callback_requested"]
@@ -113,19 +124,42 @@ def generated(n: int, seed: int = 7, calendar: BusinessCalendar | None = None) -
     return world
 
 
+# Keys of a World's rows that are no column of the 0001 schema: set after the upgrade.
+LATER = ("office",)
+
+
 def _bare(model: type[Base], rows: list[dict[str, Any]]) -> TableClause:
     """The model's table with only the rows' columns (and their types): the model's later
     columns (and their defaults) do not exist yet in the 0001 schema the rows go into."""
     columns = model.__table__.c
-    return table(model.__tablename__, *(column(key, columns[key].type) for key in rows[0]))
+    keys = [key for key in rows[0] if key not in LATER]
+    return table(model.__tablename__, *(column(key, columns[key].type) for key in keys))
+
+
+def _early(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in row.items() if k not in LATER} for row in rows]
 
 
 def insert_world(engine: Engine, world: World) -> None:
     with engine.begin() as conn:
         if world.inquiries:
-            conn.execute(insert(_bare(Inquiry, world.inquiries)), world.inquiries)
+            conn.execute(insert(_bare(Inquiry, world.inquiries)), _early(world.inquiries))
         if world.obligations:
-            conn.execute(insert(_bare(Obligation, world.obligations)), world.obligations)
+            conn.execute(insert(_bare(Obligation, world.obligations)), _early(world.obligations))
+
+
+def place_offices(engine: Engine, world: World) -> None:
+    """Move each inquiry with an ``office`` (and its obligations) there, as registering it
+    there would have: the upgrade put every row in ``default`` (migration 0012)."""
+    placed: dict[str, list[int]] = defaultdict(list)
+    for i in world.inquiries:
+        if i.get("office", "default") != "default":
+            placed[i["office"]].append(i["id"])
+    with engine.begin() as conn:
+        for office, ids in placed.items():
+            conn.execute(update(Inquiry).where(Inquiry.id.in_(ids)).values(office=office))
+            owned = Obligation.inquiry_id.in_(ids)
+            conn.execute(update(Obligation).where(owned).values(office=office))
 
 
 @contextmanager
@@ -139,6 +173,8 @@ def database(url: str, world: World | None = None) -> Iterator[Engine]:
         if world is not None:
             insert_world(engine, world)
         schema.upgrade(engine)
+        if world is not None:
+            place_offices(engine, world)
         yield engine
     finally:
         engine.dispose()
@@ -152,8 +188,13 @@ def pct(part: int, whole: int, places: int = 1) -> float | None:
     return float((Decimal(part) * 100 / Decimal(whole)).quantize(q, rounding=ROUND_HALF_UP))
 
 
-def in_period(row: dict[str, Any], first: date | None, last: date | None) -> bool:
+def in_period(
+    row: dict[str, Any], first: date | None, last: date | None, office: str | None = None
+) -> bool:
+    """Whether inquiry ``row`` is in the period (and in ``office``; None: any office)."""
     day = row["received_at"].astimezone(COPENHAGEN).date()
+    if office is not None and row.get("office", "default") != office:
+        return False
     return (first is None or day >= first) and (last is None or day <= last)
 
 
@@ -195,11 +236,13 @@ def expected(
     last: date | None = None,
     calendar: BusinessCalendar | None = None,
     untimed: Collection[int] = (),
+    office: str | None = None,
 ) -> dict[str, Any]:
     """The JSON report computed the slow, obvious way. ``untimed``: ids of obligations
-    without a stored response time (counted, but in no median or p90)."""
+    without a stored response time (counted, but in no median or p90). ``office``: that
+    office's rows only."""
     cal = calendar or BusinessCalendar()
-    inquiries = {i["id"]: i for i in world.inquiries if in_period(i, first, last)}
+    inquiries = {i["id"]: i for i in world.inquiries if in_period(i, first, last, office)}
     groups: dict[Any, dict[str, Any]] = defaultdict(
         lambda: (
             dict.fromkeys(("count", "closed", "obligations", "on_time", "late", "overdue"), 0)

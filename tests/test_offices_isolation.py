@@ -1,6 +1,7 @@
 """Offices apart, over a real uvicorn on SQLite and PostgreSQL: a token or user tied to one
-office never sees another office's inquiries, by list, by API filter, by URL or by page;
-one tied to none (``*``) sees every office, as every caller did before offices."""
+office never sees another office's inquiries, by list, by API filter, by URL or by page,
+nor another office's figures in a report (the API's, the reports page's, its CSV's); one
+tied to none (``*``) sees every office, as every caller did before offices."""
 
 from __future__ import annotations
 
@@ -112,3 +113,155 @@ def test_a_user_of_one_office_gets_404_for_another_office_s_inquiry_page(
         other = nora.get(f"/henvendelser/{REFS['default']}")
     assert own.status_code == 200
     assert other.status_code == 404 and NOTE not in other.text
+
+
+# -- reports: a caller of one office gets that office's figures, never another's ------------
+LEADS = {"nord-lead": "nord", "all-lead": "*"}
+LEAD_USERS = {"nanna@fredericia.dk": "nord", "lars@fredericia.dk": "*"}
+
+
+@contextmanager
+def reporting(database_url: str) -> Iterator[tuple[Web, dict[str, str]]]:
+    """:func:`two_offices` and a second inquiry in default (so the offices' figures differ:
+    default 2, nord 1), with a lead token and a lead user (who may read reports) of nord and
+    of every office."""
+    with two_offices(database_url) as (web, _):
+        tokens = {name: new_token() for name in LEADS}
+        with engine_for(database_url, init=False) as engine, session_on(engine) as session:
+            for name, office in LEADS.items():
+                access.add_token(
+                    session,
+                    name=name,
+                    role_name="lead",
+                    digest=token_digest(tokens[name]),
+                    now=NOW,
+                    office=office,
+                )
+            for email, office in LEAD_USERS.items():
+                access.add_user(
+                    session,
+                    email=email,
+                    role_name="lead",
+                    password_hash=hash_password(PASSWORD),
+                    now=NOW,
+                    office=office,
+                )
+        with web.client("admin") as admin:
+            third = admin.post("/api/v1/inquiries", json={**EMAIL, "note": NOTE})
+            assert third.status_code == 201, third.text
+        yield web, tokens
+
+
+def report(c: httpx.Client, **params: str) -> httpx.Response:
+    return c.get("/api/v1/report", params={"by": "office", **params})
+
+
+def counts(response: httpx.Response) -> dict[str, int]:
+    assert response.status_code == 200, response.text
+    return {r["key"]: r["count"] for r in response.json()["rows"]}
+
+
+def test_the_report_api_counts_only_the_callers_office(database_url: str) -> None:
+    with reporting(database_url) as (web, tokens):
+        with client(web, tokens["nord-lead"]) as nord:
+            own = report(nord)
+            by_department = nord.get("/api/v1/report")
+            asked_own = report(nord, office="nord")
+            other = report(nord, office="default")
+            unknown = report(nord, office="vest")
+        with client(web, tokens["all-lead"]) as everyone:
+            every = report(everyone)
+            chosen = report(everyone, office="nord")
+            default = report(everyone, office="default")
+    assert counts(own) == counts(asked_own) == {"nord": 1}
+    assert own.json()["total"] == 1
+    assert [(r["key"], r["count"]) for r in by_department.json()["rows"]] == [
+        ("Borgerservice Nord", 1)
+    ]
+    assert by_department.json()["total"] == 1
+    assert other.status_code == 403
+    assert other.json()["field"] == "office" and "rows" not in other.json()
+    assert "total" not in other.text and "2" not in other.text
+    assert unknown.status_code == 422 and "vest" in unknown.json()["error"]
+    assert counts(every) == {"default": 2, "nord": 1}
+    assert counts(chosen) == {"nord": 1}
+    assert counts(default) == {"default": 2} and default.json()["total"] == 2
+
+
+@contextmanager
+def logged_in_as(web: Web, email: str) -> Iterator[httpx.Client]:
+    with browser(web) as c:
+        page = c.get("/login")
+        form = {"csrf": csrf_of(page.text), "email": email, "password": PASSWORD, "next": "/"}
+        assert c.post("/login", data=form).status_code == 303
+        yield c
+
+
+def csv_counts(response: httpx.Response) -> dict[str, str]:
+    assert response.status_code == 200, response.text
+    lines = response.content.decode("utf-8-sig").strip().splitlines()
+    return {line.split(";")[0]: line.split(";")[1] for line in lines[1:]}
+
+
+def test_the_reports_page_and_its_csv_count_only_the_users_office(database_url: str) -> None:
+    with reporting(database_url) as (web, _):
+        with logged_in_as(web, "nanna@fredericia.dk") as nanna:
+            page = nanna.get("/rapporter", params={"gruppering": "office"})
+            csv = nanna.get("/rapporter.csv", params={"gruppering": "office"})
+            by_department = nanna.get("/rapporter.csv")
+            other_page = nanna.get(
+                "/rapporter", params={"gruppering": "office", "kontor": "default"}
+            )
+            other_csv = nanna.get("/rapporter.csv", params={"kontor": "default"})
+        with logged_in_as(web, "lars@fredericia.dk") as lars:
+            every_page = lars.get("/rapporter", params={"gruppering": "office"})
+            every_csv = lars.get("/rapporter.csv", params={"gruppering": "office"})
+            chosen_csv = lars.get(
+                "/rapporter.csv", params={"gruppering": "office", "kontor": "default"}
+            )
+            unknown = lars.get("/rapporter", params={"kontor": "vest"})
+    assert csv_counts(csv) == {"nord": "1"}
+    assert csv_counts(by_department) == {"Borgerservice Nord": "1"}
+    assert page.status_code == 200
+    assert ">nord<" in page.text and ">default<" not in page.text
+    assert 'name="kontor"' not in page.text  # one office: nothing to choose
+    assert other_page.status_code == other_csv.status_code == 403
+    assert "Diverse" not in other_csv.text and ">default<" not in other_page.text
+    assert "text/csv" not in other_csv.headers["content-type"]
+    assert csv_counts(every_csv) == {"default": "2", "nord": "1"}
+    assert csv_counts(chosen_csv) == {"default": "2"}
+    assert every_page.status_code == 200 and "Kontor" in every_page.text
+    assert 'name="kontor"' in every_page.text
+    assert unknown.status_code == 422
+
+
+def test_the_public_page_shows_one_office_with_kontor(database_url: str) -> None:
+    web_settings = {"secret_key": SECRET, "insecure_http": True}
+    with web_app(database_url, web=web_settings, offices=OFFICES) as web:
+        with web.client("admin") as admin:
+            for office, department, n in (("default", "Diverse", 6), ("nord", NORD, 5)):
+                for _ in range(n):
+                    body = {**EMAIL, "department": department, "office": office}
+                    added = admin.post("/api/v1/inquiries", json=body)
+                    assert added.status_code == 201, added.text
+                    ref = added.json()["ref"]
+                    at = {"at": "2026-11-25T11:00"}
+                    assert admin.post(f"/api/v1/inquiries/{ref}/reply", json=at).status_code == 200
+        with httpx.Client(base_url=web.url) as anonymous:
+            every = anonymous.get("/offentlig/svartider.json").json()
+            nord = anonymous.get("/offentlig/svartider.json", params={"kontor": "nord"}).json()
+            default = anonymous.get("/offentlig/svartider.json", params={"kontor": "default"})
+            page = anonymous.get("/offentlig/svartider", params={"kontor": "nord"})
+            unknown = anonymous.get("/offentlig/svartider", params={"kontor": "vest"})
+            unknown_feed = anonymous.get("/offentlig/svartider.json", params={"kontor": "vest"})
+
+    def answered(feed: dict[str, Any]) -> dict[str | None, Any]:
+        rows = {d["department"]: d["rules"]["reply"]["answered"] for d in feed["departments"]}
+        return {**rows, None: feed["all"]["reply"]["answered"]}
+
+    assert answered(every)[None] == 11
+    assert answered(nord) == {NORD: 5, None: 5}
+    assert answered(default.json())[None] == 6
+    assert answered(default.json())["Diverse"] == 6 and NORD not in answered(default.json())
+    assert page.status_code == 200 and NORD in page.text and "Diverse" not in page.text
+    assert unknown.status_code == unknown_feed.status_code == 404

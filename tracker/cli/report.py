@@ -19,7 +19,13 @@ from tracker.cli.common import (
     print_json,
     settings,
 )
-from tracker.cli.database import add_common, database, refuse_database_output
+from tracker.cli.database import (
+    add_common,
+    add_office,
+    database,
+    office_scope,
+    refuse_database_output,
+)
 from tracker.core.spreadsheet import EXCEL_ENCODING
 from tracker.errors import BadInputError
 from tracker.reports.build import breach_rows, build_annual, build_report, monthly_compliance
@@ -49,7 +55,9 @@ and a text cell beginning with =, +, - or @ gets an apostrophe so it never runs 
 HTML is one self-contained page with inline SVG charts (no network needed).
 Median and 90 % are of the response times stored when each deadline was met (working hours,
 pauses excluded); a met deadline without one (its schedule no longer configured, or written
-outside Svarfrist) is counted but not timed, and the text report says how many."""
+outside Svarfrist) is counted but not timed, and the text report says how many.
+--office KEY counts that office's inquiries and deadlines only, in every view (default:
+every office together)."""
 
 
 def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
@@ -73,14 +81,17 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument(
         "--breaches", action="store_true", help="every deadline met late or overdue (csv)"
     )
+    add_office(p, "count only this office's inquiries, in every view (default every office)")
     add_common(p, writes=False)
     p.set_defaults(handler=cmd_report)
 
 
 def _period(args: argparse.Namespace) -> Period:
+    """The period of --from/--to, narrowed to --office if given (an unknown office: exit 2
+    before anything is read or written)."""
     first = parse_date(args.first, "--from") if args.first else None
     last = parse_date(args.last, "--to") if args.last else None
-    return checked_period(first, last)
+    return checked_period(first, last).of_offices(office_scope(args).offices)
 
 
 def _check(args: argparse.Namespace) -> None:

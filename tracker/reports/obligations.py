@@ -48,6 +48,7 @@ from tracker.reports.queries import (
     month_key,
     month_label,
     month_starts,
+    office_filter,
     period_of,
     received_column,
 )
@@ -282,7 +283,10 @@ def _stored_groups(
         _month_labels(session, period) if by is GroupBy.MONTH else _same
     )
     connection = session.connection()
-    counted = [column.is_not(None), *_between(month, *span)]
+    # An office's obligations: the obligations' own copy of the office, which the index on
+    # (office, outcome, received_month, due_at) holds.
+    office = office_filter(period, Obligation)
+    counted = [column.is_not(None), *_between(month, *span), *filters(office)]
     overdue = func.count().filter(outcome.is_(None), due_at <= now)
     unmet = func.count().filter(outcome.is_(None))
     if minutes:
@@ -311,7 +315,8 @@ def _stored_groups(
             for code, n in zip(Outcome, (a, b, due, open_ - due), strict=True)
             if n
         ]
-    yield [(label(k), c, n) for k, c, n in _corrections(session, by, now, span, minutes=minutes)]
+    corrected = _corrections(session, by, now, span, office, minutes=minutes)
+    yield [(label(k), c, n) for k, c, n in corrected]
 
 
 def _corrections(
@@ -319,12 +324,15 @@ def _corrections(
     by: GroupBy,
     now: datetime,
     span: tuple[int | None, int | None],
+    office: ColumnElement[bool] | None,
     *,
     minutes: bool,
 ) -> list[tuple[Any, int, int]]:
     """(key, code, +/- how many) turning :func:`_stored_groups`' index counts exact for the
     rows that lack a stored value (``LACKING``, a partial index: usually none): what the
-    index pass counted for them comes off, what they really are goes on."""
+    index pass counted for them comes off, what they really are goes on. ``office``: the
+    stored pass's office filter (an obligation's office is never missing, so it is the
+    same before and after)."""
     column = _STORED[by]
     month, outcome, due_at = Obligation.received_month, Obligation.outcome, Obligation.due_at
     key, month_of, rows = _unstored(session, by)
@@ -342,7 +350,7 @@ def _corrections(
             func.count(),
         )
         # By id, so the partial index drives it (not an index the GROUP BY would prefer).
-        .where(Obligation.id.in_(_lacking_ids(session)))
+        .where(Obligation.id.in_(_lacking_ids(session)), *filters(office))
         .group_by(*(literal_column(str(i)) for i in range(1, 5)))
     )
     net: dict[tuple[Any, int], int] = {}

@@ -103,10 +103,16 @@ def _together(
 
 
 def response_times(
-    session: Session, *, rules: Sequence[str], departments: Sequence[str], now: datetime
+    session: Session,
+    *,
+    rules: Sequence[str],
+    departments: Sequence[str],
+    now: datetime,
+    offices: frozenset[str] | None = None,
 ) -> PublicTimes:
-    """Every department (the configured ones first, then any others found) for ``rules``."""
-    period = window(now)
+    """Every department (the configured ones first, then any others found) for ``rules``;
+    ``offices``: those offices' inquiries only (None: every office)."""
+    period = window(now).of_offices(offices)
     assert period.start is not None and period.end is not None
     found: dict[str, dict[str | None, Cell]] = {}
     totals: dict[str, Cell] = {}

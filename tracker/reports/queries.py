@@ -8,15 +8,19 @@ column (which is only as fresh as the last sweep):
   no deadline), late otherwise; an unmet obligation is overdue when ``due_at <= now``.
 
 Periods are half-open UTC ranges on ``received_at`` built from local dates (see
-:func:`period_of`). This module counts inquiries, lists breaches and holds what the passes
-share (periods, month keys); the obligation passes are in tracker.reports.obligations. The
-breach list is streamed; nothing is loaded all at once.
+:func:`period_of`), and may be narrowed to some offices (``report --office``, a web caller
+of one office): :func:`office_filter` is that condition, and every pass takes it, shortcuts
+included (a period holding every stored row holds every office's rows: one office's still
+need the filter). Without offices no pass has any extra term. This module counts
+inquiries, lists breaches and holds what the passes share (periods, month keys); the
+obligation passes are in tracker.reports.obligations. The breach list is streamed; nothing
+is loaded all at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -38,6 +42,7 @@ from sqlalchemy.orm import Session
 from tracker.core.calendar import COPENHAGEN, MAX_YEAR, MIN_YEAR
 from tracker.errors import BadInputError
 from tracker.store.models import Inquiry, Obligation, UTCDateTime
+from tracker.store.scope import in_offices
 
 # Rows fetched per round trip when streaming; bounds the memory of a streamed pass.
 STREAM_BATCH = 5_000
@@ -69,6 +74,13 @@ class Period:
     last: date | None
     start: datetime | None
     end: datetime | None
+    offices: frozenset[str] | None = None
+    """Only these offices' inquiries and obligations (None: every office, no filter at all;
+    empty: nothing). See :func:`office_filter`."""
+
+    def of_offices(self, offices: frozenset[str] | None) -> Period:
+        """This period narrowed to ``offices`` (a Scope's ``offices``; None: every office)."""
+        return replace(self, offices=offices)
 
 
 def local_midnight(day: date) -> datetime:
@@ -138,39 +150,57 @@ def is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
+def office_filter(
+    period: Period, model: type[Inquiry] | type[Obligation] = Inquiry
+) -> ColumnElement[bool] | None:
+    """The period's office condition on ``model``'s office column (None: every office, no
+    condition): the one place a report pass is narrowed to offices. Passes over inquiries,
+    or obligations joined to them, test the inquiry's office; passes over obligations alone
+    (the stored-key index passes) test the obligation's copy of it."""
+    if period.offices is None:
+        return None
+    return in_offices(model.office, period.offices)
+
+
 def received_column(session: Session, period: Period) -> tuple[Any, ColumnElement[bool] | None]:
-    """``received_at`` as the key expressions should read it, and the period's filter (None:
-    the period holds every stored inquiry, so no filter is needed).
+    """``received_at`` as the key expressions should read it, and the period's filter with
+    its office filter (None: the period holds every stored inquiry of every office, so no
+    filter is needed).
 
     On SQLite a period covering most of the stored span reads ``+received_at`` (no index),
-    and one covering all of it needs no filter at all (two comparisons a row saved, and a
-    monthly obligation pass needs no join).
+    and one covering all of it needs no period filter (two comparisons a row saved, and a
+    monthly obligation pass needs no join); the office filter stays.
     """
     column: Any = Inquiry.received_at
+    office = office_filter(period)
     if period.start is None and period.end is None:
-        return column, None
+        return column, office
     if not is_sqlite(session):
-        return column, _in_period(column, period)
-    lo, hi = _span(session, None)
+        return column, _and(_in_period(column, period), office)
+    lo, hi = _span(session, _and(and_(True), office))
     if lo is None or hi is None or hi <= lo:
-        return column, _in_period(column, period)
+        return column, _and(_in_period(column, period), office)
     if (period.start is None or period.start <= lo) and (period.end is None or hi < period.end):
-        return column, None
+        return column, office
     start = max(period.start or lo, lo)
     end = min(period.end or hi, hi)
     if (end - start) / (hi - lo) > FULL_SCAN_SHARE:
         # A unary plus keeps SQLite's comparison on the stored text but hides the index.
         column = literal_column("+inquiries.received_at", type_=UTCDateTime())
-    return column, _in_period(column, period)
+    return column, _and(_in_period(column, period), office)
 
 
-def _span(session: Session, period: Period | None) -> tuple[datetime | None, datetime | None]:
-    """The first and last received_at (in the period): two index lookups.
+def _and(condition: ColumnElement[bool], office: ColumnElement[bool] | None) -> ColumnElement[bool]:
+    """``condition``, and the office filter if there is one."""
+    return condition if office is None else and_(condition, office)
+
+
+def _span(session: Session, where: ColumnElement[bool]) -> tuple[datetime | None, datetime | None]:
+    """The first and last received_at of the inquiries ``where`` holds: two index lookups.
 
     Separate subqueries, because SQLite answers a lone min() or max() from the index but
     scans the whole index for ``SELECT min(x), max(x)``.
     """
-    where = _in_period(Inquiry.received_at, period) if period else and_(True)  # type: ignore[arg-type]
     lo = select(func.min(Inquiry.received_at)).where(where).scalar_subquery()
     hi = select(func.max(Inquiry.received_at)).where(where).scalar_subquery()
     first, last = session.connection().execute(select(lo, hi)).one()
@@ -194,7 +224,7 @@ def month_starts(session: Session, period: Period) -> list[tuple[int, datetime]]
     """(yyyymm, local month start in UTC) for every month the period's data touches: from
     its first to its last inquiry received, never the whole of a wide period (``--from
     0002-01-01`` would otherwise make 120,000 months of CASEs)."""
-    lo, hi = _span(session, period)
+    lo, hi = _span(session, _and(_in_period(Inquiry.received_at, period), office_filter(period)))  # type: ignore[arg-type]
     if lo is None or hi is None:
         return []
     first = lo.astimezone(COPENHAGEN).date()
@@ -319,7 +349,9 @@ def _scanned_inquiry_counts(
         # +received_at on SQLite: the period filter must not steer it off the closed_at index.
         plus: Any = _unindexed(session)
         late_key = group_key(by, plus, months)
-        late = select(late_key, func.count()).where(later, _in_period(plus, period))
+        late = select(late_key, func.count()).where(
+            later, _and(_in_period(plus, period), office_filter(period))
+        )
         after = {k: int(n) for k, n in connection.execute(late.group_by(FIRST_COLUMN))}
     return [
         InquiryCounts(key=key_label(by, k), count=int(n), closed=int(c) - after.get(k, 0))
@@ -358,9 +390,12 @@ def _monthly_inquiry_counts(
         return []
     connection = session.connection()
     ranges = _month_ranges(months, period)
-    counts = connection.execute(select(*(_received_between(lo, hi) for _, lo, hi in ranges)))
+    office = office_filter(period)
+    counts = connection.execute(
+        select(*(_received_between(lo, hi, office) for _, lo, hi in ranges))
+    )
     per_month = [int(n) for n in counts.one()]
-    not_closed = or_(Inquiry.closed_at.is_(None), Inquiry.closed_at > now)
+    not_closed = _and(or_(Inquiry.closed_at.is_(None), Inquiry.closed_at > now), office)
     unclosed = connection.execute(select(func.count()).where(not_closed)).scalar_one()
     if unclosed > FULL_SCAN_SHARE * sum(per_month):
         return None
@@ -379,9 +414,10 @@ def _monthly_inquiry_counts(
     ]
 
 
-def _received_between(lo: datetime, hi: datetime) -> Any:
-    """How many inquiries were received in [lo, hi): an index range count."""
-    within = and_(Inquiry.received_at >= lo, Inquiry.received_at < hi)
+def _received_between(lo: datetime, hi: datetime, office: ColumnElement[bool] | None) -> Any:
+    """How many inquiries (of the offices) were received in [lo, hi): an index range count
+    (on received_at, or on office and received_at)."""
+    within = _and(and_(Inquiry.received_at >= lo, Inquiry.received_at < hi), office)
     return select(func.count()).select_from(Inquiry).where(within).scalar_subquery()
 
 
@@ -403,7 +439,10 @@ def breaches(session: Session, period: Period, now: datetime) -> Iterator[Breach
         )
         .select_from(Obligation)
         .join(Inquiry, Inquiry.id == Obligation.inquiry_id)
-        .where(_in_period(Inquiry.received_at, period), late | _overdue(now))  # type: ignore[arg-type]
+        .where(
+            _and(_in_period(Inquiry.received_at, period), office_filter(period)),  # type: ignore[arg-type]
+            late | _overdue(now),
+        )
         .order_by(Inquiry.received_at, Inquiry.ref, Obligation.rule)
         .execution_options(yield_per=STREAM_BATCH)
     )

@@ -69,6 +69,16 @@ class Scope:
         offices = frozenset({office}) if self.allows_office(office) else frozenset()
         return Scope(departments=self.departments, offices=offices)
 
+    def report_offices(self, office: str | None) -> frozenset[str] | None:
+        """The offices a report for this caller counts (tracker.reports.queries.Period):
+        ``office`` (a known office's key) alone if given, refused (403, field ``office``)
+        outside the scope; else every office in reach (None: all of them). A caller of one
+        office never gets another office's figures."""
+        if office is None:
+            return self.offices
+        self.admit_office(office)
+        return frozenset({office})
+
     def allows(self, department: str) -> bool:
         return self.departments is None or department in self.departments
 
@@ -82,14 +92,8 @@ class Scope:
         departments = self._departments(column, parameter)
         if self.offices is None:
             return departments
-        if not self.offices:
-            return false()
         office: InstrumentedAttribute[str] = column.class_.office
-        if parameter is not None:
-            chosen = office.in_(bindparam(f"{parameter}_offices", expanding=True))
-        else:
-            chosen = office.in_(sorted(self.offices))
-        return and_(departments, chosen)
+        return and_(departments, in_offices(office, self.offices, parameter))
 
     def values(self, parameter: str) -> dict[str, Any]:
         """The parameters of a statement built with ``clause(..., parameter)``."""
@@ -147,6 +151,20 @@ class Scope:
         """The configured departments this scope may use, in the configured order (the
         forms' choices)."""
         return [d for d in offered if self.allows(d)]
+
+
+def in_offices(
+    column: InstrumentedAttribute[str], offices: frozenset[str], parameter: str | None = None
+) -> ColumnElement[bool]:
+    """The WHERE condition "``column`` (an ``office`` column) is one of ``offices``": none
+    of them, nothing. The one rule of an office's rows, for :meth:`Scope.clause` and the
+    reports' office filter (tracker.reports.queries.office_filter). With ``parameter``,
+    the offices are the expanding parameter ``<parameter>_offices``."""
+    if not offices:
+        return false()
+    if parameter is not None:
+        return column.in_(bindparam(f"{parameter}_offices", expanding=True))
+    return column.in_(sorted(offices))
 
 
 EVERYTHING = Scope(departments=None)

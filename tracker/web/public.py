@@ -10,19 +10,23 @@ site's header, for an ``<iframe>``; the JSON is a plain feed any site may fetch 
 The public pages are the only ones that may be framed (``web.embed_origins``; the
 middleware sets their ``frame-ancestors``). Answers are public and may be cached for five
 minutes, so a busy municipal front page costs one computation per five minutes.
+
+``?kontor=KEY`` shows one office (its departments and rules, its inquiries only); an
+unknown office is 404.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from tracker.mail.render import format_deadline, rule_label
 from tracker.reports import public as figures
-from tracker.sla import Fulfilment
+from tracker.sla import Fulfilment, Rule
 from tracker.web.pages import render
 from tracker.web.state import WebState, request_now, web_state
 
@@ -79,15 +83,29 @@ State = Annotated[WebState, Depends(web_state)]
 Now = Annotated[datetime, Depends(request_now)]
 
 
-def _times(state: WebState, now: datetime) -> figures.PublicTimes:
+Office = Annotated[str | None, Query(alias="kontor")]
+
+
+def _times(state: WebState, now: datetime, office: str | None) -> figures.PublicTimes:
+    """The figures of every office, or of ``office`` alone (unknown: 404)."""
+    offices: frozenset[str] | None = None
+    configured: Mapping[str, Rule] = state.rules
+    departments = state.settings.departments
+    key = (office or "").strip()
+    if key:
+        chosen = state.offices.get(key)
+        if chosen is None:
+            raise HTTPException(status_code=404)
+        configured, departments = chosen.rules, chosen.settings.departments
+        offices = frozenset({key})
     rules = [
         name
-        for name, rule in state.rules.items()
+        for name, rule in configured.items()
         if rule.enabled and rule.fulfilled_by in PUBLIC_FULFILMENTS
     ]
     with state.reading() as session:
         return figures.response_times(
-            session, rules=rules, departments=state.settings.departments, now=now
+            session, rules=rules, departments=departments, now=now, offices=offices
         )
 
 
@@ -102,9 +120,9 @@ def _cell_json(cell: figures.Cell) -> dict[str, Any]:
 
 
 @router.get(PREFIX + "svartider.json")
-def feed(state: State, now: Now) -> JSONResponse:
+def feed(state: State, now: Now, office: Office = None) -> JSONResponse:
     """The figures as a plain JSON feed (docs/contract.md documents its shape)."""
-    times = _times(state, now)
+    times = _times(state, now, office)
     body = {
         "from": times.start.isoformat(),
         "to": times.end.isoformat(),
@@ -149,10 +167,12 @@ def page(
     state: State,
     now: Now,
     embed: Annotated[str | None, Query()] = None,
+    office: Office = None,
 ) -> HTMLResponse:
     """The page; ``?embed=1`` without the site's header, for an ``<iframe>``. Any other
-    value of ``embed`` gives the whole page: a public page has no error for a typo."""
-    times = _times(state, now)
+    value of ``embed`` gives the whole page: a public page has no error for a typo; an
+    unknown ``kontor`` is 404 (the figures of no office)."""
+    times = _times(state, now, office)
     language = state.settings.web.language
     text = {
         k: v.format(min=figures.MIN_INQUIRIES) if "{min}" in v else v

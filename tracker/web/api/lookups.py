@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from tracker.config import resolve_office
 from tracker.core import validate
 from tracker.core.explain import explain as explain_deadline
 from tracker.core.shapes import calendar_document, due_document
@@ -41,18 +42,26 @@ def due(
 
 @router.get("/report", tags=["reports"], summary="compliance report (report --format json)")
 def report(
+    *,
     state: State,
     now: Annotated[datetime, Depends(request_now)],
-    _caller: Annotated[Caller, Depends(require(Permission.REPORT))],
+    caller: Annotated[Caller, Depends(require(Permission.REPORT))],
     first: Annotated[str | None, Query(alias="from", description="first local date")] = None,
     last: Annotated[str | None, Query(alias="to", description="last local date, incl.")] = None,
     by: GroupBy = GroupBy.DEPARTMENT,
+    office: Annotated[
+        str | None,
+        Query(description="only this office's figures (a caller of one office: its own only)"),
+    ] = None,
 ) -> dict[str, Any]:
+    # A caller of one office counts that office's rows only; another office is 403.
+    chosen = about("office")(resolve_office)(state.settings, office) if office else None
+    offices = caller.scope.report_offices(chosen)
     period = checked_period(
         about("from")(validate.parse_date)(first, "from") if first else None,
         about("to")(validate.parse_date)(last, "to") if last else None,
         ("from", "to"),
-    )
+    ).of_offices(offices)
     with state.reading() as session:
         built = build_report(session, by=by, period=period, now=now)
     return report_json(built)

@@ -1,6 +1,8 @@
-"""``/rapporter`` (the compliance report for a period and grouping, as a table and as CSV)
-and ``/kalender`` (a year's closed days): the same functions as ``svarfrist report`` and
-``GET /api/v1/report``, ``svarfrist calendar`` and ``GET /api/v1/calendar/{year}``."""
+"""``/rapporter`` (the compliance report for a period and grouping, as a table and as CSV;
+a user of one office sees that office's figures only, one of every office may choose an
+office, ``kontor``) and ``/kalender`` (a year's closed days): the same functions as
+``svarfrist report`` and ``GET /api/v1/report``, ``svarfrist calendar`` and
+``GET /api/v1/calendar/{year}``."""
 
 from __future__ import annotations
 
@@ -10,11 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from tracker.config import resolve_office
 from tracker.core import validate
 from tracker.core.calendar import COPENHAGEN
 from tracker.core.shapes import calendar_document
 from tracker.core.spreadsheet import EXCEL_ENCODING
-from tracker.errors import BadInputError, about
+from tracker.errors import BadInputError, OutOfScopeError, about
 from tracker.reports.build import Report, build_report
 from tracker.reports.format import report_csv, report_header, report_rows_text
 from tracker.reports.labels import labels_for
@@ -32,27 +35,46 @@ Reporter = Annotated[Viewer, Depends(require_page(Permission.REPORT))]
 First = Annotated[str, Query(alias="fra")]
 Last = Annotated[str, Query(alias="til")]
 By = Annotated[str, Query(alias="gruppering")]
+OfficeKey = Annotated[str, Query(alias="kontor")]
 
 
 def _report(
-    state: WebState, now: datetime, first: str, last: str, by: str
-) -> tuple[Report | None, dict[str, str]]:
-    """The report for the form's values, or the message beside the field that is wrong."""
+    state: WebState, now: datetime, user: Viewer, *, first: str, last: str, by: str, office: str
+) -> tuple[Report | None, dict[str, str], int]:
+    """The report for the form's values, or the message beside the field that is wrong and
+    the status (422; 403 for an office not the user's: never its figures)."""
     language = state.settings.web.language
     try:
         group = about("gruppering")(GroupBy)(by or GroupBy.DEPARTMENT.value)
     except ValueError:
-        return None, {"gruppering": field_message(language, BadInputError().coded("unknown"))}
+        unknown = BadInputError().coded("unknown")
+        return None, {"gruppering": field_message(language, unknown)}, 422
+    try:
+        key = office.strip()
+        chosen = about("kontor")(resolve_office)(state.settings, key) if key else None
+        offices = user.scope.report_offices(chosen)
+    except OutOfScopeError as exc:
+        return None, {"kontor": field_message(language, exc)}, 403
+    except BadInputError as exc:
+        return None, {"kontor": field_message(language, exc)}, 422
     try:
         period = checked_period(
             about("fra")(validate.parse_date)(first, "fra") if first.strip() else None,
             about("til")(validate.parse_date)(last, "til") if last.strip() else None,
             ("fra", "til"),
-        )
+        ).of_offices(offices)
         with state.reading() as session:
-            return build_report(session, by=group, period=period, now=now), {}
+            return build_report(session, by=group, period=period, now=now), {}, 200
     except BadInputError as exc:
-        return None, {exc.field or "fra": field_message(language, exc)}
+        return None, {exc.field or "fra": field_message(language, exc)}, 422
+
+
+def _office_choices(state: WebState, user: Viewer) -> list[str]:
+    """The offices the form offers: every configured one, for a user of every office where
+    there is more than one (a user of one office sees that office's figures only)."""
+    if len(state.offices) < 2 or user.scope.offices is not None:
+        return []
+    return list(state.offices)
 
 
 @router.get("/rapporter")
@@ -65,20 +87,23 @@ def reports(
     first: First = "",
     last: Last = "",
     by: By = "",
+    office: OfficeKey = "",
 ) -> Response:
     language = state.settings.web.language
     labels = labels_for(language)
-    report, errors = _report(state, now, first, last, by)
+    report, errors, status = _report(state, now, user, first=first, last=last, by=by, office=office)
+    values = {"fra": first, "til": last, "gruppering": by or GroupBy.DEPARTMENT.value}
     context: dict[str, Any] = {
         "here": "reports",
-        "values": {"fra": first, "til": last, "gruppering": by or GroupBy.DEPARTMENT.value},
+        "values": {**values, "kontor": office.strip()},
         "groups": [(g.value, labels[f"by_{g.value}"]) for g in GroupBy],
+        "offices": _office_choices(state, user),
         "errors": errors,
         "header": report_header(report, labels) if report else [],
         "rows": report_rows_text(report, labels, language) if report else [],
         "query": request.url.query,
     }
-    return show(request, "reports.html", user, context, status_code=422 if errors else 200)
+    return show(request, "reports.html", user, context, status_code=status)
 
 
 @router.get("/rapporter.csv")
@@ -91,11 +116,21 @@ def reports_csv(
     first: First = "",
     last: Last = "",
     by: By = "",
+    office: OfficeKey = "",
 ) -> Response:
-    report, _errors = _report(state, now, first, last, by)
+    report, _errors, _status = _report(
+        state, now, user, first=first, last=last, by=by, office=office
+    )
     if report is None:  # the form with the message beside the field
         return reports(
-            request=request, state=state, now=now, user=user, first=first, last=last, by=by
+            request=request,
+            state=state,
+            now=now,
+            user=user,
+            first=first,
+            last=last,
+            by=by,
+            office=office,
         )
     return Response(
         report_csv(report).encode(EXCEL_ENCODING),

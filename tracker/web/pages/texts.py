@@ -120,6 +120,8 @@ DA: dict[str, str] = {
     "from": "Fra (dato)",
     "to": "Til (dato, inkl.)",
     "group_by": "Gruppér efter",
+    "office": "Kontor",
+    "all_offices": "Alle kontorer",
     "show_report": "Vis rapport",
     "csv": "Hent som CSV (Excel)",
     "year": "År",
@@ -194,6 +196,7 @@ DA: dict[str, str] = {
     "e_purged": "henvendelsens opbevaringstid er udløbet; den kan ikke ændres.",
     "e_inconsistent": "henvendelsen er ændret uden for Svarfrist; intet er fortrudt.",
     "e_department_scope": "Du kan kun registrere i dine egne afdelinger.",
+    "e_office_scope": "Du kan kun se dit eget kontors tal.",
     "e_field": "Værdien kan ikke bruges.",
 }
 
@@ -298,6 +301,8 @@ EN: dict[str, str] = {
     "from": "From (date)",
     "to": "To (date, incl.)",
     "group_by": "Group by",
+    "office": "Office",
+    "all_offices": "All offices",
     "show_report": "Show report",
     "csv": "Download as CSV (Excel)",
     "year": "Year",
@@ -370,6 +375,7 @@ EN: dict[str, str] = {
     "e_purged": "the inquiry's retention has ended; it can no longer be changed.",
     "e_inconsistent": "the inquiry was changed outside Svarfrist; nothing undone.",
     "e_department_scope": "You can only register in your own departments.",
+    "e_office_scope": "You can only see your own office's figures.",
     "e_field": "This value cannot be used.",
 }
 
