@@ -344,13 +344,14 @@ def main(argv: list[str] | None = None) -> int:
     with admin.connect() as conn:
         server = conn.execute(text("SHOW server_version")).scalar()
     admin.dispose()
-    print(f"bench/offices.py: PostgreSQL {server}, {k} offices x {n:,} open inquiries")
+    offices = f"{k} offices" if k > 1 else "one [offices] entry"
+    print(f"bench/offices.py: PostgreSQL {server}, {offices} x {n:,} open inquiries")
     print(f"  (load average at start: {' / '.join(f'{x:.1f}' for x in os.getloadavg())})")
     try:
         if not args.reuse:
             total = f"{k * n:,}"
             timed(
-                f"build {total} inquiries in {k} offices",
+                f"build {total} inquiries in {offices}",
                 lambda: build_database(base, offices_url, offices=k, per_office=n, keyed=True),
             )
             timed(
@@ -370,9 +371,8 @@ def main(argv: list[str] | None = None) -> int:
                     ),
                 )
         rows: list[tuple[str, float, float, str]] = []
-        label = f"{k} offices" if k > 1 else "one [offices] entry"
         for case, many, one in sweep_cases(offices_url, single_url, k, args.runs):
-            rows.append((f"{case}: {label} / one office", many, one, "<= 1.2x"))
+            rows.append((f"{case}: {offices} / one office", many, one, "<= 1.2x"))
         if argument is None:
             report_line = (
                 "report per office: not measured (reports take no office filter on this commit)"
@@ -381,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
             many, one = report_times(offices_url, one_url, argument)
             rows.append(
                 (
-                    f"report of {reported} ({', '.join(argument)}=): {label} / it alone",
+                    f"report of {reported} ({', '.join(argument)}=): {offices} / it alone",
                     many,
                     one,
                     "",
