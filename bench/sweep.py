@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import alternate_sweeps, timed
 from tracker.config import Settings, SmtpSettings
 from tracker.core.calendar import COPENHAGEN
 from tracker.core.response import local_month
@@ -141,24 +141,13 @@ def settings_for(url: str, port: int) -> Settings:
 
 
 def idle_sweeps(small_url: str, large_url: str, port: int) -> tuple[float, float]:
-    """Median idle sweep on each database, measured alternately in one event loop (so load
-    from elsewhere on the machine hits both alike)."""
+    """Median idle sweep on each database, measured alternately (bench.common)."""
     engines = [make_engine(small_url), make_engine(large_url)]
     services = [
         build_services(settings_for(url, port), session_factory(engine))
         for url, engine in zip((small_url, large_url), engines, strict=True)
     ]
-    times: list[list[float]] = [[], []]
-
-    async def measure() -> None:
-        for i in range(IDLE_RUNS):
-            for which, svc in enumerate(services):
-                start = time.perf_counter()
-                report = await sweep(svc, NOW + timedelta(seconds=i))
-                times[which].append(time.perf_counter() - start)
-                assert not report.found_work, report
-
-    asyncio.run(measure())
+    times = alternate_sweeps(services, IDLE_RUNS, lambda i: NOW + timedelta(seconds=i))
     for engine in engines:
         engine.dispose()
     return statistics.median(times[0]), statistics.median(times[1])
@@ -259,13 +248,6 @@ def render_seconds(count: int) -> float:
             now=NOW,
         )
     return (time.perf_counter() - start) / count
-
-
-def timed(label: str, action: Callable[[], Any]) -> Any:
-    start = time.perf_counter()
-    result = action()
-    print(f"  ({label}: {time.perf_counter() - start:.1f} s)")
-    return result
 
 
 def main() -> int:

@@ -467,12 +467,34 @@ def _failure(row: OutboxMessage) -> Failure:
 # -- daemon facts ------------------------------------------------------------------------------
 def put_state(session: Session, name: str, at: datetime, value: Mapping[str, Any]) -> None:
     """Upsert one DaemonState row (safe with several replicas)."""
-    stmt = upsert_insert(session)(DaemonState).values(name=name, at=at, value=dict(value))
+    put_states(session, at, {name: value})
+
+
+def put_states(session: Session, at: datetime, values: Mapping[str, Mapping[str, Any]]) -> None:
+    """Upsert DaemonState rows: one statement, compiled once, executed for each row (an
+    executemany), in name order, so two replicas writing the same rows wait for each other
+    rather than deadlock."""
+    if not values:
+        return
+    stmt = upsert_insert(session)(DaemonState)
     stmt = stmt.on_conflict_do_update(
         index_elements=["name"], set_={"at": stmt.excluded.at, "value": stmt.excluded.value}
     )
-    session.execute(stmt)
+    rows = [{"name": name, "at": at, "value": dict(values[name])} for name in sorted(values)]
+    session.execute(stmt, rows)
 
 
 def get_state(session: Session, name: str) -> DaemonState | None:
     return session.get(DaemonState, name)
+
+
+def get_states(session: Session, family: str) -> dict[str, dict[str, Any] | None]:
+    """The values of the DaemonState rows named ``family`` or ``family:<key>`` (one per
+    office, say), by name, in one query whose text does not depend on the keys (a table of a
+    few rows: no index needed)."""
+    rows = session.execute(
+        select(DaemonState.name, DaemonState.value).where(
+            or_(DaemonState.name == family, DaemonState.name.like(f"{family}:%"))
+        )
+    )
+    return {name: value for name, value in rows}
