@@ -22,7 +22,7 @@ from page_support import PASSWORD, SECRET, USERS, add_users, browser
 from page_support import log_in as log_in_locally
 from register_support import engine_for, session_on
 from sqlalchemy import select
-from web_server import Web, bound_socket, url_of, web_app
+from web_server import EMAIL, Web, bound_socket, url_of, web_app
 
 from tracker.store import access
 from tracker.store.access import SSO_PASSWORD
@@ -46,7 +46,12 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
 
 @contextmanager
 def sso_app(
-    database_url: str, provider: Provider, local_users: bool = True, **oidc: Any
+    database_url: str,
+    provider: Provider,
+    local_users: bool = True,
+    offices: dict[str, Any] | None = None,
+    groups: dict[str, Any] = GROUPS,
+    **oidc: Any,
 ) -> Iterator[Web]:
     """The app with single sign-on at ``provider`` (and the local users of page_support)."""
     sock = bound_socket()
@@ -54,9 +59,9 @@ def sso_app(
         "secret_key": SECRET,
         "insecure_http": True,
         "base_url": url_of(sock),
-        "oidc": provider.oidc_settings(GROUPS, **oidc),
+        "oidc": provider.oidc_settings(groups, **oidc),
     }
-    with web_app(database_url, sock=sock, web=web) as app:
+    with web_app(database_url, sock=sock, web=web, offices=offices or {}) as app:
         if local_users:
             add_users(database_url)
         yield app
@@ -132,6 +137,74 @@ def test_a_member_of_the_lead_group_is_a_lead_and_of_both_groups_takes_the_highe
             '["Diverse", "Teknik og Miljø"]',
             SSO_PASSWORD,
         )
+
+
+NORD = "Borgerservice Nord"
+OFFICE_GROUPS: dict[str, Any] = {
+    **GROUPS,
+    "9a1d-nord-advisors": {"role": "advisor", "departments": [NORD], "office": "nord"},
+    "4e2b-default-advisors": {"role": "advisor", "office": "default"},
+}
+
+
+def office_of(database_url: str, email: str) -> str | None:
+    with engine_for(database_url, init=False) as engine, session_on(engine) as session:
+        return session.scalar(select(User.office).where(User.email == email))
+
+
+def test_a_group_of_one_office_ties_its_members_to_that_office_and_its_inquiries(
+    database_url: str, provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    provider.set_account("nora", email="nora@fredericia.dk", groups=["9a1d-nord-advisors"])
+    caplog.set_level(logging.INFO, logger=oidc_pages.__name__)
+    offices = {"nord": {"departments": [NORD], "default_recipient": "nord@example.dk"}}
+    with sso_app(database_url, provider, offices=offices, groups=OFFICE_GROUPS) as web:
+        with web.client("admin") as admin:
+            hers = {**EMAIL, "advisor": "nora@fredericia.dk"}  # both hers: only one is seen
+            here = admin.post(
+                "/api/v1/inquiries", json={**hers, "office": "nord", "department": NORD}
+            )
+            there = admin.post("/api/v1/inquiries", json=hers)
+            assert here.status_code == there.status_code == 201, there.text
+        with sso_log_in(web, "nora") as (answer, client):
+            assert answer.status_code == 200, answer.text
+            own = client.get(f"/henvendelser/{here.json()['ref']}")
+            other = client.get(f"/henvendelser/{there.json()['ref']}")
+            listed = client.get("/").text
+        assert own.status_code == 200 and other.status_code == 404
+        assert here.json()["ref"] in listed and there.json()["ref"] not in listed
+        assert office_of(database_url, "nora@fredericia.dk") == "nord"
+        assert user_row(database_url, "nora@fredericia.dk") == (
+            "advisor",
+            f'["{NORD}"]',
+            SSO_PASSWORD,
+        )
+    logged = [r.getMessage() for r in caplog.records if r.name == oidc_pages.__name__]
+    assert logged == [
+        "single sign-on: nora@fredericia.dk logged in as advisor of office nord (new user)"
+    ]
+
+
+def test_groups_of_two_offices_are_refused_and_a_group_of_every_office_wins(
+    database_url: str, provider: Provider
+) -> None:
+    provider.set_account(
+        "tim", email="tim@fredericia.dk", groups=["9a1d-nord-advisors", "4e2b-default-advisors"]
+    )
+    provider.set_account(
+        "else", email="else@fredericia.dk", groups=["9a1d-nord-advisors", "c3d9-admins"]
+    )
+    offices = {"nord": {"departments": [NORD], "default_recipient": "nord@example.dk"}}
+    with sso_app(database_url, provider, offices=offices, groups=OFFICE_GROUPS) as web:
+        with sso_log_in(web, "tim") as (answer, client):
+            assert answer.status_code == 403
+            assert "flere kontorer" in answer.text and "Traceback" not in answer.text
+            assert client.get("/").status_code == 303  # not logged in
+        with sso_log_in(web, "else") as (answer, _):
+            assert answer.status_code == 200, answer.text
+    assert user_row(database_url, "tim@fredericia.dk") is None
+    assert office_of(database_url, "else@fredericia.dk") == "*"  # the admins: every office
+    assert user_row(database_url, "else@fredericia.dk") == ("admin", f'["{NORD}"]', SSO_PASSWORD)
 
 
 def test_a_user_in_no_mapped_group_is_refused_in_danish_and_no_user_row_is_written(

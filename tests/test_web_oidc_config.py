@@ -134,6 +134,56 @@ def test_a_bad_oidc_setting_fails_with_one_line_naming_the_key(
     assert raised.value.key == key, raised.value
 
 
+OFFICES = """
+[offices.nord]
+departments = ["Borgerservice Nord"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("group", "key", "message"),
+    [
+        pytest.param(
+            'office = "syd"',
+            "office",
+            "unknown office 'syd' (known offices: *, default, nord)",
+            id="unknown-office",
+        ),
+        pytest.param(
+            'office = "nord"',
+            "departments",
+            "unknown department 'Diverse' in office 'nord'",
+            id="department-of-another-office",
+        ),
+    ],
+)
+def test_a_group_s_office_must_exist_and_hold_its_departments(
+    env: pytest.MonkeyPatch, tmp_path: Path, group: str, key: str, message: str
+) -> None:
+    env.setenv("SVARFRIST_WEB_OIDC_CLIENT_SECRET", "s")
+    configure(env, tmp_path, BASE + group + "\n" + OFFICES)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert (raised.value.key, raised.value.problem) == (f"web.oidc.groups.{GROUP}.{key}", message)
+
+
+def test_a_group_of_every_office_may_name_any_office_s_departments(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env.setenv("SVARFRIST_WEB_OIDC_CLIENT_SECRET", "s")
+    both = BASE.replace('["Diverse"]', '["Diverse", "Borgerservice Nord"]')
+    configure(env, tmp_path, both + OFFICES)
+    oidc = load_settings().web.oidc
+    assert oidc is not None and oidc.groups[GROUP].office == "*"
+    configure(
+        env,
+        tmp_path,
+        BASE.replace('["Diverse"]', '["Borgerservice Nord"]') + 'office = "nord"\n' + OFFICES,
+    )
+    oidc = load_settings().web.oidc
+    assert oidc is not None and oidc.groups[GROUP].office == "nord"
+
+
 def test_single_sign_on_without_a_client_secret_or_groups_fails_naming_the_key(
     env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

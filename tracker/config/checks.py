@@ -109,12 +109,7 @@ def check_oidc(settings: Settings, oidc: OidcSettings) -> None:
         )
     if not oidc.groups:
         raise ConfigError("web.oidc.groups", "map at least one group id to a role")
-    for group, mapped in oidc.groups.items():
-        for department in mapped.departments:
-            if department not in settings.departments:
-                raise ConfigError(
-                    f"web.oidc.groups.{group}.departments", f"unknown department {department!r}"
-                )
+    # each group's office and its departments: tracker.config.offices.check_offices
 
 
 def check_intake(settings: Settings, intake: IntakeSettings) -> None:

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from tracker.config.build import build_calendar, build_rules, build_schedules
 from tracker.config.checks import check_addresses, recipient_keys
-from tracker.config.settings import IntakeSettings, RemindersSettings, Settings
+from tracker.config.settings import IntakeSettings, OidcSettings, RemindersSettings, Settings
 from tracker.core.calendar import BusinessCalendar, Schedule
 from tracker.errors import BadInputError, ConfigError
 from tracker.sla import Rule
@@ -116,6 +116,27 @@ def check_offices(settings: Settings) -> None:
     build_offices(settings)
     if settings.intake is not None:
         _check_intake_routes(settings, settings.intake)
+    if settings.web.oidc is not None:
+        _check_oidc_groups(settings, settings.web.oidc)
+
+
+def _check_oidc_groups(settings: Settings, oidc: OidcSettings) -> None:
+    """Each provider group gives an office that exists (or ``*``, every office) and
+    departments of that office (of any office, for ``*``)."""
+    known = office_keys(settings)
+    for group, mapped in oidc.groups.items():
+        key = f"web.oidc.groups.{group}"
+        if mapped.office != "*" and mapped.office not in known:
+            raise ConfigError(
+                f"{key}.office",
+                f"unknown office {mapped.office!r} (known offices: *, {', '.join(known)})",
+            )
+        offices = known if mapped.office == "*" else [mapped.office]
+        departments = {d for o in offices for d in office_settings(settings, o).departments}
+        for department in mapped.departments:
+            if department not in departments:
+                where = "" if mapped.office == "*" else f" in office {mapped.office!r}"
+                raise ConfigError(f"{key}.departments", f"unknown department {department!r}{where}")
 
 
 def _check_intake_routes(settings: Settings, intake: IntakeSettings) -> None:

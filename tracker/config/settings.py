@@ -187,7 +187,9 @@ class OidcGroupSettings(BaseModel):
     role: Literal["advisor", "lead", "manager", "admin"]
     departments: list[str] = []
     """The departments the group's members work in (``web.restrict_departments``)."""
-    # Offices (issue 16, item 1) add an ``office`` key here: the group's office.
+    office: str = "*"
+    """The office the group's members work in (``[offices.<key>]`` or ``default``); ``*``:
+    every office. A user whose mapped groups name two different offices is refused."""
 
 
 class OidcSettings(BaseModel):

@@ -28,6 +28,8 @@ class MappedGroup(Protocol):
     def role(self) -> str: ...
     @property
     def departments(self) -> Sequence[str]: ...
+    @property
+    def office(self) -> str: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,26 +102,42 @@ def logged_in(session: Session, email: str, now: datetime) -> None:
     session.execute(delete(LoginAttempt).where(LoginAttempt.key == attempt_key(email)))
 
 
+class OfficesDisagree(Exception):
+    """The provider's groups tie the user to two different offices; a user works in one."""
+
+    def __init__(self, offices: Sequence[str]) -> None:
+        super().__init__(", ".join(offices))
+        self.offices = tuple(offices)
+
+
 def sso_standing(groups: Iterable[str], mapping: Mapping[str, MappedGroup]) -> Standing | None:
     """What the provider's ``groups`` give: the highest role among the mapped groups (advisor <
-    lead < manager < admin) and every department of the mapped groups; None if none is mapped."""
+    lead < manager < admin), every department of the mapped groups, and their office (``*``,
+    every office, if any of them gives every office); None if none is mapped. Raises
+    OfficesDisagree if they name two different offices."""
     mapped = [mapping[group] for group in dict.fromkeys(groups) if group in mapping]
     if not mapped:
         return None
     rank = list(Role)
     role = max((Role(m.role) for m in mapped), key=rank.index)
     departments = sorted({d for m in mapped for d in m.departments})
-    return Standing(role=role, departments=tuple(departments))
+    offices = sorted({m.office for m in mapped})
+    if len(offices) > 1 and "*" not in offices:
+        raise OfficesDisagree(offices)
+    office = offices[0] if len(offices) == 1 else "*"
+    return Standing(role=role, departments=tuple(departments), office=office)
 
 
 def sso_logged_in(session: Session, email: str, standing: Standing, now: datetime) -> bool:
-    """A log-in by single sign-on: the user's row created or brought up to date (role and
-    departments as the provider's groups say, no local password), failures forgotten.
+    """A log-in by single sign-on: the user's row created or brought up to date (role,
+    departments and office as the provider's groups say, no local password), failures
+    forgotten.
     Returns whether the row is new."""
     address = email.strip().lower()
     values = {
         "role": standing.role.value,
         "departments": encode_departments(standing.departments),
+        "office": standing.office,
         "password_hash": SSO_PASSWORD,
         "last_login_at": now,
     }

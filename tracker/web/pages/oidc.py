@@ -5,10 +5,10 @@ Starlette client. What the callback must compare (state, nonce, the PKCE verifie
 go after) travels in a short-lived cookie signed with ``web.secret_key``, never in a process's
 memory: any web process can finish a log-in another began. Authlib verifies the ID token
 (signature against the provider's keys, issuer, audience, nonce, expiry). The user's address
-comes from ``email`` (else ``preferred_username`` or ``upn``, as Entra ID sends), their role
-and departments from the groups claim mapped in ``[web.oidc.groups]``
-(tracker.store.logins.sso_standing); a user in no mapped group is refused and nothing is
-written. Then the same session cookie as a local log-in.
+comes from ``email`` (else ``preferred_username`` or ``upn``, as Entra ID sends), their role,
+departments and office from the groups claim mapped in ``[web.oidc.groups]``
+(tracker.store.logins.sso_standing); a user in no mapped group, or in groups of two offices,
+is refused and nothing is written. Then the same session cookie as a local log-in.
 """
 
 from __future__ import annotations
@@ -214,7 +214,11 @@ async def callback(request: Request, state: State, now: Now) -> Response:
     kept = _kept(request, key)
     claims = await _claims(request, state, kept)
     email = _address(claims)
-    standing = logins.sso_standing(_groups(claims, oidc.groups_claim), oidc.groups)
+    try:
+        standing = logins.sso_standing(_groups(claims, oidc.groups_claim), oidc.groups)
+    except logins.OfficesDisagree as exc:
+        log.warning("single sign-on: %s is in groups of offices %s: refused", email, exc)
+        raise PageError(403, "oidc_two_offices") from None
     if standing is None:
         log.warning("single sign-on: %s is in no group of [web.oidc.groups]: refused", email)
         raise PageError(403, "oidc_no_access")
@@ -227,7 +231,14 @@ async def callback(request: Request, state: State, now: Now) -> Response:
         created = await run_in_threadpool(write)
     except IntegrityError:  # the same user's first log-in in another process made the row
         created = await run_in_threadpool(write)
-    log.info("single sign-on: %s logged in as %s%s", email, standing.role, " (new user)" * created)
+    where = "" if standing.office == "*" else f" of office {standing.office}"
+    log.info(
+        "single sign-on: %s logged in as %s%s%s",
+        email,
+        standing.role,
+        where,
+        " (new user)" * created,
+    )
     response = RedirectResponse(kept["next"], status_code=303, headers=PRIVATE)
     response.delete_cookie(
         COOKIE, path="/login/oidc", httponly=True, secure=not state.settings.web.insecure_http

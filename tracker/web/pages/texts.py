@@ -34,6 +34,8 @@ DA: dict[str, str] = {
     "login_again": "Til login-siden",
     "oidc_no_access": "Du har ikke adgang til Svarfrist: din konto er ikke med i en gruppe, "
     "der giver adgang. Kontakt din IT-afdeling, hvis du skal have adgang.",
+    "oidc_two_offices": "Du har ikke adgang til Svarfrist: din konto er med i grupper for "
+    "flere kontorer, og en bruger hører til ét kontor. Kontakt din IT-afdeling.",
     "oidc_denied": "Login blev afbrudt eller afvist hos login-tjenesten. Prøv igen.",
     "oidc_expired": "Login tog for lang tid, eller det blev startet i en anden fane eller "
     "browser. Prøv igen fra login-siden.",
@@ -220,6 +222,8 @@ EN: dict[str, str] = {
     "login_again": "To the login page",
     "oidc_no_access": "You do not have access to Svarfrist: your account is in no group that "
     "gives access. Contact your IT department if you need access.",
+    "oidc_two_offices": "You do not have access to Svarfrist: your account is in groups of "
+    "several offices, and a user belongs to one office. Contact your IT department.",
     "oidc_denied": "The login was cancelled or refused at the login service. Try again.",
     "oidc_expired": "The login took too long, or it was started in another tab or browser. "
     "Try again from the login page.",
