@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from tracker.web.auth import Permission
 from tracker.web.pages import render
 from tracker.web.pages.sessions import Viewer
+from tracker.web.state import WebState
 
 PRIVATE = {"Cache-Control": "no-store"}
 """Staff pages hold inquiries (one holds a note) and a CSRF token: no cache keeps a copy."""
@@ -32,6 +33,14 @@ def show(
         status_code=status_code,
         headers=PRIVATE,
     )
+
+
+def office_choices(state: WebState, user: Viewer) -> list[str]:
+    """The offices a form lets ``user`` choose: every configured one, for a user of every
+    office where there is more than one; none for a user of one office (theirs is implied)."""
+    if len(state.offices) < 2 or user.scope.offices is not None:
+        return []
+    return list(state.offices)
 
 
 def local_path(value: str | None, default: str = "/") -> str:

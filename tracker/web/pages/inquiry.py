@@ -15,6 +15,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from tracker.config import DEFAULT_OFFICE, resolve_office
 from tracker.core import validate
 from tracker.core.calendar import Pause
 from tracker.core.explain import explain
@@ -23,7 +24,7 @@ from tracker.sla import Channel
 from tracker.store import history, queries, register
 from tracker.web.auth import Permission
 from tracker.web.errors import status_of
-from tracker.web.pages.common import show, shown
+from tracker.web.pages.common import office_choices, show, shown
 from tracker.web.pages.failures import PageError
 from tracker.web.pages.present import (
     STATE_CLASS,
@@ -42,11 +43,25 @@ Now = Annotated[datetime, Depends(request_now)]
 Actor = Annotated[Viewer, Depends(require_page(Permission.ACT))]
 Reader = Annotated[Viewer, Depends(require_page(Permission.READ))]
 Form = Annotated[dict[str, str], Depends(posted_form)]
-FIELDS = ("channel", "department", "topic", "advisor", "received_at", "callback_requested", "note")
+FIELDS = (
+    "office",
+    "channel",
+    "department",
+    "topic",
+    "advisor",
+    "received_at",
+    "callback_requested",
+    "note",
+)
 
 
 def inquiry_path(ref: str) -> str:
     return f"/henvendelser/{quote(ref, safe='/')}"
+
+
+def _home_office(user: Viewer) -> str:
+    """The office a user registers into without choosing: theirs, else ``default``."""
+    return user.scope.home_office or DEFAULT_OFFICE
 
 
 def _new_form(
@@ -58,14 +73,21 @@ def _new_form(
     *,
     status: int = 422,
 ) -> Response:
-    settings = state.settings
+    offices = office_choices(state, user)
+    # Each office the user may register into, with its departments (those the user may
+    # reach) and topics: grouped by office in the lists when there is a choice.
+    groups = [
+        (key, user.scope.within(office.settings.departments), office.settings.topics)
+        for key, office in state.offices.items()
+        if key in (offices or [_home_office(user)])
+    ]
     context = {
         "here": "new",
         "values": values,
         "errors": errors,
         "channels": [c.value for c in Channel],
-        "departments": user.scope.within(settings.departments),
-        "topics": settings.topics,
+        "offices": offices,
+        "groups": groups,
     }
     return show(request, "new.html", user, context, status_code=status if errors else 200)
 
@@ -73,15 +95,24 @@ def _new_form(
 @router.get("/henvendelser/ny")
 def new_page(request: Request, state: State, now: Now, user: Actor) -> Response:
     values = dict.fromkeys(FIELDS, "")
-    values |= {"advisor": user.email, "received_at": local_input(now), "channel": "phone"}
+    values |= {
+        "advisor": user.email,
+        "received_at": local_input(now),
+        "channel": "phone",
+        "office": _home_office(user),
+    }
     return _new_form(request, state, user, values, {})
 
 
-def _new_inquiry(form: dict[str, str], now: datetime) -> register.NewInquiry:
-    """The form as ``svarfrist add``'s options; a time or checkbox that cannot be read is a
-    BadInputError about its field."""
+def _new_inquiry(
+    state: WebState, user: Viewer, form: dict[str, str], now: datetime
+) -> register.NewInquiry:
+    """The form as ``svarfrist add``'s options; a time, checkbox or office that cannot be read
+    is a BadInputError about its field. The office is the one chosen where the form offers a
+    choice, else the user's own."""
     received = form.get("received_at", "").strip()
     callback = form.get("callback_requested", "")
+    chosen = form.get("office", "").strip() if office_choices(state, user) else ""
     return register.NewInquiry(
         channel=form.get("channel", ""),
         department=form.get("department", ""),
@@ -96,6 +127,7 @@ def _new_inquiry(form: dict[str, str], now: datetime) -> register.NewInquiry:
             else False
         ),
         note=form.get("note") or None,
+        office=about("office")(resolve_office)(state.settings, chosen or _home_office(user)),
     )
 
 
@@ -103,7 +135,7 @@ def _new_inquiry(form: dict[str, str], now: datetime) -> register.NewInquiry:
 def register_inquiry(request: Request, state: State, now: Now, user: Actor, form: Form) -> Response:
     values = {name: shown(form.get(name, "")) for name in FIELDS}
     try:
-        new = _new_inquiry(form, now)
+        new = _new_inquiry(state, user, form, now)
         with state.writing() as session:
             # A time the register refuses without naming a field is the received time.
             ctx = state.context(user.email, now, user.scope)

@@ -23,7 +23,7 @@ from tracker.reports.format import report_csv, report_header, report_rows_text
 from tracker.reports.labels import labels_for
 from tracker.reports.queries import GroupBy, checked_period
 from tracker.web.auth import Permission
-from tracker.web.pages.common import show
+from tracker.web.pages.common import office_choices, show
 from tracker.web.pages.sessions import Viewer, require_page
 from tracker.web.pages.texts import field_message
 from tracker.web.state import WebState, request_now, web_state
@@ -69,14 +69,6 @@ def _report(
         return None, {exc.field or "fra": field_message(language, exc)}, 422
 
 
-def _office_choices(state: WebState, user: Viewer) -> list[str]:
-    """The offices the form offers: every configured one, for a user of every office where
-    there is more than one (a user of one office sees that office's figures only)."""
-    if len(state.offices) < 2 or user.scope.offices is not None:
-        return []
-    return list(state.offices)
-
-
 @router.get("/rapporter")
 def reports(
     *,
@@ -97,7 +89,7 @@ def reports(
         "here": "reports",
         "values": {**values, "kontor": office.strip()},
         "groups": [(g.value, labels[f"by_{g.value}"]) for g in GroupBy],
-        "offices": _office_choices(state, user),
+        "offices": office_choices(state, user),
         "errors": errors,
         "header": report_header(report, labels) if report else [],
         "rows": report_rows_text(report, labels, language) if report else [],
