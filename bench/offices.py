@@ -14,9 +14,13 @@ Run as ``PYTHONPATH=. .venv/bin/python bench/offices.py [--per-office N] [--offi
    case is timed alternately with its one-office yardstick (bench.common), medians printed,
    target <= 1.2x. ``--offices 1``: one configured office (beside the empty ``default``)
    against the plain configuration.
-2. ``build_report`` for one office of the ``K``-office database against the same report in
-   a database holding only that office's ``N`` inquiries, if ``build_report`` takes an
-   office filter (see :func:`office_argument`); otherwise the script says it was not measured.
+2. ``build_report`` for one office (``report --office o042``: the department report of the
+   last 30 days, response times included) in the ``K``-office database against the same
+   report in a database holding only that office's inquiries. So that the report has
+   response times to count, every office also holds ``N / 2`` closed inquiries received
+   over the month before ``now``, each with a met ``reply`` obligation (stored response
+   minutes and outcome, some late); they are in every database, and have no next action,
+   so the sweep does not read them.
 
 The databases (``<name>_offices``, ``<name>_single``, ``<name>_one``, ``<name>`` from the
 URL) are created, filled with one INSERT ... SELECT over generate_series per table (indexes
@@ -28,7 +32,6 @@ URL: ``--url``, else ``SVARFRIST_BENCH_POSTGRES_URL``, else the local server's
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import statistics
 import sys
@@ -61,7 +64,6 @@ from tracker.reports.build import build_report
 from tracker.reports.queries import GroupBy, period_of
 from tracker.store import schema
 from tracker.store.db import make_engine, read_only, session_factory
-from tracker.store.scope import Scope
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_offices"
 # A working Monday at 09:00, after every office's digest time (07:00-08:30) and inside
@@ -159,6 +161,34 @@ SELECT id, id, 'answer', 'working_days', 240, due - interval '1 day', due, 'pend
 FROM (SELECT id, department, office, received_at + interval '14 days' AS due
       FROM inquiries) AS s
 """
+# The month before ``now``: ``per / 2`` closed inquiries per office, received 2-28 days ago
+# (all in ``now``'s month), replied 0-1,999 working minutes later; the reply obligation met
+# with its stored response minutes and outcome (late past 1,440 minutes: code 4 * (m + 1) +
+# late, tracker.core.outcome), no next action.
+HISTORY = """
+INSERT INTO inquiries (id, ref, channel, office, department, topic, advisor,
+    callback_requested, answer_promised, received_at, replied_at, closed_at, created_at)
+SELECT :total + i, 'H-' || lpad(i::text, 8, '0'), 'email',
+    CASE WHEN :keyed THEN 'o' || lpad((o + 1)::text, 3, '0') ELSE 'default' END,
+    (CAST(:departments AS text[]))[(o + ((i - 1) / :k) % :per) % :n + 1],
+    'Kontanthjælp',
+    'vejleder' || ((i - 1) / :k % 40) || '@o' || lpad((o + 1)::text, 3, '0') || '.kommune.dk',
+    false, false, received, received + (i % 2000) * interval '1 minute',
+    received + (i % 2000) * interval '1 minute', received
+FROM (SELECT i, (i - 1) % :k AS o,
+             :now - interval '2 days' - ((i * 37) % (26 * 1440)) * interval '1 minute' AS received
+      FROM generate_series(1, :history) AS i) AS s
+WHERE CAST(:only AS integer) IS NULL OR o = CAST(:only AS integer)
+"""
+MET = """
+INSERT INTO obligations (id, inquiry_id, rule, schedule, hours, warn_at, due_at, met_at,
+    response_minutes, outcome, state, next_action_at, received_month, department, office)
+SELECT id, id, 'reply', 'office_hours', 24, received_at + interval '20 hours',
+    received_at + interval '1 day', replied_at, m, 4 * (m + 1) + CAST(m > 1440 AS integer),
+    'met', NULL, :month, department, office
+FROM (SELECT id, received_at, replied_at, department, office, id % 2000 AS m
+      FROM inquiries WHERE id > :total) AS s
+"""
 
 
 def database_url(base: str, suffix: str) -> str:
@@ -184,7 +214,8 @@ def build_database(
     base: str, url: str, *, offices: int, per_office: int, keyed: bool, only: int | None = None
 ) -> None:
     """``offices x per_office`` open inquiries (office ``oNNN`` if ``keyed``, else
-    ``default``), or only office ``only``'s, each with its obligation."""
+    ``default``), or only office ``only``'s, each with its obligation, and the month of
+    closed ones before them (``HISTORY``)."""
     drop_database(base, url)
     admin = _admin(base)
     with admin.connect() as conn:
@@ -205,20 +236,20 @@ def build_database(
         ).all()
         for name, _ in indexes:
             conn.execute(text(f'DROP INDEX "{name}"'))
-        conn.execute(
-            text(INQUIRIES),
-            {
-                "keyed": keyed,
-                "departments": list(DEFAULT_DEPARTMENTS),
-                "k": offices,
-                "per": DEPARTMENTS_PER_OFFICE,
-                "n": len(DEFAULT_DEPARTMENTS),
-                "now": NOW,
-                "total": offices * per_office,
-                "only": only,
-            },
-        )
+        values = {
+            "keyed": keyed,
+            "departments": list(DEFAULT_DEPARTMENTS),
+            "k": offices,
+            "per": DEPARTMENTS_PER_OFFICE,
+            "n": len(DEFAULT_DEPARTMENTS),
+            "now": NOW,
+            "total": offices * per_office,
+            "only": only,
+        }
+        conn.execute(text(INQUIRIES), values)
         conn.execute(text(OBLIGATIONS), {"month": month})
+        conn.execute(text(HISTORY), {**values, "history": offices * (per_office // 2)})
+        conn.execute(text(MET), {"month": month, "total": values["total"]})
         for _, sql in indexes:
             conn.execute(text(sql))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -265,38 +296,28 @@ def sweep_cases(
 
 
 # -- 2. one office's report -------------------------------------------------------------------
-def office_argument(key: str) -> dict[str, Any] | None:
-    """The keyword argument that narrows ``build_report`` to office ``key``, or None when it
-    takes no office filter on this commit. When the interface lands, the line of its
-    parameter below is the one to adjust."""
-    parameters = inspect.signature(build_report).parameters
-    if "office" in parameters:
-        return {"office": key}
-    if "offices" in parameters:
-        return {"offices": frozenset({key})}
-    if "scope" in parameters:
-        return {"scope": Scope(departments=None, offices=frozenset({key}))}
-    return None
-
-
-def report_of(engine: Engine, argument: dict[str, Any]) -> Callable[[], Any]:
+def report_of(engine: Engine, office: str) -> Callable[[], Any]:
     """The department report of the last 30 days, with response times, as ``svarfrist
-    report --office`` prints it, narrowed by ``argument``."""
-    period = period_of(NOW.date() - timedelta(days=30), NOW.date())
+    report --office`` prints it."""
+    period = period_of(NOW.date() - timedelta(days=30), NOW.date()).of_offices(frozenset({office}))
 
     def run() -> Any:
         # As `svarfrist report` opens it: a read-only transaction.
         with session_factory(read_only(engine))() as session:
-            return build_report(session, by=GroupBy.DEPARTMENT, period=period, now=NOW, **argument)
+            return build_report(session, by=GroupBy.DEPARTMENT, period=period, now=NOW)
 
     return run
 
 
-def report_times(offices_url: str, one_url: str, argument: dict[str, Any]) -> list[float]:
+def report_times(offices_url: str, one_url: str, office: str) -> list[float]:
     """Median seconds of the report in the offices' database and in the office's alone."""
     engines = [make_engine(offices_url), make_engine(one_url)]
     try:
-        return alternate([report_of(engine, argument) for engine in engines], REPORT_RUNS)
+        reports = [report_of(engine, office) for engine in engines]
+        first = [r() for r in reports]  # the same figures, or the comparison means nothing
+        if first[0] != first[1]:
+            fail(f"the report of {office} differs between the two databases")
+        return alternate(reports, REPORT_RUNS)
     finally:
         for engine in engines:
             engine.dispose()
@@ -339,7 +360,6 @@ def main(argv: list[str] | None = None) -> int:
     single_url = database_url(base, "single")
     one_url = database_url(base, "one")
     reported = office_key(min(REPORTED, k) - 1)
-    argument = office_argument(reported)
     admin = _admin(base)
     with admin.connect() as conn:
         server = conn.execute(text("SHOW server_version")).scalar()
@@ -358,42 +378,21 @@ def main(argv: list[str] | None = None) -> int:
                 f"build {total} inquiries in one office",
                 lambda: build_database(base, single_url, offices=k, per_office=n, keyed=False),
             )
-            if argument is not None:
-                timed(
-                    f"build {reported}'s {n:,} inquiries alone",
-                    lambda: build_database(
-                        base,
-                        one_url,
-                        offices=k,
-                        per_office=n,
-                        keyed=True,
-                        only=int(reported[1:]) - 1,
-                    ),
-                )
+            timed(
+                f"build {reported}'s inquiries alone",
+                lambda: build_database(
+                    base, one_url, offices=k, per_office=n, keyed=True, only=int(reported[1:]) - 1
+                ),
+            )
         rows: list[tuple[str, float, float, str]] = []
         for case, many, one in sweep_cases(offices_url, single_url, k, args.runs):
             rows.append((f"{case}: {offices} / one office", many, one, "<= 1.2x"))
-        if argument is None:
-            report_line = (
-                "report per office: not measured (reports take no office filter on this commit)"
-            )
-        else:
-            many, one = report_times(offices_url, one_url, argument)
-            rows.append(
-                (
-                    f"report of {reported} ({', '.join(argument)}=): {offices} / it alone",
-                    many,
-                    one,
-                    "",
-                )
-            )
-            report_line = ""
+        many, one = report_times(offices_url, one_url, reported)
+        rows.append((f"report --office {reported}: {offices} / it alone", many, one, "<= 1.2x"))
         print("\n| case | median ms | yardstick ms | ratio | target |")
         print("| --- | ---: | ---: | ---: | --- |")
         for case, many, one, target in rows:
             print(f"| {case} | {many * 1e3:.2f} | {one * 1e3:.2f} | {many / one:.2f}x | {target} |")
-        if report_line:
-            print(report_line)
         print(
             f"\n(median of {args.runs} sweeps each, alternated; load average at end: "
             f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())})"

@@ -145,3 +145,32 @@ def test_0005_keeps_old_events_as_of_their_recorded_time_and_folds_advisors(
         assert row.as_of == row.recorded_at and row.os_user is None
     finally:
         engine.dispose()
+
+
+def test_one_office_s_report_index_carries_the_reported_columns_on_postgresql(
+    database_url: str,
+) -> None:
+    """Migration 0013: on PostgreSQL the (office, received_at) index INCLUDEs what the
+    inquiry reports read, so one office's report reads the index alone; SQLite keeps the
+    plain index (it has no INCLUDE)."""
+    engine = make_engine(database_url)
+    try:
+        schema.upgrade(engine)
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                found = conn.scalar(
+                    sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"),
+                    {"name": "ix_inquiries_office_received_at"},
+                )
+                assert found is not None
+                assert found.endswith(
+                    "(office, received_at) INCLUDE (department, channel, topic, advisor, closed_at)"
+                ), found
+            else:
+                found = conn.scalar(
+                    sa.text("SELECT sql FROM sqlite_master WHERE name = :name"),
+                    {"name": "ix_inquiries_office_received_at"},
+                )
+                assert found is not None and found.endswith("(office, received_at)"), found
+    finally:
+        engine.dispose()

@@ -338,7 +338,7 @@ def _scanned_inquiry_counts(
     key = group_key(by, received, months).label("key")
     later = Inquiry.closed_at > now
     connection = session.connection()
-    correct = by is not GroupBy.RULE and _few(session, later)
+    correct = by is not GroupBy.RULE and _few(session, later, office_filter(period))
     closed = func.count(Inquiry.closed_at) if correct else func.count().filter(~later)
     stmt = select(key, func.count(), closed).where(*filters(in_period))
     if by is GroupBy.RULE:
@@ -359,12 +359,16 @@ def _scanned_inquiry_counts(
     ]
 
 
-def _few(session: Session, condition: ColumnElement[bool]) -> bool:
-    """Whether at most 1 % of the inquiries meet ``condition`` (an index-only count)."""
+def _few(
+    session: Session, condition: ColumnElement[bool], office: ColumnElement[bool] | None
+) -> bool:
+    """Whether at most 1 % of the inquiries (of the offices) meet ``condition``: index-only
+    counts (closed_at; with offices, office and closed_at)."""
     connection = session.connection()
-    matching = connection.execute(select(func.count()).where(condition)).scalar_one()
-    total = connection.execute(select(func.count()).select_from(Inquiry)).scalar_one()
-    return bool(matching <= total // 100)
+    matching = connection.execute(select(func.count()).where(_and(condition, office)))
+    everything = select(func.count()).select_from(Inquiry)
+    total = connection.execute(everything if office is None else everything.where(office))
+    return bool(matching.scalar_one() <= total.scalar_one() // 100)
 
 
 def _unindexed(session: Session) -> Any:

@@ -1,0 +1,39 @@
+"""One office's report from an index alone: on PostgreSQL, ``ix_inquiries_office_received_at``
+carries the columns the inquiry reports read (``INCLUDE``), so a report narrowed to one office
+of a register shared by many reads no table page (the office's rows are scattered among every
+other office's). SQLite has no ``INCLUDE``: its index is unchanged.
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-06 05:10:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0013"
+down_revision: str | None = "0012"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_NAME = "ix_inquiries_office_received_at"
+_INCLUDED = ["department", "channel", "topic", "advisor", "closed_at"]
+"""tracker.store.models.OFFICE_REPORT_COLUMNS as of this revision (a migration keeps its own
+copy: the model may change after it)."""
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.drop_index(_NAME, table_name="inquiries")
+    op.create_index(_NAME, "inquiries", ["office", "received_at"], postgresql_include=_INCLUDED)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.drop_index(_NAME, table_name="inquiries")
+    op.create_index(_NAME, "inquiries", ["office", "received_at"])
