@@ -166,6 +166,12 @@ def test_one_office_s_report_index_carries_the_reported_columns_on_postgresql(
                 assert found.endswith(
                     "(office, received_at) INCLUDE (department, channel, topic, advisor, closed_at)"
                 ), found
+                found = conn.scalar(
+                    sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"),
+                    {"name": "ix_obligations_office_outcome_received_month_due_at"},
+                )
+                assert found is not None
+                assert found.endswith("INCLUDE (department)"), found
             else:
                 found = conn.scalar(
                     sa.text("SELECT sql FROM sqlite_master WHERE name = :name"),
