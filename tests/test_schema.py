@@ -164,7 +164,8 @@ def test_one_office_s_report_index_carries_the_reported_columns_on_postgresql(
                 )
                 assert found is not None
                 assert found.endswith(
-                    "(office, received_at) INCLUDE (department, channel, topic, advisor, closed_at)"
+                    "(office, received_at) "
+                    "INCLUDE (id, department, channel, topic, advisor, closed_at)"
                 ), found
                 found = conn.scalar(
                     sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"),
@@ -172,6 +173,14 @@ def test_one_office_s_report_index_carries_the_reported_columns_on_postgresql(
                 )
                 assert found is not None
                 assert found.endswith("INCLUDE (department)"), found
+                found = conn.scalar(
+                    sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"),
+                    {"name": "ix_obligations_office_inquiry_id"},
+                )
+                assert found is not None
+                assert found.endswith(
+                    "(office, inquiry_id) INCLUDE (met_at, due_at, outcome, response_minutes)"
+                ), found
             else:
                 found = conn.scalar(
                     sa.text("SELECT sql FROM sqlite_master WHERE name = :name"),

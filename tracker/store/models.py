@@ -91,9 +91,10 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
 
 
-OFFICE_REPORT_COLUMNS = ["department", "channel", "topic", "advisor", "closed_at"]
-"""What one office's inquiry reports read besides office and received_at: the GROUP BY keys
-(department, channel, topic, advisor) and closed_at (how many are closed)."""
+OFFICE_REPORT_COLUMNS = ["id", "department", "channel", "topic", "advisor", "closed_at"]
+"""What one office's inquiry reports read besides office and received_at: the id (to join
+the obligations), the GROUP BY keys (department, channel, topic, advisor) and closed_at (how
+many are closed)."""
 
 
 class Inquiry(Base):
@@ -212,6 +213,15 @@ class Obligation(Base):
             "received_month",
             "due_at",
             postgresql_include=["department"],
+        ),
+        # one office's report over a period that is not whole months: the office's
+        # obligations with what the report reads (PostgreSQL INCLUDE), hash-joined to its
+        # inquiries (tracker.reports.obligations._obligations; migration 0013)
+        Index(
+            None,
+            "office",
+            "inquiry_id",
+            postgresql_include=["met_at", "due_at", "outcome", "response_minutes"],
         ),
         # reports: max(met_at), whether every met obligation was met by --now (one lookup)
         Index("ix_obligations_met_at", "met_at", sqlite_where=_MET, postgresql_where=_MET),
