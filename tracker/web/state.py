@@ -16,7 +16,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from tracker.config import Office, Settings, build_calendar, build_offices, build_rules
+from tracker.config import (
+    Office,
+    Settings,
+    build_calendar,
+    build_offices,
+    build_rules,
+    resolve_office,
+)
 from tracker.core.calendar import BusinessCalendar
 from tracker.sla import Rule
 from tracker.store.access import Role
@@ -64,6 +71,12 @@ class WebState:
             departments=departments,
             office=office,
         )
+
+    def lookup_office(self, key: str | None, scope: Scope) -> Office:
+        """The office a lookup (a deadline, the closed days) is computed for: ``key`` if
+        given (any office: calendars and rules are public), else the caller's own, else
+        ``default``. An unknown key is a BadInputError naming the known ones."""
+        return self.offices[resolve_office(self.settings, (key or "").strip() or scope.home_office)]
 
     def context(self, actor: str, now: datetime, scope: Scope = EVERYTHING) -> Context:
         return Context(

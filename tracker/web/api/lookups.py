@@ -25,18 +25,24 @@ router = APIRouter(prefix=PREFIX)
 State = Annotated[WebState, Depends(web_state)]
 
 
+OFFICE_HELP = "on this office's calendar and rules (default the caller's office, else default)"
+
+
 @router.get("/due", tags=["computations"], summary="a deadline (svarfrist due --json)")
 def due(
     state: State,
-    _caller: Annotated[Caller, Depends(require(Permission.LOOKUP))],
+    caller: Annotated[Caller, Depends(require(Permission.LOOKUP))],
+    *,
     rule: Annotated[str, Query(description="a configured rule: reply, callback, ...")],
     received: Annotated[str, Query(description="ISO 8601; without an offset Copenhagen")],
     explain: bool = False,
+    office: Annotated[str | None, Query(description=OFFICE_HELP)] = None,
 ) -> dict[str, Any]:
-    chosen = about("rule")(get_rule)(state.rules, rule)
+    where = about("office")(state.lookup_office)(office, caller.scope)
+    chosen = about("rule")(get_rule)(where.rules, rule)
     at = about("received")(validate.parse_time)(received, "received")
-    times = about("received")(deadline)(state.calendar, chosen, at)
-    why = explain_deadline(state.calendar, at, chosen.hours, chosen.schedule) if explain else None
+    times = about("received")(deadline)(where.calendar, chosen, at)
+    why = explain_deadline(where.calendar, at, chosen.hours, chosen.schedule) if explain else None
     return due_document(chosen, at, times, why)
 
 
@@ -71,7 +77,9 @@ def report(
 def calendar(
     year: int,
     state: State,
-    _caller: Annotated[Caller, Depends(require(Permission.LOOKUP))],
+    caller: Annotated[Caller, Depends(require(Permission.LOOKUP))],
+    office: Annotated[str | None, Query(description=OFFICE_HELP)] = None,
 ) -> list[dict[str, Any]]:
-    days = state.calendar.closed_days(about("year")(validate.calendar_year)(year, "year"))
+    where = about("office")(state.lookup_office)(office, caller.scope)
+    days = where.calendar.closed_days(about("year")(validate.calendar_year)(year, "year"))
     return calendar_document(days, state.settings.reminders.language)

@@ -137,25 +137,32 @@ def calendar(
     state: State,
     now: Now,
     user: Annotated[Viewer, Depends(require_page(Permission.LOOKUP))],
+    *,
     year: Annotated[str, Query(alias="aar")] = "",
+    office: OfficeKey = "",
 ) -> Response:
     language = state.settings.web.language
     this_year = now.astimezone(COPENHAGEN).year
-    error = ""
+    errors: dict[str, str] = {}
     days: list[dict[str, Any]] = []
+    shown_office = office.strip() or user.scope.home_office or ""
     try:
+        # Any office's closed days (they are public): the user's own unless they choose.
+        where = about("kontor")(state.lookup_office)(office, user.scope)
         text = year.strip() or str(this_year)
         if not text.isdigit():
             raise BadInputError(f"aar: {year!r} is not a year").coded("unknown")
         chosen = validate.calendar_year(int(text), "aar")
-        days = calendar_document(state.calendar.closed_days(chosen), language)
+        days = calendar_document(where.calendar.closed_days(chosen), language)
     except BadInputError as exc:
-        error = field_message(language, exc)
+        errors[exc.field or "aar"] = field_message(language, exc)
     context = {
         "here": "calendar",
         "years": list(range(this_year - 1, this_year + 3)),
         "chosen": year.strip() or str(this_year),
-        "error": error,
+        "offices": list(state.offices) if len(state.offices) > 1 else [],
+        "kontor": shown_office,
+        "errors": errors,
         "days": days,
     }
-    return show(request, "calendar.html", user, context, status_code=422 if error else 200)
+    return show(request, "calendar.html", user, context, status_code=422 if errors else 200)
