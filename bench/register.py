@@ -40,7 +40,7 @@ from sqlalchemy import insert
 from tracker.config import Settings, build_calendar, build_rules
 from tracker.core.response import local_month
 from tracker.store import queries, schema
-from tracker.store.bulk import INQUIRY_COLUMNS
+from tracker.store.bulk import INQUIRY_COLUMNS, InquiryRow
 from tracker.store.db import make_engine, session_factory, transaction
 from tracker.store.models import Inquiry
 from tracker.store.register import Context
@@ -129,8 +129,9 @@ def import_in_process(directory: Path, path: Path, reader: bool | None) -> tuple
 
 def inquiry_tuples(count: int) -> list[tuple[object, ...]]:
     received = "2026-11-20 10:00:00.000000"
-    return [(i + 1, f"2026-{i + 1:07d}", "email", "Diverse", None, None, False, received,
-             None, None, None, None, received) for i in range(count)]  # fmt: skip
+    return [tuple(InquiryRow(i + 1, f"2026-{i + 1:07d}", "email", "Diverse", None, None, False,
+                             received, None, None, None, None, received))
+            for i in range(count)]  # fmt: skip
 
 
 def peers(directory: Path, rows: int) -> None:
@@ -144,8 +145,8 @@ def peers(directory: Path, rows: int) -> None:
     bare, bare_cpu = time.perf_counter() - t0, time.process_time() - c0
     conn.close()
     moment = datetime(2026, 11, 20, 9, tzinfo=UTC)
-    dicts = [dict(zip(INQUIRY_COLUMNS, (*t[:7], moment, None, None, None, None, moment),
-                      strict=True)) for t in data]  # fmt: skip
+    dicts = [InquiryRow(*t[:7], moment, None, None, None, None, moment)._asdict()
+             for t in data]  # fmt: skip
     engine = make_engine(fresh(directory, "peer-core.db"))
     t0, c0 = time.perf_counter(), time.process_time()
     with engine.begin() as c:
@@ -178,9 +179,10 @@ def build(directory: Path, name: str, count: int) -> str:
                 due = NOW + timedelta(hours=rng.randint(5, 30 * 24))
                 nxt = due - timedelta(hours=4)
             warn = due - timedelta(hours=4)
-            inquiries.append((i + 1, f"2026-{i + 1:07d}", CHANNELS[1 + i % 4],
-                              DEPARTMENTS[i % 4], None, f"a{i % 50}@b.dk", False,
-                              fmt(received), None, None, None, None, fmt(NOW)))  # fmt: skip
+            inquiries.append(tuple(InquiryRow(i + 1, f"2026-{i + 1:07d}", CHANNELS[1 + i % 4],
+                                              DEPARTMENTS[i % 4], None, f"a{i % 50}@b.dk", False,
+                                              fmt(received), None, None, None, None,
+                                              fmt(NOW))))  # fmt: skip
             obligations.append((i + 1, "reply", "working_days", 24.0, fmt(warn), fmt(due),
                                 None, "pending", None if nxt is None else fmt(nxt),
                                 local_month(received), DEPARTMENTS[i % 4]))  # fmt: skip

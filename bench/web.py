@@ -62,6 +62,8 @@ def _fmt(moment: datetime) -> str:
 
 
 def _rows(start: int, stop: int, mine: set[int]) -> tuple[list[tuple[Any, ...]], list[Any]]:
+    from tracker.store.bulk import InquiryRow
+
     rng = random.Random(start)
     inquiries, obligations = [], []
     for i in range(start, stop):
@@ -72,8 +74,9 @@ def _rows(start: int, stop: int, mine: set[int]) -> tuple[list[tuple[Any, ...]],
         due = received + timedelta(days=2)
         met = None if is_open else _fmt(received + timedelta(hours=5))
         department = DEPARTMENTS[i % len(DEPARTMENTS)]
-        inquiries.append((i, f"2026-{i:07d}", "email", department, None, advisor, False,
-                          _fmt(received), met, None, closed, None, _fmt(received)))  # fmt: skip
+        inquiries.append(tuple(InquiryRow(i, f"2026-{i:07d}", "email", department, None, advisor,
+                                          False, _fmt(received), met, None, closed, None,
+                                          _fmt(received))))  # fmt: skip
         obligations.append((i, "reply", "working_days", 24.0, _fmt(due - timedelta(hours=4)),
                             _fmt(due), met, "pending" if is_open else "met",
                             _fmt(due) if is_open else None, received.year * 100 + received.month,
