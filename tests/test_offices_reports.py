@@ -46,13 +46,14 @@ def report_of(cli: Cli, *args: str) -> Any:  # noqa: F811
 def test_report_office_counts_that_office_alone_in_every_view(cli: Cli) -> None:  # noqa: F811
     offices_world(cli)
     nord = report_of(cli, "--office", "nord")
-    assert (nord["total"], nord["open"]) == (2, 2)
+    assert (nord["total"], nord["open"], nord["offices"]) == (2, 2, ["nord"])
     assert [(r["key"], r["count"], r["on_time"], r["overdue"]) for r in nord["rows"]] == [
         ("Borgerservice Nord", 2, 1, 1)
     ]
     default = report_of(cli, "--office", "default", "--by", "office")
     assert [(r["key"], r["count"], r["overdue"]) for r in default["rows"]] == [("default", 2, 2)]
     everyone = report_of(cli, "--by", "office")  # without --office: every office, as before
+    assert "offices" not in everyone  # the document as before offices
     assert {r["key"]: r["count"] for r in everyone["rows"]} == {"default": 2, "nord": 2}
     for by in ("month", "rule", "channel"):
         rows = report_of(cli, "--office", "nord", "--by", by)["rows"]
@@ -68,8 +69,12 @@ def test_report_office_counts_that_office_alone_in_every_view(cli: Cli) -> None:
     assert "Borgerservice Nord" in csv_text and "Diverse" not in csv_text
     text = cli.ok("report", "--office", "nord", "--now", LATER).stdout
     assert "Borgerservice Nord" in text and "Teknik" not in text
+    assert "  Kontor: nord\n" in text  # the period line says which office it counts
     html = cli.ok("report", "--office", "nord", "--format", "html", "--now", LATER).stdout
     assert "Borgerservice Nord" in html and "Teknik og Miljø" not in html
+    assert "Kontor: nord" in html
+    assert "Kontor: nord" in cli.ok("report", "--office", "nord", "--annual", "--now", LATER).stdout
+    assert "Kontor:" not in cli.ok("report", "--now", LATER).stdout
     breach_csv = cli.ok(
         "report", "--office", "default", "--breaches", "--format", "csv", "--now", LATER
     ).stdout

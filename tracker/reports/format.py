@@ -25,7 +25,7 @@ def _local_date(report: Report | AnnualReport, which: str) -> str | None:
 
 def report_json(report: Report) -> dict[str, Any]:
     """docs/contract.md's shape; extra fields per row: median_hours, p90_hours."""
-    return {
+    document: dict[str, Any] = {
         "from": _local_date(report, "first"),
         "to": _local_date(report, "last"),
         "by": report.by.value,
@@ -34,6 +34,9 @@ def report_json(report: Report) -> dict[str, Any]:
         "closed": report.closed,
         "rows": [_row_json(r) for r in report.rows],
     }
+    if report.period.offices is not None:  # narrowed (report --office): which offices
+        document["offices"] = sorted(report.period.offices)
+    return document
 
 
 def _row_json(row: ReportRow) -> dict[str, Any]:
@@ -201,7 +204,9 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: in
 
 
 def _period_line(report: Report | AnnualReport, labels: Labels) -> str:
-    return period_text(_local_date(report, "first"), _local_date(report, "last"), labels)
+    return period_text(
+        _local_date(report, "first"), _local_date(report, "last"), labels, report.period.offices
+    )
 
 
 def report_rows_text(report: Report, labels: Labels, lang: str) -> list[list[str]]:

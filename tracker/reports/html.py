@@ -139,7 +139,7 @@ def report_page(report: Report, months: Sequence[ReportRow], labels: Labels, lan
     page = Page(
         lang=lang,
         title=labels["report_title"],
-        period=period_text(report.period.first, report.period.last, labels),
+        period=period_text(report.period.first, report.period.last, labels, report.period.offices),
         generated=_generated(report.now, labels),
         figures=figures,
         charts=charts,
@@ -203,7 +203,7 @@ def annual_page(report: AnnualReport, labels: Labels, lang: str) -> str:
     page = Page(
         lang=lang,
         title=labels["annual_title"],
-        period=period_text(report.period.first, report.period.last, labels),
+        period=period_text(report.period.first, report.period.last, labels, report.period.offices),
         generated=_generated(report.now, labels),
         figures=figures,
         charts=charts,

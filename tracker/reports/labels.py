@@ -6,7 +6,7 @@ Departments and topics are shown exactly as configured (they are already Danish 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from tracker.core.calendar import MONTH_NAMES_DA, MONTH_NAMES_EN
 
@@ -133,8 +133,11 @@ _EN: dict[str, str] = {
 MONTHS_DA, MONTHS_EN = MONTH_NAMES_DA, MONTH_NAMES_EN
 
 
-def period_text(first: object, last: object, labels: Labels) -> str:
-    """The period line: both ends, one open end in words, or the whole register."""
+def period_text(
+    first: object, last: object, labels: Labels, offices: Iterable[str] | None = None
+) -> str:
+    """The period line: both ends, one open end in words, or the whole register; and the
+    offices it counts when narrowed to some (``report --office``)."""
     if first and last:
         span = f"{first} – {last}"
     elif first:
@@ -143,6 +146,8 @@ def period_text(first: object, last: object, labels: Labels) -> str:
         span = f"{labels['until']} {last}"
     else:
         span = labels["all_time"]
+    if offices is not None:
+        span += f"  {labels['by_office']}: {', '.join(sorted(offices))}"
     return f"{labels['period']}: {span}"
 
 
