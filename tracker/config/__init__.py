@@ -30,6 +30,7 @@ from tracker.config.offices import (
     Office,
     build_offices,
     check_offices,
+    management_recipients,
     office_settings,
     resolve_office,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "config_path",
     "is_loopback",
     "load_settings",
+    "management_recipients",
     "masked_url",
     "office_settings",
     "resolve_office",

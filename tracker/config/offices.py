@@ -111,6 +111,12 @@ def check_offices(settings: Settings) -> None:
             )
         view = office_settings(settings, key)
         check_addresses(recipient_keys(view, f"offices.{key}."))
+        check_addresses(
+            [
+                (f"offices.{key}.reports.management_recipients[{i}]", address)
+                for i, address in enumerate(management_recipients(settings, key))
+            ]
+        )
         if not view.departments:
             raise ConfigError(f"offices.{key}.departments", "name at least one department")
     build_offices(settings)
@@ -159,6 +165,17 @@ def _check_intake_routes(settings: Settings, intake: IntakeSettings) -> None:
             else:
                 key = f"intake.offices.{address}"
             raise ConfigError(key, f"unknown department {department!r} in office {office!r}")
+
+
+def management_recipients(settings: Settings, key: str) -> list[str]:
+    """Who gets office ``key``'s own monthly report: the addresses its ``[offices.KEY.reports]``
+    names (never the top level's, which get every office's report), each once."""
+    own = settings.offices.get(key)
+    if own is None or own.reports is None:
+        return []
+    if "management_recipients" not in own.reports.model_fields_set:
+        return []
+    return list(dict.fromkeys(own.reports.management_recipients))
 
 
 def unknown_office(settings: Settings, key: str) -> BadInputError:

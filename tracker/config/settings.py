@@ -374,6 +374,10 @@ class OfficeSettings(BaseModel):
     schedules: dict[str, ScheduleSettings] | None = None
     rules: dict[str, RuleSettings] | None = None
     reminders: RemindersSettings | None = None
+    reports: ReportSettings | None = None
+    """The office's own monthly management report: its ``management_recipients`` get that
+    office's figures only, and are not inherited from the top level (whose recipients get
+    every office's); ``monthly_time`` is inherited unless set."""
 
 
 class Settings(BaseSettings):

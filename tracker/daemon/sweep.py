@@ -31,7 +31,14 @@ from typing import Any
 from sqlalchemy import select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.config import DEFAULT_OFFICE, Office, Settings, build_offices, build_rules
+from tracker.config import (
+    DEFAULT_OFFICE,
+    Office,
+    Settings,
+    build_offices,
+    build_rules,
+    management_recipients,
+)
 from tracker.config.offices import escalation_address
 from tracker.core.calendar import BusinessCalendar
 from tracker.core.reminders import (
@@ -426,17 +433,23 @@ def plan_reports(svc: Services, now: datetime) -> int:
 
     A failure here is logged and retried by the next sweep; it never holds up reminders.
     """
-    if not svc.settings.reports.management_recipients:
+    own = [key for key in svc.offices if management_recipients(svc.settings, key)]
+    if not svc.settings.reports.management_recipients and not own:
         return 0
     from tracker.reports.monthly_mail import enqueue_monthly_report
 
-    try:
-        with transaction(svc.factory) as session:
-            added = enqueue_monthly_report(session, svc.settings, svc.calendar, now)
-    except Exception:
-        log.exception("cannot build the monthly report; the next sweep tries again")
-        return 0
-    return int(added)
+    added = 0
+    for office in (None, *own):  # every office's report, then each office's own
+        calendar = svc.calendar if office is None else svc.offices[office].calendar
+        try:
+            with transaction(svc.factory) as session:
+                added += enqueue_monthly_report(session, svc.settings, calendar, now, office)
+        except Exception:
+            log.exception(
+                "cannot build the monthly report%s; the next sweep tries again",
+                "" if office is None else f" of office {office}",
+            )
+    return added
 
 
 def _record_sweep(svc: Services, now: datetime, report: SweepReport) -> None:

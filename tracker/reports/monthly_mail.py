@@ -8,6 +8,10 @@ enqueues one outbox row per management recipient with the key ``report:YYYY-MM:<
 The outbox ignores an existing key, so replicas, restarts and every later sweep of the
 month add nothing, and a daemon that was down on the day catches up when it comes back.
 
+An office with management recipients of its own (``[offices.KEY.reports]``) gets its own
+report the same way, on its own calendar and ``monthly_time``, keyed
+``report:YYYY-MM:<office>:<recipient>``; the top level's recipients get every office's.
+
 The mail carries identifiers, configured names and figures only: never a note.
 """
 
@@ -20,7 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.config import Settings
+from tracker.config import Settings, management_recipients, office_settings
 from tracker.core.calendar import COPENHAGEN, BusinessCalendar
 from tracker.core.spreadsheet import BOM
 from tracker.reports.build import build_report, monthly_compliance
@@ -100,46 +104,63 @@ def monthly_payload(
     settings: Settings,
     due: MonthlyReportDue,
     now: datetime,
+    office: str | None = None,
 ) -> dict[str, Any]:
-    """Subject, text, self-contained HTML and the Excel CSV of last month, per department."""
+    """Subject, text, self-contained HTML and the Excel CSV of last month, per department
+    (of ``office`` alone if given; ``settings`` are then that office's view)."""
     lang = settings.reminders.language
     labels = labels_for(lang)
     period = period_of(due.first, due.last)
+    if office is not None:
+        period = period.of_offices(frozenset({office}))
     report = build_report(session, by=GroupBy.DEPARTMENT, period=period, now=now)
     months = monthly_compliance(session, period, now)
     csv_text = report_csv(report)
+    subject = labels["monthly_subject"].format(month=month_name(due.month, lang))
     return {
-        "subject": labels["monthly_subject"].format(month=month_name(due.month, lang)),
+        "subject": subject if office is None else f"{subject} ({office})",
         "text": report_text(report, labels, lang),
         "html": report_page(report, months, labels, lang),
-        "attachment_name": f"svarfrist-{due.month}.csv",
+        "attachment_name": f"svarfrist-{due.month}{'' if office is None else '-' + office}.csv",
         # The renderer encodes the text as UTF-8; the BOM makes it utf-8-sig for Excel.
         "attachment_csv": BOM + csv_text,
     }
 
 
 def enqueue_monthly_report(
-    session: Session, settings: Settings, calendar: BusinessCalendar, now: datetime
+    session: Session,
+    settings: Settings,
+    calendar: BusinessCalendar,
+    now: datetime,
+    office: str | None = None,
 ) -> bool:
     """Enqueue last month's report for each management recipient once; True if any was added.
 
-    Cheap when there is nothing to do (not due, no recipients, or every key already queued):
-    the report is only built when at least one recipient still lacks it.
+    Without ``office``: the top level's ``reports.management_recipients``, the report of
+    every office. With ``office``: that office's own recipients
+    (tracker.config.management_recipients), its report alone, on its calendar (``calendar``)
+    and its ``monthly_time``. Cheap when there is nothing to do (not due, no recipients, or
+    every key already queued): the report is only built when a recipient still lacks it.
     """
-    recipients = list(dict.fromkeys(settings.reports.management_recipients))
+    view = settings if office is None else office_settings(settings, office)
+    if office is None:
+        recipients = list(dict.fromkeys(settings.reports.management_recipients))
+    else:
+        recipients = management_recipients(settings, office)
     if not recipients:
         return False
-    due = monthly_report_due(calendar, settings.reports.monthly_time, now)
+    due = monthly_report_due(calendar, view.reports.monthly_time, now)
     if not due.due:
         return False
-    keys = {r: report_key(due.month, r) for r in recipients}
+    month = due.month if office is None else f"{due.month}:{office}"
+    keys = {r: report_key(month, r) for r in recipients}
     queued = set(
         session.scalars(select(OutboxMessage.key).where(OutboxMessage.key.in_(keys.values())))
     )
     missing = [r for r in recipients if keys[r] not in queued]
     if not missing:
         return False
-    payload = monthly_payload(session, settings, due, now)
+    payload = monthly_payload(session, view, due, now, office)
     added = False
     for recipient in missing:
         added |= enqueue(
