@@ -48,6 +48,24 @@ def add_users(database_url: str, users: dict[str, str] = USERS) -> None:
             access.add_user(session, email=email, role_name=role, password_hash=_HASH, now=NOW)
 
 
+def add_office_user(database_url: str, email: str, office: str, role: str = "advisor") -> None:
+    """A user of ``role`` tied to ``office`` (``*``: every office), password PASSWORD."""
+    with engine_for(database_url, init=False) as engine, session_on(engine) as session:
+        access.add_user(
+            session, email=email, role_name=role, password_hash=_HASH, now=NOW, office=office
+        )
+
+
+@contextmanager
+def as_user(web: Web, email: str) -> Iterator[httpx.Client]:
+    """A browser with ``email`` logged in by password (PASSWORD)."""
+    with browser(web) as client:
+        page = client.get("/login")
+        form = {"csrf": csrf_of(page.text), "email": email, "password": PASSWORD, "next": "/"}
+        assert client.post("/login", data=form).status_code == 303
+        yield client
+
+
 @contextmanager
 def page_app(database_url: str, clock: Any = lambda: NOW, **overrides: Any) -> Iterator[Web]:
     """The app served with a secret key over plain http, with a user per role."""

@@ -11,12 +11,12 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from page_support import PASSWORD, SECRET, browser, csrf_of
+from page_support import SECRET, add_office_user, as_user
 from register_support import NOW, engine_for, session_on
 from web_server import Web, web_app
 
 from tracker.store import access
-from tracker.web.auth import hash_password, new_token, token_digest
+from tracker.web.auth import new_token, token_digest
 
 # Jobcenter Nord closes between Christmas and New Year (Mon 28 - Wed 30 December 2026).
 OFFICES = {
@@ -47,14 +47,7 @@ def offices_app(database_url: str) -> Iterator[tuple[Web, str]]:
                 now=NOW,
                 office="nord",
             )
-            access.add_user(
-                session,
-                email=NORA,
-                role_name="advisor",
-                password_hash=hash_password(PASSWORD),
-                now=NOW,
-                office="nord",
-            )
+        add_office_user(database_url, NORA, "nord")
         yield web, token
 
 
@@ -89,10 +82,7 @@ def page_closed(html: str) -> set[str]:
 def test_the_calendar_page_shows_the_users_office_and_any_office_chosen(
     database_url: str,
 ) -> None:
-    with offices_app(database_url) as (web, _), browser(web) as nora:
-        page = nora.get("/login")
-        form = {"csrf": csrf_of(page.text), "email": NORA, "password": PASSWORD, "next": "/"}
-        assert nora.post("/login", data=form).status_code == 303
+    with offices_app(database_url) as (web, _), as_user(web, NORA) as nora:
         own = nora.get("/kalender", params={"aar": "2026"})
         assert own.status_code == 200 and page_closed(own.text) == CLOSED
         assert '<option value="nord" selected>' in own.text

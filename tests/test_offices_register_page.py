@@ -10,15 +10,12 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
-from page_support import NEW_INQUIRY, PASSWORD, SECRET, browser, csrf_of, post_form
-from register_support import NOW, engine_for, session_on
+from page_support import NEW_INQUIRY, SECRET, add_office_user, as_user, post_form
+from register_support import engine_for, session_on
 from sqlalchemy import select
 from web_server import Web, register_rows, web_app
 
-from tracker.store import access
 from tracker.store.models import Inquiry
-from tracker.web.auth import hash_password
 
 NORD = "Borgerservice Nord"
 OFFICES = {
@@ -37,26 +34,9 @@ FORM = "/henvendelser/ny"
 def offices_app(database_url: str) -> Iterator[Web]:
     web_settings = {"secret_key": SECRET, "insecure_http": True}
     with web_app(database_url, web=web_settings, offices=OFFICES) as web:
-        with engine_for(database_url, init=False) as engine, session_on(engine) as session:
-            for email, office in PEOPLE.items():
-                access.add_user(
-                    session,
-                    email=email,
-                    role_name="advisor",
-                    password_hash=hash_password(PASSWORD),
-                    now=NOW,
-                    office=office,
-                )
+        for email, office in PEOPLE.items():
+            add_office_user(database_url, email, office)
         yield web
-
-
-@contextmanager
-def as_user(web: Web, email: str) -> Iterator[httpx.Client]:
-    with browser(web) as client:
-        page = client.get("/login")
-        form = {"csrf": csrf_of(page.text), "email": email, "password": PASSWORD, "next": "/"}
-        assert client.post("/login", data=form).status_code == 303
-        yield client
 
 
 def options(html: str, name: str) -> list[str]:

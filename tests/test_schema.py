@@ -147,45 +147,39 @@ def test_0005_keeps_old_events_as_of_their_recorded_time_and_folds_advisors(
         engine.dispose()
 
 
-def test_one_office_s_report_index_carries_the_reported_columns_on_postgresql(
-    database_url: str,
-) -> None:
-    """Migration 0013: on PostgreSQL the (office, received_at) index INCLUDEs what the
-    inquiry reports read, so one office's report reads the index alone; SQLite keeps the
-    plain index (it has no INCLUDE)."""
+# Migration 0013: each office index and the end of its definition on each database (SQLite
+# has no INCLUDE: the key columns only).
+OFFICE_INDEXES = {
+    "ix_inquiries_office_received_at": (
+        "(office, received_at) INCLUDE (id, department, channel, topic, advisor, closed_at)",
+        "(office, received_at)",
+    ),
+    "ix_obligations_office_outcome_received_month_due_at": (
+        "(office, outcome, received_month, due_at) INCLUDE (department)",
+        "(office, outcome, received_month, due_at)",
+    ),
+    "ix_obligations_office_inquiry_id": (
+        "(office, inquiry_id) INCLUDE (met_at, due_at, outcome, response_minutes)",
+        "(office, inquiry_id)",
+    ),
+}
+
+
+def test_the_office_indexes_carry_the_reported_columns_on_postgresql(database_url: str) -> None:
+    """One office's report reads these indexes alone on PostgreSQL (bench/offices.py)."""
     engine = make_engine(database_url)
+    postgres = engine.dialect.name == "postgresql"
+    definitions = (
+        "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
+        if postgres
+        else "SELECT sql FROM sqlite_master WHERE name = :name"
+    )
     try:
         schema.upgrade(engine)
         with engine.connect() as conn:
-            if engine.dialect.name == "postgresql":
-                found = conn.scalar(
-                    sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"),
-                    {"name": "ix_inquiries_office_received_at"},
-                )
-                assert found is not None
-                assert found.endswith(
-                    "(office, received_at) "
-                    "INCLUDE (id, department, channel, topic, advisor, closed_at)"
-                ), found
-                found = conn.scalar(
-                    sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"),
-                    {"name": "ix_obligations_office_outcome_received_month_due_at"},
-                )
-                assert found is not None
-                assert found.endswith("INCLUDE (department)"), found
-                found = conn.scalar(
-                    sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"),
-                    {"name": "ix_obligations_office_inquiry_id"},
-                )
-                assert found is not None
-                assert found.endswith(
-                    "(office, inquiry_id) INCLUDE (met_at, due_at, outcome, response_minutes)"
-                ), found
-            else:
-                found = conn.scalar(
-                    sa.text("SELECT sql FROM sqlite_master WHERE name = :name"),
-                    {"name": "ix_inquiries_office_received_at"},
-                )
-                assert found is not None and found.endswith("(office, received_at)"), found
+            for name, (on_postgres, on_sqlite) in OFFICE_INDEXES.items():
+                found = conn.scalar(sa.text(definitions), {"name": name})
+                assert found is not None, name
+                assert found.endswith(on_postgres if postgres else on_sqlite), found
     finally:
         engine.dispose()

@@ -10,8 +10,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
-from page_support import NEW_INQUIRY, PASSWORD, SECRET, browser, csrf_of, post_form
+from page_support import NEW_INQUIRY, PASSWORD, SECRET, as_user, browser, post_form
 from register_support import NOW, engine_for, session_on
 from web_server import EMAIL, Web, register_rows, web_app
 
@@ -59,15 +58,6 @@ def restricted(database_url: str) -> Iterator[Web]:
                 body = {**EMAIL, "department": department, "advisor": ANNA, "note": NOTE}
                 assert admin.post("/api/v1/inquiries", json=body).status_code == 201
         yield web
-
-
-@contextmanager
-def as_user(web: Web, email: str) -> Iterator[httpx.Client]:
-    with browser(web) as client:
-        page = client.get("/login")
-        form = {"csrf": csrf_of(page.text), "email": email, "password": PASSWORD, "next": "/"}
-        assert client.post("/login", data=form).status_code == 303
-        yield client
 
 
 def refs_on(html: str) -> set[str]:
