@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 from tracker.core import cover as rule
 from tracker.core import validate
 from tracker.core.reminders import Kind
-from tracker.errors import BadInputError, about
+from tracker.errors import BadInputError, ConflictError, about
 from tracker.store import outbox
 from tracker.store.context import Context
 from tracker.store.models import Absence, Event, OutboxMessage, Team, TeamMember
+from tracker.store.scope import EVERYTHING, Scope, in_offices
 
 # The longest absence one row may hold (a year's leave and some): a typo like 2062 is refused.
 MAX_ABSENCE_DAYS = 400
@@ -43,6 +44,7 @@ class AbsenceInfo:
     substitute: str | None
     created_at: datetime
     actor: str
+    office: str = "default"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +53,7 @@ class TeamInfo:
     members: tuple[str, ...]
     created_at: datetime
     actor: str
+    office: str = "default"
 
 
 def _audit(session: Session, ctx: Context, kind: str, details: dict[str, Any]) -> None:
@@ -71,6 +74,17 @@ def _audit(session: Session, ctx: Context, kind: str, details: dict[str, Any]) -
 
 
 # -- teams -----------------------------------------------------------------------------------
+def _office(ctx: Context) -> str:
+    """The office a new team or absence is recorded in: the caller's own (a user or token of
+    one office), else the one the command names (``--office``), else ``default``."""
+    return ctx.scope.home_office or ctx.office_key
+
+
+def _in_scope(query: Any, column: Any, scope: Scope) -> Any:
+    """``query`` narrowed to the offices ``scope`` reaches (every office: unchanged)."""
+    return query if scope.offices is None else query.where(in_offices(column, scope.offices))
+
+
 def team_name(value: str) -> str:
     validate.text(value, "team")
     name = value.strip()
@@ -87,16 +101,19 @@ def add_team(session: Session, ctx: Context, name: str, members: Iterable[str]) 
         raise BadInputError("a team needs at least one --member")
     team = session.scalar(select(Team).where(Team.name == name))
     if team is None:
-        team = Team(name=name, created_at=ctx.now, actor=ctx.actor)
+        team = Team(name=name, created_at=ctx.now, actor=ctx.actor, office=_office(ctx))
         session.add(team)
         session.flush()
+    elif not ctx.scope.allows_office(team.office):
+        # Names are unique across offices: another office's team is refused, not shown.
+        raise ConflictError(f"team name {name!r} is taken by another office").coded("taken")
     have = set(session.scalars(select(TeamMember.advisor).where(TeamMember.team_id == team.id)))
     added = [m for m in wanted if m not in have]
     session.add_all(TeamMember(team_id=team.id, advisor=m) for m in added)
     _audit(session, ctx, "team_added", {"team": name, "members": added})
     return TeamInfo(
         name=name, members=tuple(sorted(have | set(added))), created_at=team.created_at,
-        actor=team.actor,
+        actor=team.actor, office=team.office,
     )  # fmt: skip
 
 
@@ -104,7 +121,7 @@ def remove_team(session: Session, ctx: Context, name: str, members: Collection[s
     """Remove ``members`` from team ``name``, or (none given) the whole team."""
     name = team_name(name)
     team = session.scalar(select(Team).where(Team.name == name))
-    if team is None:
+    if team is None or not ctx.scope.allows_office(team.office):
         raise BadInputError(f"no team {name!r}").coded("unknown")
     if members:
         gone = sorted({validate.address(m, "--member") for m in members})
@@ -118,15 +135,22 @@ def remove_team(session: Session, ctx: Context, name: str, members: Collection[s
     _audit(session, ctx, "team_removed", {"team": name})
 
 
-def teams(session: Session) -> list[TeamInfo]:
+def teams(session: Session, scope: Scope = EVERYTHING) -> list[TeamInfo]:
+    """The teams of the offices ``scope`` reaches, by name, with their members."""
     members: dict[int, list[str]] = defaultdict(list)
     for team_id, advisor in session.execute(
         select(TeamMember.team_id, TeamMember.advisor).order_by(TeamMember.advisor)
     ):
         members[team_id].append(advisor)
     return [
-        TeamInfo(name=t.name, members=tuple(members[t.id]), created_at=t.created_at, actor=t.actor)
-        for t in session.scalars(select(Team).order_by(Team.name))
+        TeamInfo(
+            name=t.name,
+            members=tuple(members[t.id]),
+            created_at=t.created_at,
+            actor=t.actor,
+            office=t.office,
+        )
+        for t in session.scalars(_in_scope(select(Team).order_by(Team.name), Team.office, scope))
     ]
 
 
@@ -181,6 +205,7 @@ def add_absence(
         substitute=substitute,
         created_at=ctx.now,
         actor=ctx.actor,
+        office=_office(ctx),
     )
     session.add(row)
     session.flush()
@@ -199,7 +224,8 @@ def remove_absence(
 ) -> AbsenceInfo:
     """Remove absence ``absence_id``; ``of``: only if it is this advisor's (the web's own)."""
     row = session.get(Absence, absence_id)
-    if row is None or (of is not None and row.advisor != of):
+    mine = row is not None and ctx.scope.allows_office(row.office)
+    if row is None or not mine or (of is not None and row.advisor != of):
         raise BadInputError(f"no absence {absence_id}").coded("unknown")
     info = _info(row)
     session.delete(row)
@@ -208,10 +234,16 @@ def remove_absence(
 
 
 def absences(
-    session: Session, *, since: date | None = None, advisor: str | None = None
+    session: Session,
+    *,
+    since: date | None = None,
+    advisor: str | None = None,
+    scope: Scope = EVERYTHING,
 ) -> list[AbsenceInfo]:
-    """Absences ending on or after ``since`` (all when None), by start."""
+    """Absences ending on or after ``since`` (all when None), by start, of the offices
+    ``scope`` reaches."""
     query = select(Absence).order_by(Absence.first_day, Absence.advisor, Absence.id)
+    query = _in_scope(query, Absence.office, scope)
     if since is not None:
         query = query.where(Absence.last_day >= since)
     if advisor is not None:
@@ -228,6 +260,7 @@ def _info(row: Absence) -> AbsenceInfo:
         substitute=row.substitute,
         created_at=row.created_at,
         actor=row.actor,
+        office=row.office,
     )
 
 

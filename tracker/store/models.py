@@ -459,6 +459,8 @@ class Team(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(320))
+    office: Mapped[str] = mapped_column(String(32), default="default", server_default="default")
+    """The office whose users and tokens see and manage it (tracker.store.scope)."""
 
 
 class TeamMember(Base):
@@ -487,5 +489,7 @@ class Absence(Base):
     substitute: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(320))
+    office: Mapped[str] = mapped_column(String(32), default="default", server_default="default")
+    """The office it was recorded in: its users and tokens see and remove it."""
 
     __table_args__ = (Index(None, "advisor", "last_day"),)

@@ -63,6 +63,7 @@ def absence_document(info: AbsenceInfo) -> dict[str, Any]:
         "substitute": info.substitute,
         "created_at": _time(info.created_at),
         "actor": info.actor,
+        "office": info.office,
     }
 
 
@@ -73,4 +74,5 @@ def team_document(info: TeamInfo) -> dict[str, Any]:
         "members": list(info.members),
         "created_at": _time(info.created_at),
         "actor": info.actor,
+        "office": info.office,
     }

@@ -42,12 +42,13 @@ def _found(exc: BadInputError) -> NoReturn:
 
 @router.get("/absences", summary="absences ending today or later (absence list --json)")
 def absences(
-    state: State, now: Now, _caller: Lead, advisor: str | None = None, every: bool = False
+    state: State, now: Now, caller: Lead, advisor: str | None = None, every: bool = False
 ) -> list[dict[str, Any]]:
-    """``every``: past absences too (``absence list --all``)."""
+    """``every``: past absences too (``absence list --all``); the caller's offices' only."""
     who = about("advisor")(validate.address)(advisor, "advisor") if advisor else None
+    since = None if every else local_day(now)
     with state.reading() as session:
-        found = cover.absences(session, since=None if every else local_day(now), advisor=who)
+        found = cover.absences(session, since=since, advisor=who, scope=caller.scope)
     return [absence_document(a) for a in found]
 
 
@@ -77,9 +78,9 @@ def remove_absence(absence_id: int, state: State, now: Now, caller: Lead) -> dic
 
 
 @router.get("/teams", summary="the teams and their members (team list --json)")
-def teams(state: State, _caller: Lead) -> list[dict[str, Any]]:
+def teams(state: State, caller: Lead) -> list[dict[str, Any]]:
     with state.reading() as session:
-        return [team_document(t) for t in cover.teams(session)]
+        return [team_document(t) for t in cover.teams(session, caller.scope)]
 
 
 @router.post("/teams", summary="create a team or add members to it (team add)")

@@ -50,7 +50,10 @@ def _page(
 ) -> Response:
     with state.reading() as session:
         found = cover.absences(
-            session, since=local_day(now), advisor=None if _everyone(user) else user.email
+            session,
+            since=local_day(now),
+            advisor=None if _everyone(user) else user.email,
+            scope=user.scope,
         )
     context: dict[str, Any] = {
         "here": "absence",
