@@ -298,7 +298,7 @@ def expected(
             }
         )
     rows.sort(key=lambda r: (-r["count"], r["key"] or ""))
-    return {
+    document = {
         "from": first.isoformat() if first else None,
         "to": last.isoformat() if last else None,
         "by": by,
@@ -307,6 +307,9 @@ def expected(
         "closed": total_closed,
         "rows": rows,
     }
+    if office is not None:  # a report narrowed to an office names it
+        document["offices"] = [office]
+    return document
 
 
 def toml(value: Any) -> str:
