@@ -167,9 +167,12 @@ def _check_intake_routes(settings: Settings, intake: IntakeSettings) -> None:
             raise ConfigError(key, f"unknown department {department!r} in office {office!r}")
 
 
-def management_recipients(settings: Settings, key: str) -> list[str]:
-    """Who gets office ``key``'s own monthly report: the addresses its ``[offices.KEY.reports]``
-    names (never the top level's, which get every office's report), each once."""
+def management_recipients(settings: Settings, key: str | None) -> list[str]:
+    """Who gets a monthly report, each once: of every office (``key`` None), the top level's
+    ``[reports]`` recipients; of office ``key`` alone, the addresses its own
+    ``[offices.KEY.reports]`` names (never inherited from the top level)."""
+    if key is None:
+        return list(dict.fromkeys(settings.reports.management_recipients))
     own = settings.offices.get(key)
     if own is None or own.reports is None:
         return []

@@ -25,7 +25,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select, true, update
@@ -74,6 +74,17 @@ MAX_REFRESH_BATCHES = 20
 ERROR_RETRY = timedelta(hours=1)
 LAST_SWEEP = "last_sweep"
 DIGEST_DONE = "digest"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonthlyAudience:
+    """Who gets which monthly report, and when it falls due (tracker.reports.monthly_mail):
+    every office's (``office`` None) or one office's own, each once per month."""
+
+    office: str | None
+    calendar: BusinessCalendar
+    monthly_time: time
+    recipients: tuple[str, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,13 +138,16 @@ class Services:
     connect: Connector
     default_recipient: str | None
     settings: Settings
+    monthly: tuple[MonthlyAudience, ...] = ()
+    """The monthly reports to plan (those with recipients), built once."""
 
 
 def build_services(
     settings: Settings, factory: sessionmaker[Session], connect: Connector | None = None
 ) -> Services:
     rules = build_rules(settings)
-    offices = {key: office_services(o) for key, o in build_offices(settings).items()}
+    built = build_offices(settings)
+    offices = {key: office_services(o) for key, o in built.items()}
     default = offices[DEFAULT_OFFICE]
     reminders = settings.reminders
     smtp = settings.smtp
@@ -173,6 +187,7 @@ def build_services(
         ),
         default_recipient=default.default_recipient,
         settings=settings,
+        monthly=monthly_audiences(settings, built),
     )
 
 
@@ -428,18 +443,64 @@ def _due_by_tonight(
     return found
 
 
+def monthly_audiences(
+    settings: Settings, offices: Mapping[str, Office]
+) -> tuple[MonthlyAudience, ...]:
+    """The monthly reports with recipients: every office's (the top level's recipients, on
+    the office ``default``'s calendar), then each office's own on its calendar."""
+    every = MonthlyAudience(
+        office=None,
+        calendar=offices[DEFAULT_OFFICE].calendar,
+        monthly_time=settings.reports.monthly_time,
+        recipients=tuple(management_recipients(settings, None)),
+    )
+    own = (
+        MonthlyAudience(
+            office=key,
+            calendar=office.calendar,
+            monthly_time=office.settings.reports.monthly_time,
+            recipients=tuple(management_recipients(settings, key)),
+        )
+        for key, office in offices.items()
+    )
+    return tuple(a for a in (every, *own) if a.recipients)
+
+
 def plan_reports(svc: Services, now: datetime) -> int:
-    """Queue the monthly management report once per month and recipient (reports.monthly_mail).
+    """Queue the monthly management reports once per month and recipient
+    (reports.monthly_mail): which are due is worked out in code, then one transaction reads
+    whether their outbox rows exist (every sweep of the month after the first working day
+    asks, for every office with recipients); only a report someone still lacks is built, in
+    a transaction of its own.
 
     A failure here is logged and retried by the next sweep; it never holds up reminders.
     """
-    own = [key for key in svc.offices if management_recipients(svc.settings, key)]
-    if not svc.settings.reports.management_recipients and not own:
+    if not svc.monthly:
         return 0
-    from tracker.reports.monthly_mail import enqueue_monthly_report
+    from tracker.reports.monthly_mail import (
+        enqueue_monthly_report,
+        monthly_report_due,
+        report_keys,
+    )
 
+    try:
+        wanted: dict[str | None, set[str]] = {}
+        for audience in svc.monthly:
+            due = monthly_report_due(audience.calendar, audience.monthly_time, now)
+            if due.due:
+                keys = report_keys(due, audience.recipients, audience.office)
+                wanted[audience.office] = set(keys.values())
+        if not wanted:
+            return 0
+        with transaction(svc.factory) as session:
+            queued = outbox.existing_keys(session, set().union(*wanted.values()))
+    except Exception:
+        log.exception("cannot plan the monthly reports; the next sweep tries again")
+        return 0
     added = 0
-    for office in (None, *own):  # every office's report, then each office's own
+    for office, due_keys in wanted.items():
+        if due_keys <= queued:
+            continue
         calendar = svc.calendar if office is None else svc.offices[office].calendar
         try:
             with transaction(svc.factory) as session:

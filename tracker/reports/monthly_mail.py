@@ -17,11 +17,11 @@ The mail carries identifiers, configured names and figures only: never a note.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.config import Settings, management_recipients, office_settings
@@ -32,8 +32,7 @@ from tracker.reports.format import report_csv, report_text
 from tracker.reports.html import report_page
 from tracker.reports.labels import labels_for, month_name
 from tracker.reports.queries import GroupBy, period_day, period_of
-from tracker.store.models import OutboxMessage
-from tracker.store.outbox import enqueue
+from tracker.store.outbox import enqueue, existing_keys
 
 REPORT_KIND = "report"
 SCHEDULE = "working_days"
@@ -99,6 +98,14 @@ def report_key(month: str, recipient: str) -> str:
     return f"report:{month}:{recipient}"
 
 
+def report_keys(
+    due: MonthlyReportDue, recipients: Sequence[str], office: str | None = None
+) -> dict[str, str]:
+    """Each recipient's outbox key of ``due``'s report (of ``office`` alone, if given)."""
+    month = due.month if office is None else f"{due.month}:{office}"
+    return {r: report_key(month, r) for r in recipients}
+
+
 def monthly_payload(
     session: Session,
     settings: Settings,
@@ -142,21 +149,15 @@ def enqueue_monthly_report(
     and its ``monthly_time``. Cheap when there is nothing to do (not due, no recipients, or
     every key already queued): the report is only built when a recipient still lacks it.
     """
-    view = settings if office is None else office_settings(settings, office)
-    if office is None:
-        recipients = list(dict.fromkeys(settings.reports.management_recipients))
-    else:
-        recipients = management_recipients(settings, office)
+    recipients = management_recipients(settings, office)
     if not recipients:
         return False
+    view = settings if office is None else office_settings(settings, office)
     due = monthly_report_due(calendar, view.reports.monthly_time, now)
     if not due.due:
         return False
-    month = due.month if office is None else f"{due.month}:{office}"
-    keys = {r: report_key(month, r) for r in recipients}
-    queued = set(
-        session.scalars(select(OutboxMessage.key).where(OutboxMessage.key.in_(keys.values())))
-    )
+    keys = report_keys(due, recipients, office)
+    queued = existing_keys(session, keys.values())
     missing = [r for r in recipients if keys[r] not in queued]
     if not missing:
         return False

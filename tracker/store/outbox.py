@@ -63,6 +63,13 @@ class RetryPolicy:
         return attempts >= self.max_attempts
 
 
+def existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
+    """Which of ``keys`` are already in the outbox (queued, sent or failed): one lookup."""
+    wanted = list(keys)
+    found = session.scalars(select(OutboxMessage.key).where(OutboxMessage.key.in_(wanted)))
+    return set(found)
+
+
 def enqueue(
     session: Session,
     *,
