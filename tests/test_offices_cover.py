@@ -12,11 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from register_support import NOW, cli_env, engine_for, session_on
-from web_server import Web, register_rows, web_app
-
-from tracker.store import access
-from tracker.web.auth import new_token, token_digest
+from register_support import cli_env
+from web_server import Web, add_office_token, register_rows, web_app
 
 OFFICES = {"nord": {"departments": ["Borgerservice Nord"], "default_recipient": "n@example.dk"}}
 ANNE = "anne@fredericia.dk"
@@ -27,16 +24,7 @@ NINA = "nina@fredericia.dk"
 def two_offices(database_url: str) -> Iterator[tuple[Web, httpx.Client]]:
     """The app with offices and a lead token of nord (the fixture's tokens: every office)."""
     with web_app(database_url, offices=OFFICES) as web:
-        token = new_token()
-        with engine_for(database_url, init=False) as engine, session_on(engine) as session:
-            access.add_token(
-                session,
-                name="nord-lead",
-                role_name="lead",
-                digest=token_digest(token),
-                now=NOW,
-                office="nord",
-            )
+        token = add_office_token(database_url, "nord-lead", "lead", "nord")
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=web.url, headers=headers, timeout=60) as nord:
             yield web, nord

@@ -12,11 +12,7 @@ from typing import Any
 
 import httpx
 from page_support import SECRET, add_office_user, as_user
-from register_support import NOW, engine_for, session_on
-from web_server import Web, web_app
-
-from tracker.store import access
-from tracker.web.auth import new_token, token_digest
+from web_server import Web, add_office_token, web_app
 
 # Jobcenter Nord closes between Christmas and New Year (Mon 28 - Wed 30 December 2026).
 OFFICES = {
@@ -37,16 +33,7 @@ def offices_app(database_url: str) -> Iterator[tuple[Web, str]]:
     with web_app(
         database_url, web={"secret_key": SECRET, "insecure_http": True}, offices=OFFICES
     ) as web:
-        token = new_token()
-        with engine_for(database_url, init=False) as engine, session_on(engine) as session:
-            access.add_token(
-                session,
-                name="nord-bot",
-                role_name="advisor",
-                digest=token_digest(token),
-                now=NOW,
-                office="nord",
-            )
+        token = add_office_token(database_url, "nord-bot", "advisor", "nord")
         add_office_user(database_url, NORA, "nord")
         yield web, token
 

@@ -114,6 +114,21 @@ def web_app(
             yield Web(url=url, database_url=database_url, settings=settings, tokens=tokens)
 
 
+def add_office_token(database_url: str, name: str, role: str, office: str) -> str:
+    """A new token ``name`` of ``role`` tied to ``office``; returns the token."""
+    token = new_token()
+    with engine_for(database_url, init=False) as engine, session_on(engine) as session:
+        access.add_token(
+            session,
+            name=name,
+            role_name=role,
+            digest=token_digest(token),
+            now=NOW,
+            office=office,
+        )
+    return token
+
+
 def register_rows(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the register's tables (the tokens' last-use times aside)."""
     return {k: v for k, v in dump(database_url).items() if k not in ("api_tokens", "users")}

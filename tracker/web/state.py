@@ -73,9 +73,10 @@ class WebState:
         )
 
     def lookup_office(self, key: str | None, scope: Scope) -> Office:
-        """The office a lookup (a deadline, the closed days) is computed for: ``key`` if
-        given (any office: calendars and rules are public), else the caller's own, else
-        ``default``. An unknown key is a BadInputError naming the known ones."""
+        """The office a caller means: ``key`` if given, else the caller's own, else
+        ``default`` (a lookup of a deadline or closed days, which any office may ask for;
+        the office a form registers into, admitted by the register). An unknown key is a
+        BadInputError naming the known ones."""
         return self.offices[resolve_office(self.settings, (key or "").strip() or scope.home_office)]
 
     def context(self, actor: str, now: datetime, scope: Scope = EVERYTHING) -> Context:

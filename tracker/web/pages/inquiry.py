@@ -15,7 +15,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from tracker.config import DEFAULT_OFFICE, resolve_office
 from tracker.core import validate
 from tracker.core.calendar import Pause
 from tracker.core.explain import explain
@@ -59,11 +58,6 @@ def inquiry_path(ref: str) -> str:
     return f"/henvendelser/{quote(ref, safe='/')}"
 
 
-def _home_office(user: Viewer) -> str:
-    """The office a user registers into without choosing: theirs, else ``default``."""
-    return user.scope.home_office or DEFAULT_OFFICE
-
-
 def _new_form(
     request: Request,
     state: WebState,
@@ -79,7 +73,7 @@ def _new_form(
     groups = [
         (key, user.scope.within(office.settings.departments), office.settings.topics)
         for key, office in state.offices.items()
-        if key in (offices or [_home_office(user)])
+        if key in (offices or [state.lookup_office(None, user.scope).key])
     ]
     context = {
         "here": "new",
@@ -99,7 +93,7 @@ def new_page(request: Request, state: State, now: Now, user: Actor) -> Response:
         "advisor": user.email,
         "received_at": local_input(now),
         "channel": "phone",
-        "office": _home_office(user),
+        "office": state.lookup_office(None, user.scope).key,
     }
     return _new_form(request, state, user, values, {})
 
@@ -127,7 +121,7 @@ def _new_inquiry(
             else False
         ),
         note=form.get("note") or None,
-        office=about("office")(resolve_office)(state.settings, chosen or _home_office(user)),
+        office=about("office")(state.lookup_office)(chosen, user.scope).key,
     )
 
 
