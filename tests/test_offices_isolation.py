@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from page_support import PASSWORD, SECRET, browser, csrf_of
+from page_support import PASSWORD, SECRET, as_user, browser, csrf_of
 from register_support import NOW, engine_for, session_on
 from web_server import EMAIL, Web, web_app
 
@@ -188,15 +188,6 @@ def test_the_report_api_counts_only_the_callers_office(database_url: str) -> Non
     assert counts(default) == {"default": 2} and default.json()["total"] == 2
 
 
-@contextmanager
-def logged_in_as(web: Web, email: str) -> Iterator[httpx.Client]:
-    with browser(web) as c:
-        page = c.get("/login")
-        form = {"csrf": csrf_of(page.text), "email": email, "password": PASSWORD, "next": "/"}
-        assert c.post("/login", data=form).status_code == 303
-        yield c
-
-
 def csv_counts(response: httpx.Response) -> dict[str, str]:
     assert response.status_code == 200, response.text
     lines = response.content.decode("utf-8-sig").strip().splitlines()
@@ -205,7 +196,7 @@ def csv_counts(response: httpx.Response) -> dict[str, str]:
 
 def test_the_reports_page_and_its_csv_count_only_the_users_office(database_url: str) -> None:
     with reporting(database_url) as (web, _):
-        with logged_in_as(web, "nanna@fredericia.dk") as nanna:
+        with as_user(web, "nanna@fredericia.dk") as nanna:
             page = nanna.get("/rapporter", params={"gruppering": "office"})
             csv = nanna.get("/rapporter.csv", params={"gruppering": "office"})
             by_department = nanna.get("/rapporter.csv")
@@ -213,7 +204,7 @@ def test_the_reports_page_and_its_csv_count_only_the_users_office(database_url: 
                 "/rapporter", params={"gruppering": "office", "kontor": "default"}
             )
             other_csv = nanna.get("/rapporter.csv", params={"kontor": "default"})
-        with logged_in_as(web, "lars@fredericia.dk") as lars:
+        with as_user(web, "lars@fredericia.dk") as lars:
             every_page = lars.get("/rapporter", params={"gruppering": "office"})
             every_csv = lars.get("/rapporter.csv", params={"gruppering": "office"})
             chosen_csv = lars.get(
