@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tracker.cli.common import now_of, out
-from tracker.cli.database import add_common, add_office, context, database, office_of
+from tracker.cli.database import (
+    add_common,
+    add_office,
+    context,
+    database,
+    office_of,
+    office_scope,
+)
 from tracker.errors import BadInputError
 from tracker.store.db import read_only, session_factory, transaction
 from tracker.transfer import export, importer
@@ -28,7 +36,11 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     imp = sub.add_parser("import", help="bulk import CSV; all rows or none")
     imp.add_argument("file", help="CSV file (UTF-8, comma or semicolon separated)")
     imp.add_argument("--dry-run", action="store_true", help="validate only; write nothing")
-    add_office(imp, "the office the rows are for (a row's office column, if any, must say it)")
+    add_office(
+        imp,
+        "the office the rows are for (a row's office cell, if any, must say it); without it "
+        "each row goes to the office its office cell names, default where empty",
+    )
     add_common(imp, writes=True)
     imp.set_defaults(handler=cmd_import)
 
@@ -67,7 +79,9 @@ class _TerminalProgress:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    ctx = context(args, now_of(args)).office(office_of(args))
+    # Without --office every row goes to the office its ``office`` cell names (an export of
+    # every office imports as it was); with it, every row must be that office's.
+    ctx = replace(context(args, now_of(args)), scope=office_scope(args)).office(office_of(args))
     progress = _TerminalProgress() if sys.stderr.isatty() else None
     path = Path(args.file)
     try:

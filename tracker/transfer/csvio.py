@@ -18,11 +18,13 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
+from tracker.config.offices import unknown_office
 from tracker.core import validate
 from tracker.core.calendar import Pause
 from tracker.errors import BadInputError
@@ -238,7 +240,12 @@ class RowChecker:
 
     def __init__(self, ctx: Context) -> None:
         settings = ctx.settings
+        self.ctx = ctx
         self.office = ctx.office_key
+        # A row naming another office (its ``office`` cell) is checked by that office's
+        # checker, where the import may write there (ctx.scope: ``import`` without
+        # ``--office`` writes each row into the office it names); built once per office.
+        self.others: dict[str, RowChecker | None] = {}
         self.departments = settings.departments
         self.topics = settings.topics
         self.note_max = settings.note_max_length
@@ -251,6 +258,11 @@ class RowChecker:
         if _NUL in "".join(values):
             named = zip(COLUMNS, values, strict=True)
             return [f"{c}: contains a NUL character" for c, v in named if _NUL in v]
+        office = values[14]
+        if office and office != self.office:
+            other = self._other(office.strip())
+            if other is not None:
+                return other(values)
         try:
             return self._valid(values)
         except BadInputError:
@@ -348,10 +360,7 @@ class RowChecker:
         if answered is not None and not promised and len(problems) == before:
             problems.append(NOT_PROMISED)
         if values[14].strip() not in ("", self.office):
-            problems.append(
-                f"office: not {self.office!r}, the office of this import "
-                "(import each office's rows with --office KEY)"
-            )
+            problems.append(self._office_problem(values[14].strip()))
         if problems or received is None:
             return problems
         return Row(
@@ -371,6 +380,28 @@ class RowChecker:
             answered_at=answered,
             office=self.office,
         )
+
+    def _other(self, key: str) -> RowChecker | None:
+        """The checker of office ``key``'s rows, where that is another office this import
+        may write into; None where it is this office, or one the row may not name."""
+        if key in self.others:
+            return self.others[key]
+        checker = None
+        if key and key != self.office and self.ctx.scope.allows_office(key):
+            # An unknown office stays None: _office_problem names the known ones.
+            with suppress(BadInputError):
+                checker = RowChecker(self.ctx.office(key))
+        self.others[key] = checker
+        return checker
+
+    def _office_problem(self, key: str) -> str:
+        """Why a row may not name office ``key`` (another office than this checker's)."""
+        if not self.ctx.scope.allows_office(key):
+            return (
+                f"office: not {self.office!r}, the office of this import (--office); "
+                "without --office each row goes to the office it names"
+            )
+        return "office: " + _hidden(str(unknown_office(self.ctx.settings, key)), key)
 
     @staticmethod
     def _check(problems: list[str], column: str, cell: str, check: Any, *args: Any) -> Any:

@@ -142,8 +142,9 @@ def chunks(
     ``convert`` turns epoch µs into the driver's form (tracker.store.bulk.driver_time); None only
     validates (a dry run). Rows stop being prepared after the first bad one: nothing will be
     written then. ``first_id`` is the inquiry id the first valid row is expected to get."""
-    decider = _Decider(ctx)
-    preparer = None if convert is None else _Preparer(ctx, convert, first_id=first_id)
+    offices = _Offices(ctx)
+    decider = _Decider(offices)
+    preparer = None if convert is None else _Preparer(offices, convert, first_id=first_id)
     for checked in _checked(path, RowChecker(ctx)):
         entries, valid = decider(checked)
         if any(e.problems is not None for e in entries):
@@ -163,47 +164,79 @@ def _checked(path: Path, check: RowChecker) -> Iterator[list[tuple[int, Row | li
         yield checked
 
 
-class _Decider:
-    """The obligations of checked rows as the SLA engine decides them for ``add``, a chunk
-    at a time (sla.decide), and the row's remaining problems: a deadline the calendar
-    cannot compute, or nobody to remind of a pending one (register.check_recipient)."""
+class _Offices(dict[str, Context]):
+    """The import's context of each office its rows name (Context.office), built once."""
 
     def __init__(self, ctx: Context) -> None:
+        super().__init__({ctx.office_key: ctx})
         self.ctx = ctx
-        self.now = (ctx.now - _EPOCH) // _ONE_US
+
+    def __missing__(self, key: str) -> Context:
+        found = self[key] = self.ctx.office(key)
+        return found
+
+
+_O = TypeVar("_O")
+
+
+def _per_office(items: Sequence[_O], office: Callable[[_O], str]) -> dict[str, list[_O]]:
+    """``items`` grouped by their office, in order within each (a file's rows are most
+    often one office's: then one group, the list itself)."""
+    first = office(items[0]) if items else ""
+    if all(office(item) == first for item in items):
+        return {first: list(items)} if items else {}
+    groups: dict[str, list[_O]] = {}
+    for item in items:
+        groups.setdefault(office(item), []).append(item)
+    return groups
+
+
+class _Decider:
+    """The obligations of checked rows as the SLA engine decides them for ``add``, a chunk
+    at a time (sla.decide) on each row's office's calendar and rules, and the row's
+    remaining problems: a deadline the calendar cannot compute, or nobody to remind of a
+    pending one (register.check_recipient)."""
+
+    def __init__(self, offices: _Offices) -> None:
+        self.offices = offices
+        self.now = (offices.ctx.now - _EPOCH) // _ONE_US
 
     def __call__(
         self, checked: list[tuple[int, Row | list[str]]]
     ) -> tuple[list[Entry], list[_Valid]]:
-        ctx = self.ctx
-        decided = iter(self._decide([_facts(row) for _, row in checked if isinstance(row, Row)]))
+        rows = [row for _, row in checked if isinstance(row, Row)]
+        decisions_of: dict[int, tuple[Facts, list[Decision] | str]] = {}
+        for key, group in _per_office(rows, _office_of_row).items():
+            decided = self._decide([_facts(row) for row in group], self.offices[key])
+            decisions_of.update(zip(map(id, group), decided, strict=True))
         entries: list[Entry] = []
         valid: list[_Valid] = []
-        tz, entry, new_row = ctx.calendar.tz, entries.append, tuple.__new__
+        entry, new_row = entries.append, tuple.__new__
         for number, row in checked:
             if not isinstance(row, Row):
                 entry(new_row(Entry, (number, None, 0, row)))
                 continue
-            f, decisions = next(decided)
+            f, decisions = decisions_of[id(row)]
             if isinstance(decisions, str):
                 entry(new_row(Entry, (number, None, 0, [decisions])))
                 continue
+            ctx = self.offices[row.office]
             if row.advisor is None:  # (with an advisor there is always someone to remind)
                 try:
                     check_recipient(ctx, row.advisor, decisions)
                 except BadInputError:
                     entry(new_row(Entry, (number, None, 0, NO_ADVISOR)))
                     continue
-            year = row.received_at.astimezone(tz).year  # the ref's year, as in add
+            year = row.received_at.astimezone(ctx.calendar.tz).year  # the ref's year, as in add
             # tuple.__new__ builds it in C (the NamedTuple's constructor is a Python call)
             entry(new_row(Entry, (number, row.ref, year, None)))
             valid.append((row, decisions, f))
         return entries, valid
 
-    def _decide(self, facts: list[Facts]) -> list[tuple[Facts, list[Decision] | str]]:
-        """Each row's decisions, or the calendar's refusal of its received time: looked
-        for row by row only when the chunk as a whole is refused (rare)."""
-        ctx = self.ctx
+    def _decide(self, facts: list[Facts], ctx: Context) -> list[tuple[Facts, list[Decision] | str]]:
+        """Each row's decisions on ``ctx``'s calendar and rules, or the calendar's refusal
+        of its received time: looked for row by row only when the rows as a whole are
+        refused (rare)."""
         try:
             return list(zip(facts, decide(facts, ctx.rules, ctx.calendar, self.now), strict=True))
         except BadInputError:
@@ -217,6 +250,14 @@ class _Decider:
             else:
                 found.append((f, decisions))
         return found
+
+
+def _office_of_row(row: Row) -> str:
+    return row.office
+
+
+def _office_of_owner(owned: tuple[Owner, Sequence[Decision]]) -> str:
+    return owned[0].office
 
 
 def _facts(row: Row) -> Facts:
@@ -261,8 +302,8 @@ def _chunk(
 class _Preparer:
     """Valid rows into insertable ones, keeping the time cache from chunk to chunk."""
 
-    def __init__(self, ctx: Context, convert: Callable[[int], Any], *, first_id: int) -> None:
-        self.ctx = ctx
+    def __init__(self, offices: _Offices, convert: Callable[[int], Any], *, first_id: int) -> None:
+        self.offices = offices
         self.times = _Times(convert)
         self.next_id = first_id
 
@@ -272,7 +313,7 @@ class _Preparer:
         times = self.times
         if len(times) > TIME_CACHE:
             times.empty()
-        created = times.of(self.ctx.now)
+        created = times.of(self.offices.ctx.now)
         inquiries, owned, pauses = [], [], []
         reply, callback, new_row = Fulfilment.REPLY, Fulfilment.CALLBACK, tuple.__new__
         for inquiry_id, (row, decisions, facts) in enumerate(valid, start=first):
@@ -311,5 +352,9 @@ class _Preparer:
             if row.pauses:
                 of = times.of
                 pauses += [PauseRow(inquiry_id, of(p.start), of(p.end)) for p in row.pauses]
-        obligations = obligation_rows(owned, self.ctx.calendar, times)
+        obligations = [
+            row
+            for key, group in _per_office(owned, _office_of_owner).items()
+            for row in obligation_rows(group, self.offices[key].calendar, times)
+        ]
         return Chunk(entries, first, True, inquiries, obligations, pauses)
