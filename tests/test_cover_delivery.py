@@ -203,3 +203,27 @@ def test_with_nobody_else_an_absent_advisors_reminder_goes_to_their_offices_defa
             assert "som kontorets modtager" in " ".join(text_of(message).split())
     finally:
         w.close()
+
+
+def test_an_advisor_of_two_offices_is_covered_by_each_inquiry_s_own_office_s_team(
+    database_url: str, sink: Sink
+) -> None:
+    """Anne works for both offices: her colleagues in each cover its inquiries. Her absence
+    is hers wherever it was recorded; a team of another office never gets the mail."""
+    offices = {"nord": {"departments": ["Borgerservice Nord"]}}
+    w = World(database_url, sink.port, reminders={"digest_time": None}, offices=offices)
+    try:
+        with transaction(w.factory) as session:
+            cover.add_team(session, w.ctx(FRIDAY), "Borgerservice", [ADVISOR, "bo@fredericia.dk"])
+            nord = w.ctx(FRIDAY).office("nord")
+            cover.add_team(session, nord, "Nord", [ADVISOR, "nina@fredericia.dk"])
+            cover.add_absence(
+                session, nord, ADVISOR, first=date(2026, 12, 7), last=date(2026, 12, 11)
+            )
+        top = w.add(FRIDAY, advisor=ADVISOR)
+        theirs = w.add(FRIDAY, advisor=ADVISOR, department="Borgerservice Nord", office="nord")
+        w.tick(MONDAY_DUE_SOON)
+        got = sorted((str(m["To"]), str(m["X-Svarfrist-Ref"])) for m in sink.messages)
+        assert got == [("bo@fredericia.dk", top), ("nina@fredericia.dk", theirs)]
+    finally:
+        w.close()

@@ -183,3 +183,49 @@ def test_the_office_indexes_carry_the_reported_columns_on_postgresql(database_ur
                 assert found.endswith(on_postgres if postgres else on_sqlite), found
     finally:
         engine.dispose()
+
+
+def test_0015_makes_team_names_unique_per_office_and_keeps_every_member(
+    database_url: str,
+) -> None:
+    """On SQLite the table is rebuilt: with foreign keys on, dropping ``teams`` would cascade
+    to ``team_members`` but for the migration writing them back."""
+    engine = make_engine(database_url)
+    then = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    teams = sa.table(
+        "teams",
+        *(sa.column(n) for n in ("id", "name", "actor", "office")),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+    )
+    members = sa.table("team_members", sa.column("team_id"), sa.column("advisor"))
+    wanted = [(1, "anne@fredericia.dk"), (1, "bo@fredericia.dk"), (2, "nina@fredericia.dk")]
+    try:
+        schema.upgrade(engine, "0014")
+        with engine.begin() as conn:
+            for team_id, name, office in [(1, "Borgerservice", "default"), (2, "Nord", "nord")]:
+                conn.execute(
+                    teams.insert().values(
+                        id=team_id, name=name, actor="a", office=office, created_at=then
+                    )
+                )
+            conn.execute(members.insert(), [{"team_id": t, "advisor": a} for t, a in wanted])
+        schema.upgrade(engine)
+        with engine.begin() as conn:
+            kept = conn.execute(sa.text("SELECT team_id, advisor FROM team_members ORDER BY 2"))
+            assert [tuple(r) for r in kept] == wanted
+            # another office's team of the same name: allowed now; twice in one office: not
+            conn.execute(
+                teams.insert().values(
+                    id=3, name="Borgerservice", actor="a", office="nord", created_at=then
+                )
+            )
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            conn.execute(
+                teams.insert().values(id=4, name="Nord", actor="a", office="nord", created_at=then)
+            )
+        with engine.begin() as conn:  # the cascade still holds after the rebuild
+            conn.execute(sa.text("DELETE FROM teams WHERE id = 1"))
+            left = conn.execute(sa.text("SELECT advisor FROM team_members")).scalars()
+            assert list(left) == ["nina@fredericia.dk"]
+    finally:
+        engine.dispose()

@@ -146,7 +146,8 @@ def _claim(
             rows,
             advisors,
             now=now,
-            fallback=lambda ref: policy.fallback_of(offices.get(ref) if ref else None),
+            office_of=offices.get,
+            fallback=policy.fallback_of,
         )
         claimed: list[Claimed] = []
         drop: list[int] = []

@@ -57,7 +57,7 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     remove.add_argument("name")
     _member(remove, required=False, help_text="remove only this member (repeatable)")
     add_common(remove, writes=True)
-    add_office(remove, "a team of this office only")
+    add_office(remove, "the office whose team it is (default default)")
     remove.set_defaults(handler=cmd_team_remove)
 
     absence = sub.add_parser("absence", help="advisors away: their reminders go to cover")

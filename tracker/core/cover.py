@@ -5,8 +5,8 @@ Pure (no database, no clock): the store reads the absences and teams that matter
 
 1. the advisor is not absent: no cover, the advisor receives it;
 2. the absence names a substitute who is not absent that day: the substitute;
-3. else the present members of the advisor's teams (every team the advisor is in, the advisor
-   excluded), each a copy;
+3. else the present members of the advisor's teams in the inquiry's office (every such team
+   the advisor is in, the advisor excluded), each a copy;
 4. else the office's default recipient (``default_recipient``) when there is one and it is
    not the advisor;
 5. else nobody can take it: it still goes to the advisor (a reminder is never dropped).

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from tracker.core import cover as rule
 from tracker.core import validate
 from tracker.core.reminders import Kind
-from tracker.errors import BadInputError, ConflictError, about
+from tracker.errors import BadInputError, about
 from tracker.store import outbox
 from tracker.store.context import Context
 from tracker.store.models import Absence, Event, OutboxMessage, Team, TeamMember
@@ -75,9 +75,11 @@ def _audit(session: Session, ctx: Context, kind: str, details: dict[str, Any]) -
 
 # -- teams -----------------------------------------------------------------------------------
 def _office(ctx: Context) -> str:
-    """The office a new team or absence is recorded in: the caller's own (a user or token of
-    one office), else the one the command names (``--office``), else ``default``."""
-    return ctx.scope.home_office or ctx.office_key
+    """The office a new team or absence is recorded in, and whose team a name means: the
+    context's (``--office``; in the web app the one the caller names, else their own:
+    WebState.office_context), refused (403, field ``office``) outside the caller's offices."""
+    ctx.scope.admit_office(ctx.office_key)
+    return ctx.office_key
 
 
 def _in_scope(query: Any, column: Any, scope: Scope) -> Any:
@@ -99,14 +101,12 @@ def add_team(session: Session, ctx: Context, name: str, members: Iterable[str]) 
     wanted = sorted({validate.address(m, "--member") for m in members})
     if not wanted:
         raise BadInputError("a team needs at least one --member")
-    team = session.scalar(select(Team).where(Team.name == name))
+    office = _office(ctx)
+    team = session.scalar(select(Team).where(Team.office == office, Team.name == name))
     if team is None:
-        team = Team(name=name, created_at=ctx.now, actor=ctx.actor, office=_office(ctx))
+        team = Team(name=name, created_at=ctx.now, actor=ctx.actor, office=office)
         session.add(team)
         session.flush()
-    elif not ctx.scope.allows_office(team.office):
-        # Names are unique across offices: another office's team is refused, not shown.
-        raise ConflictError(f"team name {name!r} is taken by another office").coded("taken")
     have = set(session.scalars(select(TeamMember.advisor).where(TeamMember.team_id == team.id)))
     added = [m for m in wanted if m not in have]
     session.add_all(TeamMember(team_id=team.id, advisor=m) for m in added)
@@ -118,10 +118,12 @@ def add_team(session: Session, ctx: Context, name: str, members: Iterable[str]) 
 
 
 def remove_team(session: Session, ctx: Context, name: str, members: Collection[str] = ()) -> None:
-    """Remove ``members`` from team ``name``, or (none given) the whole team."""
+    """Remove ``members`` from team ``name`` of the context's office (:func:`_office`), or
+    (none given) the whole team."""
     name = team_name(name)
-    team = session.scalar(select(Team).where(Team.name == name))
-    if team is None or not ctx.scope.allows_office(team.office):
+    office = _office(ctx)
+    team = session.scalar(select(Team).where(Team.office == office, Team.name == name))
+    if team is None:
         raise BadInputError(f"no team {name!r}").coded("unknown")
     if members:
         gone = sorted({validate.address(m, "--member") for m in members})
@@ -266,9 +268,17 @@ def _info(row: Absence) -> AbsenceInfo:
 
 # -- routing ---------------------------------------------------------------------------------
 def covering(
-    session: Session, advisors: Collection[str], day: date, fallback: str | None
+    session: Session,
+    advisors: Collection[str],
+    day: date,
+    fallback: str | None,
+    office: str | None = None,
 ) -> dict[str, rule.Cover]:
-    """advisor -> their cover on ``day``, for the absent ones among ``advisors``."""
+    """advisor -> their cover on ``day`` for inquiries of ``office``, for the absent ones
+    among ``advisors``. An absence is the person's, whichever office recorded it (someone on
+    holiday is away from every desk); the teams that cover are ``office``'s (an advisor
+    working for two offices has each office's colleagues cover its inquiries), every
+    office's for None (a row whose inquiry is gone)."""
     if not advisors:
         return {}
     found = _absences(session, Absence.advisor.in_(sorted(advisors)), day)
@@ -276,6 +286,8 @@ def covering(
     if not absent:
         return {}
     team_ids = select(TeamMember.team_id).where(TeamMember.advisor.in_(sorted(absent)))
+    if office is not None:
+        team_ids = team_ids.join(Team, Team.id == TeamMember.team_id).where(Team.office == office)
     team_rows = session.execute(
         select(TeamMember.team_id, TeamMember.advisor).where(TeamMember.team_id.in_(team_ids))
     ).all()
@@ -313,6 +325,7 @@ def route(
     advisors: Mapping[str, str | None],
     *,
     now: datetime,
+    office_of: Callable[[str], str | None],
     fallback: Callable[[str | None], str | None],
 ) -> dict[int, Routed]:
     """row id -> its recipient at ``now``: THE choice of who receives a reminder or digest.
@@ -320,15 +333,16 @@ def route(
     ``due_soon``/``overdue`` follow the inquiry's current advisor (``advisors``: ref ->
     advisor, so a reassigned inquiry's planned reminders go to its new advisor), digests their
     planned recipient; then an absent recipient's cover (``tracker.core.cover``) takes it.
-    ``fallback``: the default recipient of the office of a ref (a reminder's, a digest's
-    first item's; None for neither): the cover of last resort is that office's.
+    ``office_of``: the office of a ref (a reminder's, a digest's first item's: a digest is
+    one office's); its teams cover (:func:`covering`), and ``fallback``, the default
+    recipient of an office (None: of no known office), is the cover of last resort.
     A team cover has one recipient per member: the first takes the row, the others get a copy
     queued here (key ``cover:<row>:<address hash>``, sent in the same delivery round), marked
     with the cover so it is not routed again. Escalations and reports go as planned.
     """
     routed: dict[int, Routed] = {}
     wanted: dict[int, str] = {}
-    last_resort: dict[int, str | None] = {}
+    office: dict[int, str | None] = {}
     for row in rows:
         if "cover" in row.payload:  # a copy for a team member: routed when it was made
             routed[row.id] = Routed(recipient=row.recipient, cover=row.payload["cover"])
@@ -340,20 +354,21 @@ def route(
         else:
             routed[row.id] = Routed(recipient=row.recipient)
             continue
-        last_resort[row.id] = fallback(_first_ref(row))
-    # One lookup per distinct default recipient (one, unless offices name different ones).
+        ref = _first_ref(row)
+        office[row.id] = None if ref is None else office_of(ref)
+    # One lookup per office among the rows (most often one).
     recipients: dict[str | None, set[str]] = defaultdict(set)
     for row_id, recipient in wanted.items():
-        recipients[last_resort[row_id]].add(recipient)
+        recipients[office[row_id]].add(recipient)
     day = rule.local_day(now)
     covers = {
-        (last, advisor): found
-        for last, advisors_of in recipients.items()
-        for advisor, found in covering(session, advisors_of, day, last).items()
+        (key, advisor): found
+        for key, advisors_of in recipients.items()
+        for advisor, found in covering(session, advisors_of, day, fallback(key), key).items()
     }
     by_id = {row.id: row for row in rows}
     for row_id, recipient in wanted.items():
-        found = covers.get((last_resort[row_id], recipient))
+        found = covers.get((office[row_id], recipient))
         if found is None or found.because == rule.Because.NOBODY:  # nobody else: as planned
             routed[row_id] = Routed(recipient=recipient)
             continue

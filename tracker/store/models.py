@@ -454,9 +454,11 @@ class Team(Base):
     """Advisors who cover for each other (``svarfrist team add``)."""
 
     __tablename__ = "teams"
+    # A name is unique within its office (every municipality may have its "Borgerservice").
+    __table_args__ = (UniqueConstraint("office", "name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(320))
     office: Mapped[str] = mapped_column(String(32), default="default", server_default="default")

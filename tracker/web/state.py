@@ -25,6 +25,7 @@ from tracker.config import (
     resolve_office,
 )
 from tracker.core.calendar import BusinessCalendar
+from tracker.errors import about
 from tracker.sla import Rule
 from tracker.store.access import Role
 from tracker.store.db import read_only, session_factory, transaction
@@ -90,6 +91,13 @@ class WebState:
             recorded_at=now,  # the API takes no --now: the request's clock is the real one
             scope=scope,
         )
+
+    def office_context(self, actor: str, now: datetime, scope: Scope, key: str | None) -> Context:
+        """The context of recording something into an office (a team, an absence): office
+        ``key`` if given, else the caller's own, else ``default`` (:meth:`lookup_office`);
+        the store refuses one outside the caller's offices."""
+        office = about("office")(self.lookup_office)(key, scope)
+        return self.context(actor, now, scope).office(office.key)
 
     @contextmanager
     def writing(self) -> Iterator[Session]:

@@ -53,6 +53,12 @@ class ActionBody(_Strict):
     at: str | None = Field(default=None, description="when it happened (ISO 8601; default now)")
 
 
+OFFICE_OF_COVER = (
+    "the office it is recorded in (default: the caller's own, else default); another office "
+    "than the caller's is 403, an unknown one 422"
+)
+
+
 class AbsenceBody(_Strict):
     """``absence add``'s arguments."""
 
@@ -62,6 +68,7 @@ class AbsenceBody(_Strict):
     substitute: str | None = Field(
         default=None, description="who covers; without it the advisor's teams do"
     )
+    office: str | None = Field(default=None, description=OFFICE_OF_COVER)
 
 
 class TeamBody(_Strict):
@@ -69,3 +76,4 @@ class TeamBody(_Strict):
 
     name: str = Field(description="the team's name")
     members: list[str] = Field(description="advisors' e-mail addresses (at least one)")
+    office: str | None = Field(default=None, description=OFFICE_OF_COVER)

@@ -21,7 +21,7 @@ from tracker.core.cover import local_day
 from tracker.errors import BadInputError, about
 from tracker.store import cover
 from tracker.store.shapes import absence_document, team_document
-from tracker.web.api.bodies import AbsenceBody, TeamBody
+from tracker.web.api.bodies import OFFICE_OF_COVER, AbsenceBody, TeamBody
 from tracker.web.api.paths import PREFIX
 from tracker.web.auth import Caller, Permission, require
 from tracker.web.errors import HttpError
@@ -58,8 +58,8 @@ def add_absence(body: AbsenceBody, state: State, now: Now, caller: Lead) -> JSON
     last = about("to")(validate.parse_date)(body.last, "to")
     with state.writing() as session:
         info = cover.add_absence(
-            session, state.context(caller.name, now, caller.scope), body.advisor,
-            first=first, last=last, substitute=body.substitute,
+            session, state.office_context(caller.name, now, caller.scope, body.office),
+            body.advisor, first=first, last=last, substitute=body.substitute,
         )  # fmt: skip
     location = f"{PREFIX}/absences/{info.id}"
     return JSONResponse(absence_document(info), status_code=201, headers={"Location": location})
@@ -86,25 +86,25 @@ def teams(state: State, caller: Lead) -> list[dict[str, Any]]:
 @router.post("/teams", summary="create a team or add members to it (team add)")
 def add_team(body: TeamBody, state: State, now: Now, caller: Lead) -> dict[str, Any]:
     with state.writing() as session:
-        info = cover.add_team(
-            session, state.context(caller.name, now, caller.scope), body.name, body.members
-        )
+        ctx = state.office_context(caller.name, now, caller.scope, body.office)
+        info = cover.add_team(session, ctx, body.name, body.members)
     return team_document(info)
 
 
 @router.delete("/teams/{name}", summary="remove a team, or only some members (team remove)")
 def remove_team(
     name: str,
+    *,
     state: State,
     now: Now,
     caller: Lead,
     member: Annotated[list[str] | None, Query(description="only these members")] = None,
+    office: Annotated[str | None, Query(description=OFFICE_OF_COVER)] = None,
 ) -> Response:
+    ctx = state.office_context(caller.name, now, caller.scope, office)
     try:
         with state.writing() as session:
-            cover.remove_team(
-                session, state.context(caller.name, now, caller.scope), name, member or ()
-            )
+            cover.remove_team(session, ctx, name, member or ())
     except BadInputError as exc:
         _found(exc)
     return Response(status_code=204)

@@ -16,10 +16,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from tracker.core import validate
 from tracker.core.cover import local_day
-from tracker.errors import BadInputError, about
+from tracker.errors import BadInputError, OutOfScopeError, about
 from tracker.store import cover
 from tracker.web.auth import Permission
-from tracker.web.pages.common import show, shown
+from tracker.web.pages.common import office_choices, show, shown
 from tracker.web.pages.failures import PageError
 from tracker.web.pages.sessions import Viewer, posted_form, require_page
 from tracker.web.pages.texts import field_message
@@ -30,7 +30,13 @@ State = Annotated[WebState, Depends(web_state)]
 Now = Annotated[datetime, Depends(request_now)]
 Actor = Annotated[Viewer, Depends(require_page(Permission.ACT))]
 Form = Annotated[dict[str, str], Depends(posted_form)]
-FIELDS = {"advisor": "raadgiver", "from": "fra", "to": "til", "substitute": "stedfortraeder"}
+FIELDS = {
+    "advisor": "raadgiver",
+    "from": "fra",
+    "to": "til",
+    "substitute": "stedfortraeder",
+    "office": "kontor",
+}
 """The store's field names -> the form's."""
 
 
@@ -47,6 +53,7 @@ def _page(
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     done: str = "",
+    status: int = 422,
 ) -> Response:
     with state.reading() as session:
         found = cover.absences(
@@ -59,11 +66,14 @@ def _page(
         "here": "absence",
         "absences": found,
         "everyone": _everyone(user),
+        # A user of every office chooses the absence's office (where there are several) and
+        # sees each absence's; a user of one office records into theirs.
+        "offices": office_choices(state, user),
         "values": dict.fromkeys(FIELDS.values(), "") | {"raadgiver": user.email} | (values or {}),
         "errors": errors or {},
         "done": done,
     }
-    return show(request, "absence.html", user, context, status_code=422 if errors else 200)
+    return show(request, "absence.html", user, context, status_code=status if errors else 200)
 
 
 @router.get("/fravaer")
@@ -77,7 +87,8 @@ def add(*, request: Request, state: State, now: Now, user: Actor, form: Form) ->
     try:
         first = about("from")(validate.parse_date)(form.get("fra", ""), "fra")
         last = about("to")(validate.parse_date)(form.get("til", ""), "til")
-        ctx = state.context(user.email, now, user.scope)
+        office = form.get("kontor", "").strip() or None
+        ctx = state.office_context(user.email, now, user.scope, office)
         with state.writing() as session:
             cover.add_absence(
                 session, ctx, advisor, first=first, last=last,
@@ -90,6 +101,7 @@ def add(*, request: Request, state: State, now: Now, user: Actor, form: Form) ->
         return _page(
             request, state, now, user, values=values,
             errors={field: field_message(language, exc)},
+            status=403 if isinstance(exc, OutOfScopeError) else 422,
         )  # fmt: skip
     return RedirectResponse("/fravaer?udfoert=absence_added", status_code=303)
 

@@ -198,7 +198,7 @@ DA: dict[str, str] = {
     "e_purged": "henvendelsens opbevaringstid er udløbet; den kan ikke ændres.",
     "e_inconsistent": "henvendelsen er ændret uden for Svarfrist; intet er fortrudt.",
     "e_department_scope": "Du kan kun registrere i dine egne afdelinger.",
-    "e_office_scope": "Du kan kun se dit eget kontors tal.",
+    "e_office_scope": "Du har kun adgang til dit eget kontor.",
     "e_field": "Værdien kan ikke bruges.",
 }
 
@@ -379,7 +379,7 @@ EN: dict[str, str] = {
     "e_purged": "the inquiry's retention has ended; it can no longer be changed.",
     "e_inconsistent": "the inquiry was changed outside Svarfrist; nothing undone.",
     "e_department_scope": "You can only register in your own departments.",
-    "e_office_scope": "You can only see your own office's figures.",
+    "e_office_scope": "You only have access to your own office.",
     "e_field": "This value cannot be used.",
 }
 
