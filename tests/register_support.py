@@ -30,7 +30,11 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 def toml_value(value: Any) -> str:
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
+        return (
+            "{"
+            + ", ".join(f"{json.dumps(str(k))} = {toml_value(v)}" for k, v in value.items())
+            + "}"
+        )
     return json.dumps(value, ensure_ascii=False)
 
 

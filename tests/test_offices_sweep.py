@@ -4,15 +4,22 @@ address; the office default keeps the top level's."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime, time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from daemon_world import World, local
+from register_support import cli_env, write_config
+from sqlalchemy import update
 
 from tracker.core.calendar import COPENHAGEN
 from tracker.daemon.sweep import plan_digests, refresh
+from tracker.store.db import transaction
+from tracker.store.models import OutboxMessage
+from tracker.store.outbox import OutboxState
 
 NORD, NORD_TEKNIK = "Borgerservice Nord", "Teknik Nord"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
@@ -81,3 +88,46 @@ def test_each_office_gets_its_own_digest_once_a_day(world: World) -> None:
     assert sorted(m.recipient for m in digests) == ["nord@fredericia.dk", "team@fredericia.dk"]
     nord_digest = next(m for m in digests if m.recipient == "nord@fredericia.dk")
     assert nord_digest.send_at.astimezone(COPENHAGEN).time() >= time(9)
+
+
+def test_status_of_one_office_counts_only_its_inquiries_messages(
+    world: World, run_cli: Any, tmp_path: Path
+) -> None:
+    top = world.add(RECEIVED)
+    nord = world.add(RECEIVED, department=NORD, office="nord")
+    refresh(world.svc, LATER)
+    rows = world.outbox()
+    failed = next(m for m in rows if (m.payload or {}).get("ref") == nord)
+    with transaction(world.factory) as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == failed.id)
+            .values(state=OutboxState.FAILED, attempts=1, last_error="550 5.1.1 no such user")
+        )
+    by_office: dict[str, int] = {}
+    for m in rows:
+        ref = (m.payload or {}).get("ref")
+        office = "nord" if ref == nord else "default" if ref == top else "none"
+        by_office[office] = by_office.get(office, 0) + 1
+    env = cli_env(world.settings.database_url, write_config(tmp_path / "c.toml", **SETTINGS))
+    now = "2026-11-20T13:00"
+
+    def status(*office: str) -> dict[str, Any]:
+        result = run_cli("status", "--now", now, "--json", *office, env=env)
+        assert result.returncode == 1, result.stderr  # no sweep has run yet: not healthy
+        return dict(json.loads(result.stdout))
+
+    everything, mine, theirs = status(), status("--office", "nord"), status("--office", "default")
+    assert mine["office"] == "nord" and "office" not in everything
+    assert everything["failed"] == mine["failed"] == 1 and theirs["failed"] == 0
+    assert [f["key"] for f in mine["failures"]] == [failed.key]
+    assert theirs["failures"] == []
+    waiting = {
+        name: d["backlog"]["due"] + d["backlog"]["scheduled"]
+        for name, d in (("all", everything), ("nord", mine), ("default", theirs))
+    }
+    assert waiting["nord"] == by_office["nord"] - 1  # the failed one is not waiting
+    assert waiting["default"] == by_office["default"]
+    assert waiting["all"] == len(rows) - 1
+    unknown = run_cli("status", "--office", "syd", env=env)
+    assert unknown.returncode == 2 and unknown.stderr.startswith("error:")

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tracker.cli.common import format_time, now_of, out, print_json, settings
-from tracker.cli.database import context, database
+from tracker.cli.database import add_office, context, database, office_of
 from tracker.errors import SvarfristError
 from tracker.store.db import session_factory, transaction
 
@@ -44,6 +44,11 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     )
     status.add_argument("--now", help="as if it were this time (ISO 8601)")
     status.add_argument("--json", action="store_true", help="print the status as JSON")
+    add_office(
+        status,
+        "the backlog, retrying and failed messages of this office's inquiries only (digests "
+        "and reports are about no one inquiry: counted without --office)",
+    )
     status.set_defaults(handler=cmd_status)
 
 
@@ -141,8 +146,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     now = now_of(args)
     conf = settings().daemon
     max_age = timedelta(seconds=conf.status_max_age_seconds)
+    office = office_of(args) if args.office is not None else None
     with database() as engine:
-        last, backlog, failures = _status(engine, now)
+        last, backlog, failures = _status(engine, now, office)
         intake = _intake_state(engine)
     health = assess(
         now=now,
@@ -159,7 +165,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             problem = f"mail intake cannot read the mailbox since {format_time(since)}"
             health = replace(health, problems=(*health.problems, problem))
     if args.json:
-        print_json(_status_json(now, last, backlog, failures, health) | {"intake": intake})
+        document = _status_json(now, last, backlog, failures, health) | {"intake": intake}
+        print_json(document | ({"office": office} if office is not None else {}))
     else:
         _print_status(
             now, last=last, backlog=backlog, failures=failures, health=health, max_age=max_age
@@ -272,7 +279,7 @@ def _print_status(
 
 
 def _status(
-    engine: Engine, now: datetime
+    engine: Engine, now: datetime, office: str | None
 ) -> tuple[datetime | None, outbox.Backlog, list[outbox.Failure]]:
     from tracker.daemon.sweep import LAST_SWEEP
     from tracker.store import outbox
@@ -281,6 +288,6 @@ def _status(
         state = outbox.get_state(session, LAST_SWEEP)
         return (
             state.at if state is not None else None,
-            outbox.backlog(session, now),
-            outbox.failures(session),
+            outbox.backlog(session, now, office),
+            outbox.failures(session, office=office),
         )

@@ -20,7 +20,19 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, Row, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from tracker.store.db import upsert_insert
@@ -350,28 +362,42 @@ class Backlog:
     """Messages waiting for another attempt after a transient failure, longest waiting first."""
 
 
-def backlog(session: Session, now: datetime) -> Backlog:
+def of_office(office: str | None) -> ColumnElement[bool]:
+    """A WHERE condition: every message (None), or those about office ``office``'s
+    inquiries (reminders, escalations and their cover copies; a digest or a report is about
+    no one inquiry)."""
+    if office is None:
+        return true()
+    return OutboxMessage.inquiry_id.in_(select(Inquiry.id).where(Inquiry.office == office))
+
+
+def backlog(session: Session, now: datetime, office: str | None = None) -> Backlog:
+    """The undelivered messages (of ``office``'s inquiries alone, if given: :func:`of_office`)."""
+    mine = of_office(office)
     counts = dict(
         session.execute(
             select(OutboxMessage.state, func.count())
-            .where(OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.SENDING]))
+            .where(OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.SENDING]), mine)
             .where(or_(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.send_at <= now))
             .group_by(OutboxMessage.state)
         ).all()
     )
     scheduled = session.scalar(
         select(func.count()).where(
-            OutboxMessage.state == OutboxState.PENDING, OutboxMessage.send_at > now
+            OutboxMessage.state == OutboxState.PENDING, OutboxMessage.send_at > now, mine
         )
     )
-    failed = session.scalar(select(func.count()).where(OutboxMessage.state == OutboxState.FAILED))
+    failed = session.scalar(
+        select(func.count()).where(OutboxMessage.state == OutboxState.FAILED, mine)
+    )
     oldest = session.scalar(
         select(func.min(OutboxMessage.send_at)).where(
             OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.SENDING]),
             OutboxMessage.send_at <= now,
+            mine,
         )
     )
-    retrying = _retrying(session)
+    retrying = _retrying(session, mine)
     waits = [r.due_since for r in retrying] + ([oldest] if oldest is not None else [])
     return Backlog(
         due=sum(int(c) for c in counts.values()),
@@ -382,7 +408,7 @@ def backlog(session: Session, now: datetime) -> Backlog:
     )
 
 
-def _retrying(session: Session) -> tuple[Retrying, ...]:
+def _retrying(session: Session, mine: ColumnElement[bool]) -> tuple[Retrying, ...]:
     rows = session.execute(
         select(
             OutboxMessage.kind,
@@ -393,7 +419,7 @@ def _retrying(session: Session) -> tuple[Retrying, ...]:
             OutboxMessage.send_at,
             OutboxMessage.payload,
         )
-        .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.attempts > 0)
+        .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.attempts > 0, mine)
         .limit(_RETRYING_SCAN)
     )
     found = [
@@ -432,10 +458,10 @@ class Failure:
     key: str
 
 
-def failures(session: Session, *, limit: int = 20) -> list[Failure]:
+def failures(session: Session, *, limit: int = 20, office: str | None = None) -> list[Failure]:
     rows = session.scalars(
         select(OutboxMessage)
-        .where(OutboxMessage.state == OutboxState.FAILED)
+        .where(OutboxMessage.state == OutboxState.FAILED, of_office(office))
         .order_by(OutboxMessage.id.desc())
         .limit(limit)
     )
