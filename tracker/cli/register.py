@@ -39,7 +39,7 @@ from tracker.cli.database import (
 )
 from tracker.cli.render import list_row, print_list, print_moves, print_view, view_json
 from tracker.cli.terminal import escape_controls
-from tracker.config import office_settings
+from tracker.config import DEFAULT_OFFICE, office_settings
 from tracker.core import validate
 from tracker.sla import Channel
 from tracker.store import history, outbox, queries, register, schema
@@ -143,6 +143,10 @@ def _add_reading(sub: argparse._SubParsersAction[Any]) -> None:
 
 def _add_maintenance(sub: argparse._SubParsersAction[Any]) -> None:
     purge = sub.add_parser("purge", help="erase notes of inquiries closed beyond retention")
+    add_office(
+        purge,
+        "only this office's inquiries (default: every office, each by its own retention_days)",
+    )
     add_common(purge, writes=True)
     purge.set_defaults(handler=cmd_purge)
 
@@ -334,13 +338,21 @@ def _stream_json_array(items: Iterator[dict[str, Any]]) -> None:
 
 def cmd_purge(args: argparse.Namespace) -> int:
     ctx = context(args, now_of(args))
+    office = office_of(args) if args.office is not None else None
     with database() as engine:
         with transaction(session_factory(engine)) as session:
-            count = register.purge(session, ctx)
+            count = register.purge(session, ctx, office)
         # The erased notes are still in the write-ahead log until it is checkpointed.
         emptied = checkpoint(engine)
-    days = ctx.settings.retention_days
-    out(f"purged the notes of {count} inquiries closed more than {days} days ago")
+    days = register.retention(ctx)
+    if office is not None:
+        beyond = f"more than {days[office]} days ago (office {office})"
+    elif len(set(days.values())) == 1:
+        beyond = f"more than {days[DEFAULT_OFFICE]} days ago"
+    else:
+        each = ", ".join(f"{key} {d} days" for key, d in days.items())
+        beyond = f"beyond their office's retention ({each})"
+    out(f"purged the notes of {count} inquiries closed {beyond}")
     if not emptied:
         sys.stderr.write(
             "warning: a reader kept the write-ahead log busy: the erased notes stay in the "

@@ -378,6 +378,9 @@ class OfficeSettings(BaseModel):
     """The office's own monthly management report: its ``management_recipients`` get that
     office's figures only, and are not inherited from the top level (whose recipients get
     every office's); ``monthly_time`` is inherited unless set."""
+    retention_days: int | None = Field(default=None, ge=0)
+    """How long the office's closed inquiries keep their notes (each municipality of a
+    shared deployment decides its own); unset: the top level's."""
 
 
 class Settings(BaseSettings):

@@ -17,10 +17,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tracker.config.offices import DEFAULT_OFFICE, office_keys
 from tracker.core import validate
 from tracker.errors import BadInputError, ConflictError, UnknownRefError, about
 from tracker.sla import Decision, Fulfilment, InquiryFacts, ObligationStatus, evaluate
@@ -273,33 +274,64 @@ def close(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
     return _changed(session, ctx, inquiry, EventKind.CLOSED, at, extra=extra)
 
 
-def purge(session: Session, ctx: Context) -> int:
-    """Erase the notes of inquiries closed longer than retention_days; returns how many.
+def retention(ctx: Context) -> dict[str, int]:
+    """Each configured office's ``retention_days``: its own, else the top level's."""
+    return {key: ctx.office(key).settings.retention_days for key in office_keys(ctx.settings)}
 
-    Only the note (the one free text) is cleared and purged_at set: every field statistics
-    use stays as it was. The ``purged`` event records the count, never any text. Erasing
-    cannot be undone, so a ``now`` later than the real clock is refused (refuse_future_now).
+
+def purge(session: Session, ctx: Context, office: str | None = None) -> int:
+    """Erase the notes of inquiries closed longer than their office's retention
+    (:func:`retention`) ago, of ``office`` alone if given; returns how many.
+
+    An office no longer configured keeps the office ``default``'s retention: its notes go
+    too. Only the note (the one free text) is cleared and purged_at set: every field
+    statistics use stays as it was. The ``purged`` event records the count and the cutoff
+    (each office's of its own), never any text. Erasing cannot be undone, so a ``now`` later
+    than the real clock is refused (refuse_future_now).
     """
     refuse_future_now(ctx, "purge")
-    cutoff = ctx.now - timedelta(days=ctx.settings.retention_days)
-    result = session.execute(
-        update(Inquiry)
-        .where(Inquiry.closed_at < cutoff, Inquiry.purged_at.is_(None))
-        .values(note=None, purged_at=ctx.now)
-        .execution_options(synchronize_session=False)
-    )
-    count = int(getattr(result, "rowcount", 0) or 0)
+    days = retention(ctx)
+    own = {key: d for key, d in days.items() if d != days[DEFAULT_OFFICE]}
+    cutoff = ctx.now - timedelta(days=days[office or DEFAULT_OFFICE])
+    if office is not None:
+        count = _erase_notes(session, ctx, cutoff, Inquiry.office == office)
+        details: dict[str, Any] = {"office": office}
+    else:
+        # One statement for the offices of the default's retention (and any office no
+        # longer configured), one per office with its own.
+        count = _erase_notes(session, ctx, cutoff, Inquiry.office.not_in(list(own)))
+        details = {}
+        for key, d in own.items():
+            at = ctx.now - timedelta(days=d)
+            erased = _erase_notes(session, ctx, at, Inquiry.office == key)
+            details.setdefault("offices", {})[key] = {
+                "count": erased,
+                "closed_before": at.isoformat(),
+            }
+            count += erased
     session.add(
         Event(
             inquiry_id=None,
             ref=None,
             kind=EventKind.PURGED,
             at=ctx.now,
-            details={"count": count, "closed_before": cutoff.isoformat()},
+            details={"count": count, "closed_before": cutoff.isoformat(), **details},
             **audit_fields(ctx),
         )
     )
     return count
+
+
+def _erase_notes(
+    session: Session, ctx: Context, cutoff: datetime, offices: ColumnElement[bool]
+) -> int:
+    result = session.execute(
+        update(Inquiry)
+        .where(Inquiry.closed_at < cutoff, Inquiry.purged_at.is_(None), offices)
+        .values(note=None, purged_at=ctx.now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # -- helpers --------------------------------------------------------------------------------
