@@ -161,3 +161,20 @@ def test_without_the_setting_ties_change_nothing(database_url: str) -> None:
             assert created.status_code == 201, created.text
         with web.client("advisor") as c:
             assert len(listed(c)) == 4
+
+
+def test_a_report_counts_only_the_departments_of_a_caller_held_to_some(database_url: str) -> None:
+    with restricted(database_url) as (web, tokens):
+        with client(web, tokens["diverse-admin"]) as c:
+            mine, by_rule = c.get("/api/v1/report"), c.get("/api/v1/report", params={"by": "rule"})
+        with web.client("admin") as untied:  # tied to none: the whole register
+            every = untied.get("/api/v1/report", params={"by": "rule"})
+    assert mine.status_code == by_rule.status_code == every.status_code == 200, mine.text
+    assert [(r["key"], r["count"]) for r in mine.json()["rows"]] == [(DIVERSE, 1)]
+    assert mine.json()["total"] == 1 and mine.json()["departments"] == [DIVERSE]
+    assert "departments" not in every.json()
+    # the obligation passes too: each department's inquiry has the same obligations
+    theirs = {r["key"]: r["count"] for r in by_rule.json()["rows"]}
+    assert theirs and {r["key"]: r["count"] for r in every.json()["rows"]} == {
+        rule: 3 * n for rule, n in theirs.items()
+    }

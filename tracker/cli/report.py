@@ -91,7 +91,7 @@ def _period(args: argparse.Namespace) -> Period:
     before anything is read or written)."""
     first = parse_date(args.first, "--from") if args.first else None
     last = parse_date(args.last, "--to") if args.last else None
-    return checked_period(first, last).of_offices(office_scope(args).offices)
+    return checked_period(first, last).within(office_scope(args))
 
 
 def _check(args: argparse.Namespace) -> None:

@@ -36,6 +36,8 @@ def report_json(report: Report) -> dict[str, Any]:
     }
     if report.period.offices is not None:  # narrowed (report --office): which offices
         document["offices"] = sorted(report.period.offices)
+    if report.period.departments is not None:  # a caller held to departments: which
+        document["departments"] = sorted(report.period.departments)
     return document
 
 
@@ -205,7 +207,11 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: in
 
 def _period_line(report: Report | AnnualReport, labels: Labels) -> str:
     return period_text(
-        _local_date(report, "first"), _local_date(report, "last"), labels, report.period.offices
+        _local_date(report, "first"),
+        _local_date(report, "last"),
+        labels,
+        report.period.offices,
+        report.period.departments,
     )
 
 

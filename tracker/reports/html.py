@@ -64,6 +64,12 @@ def render(page: Page) -> str:
     return _template().render(page=page)
 
 
+def _period(report: Report | AnnualReport, labels: Labels) -> str:
+    """The page's period line, with the offices and departments it is narrowed to."""
+    p = report.period
+    return period_text(p.first, p.last, labels, p.offices, p.departments)
+
+
 def _generated(now: datetime, labels: Labels) -> str:
     return f"{labels['generated']} {now.astimezone(COPENHAGEN).strftime('%Y-%m-%d %H:%M')}"
 
@@ -139,7 +145,7 @@ def report_page(report: Report, months: Sequence[ReportRow], labels: Labels, lan
     page = Page(
         lang=lang,
         title=labels["report_title"],
-        period=period_text(report.period.first, report.period.last, labels, report.period.offices),
+        period=_period(report, labels),
         generated=_generated(report.now, labels),
         figures=figures,
         charts=charts,
@@ -203,7 +209,7 @@ def annual_page(report: AnnualReport, labels: Labels, lang: str) -> str:
     page = Page(
         lang=lang,
         title=labels["annual_title"],
-        period=period_text(report.period.first, report.period.last, labels, report.period.offices),
+        period=_period(report, labels),
         generated=_generated(report.now, labels),
         figures=figures,
         charts=charts,

@@ -134,10 +134,15 @@ MONTHS_DA, MONTHS_EN = MONTH_NAMES_DA, MONTH_NAMES_EN
 
 
 def period_text(
-    first: object, last: object, labels: Labels, offices: Iterable[str] | None = None
+    first: object,
+    last: object,
+    labels: Labels,
+    offices: Iterable[str] | None = None,
+    departments: Iterable[str] | None = None,
 ) -> str:
     """The period line: both ends, one open end in words, or the whole register; and the
-    offices it counts when narrowed to some (``report --office``)."""
+    offices (``report --office``) and departments (a caller held to some) it counts when
+    narrowed to some."""
     if first and last:
         span = f"{first} – {last}"
     elif first:
@@ -148,6 +153,8 @@ def period_text(
         span = labels["all_time"]
     if offices is not None:
         span += f"  {labels['by_office']}: {', '.join(sorted(offices))}"
+    if departments is not None:
+        span += f"  {labels['by_department']}: {', '.join(sorted(departments))}"
     return f"{labels['period']}: {span}"
 
 

@@ -48,9 +48,9 @@ from tracker.reports.queries import (
     month_key,
     month_label,
     month_starts,
-    office_filter,
     period_of,
     received_column,
+    scope_filter,
 )
 from tracker.store.models import LACKING, Inquiry, Obligation
 
@@ -118,7 +118,7 @@ def _obligations(session: Session, by: GroupBy, period: Period) -> tuple[Any, Se
     # Narrowed to offices, the obligation's own copy of the office too (the same value): on
     # PostgreSQL the office's obligations then come off a covering index and are hash-joined
     # to its inquiries, not looked up one by one among every other office's (migration 0013).
-    own_office = filters(office_filter(period, Obligation))
+    own_office = filters(scope_filter(period, Obligation))
     return key, joined.where(*filters(in_period), *own_office)
 
 
@@ -289,7 +289,7 @@ def _stored_groups(
     connection = session.connection()
     # An office's obligations: the obligations' own copy of the office, which the index on
     # (office, outcome, received_month, due_at) holds.
-    office = office_filter(period, Obligation)
+    office = scope_filter(period, Obligation)
     counted = [column.is_not(None), *_between(month, *span), *filters(office)]
     overdue = func.count().filter(outcome.is_(None), due_at <= now)
     unmet = func.count().filter(outcome.is_(None))

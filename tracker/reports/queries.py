@@ -9,9 +9,10 @@ column (which is only as fresh as the last sweep):
 
 Periods are half-open UTC ranges on ``received_at`` built from local dates (see
 :func:`period_of`), and may be narrowed to some offices (``report --office``, a web caller
-of one office): :func:`office_filter` is that condition, and every pass takes it, shortcuts
-included (a period holding every stored row holds every office's rows: one office's still
-need the filter). Without offices no pass has any extra term. This module counts
+of one office) and departments (a web caller held to some): :func:`scope_filter` is that
+condition, and every pass takes it, shortcuts included (a period holding every stored row
+holds every office's rows: one office's still need the filter). Unnarrowed, no pass has any
+extra term. This module counts
 inquiries, lists breaches and holds what the passes share (periods, month keys); the
 obligation passes are in tracker.reports.obligations. The breach list is streamed; nothing
 is loaded all at once.
@@ -42,7 +43,7 @@ from sqlalchemy.orm import Session
 from tracker.core.calendar import COPENHAGEN, MAX_YEAR, MIN_YEAR
 from tracker.errors import BadInputError
 from tracker.store.models import Inquiry, Obligation, UTCDateTime
-from tracker.store.scope import in_offices
+from tracker.store.scope import Scope, in_offices
 
 # Rows fetched per round trip when streaming; bounds the memory of a streamed pass.
 STREAM_BATCH = 5_000
@@ -76,11 +77,18 @@ class Period:
     end: datetime | None
     offices: frozenset[str] | None = None
     """Only these offices' inquiries and obligations (None: every office, no filter at all;
-    empty: nothing). See :func:`office_filter`."""
+    empty: nothing). See :func:`scope_filter`."""
+    departments: frozenset[str] | None = None
+    """Only these departments' (None: every department, no filter; empty: nothing): a
+    caller held to departments (``web.restrict_departments``) sees only their figures."""
 
     def of_offices(self, offices: frozenset[str] | None) -> Period:
         """This period narrowed to ``offices`` (a Scope's ``offices``; None: every office)."""
         return replace(self, offices=offices)
+
+    def within(self, scope: Scope) -> Period:
+        """This period narrowed to what ``scope`` reaches: its offices and departments."""
+        return replace(self, offices=scope.offices, departments=scope.departments)
 
 
 def local_midnight(day: date) -> datetime:
@@ -150,16 +158,27 @@ def is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def office_filter(
+def scope_filter(
     period: Period, model: type[Inquiry] | type[Obligation] = Inquiry
 ) -> ColumnElement[bool] | None:
-    """The period's office condition on ``model``'s office column (None: every office, no
-    condition): the one place a report pass is narrowed to offices. Passes over inquiries,
-    or obligations joined to them, test the inquiry's office; passes over obligations alone
-    (the stored-key index passes) test the obligation's copy of it."""
-    if period.offices is None:
+    """The period's office and department condition on ``model``'s rows (None: every
+    office and department, no condition): the one place a report pass is narrowed. Passes
+    over inquiries, or obligations joined to them, test the inquiry's office; passes over
+    obligations alone (the stored-key index passes) test the obligation's copy of it. A
+    department is always the inquiry's own (an obligation's copy may be missing, LACKING,
+    and the correction pass must see the same rows as the pass it corrects)."""
+    terms: list[ColumnElement[bool]] = []
+    if period.offices is not None:
+        terms.append(in_offices(model.office, period.offices))
+    if period.departments is not None:
+        departments = Inquiry.department.in_(sorted(period.departments))
+        if model is Obligation:
+            mine = select(Inquiry.id).where(departments)
+            departments = Obligation.inquiry_id.in_(mine)
+        terms.append(departments)
+    if not terms:
         return None
-    return in_offices(model.office, period.offices)
+    return and_(*terms) if len(terms) > 1 else terms[0]
 
 
 def received_column(session: Session, period: Period) -> tuple[Any, ColumnElement[bool] | None]:
@@ -172,7 +191,7 @@ def received_column(session: Session, period: Period) -> tuple[Any, ColumnElemen
     monthly obligation pass needs no join); the office filter stays.
     """
     column: Any = Inquiry.received_at
-    office = office_filter(period)
+    office = scope_filter(period)
     if period.start is None and period.end is None:
         return column, office
     if not is_sqlite(session):
@@ -224,7 +243,7 @@ def month_starts(session: Session, period: Period) -> list[tuple[int, datetime]]
     """(yyyymm, local month start in UTC) for every month the period's data touches: from
     its first to its last inquiry received, never the whole of a wide period (``--from
     0002-01-01`` would otherwise make 120,000 months of CASEs)."""
-    lo, hi = _span(session, _and(_in_period(Inquiry.received_at, period), office_filter(period)))  # type: ignore[arg-type]
+    lo, hi = _span(session, _and(_in_period(Inquiry.received_at, period), scope_filter(period)))  # type: ignore[arg-type]
     if lo is None or hi is None:
         return []
     first = lo.astimezone(COPENHAGEN).date()
@@ -338,7 +357,7 @@ def _scanned_inquiry_counts(
     key = group_key(by, received, months).label("key")
     later = Inquiry.closed_at > now
     connection = session.connection()
-    correct = by is not GroupBy.RULE and _few(session, later, office_filter(period))
+    correct = by is not GroupBy.RULE and _few(session, later, scope_filter(period))
     closed = func.count(Inquiry.closed_at) if correct else func.count().filter(~later)
     stmt = select(key, func.count(), closed).where(*filters(in_period))
     if by is GroupBy.RULE:
@@ -350,7 +369,7 @@ def _scanned_inquiry_counts(
         plus: Any = _unindexed(session)
         late_key = group_key(by, plus, months)
         late = select(late_key, func.count()).where(
-            later, _and(_in_period(plus, period), office_filter(period))
+            later, _and(_in_period(plus, period), scope_filter(period))
         )
         after = {k: int(n) for k, n in connection.execute(late.group_by(FIRST_COLUMN))}
     return [
@@ -394,7 +413,7 @@ def _monthly_inquiry_counts(
         return []
     connection = session.connection()
     ranges = _month_ranges(months, period)
-    office = office_filter(period)
+    office = scope_filter(period)
     counts = connection.execute(
         select(*(_received_between(lo, hi, office) for _, lo, hi in ranges))
     )
@@ -444,7 +463,7 @@ def breaches(session: Session, period: Period, now: datetime) -> Iterator[Breach
         .select_from(Obligation)
         .join(Inquiry, Inquiry.id == Obligation.inquiry_id)
         .where(
-            _and(_in_period(Inquiry.received_at, period), office_filter(period)),  # type: ignore[arg-type]
+            _and(_in_period(Inquiry.received_at, period), scope_filter(period)),  # type: ignore[arg-type]
             late | _overdue(now),
         )
         .order_by(Inquiry.received_at, Inquiry.ref, Obligation.rule)

@@ -69,15 +69,16 @@ class Scope:
         offices = frozenset({office}) if self.allows_office(office) else frozenset()
         return Scope(departments=self.departments, offices=offices)
 
-    def report_offices(self, office: str | None) -> frozenset[str] | None:
-        """The offices a report for this caller counts (tracker.reports.queries.Period):
+    def for_report(self, office: str | None) -> Scope:
+        """What a report for this caller counts (tracker.reports.queries.Period.within):
         ``office`` (a known office's key) alone if given, refused (403, field ``office``)
-        outside the scope; else every office in reach (None: all of them). A caller of one
-        office never gets another office's figures."""
+        outside the scope; else every office in reach; and only the departments in reach. A
+        caller of one office never gets another office's figures, nor one held to some
+        departments another department's."""
         if office is None:
-            return self.offices
+            return self
         self.admit_office(office)
-        return frozenset({office})
+        return Scope(departments=self.departments, offices=frozenset({office}))
 
     def allows(self, department: str) -> bool:
         return self.departments is None or department in self.departments
@@ -158,7 +159,7 @@ def in_offices(
 ) -> ColumnElement[bool]:
     """The WHERE condition "``column`` (an ``office`` column) is one of ``offices``": none
     of them, nothing. The one rule of an office's rows, for :meth:`Scope.clause` and the
-    reports' office filter (tracker.reports.queries.office_filter). With ``parameter``,
+    reports' office filter (tracker.reports.queries.scope_filter). With ``parameter``,
     the offices are the expanding parameter ``<parameter>_offices``."""
     if not offices:
         return false()

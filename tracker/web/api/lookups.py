@@ -60,14 +60,15 @@ def report(
         Query(description="only this office's figures (a caller of one office: its own only)"),
     ] = None,
 ) -> dict[str, Any]:
-    # A caller of one office counts that office's rows only; another office is 403.
+    # A caller of one office counts that office's rows only (another office is 403), one
+    # held to departments those departments' only.
     chosen = about("office")(resolve_office)(state.settings, office) if office else None
-    offices = caller.scope.report_offices(chosen)
+    scope = caller.scope.for_report(chosen)
     period = checked_period(
         about("from")(validate.parse_date)(first, "from") if first else None,
         about("to")(validate.parse_date)(last, "to") if last else None,
         ("from", "to"),
-    ).of_offices(offices)
+    ).within(scope)
     with state.reading() as session:
         built = build_report(session, by=by, period=period, now=now)
     return report_json(built)

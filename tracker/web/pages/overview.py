@@ -52,7 +52,7 @@ def _report(
     try:
         key = office.strip()
         chosen = about("kontor")(resolve_office)(state.settings, key) if key else None
-        offices = user.scope.report_offices(chosen)
+        scope = user.scope.for_report(chosen)
     except OutOfScopeError as exc:
         return None, {"kontor": field_message(language, exc)}, 403
     except BadInputError as exc:
@@ -62,7 +62,7 @@ def _report(
             about("fra")(validate.parse_date)(first, "fra") if first.strip() else None,
             about("til")(validate.parse_date)(last, "til") if last.strip() else None,
             ("fra", "til"),
-        ).of_offices(offices)
+        ).within(scope)
         with state.reading() as session:
             return build_report(session, by=group, period=period, now=now), {}, 200
     except BadInputError as exc:
