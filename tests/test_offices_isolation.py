@@ -5,6 +5,7 @@ tied to none (``*``) sees every office, as every caller did before offices."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -256,3 +257,40 @@ def test_the_public_page_shows_one_office_with_kontor(database_url: str) -> None
     assert answered(default.json())["Diverse"] == 6 and NORD not in answered(default.json())
     assert page.status_code == 200 and NORD in page.text and "Diverse" not in page.text
     assert unknown.status_code == unknown_feed.status_code == 404
+
+
+OPTION = re.compile(r'<option value="([^"]*)"')
+
+
+def test_the_department_list_offers_and_lists_the_users_offices_only(database_url: str) -> None:
+    with reporting(database_url) as (web, _):
+        with as_user(web, "nanna@fredericia.dk") as nanna:
+            offered = nanna.get("/afdeling")
+            own = nanna.get("/afdeling", params={"afdeling": NORD})
+            other = nanna.get("/afdeling", params={"afdeling": "Diverse"})
+            other_office = nanna.get("/afdeling", params={"afdeling": NORD, "kontor": "default"})
+        with as_user(web, "lars@fredericia.dk") as lars:
+            every = lars.get("/afdeling")
+            nord = lars.get("/afdeling", params={"afdeling": NORD, "kontor": "nord"})
+            diverse = lars.get("/afdeling", params={"afdeling": "Diverse"})
+            diverse_in_nord = lars.get(
+                "/afdeling", params={"afdeling": "Diverse", "kontor": "nord"}
+            )
+            unknown = lars.get("/afdeling", params={"afdeling": NORD, "kontor": "vest"})
+    # nanna (lead of nord): nord's departments, nothing to choose of offices
+    assert OPTION.findall(offered.text) == [NORD] and 'name="kontor"' not in offered.text
+    assert own.status_code == 200 and REFS["nord"] in own.text and NOTE not in own.text
+    assert other.status_code == 422 and "err-afdeling" in other.text
+    assert REFS["default"] not in other.text
+    assert other_office.status_code == 403 and "err-kontor" not in other_office.text
+    assert "Du har kun adgang til dit eget kontor." in other_office.text
+    assert REFS["nord"] not in other_office.text
+    # lars (lead of every office): every office's departments, by office, and the offices
+    assert '<optgroup label="nord">' in every.text and '<optgroup label="default">' in every.text
+    assert {NORD, "Diverse", "nord", "default", ""} <= set(OPTION.findall(every.text))
+    assert nord.status_code == 200 and REFS["nord"] in nord.text
+    assert diverse.status_code == 200 and REFS["default"] in diverse.text
+    assert REFS["nord"] not in diverse.text
+    assert diverse_in_nord.status_code == 422 and REFS["default"] not in diverse_in_nord.text
+    assert unknown.status_code == 422 and "err-kontor" in unknown.text
+    assert REFS["nord"] not in unknown.text

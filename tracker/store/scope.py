@@ -69,11 +69,11 @@ class Scope:
         offices = frozenset({office}) if self.allows_office(office) else frozenset()
         return Scope(departments=self.departments, offices=offices)
 
-    def for_report(self, office: str | None) -> Scope:
-        """What a report for this caller counts (tracker.reports.queries.Period.within):
-        ``office`` (a known office's key) alone if given, refused (403, field ``office``)
-        outside the scope; else every office in reach; and only the departments in reach. A
-        caller of one office never gets another office's figures, nor one held to some
+    def admitted(self, office: str | None) -> Scope:
+        """This scope within the office a caller chose: ``office`` (a known office's key)
+        alone if given, refused (403, field ``office``) outside the scope; else every office
+        in reach. A report counts what it reaches (tracker.reports.queries.Period.within),
+        so a caller of one office never gets another office's figures, nor one held to some
         departments another department's."""
         if office is None:
             return self

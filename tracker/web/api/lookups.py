@@ -63,7 +63,7 @@ def report(
     # A caller of one office counts that office's rows only (another office is 403), one
     # held to departments those departments' only.
     chosen = about("office")(resolve_office)(state.settings, office) if office else None
-    scope = caller.scope.for_report(chosen)
+    scope = caller.scope.admitted(chosen)
     period = checked_period(
         about("from")(validate.parse_date)(first, "from") if first else None,
         about("to")(validate.parse_date)(last, "to") if last else None,

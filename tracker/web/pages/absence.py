@@ -16,9 +16,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from tracker.core import validate
 from tracker.core.cover import local_day
-from tracker.errors import BadInputError, OutOfScopeError, about
+from tracker.errors import BadInputError, about
 from tracker.store import cover
 from tracker.web.auth import Permission
+from tracker.web.errors import status_of
 from tracker.web.pages.common import office_choices, show, shown
 from tracker.web.pages.failures import PageError
 from tracker.web.pages.sessions import Viewer, posted_form, require_page
@@ -101,7 +102,7 @@ def add(*, request: Request, state: State, now: Now, user: Actor, form: Form) ->
         return _page(
             request, state, now, user, values=values,
             errors={field: field_message(language, exc)},
-            status=403 if isinstance(exc, OutOfScopeError) else 422,
+            status=status_of(exc),
         )  # fmt: skip
     return RedirectResponse("/fravaer?udfoert=absence_added", status_code=303)
 

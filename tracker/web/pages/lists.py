@@ -22,8 +22,10 @@ from starlette.concurrency import run_in_threadpool
 from tracker.core import validate
 from tracker.errors import BadInputError
 from tracker.store import queries
+from tracker.store.scope import Scope
 from tracker.web.auth import Permission
-from tracker.web.pages.common import show
+from tracker.web.errors import status_of
+from tracker.web.pages.common import chosen_office, office_choices, show
 from tracker.web.pages.present import Row, row
 from tracker.web.pages.sessions import Viewer, permitted_viewer, require_page
 from tracker.web.pages.texts import field_message
@@ -46,6 +48,7 @@ def _rows(
     *,
     advisor: str | None = None,
     department: str | None = None,
+    scope: Scope | None = None,
 ) -> list[Row]:
     views = queries.list_inquiries(
         session,
@@ -54,7 +57,7 @@ def _rows(
         advisor,
         department=department,
         by_deadline=True,
-        scope=user.scope,
+        scope=user.scope if scope is None else scope,
     )
     rows = [row(v, state.rules) for v in islice(views, LIMIT)]
     session.rollback()  # the read is done: its connection goes back here, in this thread
@@ -91,25 +94,42 @@ def department_list(
     session: ReadSession,
     user: Annotated[Viewer, Depends(require_page(Permission.ASSIGN, reads=True))],
     chosen: Annotated[str | None, Query(alias="afdeling")] = None,
+    office: Annotated[str, Query(alias="kontor")] = "",
 ) -> Response:
-    departments = user.scope.within(state.settings.departments)
+    language = state.settings.web.language
+    errors: dict[str, str] = {}
+    status = 200
+    try:
+        scope = chosen_office(state, user, office)
+    except BadInputError as exc:  # an unknown office (422), another than the user's (403)
+        scope, status = user.scope, status_of(exc)  # the form offers every choice again
+        errors["kontor"] = field_message(language, exc)
+    # The departments of each office in reach (those the user may use), by office.
+    groups = [
+        (key, scope.within(o.settings.departments))
+        for key, o in state.offices.items()
+        if scope.allows_office(key)
+    ]
+    departments = list(dict.fromkeys(d for _, names in groups for d in names))
     rows: list[Row] = []
-    error = ""
-    if chosen:
+    if chosen and not errors:
         try:
             validate.department(chosen, departments)
         except BadInputError as exc:
-            error = field_message(state.settings.web.language, exc)
+            errors["afdeling"], status = field_message(language, exc), 422
         else:
-            rows = _rows(session, state, now, user, department=chosen)
+            rows = _rows(session, state, now, user, department=chosen, scope=scope)
+    query = {k: v for k, v in (("afdeling", chosen), ("kontor", office.strip())) if v}
     context = {
         "here": "department",
-        "departments": departments,
+        "groups": [g for g in groups if g[1]],
+        "offices": office_choices(state, user),
+        "values": {"afdeling": chosen or "", "kontor": office.strip()},
         "chosen": chosen or "",
-        "error": error,
+        "errors": errors,
         "rows": rows,
         "limit": LIMIT,
         "done": request.query_params.get("udfoert", ""),
-        "back": f"/afdeling?{urlencode({'afdeling': chosen})}" if chosen else "/afdeling",
+        "back": f"/afdeling?{urlencode(query)}" if query else "/afdeling",
     }
-    return show(request, "department.html", user, context, status_code=422 if error else 200)
+    return show(request, "department.html", user, context, status_code=status)

@@ -12,18 +12,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from tracker.config import resolve_office
 from tracker.core import validate
 from tracker.core.calendar import COPENHAGEN
 from tracker.core.shapes import calendar_document
 from tracker.core.spreadsheet import EXCEL_ENCODING
-from tracker.errors import BadInputError, OutOfScopeError, about
+from tracker.errors import BadInputError, about
 from tracker.reports.build import Report, build_report
 from tracker.reports.format import report_csv, report_header, report_rows_text
 from tracker.reports.labels import labels_for
 from tracker.reports.queries import GroupBy, checked_period
 from tracker.web.auth import Permission
-from tracker.web.pages.common import office_choices, show
+from tracker.web.errors import status_of
+from tracker.web.pages.common import chosen_office, office_choices, show
 from tracker.web.pages.sessions import Viewer, require_page
 from tracker.web.pages.texts import field_message
 from tracker.web.state import WebState, request_now, web_state
@@ -50,13 +50,9 @@ def _report(
         unknown = BadInputError().coded("unknown")
         return None, {"gruppering": field_message(language, unknown)}, 422
     try:
-        key = office.strip()
-        chosen = about("kontor")(resolve_office)(state.settings, key) if key else None
-        scope = user.scope.for_report(chosen)
-    except OutOfScopeError as exc:
-        return None, {"kontor": field_message(language, exc)}, 403
-    except BadInputError as exc:
-        return None, {"kontor": field_message(language, exc)}, 422
+        scope = chosen_office(state, user, office)
+    except BadInputError as exc:  # an unknown office (422), another than the user's (403)
+        return None, {"kontor": field_message(language, exc)}, status_of(exc)
     try:
         period = checked_period(
             about("fra")(validate.parse_date)(first, "fra") if first.strip() else None,
