@@ -12,7 +12,7 @@ from typing import Any
 
 from tracker.cli.common import format_time, offices, out, print_json, settings
 from tracker.cli.database import database
-from tracker.config import resolve_office
+from tracker.config import departments_of, resolve_office
 from tracker.errors import BadInputError
 from tracker.store import access
 from tracker.store.access import Role
@@ -55,10 +55,9 @@ def _tie(args: argparse.Namespace) -> tuple[str, list[str]]:
     """The office given (``*``: every office) and the departments ``--department`` may name:
     that office's, or every office's."""
     if args.office is None:
-        known = [d for o in offices().values() for d in o.settings.departments]
-        return ALL_OFFICES, known
+        return ALL_OFFICES, departments_of(offices())
     key = resolve_office(settings(), args.office)
-    return key, list(offices()[key].settings.departments)
+    return key, departments_of(offices(), key)
 
 
 def _departments_text(departments: Any) -> str:

@@ -39,7 +39,7 @@ from tracker.cli.database import (
 )
 from tracker.cli.render import list_row, print_list, print_moves, print_view, view_json
 from tracker.cli.terminal import escape_controls
-from tracker.config import DEFAULT_OFFICE, office_settings
+from tracker.config import DEFAULT_OFFICE, departments_of
 from tracker.core import validate
 from tracker.sla import Channel
 from tracker.store import history, outbox, queries, register, schema
@@ -297,9 +297,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     department = args.department
     scope = office_scope(args)
     if department is not None:
-        known = office_settings(settings(), office_of(args)).departments
-        if args.office is None:  # any office's department
-            known = [d for o in offices().values() for d in o.settings.departments]
+        # that office's departments, or without --office any office's
+        known = departments_of(offices(), office_of(args) if args.office is not None else None)
         validate.department(department, known)
     with database() as engine, session_factory(read_only(engine))() as session:
         failed = outbox.delivery_failures(session)  # reminder e-mails (issue 4)

@@ -50,6 +50,13 @@ def office_keys(settings: Settings) -> list[str]:
     return [DEFAULT_OFFICE] + [k for k in settings.offices if k != DEFAULT_OFFICE]
 
 
+def departments_of(offices: Mapping[str, Office], key: str | None = None) -> list[str]:
+    """The departments of office ``key``, or of every office (None: what a filter without
+    an office may name), each once, in the order of the configuration."""
+    chosen = offices.values() if key is None else [offices[key]]
+    return list(dict.fromkeys(d for o in chosen for d in o.settings.departments))
+
+
 def office_settings(settings: Settings, key: str) -> Settings:
     """The settings as office ``key`` sees them: its own keys merged over the top level."""
     own = settings.offices.get(key)

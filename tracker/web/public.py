@@ -17,16 +17,16 @@ unknown office is 404.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from tracker.config import departments_of
 from tracker.mail.render import format_deadline, rule_label
 from tracker.reports import public as figures
-from tracker.sla import Fulfilment, Rule
+from tracker.sla import Fulfilment
 from tracker.web.pages import render
 from tracker.web.state import WebState, request_now, web_state
 
@@ -88,21 +88,21 @@ Office = Annotated[str | None, Query(alias="kontor")]
 
 def _times(state: WebState, now: datetime, office: str | None) -> figures.PublicTimes:
     """The figures of every office, or of ``office`` alone (unknown: 404)."""
-    offices: frozenset[str] | None = None
-    configured: Mapping[str, Rule] = state.rules
-    departments = state.settings.departments
     key = (office or "").strip()
-    if key:
-        chosen = state.offices.get(key)
-        if chosen is None:
-            raise HTTPException(status_code=404)
-        configured, departments = chosen.rules, chosen.settings.departments
-        offices = frozenset({key})
-    rules = [
-        name
-        for name, rule in configured.items()
-        if rule.enabled and rule.fulfilled_by in PUBLIC_FULFILMENTS
-    ]
+    if key and key not in state.offices:
+        raise HTTPException(status_code=404)
+    offices = frozenset({key}) if key else None
+    # Every office's (or the one's) departments, and the rules any of them has enabled.
+    chosen = [state.offices[key]] if key else list(state.offices.values())
+    rules = list(
+        dict.fromkeys(
+            name
+            for o in chosen
+            for name, rule in o.rules.items()
+            if rule.enabled and rule.fulfilled_by in PUBLIC_FULFILMENTS
+        )
+    )
+    departments = departments_of(state.offices, key or None)
     with state.reading() as session:
         return figures.response_times(
             session, rules=rules, departments=departments, now=now, offices=offices

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from tracker.config import (
+    DEFAULT_OFFICE,
     Office,
     Settings,
     build_calendar,
@@ -79,6 +80,11 @@ class WebState:
         the office a form registers into, admitted by the register). An unknown key is a
         BadInputError naming the known ones."""
         return self.offices[resolve_office(self.settings, (key or "").strip() or scope.home_office)]
+
+    def office_of(self, key: str) -> Office:
+        """The office of a stored inquiry (its ``office`` column): its calendar and rules
+        explain its deadlines. One no longer configured is read with ``default``'s."""
+        return self.offices.get(key) or self.offices[DEFAULT_OFFICE]
 
     def context(self, actor: str, now: datetime, scope: Scope = EVERYTHING) -> Context:
         return Context(

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from tracker.config import resolve_office
+from tracker.config import departments_of, resolve_office
 from tracker.core import validate
 from tracker.errors import BadInputError, about
 from tracker.store import pages, queries, register
@@ -132,6 +132,9 @@ def _list(
             error = BadInputError(f"limit: at most {web.max_page_size}")
             error.field = "limit"
             raise error
+        key = (
+            about("office")(resolve_office)(state.settings, office) if office is not None else None
+        )
         found = pages.page(
             session,
             state=list_state,
@@ -139,17 +142,14 @@ def _list(
             limit=limit or web.page_size,
             advisor=validate.advisor(advisor) if advisor else None,
             department=(
-                validate.department(department, state.settings.departments)
+                # that office's departments, or without ?office= any office's
+                validate.department(department, departments_of(state.offices, key))
                 if department is not None
                 else None
             ),
             after=pages.Cursor.decode(cursor) if cursor else None,
-            scope=(
-                caller.scope
-                if office is None
-                # another office than the caller's: an empty list, not its inquiries
-                else caller.scope.narrowed_to_office(resolve_office(state.settings, office))
-            ),
+            # another office than the caller's: an empty list, not its inquiries
+            scope=caller.scope if key is None else caller.scope.narrowed_to_office(key),
         )
     # JSON-native already (inquiry_document: strings, numbers, booleans): encoded as is,
     # FastAPI's jsonable_encoder would walk it again (bench/web.py).

@@ -142,16 +142,18 @@ def register_inquiry(request: Request, state: State, now: Now, user: Actor, form
 
 
 def _explanations(state: WebState, view: queries.InquiryView) -> dict[str, list[str]]:
-    """Each obligation's ``due --explain`` lines, with the inquiry's pauses."""
+    """Each obligation's ``due --explain`` lines, on the inquiry's own office's calendar
+    and rules, with the inquiry's pauses."""
     language = state.settings.web.language
     pauses = [Pause(start=p.start, end=p.end) for p in view.pauses]
+    office = state.office_of(view.office)
     found: dict[str, list[str]] = {}
     for o in view.obligations:
-        rule = state.rules.get(o.rule)
+        rule = office.rules.get(o.rule)
         if rule is None:
             continue
         try:
-            why = explain(state.calendar, view.received_at, rule.hours, rule.schedule, pauses)
+            why = explain(office.calendar, view.received_at, rule.hours, rule.schedule, pauses)
         except SvarfristError:  # a rule changed since: the stored deadline still shows
             continue
         found[o.rule] = why.lines(language)
@@ -183,7 +185,7 @@ def detail(
         "state_class": STATE_CLASS,
         "explanations": _explanations(state, view),
         "trail": trail,
-        "fulfil": open_fulfilments(view, state.rules),
+        "fulfil": open_fulfilments(view, state.office_of(view.office).rules),
         "paused": bool(view.pauses) and view.pauses[-1].end is None,
         "path": inquiry_path(ref),
         "done": request.query_params.get("udfoert", ""),

@@ -59,7 +59,7 @@ def _rows(
         by_deadline=True,
         scope=user.scope if scope is None else scope,
     )
-    rows = [row(v, state.rules) for v in islice(views, LIMIT)]
+    rows = [row(v, state.office_of(v.office).rules) for v in islice(views, LIMIT)]
     session.rollback()  # the read is done: its connection goes back here, in this thread
     return rows
 
