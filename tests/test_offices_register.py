@@ -171,3 +171,18 @@ def test_due_and_calendar_take_the_office_s_calendar_and_rules(cli: Cli) -> None
     assert "2026-12-07" in str(closed) and "2026-12-07" not in str(top)
     unknown = cli(*args, "--office", "vest")
     assert unknown.returncode == 2 and "unknown office 'vest'" in unknown.stderr
+
+
+def test_an_action_is_checked_against_its_own_office_s_rules(cli: Cli) -> None:
+    # syd calls nobody back: a call-back is nothing to fulfil there, as at `add`
+    syd = '\n[offices.syd]\ndepartments = ["Borgerservice Syd"]\n\n'
+    syd += "[offices.syd.rules.callback]\nenabled = false\n"
+    Path(cli.env["SVARFRIST_CONFIG"]).write_text(CONFIG + syd, encoding="utf-8")
+    top, there = add(cli), add(cli, "--office", "syd", department="Borgerservice Syd")
+    assert "callback" not in [o["rule"] for o in there["obligations"]]
+    refused = cli("callback", there["ref"], "--at", NOW, "--now", NOW)
+    assert refused.returncode == 2 and "nothing to fulfil" in refused.stderr
+    assert [e["event"] for e in cli.json("show", there["ref"], "--now", NOW)["history"]] == [
+        "created"
+    ]
+    cli.ok("callback", top["ref"], "--at", NOW, "--now", NOW)

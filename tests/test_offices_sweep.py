@@ -17,6 +17,7 @@ from sqlalchemy import update
 
 from tracker.core.calendar import COPENHAGEN
 from tracker.daemon.sweep import plan_digests, refresh
+from tracker.store import history
 from tracker.store.db import transaction
 from tracker.store.models import OutboxMessage
 from tracker.store.outbox import OutboxState
@@ -131,3 +132,16 @@ def test_status_of_one_office_counts_only_its_inquiries_messages(
     assert waiting["all"] == len(rows) - 1
     unknown = run_cli("status", "--office", "syd", env=env)
     assert unknown.returncode == 2 and unknown.stderr.startswith("error:")
+
+
+def test_assigning_an_unassigned_inquiry_moves_its_office_s_reminders(world: World) -> None:
+    nord = world.add(RECEIVED, department=NORD, office="nord")
+    refresh(world.svc, LATER)
+    mine = [m for m in world.outbox() if (m.payload or {}).get("ref") == nord]
+    assert {m.recipient for m in mine if m.kind != "escalation"} == {"nord@fredericia.dk"}
+    with transaction(world.factory) as session:
+        done = history.assign(session, world.ctx(LATER), nord, "anne@fredericia.dk")
+    moved = [m for m in world.outbox() if (m.payload or {}).get("ref") == nord]
+    assert done.moved_messages == len([m for m in mine if m.kind != "escalation"]) > 0
+    assert {m.recipient for m in moved if m.kind != "escalation"} == {"anne@fredericia.dk"}
+    assert {m.recipient for m in moved if m.kind == "escalation"} == {"nord-leder@fredericia.dk"}

@@ -109,7 +109,7 @@ def assign(session: Session, ctx: Context, ref: str, advisor: str) -> Assigned:
         raise BadInputError(f"{ref} is already assigned to {new}").coded("same_advisor")
     previous = inquiry.advisor
     inquiry.advisor = new
-    moved = _move_reminders(session, ctx, inquiry.id, previous, new)
+    moved = _move_reminders(session, ctx, inquiry, previous, new)
     details = {"from": previous, "to": new, "moved_messages": moved}
     _event(session, ctx, inquiry, EventKind.ASSIGNED, ctx.now, details=details)
     return Assigned(previous=previous, advisor=new, moved_messages=moved)
@@ -180,18 +180,19 @@ def _last_change(session: Session, inquiry: Inquiry) -> Event:
 
 
 def _move_reminders(
-    session: Session, ctx: Context, inquiry_id: int, old: str | None, new: str | None
+    session: Session, ctx: Context, inquiry: Inquiry, old: str | None, new: str | None
 ) -> int:
     """Readdress the inquiry's advisor reminders not yet claimed for sending; returns how
-    many. A message already being sent (or sent) stays as it is: it went to whom it went."""
-    default = ctx.settings.default_recipient
+    many. A message already being sent (or sent) stays as it is: it went to whom it went.
+    An unassigned inquiry's went to its own office's default recipient."""
+    default = ctx.office(inquiry.office).settings.default_recipient
     source, target = old or default, new or default
     if source is None or target is None or source == target:
         return 0
     result = session.execute(
         update(OutboxMessage)
         .where(
-            OutboxMessage.inquiry_id == inquiry_id,
+            OutboxMessage.inquiry_id == inquiry.id,
             OutboxMessage.state == "pending",
             OutboxMessage.kind.in_(ADVISOR_KINDS),
             OutboxMessage.recipient == source,
@@ -251,7 +252,7 @@ def _revert_assign(session: Session, ctx: Context, inquiry: Inquiry, event: Even
     if inquiry.closed_at is not None or inquiry.advisor != details.get("to"):
         raise _inconsistent(inquiry, event)
     inquiry.advisor = details.get("from")
-    _move_reminders(session, ctx, inquiry.id, details.get("to"), inquiry.advisor)
+    _move_reminders(session, ctx, inquiry, details.get("to"), inquiry.advisor)
 
 
 def _revert_reopen(session: Session, ctx: Context, inquiry: Inquiry, event: Event) -> None:

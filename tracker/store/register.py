@@ -342,11 +342,12 @@ def _happened(ctx: Context, at: datetime, what: str) -> None:
 def _require_fulfilment(ctx: Context, inquiry: Inquiry, fulfilment: Fulfilment) -> None:
     """Only an obligation the inquiry has can be fulfilled: a reply to a phone inquiry that
     only asked for a call-back, or a call-back nobody asked for, would record an event that
-    meets no deadline (Rule.applies decides, as when the obligations were made)."""
+    meets no deadline (Rule.applies decides, on the inquiry's own office's rules, as when
+    the obligations were made)."""
     if any(
         rule.fulfilled_by is fulfilment
         and rule.applies(inquiry.channel, inquiry.callback_requested, inquiry.answer_promised)
-        for rule in ctx.rules.values()
+        for rule in ctx.office(inquiry.office).rules.values()
     ):
         return
     if fulfilment is Fulfilment.CALLBACK:
