@@ -289,6 +289,8 @@ def test_the_department_list_offers_and_lists_the_users_offices_only(database_ur
     assert '<optgroup label="nord">' in every.text and '<optgroup label="default">' in every.text
     assert {NORD, "Diverse", "nord", "default", ""} <= set(OPTION.findall(every.text))
     assert nord.status_code == 200 and REFS["nord"] in nord.text
+    assert '<th scope="col">Kontor</th>' in nord.text and "<td>nord</td>" in nord.text
+    assert '<th scope="col">Kontor</th>' not in own.text  # one office: no office column
     assert diverse.status_code == 200 and REFS["default"] in diverse.text
     assert REFS["nord"] not in diverse.text
     assert diverse_in_nord.status_code == 422 and REFS["default"] not in diverse_in_nord.text

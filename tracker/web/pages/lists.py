@@ -81,7 +81,15 @@ def _mine(request: Request) -> Response:
             return RedirectResponse("/rapporter", status_code=303)
         rows = _rows(session, state, now, user, advisor=user.email)
     done = request.query_params.get("udfoert", "")
-    context = {"here": "mine", "rows": rows, "limit": LIMIT, "back": "/", "done": done}
+    offices = office_choices(state, user)  # an office column for a user of every office
+    context = {
+        "here": "mine",
+        "rows": rows,
+        "offices": offices,
+        "limit": LIMIT,
+        "back": "/",
+        "done": done,
+    }
     return show(request, "mine.html", user, context)
 
 

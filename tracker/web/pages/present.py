@@ -83,6 +83,7 @@ def open_fulfilments(view: InquiryView, rules: Mapping[str, Rule]) -> list[str]:
 class Row:
     ref: str
     path: str
+    office: str
     received: str
     channel: str
     department: str
@@ -100,6 +101,7 @@ def row(view: InquiryView, rules: Mapping[str, Rule]) -> Row:
     return Row(
         ref=view.ref,
         path=f"/henvendelser/{quote(view.ref, safe='/')}",
+        office=view.office,
         received=local(view.received_at),
         channel=view.channel,
         department=view.department,
