@@ -64,6 +64,9 @@ def test_report_office_counts_that_office_alone_in_every_view(cli: Cli) -> None:
     assert [(m["obligations"], m["on_time"], m["overdue"]) for m in annual["months"]] == [(2, 1, 1)]
     breaches = report_of(cli, "--office", "nord", "--breaches")
     assert [b["department"] for b in breaches] == ["Borgerservice Nord"]
+    # how late on nord's own opening hours (09-12 on weekdays), a schedule the top level
+    # lacks: due Mon 4 Jan 10:00, 2 h that day, then 19 days of 3 h to Fri 29 Jan 12:00
+    assert [b["working_hours_late"] for b in breaches] == [59.0]
     assert len(report_of(cli, "--breaches")) == 3
     csv_text = cli.ok("report", "--office", "nord", "--format", "csv", "--now", LATER).stdout
     assert "Borgerservice Nord" in csv_text and "Diverse" not in csv_text

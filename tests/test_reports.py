@@ -238,5 +238,5 @@ def test_an_obligation_on_a_schedule_no_longer_configured_is_counted_but_not_tim
         (row,) = report_for(session, GroupBy.DEPARTMENT)["rows"]  # type: ignore[misc]
         assert (row["obligations"], row["late"], row["compliance"]) == (2, 2, 0.0)
         assert row["median_hours"] == 26.0  # only the measurable one
-        late = list(breach_rows(session, CAL, period=period_of(None, None), now=NOW))
+        late = list(breach_rows(session, {"default": CAL}, period=period_of(None, None), now=NOW))
         assert [b.hours_late for b in late] == [2.0, None]

@@ -130,7 +130,7 @@ def test_the_annual_view_the_monthly_chart_and_the_breaches_of_one_office(
                     assert months == monthly_want(world, now, first, last, office), where
                     chart = monthly_compliance(session, period, now)
                     assert chart == annual.months
-                    listed = breach_rows(session, CAL, period=period, now=now)
+                    listed = breach_rows(session, {"default": CAL}, period=period, now=now)
                     got_breaches = [(b.ref, b.rule) for b in listed]
                     assert got_breaches == breaches_want(world, now, first, last, office), where
 
@@ -163,7 +163,7 @@ def test_an_office_without_rows_reports_nothing(database_url: str) -> None:
             assert (got.total, got.rows) == (0, ()), by
         nothing = period_of(None, None).of_offices(frozenset())  # a scope of no office
         assert build_report(session, by=GroupBy.MONTH, period=nothing, now=NOW).total == 0
-        assert list(breach_rows(session, CAL, period=nothing, now=NOW)) == []
+        assert list(breach_rows(session, {"default": CAL}, period=nothing, now=NOW)) == []
 
 
 def test_the_months_of_an_office_are_its_own_local_months(database_url: str) -> None:

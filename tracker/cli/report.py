@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from tracker.cli.common import (
-    calendar,
     format_time,
     now_of,
+    offices,
     parse_date,
     print_json,
     settings,
@@ -113,7 +113,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     labels = labels_for(lang)
     with database() as engine, session_factory(read_only(engine))() as session:
         if args.breaches:
-            rows = breach_rows(session, calendar(), period=period, now=now)
+            calendars = {key: o.calendar for key, o in offices().items()}
+            rows = breach_rows(session, calendars, period=period, now=now)
             if args.format == "csv":
                 return _emit(args.output, breaches_csv(rows), EXCEL_ENCODING)
             items = [

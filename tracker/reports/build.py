@@ -14,13 +14,14 @@ time is counted (on time or late) but left out of the median and p90, and counte
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from sqlalchemy.orm import Session
 
+from tracker.config import DEFAULT_OFFICE
 from tracker.core.calendar import BusinessCalendar
 from tracker.core.outcome import STATE_BITS, STATE_MASK, Outcome
 from tracker.reports.obligations import (
@@ -316,10 +317,17 @@ class BreachRow:
 
 
 def breach_rows(
-    session: Session, calendar: BusinessCalendar, *, period: Period, now: datetime
+    session: Session,
+    calendars: Mapping[str, BusinessCalendar],
+    *,
+    period: Period,
+    now: datetime,
 ) -> Iterator[BreachRow]:
-    """Every obligation met late or overdue at ``now`` for inquiries received in the period."""
+    """Every obligation met late or overdue at ``now`` for inquiries received in the period,
+    how late counted on its inquiry's own office's calendar (``calendars``: office key ->
+    calendar; an office no longer configured counts on ``default``'s)."""
     for b in breaches(session, period, now):
+        calendar = calendars.get(b.office) or calendars[DEFAULT_OFFICE]
         end = b.met_at if b.met_at is not None else now
         hours: float | None = None
         if b.schedule in calendar.schedules:

@@ -147,6 +147,7 @@ class Breach:
     ref: str
     rule: str
     schedule: str
+    office: str
     department: str
     advisor: str | None
     received_at: datetime
@@ -454,6 +455,7 @@ def breaches(session: Session, period: Period, now: datetime) -> Iterator[Breach
             Inquiry.ref,
             Obligation.rule,
             Obligation.schedule,
+            Inquiry.office,
             Inquiry.department,
             Inquiry.advisor,
             Inquiry.received_at,
@@ -469,12 +471,14 @@ def breaches(session: Session, period: Period, now: datetime) -> Iterator[Breach
         .order_by(Inquiry.received_at, Inquiry.ref, Obligation.rule)
         .execution_options(yield_per=STREAM_BATCH)
     )
-    for ref, rule, schedule, dept, advisor, rec, due, met_at in session.connection().execute(stmt):
+    rows = session.connection().execute(stmt)
+    for ref, rule, schedule, office, dept, advisor, rec, due, met_at in rows:
         assert due is not None  # late and overdue both need a deadline
         yield Breach(
             ref=ref,
             rule=rule,
             schedule=schedule,
+            office=office,
             department=dept,
             advisor=advisor,
             received_at=rec,
