@@ -24,7 +24,7 @@ from tracker.errors import BadInputError, about
 from tracker.store import outbox
 from tracker.store.context import Context
 from tracker.store.models import Absence, Event, OutboxMessage, Team, TeamMember
-from tracker.store.scope import EVERYTHING, Scope, in_offices
+from tracker.store.scope import EVERYTHING, Scope
 
 # The longest absence one row may hold (a year's leave and some): a typo like 2062 is refused.
 MAX_ABSENCE_DAYS = 400
@@ -80,11 +80,6 @@ def _office(ctx: Context) -> str:
     WebState.office_context), refused (403, field ``office``) outside the caller's offices."""
     ctx.scope.admit_office(ctx.office_key)
     return ctx.office_key
-
-
-def _in_scope(query: Any, column: Any, scope: Scope) -> Any:
-    """``query`` narrowed to the offices ``scope`` reaches (every office: unchanged)."""
-    return query if scope.offices is None else query.where(in_offices(column, scope.offices))
 
 
 def team_name(value: str) -> str:
@@ -152,7 +147,9 @@ def teams(session: Session, scope: Scope = EVERYTHING) -> list[TeamInfo]:
             actor=t.actor,
             office=t.office,
         )
-        for t in session.scalars(_in_scope(select(Team).order_by(Team.name), Team.office, scope))
+        for t in session.scalars(
+            select(Team).where(scope.office_clause(Team.office)).order_by(Team.name)
+        )
     ]
 
 
@@ -245,7 +242,7 @@ def absences(
     """Absences ending on or after ``since`` (all when None), by start, of the offices
     ``scope`` reaches."""
     query = select(Absence).order_by(Absence.first_day, Absence.advisor, Absence.id)
-    query = _in_scope(query, Absence.office, scope)
+    query = query.where(scope.office_clause(Absence.office))
     if since is not None:
         query = query.where(Absence.last_day >= since)
     if advisor is not None:

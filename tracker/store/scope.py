@@ -93,8 +93,16 @@ class Scope:
         departments = self._departments(column, parameter)
         if self.offices is None:
             return departments
-        office: InstrumentedAttribute[str] = column.class_.office
-        return and_(departments, in_offices(office, self.offices, parameter))
+        return and_(departments, self.office_clause(column.class_.office, parameter))
+
+    def office_clause(
+        self, column: InstrumentedAttribute[str], parameter: str | None = None
+    ) -> ColumnElement[bool]:
+        """A WHERE condition on an ``office`` column: the offices in reach (``true()``, which
+        vanishes from an AND, when that is every office). See :func:`in_offices`."""
+        if self.offices is None:
+            return true()
+        return in_offices(column, self.offices, parameter)
 
     def values(self, parameter: str) -> dict[str, Any]:
         """The parameters of a statement built with ``clause(..., parameter)``."""
