@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tracker.cli.common import format_time, now_of, out, print_json, settings
-from tracker.cli.database import add_office, context, database, office_of
+from tracker.cli.database import add_office, context, database, given_office
 from tracker.errors import SvarfristError
 from tracker.store.db import session_factory, transaction
 
@@ -146,7 +146,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     now = now_of(args)
     conf = settings().daemon
     max_age = timedelta(seconds=conf.status_max_age_seconds)
-    office = office_of(args) if args.office is not None else None
+    office = given_office(args)
     with database() as engine:
         last, backlog, failures = _status(engine, now, office)
         intake = _intake_state(engine)

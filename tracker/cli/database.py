@@ -48,12 +48,16 @@ def office_of(args: argparse.Namespace) -> str:
     return resolve_office(settings(), getattr(args, "office", None))
 
 
+def given_office(args: argparse.Namespace) -> str | None:
+    """The ``--office`` given (checked as :func:`office_of`), or None without one: every
+    office."""
+    return office_of(args) if getattr(args, "office", None) is not None else None
+
+
 def office_scope(args: argparse.Namespace) -> Scope:
     """Every inquiry, or with ``--office`` that office's alone."""
-    given = getattr(args, "office", None)
-    if given is None:
-        return EVERYTHING
-    return EVERYTHING.narrowed_to_office(resolve_office(settings(), given))
+    given = given_office(args)
+    return EVERYTHING if given is None else EVERYTHING.narrowed_to_office(given)
 
 
 @contextmanager

@@ -33,6 +33,7 @@ from tracker.cli.database import (
     add_office,
     context,
     database,
+    given_office,
     office_of,
     office_scope,
     warn_if_exposed,
@@ -298,7 +299,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     scope = office_scope(args)
     if department is not None:
         # that office's departments, or without --office any office's
-        known = departments_of(offices(), office_of(args) if args.office is not None else None)
+        known = departments_of(offices(), given_office(args))
         validate.department(department, known)
     with database() as engine, session_factory(read_only(engine))() as session:
         failed = outbox.delivery_failures(session)  # reminder e-mails (issue 4)
@@ -337,7 +338,7 @@ def _stream_json_array(items: Iterator[dict[str, Any]]) -> None:
 
 def cmd_purge(args: argparse.Namespace) -> int:
     ctx = context(args, now_of(args))
-    office = office_of(args) if args.office is not None else None
+    office = given_office(args)
     with database() as engine:
         with transaction(session_factory(engine)) as session:
             count = register.purge(session, ctx, office)
@@ -392,7 +393,7 @@ def cmd_undo(args: argparse.Namespace) -> int:
 
 def cmd_recompute(args: argparse.Namespace) -> int:
     ctx = context(args, now_of(args))
-    office = office_of(args) if args.office is not None else None
+    office = given_office(args)
     with database() as engine:
         if args.dry_run:  # a session that is never committed: rolled back on close
             with session_factory(engine)() as session:

@@ -14,6 +14,7 @@ from tracker.cli.database import (
     add_office,
     context,
     database,
+    given_office,
     office_of,
     office_scope,
 )
@@ -107,7 +108,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     if args.excel and args.format != "csv":
         raise BadInputError("--excel is CSV for a spreadsheet: not with --format json")
-    office = office_of(args) if args.office is not None else None
+    office = given_office(args)
     with database() as engine, session_factory(read_only(engine))() as session:
         if args.excel:
             export.write_excel(session, sys.stdout, office)
