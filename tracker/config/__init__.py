@@ -34,6 +34,7 @@ from tracker.config.offices import (
     management_recipients,
     office_settings,
     resolve_office,
+    stored_office,
 )
 from tracker.config.settings import (
     DEFAULT_DEPARTMENTS,
@@ -103,6 +104,7 @@ __all__ = [
     "masked_url",
     "office_settings",
     "resolve_office",
+    "stored_office",
     "unknown_variables",
 ]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -48,6 +48,15 @@ class Office:
 def office_keys(settings: Settings) -> list[str]:
     """``default`` first, then the configured offices in the order the file gives them."""
     return [DEFAULT_OFFICE] + [k for k in settings.offices if k != DEFAULT_OFFICE]
+
+
+_T = TypeVar("_T")
+
+
+def stored_office(configured: Mapping[str, _T], key: str) -> _T:
+    """What ``configured`` (office key -> office, calendar, ...) holds for a stored row's
+    office ``key``; an office no longer configured is read with ``default``'s."""
+    return configured[key] if key in configured else configured[DEFAULT_OFFICE]
 
 
 def departments_of(offices: Mapping[str, Office], key: str | None = None) -> list[str]:

@@ -21,7 +21,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from sqlalchemy.orm import Session
 
-from tracker.config import DEFAULT_OFFICE
+from tracker.config import stored_office
 from tracker.core.calendar import BusinessCalendar
 from tracker.core.outcome import STATE_BITS, STATE_MASK, Outcome
 from tracker.reports.obligations import (
@@ -327,7 +327,7 @@ def breach_rows(
     how late counted on its inquiry's own office's calendar (``calendars``: office key ->
     calendar; an office no longer configured counts on ``default``'s)."""
     for b in breaches(session, period, now):
-        calendar = calendars.get(b.office) or calendars[DEFAULT_OFFICE]
+        calendar = stored_office(calendars, b.office)
         end = b.met_at if b.met_at is not None else now
         hours: float | None = None
         if b.schedule in calendar.schedules:

@@ -17,13 +17,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from tracker.config import (
-    DEFAULT_OFFICE,
     Office,
     Settings,
     build_calendar,
     build_offices,
     build_rules,
     resolve_office,
+    stored_office,
 )
 from tracker.core.calendar import BusinessCalendar
 from tracker.errors import about
@@ -81,10 +81,17 @@ class WebState:
         BadInputError naming the known ones."""
         return self.offices[resolve_office(self.settings, (key or "").strip() or scope.home_office)]
 
+    def admitted(self, scope: Scope, key: str | None, field: str) -> Scope:
+        """``scope`` within the office a caller chose (``key``; blank or None: as it is):
+        an unknown office is BadInputError about ``field`` (422), one outside the scope
+        OutOfScopeError (403). The reports and the department list count what it reaches."""
+        chosen = about(field)(resolve_office)(self.settings, key) if key else None
+        return scope.admitted(chosen)
+
     def office_of(self, key: str) -> Office:
         """The office of a stored inquiry (its ``office`` column): its calendar and rules
         explain its deadlines. One no longer configured is read with ``default``'s."""
-        return self.offices.get(key) or self.offices[DEFAULT_OFFICE]
+        return stored_office(self.offices, key)
 
     def context(self, actor: str, now: datetime, scope: Scope = EVERYTHING) -> Context:
         return Context(

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from tracker.config import resolve_office
 from tracker.core import validate
 from tracker.core.explain import explain as explain_deadline
 from tracker.core.shapes import calendar_document, due_document
@@ -62,8 +61,7 @@ def report(
 ) -> dict[str, Any]:
     # A caller of one office counts that office's rows only (another office is 403), one
     # held to departments those departments' only.
-    chosen = about("office")(resolve_office)(state.settings, office) if office else None
-    scope = caller.scope.admitted(chosen)
+    scope = state.admitted(caller.scope, office, "office")
     period = checked_period(
         about("from")(validate.parse_date)(first, "from") if first else None,
         about("to")(validate.parse_date)(last, "to") if last else None,

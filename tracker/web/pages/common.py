@@ -7,8 +7,6 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from tracker.config import resolve_office
-from tracker.errors import about
 from tracker.store.scope import Scope
 from tracker.web.auth import Permission
 from tracker.web.pages import render
@@ -47,12 +45,9 @@ def office_choices(state: WebState, user: Viewer) -> list[str]:
 
 
 def chosen_office(state: WebState, user: Viewer, office: str) -> Scope:
-    """The user's scope within the office a form's *Kontor* field names (blank: as it is):
-    an unknown office is BadInputError (422), one outside the user's offices
-    OutOfScopeError (403): the page shows either beside the field."""
-    key = office.strip()
-    chosen = about("kontor")(resolve_office)(state.settings, key) if key else None
-    return user.scope.admitted(chosen)
+    """The user's scope within the office a form's *Kontor* field names (blank: as it is);
+    the page shows a refusal (WebState.admitted) beside the field."""
+    return state.admitted(user.scope, office.strip(), "kontor")
 
 
 def local_path(value: str | None, default: str = "/") -> str:
