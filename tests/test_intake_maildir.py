@@ -80,10 +80,15 @@ def local(database_url: str, tmp_path: Path) -> Iterator[Local]:
 
 
 def test_a_maildir_goes_through_the_same_intake_as_an_imap_mailbox(local: Local) -> None:
+    # A minute apart: the intake reads the oldest delivery first, and the order of files
+    # delivered in the same instant is that of their names, which Python's Maildir keys do
+    # not give in delivery order (unpadded microseconds).
+    minute = timedelta(minutes=1)
     local.deliver(citizen_mail(1, sender="anna@example.dk"))
-    local.deliver(citizen_mail(2, sender="bo@example.dk", to="byg@kommune.test"))
+    local.deliver(citizen_mail(2, sender="bo@example.dk", to="byg@kommune.test"), ARRIVED + minute)
     local.deliver(
-        citizen_mail(3, sender="ferie@example.dk", extra="Auto-Submitted: auto-replied\r\n")
+        citizen_mail(3, sender="ferie@example.dk", extra="Auto-Submitted: auto-replied\r\n"),
+        ARRIVED + 2 * minute,
     )
     now = ARRIVED + timedelta(minutes=5)
     counts = local.round(now)
