@@ -165,15 +165,19 @@ def log_in(port: int) -> dict[str, str]:
 
 
 # -- the servers (each its own process: its memory is its own) -------------------------------
-def app_for(path: Path) -> Any:
+def settings_for(path: Path) -> Any:
     from tracker.config import Settings
-    from tracker.web.app import create_app
 
-    settings = Settings(
+    return Settings(
         database_url=f"sqlite:///{path}",
         web={"secret_key": SECRET, "insecure_http": True},  # loopback, plain http
     )
-    return create_app(settings, clock=lambda: NOW)
+
+
+def app_for(path: Path) -> Any:
+    from tracker.web.app import create_app
+
+    return create_app(settings_for(path), clock=lambda: NOW)
 
 
 def capture(path: Path, token: str) -> list[tuple[str, list[Any]]]:
@@ -204,21 +208,29 @@ def capture(path: Path, token: str) -> list[tuple[str, list[Any]]]:
 
 
 def bare_for(path: Path, statements: list[tuple[str, list[Any]]]) -> Any:
+    from anyio import CapacityLimiter, to_thread
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import JSONResponse
+    from starlette.responses import Response
     from starlette.routing import Route
 
     local = threading.local()
     # The SELECTs only: the driver reads in autocommit, the app's BEGINs are its sessions'.
     selects = [(sql, params) for sql, params in statements if sql.lstrip().upper() != "BEGIN"]
+    # As many at once as the app builds lists (web.list_threads): with the thread pool's 40
+    # at once, each would wait for the interpreter lock at every driver call.
+    limiter = CapacityLimiter(settings_for(path).web.list_threads)
 
-    def inquiries(_request: Request) -> JSONResponse:
+    def rows() -> bytes:
         conn = getattr(local, "conn", None)
         if conn is None:
             conn = local.conn = sqlite3.connect(path, check_same_thread=False)
-        rows = [conn.execute(sql, params).fetchall() for sql, params in selects]
-        return JSONResponse({"rows": json.loads(json.dumps(rows, default=str))})
+        found = [conn.execute(sql, params).fetchall() for sql, params in selects]
+        return json.dumps({"rows": found}, default=str).encode()
+
+    async def inquiries(_request: Request) -> Response:
+        body = await to_thread.run_sync(rows, limiter=limiter)
+        return Response(body, media_type="application/json")
 
     return Starlette(routes=[Route("/api/v1/inquiries", inquiries)])
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from register_support import NOW, settings_for
-from sqlalchemy import select
+from sqlalchemy import event, select
 from web_server import EMAIL, assert_replied_once, serving, web_app
 
 from tracker.store.db import make_engine, session_factory
@@ -83,3 +83,47 @@ def test_two_servers_on_one_database_share_every_fact_at_once(database_url: str)
                     assert listed["items"][0]["replied_at"] is not None
         finally:
             engine.dispose()
+
+
+def test_lists_are_built_at_most_list_threads_at_once_and_every_one_answers(
+    database_url: str,
+) -> None:
+    # Fifty lists at once, two at a time (web.list_threads): the rest wait their turn on
+    # the event loop, none is refused, and never more than two database connections are
+    # out at once (one per list: the token, its first-use write and the list in turn).
+    with web_app(database_url) as web:
+        settings = settings_for(database_url, web={"list_threads": 2})
+        engine = make_engine(database_url)
+        lock = threading.Lock()
+        out = [0, 0]  # connections checked out now, most at once
+
+        def checkout(*_: object) -> None:
+            with lock:
+                out[0] += 1
+                out[1] = max(out)
+
+        def checkin(*_: object) -> None:
+            with lock:
+                out[0] -= 1
+
+        event.listen(engine, "checkout", checkout)
+        event.listen(engine, "checkin", checkin)
+        try:
+            app = create_app(settings, engine=engine, clock=lambda: NOW)
+            token = {"Authorization": f"Bearer {web.tokens['advisor']}"}
+            with (
+                serving(app) as url,
+                httpx.Client(base_url=url, headers=token, timeout=60) as client,
+            ):
+                start = threading.Barrier(CLIENTS)
+
+                def listing(_: int) -> int:
+                    start.wait()
+                    return client.get("/api/v1/inquiries?state=all").status_code
+
+                with ThreadPoolExecutor(CLIENTS) as pool:
+                    statuses = Counter(pool.map(listing, range(CLIENTS)))
+        finally:
+            engine.dispose()
+    assert statuses == Counter({200: CLIENTS})
+    assert 1 <= out[1] <= 2, out

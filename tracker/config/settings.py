@@ -253,6 +253,11 @@ class WebSettings(BaseModel):
     """Items per page of ``GET /api/v1/inquiries`` without ``limit``."""
     max_page_size: int = Field(default=500, ge=1, le=10_000)
     """The largest ``limit`` a client may ask for."""
+    list_threads: int = Field(default=4, ge=1, le=64)
+    """How many lists (``GET /api/v1/inquiries``, *Mine frister*) one web process builds at
+    once; more wait their turn. Python runs one thread at a time: dozens of lists at once
+    each wait for the interpreter at every database call, so a few at a time answer more per
+    second and sooner (bench/web.py)."""
     language: Literal["da", "en"] = "da"
     """The pages' language: Danish, or English where an office asks for it."""
     link_days: int = Field(default=14, ge=1, le=365)

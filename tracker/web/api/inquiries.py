@@ -11,7 +11,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from tracker.config import departments_of, resolve_office
 from tracker.core import validate
@@ -97,9 +96,9 @@ async def list_inquiries(
     cursor: str | None = None,
 ) -> Response:
     # ``async`` and no dependencies: the token, the list and the JSON are done in ONE trip to
-    # the thread pool (a sync dependency and a sync route are a hop each; bench/web.py).
+    # a worker thread (a sync dependency and a sync route are a hop each; bench/web.py).
     state = cast(WebState, request.app.state.web)
-    return await run_in_threadpool(
+    return await state.build_list(
         _list,
         state,
         authorization=authorization,

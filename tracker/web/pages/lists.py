@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from tracker.core import validate
 from tracker.errors import BadInputError
@@ -67,8 +66,8 @@ def _rows(
 @router.get("/")
 async def mine(request: Request) -> Response:
     # ``async`` and no dependencies: the login, the list and the page are done in ONE trip
-    # to the thread pool (a sync dependency and a sync route are a hop each; bench/web.py).
-    return await run_in_threadpool(_mine, request)
+    # to a worker thread (a sync dependency and a sync route are a hop each; bench/web.py).
+    return await cast(WebState, request.app.state.web).build_list(_mine, request)
 
 
 def _mine(request: Request) -> Response:
