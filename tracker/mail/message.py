@@ -36,6 +36,8 @@ from tracker.core.calendar import COPENHAGEN
 # The line ends the stdlib's generator splits a body on (email.generator.NLCRE).
 _LINE_END = re.compile(r"\r\n|\r|\n")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
+# An empty RFC 2047 encoded word and the space before it (see _Policy.fold_binary).
+_EMPTY_WORD = re.compile(rb" ?=\?[^?\s]+\?[bBqQ]\?\?=")
 # Display name used when ``mail_from`` is a bare address.
 DEFAULT_SENDER_NAME = "Svarfrist"
 # The Message-ID domain when the sender address has none (it never should: config validates).
@@ -107,7 +109,13 @@ class _Policy(EmailPolicy):
             and len(name) + len(value) + 2 <= limit
         ):
             return f"{name}: {value}{self.linesep}".encode("ascii")
-        return super().fold_binary(name, value)
+        folded = super().fold_binary(name, value)
+        # Where a non-ASCII word begins at the very end of a full line, the stdlib's folder
+        # (CPython 3.11) writes an empty encoded word (``=?utf-8?q??=``) before folding.
+        # RFC 2047 forbids one (encoded-text is one character or more) and some readers
+        # show it as it stands. Dropped with the space before it, the header says the
+        # same: the fold after it still separates the words on either side.
+        return _EMPTY_WORD.sub(b"", folded) if b"??=" in folded else folded
 
     def clone(self, **kw: Any) -> _Policy:
         """This policy itself where ``kw`` changes nothing (a policy is immutable): the
