@@ -104,7 +104,7 @@ def page(
         "limit": limit + 1,
     }
     rows = session.execute(statement, parameters).all()
-    found = queries.views_by_id(rows, now)
+    found = queries.views_by_id((r[1:] for r in rows), now)  # past the leading ``due``
     more = len(found) > limit
     ids = list(found)[:limit]
     last = next(r for r in reversed(rows) if r.id == ids[-1]) if more else None
