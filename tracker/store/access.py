@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Row, or_, select, update
+from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -91,6 +91,10 @@ _TOKEN_INFO = select(
     ApiToken.departments,  # the caller's scope (tracker.store.scope)
     ApiToken.office,
 )
+# A live token by its hash, built once (read on every API request).
+_LIVE_TOKEN = _TOKEN_INFO.where(
+    ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None)
+)
 
 
 def _token_info(
@@ -159,9 +163,7 @@ def tokens(session: Session) -> list[TokenInfo]:
 def token_for(session: Session, digest: str) -> TokenInfo | None:
     """The live token with this hash, if any (the unique index on token_hash)."""
     # The columns of TokenInfo, not the ORM entity: read on every API request.
-    row = session.execute(
-        _TOKEN_INFO.where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
-    ).first()
+    row = session.connection().execute(_LIVE_TOKEN, {"digest": digest}).first()
     return None if row is None else _token_info(row)
 
 

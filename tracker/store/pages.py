@@ -103,7 +103,8 @@ def page(
         "after_id": after.id if after is not None else None,
         "limit": limit + 1,
     }
-    rows = session.execute(statement, parameters).all()
+    # Core columns only: on the session's connection, without the ORM's result loading.
+    rows = session.connection().execute(statement, parameters).all()
     found = queries.views_by_id((r[1:] for r in rows), now)  # past the leading ``due``
     more = len(found) > limit
     ids = list(found)[:limit]

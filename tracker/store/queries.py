@@ -255,7 +255,8 @@ def _list_statement(
 
 def views(session: Session, ids: Sequence[int], now: datetime) -> list[InquiryView]:
     """The inquiries with these ids, in the order given, in one query."""
-    found = views_by_id(session.execute(_VIEW_ROWS, {"ids": list(ids)}), now)
+    # Core columns only: on the session's connection, without the ORM's result loading.
+    found = views_by_id(session.connection().execute(_VIEW_ROWS, {"ids": list(ids)}), now)
     return [found[i] for i in ids]
 
 
