@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from tracker.store.access import SSO_PASSWORD, Role, decode_departments, encode_departments
@@ -67,12 +67,14 @@ class Standing:
     """The office they work in; ``*``: every office."""
 
 
+# A user's standing by address, built once (read on every page of a logged-in user).
+_STANDING = select(User.role, User.departments, User.office).where(User.email == bindparam("email"))
+
+
 def standing_of(session: Session, email: str) -> Standing | None:
     """The user's role and departments now (a session names its user; a changed or removed
     user counts from their next request)."""
-    row = session.execute(
-        select(User.role, User.departments, User.office).where(User.email == email)
-    ).one_or_none()
+    row = session.connection().execute(_STANDING, {"email": email}).one_or_none()
     if row is None:
         return None
     return Standing(

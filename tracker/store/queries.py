@@ -230,7 +230,8 @@ def list_inquiries(
         "department": department,
         **scope.values("scope"),
     }
-    stream = session.execute(query, parameters, execution_options={"yield_per": CHUNK})
+    # Core columns only: on the session's connection, without the ORM's result loading.
+    stream = session.connection().execute(query, parameters, execution_options={"yield_per": CHUNK})
     for partition in stream.scalars().partitions():
         yield from views(session, list(partition), now)
 

@@ -30,6 +30,9 @@ TEMPLATES = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    # The templates ship with the package and change only with it: no stat() of every
+    # template (and of each it extends or includes) on every page.
+    auto_reload=False,
 )
 
 
