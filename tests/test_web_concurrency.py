@@ -36,6 +36,18 @@ def test_fifty_concurrent_replies_fulfil_once_with_one_audit_event(database_url:
     assert_replied_once(database_url)
 
 
+def _lists_at_once(client: httpx.Client) -> Counter[int]:
+    """CLIENTS requests of the API's list, leaving together: how many got each status."""
+    start = threading.Barrier(CLIENTS)
+
+    def listing(_: int) -> int:
+        start.wait()
+        return client.get("/api/v1/inquiries?state=all").status_code
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        return Counter(pool.map(listing, range(CLIENTS)))
+
+
 def test_fifty_concurrent_lists_on_a_token_never_used_all_answer(database_url: str) -> None:
     # Each request reads its token and its list in one session; the token's first use is
     # written too. Requests holding their read connection while each waits for a second
@@ -43,14 +55,7 @@ def test_fifty_concurrent_lists_on_a_token_never_used_all_answer(database_url: s
     # the pool's timeout); whether they do depends on the timing, so this shows the path
     # works under load rather than proving the order.
     with web_app(database_url) as web, web.client() as client:
-        start = threading.Barrier(CLIENTS)
-
-        def listing(_: int) -> int:
-            start.wait()
-            return client.get("/api/v1/inquiries?state=all").status_code
-
-        with ThreadPoolExecutor(CLIENTS) as pool:
-            statuses = Counter(pool.map(listing, range(CLIENTS)))
+        statuses = _lists_at_once(client)
     assert statuses == Counter({200: CLIENTS})
     engine = make_engine(database_url)
     try:
@@ -115,14 +120,7 @@ def test_lists_are_built_at_most_list_threads_at_once_and_every_one_answers(
                 serving(app) as url,
                 httpx.Client(base_url=url, headers=token, timeout=60) as client,
             ):
-                start = threading.Barrier(CLIENTS)
-
-                def listing(_: int) -> int:
-                    start.wait()
-                    return client.get("/api/v1/inquiries?state=all").status_code
-
-                with ThreadPoolExecutor(CLIENTS) as pool:
-                    statuses = Counter(pool.map(listing, range(CLIENTS)))
+                statuses = _lists_at_once(client)
         finally:
             engine.dispose()
     assert statuses == Counter({200: CLIENTS})
