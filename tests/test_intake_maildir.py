@@ -4,6 +4,7 @@ a real Maildir on disk, acknowledgements to the aiosmtpd sink, SQLite and Postgr
 from __future__ import annotations
 
 import mailbox
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -160,6 +161,22 @@ def test_the_maildir_numbers_files_in_delivery_order_and_keeps_the_numbers(
     assert again.open("INBOX") == validity
     assert [f.uid for f in again.fetch_after(0, 10)] == [1, 3]
     assert again.exists("Svarfrist/Registreret") and not again.exists("Svarfrist/Fejl")
+
+
+def test_files_of_one_instant_are_numbered_in_the_order_their_names_were_given(
+    tmp_path: Path,
+) -> None:
+    # Same modification time (a copy, a restore, a fast delivery agent): the names decide,
+    # and a delivery agent writes the microseconds unpadded, so M5 came before M123456.
+    box = MaildirMailbox.connect(tmp_path / "m")
+    names = ["1765000000.M5P7Q1.host", "1765000000.M40P7Q2.host", "1765000000.M123456P7Q3.host"]
+    for n, name in enumerate(names):
+        path = tmp_path / "m" / "new" / name
+        path.write_bytes(citizen_mail(n))
+        os.utime(path, (ARRIVED.timestamp(), ARRIVED.timestamp()))
+    box.open("INBOX")
+    numbered = {f.uid: f.header for f in box.fetch_after(0, 10)}
+    assert [f"<citizen-{n}@".encode() in numbered[n + 1] for n in range(3)] == [True] * 3
 
 
 def test_mail_to_an_offices_address_follows_that_offices_calendar_and_departments(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import mailbox
 import os
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -36,12 +37,20 @@ _LOCK = "svarfrist-uidlist.lock"
 # Read from a message file until its header ends, in pieces of this size: never its body.
 _PIECE = 8192
 HEADER_LIMIT = 1 << 20
+_DIGITS = re.compile(r"(\d+)")
 """A header longer than this is cut here (the rest is body as far as intake is concerned)."""
 
 
 def _key(name: str) -> str:
     """A Maildir file's unique name without its flags (``:2,S``), which a client changes."""
     return name.split(":", 1)[0]
+
+
+def _delivery_order(key: str) -> tuple[str | int, ...]:
+    """A file name's numbers as numbers: ``1765000000.M5P7`` before ``1765000000.M123456P7``.
+    Delivery agents write the time's microseconds unpadded (Dovecot, Python's Maildir), so
+    within one second the names' text order is not their order of delivery."""
+    return tuple(int(part) if part.isdigit() else part for part in _DIGITS.split(key))
 
 
 def read_header(path: Path) -> bytes:
@@ -162,7 +171,10 @@ class MaildirMailbox:
         if validity is None:
             validity, next_uid, known = _new_validity(path), 1, {}
         kept = {key: uid for key, uid in known.items() if key in files}
-        new = sorted((k for k in files if k not in kept), key=lambda k: (_mtime(files[k]), k))
+        new = sorted(
+            (k for k in files if k not in kept),
+            key=lambda k: (_mtime(files[k]), _delivery_order(k)),
+        )
         for key in new:
             kept[key] = next_uid
             next_uid += 1
