@@ -84,6 +84,25 @@ def test_report_office_counts_that_office_alone_in_every_view(cli: Cli) -> None:
     assert "Borgerservice Nord" not in breach_csv and breach_csv.count("callback") == 2
 
 
+def test_the_breach_list_names_each_breachs_office(cli: Cli) -> None:  # noqa: F811
+    offices_world(cli)
+    breaches = report_of(cli, "--breaches")
+    assert sorted(b["office"] for b in breaches) == ["default", "default", "nord"]
+    assert all(
+        (b["office"] == "nord") == (b["department"] == "Borgerservice Nord") for b in breaches
+    )
+    csv_text = cli.ok("report", "--breaches", "--format", "csv", "--now", LATER).stdout
+    header, *rows = csv_text.lstrip("\ufeff").splitlines()
+    assert header.split(";")[-1] == "office"  # last: the older columns keep their places
+    assert sorted(r.split(";")[-1] for r in rows) == ["default", "default", "nord"]
+    text = cli.ok("report", "--breaches", "--now", LATER).stdout.splitlines()
+    assert text[0].split()[:4] == ["Ref.", "Regel", "Kontor", "Afdeling"]
+    at = text[0].index("Kontor")
+    assert [line[at:].split()[0] for line in text[2:]] == ["default", "default", "nord"]
+    one = cli.ok("report", "--office", "nord", "--breaches", "--now", LATER).stdout
+    assert "Kontor" in one  # several offices configured: the column stays
+
+
 @pytest.mark.parametrize("view", [[], ["--annual"], ["--breaches"], ["--format", "html"]])
 def test_report_with_an_unknown_office_exits_2_and_writes_nothing(
     cli: Cli,  # noqa: F811

@@ -348,6 +348,7 @@ def test_the_breach_list_has_every_late_or_overdue_deadline_and_no_notes(
         "due",
         "met",
         "working_hours_late",
+        "office",  # added last, after the columns of earlier releases
     ]
     assert table[1] == [
         late["ref"],
@@ -358,6 +359,7 @@ def test_the_breach_list_has_every_late_or_overdue_deadline_and_no_notes(
         "2026-03-09T15:00:00+01:00",
         "2026-03-12T17:00:00+01:00",
         "74,00",
+        "default",
     ]
     assert table[2][0] == overdue["ref"]
     assert table[2][6] == ""

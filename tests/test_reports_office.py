@@ -130,7 +130,8 @@ def test_the_annual_view_the_monthly_chart_and_the_breaches_of_one_office(
                     assert months == monthly_want(world, now, first, last, office), where
                     chart = monthly_compliance(session, period, now)
                     assert chart == annual.months
-                    listed = breach_rows(session, {"default": CAL}, period=period, now=now)
+                    listed = list(breach_rows(session, {"default": CAL}, period=period, now=now))
+                    assert all(b.office == office for b in listed), where
                     got_breaches = [(b.ref, b.rule) for b in listed]
                     assert got_breaches == breaches_want(world, now, first, last, office), where
 

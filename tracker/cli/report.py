@@ -127,10 +127,12 @@ def cmd_report(args: argparse.Namespace) -> int:
                     "due": _iso(r.due_at),
                     "met": _iso(r.met_at),
                     "working_hours_late": r.hours_late,
+                    "office": r.office,
                 }
                 for r in rows
             ]
-            return _emit_structured(args, items, _breach_text(items, labels, lang))
+            text = _breach_text(items, labels, lang, show_office=len(calendars) > 1)
+            return _emit_structured(args, items, text)
         value: Any
         if args.annual:
             annual = build_annual(session, period=period, now=now, population=config.population)
@@ -168,13 +170,19 @@ def _iso(moment: Any) -> str | None:
     return format_time(moment)
 
 
-def _breach_text(items: list[dict[str, Any]], labels: Labels, lang: str) -> str:
-    names = ("ref", "by_rule", "by_department", "by_advisor", "received", "due", "met")
-    header = [labels[n] for n in names] + [labels["hours_late"]]
+def _breach_text(
+    items: list[dict[str, Any]], labels: Labels, lang: str, *, show_office: bool
+) -> str:
+    """The breach list as a table; ``show_office``: a column of the inquiry's office (where
+    several are configured), before the department, as the web's lists have it."""
+    names = ("ref", "by_rule", "by_office", "by_department", "by_advisor", "received", "due", "met")
+    header = [labels[n] for n in names if show_office or n != "by_office"]
+    header.append(labels["hours_late"])
     rows = [
         [
             item["ref"],
             key_label("rule", item["rule"], labels),
+            *([item["office"]] if show_office else []),
             item["department"],
             item["advisor"] or "",
             item["received"] or "",
@@ -184,7 +192,7 @@ def _breach_text(items: list[dict[str, Any]], labels: Labels, lang: str) -> str:
         ]
         for item in items
     ]
-    return table(header, rows, numeric_from=7) + "\n"
+    return table(header, rows, numeric_from=len(header) - 1) + "\n"
 
 
 def _emit_structured(args: argparse.Namespace, value: Any, text: str) -> int:

@@ -314,6 +314,8 @@ class BreachRow:
     hours_late: float | None
     """Working hours on the rule's schedule from due_at to met_at (or ``now`` if unmet);
     None when that schedule is no longer configured."""
+    office: str = "default"
+    """The inquiry's office (a register of several offices lists them together)."""
 
 
 def breach_rows(
@@ -342,4 +344,5 @@ def breach_rows(
             due_at=b.due_at,
             met_at=b.met_at,
             hours_late=hours,
+            office=b.office,
         )

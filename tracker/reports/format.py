@@ -166,6 +166,7 @@ BREACH_FIELDS = (
     "due",
     "met",
     "working_hours_late",
+    "office",  # last: the columns before it keep their places
 )
 
 
@@ -186,6 +187,7 @@ def breaches_csv(rows: Iterable[BreachRow]) -> Iterable[str]:
             _local(r.due_at),
             _local(r.met_at),
             None if r.hours_late is None else Figure(number(r.hours_late, "da", 2)),
+            r.office,
         ]
         yield _csv(fields, [])
 
