@@ -37,8 +37,9 @@ _LOCK = "svarfrist-uidlist.lock"
 # Read from a message file until its header ends, in pieces of this size: never its body.
 _PIECE = 8192
 HEADER_LIMIT = 1 << 20
-_DIGITS = re.compile(r"(\d+)")
 """A header longer than this is cut here (the rest is body as far as intake is concerned)."""
+# The runs of digits in a file name (_delivery_order).
+_DIGITS = re.compile(r"(\d+)")
 
 
 def _key(name: str) -> str:

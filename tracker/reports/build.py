@@ -314,7 +314,7 @@ class BreachRow:
     hours_late: float | None
     """Working hours on the rule's schedule from due_at to met_at (or ``now`` if unmet);
     None when that schedule is no longer configured."""
-    office: str = "default"
+    office: str
     """The inquiry's office (a register of several offices lists them together)."""
 
 
