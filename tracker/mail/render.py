@@ -135,6 +135,10 @@ def _environment(html: bool) -> jinja2.Environment:
         trim_blocks=False,
     )
     env.filters["plural"] = plural
+    # Jinja's default globals (range, dict, lipsum, cycler, joiner, namespace) are used by no
+    # mail template, and every render and include copies them into its new context through
+    # a ChainMap, a third of the cost of a message's three templates.
+    env.globals.clear()
     return env
 
 
