@@ -145,11 +145,16 @@ def test_a_call_back_reminder_links_to_ringet_op_in_english_where_configured(
 
 
 def test_a_token_is_refused_when_altered_signed_elsewhere_or_too_old() -> None:
-    maker = links.maker(BASE, KEY, {"reply": "reply", "answer": "close"})
+    maker = links.maker(BASE, KEY)
     assert maker is not None
     now = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
-    assert maker.url(ref="2026-000001", rule="answer", recipient=ADVISOR, now=now) is None
-    url = str(maker.url(ref="2026-000001", rule="reply", recipient=ADVISOR, now=now))
+    closing = maker.url(
+        ref="2026-000001", rule="answer", action="close", recipient=ADVISOR, now=now
+    )
+    assert closing is None
+    url = str(
+        maker.url(ref="2026-000001", rule="reply", action="reply", recipient=ADVISOR, now=now)
+    )
     token = url.removeprefix(f"{BASE}/m/")
     assert links.read(token, key=KEY, now=now, max_age=timedelta(days=1)).ref == "2026-000001"
     cases = {
@@ -203,7 +208,7 @@ def _config(language: str = "da") -> MailConfig:
         mail_from="svarfrist@fredericia.dk",
         language=language,
         commands=commands,
-        links=links.maker(BASE, KEY, commands),
+        links=links.maker(BASE, KEY),
     )
 
 
@@ -241,3 +246,51 @@ def test_a_catch_up_message_links_every_reminder_and_closing_keeps_the_command()
     assert found == {"2026-000001": "reply", "2026-000002": "callback"}
     assert "reply sent: " in content and "called back: " in content
     assert "svarfrist close 2026-000003" in content  # closing is not a click in a mail
+
+
+# An office's own rule: nord calls a citizen who phoned back within four working hours.
+NORD_RULES = {
+    "opfoelgning": {"hours": 4, "channels": ["phone"], "fulfilled_by": "callback"},
+    "reply": {"fulfilled_by": "close"},  # nord's reply obligation ends only when closed
+}
+NORD_OFFICE = {"departments": ["Borgerservice Nord"], "rules": NORD_RULES}
+
+
+@pytest.mark.parametrize("web", [pytest.param(WEB, id="links"), pytest.param({}, id="commands")])
+def test_a_reminder_names_the_action_its_own_office_s_rule_is_fulfilled_by(
+    tmp_path: Path, sink: Sink, web: dict[str, str]
+) -> None:
+    world = world_with(tmp_path, sink, web=web, offices={"nord": NORD_OFFICE})
+    received = local("2026-11-27T12:00")  # a Friday
+    try:
+        nord_phone = world.add(
+            received, channel="phone", department="Borgerservice Nord", office="nord",
+            advisor="a@fredericia.dk",
+        )  # fmt: skip
+        nord_mail = world.add(
+            received, channel="email", department="Borgerservice Nord", office="nord",
+            advisor="b@fredericia.dk",
+        )  # fmt: skip
+        top_mail = world.add(received, channel="email", advisor="c@fredericia.dk")
+        world.ticks(received, local("2026-11-30T17:00"), timedelta(minutes=30))
+    finally:
+        world.close()
+    texts: dict[tuple[str, str], list[str]] = {}
+    for message in sink.messages:
+        key = (str(message["X-Svarfrist-Ref"]), str(message["X-Svarfrist-Rule"]))
+        texts.setdefault(key, []).append("".join(bodies(message)))
+    wanted = {
+        (nord_phone, "opfoelgning"): "callback",
+        (nord_mail, "reply"): "close",
+        (top_mail, "reply"): "reply",
+    }
+    assert set(wanted) <= set(texts)
+    for (ref, rule), action in wanted.items():
+        for content in texts[ref, rule]:
+            urls = LINK.findall(content)
+            if not web or action == "close":  # closing is never a click in a mail
+                assert not urls, (ref, rule)
+                assert f"svarfrist {action} {ref}" in content, (ref, rule)
+                continue
+            assert {read(u, received + timedelta(days=5)).action for u in urls} == {action}
+            assert "svarfrist " not in content, (ref, rule)

@@ -141,10 +141,10 @@ def test_the_registration_form_offers_and_accepts_only_the_users_departments(
 def test_a_mail_link_still_acts_on_an_inquiry_outside_the_recipients_departments(
     database_url: str,
 ) -> None:
-    maker = links.maker(BASE, SECRET, {"reply": "reply"})
+    maker = links.maker(BASE, SECRET)
     assert maker is not None
     with restricted(database_url) as web, browser(web) as client:
-        url = maker.url(ref=REFS[TEKNIK], rule="reply", recipient=ANNA, now=NOW)
+        url = maker.url(ref=REFS[TEKNIK], rule="reply", action="reply", recipient=ANNA, now=NOW)
         assert url is not None
         path = url.removeprefix(BASE)
         assert client.get(path).status_code == 200

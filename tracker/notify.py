@@ -211,8 +211,9 @@ def _refs(rows: Iterable[Any]) -> set[str]:
 def _inquiry_facts(
     session: Session, refs: set[str]
 ) -> tuple[dict[str, dict[str, str | None]], dict[str, str]]:
-    """ref -> channel, topic, time of receipt and advisor: what an advisor needs to act;
-    and ref -> office (whose default recipient covers last).
+    """ref -> channel, topic, time of receipt, advisor and office: what an advisor needs to
+    act, and whose rules say what fulfils an obligation; and ref -> office (whose default
+    recipient covers last).
 
     Configured names, identifiers and times only: never the note.
     """
@@ -235,6 +236,7 @@ def _inquiry_facts(
                 "topic": topic,
                 "received_at": received.isoformat(),
                 "advisor": advisor,
+                "office": office,  # whose rules say what fulfils the obligation
             }
             offices[ref] = office
     return found, offices

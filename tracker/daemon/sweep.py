@@ -153,6 +153,10 @@ def build_services(
     smtp = settings.smtp
     password = smtp.password.get_secret_value() if smtp.password is not None else None
     commands = {name: str(rule.fulfilled_by) for name, rule in rules.items()}
+    office_commands = {
+        key: {name: str(rule.fulfilled_by) for name, rule in o.rules.items()}
+        for key, o in built.items()
+    }
     key = settings.web.key()  # the web app's key: its /m/ route checks what this signs
     secret = key.get_secret_value() if key is not None else None
     return Services(
@@ -171,7 +175,8 @@ def build_services(
             mail_from=settings.mail_from,
             language=reminders.language,
             commands=commands,
-            links=links.maker(settings.web.base_url, secret, commands),
+            office_commands=office_commands,
+            links=links.maker(settings.web.base_url, secret),
         ),
         connect=connect
         or smtp_connector(

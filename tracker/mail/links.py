@@ -17,7 +17,6 @@ recipient's address, none of which is citizen data. It carries no note.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -80,14 +79,12 @@ class LinkMaker:
 
     base_url: str
     key: str = field(repr=False)
-    actions: Mapping[str, str]
-    """rule name -> the action that fulfils it (only the rules a link may fulfil)."""
 
-    def url(self, *, ref: str, rule: str, recipient: str, now: datetime) -> str | None:
-        """The link fulfilling ``rule`` of inquiry ``ref``, issued at ``now``; None where no
-        link may fulfil the rule."""
-        action = self.actions.get(rule)
-        if action is None:
+    def url(self, *, ref: str, rule: str, action: str, recipient: str, now: datetime) -> str | None:
+        """The link fulfilling ``rule`` of inquiry ``ref`` by ``action`` (what fulfils the
+        rule in the inquiry's office), issued at ``now``; None where no link may do that
+        action (closing: see ACTIONS)."""
+        if action not in ACTIONS:
             return None
         data = {
             "r": ref,
@@ -100,15 +97,12 @@ class LinkMaker:
         return f"{self.base_url}{PATH}{token}"
 
 
-def maker(
-    base_url: str | None, key: str | None, fulfilled_by: Mapping[str, str]
-) -> LinkMaker | None:
+def maker(base_url: str | None, key: str | None) -> LinkMaker | None:
     """The link maker of a configuration, or None (mails keep the command line) when the
     web app's address or its secret key is not configured."""
     if not base_url or not key:
         return None
-    actions = {rule: how for rule, how in fulfilled_by.items() if how in ACTIONS}
-    return LinkMaker(base_url=base_url.rstrip("/"), key=key, actions=actions)
+    return LinkMaker(base_url=base_url.rstrip("/"), key=key)
 
 
 def read(token: str, *, key: str, now: datetime, max_age: timedelta) -> Link:

@@ -108,7 +108,11 @@ class MailConfig:
     mail_from: str
     language: str = "da"
     commands: Mapping[str, str] = field(default_factory=dict)
-    """rule name -> the command that fulfils it (``reply``, ``callback``, ``close``)."""
+    """rule name -> the command that fulfils it (``reply``, ``callback``, ``close``), in the
+    default office."""
+    office_commands: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """office key -> its own ``commands``: an office may have rules of its own, or fulfil a
+    rule otherwise. A payload names its inquiry's office."""
     links: LinkMaker | None = None
     """Makes the one-click links to the web app; None: the mails show the command line."""
 
@@ -194,8 +198,8 @@ def cover_line(cover: Mapping[str, Any] | None, language: str, *, many: bool = F
     ).replace(" .", ".")
 
 
-Linker = Callable[[str, str], str | None]
-"""(ref, rule) -> the one-click link of one message's recipient, or None."""
+Linker = Callable[[str, str, str], str | None]
+"""(ref, rule, action) -> the one-click link of one message's recipient, or None."""
 
 
 def _linker(config: MailConfig, recipient: str, now: datetime) -> Linker | None:
@@ -204,7 +208,9 @@ def _linker(config: MailConfig, recipient: str, now: datetime) -> Linker | None:
     links = config.links
     if links is None:
         return None
-    return lambda ref, rule: links.url(ref=ref, rule=rule, recipient=recipient, now=now)
+    return lambda ref, rule, action: links.url(
+        ref=ref, rule=rule, action=action, recipient=recipient, now=now
+    )
 
 
 def rule_label(rule: str, language: str) -> str:
@@ -224,12 +230,14 @@ def _item(
     due = datetime.fromisoformat(str(payload["due_at"]))
     rule = str(payload["rule"])
     ref = str(payload["ref"])
-    verb = config.commands.get(rule, "close")
+    office = payload.get("office")
+    commands = config.office_commands.get(str(office), config.commands)
+    verb = commands.get(rule, "close")
     lang = config.language
     words = _WORDS[lang]
     channel = payload.get("channel")
     received = payload.get("received_at")
-    url = link(ref, rule) if link is not None else None
+    url = link(ref, rule, verb) if link is not None else None
     return {
         "ref": ref,
         "rule": rule,
