@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.errors import HeaderParseError
 from email.generator import BytesGenerator
-from email.headerregistry import Address, BaseHeader, HeaderRegistry
+from email.header import Header
+from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, MIMEPart
 from email.policy import EmailPolicy
 from email.utils import format_datetime, parseaddr
@@ -38,6 +39,11 @@ _LINE_END = re.compile(r"\r\n|\r|\n")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
 # An empty RFC 2047 encoded word and the space before it (see _Policy.fold_binary).
 _EMPTY_WORD = re.compile(rb" ?=\?[^?\s]+\?[bBqQ]\?\?=")
+# Folds that change the words' spacing when read back (see _Policy.fold_binary): two
+# encoded words with only white space between them, whose space a reader drops; white
+# space on both sides of a line break, which a reader keeps twice; a line break straight
+# after the header's name, which the stdlib's reader keeps as a leading space.
+_BAD_FOLD = re.compile(rb"\?=\s+=\?|[ \t]\r?\n[ \t]|^[^:\s]+:\r?\n")
 # Display name used when ``mail_from`` is a bare address.
 DEFAULT_SENDER_NAME = "Svarfrist"
 # The Message-ID domain when the sender address has none (it never should: config validates).
@@ -115,7 +121,20 @@ class _Policy(EmailPolicy):
         # RFC 2047 forbids one (encoded-text is one character or more) and some readers
         # show it as it stands. Dropped with the space before it, the header says the
         # same: the fold after it still separates the words on either side.
-        return _EMPTY_WORD.sub(b"", folded) if b"??=" in folded else folded
+        if b"??=" in folded:
+            folded = _EMPTY_WORD.sub(b"", folded)
+        if _BAD_FOLD.search(folded) is None or not issubclass(_REGISTRY[name], UnstructuredHeader):
+            return folded
+        # The same folder can leave the space between two words outside the encoded words
+        # on either side of a fold, and readers ignore white space between encoded words
+        # (RFC 2047, section 6.2): "frist for opfølgning" read "frist foropfølgning". Or it
+        # ends a line with the space and starts the next with another: two spaces. The
+        # stdlib's older encoder writes the whole value as encoded words, every space inside
+        # one, which reads back as it was written: for unstructured text (a subject) only,
+        # as RFC 2047 allows no encoded word in an address.
+        text = str(value)
+        encoded = Header(text, "utf-8", header_name=name).encode(linesep=self.linesep)
+        return f"{name}: {encoded}{self.linesep}".encode("ascii")
 
     def clone(self, **kw: Any) -> _Policy:
         """This policy itself where ``kw`` changes nothing (a policy is immutable): the
