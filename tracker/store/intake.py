@@ -12,10 +12,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from tracker.store.db import upsert_insert
+from tracker.store.db import UPSERT_INSERTS, upsert_insert
 from tracker.store.models import (
     Inquiry,
     IntakeMove,
@@ -65,22 +65,49 @@ def advance(session: Session, folder: str, uid: int, now: datetime) -> None:
     )
 
 
+# The statements run for every message, built once (see db.UPSERT_INSERTS).
+_KNOWN = (
+    select(Inquiry.id, Inquiry.ref)
+    .join(IntakeThread, IntakeThread.inquiry_id == Inquiry.id)
+    .where(IntakeThread.digest.in_(bindparam("digests", expanding=True)))
+    .limit(1)
+)
+_BY_REF = select(Inquiry.id, Inquiry.ref).where(Inquiry.ref == bindparam("ref"))
+
+
+def _remember_statement(insert: Any) -> Any:
+    return insert(IntakeThread.__table__).on_conflict_do_nothing(index_elements=["digest"])
+
+
+def _count_statement(insert: Any) -> Any:
+    table = IntakeSenderDay.__table__
+    return (
+        insert(table)
+        .values(count=1)
+        .on_conflict_do_update(
+            index_elements=["sender", "day"],
+            set_={"count": table.c.count + 1},
+            where=table.c.count < bindparam("cap"),
+        )
+        .returning(table.c.count)
+    )
+
+
+_REMEMBER = {insert: _remember_statement(insert) for insert in UPSERT_INSERTS}
+_COUNT = {insert: _count_statement(insert) for insert in UPSERT_INSERTS}
+
+
 def known(session: Session, digests: Iterable[str]) -> tuple[int, str] | None:
     """The inquiry (id, ref) one of these Message-ID digests belongs to, if any."""
     wanted = [d for d in digests if d]
     if not wanted:
         return None
-    row = session.execute(
-        select(Inquiry.id, Inquiry.ref)
-        .join(IntakeThread, IntakeThread.inquiry_id == Inquiry.id)
-        .where(IntakeThread.digest.in_(wanted))
-        .limit(1)
-    ).first()
+    row = session.execute(_KNOWN, {"digests": wanted}).first()
     return None if row is None else (int(row[0]), str(row[1]))
 
 
 def by_ref(session: Session, ref: str) -> tuple[int, str] | None:
-    row = session.execute(select(Inquiry.id, Inquiry.ref).where(Inquiry.ref == ref)).first()
+    row = session.execute(_BY_REF, {"ref": ref}).first()
     return None if row is None else (int(row[0]), str(row[1]))
 
 
@@ -88,22 +115,15 @@ def remember(session: Session, inquiry_id: int, digests: Iterable[str]) -> None:
     """Keep these Message-ID digests as belonging to the inquiry (known ones stay as they are)."""
     rows = [{"digest": d, "inquiry_id": inquiry_id} for d in set(digests) if d]
     if rows:
-        session.execute(
-            upsert_insert(session)(IntakeThread).on_conflict_do_nothing(index_elements=["digest"]),
-            rows,
-        )
+        session.flush()  # the inquiry's row first, as the ORM's own statements do
+        session.execute(_REMEMBER[upsert_insert(session)], rows)
 
 
 def count_sender(session: Session, sender: str, day: str, cap: int) -> bool:
     """Count one more acknowledged mail of ``sender`` (a digest) on ``day``; False, and not
     counted, when the sender already reached ``cap`` that day."""
-    stmt = upsert_insert(session)(IntakeSenderDay).values(sender=sender, day=day, count=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["sender", "day"],
-        set_={"count": IntakeSenderDay.count + 1},
-        where=IntakeSenderDay.count < cap,
-    ).returning(IntakeSenderDay.count)
-    return session.execute(stmt).first() is not None
+    values = {"sender": sender, "day": day, "cap": cap}
+    return session.execute(_COUNT[upsert_insert(session)], values).first() is not None
 
 
 def forget_days_before(session: Session, day: str) -> None:

@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from tracker.store.db import upsert_insert
+from tracker.store.db import UPSERT_INSERTS, upsert_insert
 from tracker.store.models import DaemonState, Inquiry, OutboxMessage
 
 _T = cast(Table, OutboxMessage.__table__)
@@ -101,24 +101,28 @@ def enqueue(
     ``payload`` must hold identifiers, configured names, times and figures only: never free
     text from an inquiry. ``created_at`` defaults to ``send_at`` (no clock is read here).
     """
-    stmt = (
-        upsert_insert(session)(OutboxMessage)
-        .values(
-            key=key,
-            kind=kind,
-            recipient=recipient,
-            payload=dict(payload),
-            send_at=send_at,
-            inquiry_id=inquiry_id,
-            obligation_id=obligation_id,
-            state=OutboxState.PENDING,
-            attempts=0,
-            created_at=created_at or send_at,
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(OutboxMessage.id)
-    )
-    return session.execute(stmt).first() is not None
+    session.flush()  # what the ORM's own statements do first (the inquiry's row, say)
+    values = {
+        "key": key,
+        "kind": kind,
+        "recipient": recipient,
+        "payload": dict(payload),
+        "send_at": send_at,
+        "inquiry_id": inquiry_id,
+        "obligation_id": obligation_id,
+        "state": OutboxState.PENDING,
+        "attempts": 0,
+        "created_at": created_at or send_at,
+    }
+    return session.execute(_ENQUEUE[upsert_insert(session)], values).first() is not None
+
+
+def _enqueue_statement(insert: Any) -> Any:
+    table = OutboxMessage.__table__
+    return insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
+
+
+_ENQUEUE = {insert: _enqueue_statement(insert) for insert in UPSERT_INSERTS}
 
 
 def enqueue_many(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
