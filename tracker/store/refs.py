@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator
+from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import Integer, bindparam, case, select
 from sqlalchemy.orm import Session
 
 from tracker.errors import SvarfristError
-from tracker.store.db import upsert_insert
+from tracker.store.db import UPSERT_INSERTS, upsert_insert
 from tracker.store.models import Inquiry, RefCounter
 
 DIGITS = 6
@@ -42,15 +43,37 @@ def parse_generated(prefix: str, ref: str) -> tuple[str, int] | None:
     return scope_of(prefix, int(match.group(1))), int(match.group(2))
 
 
+def _upsert_statement(insert: Any) -> Any:
+    """The counter bumped by ``:increment``, to at least ``:at_least`` (a new row: ``:last``)."""
+    table = RefCounter.__table__
+    bumped = table.c.last + bindparam("increment", type_=Integer)
+    at_least = bindparam("at_least", type_=Integer)
+    return (
+        insert(table)
+        .on_conflict_do_update(
+            index_elements=[table.c.scope],
+            set_={"last": case((bumped < at_least, at_least), else_=bumped)},
+        )
+        .returning(table.c.last)
+    )
+
+
+# Run for every inquiry registered: built once (see db.UPSERT_INSERTS).
+_UPSERT = {insert: _upsert_statement(insert) for insert in UPSERT_INSERTS}
+_TAKEN_BETWEEN = select(Inquiry.ref).where(
+    Inquiry.ref.between(bindparam("first"), bindparam("last"))
+)
+
+
 def _upsert(session: Session, scope: str, increment: int, at_least: int = 0) -> int:
     """Add ``increment`` to the scope's counter (at least ``at_least``); returns the new value."""
-    insert = upsert_insert(session)(RefCounter).values(scope=scope, last=max(increment, at_least))
-    bumped = RefCounter.last + increment
-    stmt = insert.on_conflict_do_update(
-        index_elements=[RefCounter.scope],
-        set_={"last": case((bumped < at_least, at_least), else_=bumped)},
-    ).returning(RefCounter.last)
-    last: int = session.execute(stmt).scalar_one()
+    values = {
+        "scope": scope,
+        "last": max(increment, at_least),
+        "increment": increment,
+        "at_least": at_least,
+    }
+    last: int = session.execute(_UPSERT[upsert_insert(session)], values).scalar_one()
     return last
 
 
@@ -77,8 +100,8 @@ def allocate(
         existing: set[str] = set()
         if len(candidates[0]) == len(candidates[-1]):
             # Same width, so text order is number order: one range scan of the ref index.
-            span = Inquiry.ref.between(candidates[0], candidates[-1])
-            existing.update(session.scalars(select(Inquiry.ref).where(span)))
+            span = {"first": candidates[0], "last": candidates[-1]}
+            existing.update(session.scalars(_TAKEN_BETWEEN, span))
         else:
             for start in range(0, len(candidates), CHECK_CHUNK):
                 chunk = candidates[start : start + CHECK_CHUNK]
