@@ -50,7 +50,9 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
 MAX_REPORTED = 20
-GC_EVERY = 20_000
+# Of the order of a chunk's objects (BATCH rows, several each): a collection then walks
+# one chunk's survivors rather than the same chunk's rows again and again.
+GC_EVERY = 100_000
 REF_CHECK_CHUNK = 1000
 # A file smaller than two chunks gives the reader process nothing to overlap.
 READER_FROM_BYTES = 1 << 20
