@@ -78,17 +78,14 @@ class _Lines:
         self.handle = handle
         self.row = 0
 
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        line = self.handle.readline(MAX_ROW_CHARS + 1)
-        if not line:
-            raise StopIteration
-        self.row += len(line)
-        if self.row > MAX_ROW_CHARS:
-            raise _RowTooLong
-        return line
+    def __iter__(self) -> Iterator[str]:
+        # A generator: resuming one costs less than a call of a Python __next__ per line.
+        readline, bound = self.handle.readline, MAX_ROW_CHARS + 1
+        while line := readline(bound):
+            self.row += len(line)
+            if self.row > MAX_ROW_CHARS:
+                raise _RowTooLong
+            yield line
 
 
 def _too_long(path: Path, row: int) -> BadInputError:
@@ -230,6 +227,8 @@ _new_row = tuple.__new__
 # Distinct combinations of the few-valued cells kept checked (RowChecker._kinds).
 KINDS_CACHE = 50_000
 _Kinds = tuple[str, str, str | None, str | None, bool]
+# What RowChecker._promise makes of two empty cells (most rows): no promise, no answer.
+_UNPROMISED: tuple[bool, datetime | None] = (False, None)
 
 
 class RowChecker:
@@ -276,7 +275,10 @@ class RowChecker:
         if received is None or values[11].strip() or values[14].strip() not in ("", self.office):
             raise BadInputError("no received_at, pauses to check, or another office")
         replied, called, closed, note = values[7], values[8], values[9], values[10]
-        promised, answered = self._promise(values[12], values[13], received)
+        flag, answered_cell = values[12], values[13]
+        promised, answered = (
+            self._promise(flag, answered_cell, received) if flag or answered_cell else _UNPROMISED
+        )
         kinds = self.kinds.get(values[2:7])
         if kinds is None:
             kinds = self._kinds(values)
