@@ -36,7 +36,6 @@ from tracker.config import (
     Office,
     Settings,
     build_offices,
-    build_rules,
     management_recipients,
 )
 from tracker.config.offices import escalation_address
@@ -145,14 +144,12 @@ class Services:
 def build_services(
     settings: Settings, factory: sessionmaker[Session], connect: Connector | None = None
 ) -> Services:
-    rules = build_rules(settings)
     built = build_offices(settings)
     offices = {key: office_services(o) for key, o in built.items()}
     default = offices[DEFAULT_OFFICE]
     reminders = settings.reminders
     smtp = settings.smtp
     password = smtp.password.get_secret_value() if smtp.password is not None else None
-    commands = {name: str(rule.fulfilled_by) for name, rule in rules.items()}
     office_commands = {
         key: {name: str(rule.fulfilled_by) for name, rule in o.rules.items()}
         for key, o in built.items()
@@ -174,7 +171,7 @@ def build_services(
         mail=MailConfig(
             mail_from=settings.mail_from,
             language=reminders.language,
-            commands=commands,
+            commands=office_commands[DEFAULT_OFFICE],
             office_commands=office_commands,
             links=links.maker(settings.web.base_url, secret),
         ),

@@ -5,7 +5,7 @@ business rules here."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -173,8 +173,11 @@ def upsert_insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-UPSERT_INSERTS = (sqlite.insert, postgresql.insert)
-"""Every :func:`upsert_insert`: a statement run once per inquiry is built at import for
-each, on the table (Core), and run with its values as parameters. Built anew with its
-values on every call, through the ORM's bulk path, such a statement cost five times as
-much as running it."""
+def per_dialect(build: Callable[[Any], Any]) -> Callable[[Session], Any]:
+    """An upsert built once for each dialect (``build`` takes :func:`upsert_insert`'s
+    INSERT), for a statement run once per inquiry: built on the table (Core) and run with
+    its values as parameters, where a statement built anew on every call and run through
+    the ORM's bulk path costs several times the statement itself. The result gives the
+    session's dialect's statement."""
+    built = {insert: build(insert) for insert in (sqlite.insert, postgresql.insert)}
+    return lambda session: built[upsert_insert(session)]

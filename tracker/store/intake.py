@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from tracker.store.db import UPSERT_INSERTS, upsert_insert
+from tracker.store.db import per_dialect, upsert_insert
 from tracker.store.models import (
     Inquiry,
     IntakeMove,
@@ -65,7 +65,7 @@ def advance(session: Session, folder: str, uid: int, now: datetime) -> None:
     )
 
 
-# The statements run for every message, built once (see db.UPSERT_INSERTS).
+# The statements run for every message, built once (see db.per_dialect).
 _KNOWN = (
     select(Inquiry.id, Inquiry.ref)
     .join(IntakeThread, IntakeThread.inquiry_id == Inquiry.id)
@@ -93,8 +93,8 @@ def _count_statement(insert: Any) -> Any:
     )
 
 
-_REMEMBER = {insert: _remember_statement(insert) for insert in UPSERT_INSERTS}
-_COUNT = {insert: _count_statement(insert) for insert in UPSERT_INSERTS}
+_REMEMBER = per_dialect(_remember_statement)
+_COUNT = per_dialect(_count_statement)
 
 
 def known(session: Session, digests: Iterable[str]) -> tuple[int, str] | None:
@@ -116,14 +116,14 @@ def remember(session: Session, inquiry_id: int, digests: Iterable[str]) -> None:
     rows = [{"digest": d, "inquiry_id": inquiry_id} for d in set(digests) if d]
     if rows:
         session.flush()  # the inquiry's row first, as the ORM's own statements do
-        session.execute(_REMEMBER[upsert_insert(session)], rows)
+        session.execute(_REMEMBER(session), rows)
 
 
 def count_sender(session: Session, sender: str, day: str, cap: int) -> bool:
     """Count one more acknowledged mail of ``sender`` (a digest) on ``day``; False, and not
     counted, when the sender already reached ``cap`` that day."""
     values = {"sender": sender, "day": day, "cap": cap}
-    return session.execute(_COUNT[upsert_insert(session)], values).first() is not None
+    return session.execute(_COUNT(session), values).first() is not None
 
 
 def forget_days_before(session: Session, day: str) -> None:

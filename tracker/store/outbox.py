@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from tracker.store.db import UPSERT_INSERTS, upsert_insert
+from tracker.store.db import per_dialect, upsert_insert
 from tracker.store.models import DaemonState, Inquiry, OutboxMessage
 
 _T = cast(Table, OutboxMessage.__table__)
@@ -114,15 +114,12 @@ def enqueue(
         "attempts": 0,
         "created_at": created_at or send_at,
     }
-    return session.execute(_ENQUEUE[upsert_insert(session)], values).first() is not None
+    return session.execute(_ENQUEUE(session), values).first() is not None
 
 
-def _enqueue_statement(insert: Any) -> Any:
-    table = OutboxMessage.__table__
-    return insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
-
-
-_ENQUEUE = {insert: _enqueue_statement(insert) for insert in UPSERT_INSERTS}
+_ENQUEUE = per_dialect(
+    lambda insert: insert(_T).on_conflict_do_nothing(index_elements=["key"]).returning(_T.c.id)
+)
 
 
 def enqueue_many(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:

@@ -17,7 +17,7 @@ from sqlalchemy import Integer, bindparam, case, select
 from sqlalchemy.orm import Session
 
 from tracker.errors import SvarfristError
-from tracker.store.db import UPSERT_INSERTS, upsert_insert
+from tracker.store.db import per_dialect
 from tracker.store.models import Inquiry, RefCounter
 
 DIGITS = 6
@@ -58,8 +58,8 @@ def _upsert_statement(insert: Any) -> Any:
     )
 
 
-# Run for every inquiry registered: built once (see db.UPSERT_INSERTS).
-_UPSERT = {insert: _upsert_statement(insert) for insert in UPSERT_INSERTS}
+# Run for every inquiry registered: built once (see db.per_dialect).
+_UPSERT = per_dialect(_upsert_statement)
 _TAKEN_BETWEEN = select(Inquiry.ref).where(
     Inquiry.ref.between(bindparam("first"), bindparam("last"))
 )
@@ -73,7 +73,7 @@ def _upsert(session: Session, scope: str, increment: int, at_least: int = 0) -> 
         "increment": increment,
         "at_least": at_least,
     }
-    last: int = session.execute(_UPSERT[upsert_insert(session)], values).scalar_one()
+    last: int = session.execute(_UPSERT(session), values).scalar_one()
     return last
 
 
