@@ -11,13 +11,14 @@ never the note. Reading (show, list) is in tracker.store.queries; the bulk impor
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -368,14 +369,21 @@ def _load(session: Session, ref: str, scope: Scope) -> Inquiry:
     # FOR UPDATE: on PostgreSQL two writers to one inquiry take turns (SQLite's BEGIN
     # IMMEDIATE already serialises writers and ignores the clause). Out of ``scope``, an
     # inquiry is an unknown ref: its existence is not told.
-    inquiry = session.scalar(
-        select(Inquiry)
-        .where(Inquiry.ref == ref, scope.clause(Inquiry.department))
-        .with_for_update()
-    )
+    inquiry = session.scalar(_load_statement(scope.shape), {"ref": ref, **scope.values("scope")})
     if inquiry is None:
         raise UnknownRefError(ref)
     return inquiry
+
+
+@functools.cache
+def _load_statement(scope: Scope) -> Select[Inquiry]:
+    """_load's statement for this shape of scope (Scope.shape), built once per process: every
+    action loads its inquiry, and a statement built per call cost more than the SELECT."""
+    return (
+        select(Inquiry)
+        .where(Inquiry.ref == bindparam("ref"), scope.clause(Inquiry.department, "scope"))
+        .with_for_update()
+    )
 
 
 def _load_open(session: Session, ref: str, scope: Scope) -> Inquiry:
