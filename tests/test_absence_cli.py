@@ -93,6 +93,8 @@ def test_an_address_that_is_not_one_is_refused_for_the_absent_advisor(
     )  # fmt: skip
     assert_refused(result, fragment="not one e-mail address")
     assert_refused(run_cli("absence", "remove", "99", env=env), fragment="no absence 99")
+    for beyond in ("3000000000", "99999999999999999999"):  # past any id the database holds
+        assert_refused(run_cli("absence", "remove", beyond, env=env), fragment="no absence")
     assert dump(database_url) == before
 
 

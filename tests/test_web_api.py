@@ -282,6 +282,11 @@ REFUSALS: list[tuple[str, str, str, Any, int, str | None]] = [
     ("limit too large", "GET", "/api/v1/inquiries?limit=100000", None, 422, "limit"),
     ("limit not a number", "GET", "/api/v1/inquiries?limit=ten", None, 422, "limit"),
     ("forged cursor", "GET", "/api/v1/inquiries?cursor=bm9wZQ", None, 422, "cursor"),
+    # "1:-:3000000000" and "1:-:99999999999999999999": ids past what the database holds
+    ("cursor id past int4", "GET", "/api/v1/inquiries?cursor=MTotOjMwMDAwMDAwMDA", None, 422,
+     "cursor"),
+    ("cursor id past int8", "GET", "/api/v1/inquiries?cursor=MTotOjk5OTk5OTk5OTk5OTk5OTk5OTk5",
+     None, 422, "cursor"),
     ("list bad advisor", "GET", "/api/v1/inquiries?advisor=%FF", None, 422, "advisor"),
     ("list bad department", "GET", "/api/v1/inquiries?department=X", None, 422, "department"),
     ("due unknown rule", "GET", "/api/v1/due?rule=nope&received=2026-11-25T10:00", None, 422,

@@ -87,6 +87,18 @@ def test_a_bad_absence_is_refused_naming_its_field_and_nothing_is_written(
     assert register_rows(web.database_url) == before
 
 
+@pytest.mark.parametrize("absence_id", ["3000000000", "99999999999999999999"])
+def test_an_absence_id_past_what_the_database_holds_is_unknown_not_a_database_failure(
+    web: Web, absence_id: str
+) -> None:
+    before = register_rows(web.database_url)
+    with web.client("lead") as client:
+        gone = client.delete(f"/api/v1/absences/{absence_id}")
+    assert gone.status_code == 404, gone.text
+    assert gone.json() == {"error": f"no absence {absence_id}", "field": None}
+    assert register_rows(web.database_url) == before
+
+
 def test_unknown_fields_and_wrong_types_are_refused(web: Web) -> None:
     with web.client("lead") as client:
         extra = client.post("/api/v1/absences", json=absence(reason="ferie"))

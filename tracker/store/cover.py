@@ -23,7 +23,7 @@ from tracker.core.reminders import Kind
 from tracker.errors import BadInputError, about
 from tracker.store import outbox
 from tracker.store.context import Context
-from tracker.store.models import Absence, Event, OutboxMessage, Team, TeamMember
+from tracker.store.models import MAX_ID, Absence, Event, OutboxMessage, Team, TeamMember
 from tracker.store.scope import EVERYTHING, Scope
 
 # The longest absence one row may hold (a year's leave and some): a typo like 2062 is refused.
@@ -222,7 +222,7 @@ def remove_absence(
     session: Session, ctx: Context, absence_id: int, *, of: str | None = None
 ) -> AbsenceInfo:
     """Remove absence ``absence_id``; ``of``: only if it is this advisor's (the web's own)."""
-    row = session.get(Absence, absence_id)
+    row = session.get(Absence, absence_id) if 0 < absence_id <= MAX_ID else None
     mine = row is not None and ctx.scope.allows_office(row.office)
     if row is None or not mine or (of is not None and row.advisor != of):
         raise BadInputError(f"no absence {absence_id}").coded("unknown")

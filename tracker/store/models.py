@@ -33,6 +33,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+MAX_ID = 2**31 - 1
+"""The largest id an ``Integer`` primary key holds on PostgreSQL (a 4-byte integer). An id
+typed by a user beyond it (``absence remove``, a cursor) names no row: asked of the
+database it fails ("integer out of range", on SQLite an overflow past 8 bytes), which
+would report bad input as the database's failure."""
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Refuses naive datetimes, stores UTC, returns aware UTC.

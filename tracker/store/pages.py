@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from tracker.errors import BadInputError
 from tracker.store import queries
-from tracker.store.models import Inquiry, Obligation
+from tracker.store.models import MAX_ID, Inquiry, Obligation
 from tracker.store.scope import EVERYTHING, Scope
 
 
@@ -57,7 +57,10 @@ class Cursor:
             at = None if due == "-" else datetime.fromisoformat(due)
             if at is not None and at.tzinfo is None:
                 raise ValueError(due)
-            return cls(due_at=at, id=int(ident))
+            number = int(ident)
+            if not 0 <= number <= MAX_ID:  # no id of ours: the database would fail on it
+                raise ValueError(ident)
+            return cls(due_at=at, id=number)
         except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
             error = BadInputError("cursor: not a cursor this server gave out")
             error.field = "cursor"
