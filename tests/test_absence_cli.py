@@ -130,3 +130,16 @@ def test_a_team_without_members_or_with_a_bad_address_is_refused_with_nothing_wr
     )
     assert_refused(run_cli("team", "remove", "Ingen", env=env), fragment="no team")
     assert dump(database_url) == before
+
+
+def test_removing_someone_who_is_not_a_member_is_refused_with_nothing_written(
+    run_cli: Any, env: dict[str, str], database_url: str
+) -> None:
+    made = run_cli("team", "add", "Jobcenter", "--member", "a@x.dk", env=env)
+    assert made.returncode == 0, made.stderr
+    before = dump(database_url)
+    stranger = run_cli(
+        "team", "remove", "Jobcenter", "--member", "a@x.dk", "--member", "B@x.dk", env=env
+    )
+    assert_refused(stranger, fragment="team 'Jobcenter' has no member b@x.dk")
+    assert dump(database_url) == before

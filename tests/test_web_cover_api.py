@@ -135,6 +135,18 @@ def test_teams_are_made_grown_shrunk_and_removed(web: Web) -> None:
     assert empty.status_code == 422
 
 
+def test_removing_someone_who_is_not_a_member_is_404_and_writes_nothing(web: Web) -> None:
+    with web.client("lead") as client:
+        made = client.post("/api/v1/teams", json={"name": "Team Nord", "members": [ANNE]})
+        assert made.status_code == 200, made.text
+        before = register_rows(web.database_url)
+        stranger = client.delete("/api/v1/teams/Team Nord", params={"member": BO})
+        assert client.get("/api/v1/teams").json()[0]["members"] == [ANNE]
+    assert stranger.status_code == 404, stranger.text
+    assert stranger.json() == {"error": f"team 'Team Nord' has no member {BO}", "field": None}
+    assert register_rows(web.database_url) == before
+
+
 def test_the_openapi_document_names_the_cover_routes(web: Web) -> None:
     with web.client(None) as client:
         paths = client.get("/api/v1/openapi.json").json()["paths"]

@@ -122,6 +122,16 @@ def remove_team(session: Session, ctx: Context, name: str, members: Collection[s
         raise BadInputError(f"no team {name!r}").coded("unknown")
     if members:
         gone = sorted({validate.address(m, "--member") for m in members})
+        # Removing someone who is not a member is a mistake (a typo in the address), not a
+        # success to report and audit.
+        current = set(
+            session.scalars(select(TeamMember.advisor).where(TeamMember.team_id == team.id))
+        )
+        strangers = [m for m in gone if m not in current]
+        if strangers:
+            raise BadInputError(f"team {name!r} has no member {', '.join(strangers)}").coded(
+                "unknown"
+            )
         session.execute(
             delete(TeamMember).where(TeamMember.team_id == team.id, TeamMember.advisor.in_(gone))
         )
