@@ -235,6 +235,27 @@ def test_bytes_that_are_not_utf8_are_named_by_their_own_row(
     assert dump(database_url) == before
 
 
+@pytest.mark.parametrize("delimiter", [",", ";"])
+def test_bytes_that_are_not_utf8_in_a_small_file_are_named_by_their_own_row(
+    run_cli: Any, env: dict[str, str], database_url: str, tmp_path: Path, delimiter: str
+) -> None:
+    # A small file is decoded whole while its header line is read: the bad bytes are in row
+    # 4 (a quoted line break in row 3), not in the header.
+    ok(run_cli("init", env=env))
+    good = delimiter.join(["2026-11-25T10:00", "email", "Diverse"])
+    data = (
+        delimiter.join(["received_at", "channel", "department", "note"]).encode()
+        + f'\n{good}{delimiter}\n{good}{delimiter}"two\nlines"\n{good}{delimiter}caf'.encode()
+        + b"\xe9\n"
+    )
+    (tmp_path / "latin1.csv").write_bytes(data)
+    before = dump(database_url)
+    result = run_cli("import", "latin1.csv", env=env)
+    assert result.returncode == 2
+    assert result.stderr == "error: latin1.csv: row 4: not UTF-8 text\n"
+    assert dump(database_url) == before
+
+
 def test_dry_run_validates_and_writes_nothing(
     run_cli: Any, env: dict[str, str], database_url: str, tmp_path: Path
 ) -> None:

@@ -108,13 +108,19 @@ def _open(path: Path) -> tuple[TextIO, str]:
         handle.close()
         raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
+        # The decoder reads a whole buffer ahead of the header line: the bad bytes may be in
+        # any row of a small file, so they are found and named as a later row's are.
         handle.close()
-        raise BadInputError(f"{path}: row 1: not UTF-8 text") from None
+        raise BadInputError(f"{path}: row {_undecodable_row(path)}: not UTF-8 text") from None
     if len(header) > MAX_ROW_CHARS:
         handle.close()
         raise _too_long(path, 1)
-    delimiter = ";" if header.count(";") > header.count(",") else ","
-    return handle, delimiter
+    return handle, _delimiter(header)
+
+
+def _delimiter(header: str) -> str:
+    """Semicolon where the header line has more of them than commas, else comma."""
+    return ";" if header.count(";") > header.count(",") else ","
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, tuple[str, ...] | None]]:
@@ -152,6 +158,14 @@ def read_rows(path: Path) -> Iterator[tuple[int, tuple[str, ...] | None]]:
             # The decoder reads ahead of the CSV reader, so ``number`` may be rows early.
             row = _first_undecodable_row(path, delimiter) or number + 1
             raise BadInputError(f"{path}: row {row}: not UTF-8 text") from None
+
+
+def _undecodable_row(path: Path) -> int:
+    """The number of the first row with bytes that are not UTF-8, the delimiter taken from
+    the header line as :func:`_open` takes it (1 where the rows cannot be told apart)."""
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        header = handle.readline(MAX_ROW_CHARS + 1)
+    return _first_undecodable_row(path, _delimiter(header)) or 1
 
 
 def _first_undecodable_row(path: Path, delimiter: str) -> int | None:
