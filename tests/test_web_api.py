@@ -254,6 +254,10 @@ REFUSALS: list[tuple[str, str, str, Any, int, str | None]] = [
         422,
         "received_at",
     ),
+    ("received in the future", "POST", "/api/v1/inquiries",
+     {**EMAIL, "received_at": "2099-01-01T10:00"}, 422, "received_at"),
+    ("received before 1900", "POST", "/api/v1/inquiries",
+     {**EMAIL, "received_at": "1899-12-31T10:00"}, 422, "received_at"),
     (
         "note too long",
         "POST",

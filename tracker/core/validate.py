@@ -247,6 +247,7 @@ def not_after(moment: datetime, now: datetime, skew: timedelta, what: str) -> da
     return moment
 
 
+@about("received_at")
 def received_at(moment: datetime, now: datetime, skew: timedelta) -> datetime:
     """When an inquiry was received: from 1900 on, and not in the future."""
     if moment < EARLIEST:
