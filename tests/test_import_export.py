@@ -179,6 +179,46 @@ def test_bad_rows_reject_the_whole_file_naming_row_and_column(
     assert dump(database_url) == before
 
 
+def test_times_add_and_reply_refuse_are_refused_by_import_too(
+    run_cli: Any, env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    """A received time before 1900 or in the future, and a fulfilment, closing or answer in
+    the future (after the import's --now and the clock skew), are bad rows, as ``add``,
+    ``reply``, ``close`` and ``answer`` refuse them; a dry run says so too."""
+    ok(run_cli("init", env=env))
+    now = "2026-11-26T12:00:00+01:00"
+    text = (
+        "received_at,channel,department,replied_at,closed_at,answer_promised,answered_at\n"
+        "1850-11-25T10:00,email,Diverse,,,,\n"  # row 2
+        "2026-11-26T12:30,email,Diverse,,,,\n"  # row 3: 30 minutes ahead of --now
+        "2026-11-25T10:00,email,Diverse,2026-11-27T10:00,,,\n"  # row 4
+        "2026-11-25T10:00,email,Diverse,,2026-11-27T10:00,,\n"  # row 5
+        "2026-11-25T10:00,email,Diverse,,,ja,2026-11-27T10:00\n"  # row 6
+        "2026-11-26T12:03,email,Diverse,2026-11-26T12:04,,,\n"  # row 7: within the skew
+    )
+    (tmp_path / "times.csv").write_text(text, encoding="utf-8")
+    before = dump(database_url)
+    for extra in (["--dry-run"], []):
+        result = run_cli("import", "times.csv", "--now", now, *extra, env=env)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+        assert "5 bad rows, nothing imported" in result.stderr
+        assert "row 2: received_at: received 1850-11-25" in result.stderr
+        assert "is before 1900-01-01" in result.stderr
+        assert "row 3: received_at: received 2026-11-26T12:30:00+01:00 is in the future" in (
+            result.stderr
+        )
+        assert "row 4: replied_at 2026-11-27T10:00:00+01:00 is in the future" in result.stderr
+        assert "row 5: closed_at 2026-11-27T10:00:00+01:00 is in the future" in result.stderr
+        assert "row 6: answered_at 2026-11-27T10:00:00+01:00 is in the future" in result.stderr
+        assert "row 7" not in result.stderr
+        assert dump(database_url) == before
+    # The same file a day later imports (row 2 apart): "the future" is the import's now.
+    later = text.replace("1850-11-25T10:00,email,Diverse,,,,\n", "")
+    (tmp_path / "later.csv").write_text(later, encoding="utf-8")
+    ok(run_cli("import", "later.csv", "--now", "2026-11-28T12:00:00+01:00", env=env))
+
+
 def test_duplicate_refs_in_the_file_or_the_database_are_bad_rows(
     run_cli: Any, env: dict[str, str], database_url: str, tmp_path: Path
 ) -> None:

@@ -247,13 +247,16 @@ _UNPROMISED: tuple[bool, datetime | None] = (False, None)
 
 class RowChecker:
     """The one check of an import row: each value through the validator ``add`` uses for it
-    (tracker.core.validate), the fulfilment times through the register's "not before
-    receipt" rule, the pauses through tracker.transfer.pauses. Returns the row in stored
-    form, or its problems, each naming its column."""
+    (tracker.core.validate: the received time from 1900 on and not in the future), the
+    fulfilment times through the register's rules for them (not before receipt, not in the
+    future, as ``reply``, ``close`` and the others refuse one), the pauses through
+    tracker.transfer.pauses. Returns the row in stored form, or its problems, each naming
+    its column. "Now" is the import's (``--now``), with the configured clock skew."""
 
     def __init__(self, ctx: Context) -> None:
         settings = ctx.settings
         self.ctx = ctx
+        self.now, self.skew = ctx.now, ctx.clock_skew
         self.office = ctx.office_key
         # A row naming another office (its ``office`` cell) is checked by that office's
         # checker, where the import may write there (ctx.scope: ``import`` without
@@ -284,8 +287,12 @@ class RowChecker:
     def _valid(self, values: tuple[str, ...]) -> Row:
         """The row if every value passes; raises at the first that does not (the common
         case, so it pays no bookkeeping: :meth:`_problems` then names them all)."""
-        parse_time, not_before = validate.parse_time, validate.not_before
-        received = parse_time(values[1], "received_at") if values[1].strip() else None
+        parse_time, happened = validate.parse_time, self._happened
+        received = (
+            validate.received_at(parse_time(values[1], "received_at"), self.now, self.skew)
+            if values[1].strip()
+            else None
+        )
         if received is None or values[11].strip() or values[14].strip() not in ("", self.office):
             raise BadInputError("no received_at, pauses to check, or another office")
         replied, called, closed, note = values[7], values[8], values[9], values[10]
@@ -305,13 +312,13 @@ class RowChecker:
                 validate.ref(ref) if ref else None,
                 received,
                 *kinds,
-                not_before(parse_time(replied, "replied_at"), received, "replied_at")
+                happened(parse_time(replied, "replied_at"), received, "replied_at")
                 if replied.strip()
                 else None,
-                not_before(parse_time(called, "called_back_at"), received, "called_back_at")
+                happened(parse_time(called, "called_back_at"), received, "called_back_at")
                 if called.strip()
                 else None,
-                not_before(parse_time(closed, "closed_at"), received, "closed_at")
+                happened(parse_time(closed, "closed_at"), received, "closed_at")
                 if closed.strip()
                 else None,
                 validate.note(note, self.note_max) if note else None,  # "" is no note
@@ -322,8 +329,15 @@ class RowChecker:
             ),
         )
 
-    @staticmethod
-    def _promise(flag: str, answered: str, received: datetime) -> tuple[bool, datetime | None]:
+    def _happened(self, moment: datetime, received: datetime, column: str) -> datetime:
+        """A fulfilment or closing time as the register takes one: not before receipt, and
+        not after now (plus the clock skew)."""
+        validate.not_before(moment, received, column)
+        return validate.not_after(moment, self.now, self.skew, column)
+
+    def _promise(
+        self, flag: str, answered: str, received: datetime
+    ) -> tuple[bool, datetime | None]:
         """``answer_promised`` and ``answered_at``; raises at the first bad one. Answered
         without a promise is refused, as ``svarfrist answer`` refuses it."""
         promised = bool(flag.strip()) and validate.parse_bool(flag.strip(), COLUMNS[12])
@@ -331,8 +345,9 @@ class RowChecker:
             return promised, None
         if not promised:
             raise BadInputError(NOT_PROMISED)
-        at = validate.parse_time(answered, "answered_at")
-        return promised, validate.not_before(at, received, "answered_at")
+        return promised, self._happened(
+            validate.parse_time(answered, "answered_at"), received, "answered_at"
+        )
 
     def _kinds(self, values: tuple[str, ...]) -> _Kinds:
         """Channel, department, topic, advisor and call-back flag, each through its validator
@@ -442,6 +457,12 @@ class RowChecker:
             problems.append("received_at: required")
         else:
             received = self._check(problems, "", values[1], validate.parse_time, "received_at")
+        if received is not None:
+            try:
+                validate.received_at(received, self.now, self.skew)
+            except BadInputError as exc:
+                problems.append(f"received_at: {exc}")
+                received = None  # the other times are not checked against it
         times: list[datetime | None] = [received]
         cells = (values[i] for i in _FULFILMENT_CELLS)
         for column, cell in zip(TIME_COLUMNS[1:], cells, strict=True):
@@ -450,7 +471,7 @@ class RowChecker:
                 moment = self._check(problems, "", cell, validate.parse_time, column)
             if moment is not None and received is not None:
                 try:
-                    validate.not_before(moment, received, column)
+                    self._happened(moment, received, column)
                 except BadInputError as exc:
                     problems.append(str(exc))  # it names the column
             times.append(moment)
