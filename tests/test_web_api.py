@@ -177,6 +177,21 @@ def test_an_action_without_a_body_happens_at_the_apps_now(web: Web) -> None:
     assert response.json()["replied_at"] == "2026-11-26T13:00:00+01:00"
 
 
+def test_an_action_with_nothing_to_fulfil_names_the_action_not_its_time(web: Web) -> None:
+    """A call-back nobody asked for is refused (422, nothing written) for the action asked
+    for, whose path segment is the field; a time the register refuses names ``at``."""
+    ref = add(web)["ref"]  # an e-mail, no call-back requested
+    before = events(web.database_url)
+    with web.client() as client:
+        refused = client.post(f"/api/v1/inquiries/{ref}/callback", json={"at": "2026-11-25T11:00"})
+        early = client.post(f"/api/v1/inquiries/{ref}/reply", json={"at": "2026-11-20T11:00"})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["field"] == "action"
+    assert "nothing to fulfil" in refused.json()["error"]
+    assert early.status_code == 422 and early.json()["field"] == "at", early.text
+    assert events(web.database_url) == before
+
+
 def test_a_ref_with_a_slash_is_one_path_segment_of_its_own(web: Web) -> None:
     with web.client() as client:
         created = client.post("/api/v1/inquiries", json={**EMAIL, "ref": "kontor/42"})

@@ -352,17 +352,18 @@ def _require_fulfilment(ctx: Context, inquiry: Inquiry, fulfilment: Fulfilment) 
     ):
         return
     if fulfilment is Fulfilment.CALLBACK:
-        raise BadInputError(
-            f"{inquiry.ref} did not ask for a call-back: `callback` has nothing to fulfil"
-        ).coded("nothing_to_fulfil")
-    if fulfilment is Fulfilment.ANSWER:
-        raise BadInputError(
-            f"{inquiry.ref} was promised no answer date: `answer` has nothing to fulfil"
-        ).coded("nothing_to_fulfil")
-    raise BadInputError(
-        f"{inquiry.ref} has no obligation a reply fulfils (channel {inquiry.channel}): "
-        "`reply` has nothing to fulfil"
-    ).coded("nothing_to_fulfil")
+        why = f"{inquiry.ref} did not ask for a call-back: `callback` has nothing to fulfil"
+    elif fulfilment is Fulfilment.ANSWER:
+        why = f"{inquiry.ref} was promised no answer date: `answer` has nothing to fulfil"
+    else:
+        why = (
+            f"{inquiry.ref} has no obligation a reply fulfils (channel {inquiry.channel}): "
+            "`reply` has nothing to fulfil"
+        )
+    error = BadInputError(why).coded("nothing_to_fulfil")
+    # The action asked for is what is wrong, not its time (the API's field: its path's).
+    error.field = "action"
+    raise error
 
 
 def _load(session: Session, ref: str, scope: Scope) -> Inquiry:
