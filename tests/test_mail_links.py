@@ -43,6 +43,9 @@ def bodies(message: EmailMessage) -> tuple[str, str]:
     return str(text.get_content()), str(html.get_content())
 
 
+DAY = timedelta(days=1)
+
+
 def read(url: str, now: datetime) -> links.Link:
     token = url.removeprefix(f"{BASE}/m/")
     return links.read(token, key=KEY, now=now, max_age=timedelta(days=14))
@@ -178,6 +181,17 @@ def test_a_token_is_refused_when_altered_signed_elsewhere_or_too_old() -> None:
         "too old": links.Refusal.EXPIRED,
         "from the future": links.Refusal.EXPIRED,
     }
+    # A daemon whose clock is ahead of the web app's by less than the allowed clock skew
+    # signs links that work at once; beyond it they are refused as from the future.
+    skew = timedelta(minutes=5)
+    ahead = links.read(token, key=KEY, now=now - timedelta(minutes=4), max_age=DAY, skew=skew)
+    assert ahead.ref == "2026-000001"
+    late = links.read(token, key=KEY, now=now + DAY, max_age=DAY, skew=skew)
+    assert late.ref == "2026-000001"
+    for at in (now - timedelta(minutes=5, seconds=1), now + DAY + timedelta(seconds=1)):
+        with pytest.raises(links.LinkError) as caught:
+            links.read(token, key=KEY, now=at, max_age=DAY, skew=skew)
+        assert caught.value.refusal is links.Refusal.EXPIRED
     assert KEY not in repr(maker)
 
 

@@ -105,16 +105,23 @@ def maker(base_url: str | None, key: str | None) -> LinkMaker | None:
     return LinkMaker(base_url=base_url.rstrip("/"), key=key)
 
 
-def read(token: str, *, key: str, now: datetime, max_age: timedelta) -> Link:
+def read(
+    token: str, *, key: str, now: datetime, max_age: timedelta, skew: timedelta = timedelta(0)
+) -> Link:
     """The link ``token`` names, checked against ``key`` and its age at ``now``.
 
     Raises LinkError: FORGED for a bad signature, an altered or malformed token; EXPIRED
-    for one older than ``max_age`` (or issued after ``now``: clocks that disagree).
+    for one older than ``max_age``, or issued more than ``skew`` after ``now``. The daemon
+    that signs and the web app that reads may run on machines whose clocks disagree by as
+    much as the configured clock skew (``clock_skew_minutes``): a link clicked at once from
+    a mail sent by a clock a little ahead still works.
     """
-    serializer = _serializer(key, now)
+    # The serializer's clock ``skew`` ahead, its limit ``skew`` longer: issued <= now + skew
+    # and now - issued <= max_age.
+    serializer = _serializer(key, now + skew)
     try:
         data, issued = serializer.loads(
-            token, max_age=int(max_age.total_seconds()), return_timestamp=True
+            token, max_age=int((max_age + skew).total_seconds()), return_timestamp=True
         )
     except SignatureExpired:
         raise LinkError(Refusal.EXPIRED) from None

@@ -126,6 +126,7 @@ def _read(state: WebState, token: str, now: datetime) -> links.Link:
             key=key.get_secret_value(),
             now=now,
             max_age=timedelta(days=state.settings.web.link_days),
+            skew=timedelta(minutes=state.settings.clock_skew_minutes),
         )
     except links.LinkError as exc:
         status = 410 if exc.refusal is links.Refusal.EXPIRED else 400
