@@ -182,19 +182,22 @@ def test_bad_rows_reject_the_whole_file_naming_row_and_column(
 def test_times_add_and_reply_refuse_are_refused_by_import_too(
     run_cli: Any, env: dict[str, str], database_url: str, tmp_path: Path
 ) -> None:
-    """A received time before 1900 or in the future, and a fulfilment, closing or answer in
-    the future (after the import's --now and the clock skew), are bad rows, as ``add``,
-    ``reply``, ``close`` and ``answer`` refuse them; a dry run says so too."""
+    """A received time before 1900 or in the future, and a fulfilment, closing, answer or
+    pause in the future (after the import's --now and the clock skew), are bad rows, as
+    ``add``, ``reply``, ``close``, ``answer``, ``pause`` and ``resume`` refuse them; a dry
+    run says so too."""
     ok(run_cli("init", env=env))
     now = "2026-11-26T12:00:00+01:00"
     text = (
-        "received_at,channel,department,replied_at,closed_at,answer_promised,answered_at\n"
-        "1850-11-25T10:00,email,Diverse,,,,\n"  # row 2
-        "2026-11-26T12:30,email,Diverse,,,,\n"  # row 3: 30 minutes ahead of --now
-        "2026-11-25T10:00,email,Diverse,2026-11-27T10:00,,,\n"  # row 4
-        "2026-11-25T10:00,email,Diverse,,2026-11-27T10:00,,\n"  # row 5
-        "2026-11-25T10:00,email,Diverse,,,ja,2026-11-27T10:00\n"  # row 6
-        "2026-11-26T12:03,email,Diverse,2026-11-26T12:04,,,\n"  # row 7: within the skew
+        "received_at,channel,department,replied_at,closed_at,answer_promised,answered_at,pauses\n"
+        "1850-11-25T10:00,email,Diverse,,,,,\n"  # row 2
+        "2026-11-26T12:30,email,Diverse,,,,,\n"  # row 3: 30 minutes ahead of --now
+        "2026-11-25T10:00,email,Diverse,2026-11-27T10:00,,,,\n"  # row 4
+        "2026-11-25T10:00,email,Diverse,,2026-11-27T10:00,,,\n"  # row 5
+        "2026-11-25T10:00,email,Diverse,,,ja,2026-11-27T10:00,\n"  # row 6
+        "2026-11-25T10:00,email,Diverse,,,,,2026-11-25T11:00/2026-11-27T10:00\n"  # row 7
+        "2026-11-25T10:00,email,Diverse,,,,,2026-11-27T10:00/\n"  # row 8
+        "2026-11-26T12:03,email,Diverse,2026-11-26T12:04,,,,\n"  # row 9: within the skew
     )
     (tmp_path / "times.csv").write_text(text, encoding="utf-8")
     before = dump(database_url)
@@ -202,7 +205,7 @@ def test_times_add_and_reply_refuse_are_refused_by_import_too(
         result = run_cli("import", "times.csv", "--now", now, *extra, env=env)
         assert result.returncode == 2, result.stderr
         assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
-        assert "5 bad rows, nothing imported" in result.stderr
+        assert "7 bad rows, nothing imported" in result.stderr
         assert "row 2: received_at: received 1850-11-25" in result.stderr
         assert "is before 1900-01-01" in result.stderr
         assert "row 3: received_at: received 2026-11-26T12:30:00+01:00 is in the future" in (
@@ -211,10 +214,16 @@ def test_times_add_and_reply_refuse_are_refused_by_import_too(
         assert "row 4: replied_at 2026-11-27T10:00:00+01:00 is in the future" in result.stderr
         assert "row 5: closed_at 2026-11-27T10:00:00+01:00 is in the future" in result.stderr
         assert "row 6: answered_at 2026-11-27T10:00:00+01:00 is in the future" in result.stderr
-        assert "row 7" not in result.stderr
+        assert "row 7: pauses: resume at 2026-11-27T10:00:00+01:00 is in the future" in (
+            result.stderr
+        )
+        assert "row 8: pauses: pause at 2026-11-27T10:00:00+01:00 is in the future" in (
+            result.stderr
+        )
+        assert "row 9" not in result.stderr
         assert dump(database_url) == before
     # The same file a day later imports (row 2 apart): "the future" is the import's now.
-    later = text.replace("1850-11-25T10:00,email,Diverse,,,,\n", "")
+    later = text.replace("1850-11-25T10:00,email,Diverse,,,,,\n", "")
     (tmp_path / "later.csv").write_text(later, encoding="utf-8")
     ok(run_cli("import", "later.csv", "--now", "2026-11-28T12:00:00+01:00", env=env))
 
@@ -447,7 +456,7 @@ def test_import_export_round_trips_arbitrary_valid_rows(
     template_db: Path, case: tuple[list[str], list[dict[str, str]]]
 ) -> None:
     topics, rows = case
-    now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    now = datetime(2030, 6, 1, tzinfo=UTC)  # after every generated time: none is refused
     with fresh_db(template_db) as first, fresh_db(template_db) as second:
         import_text(first, csv_text(rows), now, topics=topics)
         exported = export_text(first)
@@ -471,7 +480,7 @@ def test_import_export_round_trips_arbitrary_valid_rows(
     replied=st.none() | st.integers(0, 10 * 86_400),
     called_back=st.none() | st.integers(0, 10 * 86_400),
     closed=st.none() | st.integers(0, 10 * 86_400),
-    now=st.integers(-86_400, 20 * 86_400),
+    now=st.integers(0, 20 * 86_400),
     promised=st.booleans(),
     answered=st.none() | st.integers(0, 20 * 86_400),
     data=st.data(),
@@ -508,6 +517,11 @@ def test_imported_obligations_equal_what_the_sla_engine_computes(
     ):
         row[column] = "" if offset is None else local(received + offset)
     row["pauses"] = pause_cell(received, spans)
+    # "Now" at or after every time of the row: the import refuses a time in the future, as
+    # add and the actions do.
+    offsets = [replied, called_back, closed, answered if promised else None]
+    offsets += [point for span in spans for point in span]
+    now = max([now, *(offset for offset in offsets if offset is not None)])
     moment = EPOCH + timedelta(seconds=received + now)
     with fresh_db(template_db) as url:
         import_text(url, csv_text([row]), moment)

@@ -490,14 +490,20 @@ class RowChecker:
             return None
         return known
 
-    @staticmethod
     def _pauses(
-        cell: str, received: datetime | None, closed: datetime | None, problems: list[str]
+        self, cell: str, received: datetime | None, closed: datetime | None, problems: list[str]
     ) -> tuple[Pause, ...]:
+        """The pauses of the cell; none starts or ends in the future, as ``pause`` and
+        ``resume`` refuse such a time."""
         if not cell.strip():
             return ()
         try:
-            return parse_pauses(cell, received, closed)
+            pauses = parse_pauses(cell, received, closed)
+            for pause in pauses:
+                validate.not_after(pause.start, self.now, self.skew, "pauses: pause at")
+                if pause.end is not None:
+                    validate.not_after(pause.end, self.now, self.skew, "pauses: resume at")
         except BadInputError as exc:
             problems.append(_hidden(str(exc), cell))
             return ()
+        return pauses
