@@ -231,7 +231,7 @@ REFUSALS: list[tuple[str, str, str, Any, int, str | None]] = [
     ),
     ("at not text", "POST", "/api/v1/inquiries/2026-000003/reply", {"at": 17}, 422, "at"),
     ("unknown action", "POST", "/api/v1/inquiries/2026-000003/escalate", {}, 422, "action"),
-    ("answer without a promise", "POST", "/api/v1/inquiries/2026-000003/answer", {}, 422, "at"),
+    ("answer without a promise", "POST", "/api/v1/inquiries/2026-000003/answer", {}, 422, "action"),
     ("unknown channel", "POST", "/api/v1/inquiries", {**EMAIL, "channel": "fax"}, 422, "channel"),
     (
         "unknown department",
