@@ -276,12 +276,9 @@ def test_bytes_that_are_not_utf8_are_named_by_their_own_row(
     ok(run_cli("init", env=env))
     rows = ["received_at,channel,department"] + ["2026-11-25T10:00,email,Diverse"] * 3000
     data = ("\n".join(rows) + "\n").encode() + b"2026-11-25T10:00,e\xf8mail,Diverse\n"
-    (tmp_path / "latin1.csv").write_bytes(data)
-    before = dump(database_url)
-    result = run_cli("import", "latin1.csv", env=env)
-    assert result.returncode == 2
-    assert result.stderr == "error: latin1.csv: row 3002: not UTF-8 text\n"
-    assert dump(database_url) == before
+    assert import_bytes(run_cli, env, database_url, tmp_path, data) == (
+        "error: latin1.csv: row 3002: not UTF-8 text\n"
+    )
 
 
 @pytest.mark.parametrize("delimiter", [",", ";"])
@@ -297,12 +294,22 @@ def test_bytes_that_are_not_utf8_in_a_small_file_are_named_by_their_own_row(
         + f'\n{good}{delimiter}\n{good}{delimiter}"two\nlines"\n{good}{delimiter}caf'.encode()
         + b"\xe9\n"
     )
+    assert import_bytes(run_cli, env, database_url, tmp_path, data) == (
+        "error: latin1.csv: row 4: not UTF-8 text\n"
+    )
+
+
+def import_bytes(
+    run_cli: Any, env: dict[str, str], database_url: str, tmp_path: Path, data: bytes
+) -> str:
+    """The error of importing ``data`` as latin1.csv, which must be refused (exit 2) with
+    nothing written."""
     (tmp_path / "latin1.csv").write_bytes(data)
     before = dump(database_url)
     result = run_cli("import", "latin1.csv", env=env)
     assert result.returncode == 2
-    assert result.stderr == "error: latin1.csv: row 4: not UTF-8 text\n"
     assert dump(database_url) == before
+    return str(result.stderr)
 
 
 def test_dry_run_validates_and_writes_nothing(
