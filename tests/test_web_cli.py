@@ -9,6 +9,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -135,9 +137,49 @@ def test_svarfrist_web_serves_the_api_with_a_created_token_until_sigterm(
     run_cli: Any, env: dict[str, str], tmp_path: Path
 ) -> None:
     token = run_cli("token", "create", "--name", "ci", "--role", "advisor", env=env).stdout
+    with _serving(env, tmp_path) as base:
+        assert httpx.get(f"{base}/healthz", timeout=5).json() == {"status": "ok"}
+        headers = {"Authorization": f"Bearer {token.strip()}"}
+        added = httpx.post(
+            f"{base}/api/v1/inquiries",
+            json={"channel": "sms", "department": "Diverse", "received_at": "2026-11-25T10:00"},
+            headers=headers,
+        )
+        assert added.status_code == 201, added.text
+        assert httpx.get(f"{base}/api/v1/inquiries", headers=headers).status_code == 200
+    listed = run_cli("token", "list", env=env).stdout
+    assert "never used" not in listed  # the token's use was recorded
+
+
+def test_svarfrist_web_now_serves_as_if_it_were_then_the_clock_running_on(
+    run_cli: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    """``--now`` (the demo's week): an inquiry registered without a received time is
+    received at the server's now, which started at --now and runs on in real time."""
+    token = run_cli("token", "create", "--name", "ci", "--role", "advisor", env=env).stdout
+    with _serving(env, tmp_path, "--now", "2026-11-25T12:00") as base:
+        added = httpx.post(
+            f"{base}/api/v1/inquiries",
+            json={"channel": "sms", "department": "Diverse"},
+            headers={"Authorization": f"Bearer {token.strip()}"},
+        )
+    assert added.status_code == 201, added.text
+    received = datetime.fromisoformat(added.json()["received_at"])
+    start = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)  # 12:00 in Copenhagen
+    assert start <= received < start + timedelta(seconds=START_TIMEOUT_S + 60)
+
+
+def test_svarfrist_web_refuses_a_now_that_is_not_a_time(run_cli: Any, env: dict[str, str]) -> None:
+    assert_refused(run_cli("web", "--now", "yesterday", env=env), fragment="--now")
+
+
+@contextlib.contextmanager
+def _serving(env: dict[str, str], tmp_path: Path, *args: str) -> Iterator[str]:
+    """``svarfrist web`` on a free port with ``args``, until it answers; its base URL. Ends
+    it with SIGTERM, which it must take cleanly (no traceback)."""
     port = _free_port()
     proc = subprocess.Popen(
-        [SVARFRIST, "web", "--port", str(port)],
+        [SVARFRIST, "web", "--port", str(port), *args],
         env=clean_env(env),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
@@ -149,30 +191,20 @@ def test_svarfrist_web_serves_the_api_with_a_created_token_until_sigterm(
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             try:
-                health = httpx.get(f"{base}/healthz", timeout=5)
+                httpx.get(f"{base}/healthz", timeout=5)
                 break
             except httpx.TransportError:
                 assert proc.poll() is None, proc.communicate()
                 assert time.monotonic() < deadline, "svarfrist web did not come up"
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=0.05)  # the bounded poll's pause, watching for exit
-        assert health.json() == {"status": "ok"}
-        headers = {"Authorization": f"Bearer {token.strip()}"}
-        added = httpx.post(
-            f"{base}/api/v1/inquiries",
-            json={"channel": "sms", "department": "Diverse", "received_at": "2026-11-25T10:00"},
-            headers=headers,
-        )
-        assert added.status_code == 201, added.text
-        assert httpx.get(f"{base}/api/v1/inquiries", headers=headers).status_code == 200
+        yield base
     finally:
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
     # uvicorn finishes and then lets SIGTERM take its course: exit 0 or "killed by TERM".
     assert proc.returncode in (0, -signal.SIGTERM), stderr
     assert "Traceback" not in stderr
-    listed = run_cli("token", "list", env=env).stdout
-    assert "never used" not in listed  # the token's use was recorded
 
 
 @pytest.mark.parametrize("port", ["0", "65536", "http"])

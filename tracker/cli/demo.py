@@ -219,7 +219,9 @@ def main() -> int:
     commands = try_commands(svarfrist, url, end, _first_overdue(factory, end))
     status = _print_compliance(commands[0], url)
     _print_try(commands, end)
-    web = (*svarfrist, "web", "--host", WEB_HOST, "--port", str(WEB_PORT))
+    # As it stood at the end of the demo's week, as the commands above (--now): its mails'
+    # links were signed then, and would have expired 14 days after that week.
+    web = (*svarfrist, "web", "--host", WEB_HOST, "--port", str(WEB_PORT), "--now", _at(end))
     _print_web(Command(env={"SVARFRIST_CONFIG": str(CONFIG)}, words=web))
     engine.dispose()
     if status == 0 and "--serve" in sys.argv[1:]:
@@ -376,11 +378,16 @@ class Command:
         return " ".join([*assignments, shlex.join(self.words)])
 
 
+def _at(moment: datetime) -> str:
+    """A demo time as its commands' --now takes it (local wall-clock time)."""
+    return moment.strftime("%Y-%m-%dT%H:%M")
+
+
 def try_commands(svarfrist: tuple[str, ...], url: str, end: datetime, ref: str) -> list[Command]:
     """Commands to explore the demo's database as it stood at the last sweep (``--now``);
     ``ref`` is the inquiry that ``show`` prints."""
     db = {"SVARFRIST_DATABASE_URL": url}
-    now = ("--now", end.strftime("%Y-%m-%dT%H:%M"))
+    now = ("--now", _at(end))
     annual = ("--annual", "--format", "html", "--output", str(ANNUAL))
     explain = ("--rule", "reply", "--received", "2026-12-23T14:00", "--explain")
     return [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tracker.cli.common import settings
+from tracker.cli.common import parse_time, settings
 from tracker.cli.database import database
 from tracker.errors import BadInputError
 
@@ -24,6 +24,11 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     )
     web.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind ({DEFAULT_HOST})")
     web.add_argument("--port", default=str(DEFAULT_PORT), help=f"TCP port ({DEFAULT_PORT})")
+    web.add_argument(
+        "--now",
+        help="serve as if it were this time when the server starts, the clock running on from "
+        "there (ISO 8601; for the demo's week: its mails' links and deadlines as they stood)",
+    )
     web.set_defaults(handler=cmd_web)
 
 
@@ -35,8 +40,12 @@ def _port(text: str) -> int:
 
 def cmd_web(args: argparse.Namespace) -> int:
     port = _port(args.port)
-    from tracker.web.server import serve  # FastAPI and uvicorn: only for this command
+    start = parse_time(args.now, "--now") if args.now else None
+    # FastAPI and uvicorn: only for this command
+    from tracker.web.server import serve
+    from tracker.web.state import clock_from, system_clock
 
+    clock = system_clock if start is None else clock_from(start)
     with database() as engine:
-        serve(settings(), engine, args.host, port)
+        serve(settings(), engine, args.host, port, clock)
     return 0

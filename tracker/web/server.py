@@ -4,21 +4,30 @@ PostgreSQL: the app keeps nothing in memory between requests)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 import uvicorn
 from sqlalchemy import Engine
 
 from tracker.config import Settings
 from tracker.web.app import create_app
+from tracker.web.state import system_clock
 
 log = logging.getLogger(__name__)
 GRACE_SECONDS = 20
 
 
-def server(settings: Settings, engine: Engine, host: str, port: int) -> uvicorn.Server:
+def server(
+    settings: Settings,
+    engine: Engine,
+    host: str,
+    port: int,
+    clock: Callable[[], datetime] = system_clock,
+) -> uvicorn.Server:
     """A uvicorn server for the app; logging stays as the command line configured it."""
     config = uvicorn.Config(
-        create_app(settings, engine=engine),
+        create_app(settings, engine=engine, clock=clock),
         host=host,
         port=port,
         workers=1,
@@ -34,10 +43,16 @@ def server(settings: Settings, engine: Engine, host: str, port: int) -> uvicorn.
     return uvicorn.Server(config)
 
 
-def serve(settings: Settings, engine: Engine, host: str, port: int) -> None:
+def serve(
+    settings: Settings,
+    engine: Engine,
+    host: str,
+    port: int,
+    clock: Callable[[], datetime] = system_clock,
+) -> None:
     """Serve until SIGTERM or SIGINT; uvicorn finishes the requests in flight."""
     if settings.web.insecure_http:
         log.warning("web.insecure_http is set: cookies go without Secure (a demo only)")
     if settings.web.key() is None:
         log.warning("web.secret_key is not set: the pages answer 503; the API serves")
-    server(settings, engine, host, port).run()
+    server(settings, engine, host, port, clock).run()

@@ -43,6 +43,17 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def clock_from(start: datetime) -> Callable[[], datetime]:
+    """A clock that reads ``start`` now and runs on in real time from there (``svarfrist web
+    --now``: the demo's week, or a register as it stood, served as if it were then)."""
+    offset = start - system_clock()
+
+    def clock() -> datetime:
+        return system_clock() + offset
+
+    return clock
+
+
 @dataclass(frozen=True, kw_only=True)
 class WebState:
     settings: Settings
