@@ -174,8 +174,9 @@ def reply(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
         raise ConflictError(
             f"{ref} was already replied to at {validate.local_time(inquiry.replied_at)}"
         ).coded("already_replied")
-    inquiry.replied_at = validate.not_before(at, inquiry.received_at, "reply at")
-    _require_fulfilment(ctx, inquiry, Fulfilment.REPLY)
+    replied = validate.not_before(at, inquiry.received_at, "reply at")
+    _require_fulfilment(ctx, inquiry, Fulfilment.REPLY)  # before the change: nothing written
+    inquiry.replied_at = replied
     return _changed(session, ctx, inquiry, EventKind.REPLIED, at)
 
 
@@ -186,8 +187,9 @@ def callback(session: Session, ctx: Context, ref: str, at: datetime) -> list[Mov
     if inquiry.called_back_at is not None:
         when = validate.local_time(inquiry.called_back_at)
         raise ConflictError(f"{ref} was already called back at {when}").coded("already_called_back")
-    inquiry.called_back_at = validate.not_before(at, inquiry.received_at, "callback at")
-    _require_fulfilment(ctx, inquiry, Fulfilment.CALLBACK)
+    called = validate.not_before(at, inquiry.received_at, "callback at")
+    _require_fulfilment(ctx, inquiry, Fulfilment.CALLBACK)  # before the change: nothing written
+    inquiry.called_back_at = called
     return _changed(session, ctx, inquiry, EventKind.CALLED_BACK, at)
 
 
@@ -199,8 +201,9 @@ def answer(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]
         raise ConflictError(
             f"{ref} was already answered at {validate.local_time(inquiry.answered_at)}"
         )
-    inquiry.answered_at = validate.not_before(at, inquiry.received_at, "answer at")
-    _require_fulfilment(ctx, inquiry, Fulfilment.ANSWER)
+    answered = validate.not_before(at, inquiry.received_at, "answer at")
+    _require_fulfilment(ctx, inquiry, Fulfilment.ANSWER)  # before the change: nothing written
+    inquiry.answered_at = answered
     return _changed(session, ctx, inquiry, EventKind.ANSWERED, at)
 
 
