@@ -23,7 +23,8 @@ from tracker.core.reminders import Kind
 from tracker.errors import BadInputError, about
 from tracker.store import outbox
 from tracker.store.context import Context
-from tracker.store.models import MAX_ID, Absence, Event, OutboxMessage, Team, TeamMember
+from tracker.store.models import MAX_ID, Absence, OutboxMessage, Team, TeamMember
+from tracker.store.register import record
 from tracker.store.scope import EVERYTHING, Scope
 
 # The longest absence one row may hold (a year's leave and some): a typo like 2062 is refused.
@@ -58,19 +59,7 @@ class TeamInfo:
 
 def _audit(session: Session, ctx: Context, kind: str, details: dict[str, Any]) -> None:
     """An admin action in the audit trail: an event without an inquiry, addresses only."""
-    session.add(
-        Event(
-            inquiry_id=None,
-            ref=None,
-            kind=kind,
-            at=ctx.now,
-            recorded_at=ctx.recorded_at or ctx.now,
-            as_of=ctx.now,
-            actor=ctx.actor,
-            os_user=ctx.os_user,
-            details=details,
-        )
-    )
+    record(session, ctx, None, kind, ctx.now, details=details)
 
 
 # -- teams -----------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from tracker.core.reminders import Kind
 from tracker.errors import BadInputError
 from tracker.store.models import Event, Inquiry, OutboxMessage
 from tracker.store.obligations import Move, pauses_of, sync_obligations
-from tracker.store.register import Context, EventKind, _event, _load, _load_open
+from tracker.store.register import Context, EventKind, _load, _load_open, record
 
 # What `undo` can revert: the changes made by a command on one inquiry. ``created`` and
 # ``imported`` are where an inquiry's history begins; ``recomputed`` follows a rule change
@@ -111,7 +111,7 @@ def assign(session: Session, ctx: Context, ref: str, advisor: str) -> Assigned:
     inquiry.advisor = new
     moved = _move_reminders(session, ctx, inquiry, previous, new)
     details = {"from": previous, "to": new, "moved_messages": moved}
-    _event(session, ctx, inquiry, EventKind.ASSIGNED, ctx.now, details=details)
+    record(session, ctx, inquiry, EventKind.ASSIGNED, ctx.now, details=details)
     return Assigned(previous=previous, advisor=new, moved_messages=moved)
 
 
@@ -126,7 +126,7 @@ def reopen(session: Session, ctx: Context, ref: str) -> list[Move]:
     inquiry.closed_at = None
     moves = sync_obligations(session, ctx, inquiry)
     details = {"closed_at": closed_at.isoformat()} | _moved(moves)
-    _event(session, ctx, inquiry, EventKind.REOPENED, ctx.now, details=details)
+    record(session, ctx, inquiry, EventKind.REOPENED, ctx.now, details=details)
     return moves
 
 
@@ -139,7 +139,7 @@ def undo(session: Session, ctx: Context, ref: str) -> Undone:
     _REVERT[kind](session, ctx, inquiry, event)
     moves = sync_obligations(session, ctx, inquiry)
     details = {"event": event.id, "undoes": kind.value, "undoes_at": event.at.isoformat()}
-    _event(session, ctx, inquiry, EventKind.UNDONE, ctx.now, details=details | _moved(moves))
+    record(session, ctx, inquiry, EventKind.UNDONE, ctx.now, details=details | _moved(moves))
     return Undone(kind=kind, at=event.at, moves=moves)
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
-from tracker.store.models import Event, Inquiry
-from tracker.store.register import Context, EventKind, Move, audit_fields, sync_obligations
+from tracker.store.models import Inquiry
+from tracker.store.register import Context, EventKind, Move, record, sync_obligations
 
 CHUNK = 500
 
@@ -39,16 +39,8 @@ def recompute(
         for inquiry in chunk:
             moved = sync_obligations(session, ctx, inquiry, only_open=True, write=not dry_run)
             if moved and not dry_run:
-                session.add(
-                    Event(
-                        inquiry_id=inquiry.id,
-                        ref=inquiry.ref,
-                        kind=EventKind.RECOMPUTED.value,
-                        at=ctx.now,
-                        details={"moved": [m.details() for m in moved]},
-                        **audit_fields(ctx),
-                    )
-                )
+                details = {"moved": [m.details() for m in moved]}
+                record(session, ctx, inquiry, EventKind.RECOMPUTED, ctx.now, details=details)
             moves.extend(moved)
         last_id = chunk[-1].id
         session.flush()

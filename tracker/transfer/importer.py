@@ -42,8 +42,8 @@ from tracker.errors import BadInputError, SvarfristError
 from tracker.store import refs
 from tracker.store.bulk import BulkWriter, InquiryRow, driver_time
 from tracker.store.context import Context
-from tracker.store.models import Event, Inquiry
-from tracker.store.register import EventKind, audit_fields
+from tracker.store.models import Inquiry
+from tracker.store.register import EventKind, record
 from tracker.transfer.prepare import Chunk, chunks
 
 if TYPE_CHECKING:
@@ -129,14 +129,8 @@ def import_csv(
                 scan = _import_in_two_passes(session, ctx, path, progress=progress)
     generated = sum(scan.per_year.values())
     if not dry_run:
-        session.add(
-            Event(
-                kind=EventKind.IMPORTED.value,
-                at=ctx.now,
-                details={"rows": scan.rows, "generated_refs": generated},
-                **audit_fields(ctx),
-            )
-        )
+        details = {"rows": scan.rows, "generated_refs": generated}
+        record(session, ctx, None, EventKind.IMPORTED, ctx.now, details=details)
     return ImportResult(rows=scan.rows, generated_refs=generated, dry_run=dry_run)
 
 
