@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.config import IntakeSettings, Settings, build_calendar, build_rules
@@ -31,7 +30,7 @@ from tracker.sla import Channel, Rule
 from tracker.store import intake as store
 from tracker.store import outbox, register
 from tracker.store.context import Context
-from tracker.store.models import Inquiry, Obligation
+from tracker.store.models import Inquiry
 
 log = logging.getLogger(__name__)
 
@@ -223,10 +222,10 @@ def _citizen(
         received_at=min(f.arrived_at, now),
         answer_promised=promise,
     )
-    inquiry = register.create(session, ctx, new)
-    ref, inquiry_id = inquiry.ref, inquiry.id
+    created = register.create(session, ctx, new)
+    ref, inquiry_id = created.inquiry.ref, created.inquiry.id
     ack_digest = digest(intake.key, intake.ack_message_id(inquiry_id).strip("<>"))
-    due = _promised(session, inquiry_id) if promise else None  # before the next flush
+    due = next((o.due_at for o in created.obligations if o.rule == "answer"), None)
     store.remember(session, inquiry_id, [mine, ack_digest])
     if promise:
         payload = {"ref": ref, "folder": folder, "uidvalidity": uidvalidity, "uid": f.uid}
@@ -251,19 +250,6 @@ def _enqueue_acknowledgement(
         payload=payload | {"due_at": due.isoformat() if due is not None else None},
         send_at=now,
         inquiry_id=inquiry_id,
-    )
-
-
-def _promised(session: Session, inquiry_id: int) -> datetime | None:
-    """The ``answer`` deadline of an inquiry just registered: its obligation is still in the
-    session, waiting for the next flush (no query); else read back."""
-    for o in session.new:
-        if isinstance(o, Obligation) and o.inquiry_id == inquiry_id and o.rule == "answer":
-            return o.due_at
-    return session.scalar(
-        select(Obligation.due_at).where(
-            Obligation.inquiry_id == inquiry_id, Obligation.rule == "answer"
-        )
     )
 
 

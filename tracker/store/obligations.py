@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from tracker.core.calendar import BusinessCalendar, from_us, to_us
@@ -249,23 +249,27 @@ def decisions_of(ctx: Context, facts: InquiryFacts) -> list[Decision]:
     return decisions
 
 
-def new_obligation(
+def insert_obligations(
+    session: Session,
     inquiry: Inquiry,
-    s: ObligationStatus | Decision,
+    decided: Sequence[ObligationStatus | Decision],
     calendar: BusinessCalendar,
     pauses: Sequence[PauseSpan],
-) -> Obligation:
-    """The ORM object of a new obligation of ``inquiry`` (its id must be known)."""
-    values = obligation_values(
-        _decision(s),
-        inquiry_id=inquiry.id,
-        department=inquiry.department,
-        received_at=to_us(inquiry.received_at),
-        calendar=calendar,
-        pauses=pauses,
-        office=inquiry.office,
-    )
-    return Obligation(**values._asdict())
+) -> list[ObligationRow]:
+    """Write new obligations of ``inquiry`` (stored: its id is known); returns their rows.
+
+    A Core INSERT built once and run at once on the session's connection: every inquiry
+    registered writes one to three, and the unit of work's insert cost more than the
+    statement. No obligation object is left in the session to be read back."""
+    received = to_us(inquiry.received_at)
+    owner = Owner(inquiry.id, inquiry.department, received, tuple(pauses), inquiry.office)
+    rows = obligation_rows([(owner, [_decision(s) for s in decided])], calendar)
+    if rows:
+        session.connection().execute(_INSERT, [row._asdict() for row in rows])
+    return rows
+
+
+_INSERT = insert(Obligation)
 
 
 def _decision(s: ObligationStatus | Decision) -> Decision:
@@ -302,6 +306,7 @@ def sync_obligations(
     with session.no_autoflush:
         stored = {o.rule: o for o in session.scalars(_OBLIGATIONS, {"inquiry_id": inquiry.id})}
     moves: list[Move] = []
+    added: list[Decision] = []  # rules that now apply and have no row yet (recompute)
     for s in decisions_of(ctx, facts):
         row = stored.pop(s.rule, None)
         if row is not None and only_open and row.met_at is not None:
@@ -313,7 +318,7 @@ def sync_obligations(
         if not write:
             continue
         if row is None:
-            session.add(new_obligation(inquiry, s, ctx.calendar, facts.pauses))
+            added.append(s)
         else:
             _update(row, inquiry, s, ctx.calendar, facts.pauses)
     for rule, row in stored.items():  # a rule that no longer applies (recompute only)
@@ -322,6 +327,7 @@ def sync_obligations(
         moves.append(Move(ref=inquiry.ref, rule=rule, old_due_at=row.due_at, new_due_at=None))
         if write:
             session.delete(row)
+    insert_obligations(session, inquiry, added, ctx.calendar, facts.pauses)
     return moves
 
 

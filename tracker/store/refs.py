@@ -73,7 +73,8 @@ def _upsert(session: Session, scope: str, increment: int, at_least: int = 0) -> 
         "increment": increment,
         "at_least": at_least,
     }
-    last: int = session.execute(_UPSERT(session), values).scalar_one()
+    # On the connection: the counter needs nothing the session has not yet written.
+    last: int = session.connection().execute(_UPSERT(session), values).scalar_one()
     return last
 
 

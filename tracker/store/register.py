@@ -31,8 +31,9 @@ from tracker.store.context import Context
 from tracker.store.models import Event, Inquiry, Pause
 from tracker.store.obligations import (
     Move,
+    ObligationRow,
     facts_of,
-    new_obligation,
+    insert_obligations,
     pauses_of,
     sync_obligations,
 )
@@ -107,14 +108,23 @@ def check_recipient(
         ).coded("no_recipient")
 
 
+@dataclass(frozen=True, kw_only=True)
+class Created:
+    inquiry: Inquiry
+    """Flushed: it has its id."""
+    obligations: list[ObligationRow]
+    """Its obligations as written."""
+
+
 def add(session: Session, ctx: Context, new: NewInquiry) -> str:
     """Register an inquiry with its obligations and a ``created`` event; returns its ref."""
-    return create(session, ctx, new).ref
+    return create(session, ctx, new).inquiry.ref
 
 
-def create(session: Session, ctx: Context, new: NewInquiry) -> Inquiry:
-    """:func:`add`, returning the new inquiry itself (flushed: it has its id), for a caller
-    that goes on writing rows of it (mail intake) without looking it up again."""
+def create(session: Session, ctx: Context, new: NewInquiry) -> Created:
+    """:func:`add`, returning the new inquiry itself (flushed: it has its id) and its
+    obligations, for a caller that goes on writing rows of it (mail intake: the promised
+    answer date) without looking them up again."""
     ctx = ctx.office(new.office)  # its office's departments, topics, calendar and rules
     ctx.scope.admit_office(new.office)
     settings = ctx.settings
@@ -160,10 +170,9 @@ def create(session: Session, ctx: Context, new: NewInquiry) -> Inquiry:
     except IntegrityError:
         # Another writer took the same explicit ref between our check and our insert.
         raise ConflictError(f"duplicate ref {ref!r}: an inquiry with that ref exists") from None
-    for s in status.obligations:
-        session.add(new_obligation(inquiry, s, ctx.calendar, ()))
+    obligations = insert_obligations(session, inquiry, status.obligations, ctx.calendar, ())
     record(session, ctx, inquiry, EventKind.CREATED, new.received_at)
-    return inquiry
+    return Created(inquiry=inquiry, obligations=obligations)
 
 
 def reply(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
