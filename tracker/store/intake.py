@@ -65,7 +65,10 @@ def advance(session: Session, folder: str, uid: int, now: datetime) -> None:
     )
 
 
-# The statements run for every message, built once (see db.per_dialect).
+# The statements run for every message, built once (see db.per_dialect) and run on the
+# session's connection: Core statements on tables of intake's own, which the ORM's execute
+# path (its autoflush, its result handling) only slowed; where a row of the session must be
+# written first, the function flushes it.
 _KNOWN = (
     select(Inquiry.id, Inquiry.ref)
     .join(IntakeThread, IntakeThread.inquiry_id == Inquiry.id)
@@ -102,12 +105,12 @@ def known(session: Session, digests: Iterable[str]) -> tuple[int, str] | None:
     wanted = [d for d in digests if d]
     if not wanted:
         return None
-    row = session.execute(_KNOWN, {"digests": wanted}).first()
+    row = session.connection().execute(_KNOWN, {"digests": wanted}).first()
     return None if row is None else (int(row[0]), str(row[1]))
 
 
 def by_ref(session: Session, ref: str) -> tuple[int, str] | None:
-    row = session.execute(_BY_REF, {"ref": ref}).first()
+    row = session.connection().execute(_BY_REF, {"ref": ref}).first()
     return None if row is None else (int(row[0]), str(row[1]))
 
 
@@ -116,14 +119,14 @@ def remember(session: Session, inquiry_id: int, digests: Iterable[str]) -> None:
     rows = [{"digest": d, "inquiry_id": inquiry_id} for d in set(digests) if d]
     if rows:
         session.flush()  # the inquiry's row first, as the ORM's own statements do
-        session.execute(_REMEMBER(session), rows)
+        session.connection().execute(_REMEMBER(session), rows)
 
 
 def count_sender(session: Session, sender: str, day: str, cap: int) -> bool:
     """Count one more acknowledged mail of ``sender`` (a digest) on ``day``; False, and not
     counted, when the sender already reached ``cap`` that day."""
     values = {"sender": sender, "day": day, "cap": cap}
-    return session.execute(_COUNT(session), values).first() is not None
+    return session.connection().execute(_COUNT(session), values).first() is not None
 
 
 def forget_days_before(session: Session, day: str) -> None:

@@ -114,7 +114,7 @@ def enqueue(
         "attempts": 0,
         "created_at": created_at or send_at,
     }
-    return session.execute(_ENQUEUE(session), values).first() is not None
+    return session.connection().execute(_ENQUEUE(session), values).first() is not None
 
 
 _ENQUEUE = per_dialect(
