@@ -121,3 +121,17 @@ def test_report_output_refuses_a_symlink_to_the_database(lite: Cli, tmp_path: Pa
     assert show(lite, "2026-000001")["ref"] == "2026-000001"
     ok(lite("report", "--format", "csv", "--output", "report.csv", "--now", "2026-11-30T12:00"))
     assert (tmp_path / "report.csv").read_text(encoding="utf-8-sig").strip()
+
+
+@pytest.mark.parametrize("target", ["elsewhere", "elsewhere/"])
+def test_report_output_refuses_a_directory_and_leaves_nothing_behind(
+    lite: Cli, tmp_path: Path, target: str
+) -> None:
+    # A directory is bad input (exit 2, one error line), not a failure of the environment,
+    # and no temporary file of the refused report stays beside it.
+    (tmp_path / "elsewhere").mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    refused = lite("report", "--format", "csv", "--output", target, "--now", "2026-11-30T12:00")
+    assert_refused(refused, fragment="is a directory")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert list((tmp_path / "elsewhere").iterdir()) == []

@@ -218,6 +218,8 @@ def _emit(output: str | None, chunks: Iterable[str], encoding: str = "utf-8") ->
     target = Path(output)
     if not target.parent.is_dir():
         raise BadInputError(f"--output: no such directory: {target.parent}")
+    if target.is_dir():  # else the report is written, then cannot replace it (exit 1)
+        raise BadInputError(f"--output: {output} is a directory: name a file")
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".svarfrist-report-")
     try:
         with os.fdopen(fd, "wb") as handle:
