@@ -290,6 +290,7 @@ REFUSALS: list[tuple[str, str, str, Any, int, str | None]] = [
         None,
     ),
     ("bad ref", "POST", "/api/v1/inquiries", {**EMAIL, "ref": "<script>"}, 422, "ref"),
+    ("unknown office", "POST", "/api/v1/inquiries", {**EMAIL, "office": "vest"}, 422, "office"),
     ("body not an object", "POST", "/api/v1/inquiries", [1, 2], 422, None),
     ("invalid UTF-8", "POST", "/api/v1/inquiries", b'{"channel": "\xff\xfe"}', 422, None),
     ("not JSON", "POST", "/api/v1/inquiries", b"channel=email", 422, None),

@@ -66,7 +66,9 @@ def add(
         callback_requested=body.callback_requested,
         ref=body.ref,
         note=body.note,
-        office=resolve_office(state.settings, body.office or caller.scope.home_office),
+        office=about("office")(resolve_office)(
+            state.settings, body.office or caller.scope.home_office
+        ),
     )
     with state.writing() as session:
         ref = register.add(session, state.context(caller.name, now, caller.scope), new)
