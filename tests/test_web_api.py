@@ -313,6 +313,8 @@ REFUSALS: list[tuple[str, str, str, Any, int, str | None]] = [
      "rule"),
     ("due bad time", "GET", "/api/v1/due?rule=reply&received=tomorrow", None, 422, "received"),
     ("calendar year", "GET", "/api/v1/calendar/3000", None, 422, "year"),
+    ("report from before year 2", "GET", "/api/v1/report?from=0001-01-01", None, 422, "from"),
+    ("report to after year 9998", "GET", "/api/v1/report?to=9999-12-31", None, 422, "to"),
     ("calendar not a year", "GET", "/api/v1/calendar/next", None, 422, "year"),
 ]  # fmt: skip
 

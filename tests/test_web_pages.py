@@ -332,6 +332,10 @@ def test_reports_show_a_table_and_download_the_same_as_csv(web: Web) -> None:
         wrong = client.get("/rapporter", params={"fra": "2026-12-01", "til": "2026-11-01"})
         assert wrong.status_code == 422 and "Fra-datoen ligger efter til-datoen." in wrong.text
         assert 'aria-describedby="err-fra"' in wrong.text
+        # A last day the report cannot reach is refused beside its own field, not "fra"'s.
+        late = client.get("/rapporter", params={"fra": "2026-11-01", "til": "9999-12-31"})
+        assert late.status_code == 422 and 'aria-describedby="err-til"' in late.text
+        assert 'aria-describedby="err-fra"' not in late.text
 
 
 def test_the_calendar_lists_a_years_closed_days_as_the_api_does(web: Web) -> None:

@@ -41,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from tracker.core.calendar import COPENHAGEN, MAX_YEAR, MIN_YEAR
-from tracker.errors import BadInputError
+from tracker.errors import BadInputError, about
 from tracker.store.models import Inquiry, Obligation, UTCDateTime
 from tracker.store.scope import Scope, in_offices
 
@@ -125,9 +125,10 @@ def checked_period(
     first: date | None, last: date | None, names: tuple[str, str] = ("--from", "--to")
 ) -> Period:
     """period_of, refusing a day :func:`period_day` refuses and a first day after the last
-    (``names``: the two inputs' names, as the errors say them)."""
-    first = None if first is None else period_day(first, names[0])
-    last = None if last is None else period_day(last, names[1])
+    (``names``: the two inputs' names, as the errors say them, and the field a day's refusal
+    is about: the API's ``from``/``to``, a page's ``fra``/``til``)."""
+    first = None if first is None else about(names[0])(period_day)(first, names[0])
+    last = None if last is None else about(names[1])(period_day)(last, names[1])
     if first and last and first > last:
         raise BadInputError(f"{names[0]} {first} is after {names[1]} {last}").coded("order")
     return period_of(first, last)
