@@ -135,6 +135,37 @@ def test_teams_are_made_grown_shrunk_and_removed(web: Web) -> None:
     assert empty.status_code == 422
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "Team Nord", "members": []}, "members"),
+        ({"name": "Team Nord", "members": [ANNE, "not an address"]}, "members"),
+        ({"name": " ", "members": [ANNE]}, "name"),
+        ({"name": "x" * 65, "members": [ANNE]}, "name"),
+    ],
+)
+def test_a_bad_team_is_refused_naming_its_field_and_nothing_is_written(
+    web: Web, body: dict[str, Any], field: str
+) -> None:
+    before = register_rows(web.database_url)
+    with web.client("lead") as client:
+        refused = client.post("/api/v1/teams", json=body)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["field"] == field, refused.text
+    assert register_rows(web.database_url) == before
+
+
+def test_removing_a_member_who_is_not_an_address_names_the_member_field(web: Web) -> None:
+    with web.client("lead") as client:
+        made = client.post("/api/v1/teams", json={"name": "Team Nord", "members": [ANNE]})
+        assert made.status_code == 200, made.text
+        before = register_rows(web.database_url)
+        refused = client.delete("/api/v1/teams/Team Nord", params={"member": "anne"})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["field"] == "member", refused.text
+    assert register_rows(web.database_url) == before
+
+
 def test_removing_someone_who_is_not_a_member_is_404_and_writes_nothing(web: Web) -> None:
     with web.client("lead") as client:
         made = client.post("/api/v1/teams", json={"name": "Team Nord", "members": [ANNE]})

@@ -71,6 +71,7 @@ def _office(ctx: Context) -> str:
     return ctx.office_key
 
 
+@about("name")
 def team_name(value: str) -> str:
     validate.text(value, "team")
     name = value.strip()
@@ -82,9 +83,9 @@ def team_name(value: str) -> str:
 def add_team(session: Session, ctx: Context, name: str, members: Iterable[str]) -> TeamInfo:
     """Create team ``name`` with ``members``, or add ``members`` to the existing team."""
     name = team_name(name)
-    wanted = sorted({validate.address(m, "--member") for m in members})
+    wanted = sorted({about("members")(validate.address)(m, "--member") for m in members})
     if not wanted:
-        raise BadInputError("a team needs at least one --member")
+        raise _refused("members", "required", "a team needs at least one --member")
     office = _office(ctx)
     team = session.scalar(select(Team).where(Team.office == office, Team.name == name))
     if team is None:
@@ -110,7 +111,7 @@ def remove_team(session: Session, ctx: Context, name: str, members: Collection[s
     if team is None:
         raise BadInputError(f"no team {name!r}").coded("unknown")
     if members:
-        gone = sorted({validate.address(m, "--member") for m in members})
+        gone = sorted({about("member")(validate.address)(m, "--member") for m in members})
         # Removing someone who is not a member is a mistake (a typo in the address), not a
         # success to report and audit.
         current = set(
