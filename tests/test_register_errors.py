@@ -53,6 +53,9 @@ BAD_INPUTS: list[tuple[str, tuple[str, ...], str]] = [
     ("unknown topic", (*ADD, "--topic", "Hundeluftning"), "unknown topic"),
     ("malformed time", (*ADD, "--received", "yesterday"), "not an ISO 8601 time"),
     ("impossible date", (*ADD, "--received", "2026-02-30T10:00"), "not an ISO 8601 time"),
+    # Python's fromisoformat takes any character between date and time: 25 Nov at 10:00
+    ("a digit for the T", (*ADD, "--received", "2026-11-25510:00"), "not an ISO 8601 time"),
+    ("a slash for the T", ("reply", "2026-000001", "--at", "2026-11-25/11:00"), "ISO 8601"),
     ("time skipped by DST", (*ADD, "--received", "2026-03-29T02:30"), "does not exist"),
     ("time outside the range", (*ADD, "--received", "0001-01-01T00:00"), "outside the supported"),
     ("duplicate ref", (*ADD, "--ref", "2026-000001"), "duplicate ref"),

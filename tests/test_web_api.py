@@ -221,6 +221,11 @@ REFUSALS: list[tuple[str, str, str, Any, int, str | None]] = [
         "at",
     ),
     ("malformed time", "POST", "/api/v1/inquiries/2026-000003/reply", {"at": "soon"}, 422, "at"),
+    # fromisoformat ignores a NUL after the time and takes any character for the T
+    ("time ending in NUL", "POST", "/api/v1/inquiries/2026-000003/reply",
+     {"at": "2026-11-25T11:00\u0000"}, 422, "at"),
+    ("time with a digit for its T", "POST", "/api/v1/inquiries/2026-000003/reply",
+     {"at": "2026-11-25511:00"}, 422, "at"),
     (
         "DST gap",
         "POST",

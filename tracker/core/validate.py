@@ -39,6 +39,8 @@ EMAIL_MAX = 320
 # Received times before this are typos (year 2 for 2026); before 1900 the zone database
 # gives Copenhagen its local mean time (+00:50:20), and refs would get a short year.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+# What may separate a date from its time: ISO 8601's "T" (or, as commonly written, a space).
+DATE_TIME_SEPARATORS = "Tt "
 # The audit trail's actor is a login name, never free text.
 ACTOR_RE = re.compile(r"[\w.@+\-]{1,64}")
 
@@ -51,8 +53,11 @@ def parse_time(text: str, what: str) -> datetime:
     converted (year 1, year 9999) is refused too, as is one in a year the calendar cannot
     compute deadlines in. The command line and the CSV import both use this one function.
     """
+    stripped = text.strip()
     try:
-        parsed = datetime.fromisoformat(text.strip())
+        if not _iso_shaped(stripped):
+            raise ValueError
+        parsed = datetime.fromisoformat(stripped)
     except ValueError:
         raise BadInputError(f"{what}: {text!r} is not an ISO 8601 time").coded("not_time") from None
     try:
@@ -74,6 +79,21 @@ def parse_time(text: str, what: str) -> datetime:
         ).coded("dst_gap")
     _in_calendar_years(local, text, what)
     return local
+
+
+def _iso_shaped(value: str) -> bool:
+    """What fromisoformat lets through that ISO 8601 does not: a NUL (one after the time was
+    ignored: "2026-12-01T10:00\x00" was 10:00), and any one character between a calendar date
+    (YYYY-MM-DD or YYYYMMDD) and its time where only "T" or a space belong, so that
+    "2026-12-01510:00", a typo, was 1 December at 10:00. Cheap: every time of an import
+    passes here."""
+    if "\x00" in value:
+        return False
+    if len(value) > 10 and value[4] == "-" and value[7] == "-":
+        return value[10] in DATE_TIME_SEPARATORS
+    if len(value) > 8 and value[:8].isdigit():
+        return value[8] in DATE_TIME_SEPARATORS
+    return True
 
 
 def _in_calendar_years(moment: datetime, text: str, what: str) -> None:
