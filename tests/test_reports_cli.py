@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from register_support import cli_env, write_config
 from report_data import NOW, World, database, env_for, expected, generated, local, pct
 
 from tracker.core.calendar import BusinessCalendar
@@ -400,3 +401,31 @@ def test_a_report_over_a_period_checks_dates_in_local_time(run_cli: Any, tmp_pat
     )
     assert json.loads(got.stdout)["total"] == 1
     assert date(2026, 4, 1).isoformat() == json.loads(got.stdout)["from"]
+
+
+@pytest.mark.parametrize("language", ["da", "en"])
+def test_a_rule_is_named_without_hours_the_configuration_may_not_give(
+    run_cli: Any, tmp_path: Path, language: str
+) -> None:
+    # The labels said "Kvittering/svar (24 t)" and "Opringning (48 t)" whatever the rules'
+    # configured hours (here 8 and 16), in every view that names a rule: a compliance figure
+    # measured against 8 hours presented as one against 24. Several offices may configure
+    # several hours, so a label cannot carry them.
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    config = write_config(
+        tmp_path / "svarfrist.toml",
+        rules={"reply": {"hours": 8}, "callback": {"hours": 16}},
+        reminders={"language": language},
+    )
+    env = cli_env(url, config)
+    assert run_cli("init", env=env).returncode == 0
+    now = ("--now", "2026-12-02T12:00")
+    add = ("add", "--channel", "email", "--department", "Diverse", "--callback")
+    made = run_cli(*add, "--received", "2026-12-01T10:00", *now, env=env)
+    assert made.returncode == 0, made.stderr
+    for view in (("--by", "rule"), ("--breaches",), ("--by", "rule", "--format", "html")):
+        got = run_cli("report", *view, *now, env=env)
+        assert got.returncode == 0, got.stderr
+        for hours in ("24 t", "48 t", "24 h", "48 h"):
+            assert hours not in got.stdout, (view, got.stdout)
+        assert ("Kvittering/svar" if language == "da" else "Acknowledgement") in got.stdout

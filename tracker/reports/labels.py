@@ -66,8 +66,8 @@ _DA: dict[str, str] = {
     "letter": "Brev",
     "digital_post": "Digital Post",
     "in_person": "Personligt fremmøde",
-    "reply": "Kvittering/svar (24 t)",
-    "callback": "Opringning (48 t)",
+    "reply": "Kvittering/svar",
+    "callback": "Opringning",
     "answer": "Endeligt svar",
 }
 
@@ -125,8 +125,8 @@ _EN: dict[str, str] = {
     "letter": "Letter",
     "digital_post": "Digital Post",
     "in_person": "In person",
-    "reply": "Acknowledgement (24 h)",
-    "callback": "Call-back (48 h)",
+    "reply": "Acknowledgement",
+    "callback": "Call-back",
     "answer": "Final answer",
 }
 
