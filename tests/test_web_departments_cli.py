@@ -83,3 +83,28 @@ def test_a_department_that_is_not_configured_is_refused_with_nothing_written(
     assert_refused(token, fragment="unknown department")
     assert token.stdout == ""
     assert dump(env["SVARFRIST_DATABASE_URL"]) == before
+
+
+def test_the_text_lists_name_the_office_a_user_or_token_is_tied_to(
+    run_cli: Any, tmp_path: Path, database_url: str
+) -> None:
+    # `--office` limits what a user or token sees; the JSON said so ("office"), the text
+    # lists did not, so an administrator reading them took an office's token for one of
+    # every office. One of every office (`*`) is listed as before.
+    config = write_config(
+        tmp_path / "svarfrist.toml", offices={"nord": {"departments": ["Borgerservice Nord"]}}
+    )
+    env = cli_env(database_url, config)
+    assert run_cli("init", env=env).returncode == 0
+    for email, office in (("nora@fredericia.dk", ("--office", "nord")), ("ole@fredericia.dk", ())):
+        added = run_cli("user", "add", email, "--role", "lead", *office, env=env, stdin=PASSWORD)
+        assert added.returncode == 0, added.stderr
+        made = run_cli("token", "create", "--name", email.split("@")[0], "--role", "advisor",
+                       *office, env=env)  # fmt: skip
+        assert made.returncode == 0, made.stderr
+    users = run_cli("user", "list", env=env).stdout
+    assert "nora@fredericia.dk  lead  office nord  no department  created" in users
+    assert "ole@fredericia.dk  lead  no department  created" in users
+    tokens = run_cli("token", "list", env=env).stdout
+    assert "nora  advisor  office nord  no department  created" in tokens
+    assert "ole  advisor  no department  created" in tokens

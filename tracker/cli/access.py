@@ -60,8 +60,11 @@ def _tie(args: argparse.Namespace) -> tuple[str, list[str]]:
     return key, departments_of(offices(), key)
 
 
-def _departments_text(departments: Any) -> str:
-    return ", ".join(departments) if departments else "no department"
+def _reach_text(office: Any, departments: Any) -> str:
+    """What a user or token may see, as the text lists say it: its office, where it is tied
+    to one (the JSON's ``office``; every office, ``*``, says nothing), and its departments."""
+    listed = ", ".join(departments) if departments else "no department"
+    return listed if office == ALL_OFFICES else f"office {office}  {listed}"
 
 
 def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
@@ -137,7 +140,7 @@ def cmd_token_list(args: argparse.Namespace) -> int:
         state = f"revoked {r['revoked_at']}" if r["revoked_at"] else "live"
         used = r["last_used_at"] or "never used"
         out(
-            f"{r['name']}  {r['role']}  {_departments_text(r['departments'])}  "
+            f"{r['name']}  {r['role']}  {_reach_text(r['office'], r['departments'])}  "
             f"created {r['created_at']}  {used}  {state}"
         )
     return 0
@@ -206,7 +209,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
         return 0
     for r in rows:
         out(
-            f"{r['email']}  {r['role']}  {_departments_text(r['departments'])}  "
+            f"{r['email']}  {r['role']}  {_reach_text(r['office'], r['departments'])}  "
             f"created {r['created_at']}  "
             f"last login {r['last_login_at'] or 'never'}" + ("  single sign-on" if r["sso"] else "")
         )
