@@ -85,7 +85,9 @@ def main(path: str, n: int = 2400, year: int = 2025, seed: int = 18) -> None:
         )
     with open(path, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, delimiter=";")
-        writer.writerow(COLUMNS)
+        # The leading columns it fills (the import reads an absent column as empty): the
+        # whole COLUMNS list gave every row too few fields once columns were added to it.
+        writer.writerow(COLUMNS[: len(rows[0])])
         writer.writerows(rows)
 
 

@@ -10,8 +10,8 @@ export SVARFRIST_CONFIG="$work/svarfrist.toml"
 printf 'population = 40368\ndefault_recipient = "borgervejleder@fredericia.dk"\n' > "$SVARFRIST_CONFIG"
 .venv/bin/python docs/demo_year.py "$work/year.csv"
 .venv/bin/svarfrist init >/dev/null
-.venv/bin/svarfrist import "$work/year.csv" --now 2026-01-15T12:00 >/dev/null
-.venv/bin/svarfrist report --annual --from 2025-01-01 --to 2025-12-31 --now 2026-01-15T12:00 \
+.venv/bin/svarfrist import "$work/year.csv" --now 2026-03-15T12:00 >/dev/null
+.venv/bin/svarfrist report --annual --from 2025-01-01 --to 2025-12-31 --now 2026-03-15T12:00 \
     --format html --output "$work/report.html"
 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
     --disable-component-update --no-first-run --hide-scrollbars \
