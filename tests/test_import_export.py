@@ -536,7 +536,8 @@ def test_imported_obligations_equal_what_the_sla_engine_computes(
         with engine_for(url, init=False) as engine, session_on(engine) as session:
             stored = {o.rule: o for o in session.scalars(select(Obligation))}
             inquiry = session.scalar(select(Inquiry))
-            inquiry_facts = register.facts_of(inquiry, pauses_of(session, inquiry.id))
+            stored_pauses = [(p.start, p.end) for p in pauses_of(session, inquiry.id)]
+            inquiry_facts = register.facts_of(inquiry, stored_pauses)
     assert len(inquiry_facts.pauses) == len(spans)
     expected = evaluate(
         inquiry_facts, context(settings_).rules, context(settings_).calendar, moment
