@@ -1,7 +1,7 @@
 """Obligations as stored rows: built from the SLA engine's decision, and kept in line with
-an inquiry's facts. :func:`obligation_rows` is the one writer of obligation rows: the
-register's operations and ``recompute`` build theirs with it one at a time
-(:func:`obligation_values`), the bulk import a chunk at a time."""
+an inquiry's facts. :func:`obligation_rows` is the one builder of obligation rows: a new
+inquiry's are written by :func:`insert_obligations`, a changed one is rewritten from
+:func:`obligation_values`, and the bulk import writes a chunk at a time."""
 
 from __future__ import annotations
 
@@ -261,6 +261,8 @@ def insert_obligations(
     A Core INSERT built once and run at once on the session's connection: every inquiry
     registered writes one to three, and the unit of work's insert cost more than the
     statement. No obligation object is left in the session to be read back."""
+    if not decided:  # every action's sync_obligations comes here, nearly always with none
+        return []
     received = to_us(inquiry.received_at)
     owner = Owner(inquiry.id, inquiry.department, received, tuple(pauses), inquiry.office)
     rows = obligation_rows([(owner, [_decision(s) for s in decided])], calendar)

@@ -48,7 +48,6 @@ __all__ = [
     "NewInquiry",
     "add",
     "answer",
-    "audit_fields",
     "callback",
     "check_recipient",
     "close",
@@ -427,7 +426,7 @@ def record(
 ) -> None:
     """One event in the audit trail, of ``inquiry`` or (None) of the register as a whole
     (an import, a purge, an admin's change to teams and absences), with who recorded it
-    and when (:func:`audit_fields`)."""
+    and when (:func:`_audit_fields`)."""
     values = {
         "inquiry_id": None if inquiry is None else inquiry.id,
         "ref": None if inquiry is None else inquiry.ref,
@@ -435,7 +434,7 @@ def record(
         "at": at,
         "details": details,
     }
-    session.connection().execute(_EVENT, values | audit_fields(ctx))
+    session.connection().execute(_EVENT, values | _audit_fields(ctx))
 
 
 # One writer of events: a Core INSERT built once and run at once on the session's
@@ -445,7 +444,7 @@ def record(
 _EVENT = insert(Event)
 
 
-def audit_fields(ctx: Context) -> dict[str, Any]:
+def _audit_fields(ctx: Context) -> dict[str, Any]:
     """Who recorded an event and when, for every Event row: the real clock beside the
     command's ``now``, the operating-system user beside the actor it named."""
     return {
