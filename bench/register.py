@@ -66,7 +66,8 @@ def write_csv(path: Path, rows: int) -> None:
         for i in range(rows):
             received = (start + timedelta(minutes=5 * i)).astimezone(NOW.tzinfo)
             replied = received + timedelta(hours=rng.randint(1, 60)) if i % 2 else None
-            closed = received + timedelta(days=rng.randint(1, 20)) if i % 3 else None
+            # Closed after the reply (at most 60 h), as `close` and the import require.
+            closed = received + timedelta(days=rng.randint(3, 20)) if i % 3 else None
             w.writerow([
                 received.isoformat(), CHANNELS[i % 6], DEPARTMENTS[i % 4], "Kontanthjælp",
                 f"advisor{i % 17}@fredericia.dk", "true" if i % 4 == 0 else "false",

@@ -182,10 +182,10 @@ def test_bad_rows_reject_the_whole_file_naming_row_and_column(
 def test_times_add_and_reply_refuse_are_refused_by_import_too(
     run_cli: Any, env: dict[str, str], database_url: str, tmp_path: Path
 ) -> None:
-    """A received time before 1900 or in the future, and a fulfilment, closing, answer or
-    pause in the future (after the import's --now and the clock skew), are bad rows, as
-    ``add``, ``reply``, ``close``, ``answer``, ``pause`` and ``resume`` refuse them; a dry
-    run says so too."""
+    """A received time before 1900 or in the future, a fulfilment, closing, answer or pause
+    in the future (after the import's --now and the clock skew), and a closing before a
+    fulfilment, are bad rows, as ``add``, ``reply``, ``close``, ``answer``, ``pause`` and
+    ``resume`` refuse them; a dry run says so too."""
     ok(run_cli("init", env=env))
     now = "2026-11-26T12:00:00+01:00"
     text = (
@@ -198,6 +198,9 @@ def test_times_add_and_reply_refuse_are_refused_by_import_too(
         "2026-11-25T10:00,email,Diverse,,,,,2026-11-25T11:00/2026-11-27T10:00\n"  # row 7
         "2026-11-25T10:00,email,Diverse,,,,,2026-11-27T10:00/\n"  # row 8
         "2026-11-26T12:03,email,Diverse,2026-11-26T12:04,,,,\n"  # row 9: within the skew
+        "2026-11-25T10:00,email,Diverse,2026-11-25T12:00,2026-11-25T11:00,,,\n"  # row 10
+        "2026-11-25T10:00,email,Diverse,,2026-11-25T11:00,ja,2026-11-25T11:30,\n"  # row 11
+        "2026-11-25T10:00,email,Diverse,2026-11-25T11:00,2026-11-25T11:00,,,\n"  # row 12
     )
     (tmp_path / "times.csv").write_text(text, encoding="utf-8")
     before = dump(database_url)
@@ -205,7 +208,7 @@ def test_times_add_and_reply_refuse_are_refused_by_import_too(
         result = run_cli("import", "times.csv", "--now", now, *extra, env=env)
         assert result.returncode == 2, result.stderr
         assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
-        assert "7 bad rows, nothing imported" in result.stderr
+        assert "9 bad rows, nothing imported" in result.stderr
         assert "row 2: received_at: received 1850-11-25" in result.stderr
         assert "is before 1900-01-01" in result.stderr
         assert "row 3: received_at: received 2026-11-26T12:30:00+01:00 is in the future" in (
@@ -221,9 +224,22 @@ def test_times_add_and_reply_refuse_are_refused_by_import_too(
             result.stderr
         )
         assert "row 9" not in result.stderr
+        # A closing before a fulfilment of the row, as `close` refuses one before a recorded
+        # reply, call-back or answer; at the same minute it is not before.
+        assert (
+            "row 10: closed_at 2026-11-25T11:00:00+01:00 is before the recorded replied_at "
+            "(2026-11-25T12:00:00+01:00)"
+        ) in result.stderr
+        assert "row 11: closed_at 2026-11-25T11:00:00+01:00 is before the recorded answered_at" in (
+            result.stderr
+        )
+        assert "row 12" not in result.stderr
         assert dump(database_url) == before
-    # The same file a day later imports (row 2 apart): "the future" is the import's now.
-    later = text.replace("1850-11-25T10:00,email,Diverse,,,,,\n", "")
+    # The same file a day later imports (rows 2, 10 and 11 apart): "the future" is the
+    # import's now.
+    later = "".join(
+        line for number, line in enumerate(text.splitlines(True), 1) if number not in (2, 10, 11)
+    )
     (tmp_path / "later.csv").write_text(later, encoding="utf-8")
     ok(run_cli("import", "later.csv", "--now", "2026-11-28T12:00:00+01:00", env=env))
 
@@ -430,9 +446,14 @@ def register_rows(draw: st.DrawFn) -> tuple[list[str], list[dict[str, str]]]:
     rows = []
     for i in range(draw(st.integers(1, 6))):
         received = draw(SECONDS_2020_2030)
-        later = st.none() | st.integers(0, 60 * 86_400).map(lambda d, r=received: local(r + d))
-        closed = draw(st.none() | st.integers(0, 60 * 86_400))
         promised = draw(st.booleans())
+        later = st.none() | st.integers(0, 60 * 86_400)
+        replied, called_back = draw(later), draw(later)
+        answered = draw(later) if promised else None
+        # A closing comes at or after every fulfilment of the row, as `close` requires.
+        fulfilled = max((t for t in (replied, called_back, answered) if t is not None), default=0)
+        closed = draw(st.none() | st.integers(fulfilled, 61 * 86_400))
+        cell = lambda offset, r=received: "" if offset is None else local(r + offset)  # noqa: E731
         rows.append(
             {
                 "ref": draw(st.sampled_from(["", f"R-{i}", f"2026-{i + 7:06d}"])),
@@ -442,13 +463,13 @@ def register_rows(draw: st.DrawFn) -> tuple[list[str], list[dict[str, str]]]:
                 "topic": draw(st.sampled_from(["", *topics])),
                 "advisor": draw(st.sampled_from(["", "a@b.dk", "kari.ø@fredericia.dk"])),
                 "callback_requested": draw(st.sampled_from(["true", "false"])),
-                "replied_at": draw(later) or "",
-                "called_back_at": draw(later) or "",
-                "closed_at": "" if closed is None else local(received + closed),
+                "replied_at": cell(replied),
+                "called_back_at": cell(called_back),
+                "closed_at": cell(closed),
                 "note": draw(st.text(SAFE_TEXT | st.sampled_from(list(';"\r\næ')), max_size=30)),
                 "pauses": pause_cell(received, draw(pause_offsets(closed))),
                 "answer_promised": "true" if promised else "false",
-                "answered_at": (draw(later) or "") if promised else "",
+                "answered_at": cell(answered),
                 "office": "default",  # an export names every row's office
             }
         )
@@ -505,6 +526,9 @@ def test_imported_obligations_equal_what_the_sla_engine_computes(
     answered: int | None,
     data: st.DataObject,
 ) -> None:
+    if closed is not None:  # a closing comes at or after every fulfilment, as `close` requires
+        fulfilled = (replied, called_back, answered if promised else None)
+        closed = max([closed, *(t for t in fulfilled if t is not None)])
     # With pauses a row takes the exact path (sla.evaluate), without them the fast path.
     spans = data.draw(st.just([]) | pause_offsets(closed, 10 * 86_400), label="pauses")
     at = lambda offset: None if offset is None else EPOCH + timedelta(seconds=received + offset)  # noqa: E731

@@ -32,11 +32,12 @@ ADD = ("add", "--channel", "email", "--department", "Diverse")
 
 
 def seed(database_url: str) -> None:
-    """2026-000001 open, 2026-000002 closed, 2026-000003 paused, 2026-000004 paused 12-14."""
+    """2026-000001 open, 2026-000002 closed, 2026-000003 paused, 2026-000004 paused 12-14,
+    2026-000005 replied to at 11:30."""
     settings = settings_for(database_url)
     ctx = context(settings, now=utc("2026-11-26T12:00+01:00"))
     with engine_for(database_url) as engine, session_on(engine) as session:
-        for day in ("25", "25", "25", "25"):
+        for day in ("25", "25", "25", "25", "25"):
             new = NewInquiry(
                 channel="email", department="Diverse", received_at=utc(f"2026-11-{day}T10:00+01:00")
             )
@@ -45,6 +46,7 @@ def seed(database_url: str) -> None:
         register.pause(session, ctx, "2026-000003", utc("2026-11-25T12:00+01:00"))
         register.pause(session, ctx, "2026-000004", utc("2026-11-25T12:00+01:00"))
         register.resume(session, ctx, "2026-000004", utc("2026-11-25T14:00+01:00"))
+        register.reply(session, ctx, "2026-000005", utc("2026-11-25T11:30+01:00"))
 
 
 BAD_INPUTS: list[tuple[str, tuple[str, ...], str]] = [
@@ -73,6 +75,12 @@ BAD_INPUTS: list[tuple[str, tuple[str, ...], str]] = [
     ("resume when not paused", ("resume", "2026-000001"), "not paused"),
     ("resume before the pause", ("resume", "2026-000003", "--at", "2026-11-25T11:00"), "before"),
     ("close before the pause", ("close", "2026-000003", "--at", "2026-11-25T11:00"), "before"),
+    # Closing fulfils what is pending then: before the reply it would make the reply on time.
+    (
+        "close before the recorded reply",
+        ("close", "2026-000005", "--at", "2026-11-25T11:00"),
+        "is before the recorded reply (2026-11-25T11:30:00+01:00)",
+    ),
     (
         "close inside an ended pause",
         ("close", "2026-000004", "--at", "2026-11-25T13:00"),

@@ -220,6 +220,8 @@ REFUSALS: list[tuple[str, str, str, Any, int, str | None]] = [
         422,
         "at",
     ),
+    ("close before the reply", "POST", "/api/v1/inquiries/2026-000001/close",
+     {"at": "2026-11-25T10:30"}, 422, "at"),
     ("malformed time", "POST", "/api/v1/inquiries/2026-000003/reply", {"at": "soon"}, 422, "at"),
     # fromisoformat ignores a NUL after the time and takes any character for the T
     ("time ending in NUL", "POST", "/api/v1/inquiries/2026-000003/reply",

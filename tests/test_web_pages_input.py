@@ -117,6 +117,19 @@ def test_bad_action_times_are_refused_beside_the_time_field(web: Web) -> None:
         assert answer.status_code == 422
         assert beside(answer.text, "assign") == "Skriv én e-mailadresse."
     assert register_rows(web.database_url) == before
+    # A closing dated before the recorded reply would count a late reply as on time.
+    with logged_in(web) as client:
+        token = csrf_of(client.get(path).text)
+        replied = {"csrf": token, "handling": "reply", "at": "2026-11-26T12:00"}
+        assert client.post(f"{path}/handling", data=replied).status_code == 303
+        after_reply = register_rows(web.database_url)
+        early = {"csrf": token, "handling": "close", "at": "2026-11-26T11:00"}
+        answer = client.post(f"{path}/handling", data=early)
+        assert answer.status_code == 422
+        assert beside(answer.text, "close") == (
+            "Tidspunktet ligger før et registreret svar, en opringning eller et endeligt svar."
+        )
+    assert register_rows(web.database_url) == after_reply
 
 
 def test_a_missing_wrong_or_foreign_csrf_token_is_403_and_writes_nothing(web: Web) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime, timedelta
 
 from tracker.core.calendar import COPENHAGEN, MAX_YEAR, MIN_YEAR
@@ -252,6 +252,21 @@ def not_before(moment: datetime, received_at: datetime, what: str) -> datetime:
         raise BadInputError(
             f"{what} {local_time(moment)} is before the inquiry was received ({received})"
         ).coded("before_receipt")
+    return moment
+
+
+def closes_after(
+    moment: datetime, fulfilments: Iterable[tuple[str, datetime | None]], what: str
+) -> datetime:
+    """A closing cannot come before a fulfilment already recorded (``fulfilments``: each
+    named as the caller's user knows it, with its time or None). Closing fulfils what is
+    still pending at its time, so a closing dated before the recorded reply would count a
+    late reply as met on time, at the closing."""
+    for name, at in fulfilments:
+        if at is not None and moment < at:
+            raise BadInputError(
+                f"{what} {local_time(moment)} is before the recorded {name} ({local_time(at)})"
+            ).coded("before_fulfilment")
     return moment
 
 

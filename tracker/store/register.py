@@ -264,6 +264,12 @@ def close(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
         raise ConflictError(f"{ref} is already closed (at {when})").coded("closed")
     _happened(ctx, at, "close at")
     validate.not_before(at, inquiry.received_at, "close at")
+    fulfilments = (
+        ("reply", inquiry.replied_at),
+        ("call-back", inquiry.called_back_at),
+        ("answer", inquiry.answered_at),
+    )
+    validate.closes_after(at, fulfilments, "close at")
     pauses = pauses_of(session, inquiry.id)
     ended_pause = bool(pauses) and pauses[-1].end is None
     if pauses and pauses[-1].end is None:

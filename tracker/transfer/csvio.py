@@ -304,6 +304,20 @@ class RowChecker:
         if kinds is None:
             kinds = self._kinds(values)
         ref = values[0].strip()
+        replied_at = (
+            happened(parse_time(replied, "replied_at"), received, "replied_at")
+            if replied.strip()
+            else None
+        )
+        called_at = (
+            happened(parse_time(called, "called_back_at"), received, "called_back_at")
+            if called.strip()
+            else None
+        )
+        closed_at = None
+        if closed.strip():
+            closed_at = happened(parse_time(closed, "closed_at"), received, "closed_at")
+            self._closes_after(closed_at, replied_at, called_at, answered)
         # tuple.__new__ builds the row in C (the NamedTuple's constructor is a Python call):
         # positional, in Row's field order, one per imported row.
         return _new_row(
@@ -312,15 +326,9 @@ class RowChecker:
                 validate.ref(ref) if ref else None,
                 received,
                 *kinds,
-                happened(parse_time(replied, "replied_at"), received, "replied_at")
-                if replied.strip()
-                else None,
-                happened(parse_time(called, "called_back_at"), received, "called_back_at")
-                if called.strip()
-                else None,
-                happened(parse_time(closed, "closed_at"), received, "closed_at")
-                if closed.strip()
-                else None,
+                replied_at,
+                called_at,
+                closed_at,
                 validate.note(note, self.note_max) if note else None,  # "" is no note
                 (),
                 promised,
@@ -334,6 +342,22 @@ class RowChecker:
         not after now (plus the clock skew)."""
         validate.not_before(moment, received, column)
         return validate.not_after(moment, self.now, self.skew, column)
+
+    @staticmethod
+    def _closes_after(
+        closed: datetime,
+        replied: datetime | None,
+        called: datetime | None,
+        answered: datetime | None,
+    ) -> None:
+        """closed_at not before a fulfilment of the row, as ``close`` refuses a closing
+        before a recorded one."""
+        fulfilments = (
+            ("replied_at", replied),
+            ("called_back_at", called),
+            ("answered_at", answered),
+        )
+        validate.closes_after(closed, fulfilments, "closed_at")
 
     def _promise(
         self, flag: str, answered: str, received: datetime
@@ -370,6 +394,11 @@ class RowChecker:
         """Every problem of the row, each naming its column (or the row, if it has none)."""
         problems: list[str] = []
         received, replied, called_back, closed, answered = self._times(values, problems)
+        if closed is not None:
+            try:
+                self._closes_after(closed, replied, called_back, answered)
+            except BadInputError as exc:
+                problems.append(str(exc))  # it names the columns
         channel = self._check(problems, "channel", values[2], validate.channel)
         department = self._check(
             problems, "department", values[3], validate.department, self.departments

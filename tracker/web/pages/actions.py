@@ -37,7 +37,7 @@ ACTIONS = (*TIMED, "assign", "undo")
 # the inquiry (already replied, nothing to fulfil, nothing to undo) and heads the page.
 BESIDE_FIELD = frozenset(
     {"not_time", "range", "dst_gap", "future", "before_receipt", "before_pause", "nul", "utf8"}
-    | {"not_email", "required", "same_advisor"}
+    | {"before_fulfilment", "not_email", "required", "same_advisor"}
 )
 
 

@@ -179,6 +179,9 @@ DA: dict[str, str] = {
     "e_too_early": "Tidspunktet ligger før 1900.",
     "e_before_receipt": "Tidspunktet ligger før henvendelsen blev modtaget.",
     "e_before_pause": "Tidspunktet passer ikke med henvendelsens pause.",
+    "e_before_fulfilment": (
+        "Tidspunktet ligger før et registreret svar, en opringning eller et endeligt svar."
+    ),
     "e_unknown": "Vælg en værdi fra listen.",
     "e_nul": "Teksten indeholder et ugyldigt tegn (NUL).",
     "e_utf8": "Teksten indeholder ugyldige tegn (ikke UTF-8).",
@@ -360,6 +363,7 @@ EN: dict[str, str] = {
     "e_too_early": "The time is before 1900.",
     "e_before_receipt": "The time is before the inquiry was received.",
     "e_before_pause": "The time does not fit the inquiry's pause.",
+    "e_before_fulfilment": "The time is before a recorded reply, call-back or answer.",
     "e_unknown": "Choose a value from the list.",
     "e_nul": "The text holds an invalid character (NUL).",
     "e_utf8": "The text holds invalid characters (not UTF-8).",
