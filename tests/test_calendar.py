@@ -23,6 +23,8 @@ from strategies import (
 from tracker.core.calendar import (
     BUILTIN_SCHEDULES,
     COPENHAGEN,
+    FIRST_YEAR,
+    LAST_YEAR,
     BusinessCalendar,
     ClosedDayRules,
     Pause,
@@ -292,18 +294,33 @@ def test_a_year_the_calendar_cannot_build_is_refused_by_name() -> None:
 
 def test_a_refused_year_leaves_the_calendar_usable_for_other_years() -> None:
     cal = BusinessCalendar()
-    for _ in range(2):  # refused before anything is built, not after building 2027-9998
-        with pytest.raises(BadInputError, match="2-9998"):
+    for _ in range(2):  # refused before anything is built, not after building 2027-2100
+        with pytest.raises(BadInputError, match="1771-2100"):
             cal.due_at(datetime(9999, 12, 31, 12, tzinfo=UTC), 1, "working_days")
         assert cal.due_at(local(2026, 11, 27, 15), 24, "working_days") == local(2026, 11, 30, 15)
-    with pytest.raises(BadInputError, match="2-9998"):
+    with pytest.raises(BadInputError, match="1771-2100"):
         cal.due_at(datetime(1, 1, 1, 12, tzinfo=UTC), 1, "working_days")
     cal = BusinessCalendar()
-    early = datetime(3, 6, 1, 12, tzinfo=UTC)
+    early = datetime(1772, 6, 1, 12, tzinfo=UTC)
     due = cal.due_at(early, 1, "working_days")
     with pytest.raises(BadInputError):
-        cal.due_at(datetime(1, 1, 2, 12, tzinfo=UTC), 1, "working_days")
+        cal.due_at(datetime(1770, 1, 2, 12, tzinfo=UTC), 1, "working_days")
     assert cal.due_at(early, 1, "working_days") == due
+
+
+def test_deadlines_are_computed_only_in_years_with_holiday_data() -> None:
+    """The holidays library knows Denmark's public holidays from 1771 to 2100 and none after:
+    a deadline in 2101 would count Christmas Day as a working day, so it is refused by name."""
+    for year in (FIRST_YEAR, 1900, 2026, LAST_YEAR):
+        assert any(d.month == 12 and d.day == 25 for d in CAL.rules.closed_days(year)), year
+    # Wednesday 22 December 2100: 48 working hours skip Christmas Eve (a Friday, closed)
+    # and the weekend of the 25th and 26th.
+    wed = local(2100, 12, 22, 10)
+    assert CAL.due_at(wed, 48, "working_days") == local(2100, 12, 27, 10)
+    with pytest.raises(BadInputError, match="year 2101 is outside the years the calendar"):
+        CAL.due_at(local(2100, 12, 30, 10), 48, "working_days")
+    with pytest.raises(BadInputError, match="outside the years the calendar supports"):
+        CAL.due_at(local(2150, 12, 23, 10), 24, "working_days")
 
 
 def test_a_naive_time_is_refused() -> None:

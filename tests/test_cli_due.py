@@ -176,6 +176,12 @@ def test_python_dash_m_tracker_runs_the_same_command() -> None:
         pytest.param(
             ["due", "--rule", "reply", "--received", "0001-01-01T00:00"], "range", id="year 1"
         ),
+        pytest.param(
+            ["due", "--rule", "reply", "--received", "2150-12-23T10:00"],
+            "outside the years the calendar supports (1772-2099)",
+            id="a year without holiday data",
+        ),
+        pytest.param(["calendar", "--year", "2101"], "2101 is outside 1771-2100", id="year 2101"),
     ],
 )
 def test_bad_input_exits_2_with_one_error_line_and_no_traceback(

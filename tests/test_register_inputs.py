@@ -49,10 +49,14 @@ FUTURE = "2031-01-01T10:00"
 BAD_INPUTS: list[tuple[str, tuple[str | bytes, ...], str]] = [
     ("add received in the future", (*ADD, "--received", "2030-01-01T10:00"), "in the future"),
     ("add received just past the skew", (*ADD, "--received", "2026-11-28T10:06"), "future"),
-    ("add received before 1900", (*ADD, "--received", "0002-01-05T10:00"), "before 1900"),
+    ("add received before 1900", (*ADD, "--received", "1850-01-05T10:00"), "before 1900"),
     ("reply in the future", ("reply", "2026-000001", "--at", FUTURE, "--now", NOW), "future"),
     ("callback at the end of time", ("callback", "2026-000002", "--at", "9999-12-31T23:59:59",
                                      "--now", NOW), "outside the years the calendar supports"),
+    # After 2100 the holiday data ends: no reminder could be planned on the Danish calendar.
+    ("a tick at the end of time", ("tick", "--now", "9998-12-31T00:00"),
+     "--now: 9998-12-31T00:00 is outside the years the calendar supports (1772-2099)"),
+    ("a list after the holiday data", ("list", "--now", "2150-06-01T10:00"), "(1772-2099)"),
     ("pause in the future", ("pause", "2026-000001", "--at", FUTURE, "--now", NOW), "future"),
     ("resume in the future", ("resume", "2026-000003", "--at", FUTURE, "--now", NOW), "future"),
     ("close in the future", ("close", "2026-000001", "--at", FUTURE, "--now", NOW), "future"),

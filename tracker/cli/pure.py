@@ -16,7 +16,7 @@ from tracker.cli.common import (
 )
 from tracker.config import Office, resolve_office
 from tracker.core import validate
-from tracker.core.calendar import WEEKDAY_NAMES_DA
+from tracker.core.calendar import FIRST_YEAR, LAST_YEAR, WEEKDAY_NAMES_DA
 from tracker.core.explain import explain
 from tracker.core.shapes import calendar_document, due_document, format_hours
 from tracker.errors import BadInputError, NoWorkingTimeError
@@ -36,7 +36,9 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     due.set_defaults(handler=cmd_due)
 
     cal = sub.add_parser("calendar", help="the closed days of a year")
-    cal.add_argument("--year", type=int, help="the year, 1900-2100 (default this year)")
+    cal.add_argument(
+        "--year", type=int, help=f"the year, {FIRST_YEAR}-{LAST_YEAR} (default this year)"
+    )
     cal.add_argument("--now", help="as if it were this time (for the default year)")
     cal.add_argument("--json", action="store_true", help="print JSON instead of text")
     cal.add_argument("--office", help="this office's closed days (default default)")

@@ -45,9 +45,16 @@ COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 # A deadline search gives up after this many years without enough working time, so a
 # schedule with no working intervals raises instead of looping forever.
 MAX_SEARCH_YEARS = 50
-# Years whose working intervals can be built (datetime covers 1-9999; the index needs a
-# year's margin on each side).
+# Years a date can be handled in at all (datetime covers 1-9999, and a local midnight
+# needs a year's margin on each side to exist in UTC): report periods.
 MIN_YEAR, MAX_YEAR = 2, 9998
+# Years whose closed days are known: the holidays library's Danish data (1771-2100). Working
+# time is built in these years only: past 2100 the library knows no holiday, and a deadline
+# there would count Christmas Day as a working day.
+FIRST_YEAR, LAST_YEAR = 1771, 2100
+# Years a time may lie in (received, an action's time, "now"): a year inside the data on
+# each side, so that a deadline or reminder after it still falls in a year with closed days.
+FIRST_TIME_YEAR, LAST_TIME_YEAR = FIRST_YEAR + 1, LAST_YEAR - 1
 
 WEEKDAY_NAMES_EN = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 WEEKDAY_NAMES_DA = ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")
@@ -396,7 +403,7 @@ class BusinessCalendar:
                 schedule,
                 lambda year: self._year_pieces(sched, year),
                 MAX_SEARCH_YEARS,
-                years=(MIN_YEAR, MAX_YEAR),
+                years=(FIRST_YEAR, LAST_YEAR),
             )
             self._indexes[schedule] = found
         return found
@@ -415,12 +422,12 @@ class BusinessCalendar:
         return tuple((s, min(e, cutoff)) for s, e in intervals if s < cutoff)
 
     def _year_pieces(self, schedule: Schedule, year: int) -> list[tuple[int, int]]:
-        # The index builds the neighbouring year of an instant too, and a date cannot pass
-        # 9999-12-31: refuse by name rather than fail with an OverflowError deep inside.
-        if not MIN_YEAR <= year <= MAX_YEAR:
+        # The index builds the neighbouring year of an instant too: a year without closed
+        # days is refused by name, not computed as if it had none.
+        if not FIRST_YEAR <= year <= LAST_YEAR:
             raise BadInputError(
-                f"year {year} is outside the years the calendar supports ({MIN_YEAR}-{MAX_YEAR})"
-            )
+                f"year {year} is outside the years the calendar supports ({FIRST_YEAR}-{LAST_YEAR})"
+            ).coded("range")
         pieces: list[tuple[int, int]] = []
         d = date(year, 1, 1)
         one = timedelta(days=1)

@@ -127,8 +127,10 @@ class WorkingIndex:
         self._cover(not_before)
         if target <= self.cumulative(not_before):
             return not_before
-        limit = self._last_year + self._max_years
+        limit = 0
         while not self._cum_end or self._cum_end[-1] < target:
+            if not limit:  # the search's bound: max_years after the year it starts in
+                limit = (EPOCH + timedelta(microseconds=not_before)).year + self._max_years
             if self._last_year >= limit:
                 raise NoWorkingTimeError(self._name, self._max_years)
             self._extend_forward()

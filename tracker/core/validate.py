@@ -13,7 +13,13 @@ import re
 from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime, timedelta
 
-from tracker.core.calendar import COPENHAGEN, MAX_YEAR, MIN_YEAR
+from tracker.core.calendar import (
+    COPENHAGEN,
+    FIRST_TIME_YEAR,
+    FIRST_YEAR,
+    LAST_TIME_YEAR,
+    LAST_YEAR,
+)
 from tracker.errors import BadInputError, about
 from tracker.sla import Channel
 
@@ -62,7 +68,9 @@ def parse_time(text: str, what: str) -> datetime:
         raise BadInputError(f"{what}: {text!r} is not an ISO 8601 time").coded("not_time") from None
     try:
         if parsed.tzinfo is not None:
-            if not MIN_YEAR < parsed.year < MAX_YEAR:  # else no offset reaches either end
+            if (
+                not FIRST_TIME_YEAR < parsed.year < LAST_TIME_YEAR
+            ):  # else no offset reaches either end
                 parsed.astimezone(UTC)  # an offset that would leave the datetime range
                 _in_calendar_years(parsed, text, what)
             return parsed
@@ -99,15 +107,16 @@ def _iso_shaped(value: str) -> bool:
 def _in_calendar_years(moment: datetime, text: str, what: str) -> None:
     """A time whose local year the calendar has no closed days and schedules for is refused
     here, by the name of its field, rather than deep inside a deadline computation."""
-    if MIN_YEAR < moment.year < MAX_YEAR:
+    if FIRST_TIME_YEAR < moment.year < LAST_TIME_YEAR:
         return  # an offset moves the local year by one at most: no conversion needed
     try:
         year = moment.astimezone(COPENHAGEN).year
     except OverflowError:
         year = moment.year
-    if not MIN_YEAR <= year <= MAX_YEAR:
+    if not FIRST_TIME_YEAR <= year <= LAST_TIME_YEAR:
         raise BadInputError(
-            f"{what}: {text} is outside the years the calendar supports ({MIN_YEAR}-{MAX_YEAR})"
+            f"{what}: {text} is outside the years the calendar supports "
+            f"({FIRST_TIME_YEAR}-{LAST_TIME_YEAR})"
         ).coded("range")
 
 
@@ -122,9 +131,9 @@ def parse_date(text: str, what: str) -> date:
 
 
 def calendar_year(year: int, what: str) -> int:
-    """A year whose closed days we list: the holiday data covers 1900-2100."""
-    if not 1900 <= year <= 2100:
-        raise BadInputError(f"{what}: {year} is outside 1900-2100")
+    """A year whose closed days we list: one the holiday data covers."""
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise BadInputError(f"{what}: {year} is outside {FIRST_YEAR}-{LAST_YEAR}").coded("range")
     return year
 
 
