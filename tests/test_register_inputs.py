@@ -30,11 +30,13 @@ ADD = ("add", "--channel", "email", "--department", "Diverse", "--now", NOW)
 
 
 def seed(database_url: str) -> None:
-    """000001 e-mail, 000002 phone asking for a call-back, 000003 paused, all open."""
+    """000001 e-mail, 000002 phone asking for a call-back, 000003 paused, all open; 000004
+    closed at 12:00."""
     ctx = context(settings_for(database_url), now=utc("2026-11-27T12:00+01:00"))
     received = utc("2026-11-27T10:00+01:00")
     with engine_for(database_url) as engine, session_on(engine) as session:
-        for channel, callback in (("email", False), ("phone", True), ("email", False)):
+        kinds = (("email", False), ("phone", True), ("email", False), ("email", False))
+        for channel, callback in kinds:
             new = NewInquiry(
                 channel=channel,
                 department="Diverse",
@@ -43,6 +45,7 @@ def seed(database_url: str) -> None:
             )
             register.add(session, ctx, new)
         register.pause(session, ctx, "2026-000003", utc("2026-11-27T11:00+01:00"))
+        register.close(session, ctx, "2026-000004", utc("2026-11-27T12:00+01:00"))
 
 
 FUTURE = "2031-01-01T10:00"
@@ -58,6 +61,12 @@ BAD_INPUTS: list[tuple[str, tuple[str | bytes, ...], str]] = [
      "--now: 9998-12-31T00:00 is outside the years the calendar supports (1772-2099)"),
     ("a list after the holiday data", ("list", "--now", "2150-06-01T10:00"), "(1772-2099)"),
     ("pause in the future", ("pause", "2026-000001", "--at", FUTURE, "--now", NOW), "future"),
+    # assign and reopen are recorded at --now: not before the receipt or closing they follow.
+    ("assign before receipt", ("assign", "2026-000001", "--advisor", "x@y.dk", "--now",
+                               "2026-11-26T10:00"),
+     "2026-000001's receipt at 2026-11-27T10:00:00+01:00 is in the future"),
+    ("reopen before the closing", ("reopen", "2026-000004", "--now", "2026-11-27T11:00"),
+     "2026-000004's closing at 2026-11-27T12:00:00+01:00 is in the future"),
     ("resume in the future", ("resume", "2026-000003", "--at", FUTURE, "--now", NOW), "future"),
     ("close in the future", ("close", "2026-000001", "--at", FUTURE, "--now", NOW), "future"),
     ("callback nobody asked for", ("callback", "2026-000001", "--now", NOW),

@@ -105,6 +105,8 @@ def assign(session: Session, ctx: Context, ref: str, advisor: str) -> Assigned:
         raise BadInputError("--advisor: an e-mail address is required").coded("required")
     inquiry = _load_open(session, ref, ctx.scope)
     _refuse_purged(inquiry)
+    # Recorded at now: not before the inquiry existed (a --now typed too early).
+    validate.not_after(inquiry.received_at, ctx.now, ctx.clock_skew, f"{ref}'s receipt at")
     if inquiry.advisor == new:
         raise BadInputError(f"{ref} is already assigned to {new}").coded("same_advisor")
     previous = inquiry.advisor
@@ -123,6 +125,8 @@ def reopen(session: Session, ctx: Context, ref: str) -> list[Move]:
     if inquiry.closed_at is None:
         raise BadInputError(f"{ref} is not closed")
     closed_at = inquiry.closed_at
+    # Recorded at now: not before the closing it undoes (a --now typed too early).
+    validate.not_after(closed_at, ctx.now, ctx.clock_skew, f"{ref}'s closing at")
     inquiry.closed_at = None
     moves = sync_obligations(session, ctx, inquiry)
     details = {"closed_at": closed_at.isoformat()} | _moved(moves)
