@@ -214,6 +214,13 @@ def test_svarfrist_web_refuses_a_port_that_is_not_one(
     assert_refused(run_cli("web", "--port", port, env=env), fragment="--port")
 
 
+@pytest.mark.parametrize("host", ["", "  "])
+def test_svarfrist_web_refuses_an_empty_host_that_would_bind_every_interface(
+    run_cli: Any, env: dict[str, str], host: str
+) -> None:
+    assert_refused(run_cli("web", "--host", host, env=env), fragment="--host")
+
+
 def test_svarfrist_web_without_a_database_exits_1_with_one_line(
     run_cli: Any, tmp_path: Path
 ) -> None:

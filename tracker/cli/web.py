@@ -38,8 +38,18 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _host(text: str) -> str:
+    """An address or name to bind. An empty one would not be the default: the server
+    would listen on every interface (0.0.0.0 and ::), which only an explicit 0.0.0.0 may ask."""
+    if not text.strip():
+        raise BadInputError(
+            f"--host: {text!r} is no address (default {DEFAULT_HOST}; 0.0.0.0 for every interface)"
+        )
+    return text
+
+
 def cmd_web(args: argparse.Namespace) -> int:
-    port = _port(args.port)
+    host, port = _host(args.host), _port(args.port)
     start = parse_time(args.now, "--now") if args.now else None
     # FastAPI and uvicorn: only for this command
     from tracker.web.server import serve
@@ -47,5 +57,5 @@ def cmd_web(args: argparse.Namespace) -> int:
 
     clock = system_clock if start is None else clock_from(start)
     with database() as engine:
-        serve(settings(), engine, args.host, port, clock)
+        serve(settings(), engine, host, port, clock)
     return 0
