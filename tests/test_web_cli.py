@@ -221,6 +221,18 @@ def test_svarfrist_web_refuses_an_empty_host_that_would_bind_every_interface(
     assert_refused(run_cli("web", "--host", host, env=env), fragment="--host")
 
 
+def test_svarfrist_web_on_a_port_in_use_exits_1_with_an_error_line(
+    run_cli: Any, env: dict[str, str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = run_cli("web", "--port", str(taken.getsockname()[1]), env=env)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines()[-1].startswith("error: cannot serve on 127.0.0.1:")
+    assert "Traceback" not in result.stderr
+
+
 def test_svarfrist_web_without_a_database_exits_1_with_one_line(
     run_cli: Any, tmp_path: Path
 ) -> None:

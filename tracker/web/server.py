@@ -11,6 +11,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from tracker.config import Settings
+from tracker.errors import SvarfristError
 from tracker.web.app import create_app
 from tracker.web.state import system_clock
 
@@ -55,4 +56,10 @@ def serve(
         log.warning("web.insecure_http is set: cookies go without Secure (a demo only)")
     if settings.web.key() is None:
         log.warning("web.secret_key is not set: the pages answer 503; the API serves")
-    server(settings, engine, host, port, clock).run()
+    try:
+        server(settings, engine, host, port, clock).run()
+    except SystemExit:
+        # uvicorn exits with its own status (3) when it cannot start, having logged why (the
+        # address in use, a host that does not resolve): a failure of the environment, 1.
+        message = f"cannot serve on {host}:{port} (the reason is logged above)"
+        raise SvarfristError(message) from None
