@@ -126,6 +126,35 @@ def test_a_bad_user_is_refused_with_nothing_written(
     assert dump(env["SVARFRIST_DATABASE_URL"]) == before
 
 
+@pytest.mark.parametrize(
+    ("password", "fragment"),
+    [(b"korrekt hest \xe6ble\n", "password: not valid UTF-8"), (b"korrekt\x00hest!\n", "NUL")],
+    ids=["latin-1 password", "password with NUL"],
+)
+def test_a_password_that_is_not_text_is_refused_unshown_with_nothing_written(
+    env: dict[str, str], tmp_path: Path, password: bytes, fragment: str
+) -> None:
+    before = dump(env["SVARFRIST_DATABASE_URL"])
+    proc = subprocess.run(
+        [SVARFRIST, "user", "add", "anna@fredericia.dk", "--role", "advisor"],
+        input=password,
+        capture_output=True,
+        env=clean_env(env),
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert_refused(_text(proc), fragment=fragment)
+    assert b"hest" not in proc.stderr
+    assert dump(env["SVARFRIST_DATABASE_URL"]) == before
+
+
+def _text(proc: subprocess.CompletedProcess[bytes]) -> Any:
+    return subprocess.CompletedProcess(
+        proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -13,6 +13,7 @@ from typing import Any
 from tracker.cli.common import format_time, offices, out, print_json, settings
 from tracker.cli.database import database
 from tracker.config import departments_of, resolve_office
+from tracker.core import validate
 from tracker.errors import BadInputError
 from tracker.store import access
 from tracker.store.access import Role
@@ -154,14 +155,17 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def read_password() -> str:
-    """From a terminal: prompted twice; from a pipe: the first line."""
+    """From a terminal: prompted twice; from a pipe: the first line. Text as any other
+    (validate.text: bytes that are not UTF-8 cannot be hashed, and the value is not shown)."""
     if sys.stdin.isatty():
         first = getpass.getpass("password: ")
         if getpass.getpass("again: ") != first:
             raise BadInputError("the two passwords differ")
         password = first
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
+    else:  # bytes, whatever the locale: what is not UTF-8 stays to be refused by name
+        password = sys.stdin.buffer.readline().decode("utf-8", "surrogateescape")
+        password = password.rstrip("\r\n")
+    validate.text(password, "password")
     from tracker.web.auth import MIN_PASSWORD_LENGTH
 
     if len(password) < MIN_PASSWORD_LENGTH:
