@@ -89,6 +89,12 @@ BAD_INPUTS: list[tuple[str, tuple[str | bytes, ...], str]] = [
     ],
     ("non-UTF-8 list --advisor", ("list", "--advisor", b"\xffa@x.dk"), "--advisor: not valid"),
     ("non-UTF-8 --at", ("reply", "2026-000001", "--at", b"\xff"), "--at: not valid UTF-8"),
+    # An empty time (a script's unset variable) is no time: not the clock, as it was.
+    ("empty --at", ("reply", "2026-000001", "--at", "", "--now", NOW),
+     "--at: '' is not an ISO 8601 time"),
+    ("empty --received", (*ADD, "--received", ""), "--received: '' is not an ISO 8601 time"),
+    ("empty --now", ("tick", "--now", ""), "--now: '' is not an ISO 8601 time"),
+    ("empty report --from", ("report", "--from", "", "--now", NOW), "--from: '' is not a date"),
 ]  # fmt: skip
 
 

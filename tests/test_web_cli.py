@@ -198,8 +198,11 @@ def test_svarfrist_web_now_serves_as_if_it_were_then_the_clock_running_on(
     assert start <= received < start + timedelta(seconds=START_TIMEOUT_S + 60)
 
 
-def test_svarfrist_web_refuses_a_now_that_is_not_a_time(run_cli: Any, env: dict[str, str]) -> None:
-    assert_refused(run_cli("web", "--now", "yesterday", env=env), fragment="--now")
+@pytest.mark.parametrize("now", ["yesterday", ""])
+def test_svarfrist_web_refuses_a_now_that_is_not_a_time(
+    run_cli: Any, env: dict[str, str], now: str
+) -> None:
+    assert_refused(run_cli("web", "--now", now, env=env), fragment="--now")
 
 
 @contextlib.contextmanager

@@ -90,9 +90,10 @@ def parse_date(text: str, option: str) -> date:
 
 
 def now_of(args: argparse.Namespace) -> datetime:
-    """``--now`` if given, else the clock: read once per command, here in the shell."""
+    """``--now`` if given, else the clock: read once per command, here in the shell. An
+    empty ``--now`` (a script's unset variable) is no time, as for every time option."""
     given = getattr(args, "now", None)
-    if given:
+    if given is not None:
         return parse_time(given, "--now")
     return datetime.now(UTC)
 

@@ -113,7 +113,7 @@ def os_user() -> str | None:
 
 def context(args: argparse.Namespace, now: datetime) -> Context:
     """The operation context; the real clock is read here, once, unless ``now`` is it."""
-    recorded = now if not getattr(args, "now", None) else datetime.now(UTC)
+    recorded = now if getattr(args, "now", None) is None else datetime.now(UTC)
     default = offices()[DEFAULT_OFFICE]  # the top level, with [offices.default] if given
     return Context(
         settings=default.settings,

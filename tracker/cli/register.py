@@ -203,7 +203,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_add(args: argparse.Namespace) -> int:
     now = now_of(args)
-    received = parse_time(args.received, "--received") if args.received else now
+    received = now if args.received is None else parse_time(args.received, "--received")
     new = NewInquiry(
         channel=args.channel,
         department=args.department,
@@ -228,7 +228,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_fulfil(args: argparse.Namespace) -> int:
     now = now_of(args)
-    at = parse_time(args.at, "--at") if args.at else now
+    at = now if args.at is None else parse_time(args.at, "--at")
     ctx = context(args, now)
     with database() as engine, transaction(session_factory(engine)) as session:
         moves = FULFILMENTS[args.operation](session, ctx, args.ref, at)

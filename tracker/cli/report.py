@@ -89,8 +89,8 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
 def _period(args: argparse.Namespace) -> Period:
     """The period of --from/--to, narrowed to --office if given (an unknown office: exit 2
     before anything is read or written)."""
-    first = parse_date(args.first, "--from") if args.first else None
-    last = parse_date(args.last, "--to") if args.last else None
+    first = None if args.first is None else parse_date(args.first, "--from")
+    last = None if args.last is None else parse_date(args.last, "--to")
     return checked_period(first, last).within(office_scope(args))
 
 

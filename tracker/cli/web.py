@@ -50,7 +50,7 @@ def _host(text: str) -> str:
 
 def cmd_web(args: argparse.Namespace) -> int:
     host, port = _host(args.host), _port(args.port)
-    start = parse_time(args.now, "--now") if args.now else None
+    start = None if args.now is None else parse_time(args.now, "--now")
     # FastAPI and uvicorn: only for this command
     from tracker.web.server import serve
     from tracker.web.state import clock_from, system_clock
