@@ -382,6 +382,12 @@ def test_an_office_has_only_top_level_keys_of_the_same_type() -> None:
         pytest.param("[rules.reply]\nhours = 100000000\n", "rules.reply.hours", id="huge-hours"),
         pytest.param("[rules.reply]\nwarn_before = 1e9\n", "rules.reply.warn_before", id="warn"),
         pytest.param("clock_skew_minutes = -1\n", "clock_skew_minutes", id="negative-skew"),
+        # A blank department was stored as an inquiry's; none at all left nothing to register.
+        pytest.param("departments = []\n", "departments", id="no-department"),
+        pytest.param('departments = ["Diverse", " "]\n', "departments[1]", id="blank-department"),
+        pytest.param('departments = ["A", "A"]\n', "departments[1]", id="department-twice"),
+        pytest.param('topics = [""]\n', "topics[0]", id="empty-topic"),
+        pytest.param('topics = ["A\\u0000"]\n', "topics[0]", id="nul-topic"),
     ],
 )
 def test_a_setting_that_would_misdeliver_or_crash_later_is_refused_at_load(

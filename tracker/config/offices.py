@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from tracker.config.build import build_calendar, build_rules, build_schedules
 from tracker.config.checks import check_addresses, recipient_keys
 from tracker.config.settings import IntakeSettings, OidcSettings, RemindersSettings, Settings
+from tracker.core import validate
 from tracker.core.calendar import BusinessCalendar, Schedule
 from tracker.errors import BadInputError, ConfigError
 from tracker.sla import Rule
@@ -133,13 +134,35 @@ def check_offices(settings: Settings) -> None:
                 for i, address in enumerate(management_recipients(settings, key))
             ]
         )
-        if not view.departments:
-            raise ConfigError(f"offices.{key}.departments", "name at least one department")
+    for key in office_keys(settings):
+        _check_names(settings, key)
     build_offices(settings)
     if settings.intake is not None:
         _check_intake_routes(settings, settings.intake)
     if settings.web.oidc is not None:
         _check_oidc_groups(settings, settings.web.oidc)
+
+
+def _check_names(settings: Settings, key: str) -> None:
+    """Office ``key``'s departments (at least one) and topics: each a name, once. A blank
+    one was stored as an inquiry's department; NUL or bytes that are not UTF-8 are refused
+    as in any text (validate.text). The error names the table the list comes from."""
+    own = settings.offices.get(key)
+    view = office_settings(settings, key)
+    for kind in ("departments", "topics"):
+        where = f"offices.{key}.{kind}" if own and kind in own.model_fields_set else kind
+        names: list[str] = getattr(view, kind)
+        if kind == "departments" and not names:
+            raise ConfigError(where, "name at least one department")
+        for i, name in enumerate(names):
+            try:
+                validate.text(name, f"{where}[{i}]")
+            except BadInputError as exc:
+                raise ConfigError(f"{where}[{i}]", str(exc).split(": ", 1)[1]) from None
+            if not name.strip():
+                raise ConfigError(f"{where}[{i}]", "a name may not be empty")
+            if name in names[:i]:
+                raise ConfigError(f"{where}[{i}]", f"{name!r} is named twice")
 
 
 def _check_oidc_groups(settings: Settings, oidc: OidcSettings) -> None:
