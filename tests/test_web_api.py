@@ -314,6 +314,12 @@ REFUSALS: list[tuple[str, str, str, Any, int, str | None]] = [
      "cursor"),
     ("cursor id past int8", "GET", "/api/v1/inquiries?cursor=MTotOjk5OTk5OTk5OTk5OTk5OTk5OTk5",
      None, 422, "cursor"),
+    # "1:0001-01-01T00:00:00+14:00:1" and "1:9999-12-31T23:59:59-14:00:1": times no deadline
+    # has, out of the database driver's range (were 500)
+    ("cursor time before year 1 in UTC", "GET",
+     "/api/v1/inquiries?cursor=MTowMDAxLTAxLTAxVDAwOjAwOjAwKzE0OjAwOjE", None, 422, "cursor"),
+    ("cursor time after year 9999 in UTC", "GET",
+     "/api/v1/inquiries?cursor=MTo5OTk5LTEyLTMxVDIzOjU5OjU5LTE0OjAwOjE", None, 422, "cursor"),
     ("list bad advisor", "GET", "/api/v1/inquiries?advisor=%FF", None, 422, "advisor"),
     ("list bad department", "GET", "/api/v1/inquiries?department=X", None, 422, "department"),
     ("due unknown rule", "GET", "/api/v1/due?rule=nope&received=2026-11-25T10:00", None, 422,

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from tracker.core import validate
 from tracker.errors import BadInputError
 from tracker.store import queries
 from tracker.store.models import MAX_ID, Inquiry, Obligation
@@ -57,11 +58,13 @@ class Cursor:
             at = None if due == "-" else datetime.fromisoformat(due)
             if at is not None and at.tzinfo is None:
                 raise ValueError(due)
+            if at is not None:  # every deadline lies in the calendar's years: 1 AD overflows
+                validate.parse_time(due, "cursor")
             number = int(ident)
             if not 0 <= number <= MAX_ID:  # no id of ours: the database would fail on it
                 raise ValueError(ident)
             return cls(due_at=at, id=number)
-        except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
+        except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError, BadInputError):
             error = BadInputError("cursor: not a cursor this server gave out")
             error.field = "cursor"
             raise error from None
