@@ -132,6 +132,21 @@ def test_bad_action_times_are_refused_beside_the_time_field(web: Web) -> None:
     assert register_rows(web.database_url) == after_reply
 
 
+def test_a_calendar_year_that_is_not_one_is_refused_beside_the_year(web: Web) -> None:
+    # "²" is a digit to str.isdigit that int() cannot read (was a 500); only ASCII digits are
+    # a year here, as the select offers
+    with logged_in(web) as client:
+        for year, message in [
+            ("næste", "Vælg en værdi fra listen."),
+            ("²", "Vælg en værdi fra listen."),
+            ("٢٠٢٦", "Vælg en værdi fra listen."),
+            ("3000", "Tidspunktet ligger uden for de år, kalenderen kender."),
+        ]:
+            answer = client.get("/kalender", params={"aar": year})
+            assert answer.status_code == 422, year
+            assert f'<p id="err-aar" class="field-error">{message}</p>' in answer.text, year
+
+
 def test_a_missing_wrong_or_foreign_csrf_token_is_403_and_writes_nothing(web: Web) -> None:
     before = register_rows(web.database_url)
     with logged_in(web) as client, logged_in(web) as other:

@@ -146,7 +146,7 @@ def calendar(
         # Any office's closed days (they are public): the user's own unless they choose.
         where = about("kontor")(state.lookup_office)(office, user.scope)
         text = year.strip() or str(this_year)
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):  # "²" is a digit int() cannot read
             raise BadInputError(f"aar: {year!r} is not a year").coded("unknown")
         chosen = validate.calendar_year(int(text), "aar")
         days = calendar_document(where.calendar.closed_days(chosen), language)
