@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from page_support import USERS, csrf_of, logged_in, page_app, post_form
+from page_support import USERS, browser, csrf_of, logged_in, page_app, post_form
 from web_server import Web, register_rows
 
 NEW = {
@@ -145,6 +145,26 @@ def test_a_calendar_year_that_is_not_one_is_refused_beside_the_year(web: Web) ->
             answer = client.get("/kalender", params={"aar": year})
             assert answer.status_code == 422, year
             assert f'<p id="err-aar" class="field-error">{message}</p>' in answer.text, year
+
+
+def test_a_login_with_bytes_that_are_not_utf8_or_a_nul_is_a_wrong_login(web: Web) -> None:
+    # An address or password that is not UTF-8 was a 500 (the driver could not encode it).
+    email = quote(USERS["advisor"])
+    with browser(web) as client:
+        for fields in (
+            b"email=%FF%FE&password=x",
+            f"email={email}&password=%FF".encode(),
+            b"email=a%00b%40x.dk&password=x",
+            f"email={email}&password=%00".encode(),
+        ):
+            token = csrf_of(client.get("/login").text)
+            answer = client.post(
+                "/login",
+                content=f"csrf={token}&".encode() + fields,
+                headers={"content-type": "application/x-www-form-urlencoded"},
+            )
+            assert answer.status_code == 400, fields
+            assert "Forkert e-mail eller adgangskode." in answer.text, fields
 
 
 def test_a_missing_wrong_or_foreign_csrf_token_is_403_and_writes_nothing(web: Web) -> None:

@@ -17,6 +17,8 @@ from typing import Protocol
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from tracker.core import validate
+from tracker.errors import BadInputError
 from tracker.store.access import SSO_PASSWORD, Role, decode_departments, encode_departments
 from tracker.store.models import LoginAttempt, User
 
@@ -45,7 +47,12 @@ def attempt_key(email: str) -> str:
 
 
 def account(session: Session, email: str) -> Account | None:
-    """The user with this address (any case), or None."""
+    """The user with this address (any case), or None: None for text no address is (a NUL,
+    bytes that are not UTF-8), which no database driver could even look up."""
+    try:
+        validate.text(email, "email")
+    except BadInputError:
+        return None
     row = session.scalar(select(User).where(User.email == email.strip().lower()))
     if row is None:
         return None

@@ -83,8 +83,10 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str, password: str) -> bool:
+    """``password`` as typed; bytes that were not UTF-8 (lone surrogates from the form's
+    parser, tracker.web.pages.sessions.posted_form) are hashed as sent and never match."""
     try:
-        return _HASHER.verify(password_hash, password)
+        return _HASHER.verify(password_hash, password.encode("utf-8", "surrogateescape"))
     except (VerificationError, InvalidHashError):
         return False
 
