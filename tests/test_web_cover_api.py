@@ -135,6 +135,18 @@ def test_teams_are_made_grown_shrunk_and_removed(web: Web) -> None:
     assert empty.status_code == 422
 
 
+def test_a_team_whose_name_holds_a_slash_is_removed_by_its_name(web: Web) -> None:
+    # A name is any printable text: "Nord/Syd" was made, and its removal was 404 "no such path"
+    with web.client("lead") as client:
+        made = client.post("/api/v1/teams", json={"name": "Nord/Syd", "members": [ANNE, BO]})
+        assert made.status_code == 200, made.text
+        shrunk = client.delete("/api/v1/teams/Nord%2FSyd", params={"member": ANNE})
+        assert shrunk.status_code == 204, shrunk.text
+        assert client.get("/api/v1/teams").json()[0]["members"] == [BO]
+        assert client.delete("/api/v1/teams/Nord/Syd").status_code == 204
+        assert client.get("/api/v1/teams").json() == []
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -91,7 +91,8 @@ def add_team(body: TeamBody, state: State, now: Now, caller: Lead) -> dict[str, 
     return team_document(info)
 
 
-@router.delete("/teams/{name}", summary="remove a team, or only some members (team remove)")
+# ``:path``: a team name may hold a "/" (any printable character), sent as %2F or not.
+@router.delete("/teams/{name:path}", summary="remove a team, or only some members (team remove)")
 def remove_team(
     name: str,
     *,
