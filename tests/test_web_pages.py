@@ -19,14 +19,16 @@ from page_support import (
     page_app,
     post_form,
 )
-from register_support import NOW
+from register_support import NOW, context, engine_for, session_on
 from sqlalchemy import select
 from web_server import EMAIL, Web, register_rows, web_app
 
 from tracker.errors import BadInputError
+from tracker.sla import Channel
 from tracker.store import access
 from tracker.store.db import make_engine, session_factory
 from tracker.store.models import Event, LoginAttempt, User
+from tracker.store.register import NewInquiry, add
 from tracker.web.pages import texts
 from tracker.web.pages.login import THROTTLE_FAILURES
 
@@ -285,6 +287,21 @@ def test_svar_sendt_from_the_list_then_undo_walk_the_register(web: Web) -> None:
         assert undone.status_code == 303
         assert "I tide" in client.get("/").text
     assert kinds(web.database_url) == ["created", "replied", "undone"]
+
+
+def test_a_second_final_answer_is_refused_in_danish(web: Web) -> None:
+    # The register's refusal had no code: the page showed its English sentence.
+    promised = NewInquiry(
+        channel=Channel.EMAIL, department="Diverse", received_at=NOW, answer_promised=True
+    )
+    with engine_for(web.database_url, init=False) as engine, session_on(engine) as session:
+        path = f"/henvendelser/{add(session, context(web.settings), promised)}"
+    with logged_in(web) as client:
+        first = post_form(client, path, f"{path}/handling", {"handling": "answer"})
+        again = post_form(client, path, f"{path}/handling", {"handling": "answer"})
+    assert first.status_code == 303 and again.status_code == 409
+    assert "der er allerede registreret et endeligt svar." in again.text
+    assert "already answered" not in again.text
 
 
 @pytest.mark.parametrize("action", ["pause", "resume", "close"])

@@ -208,7 +208,7 @@ def answer(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]
     if inquiry.answered_at is not None:
         raise ConflictError(
             f"{ref} was already answered at {validate.local_time(inquiry.answered_at)}"
-        )
+        ).coded("already_answered")
     answered = validate.not_before(at, inquiry.received_at, "answer at")
     _require_fulfilment(ctx, inquiry, Fulfilment.ANSWER)  # before the change: nothing written
     inquiry.answered_at = answered
