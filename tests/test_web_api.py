@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from web_server import EMAIL, Web, register_rows, web_app
 from tracker.store import access
 from tracker.store.db import make_engine, session_factory, transaction
 from tracker.store.models import Event
+from tracker.store.pages import Cursor
 from tracker.web.api.bodies import ErrorBody
 from tracker.web.api.documents import InquiryDoc, InquiryPage
 
@@ -566,3 +568,16 @@ def test_the_default_recipient_rule_applies_to_the_api_as_to_add(tmp_path: Any) 
         assert_error(response, 422, "advisor")
         assert client.post("/api/v1/inquiries", json=EMAIL).status_code == 201
     assert RECIPIENT  # the default configuration of the other tests has one
+
+
+@pytest.mark.parametrize(
+    "due",
+    [None, datetime(1772, 1, 2, 9, tzinfo=UTC), datetime(2100, 1, 5, 9, tzinfo=UTC)],
+)
+def test_a_cursor_at_any_deadline_the_calendar_can_compute_decodes_to_itself(
+    due: datetime | None,
+) -> None:
+    """A deadline may fall in 2100 (received late in 2099, the last year a time may be
+    typed in): its page's cursor is one this server gave out."""
+    cursor = Cursor(due_at=due, id=17)
+    assert Cursor.decode(cursor.encode()) == cursor

@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from tracker.core import validate
+from tracker.core.calendar import FIRST_YEAR, LAST_YEAR
 from tracker.errors import BadInputError
 from tracker.store import queries
 from tracker.store.models import MAX_ID, Inquiry, Obligation
@@ -58,13 +58,16 @@ class Cursor:
             at = None if due == "-" else datetime.fromisoformat(due)
             if at is not None and at.tzinfo is None:
                 raise ValueError(due)
-            if at is not None:  # every deadline lies in the calendar's years: 1 AD overflows
-                validate.parse_time(due, "cursor")
+            # Every deadline lies in the years the calendar builds working time in (one may
+            # fall in 2100, after the last year a time may be typed in); year 1 at +14:00
+            # would overflow in the database driver.
+            if at is not None and not FIRST_YEAR <= at.year <= LAST_YEAR:
+                raise ValueError(due)
             number = int(ident)
             if not 0 <= number <= MAX_ID:  # no id of ours: the database would fail on it
                 raise ValueError(ident)
             return cls(due_at=at, id=number)
-        except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError, BadInputError):
+        except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
             error = BadInputError("cursor: not a cursor this server gave out")
             error.field = "cursor"
             raise error from None
