@@ -93,6 +93,14 @@ BAD_INPUTS: list[tuple[str, tuple[str | bytes, ...], str]] = [
     ("empty --at", ("reply", "2026-000001", "--at", "", "--now", NOW),
      "--at: '' is not an ISO 8601 time"),
     ("empty --received", (*ADD, "--received", ""), "--received: '' is not an ISO 8601 time"),
+    # Empty, an option whose absence means something was taken as absent: the default
+    # recipient, $USER, every advisor's inquiries.
+    ("empty add --advisor", (*ADD, "--advisor", ""), "--advisor: empty"),
+    ("blank --actor", (*ADD, "--actor", " "), "--actor: empty"),
+    ("empty list --advisor", ("list", "--advisor", "", "--now", NOW), "--advisor: empty"),
+    ("empty absence --substitute", ("absence", "add", "a@b.dk", "--from", "2026-11-30",
+                                    "--to", "2026-12-01", "--substitute", "", "--now", NOW),
+     "--substitute: empty"),
     ("empty --now", ("tick", "--now", ""), "--now: '' is not an ISO 8601 time"),
     ("empty report --from", ("report", "--from", "", "--now", NOW), "--from: '' is not a date"),
 ]  # fmt: skip

@@ -25,6 +25,10 @@ from tracker.sla import Rule
 # Arguments that name files: the operating system's names are bytes, and Python carries
 # ones that are not UTF-8 through to open() intact, so they are not text to check.
 PATH_ARGUMENTS = frozenset({"file", "output"})
+# Options whose absence means something (the default recipient, $USER, cover by the team,
+# every advisor's inquiries): given empty, as by a script's unset variable, they are refused
+# rather than taken as absent.
+NOT_EMPTY_ARGUMENTS = frozenset({"advisor", "actor", "substitute"})
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -35,7 +39,8 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def check_text_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Every text argument passes validate.text (valid UTF-8, no NUL), named as typed.
+    """Every text argument passes validate.text (valid UTF-8, no NUL), named as typed, and
+    none of NOT_EMPTY_ARGUMENTS is given empty.
 
     Bytes that are not UTF-8 arrive in argv as lone surrogates: refused here, before any
     command stores, looks up or prints them, with the option named and the value unshown.
@@ -43,7 +48,10 @@ def check_text_arguments(parser: argparse.ArgumentParser, args: argparse.Namespa
     for action in _actions(parser, args):
         value = getattr(args, action.dest, None)
         if isinstance(value, str) and action.dest not in PATH_ARGUMENTS:
-            validate.text(value, action.option_strings[0] if action.option_strings else action.dest)
+            name = action.option_strings[0] if action.option_strings else action.dest
+            validate.text(value, name)
+            if action.dest in NOT_EMPTY_ARGUMENTS and not value.strip():
+                raise BadInputError(f"{name}: empty (leave the option out for its default)")
 
 
 def _actions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[argparse.Action]:
