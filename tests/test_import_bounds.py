@@ -212,3 +212,16 @@ def template_db_url(tmp_path: Path) -> str:
     with engine_for(url):
         pass
     return url
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("", "is empty: a header row is required"),
+    ("\n\nreceived_at,channel,department\n2026-11-25T10:00,email,Diverse\n",
+     "row 1: empty; the header row must be the first line"),
+])  # fmt: skip
+def test_a_file_without_a_header_on_its_first_line_is_refused_saying_so(
+    run_cli: Any, env: dict[str, str], database_url: str, tmp_path: Path, text: str, fragment: str
+) -> None:
+    """Not "required column(s) missing" for a blank first line: the header is not missing."""
+    (tmp_path / "in.csv").write_text(text, encoding="utf-8")
+    assert fragment in refused(run_cli, env, database_url, "in.csv")

@@ -136,6 +136,8 @@ def read_rows(path: Path) -> Iterator[tuple[int, tuple[str, ...] | None]]:
             header = next(reader, None)
             if header is None:
                 raise BadInputError(f"{path} is empty: a header row is required")
+            if not header:  # a blank first line: the header must come first
+                raise BadInputError(f"{path}: row 1: empty; the header row must be the first line")
             order = dict((target, source) for source, target in _header(path, header))
             # Picks the columns in COLUMNS order in C; an absent column reads the "" that is
             # appended to every row.
