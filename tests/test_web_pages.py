@@ -334,6 +334,11 @@ def test_an_unknown_path_is_a_danish_page_and_the_api_keeps_json(web: Web) -> No
         assert page.status_code == 404 and "Siden findes ikke." in page.text
         api = client.get("/api/v1/findes-ikke")
         assert api.status_code == 404 and api.json()["error"] == "no such path"
+        # A method the page does not take: said so in Danish, not "the value cannot be used".
+        for method, path in (("DELETE", "/henvendelser/ny"), ("POST", "/kalender")):
+            wrong = client.request(method, path)
+            assert wrong.status_code == 405, (method, path)
+            assert "Siden kan ikke bruges på den måde." in wrong.text
 
 
 # -- reports and calendar -------------------------------------------------------------------

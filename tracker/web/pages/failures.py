@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 # Statuses with a text of their own (tracker.web.pages.texts); any other 4xx says the
 # value cannot be used, any other 5xx that something went wrong.
-_KNOWN = {"403", "404", "413", "415", "429", "500", "503"}
+_KNOWN = {"403", "404", "405", "413", "415", "429", "500", "503"}
 
 
 class PageError(Exception):
