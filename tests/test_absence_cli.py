@@ -65,9 +65,9 @@ def test_an_absence_is_added_listed_as_json_and_removed_with_each_step_audited(
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (("--from", "2026-12-24", "--to", "2026-12-07"), "is after --to"),
+        (("--from", "2026-12-24", "--to", "2026-12-07"), "is after its last day"),
         (("--from", "2026-12-07", "--to", "24-12-2026"), "--to"),
-        (("--from", "2026-12-07", "--to", "2026-12-08", "--substitute", "ole"), "--substitute"),
+        (("--from", "2026-12-07", "--to", "2026-12-08", "--substitute", "ole"), "substitute 'ole'"),
         (("--from", "2026-12-07", "--to", "2026-12-08", "--substitute", "ANNE@x.dk"), "absent"),
         (("--from", "2026-11-02", "--to", "2026-11-03"), "in the past"),
         (("--from", "2026-12-07", "--to", "2028-12-07"), "longer than"),

@@ -84,6 +84,7 @@ def test_a_bad_absence_is_refused_naming_its_field_and_nothing_is_written(
         refused = client.post("/api/v1/absences", json=absence(**fields))
     assert refused.status_code == 422, refused.text
     assert refused.json()["field"] == field
+    assert "--" not in refused.json()["error"]  # the API's words: no command-line option
     assert register_rows(web.database_url) == before
 
 
@@ -164,6 +165,7 @@ def test_a_bad_team_is_refused_naming_its_field_and_nothing_is_written(
         refused = client.post("/api/v1/teams", json=body)
     assert refused.status_code == 422, refused.text
     assert refused.json()["field"] == field, refused.text
+    assert "--" not in refused.json()["error"]  # the API's words: no command-line option
     assert register_rows(web.database_url) == before
 
 
@@ -186,6 +188,7 @@ def test_removing_a_member_refuses_a_non_address_and_a_non_member_writing_nothin
     assert refused.status_code == status, refused.text
     if error is None:
         assert refused.json()["field"] == "member", refused.text
+        assert "--" not in refused.json()["error"]
     else:
         assert refused.json() == {"error": error, "field": None}
     assert register_rows(web.database_url) == before

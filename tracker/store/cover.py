@@ -83,9 +83,9 @@ def team_name(value: str) -> str:
 def add_team(session: Session, ctx: Context, name: str, members: Iterable[str]) -> TeamInfo:
     """Create team ``name`` with ``members``, or add ``members`` to the existing team."""
     name = team_name(name)
-    wanted = sorted({about("members")(validate.address)(m, "--member") for m in members})
+    wanted = sorted({about("members")(validate.address)(m, "member") for m in members})
     if not wanted:
-        raise _refused("members", "required", "a team needs at least one --member")
+        raise _refused("members", "required", "a team needs at least one member")
     office = _office(ctx)
     team = session.scalar(select(Team).where(Team.office == office, Team.name == name))
     if team is None:
@@ -111,7 +111,7 @@ def remove_team(session: Session, ctx: Context, name: str, members: Collection[s
     if team is None:
         raise BadInputError(f"no team {name!r}").coded("unknown")
     if members:
-        gone = sorted({about("member")(validate.address)(m, "--member") for m in members})
+        gone = sorted({about("member")(validate.address)(m, "member") for m in members})
         # Removing someone who is not a member is a mistake (a typo in the address), not a
         # success to report and audit.
         current = set(
@@ -161,23 +161,31 @@ def check_absence(
 
     Each refusal names its input (``field``: advisor, from, to, substitute) and a ``code``."""
     advisor = about("advisor")(validate.address)(advisor, "advisor")
-    sub = about("substitute")(validate.address)(substitute, "--substitute") if substitute else None
+    sub = about("substitute")(validate.address)(substitute, "substitute") if substitute else None
     if first > last:
-        raise _refused("to", "from_after_to", f"--from {first} is after --to {last}")
+        raise _refused(
+            "to",
+            "from_after_to",
+            f"the absence's first day ({first}) is after its last day ({last})",
+        )
     if last < today:
-        raise _refused("to", "past", f"--to {last} is in the past (today is {today})")
+        raise _refused(
+            "to", "past", f"the absence's last day ({last}) is in the past (today is {today})"
+        )
     if first > today + timedelta(days=MAX_AHEAD_DAYS):
         raise _refused(
-            "from", "too_far", f"--from {first} is more than {MAX_AHEAD_DAYS} days ahead"
+            "from",
+            "too_far",
+            f"the absence's first day ({first}) is more than {MAX_AHEAD_DAYS} days ahead",
         )
     if (last - first).days + 1 > MAX_ABSENCE_DAYS:
         raise _refused(
             "to",
             "absence_too_long",
-            f"--from {first} --to {last} is longer than {MAX_ABSENCE_DAYS} days",
+            f"the absence from {first} to {last} is longer than {MAX_ABSENCE_DAYS} days",
         )
     if sub == advisor:
-        raise _refused("substitute", "self", f"--substitute {sub} is the absent advisor")
+        raise _refused("substitute", "self", f"the substitute {sub} is the absent advisor")
     return advisor, sub
 
 

@@ -102,7 +102,7 @@ def assign(session: Session, ctx: Context, ref: str, advisor: str) -> Assigned:
     """Give an open inquiry to another advisor; its reminders not yet sent go to them."""
     new = validate.advisor(advisor)
     if new is None:
-        raise BadInputError("--advisor: an e-mail address is required").coded("required")
+        raise BadInputError("advisor: an e-mail address is required").coded("required")
     inquiry = _load_open(session, ref, ctx.scope)
     _refuse_purged(inquiry)
     # Recorded at now: not before the inquiry existed (a --now typed too early).
