@@ -26,6 +26,7 @@ from tracker.core.calendar import COPENHAGEN
 from tracker.daemon.sweep import SweepReport, sweep
 from tracker.mail.render import greeting
 from tracker.notify import OUTCOMES_PER_COMMIT, Claimed, messages
+from tracker.store import history
 from tracker.store.db import transaction
 from tracker.store.models import Inquiry, Obligation
 from tracker.store.outbox import OutboxState
@@ -256,6 +257,26 @@ def test_a_transient_refusal_is_retried_after_the_backoff(world: World, sink: Si
     [row] = world.outbox()
     assert row.state == OutboxState.SENT and row.attempts == 2
     assert len(sink.messages) == 1
+
+
+def test_a_reminder_cancelled_by_a_reply_goes_out_after_the_reply_is_undone(
+    world: World, sink: Sink
+) -> None:
+    sink.handler.refuse[ADVISOR] = "451 4.3.0 try again later"
+    ref = world.add(local("2026-11-30T10:00"), advisor=ADVISOR)  # due Tuesday 10:00
+    world.tick(local("2026-12-01T10:05"))  # the overdue is queued and waits for a retry
+    del sink.handler.refuse[ADVISOR]
+    world.reply(ref, local("2026-12-01T10:10"))
+    world.tick(local("2026-12-01T10:20"))  # met: cancelled at the claim, unsent
+    [row] = [r for r in world.outbox() if r.kind == "overdue"]
+    assert row.state == OutboxState.CANCELLED and sink.messages == []
+    with transaction(world.factory) as session:
+        history.undo(session, world.ctx(local("2026-12-01T10:30")), ref)
+    world.tick(local("2026-12-01T10:40"))  # overdue again: its reminder was never sent
+    world.tick(local("2026-12-01T11:40"))
+    assert kinds_by_ref(sink) == Counter({(ref, "overdue"): 1})
+    [row] = [r for r in world.outbox() if r.kind == "overdue"]
+    assert row.state == OutboxState.SENT
 
 
 def test_after_downtime_an_advisor_gets_one_catch_up_message(world: World, sink: Sink) -> None:

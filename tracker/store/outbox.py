@@ -94,12 +94,14 @@ def enqueue(
     obligation_id: int | None = None,
     created_at: datetime | None = None,
 ) -> bool:
-    """Add a message unless one with ``key`` exists; True when this call added it.
+    """Add a message unless one with ``key`` exists (one that was cancelled unsent is queued
+    again: :func:`_insert_or_revive`); True when this call added it.
 
-    ``INSERT ... ON CONFLICT (key) DO NOTHING RETURNING id`` on both dialects, inside the
-    caller's transaction, so the row commits together with the state change that caused it.
-    ``payload`` must hold identifiers, configured names, times and figures only: never free
-    text from an inquiry. ``created_at`` defaults to ``send_at`` (no clock is read here).
+    ``INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE cancelled RETURNING id`` on both
+    dialects, inside the caller's transaction, so the row commits together with the state
+    change that caused it. ``payload`` must hold identifiers, configured names, times and
+    figures only: never free text from an inquiry. ``created_at`` defaults to ``send_at``
+    (no clock is read here).
     """
     session.flush()  # what the ORM's own statements do first (the inquiry's row, say)
     values = {
@@ -117,27 +119,52 @@ def enqueue(
     return session.connection().execute(_ENQUEUE(session), values).first() is not None
 
 
-_ENQUEUE = per_dialect(
-    lambda insert: insert(_T).on_conflict_do_nothing(index_elements=["key"]).returning(_T.c.id)
-)
+def _insert_or_revive(insert: Any) -> Any:
+    """INSERT a row unless its key exists; a row of the key that was cancelled is queued
+    again instead. A reminder is cancelled unsent when its obligation was met before it went
+    out; when ``undo`` or ``reopen`` makes the obligation unmet again, the sweep plans the
+    same key once more, and it must go out (it never did), where DO NOTHING dropped it.
+    A row that was sent, is being sent or failed is left alone: never sent twice."""
+    stmt = insert(_T)
+    return stmt.on_conflict_do_update(
+        index_elements=["key"],
+        set_={
+            "kind": stmt.excluded.kind,
+            "recipient": stmt.excluded.recipient,
+            "payload": stmt.excluded.payload,
+            "send_at": stmt.excluded.send_at,
+            "inquiry_id": stmt.excluded.inquiry_id,
+            "obligation_id": stmt.excluded.obligation_id,
+            "state": OutboxState.PENDING.value,
+            "attempts": 0,
+            "claimed_at": None,
+            "last_error": None,
+        },
+        where=_T.c.state == OutboxState.CANCELLED.value,
+    ).returning(_T.c.id)
+
+
+_ENQUEUE = per_dialect(_insert_or_revive)
 
 
 def enqueue_many(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
     """Bulk :func:`enqueue`: each mapping has enqueue's keyword arguments (``created_at``
-    required); rows whose key exists are skipped. Returns how many were added."""
+    required); rows whose key exists are skipped (a cancelled one is queued again, as
+    :func:`enqueue` does). Returns how many were added."""
     if not rows:
         return 0
-    table = OutboxMessage.__table__
     values = [
-        {"state": OutboxState.PENDING.value, "attempts": 0, **row, "payload": dict(row["payload"])}
+        {
+            "state": OutboxState.PENDING.value,
+            "attempts": 0,
+            "inquiry_id": None,
+            "obligation_id": None,
+            **row,
+            "payload": dict(row["payload"]),
+        }
         for row in rows
     ]
-    stmt = (
-        upsert_insert(session)(table)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(table.c.id)
-    )
-    return len(session.execute(stmt, values).all())
+    return len(session.execute(_ENQUEUE(session), values).all())
 
 
 def _claimable(now: datetime, lease: timedelta) -> Any:
