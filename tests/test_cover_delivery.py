@@ -94,6 +94,21 @@ def test_without_a_substitute_each_present_team_member_gets_a_copy_and_absent_on
     assert len(sink.messages) == 2
 
 
+def test_a_team_members_copy_that_fails_is_counted_for_its_inquiry_and_office(
+    world: World, sink: Sink
+) -> None:
+    team(world, ADVISOR, "bo@fredericia.dk", "carl@fredericia.dk")
+    absent(world, ADVISOR, now=FRIDAY)
+    sink.handler.refuse["carl@fredericia.dk"] = "550 5.1.1 no such user"
+    ref = world.add(FRIDAY, advisor=ADVISOR)
+    world.tick(MONDAY_DUE_SOON)
+    assert sent_to(sink) == [("bo@fredericia.dk", "due_soon")]
+    with world.factory() as session:
+        [failed] = outbox.failures(session, office="default")  # status --office default
+        assert failed.recipient == "carl@fredericia.dk" and failed.key.startswith("cover:")
+        assert [f.key for f in outbox.delivery_failures(session, [ref])[ref]] == [failed.key]
+
+
 def test_a_substitute_who_is_absent_too_passes_it_to_the_default_recipient_without_a_team(
     world: World, sink: Sink
 ) -> None:

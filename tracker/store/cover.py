@@ -420,6 +420,7 @@ def _copy(session: Session, row: Any, recipient: str, found: rule.Cover, now: da
         recipient=recipient,
         payload=dict(row.payload) | {"cover": found.payload()},
         send_at=now,
+        inquiry_id=row.inquiry_id,  # about the same inquiry: status --office, show REF
         obligation_id=row.obligation_id,
         created_at=now,
     )

@@ -219,6 +219,7 @@ def claim(
             _T.c.attempts,
             _T.c.message_id,
             _T.c.obligation_id,
+            _T.c.inquiry_id,
         )
     )
     rows = list(session.execute(stmt).all())
