@@ -26,7 +26,7 @@ from tracker.core.calendar import COPENHAGEN
 from tracker.daemon.sweep import SweepReport, sweep
 from tracker.mail.render import greeting
 from tracker.notify import OUTCOMES_PER_COMMIT, Claimed, messages
-from tracker.store import history
+from tracker.store import history, register
 from tracker.store.db import transaction
 from tracker.store.models import Inquiry, Obligation
 from tracker.store.outbox import OutboxState
@@ -277,6 +277,29 @@ def test_a_reminder_cancelled_by_a_reply_goes_out_after_the_reply_is_undone(
     assert kinds_by_ref(sink) == Counter({(ref, "overdue"): 1})
     [row] = [r for r in world.outbox() if r.kind == "overdue"]
     assert row.state == OutboxState.SENT
+
+
+def test_a_reminder_queued_before_a_pause_waits_for_the_resume_and_names_the_new_deadline(
+    world: World, sink: Sink
+) -> None:
+    sink.handler.refuse[ADVISOR] = "451 4.3.0 try again later"
+    ref = world.add(local("2026-11-30T10:00"), advisor=ADVISOR)  # due_soon Tuesday 07:00
+    world.tick(local("2026-12-01T07:05"))  # queued, waits for a retry
+    del sink.handler.refuse[ADVISOR]
+    with transaction(world.factory) as session:
+        register.pause(
+            session, world.ctx(local("2026-12-01T07:10")), ref, local("2026-12-01T07:10")
+        )
+    world.tick(local("2026-12-01T07:20"))  # paused: no deadline to remind of
+    assert sink.messages == []
+    with transaction(world.factory) as session:
+        register.resume(
+            session, world.ctx(local("2026-12-01T08:10")), ref, local("2026-12-01T08:10")
+        )
+    world.tick(local("2026-12-01T08:15"))
+    assert kinds_by_ref(sink) == Counter({(ref, "due_soon"): 1})
+    body = sink.messages[0].get_body(("plain",)).get_content()
+    assert "kl. 11:00" in body and "kl. 10:00 (" not in body  # one paused hour later
 
 
 def test_after_downtime_an_advisor_gets_one_catch_up_message(world: World, sink: Sink) -> None:

@@ -154,9 +154,13 @@ def _claim(
         for row in rows:
             payload = dict(row.payload)
             if row.kind in OBLIGATION_KINDS:
+                known = row.obligation_id in facts
                 met, due = facts.get(row.obligation_id or -1, (None, None))
-                if met is not None or (
-                    row.kind == Kind.DUE_SOON and due is not None and due <= now
+                if (
+                    met is not None
+                    # paused: no deadline to remind of; the sweep queues it again on resume
+                    or (known and due is None)
+                    or (row.kind == Kind.DUE_SOON and due is not None and due <= now)
                 ):
                     drop.append(row.id)
                     continue
@@ -174,7 +178,7 @@ def _claim(
                     message_id=row.message_id or message_id(row.key, row.id, mail.mail_from),
                 )
             )
-        outbox.cancel(session, drop, reason="no longer due: the obligation is met or past")
+        outbox.cancel(session, drop, reason="no longer due: the obligation is met, paused or past")
         outbox.set_message_ids(session, {c.row_id: c.message_id for c in claimed})
     return claimed, len(drop)
 
