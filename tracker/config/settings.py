@@ -346,6 +346,13 @@ class IntakeSettings(BaseModel):
     timeout_seconds: float = Field(default=60.0, gt=0)
     batch: int = Field(default=200, ge=1, le=10_000)
 
+    @field_validator("departments", "offices")
+    @classmethod
+    def _addresses_in_lower_case(cls, value: dict[str, str]) -> dict[str, str]:
+        """Keyed by address in lower case: a mail's addresses are read in lower case
+        (tracker.intake.parse), so ``Byg@Kommune.dk`` as written would never match."""
+        return {address.strip().lower(): named for address, named in value.items()}
+
     def addressed(self, recipients: Iterable[str]) -> tuple[str, str | None]:
         """The office and department of a mail sent to ``recipients``: the first of them
         named in ``offices`` or ``departments`` decides both (each defaulting to ``office``
