@@ -142,6 +142,30 @@ def test_a_lost_uid_list_registers_no_mail_twice(local: Local) -> None:
     assert len(local.sink.handler.received) == 1  # acknowledged once
 
 
+def test_mails_without_a_message_id_of_one_instant_and_size_are_each_registered(
+    local: Local,
+) -> None:
+    """Without a Message-ID a mail is recognised by its arrival, size and header: two
+    citizens' mails of the same second and size were one, and the second was lost."""
+    for sender in ("aa@example.dk", "bb@example.dk"):
+        local.deliver(
+            f"From: {sender}\r\nTo: {OWN}\r\nSubject: Hej\r\n\r\nEt spørgsmål\r\n".encode()
+        )
+    counts = local.round(ARRIVED + timedelta(minutes=5))
+    assert counts.outcomes["registered"] == 2 and counts.outcomes["duplicate"] == 0
+    assert sorted(m.rcpt[0] for m in local.sink.handler.received) == [
+        "aa@example.dk",
+        "bb@example.dk",
+    ]
+    # Read again from the start (a lost numbering): each still recognised, none twice.
+    done = local.root / ".Svarfrist.Registreret"
+    for path in [*(done / "new").glob("*"), *(done / "cur").glob("*")]:
+        path.rename(local.root / path.parent.name / path.name)
+    (local.root / UIDLIST).unlink()
+    again = local.round(ARRIVED + timedelta(minutes=10))
+    assert again.outcomes["duplicate"] == 2 and len(local.inquiries()) == 2
+
+
 def test_the_maildir_numbers_files_in_delivery_order_and_keeps_the_numbers(
     tmp_path: Path,
 ) -> None:

@@ -14,6 +14,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from hashlib import sha256
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -143,10 +144,14 @@ class Counts:
 
 def _message_digest(intake: Intake, mail: Mail, folder: str, fetched: Fetched) -> str:
     """The keyed hash that recognises this message again (a renumbered folder, a copy to a
-    second address): its Message-ID, else its arrival time and size in this folder."""
+    second address): its Message-ID, else its arrival time, size and header in this folder
+    (two citizens' mails without one may arrive in the same second with the same size)."""
     if mail.message_id:
         return digest(intake.key, mail.message_id)
-    return digest(intake.key, f"{folder}\0{fetched.arrived_at.isoformat()}\0{fetched.size}")
+    header = sha256(fetched.header).hexdigest()
+    return digest(
+        intake.key, f"{folder}\0{fetched.arrived_at.isoformat()}\0{fetched.size}\0{header}"
+    )
 
 
 def _thread(session: Session, intake: Intake, mail: Mail) -> tuple[int, str] | None:
