@@ -3,6 +3,7 @@ a real Maildir on disk, acknowledgements to the aiosmtpd sink, SQLite and Postgr
 
 from __future__ import annotations
 
+import logging
 import mailbox
 import os
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from tracker.intake.maildir import UIDLIST, MaildirMailbox
 from tracker.intake.process import Counts, Intake
 from tracker.store import schema
 from tracker.store.db import make_engine, session_factory
-from tracker.store.models import Inquiry, Obligation
+from tracker.store.models import Inquiry, Obligation, OutboxMessage
 
 OWN = "borgerservice@kommune.test"
 ARRIVED = datetime(2026, 11, 30, 8, 12, tzinfo=UTC)
@@ -164,6 +165,27 @@ def test_mails_without_a_message_id_of_one_instant_and_size_are_each_registered(
     (local.root / UIDLIST).unlink()
     again = local.round(ARRIVED + timedelta(minutes=10))
     assert again.outcomes["duplicate"] == 2 and len(local.inquiries()) == 2
+
+
+def test_a_refusal_quoting_the_address_keeps_it_out_of_the_log_and_the_outbox(
+    local: Local, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SMTP servers quote the refused address; the log and the row keep the rest."""
+    local.sink.handler.refuse = {
+        "anna@example.dk": "550 5.1.1 <anna@example.dk>: Recipient address rejected",
+        "bo@example.dk": "450 4.2.0 <bo@example.dk>: Recipient address rejected: Greylisted",
+    }
+    local.deliver(citizen_mail(1, sender="anna@example.dk"))
+    local.deliver(citizen_mail(2, sender="bo@example.dk"), ARRIVED + timedelta(minutes=1))
+    with caplog.at_level(logging.INFO, logger="tracker"):
+        counts = local.round(ARRIVED + timedelta(minutes=5))
+    assert counts.outcomes["registered"] == 2 and counts.outcomes["acknowledged"] == 0
+    logged = [r.getMessage() for r in caplog.records if r.name.startswith("tracker")]
+    assert any("550 5.1.1 <address>" in line for line in logged)
+    assert not any("example.dk" in line for line in logged)
+    with session_factory(local.engine)() as session:
+        (error,) = session.scalars(select(OutboxMessage.last_error))
+    assert error is not None and "450 4.2.0 <address>" in error and "example.dk" not in error
 
 
 def test_the_maildir_numbers_files_in_delivery_order_and_keeps_the_numbers(

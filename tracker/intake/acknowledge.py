@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tracker.core.validate import EMAIL_RE
 from tracker.errors import BadInputError
 from tracker.intake.imap import Mailbox
 from tracker.intake.parse import Mail, parse
@@ -106,11 +107,11 @@ def send_acknowledgements(
                     sent.append(outbox.Sent(item.row_id, item.envelope.message_id, outcome))
                 elif outcome.permanent:
                     log.warning("intake: acknowledgement of %s refused: %s", item.ref,
-                                outcome.detail)  # fmt: skip
+                                _reason(outcome))  # fmt: skip
                     store.erase(session, item.row_id)
                 else:
                     retrying = outbox.Retry(attempts=item.attempts, payload=item.payload)
-                    error, at = outcome.detail, clock()
+                    error, at = _reason(outcome), clock()
                     outbox.mark_retry(
                         session, {item.row_id: retrying}, error=error, now=at, policy=retry
                     )
@@ -120,6 +121,12 @@ def send_acknowledgements(
     sent = asyncio.run(_send(connect, ready, clock, settle))
     fulfil_sent(factory, intake)
     return sent
+
+
+def _reason(error: DeliveryError) -> str:
+    """The SMTP server's answer without the citizen's address, which servers quote ("550
+    5.1.1 <anna@example.dk>: Recipient address rejected"): it goes to the log and the row."""
+    return EMAIL_RE.sub("address", error.detail)
 
 
 def _prepare(
