@@ -265,3 +265,35 @@ def test_mail_to_an_offices_address_follows_that_offices_calendar_and_department
     # starts on Tuesday 00:00 and runs out at the end of Monday 14 December.
     assert answers["default"] == datetime(2026, 12, 14, 9, 12, tzinfo=COPENHAGEN)
     assert answers["vejle"] == datetime(2026, 12, 15, 0, 0, tzinfo=COPENHAGEN)
+
+
+def test_a_mailbox_threads_no_mail_into_another_offices_inquiry(local: Local) -> None:
+    """A ref tag or a reference to an inquiry of an office the mailbox does not serve
+    neither attaches a citizen's mail to it nor fulfils its answer."""
+    assert local.settings.intake is not None
+    default_only = local.settings.model_copy(
+        update={"offices": {"vejle": OfficeSettings(departments=["Borgerservice Vejle"])}}
+    )
+    vejle_only = local.settings.intake.model_copy(
+        update={"office": "vejle", "default_department": "Borgerservice Vejle", "departments": {}}
+    )
+    local.settings = default_only.model_copy(update={"intake": vejle_only})
+    local.deliver(citizen_mail(1, sender="anna@example.dk"))
+    local.round(ARRIVED + timedelta(minutes=5))
+    (vejle,) = local.inquiries()
+    assert vejle.office == "vejle"
+    # The same mailbox now the default office's alone: Vejle's inquiry is not its own.
+    local.settings = default_only
+    later = ARRIVED + timedelta(hours=1)
+    local.deliver(citizen_mail(2, sender="bo@example.dk", subject=f"Sv: [SF {vejle.ref}]"), later)
+    reply = (
+        f"From: {OWN}\r\nTo: anna@example.dk\r\nSubject: Sv: [SF {vejle.ref}]\r\n"
+        "Message-ID: <reply-1@kommune.test>\r\nIn-Reply-To: <citizen-1@example.dk>\r\n"
+        "Date: Mon, 30 Nov 2026 10:00:00 +0100\r\n\r\nSvar\r\n"
+    ).encode()
+    local.deliver(reply, later + timedelta(minutes=1))
+    counts = local.round(later + timedelta(minutes=5))
+    assert counts.outcomes["attached"] == 0 and counts.outcomes["answered"] == 0
+    assert counts.outcomes["registered"] == 1 and counts.ignored["own address"] == 1
+    first, second = local.inquiries()
+    assert first.answered_at is None and (second.office, second.ref) == ("default", "2026-000002")

@@ -47,6 +47,8 @@ class Intake:
     conf: IntakeSettings
     key: bytes
     own: frozenset[str]
+    offices: frozenset[str]
+    """The offices the mailbox serves: its mail threads into their inquiries only."""
     calendar: BusinessCalendar
     rules: dict[str, Rule]
 
@@ -65,6 +67,7 @@ class Intake:
             conf=conf,
             key=conf.hash_key.get_secret_value().encode("utf-8"),
             own=frozenset(own),
+            offices=frozenset(office for office, _ in conf.routes().values()),
             calendar=build_calendar(settings),
             rules=build_rules(settings),
         )
@@ -155,12 +158,14 @@ def _message_digest(intake: Intake, mail: Mail, folder: str, fetched: Fetched) -
 
 
 def _thread(session: Session, intake: Intake, mail: Mail) -> tuple[int, str] | None:
-    """The inquiry a mail belongs to: the ref tag first, then In-Reply-To/References."""
+    """The inquiry a mail belongs to: the ref tag first, then In-Reply-To/References; one of
+    the mailbox's offices' only, so no mail attaches to or fulfils another office's."""
     if mail.ref_tag is not None:
-        found = store.by_ref(session, mail.ref_tag)
+        found = store.by_ref(session, mail.ref_tag, intake.offices)
         if found is not None:
             return found
-    return store.known(session, [digest(intake.key, m) for m in mail.references])
+    references = [digest(intake.key, m) for m in mail.references]
+    return store.known(session, references, intake.offices)
 
 
 def handle_inbox(

@@ -8,7 +8,7 @@ fulfilment), and a kill at any moment re-reads nothing twice and loses nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -75,7 +75,9 @@ _KNOWN = (
     .where(IntakeThread.digest.in_(bindparam("digests", expanding=True)))
     .limit(1)
 )
-_BY_REF = select(Inquiry.id, Inquiry.ref).where(Inquiry.ref == bindparam("ref"))
+_OF_OFFICES = Inquiry.office.in_(bindparam("offices", expanding=True))
+_THREAD = _KNOWN.where(_OF_OFFICES)
+_BY_REF = select(Inquiry.id, Inquiry.ref).where(Inquiry.ref == bindparam("ref"), _OF_OFFICES)
 
 
 def _remember_statement(insert: Any) -> Any:
@@ -100,17 +102,26 @@ _REMEMBER = per_dialect(_remember_statement)
 _COUNT = per_dialect(_count_statement)
 
 
-def known(session: Session, digests: Iterable[str]) -> tuple[int, str] | None:
-    """The inquiry (id, ref) one of these Message-ID digests belongs to, if any."""
+def known(
+    session: Session, digests: Iterable[str], offices: Collection[str] | None = None
+) -> tuple[int, str] | None:
+    """The inquiry (id, ref) one of these Message-ID digests belongs to, if any; with
+    ``offices``, an inquiry of one of them (a mailbox threads into its own offices' only)."""
     wanted = [d for d in digests if d]
     if not wanted:
         return None
-    row = session.connection().execute(_KNOWN, {"digests": wanted}).first()
+    if offices is None:
+        row = session.connection().execute(_KNOWN, {"digests": wanted}).first()
+    else:
+        values = {"digests": wanted, "offices": sorted(offices)}
+        row = session.connection().execute(_THREAD, values).first()
     return None if row is None else (int(row[0]), str(row[1]))
 
 
-def by_ref(session: Session, ref: str) -> tuple[int, str] | None:
-    row = session.connection().execute(_BY_REF, {"ref": ref}).first()
+def by_ref(session: Session, ref: str, offices: Collection[str]) -> tuple[int, str] | None:
+    """The inquiry (id, ref) of ``ref``, if it is one of ``offices``'."""
+    values = {"ref": ref, "offices": sorted(offices)}
+    row = session.connection().execute(_BY_REF, values).first()
     return None if row is None else (int(row[0]), str(row[1]))
 
 
