@@ -176,6 +176,26 @@ def test_a_reply_from_the_sent_folder_fulfils_answer_at_its_date(world: World) -
     assert world.server.uids("Sent") == [1]  # the Sent folder is left as it is
 
 
+@pytest.mark.parametrize("folder", ["Sent", "INBOX"])
+def test_the_offices_own_out_of_office_reply_answers_nobody(world: World, folder: str) -> None:
+    """An automatic reply from the office's own address (RFC 3834), in the Sent folder or
+    as a copy in the inbox, is no answer: the promise stays open."""
+    world.server.append(citizen_mail(1))
+    world.round()
+    auto = (
+        f"From: {dovecot.USER}\r\nTo: anna@example.dk\r\nSubject: Fraværende\r\n"
+        f"Auto-Submitted: auto-replied\r\nMessage-ID: <oof-1@kommune.test>\r\n"
+        f"In-Reply-To: <citizen-1@example.dk>\r\n"
+        f"Date: {format_datetime(datetime.now(UTC))}\r\n\r\nJeg er på ferie.\r\n"
+    ).encode()
+    world.server.append(auto, folder=folder)
+    counts = world.round()
+    assert counts.outcomes.get("answered", 0) == 0
+    (inquiry,) = world.inquiries()
+    assert inquiry.answered_at is None
+    assert world.obligations(inquiry.id)["answer"].met_at is None
+
+
 def test_a_human_reply_before_the_acknowledgement_cancels_it(database_url: str) -> None:
     for world in make_world(database_url, acknowledge=True):
         world.sink.stop()  # SMTP down: the acknowledgement waits

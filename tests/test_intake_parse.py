@@ -67,6 +67,21 @@ def mail(*lines: bytes) -> bytes:
             id="our own address",
         ),
         pytest.param(
+            b"From: borgerservice@kommune.test\r\nAuto-Submitted: auto-replied\r\n\r\n",
+            (Verdict.IGNORED, "auto-submitted"),
+            id="our own out-of-office reply answers nobody",
+        ),
+        pytest.param(
+            b"From: borgerservice@kommune.test\r\nReturn-Path: <>\r\n\r\n",
+            (Verdict.IGNORED, "bounce"),
+            id="our own mail with a null return path",
+        ),
+        pytest.param(
+            b"From: borgerservice@kommune.test\r\nX-Auto-Response-Suppress: All\r\n\r\n",
+            (Verdict.OWN, None),
+            id="our own reply sent from Outlook",
+        ),
+        pytest.param(
             mail(b"X-Svarfrist-Kind: acknowledgement"),
             (Verdict.SVARFRIST, None),
             id="our own acknowledgement",
