@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -174,6 +175,23 @@ def test_a_reply_from_the_sent_folder_fulfils_answer_at_its_date(world: World) -
     assert inquiry.answered_at == replied
     assert world.obligations(inquiry.id)["answer"].met_at == replied
     assert world.server.uids("Sent") == [1]  # the Sent folder is left as it is
+
+
+def test_a_reply_dated_before_the_citizen_wrote_counts_from_its_arrival(world: World) -> None:
+    """A Date before receipt (a wrong clock, "01" read as 2001) is not taken: the answer is
+    recorded when the reply reached the mailbox, not at the receipt, which would flatter."""
+    world.server.append(citizen_mail(1), when=time.time() - 3600)
+    world.round()
+    arrived = datetime.now(UTC).replace(microsecond=0)
+    reply = (
+        f"From: {dovecot.USER}\r\nTo: anna@example.dk\r\nSubject: Sv: Spørgsmål\r\n"
+        f"Message-ID: <reply-1@kommune.test>\r\nIn-Reply-To: <citizen-1@example.dk>\r\n"
+        f"Date: Mon, 03 Dec 2001 10:00:00 +0100\r\n\r\nSvar.\r\n"
+    ).encode()
+    world.server.append(reply, folder="Sent", when=arrived.timestamp())
+    assert world.round().outcomes["answered"] == 1
+    (inquiry,) = world.inquiries()
+    assert inquiry.answered_at == arrived > inquiry.received_at
 
 
 @pytest.mark.parametrize("folder", ["Sent", "INBOX"])

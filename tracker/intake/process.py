@@ -286,7 +286,10 @@ def fulfil(
     inquiry = session.get(Inquiry, thread[0])
     if inquiry is None or inquiry.closed_at is not None:
         return "reply to a closed inquiry"
-    at = max(min(mail.date or arrived_at, now), inquiry.received_at)
+    # Its Date, where that can be true; a Date before the citizen wrote (a wrong clock, a
+    # two-digit year) would flatter the figures: then the time it reached the mailbox.
+    dated = mail.date is not None and inquiry.received_at <= mail.date
+    at = max(min(mail.date if dated else arrived_at, now), inquiry.received_at)
     ctx = intake.context(now)
     waiting = store.acknowledgement_of(session, inquiry.id)
     if waiting is not None and waiting.state == outbox.OutboxState.PENDING:
