@@ -158,17 +158,20 @@ def test_a_sender_is_acknowledged_at_most_five_times_a_day(world: World) -> None
     assert row.count == 5 and "@" not in row.sender
 
 
+def own_reply(date: str, extra: str = "") -> bytes:
+    """A mail from the mailbox's own address answering citizen mail 1, of Date ``date``."""
+    return (
+        f"From: {dovecot.USER}\r\nTo: anna@example.dk\r\nSubject: Sv: Spørgsmål\r\n{extra}"
+        f"Message-ID: <reply-1@kommune.test>\r\nIn-Reply-To: <citizen-1@example.dk>\r\n"
+        f"Date: {date}\r\n\r\nSvar.\r\n"
+    ).encode()
+
+
 def test_a_reply_from_the_sent_folder_fulfils_answer_at_its_date(world: World) -> None:
     world.server.append(citizen_mail(1))
     world.round()
-    (inquiry,) = world.inquiries()
     replied = datetime.now(UTC).replace(microsecond=0)
-    reply = (
-        f"From: {dovecot.USER}\r\nTo: anna@example.dk\r\nSubject: Sv: Spørgsmål\r\n"
-        f"Message-ID: <reply-1@kommune.test>\r\nIn-Reply-To: <citizen-1@example.dk>\r\n"
-        f"Date: {format_datetime(replied)}\r\n\r\nSvar.\r\n"
-    ).encode()
-    world.server.append(reply, folder="Sent")
+    world.server.append(own_reply(format_datetime(replied)), folder="Sent")
     counts = world.round()
     assert counts.outcomes["answered"] == 1
     (inquiry,) = world.inquiries()
@@ -183,11 +186,7 @@ def test_a_reply_dated_before_the_citizen_wrote_counts_from_its_arrival(world: W
     world.server.append(citizen_mail(1), when=time.time() - 3600)
     world.round()
     arrived = datetime.now(UTC).replace(microsecond=0)
-    reply = (
-        f"From: {dovecot.USER}\r\nTo: anna@example.dk\r\nSubject: Sv: Spørgsmål\r\n"
-        f"Message-ID: <reply-1@kommune.test>\r\nIn-Reply-To: <citizen-1@example.dk>\r\n"
-        f"Date: Mon, 03 Dec 2001 10:00:00 +0100\r\n\r\nSvar.\r\n"
-    ).encode()
+    reply = own_reply("Mon, 03 Dec 2001 10:00:00 +0100")
     world.server.append(reply, folder="Sent", when=arrived.timestamp())
     assert world.round().outcomes["answered"] == 1
     (inquiry,) = world.inquiries()
@@ -200,13 +199,8 @@ def test_the_offices_own_out_of_office_reply_answers_nobody(world: World, folder
     as a copy in the inbox, is no answer: the promise stays open."""
     world.server.append(citizen_mail(1))
     world.round()
-    auto = (
-        f"From: {dovecot.USER}\r\nTo: anna@example.dk\r\nSubject: Fraværende\r\n"
-        f"Auto-Submitted: auto-replied\r\nMessage-ID: <oof-1@kommune.test>\r\n"
-        f"In-Reply-To: <citizen-1@example.dk>\r\n"
-        f"Date: {format_datetime(datetime.now(UTC))}\r\n\r\nJeg er på ferie.\r\n"
-    ).encode()
-    world.server.append(auto, folder=folder)
+    now = format_datetime(datetime.now(UTC))
+    world.server.append(own_reply(now, "Auto-Submitted: auto-replied\r\n"), folder=folder)
     counts = world.round()
     assert counts.outcomes.get("answered", 0) == 0
     (inquiry,) = world.inquiries()

@@ -129,15 +129,19 @@ def test_a_follow_up_attaches_and_nothing_is_read_twice(local: Local) -> None:
     assert local.files(".Svarfrist.Registreret") == 2
 
 
-def test_a_lost_uid_list_registers_no_mail_twice(local: Local) -> None:
-    """A new UIDVALIDITY: the folder is read again and each mail recognised by its hash."""
-    local.deliver(citizen_mail(1, sender="anna@example.dk"))
-    local.round(ARRIVED + timedelta(minutes=5))
-    # Put the mail back where it was and forget the numbering (a restored backup, say).
+def forget_numbering(local: Local) -> None:
+    """The registered mail back in the intake folder, its numbering forgotten."""
     done = local.root / ".Svarfrist.Registreret"
     for path in [*(done / "new").glob("*"), *(done / "cur").glob("*")]:
         path.rename(local.root / path.parent.name / path.name)
     (local.root / UIDLIST).unlink()
+
+
+def test_a_lost_uid_list_registers_no_mail_twice(local: Local) -> None:
+    """A new UIDVALIDITY: the folder is read again and each mail recognised by its hash."""
+    local.deliver(citizen_mail(1, sender="anna@example.dk"))
+    local.round(ARRIVED + timedelta(minutes=5))
+    forget_numbering(local)  # a restored backup, say
     counts = local.round(ARRIVED + timedelta(minutes=10))
     assert counts.outcomes["duplicate"] == 1 and len(local.inquiries()) == 1
     assert len(local.sink.handler.received) == 1  # acknowledged once
@@ -158,11 +162,7 @@ def test_mails_without_a_message_id_of_one_instant_and_size_are_each_registered(
         "aa@example.dk",
         "bb@example.dk",
     ]
-    # Read again from the start (a lost numbering): each still recognised, none twice.
-    done = local.root / ".Svarfrist.Registreret"
-    for path in [*(done / "new").glob("*"), *(done / "cur").glob("*")]:
-        path.rename(local.root / path.parent.name / path.name)
-    (local.root / UIDLIST).unlink()
+    forget_numbering(local)  # read again from the start: each still recognised, none twice
     again = local.round(ARRIVED + timedelta(minutes=10))
     assert again.outcomes["duplicate"] == 2 and len(local.inquiries()) == 2
 
