@@ -113,9 +113,11 @@ def test_a_user_gets_an_argon2_hash_of_the_password_from_stdin(
         ("anna@fredericia.dk", "advisor", "short", "at least 12"),
         ("anna@fredericia.dk", "advisor", "", "at least 12"),
         ("not an address", "advisor", PASSWORD, "is not one e-mail address"),
+        # the address is checked before the password is read
+        ("not an address", "advisor", "", "is not one e-mail address"),
         ("anna@fredericia.dk", "chief", PASSWORD, "invalid choice"),
     ],
-    ids=["short password", "no password", "bad address", "unknown role"],
+    ids=["short password", "no password", "bad address", "bad address first", "unknown role"],
 )
 def test_a_bad_user_is_refused_with_nothing_written(
     run_cli: Any, env: dict[str, str], email: str, role: str, password: str, fragment: str

@@ -288,8 +288,8 @@ def fulfil(
         return "reply to a closed inquiry"
     # Its Date, where that can be true; a Date before the citizen wrote (a wrong clock, a
     # two-digit year) would flatter the figures: then the time it reached the mailbox.
-    dated = mail.date is not None and inquiry.received_at <= mail.date
-    at = max(min(mail.date if dated else arrived_at, now), inquiry.received_at)
+    dated = mail.date if mail.date is not None and inquiry.received_at <= mail.date else None
+    at = max(min(dated or arrived_at, now), inquiry.received_at)
     ctx = intake.context(now)
     waiting = store.acknowledgement_of(session, inquiry.id)
     if waiting is not None and waiting.state == outbox.OutboxState.PENDING:
