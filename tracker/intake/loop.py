@@ -23,7 +23,7 @@ from tracker.intake import process
 from tracker.intake.acknowledge import send_acknowledgements
 from tracker.intake.imap import IMAP_ERRORS, ImapMailbox
 from tracker.intake.maildir import MaildirMailbox
-from tracker.intake.parse import NOT_AN_ANSWER, Verdict, parse
+from tracker.intake.parse import Verdict, answers_nobody, parse
 from tracker.intake.process import Counts, Intake
 from tracker.intake.source import Fetched, Mailbox
 from tracker.mail.smtp import Connector
@@ -201,8 +201,8 @@ def _sent_one(session: Session, intake: Intake, fetched: Fetched, now: datetime)
     mail = parse(fetched.header)
     if mail.svarfrist_kind is not None:
         return None  # a copy of our own acknowledgement
-    if mail.loop in NOT_AN_ANSWER:
-        return None  # the office's out-of-office or rule reply: no person answered
+    if answers_nobody(mail):
+        return None
     thread = process._thread(session, intake, mail)
     if thread is None:
         return None

@@ -176,7 +176,13 @@ def parse(raw: bytes) -> Mail:
 
 # Loop signals that no person of the office wrote an own-address mail. Not the X-Auto*
 # family: Exchange puts X-Auto-Response-Suppress on mail people send too.
-NOT_AN_ANSWER = frozenset({"auto-submitted", "bounce"})
+_NOT_AN_ANSWER = frozenset({"auto-submitted", "bounce"})
+
+
+def answers_nobody(mail: Mail) -> bool:
+    """An office's own out-of-office or rule reply (RFC 3834, or sent with a null return
+    path): no person answered, so it fulfils no inquiry's answer (inbox and Sent folder)."""
+    return mail.loop in _NOT_AN_ANSWER
 
 
 def verdict(mail: Mail, own: frozenset[str]) -> tuple[Verdict, str | None]:
@@ -184,9 +190,7 @@ def verdict(mail: Mail, own: frozenset[str]) -> tuple[Verdict, str | None]:
     if mail.svarfrist_kind is not None:
         return Verdict.SVARFRIST, None
     if mail.sender is not None and mail.sender in own:
-        # The office's own out-of-office or rule reply (RFC 3834, or sent with a null
-        # return path) answers nobody: it must not fulfil an inquiry's answer.
-        if mail.loop in NOT_AN_ANSWER:
+        if answers_nobody(mail):
             return Verdict.IGNORED, mail.loop
         return Verdict.OWN, None
     if mail.loop is not None:
