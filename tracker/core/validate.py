@@ -68,9 +68,8 @@ def parse_time(text: str, what: str) -> datetime:
         raise BadInputError(f"{what}: {text!r} is not an ISO 8601 time").coded("not_time") from None
     try:
         if parsed.tzinfo is not None:
-            if (
-                not FIRST_TIME_YEAR < parsed.year < LAST_TIME_YEAR
-            ):  # else no offset reaches either end
+            # Inside the bounds no offset reaches either end: nothing to convert.
+            if not FIRST_TIME_YEAR < parsed.year < LAST_TIME_YEAR:
                 parsed.astimezone(UTC)  # an offset that would leave the datetime range
                 _in_calendar_years(parsed, text, what)
             return parsed
