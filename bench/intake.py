@@ -88,8 +88,9 @@ def intake_phases(
     start = time.perf_counter()
     registered = 0
     while True:
-        batch = loop._next_batch(mailbox, factory, folder="INBOX", uidvalidity=validity,
-                                 limit=intake.conf.batch, clock=clock)  # fmt: skip
+        batch = loop._next_batch(mailbox, factory, key=intake.mailbox, folder="INBOX",
+                                 uidvalidity=validity, limit=intake.conf.batch,
+                                 clock=clock)  # fmt: skip
         if not batch:
             break
         counts = loop._inbox_batch(intake, factory, folder="INBOX", uidvalidity=validity,

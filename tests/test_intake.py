@@ -256,7 +256,8 @@ def test_progress_is_kept_by_uidvalidity_and_a_renumbering_makes_no_duplicates(
     world.server.append(citizen_mail(1))
     world.round()
     with world.factory.begin() as s:
-        progress = s.get(IntakeProgress, "INBOX")
+        assert world.settings.intake is not None
+        progress = s.get(IntakeProgress, (world.settings.intake.mailbox_key(), "INBOX"))
         assert progress is not None and progress.last_uid == 1
         progress.uidvalidity = 1  # as if the server had renumbered the folder since
     # The same message again (restored from a backup into the intake folder), and a new one.

@@ -297,3 +297,68 @@ def test_a_mailbox_threads_no_mail_into_another_offices_inquiry(local: Local) ->
     assert counts.outcomes["registered"] == 1 and counts.ignored["own address"] == 1
     first, second = local.inquiries()
     assert first.answered_at is None and (second.office, second.ref) == ("default", "2026-000002")
+
+
+def _second_mailbox(local: Local, name: str) -> Settings:
+    """``local``'s settings reading another Maildir into the same database: an office with
+    two mailboxes runs one intake per mailbox."""
+    assert local.settings.intake is not None
+    other = local.settings.intake.model_copy(update={"maildir": local.root.parent / name})
+    return local.settings.model_copy(update={"intake": other})
+
+
+def _same_validity(*roots: Path) -> None:
+    """The folders' next UIDVALIDITY made equal: servers give the time of the folder's
+    creation, so two mailboxes made in one second have the same one."""
+    for root in roots:
+        mailbox.Maildir(root, create=True)
+        (root / "svarfrist-uidvalidity").write_text("4000000000\n", encoding="ascii")
+
+
+def test_two_mailboxes_on_one_database_each_keep_their_own_progress(local: Local) -> None:
+    """Both inboxes are called INBOX and numbered alike: the second intake's mails must not be
+    taken for ones the first has read, nor the first's read again after the second's round."""
+    second = _second_mailbox(local, "Byg")
+    _same_validity(local.root, local.root.parent / "Byg")
+    first = local.settings
+    for n in (1, 2, 3):
+        local.deliver(citizen_mail(n, sender=f"a{n}@example.dk"), ARRIVED + timedelta(minutes=n))
+    assert local.round(ARRIVED + timedelta(minutes=10)).outcomes["registered"] == 3
+    local.settings, local.root = second, local.root.parent / "Byg"
+    for n in (4, 5):
+        local.deliver(citizen_mail(n, sender=f"b{n}@example.dk"), ARRIVED + timedelta(minutes=n))
+    assert local.round(ARRIVED + timedelta(minutes=20)).outcomes["registered"] == 2
+    local.settings, local.root = first, local.root.parent / "Maildir"
+    local.deliver(citizen_mail(6, sender="a6@example.dk"), ARRIVED + timedelta(minutes=30))
+    counts = local.round(ARRIVED + timedelta(minutes=40))
+    assert counts.outcomes["registered"] == 1 and counts.outcomes["attached"] == 0
+    assert len(local.inquiries()) == 6
+    assert sorted(m.rcpt[0] for m in local.sink.handler.received) == sorted(
+        f"{p}{n}@example.dk"
+        for p, n in (("a", 1), ("a", 2), ("a", 3), ("b", 4), ("b", 5), ("a", 6))
+    )
+
+
+def test_an_acknowledgement_is_sent_from_its_own_mailbox_only(local: Local) -> None:
+    """An acknowledgement still to send names its message by UID: another mailbox's intake,
+    whose message of that UID is another citizen's, must leave it alone."""
+    second = _second_mailbox(local, "Byg")
+    _same_validity(local.root, local.root.parent / "Byg")
+    first = local.settings
+    local.deliver(citizen_mail(1, sender="anna@example.dk"))
+    # The first intake registers, but its SMTP server is down: the acknowledgement waits.
+    down = first.model_copy(update={"smtp": first.smtp.model_copy(update={"port": 9})})
+    local.settings = down
+    counts = local.round(ARRIVED + timedelta(minutes=5))
+    assert counts.outcomes["registered"] == 1 and counts.outcomes["acknowledged"] == 0
+    local.settings, local.root = second, local.root.parent / "Byg"
+    local.deliver(citizen_mail(2, sender="bo@example.dk"))
+    local.round(ARRIVED + timedelta(hours=1))
+    # Bo is acknowledged his own inquiry, never Anna's.
+    received = [(m.rcpt[0], str(m.message["Subject"])) for m in local.sink.handler.received]
+    assert [r for r, _ in received] == ["bo@example.dk"]
+    assert "2026-000002" in received[0][1]
+    local.settings, local.root = first, local.root.parent / "Maildir"
+    local.round(ARRIVED + timedelta(hours=2))
+    received = [(m.rcpt[0], str(m.message["Subject"])) for m in local.sink.handler.received]
+    assert received[1][0] == "anna@example.dk" and "2026-000001" in received[1][1]

@@ -12,8 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from tracker.errors import EnvironmentFailure
+from tracker.store import intake as intake_store
 from tracker.store import schema
-from tracker.store.db import make_engine
+from tracker.store.db import make_engine, session_factory, transaction
 from tracker.store.models import Base
 
 
@@ -227,5 +228,43 @@ def test_0015_makes_team_names_unique_per_office_and_keeps_every_member(
             conn.execute(sa.text("DELETE FROM teams WHERE id = 1"))
             left = conn.execute(sa.text("SELECT advisor FROM team_members")).scalars()
             assert list(left) == ["nina@fredericia.dk"]
+    finally:
+        engine.dispose()
+
+
+def test_0016_keeps_intake_progress_for_the_first_mailbox_to_read_on(database_url: str) -> None:
+    """Progress written before it was kept per mailbox is carried on by the first intake
+    that reads the folder after the upgrade, pending moves with it; another mailbox's INBOX
+    starts on its own."""
+    engine = make_engine(database_url)
+    then = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    try:
+        schema.upgrade(engine, "0015")
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO intake_progress (folder, uidvalidity, last_uid, updated_at)"
+                    " VALUES ('INBOX', 77, 7, :then)"
+                ),
+                {"then": then},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO intake_moves (folder, uidvalidity, uid, target)"
+                    " VALUES ('INBOX', 77, 7, 'done')"
+                )
+            )
+        schema.upgrade(engine)
+        factory = session_factory(engine)
+        with transaction(factory) as session:
+            assert intake_store.progress(session, "a" * 64, "INBOX", 77, then) == 7
+            assert intake_store.pending_moves(session, "a" * 64, "INBOX", 77) == {"done": [7]}
+        with transaction(factory) as session:
+            assert intake_store.progress(session, "b" * 64, "INBOX", 77, then) == 0
+            assert intake_store.pending_moves(session, "b" * 64, "INBOX", 77) == {}
+            intake_store.advance(session, "b" * 64, "INBOX", 3, then)
+        with transaction(factory) as session:
+            assert intake_store.progress(session, "a" * 64, "INBOX", 77, then) == 7
+            assert intake_store.progress(session, "b" * 64, "INBOX", 77, then) == 3
     finally:
         engine.dispose()

@@ -9,6 +9,7 @@ start with one line naming the key; a ``SVARFRIST_*`` variable that names nothin
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from datetime import date, time
@@ -345,6 +346,17 @@ class IntakeSettings(BaseModel):
     """Polling interval when the server has no IDLE (and the longest IDLE wait)."""
     timeout_seconds: float = Field(default=60.0, gt=0)
     batch: int = Field(default=200, ge=1, le=10_000)
+
+    def mailbox_key(self) -> str:
+        """Which mailbox this is, as intake's progress and its acknowledgements still to send
+        record it: a digest of the Maildir's absolute path, or of the login at the IMAP
+        server (its port and security aside). Several intakes may share one database, one per
+        mailbox, each keeping its own; every daemon reading one mailbox names it alike."""
+        if self.maildir is not None:
+            identity = f"maildir:{self.maildir.resolve()}"
+        else:
+            identity = f"imap:{self.username.lower()}@{(self.imap_host or '').lower()}"
+        return hashlib.sha256(identity.encode("utf-8")).hexdigest()
 
     @field_validator("departments", "offices")
     @classmethod

@@ -141,8 +141,10 @@ def _prepare(
     """Each claimed row with its message rendered (the headers in one FETCH, the inquiries in
     one query); rows of another folder or numbering wait, rows whose message or address is
     gone are erased."""
-    mine = [r for r in rows if _here(r.payload, mailbox.folder, uidvalidity)]
-    elsewhere = [r.id for r in rows if not _here(r.payload, mailbox.folder, uidvalidity)]
+    mine = [r for r in rows if _here(r.payload, intake.mailbox, mailbox.folder, uidvalidity)]
+    elsewhere = [
+        r.id for r in rows if not _here(r.payload, intake.mailbox, mailbox.folder, uidvalidity)
+    ]
     headers = {f.uid: f.header for f in mailbox.fetch([int(r.payload["uid"]) for r in mine])}
     ready: list[_Ready] = []
     with transaction(factory) as session:
@@ -172,8 +174,9 @@ def _prepare(
     return ready, elsewhere
 
 
-def _here(payload: Any, folder: str | None, uidvalidity: int) -> bool:
-    return bool(payload.get("folder") == folder and payload.get("uidvalidity") == uidvalidity)
+def _here(payload: Any, key: str, folder: str | None, uidvalidity: int) -> bool:
+    """The row's message is in the open folder of this mailbox, under this numbering."""
+    return store.in_folder(payload, key, folder) and payload.get("uidvalidity") == uidvalidity
 
 
 def _render(

@@ -61,6 +61,7 @@ def run_round(
         batch = _next_batch(
             mailbox,
             factory,
+            key=intake.mailbox,
             folder=conf.folder,
             uidvalidity=uidvalidity,
             limit=conf.batch,
@@ -93,13 +94,14 @@ def _next_batch(
     mailbox: Mailbox,
     factory: sessionmaker[Session],
     *,
+    key: str,
     folder: str,
     uidvalidity: int,
     limit: int,
     clock: Clock,
 ) -> list[Fetched]:
     with transaction(factory) as session:
-        last = store.progress(session, folder, uidvalidity, clock())
+        last = store.progress(session, key, folder, uidvalidity, clock())
     return mailbox.fetch_after(last, limit)
 
 
@@ -117,7 +119,7 @@ def _inbox_batch(
     counts = Counts()
     moves: list[tuple[int, str]] = []
     with transaction(factory) as session:
-        last = store.progress(session, folder, uidvalidity, clock())
+        last = store.progress(session, intake.mailbox, folder, uidvalidity, clock())
         now = clock()
         for fetched in batch:
             if fetched.uid <= last:
@@ -136,9 +138,9 @@ def _inbox_batch(
             counts.outcomes[outcome] += 1
             if why is not None:
                 counts.ignored[why] += 1
-        store.plan_moves(session, folder, uidvalidity, moves)
+        store.plan_moves(session, intake.mailbox, folder, uidvalidity, moves)
         if moves:
-            store.advance(session, folder, moves[-1][0], now)
+            store.advance(session, intake.mailbox, folder, moves[-1][0], now)
     return counts
 
 
@@ -147,11 +149,11 @@ def _move(
 ) -> None:
     """Move what is processed (and acknowledged) to its folder; the rows go after the move."""
     with transaction(factory) as session:
-        moves = store.pending_moves(session, folder, validity)
+        moves = store.pending_moves(session, intake.mailbox, folder, validity)
     for target, uids in moves.items():
         mailbox.move(sorted(uids), intake.folder_of(target))
         with transaction(factory) as session:
-            store.moved(session, folder, validity, uids)
+            store.moved(session, intake.mailbox, folder, validity, uids)
 
 
 def _sent_folder(
@@ -164,6 +166,7 @@ def _sent_folder(
         batch = _next_batch(
             mailbox,
             factory,
+            key=intake.mailbox,
             folder=folder,
             uidvalidity=uidvalidity,
             limit=intake.conf.batch,
@@ -172,7 +175,7 @@ def _sent_folder(
         if not batch:
             return counts
         with transaction(factory) as session:
-            last = store.progress(session, folder, uidvalidity, clock())
+            last = store.progress(session, intake.mailbox, folder, uidvalidity, clock())
             for fetched in batch:
                 if fetched.uid <= last:
                     continue
@@ -184,7 +187,7 @@ def _sent_folder(
                     log.error("intake: UID %d in %s skipped: %s", fetched.uid, folder,
                               _why(exc))  # fmt: skip
                     outcome = "error"
-                store.advance(session, folder, fetched.uid, now)
+                store.advance(session, intake.mailbox, folder, fetched.uid, now)
                 if outcome is not None:
                     counts.outcomes[outcome] += 1
 

@@ -46,6 +46,8 @@ class Intake:
     settings: Settings
     conf: IntakeSettings
     key: bytes
+    mailbox: str
+    """The mailbox's key (IntakeSettings.mailbox_key): its progress and acknowledgements."""
     own: frozenset[str]
     offices: frozenset[str]
     """The offices the mailbox serves: its mail threads into their inquiries only."""
@@ -66,6 +68,7 @@ class Intake:
             settings=settings,
             conf=conf,
             key=conf.hash_key.get_secret_value().encode("utf-8"),
+            mailbox=conf.mailbox_key(),
             own=frozenset(own),
             offices=frozenset(office for office, _ in conf.routes().values()),
             calendar=build_calendar(settings),
@@ -208,7 +211,14 @@ def _citizen(
     mine = _message_digest(intake, mail, folder, f)
     seen = store.known(session, [mine])
     if seen is not None:  # met before: a renumbered folder, or a copy to a second address
-        _repoint(session, seen[0], folder, uidvalidity, f.uid)
+        _repoint(
+            session,
+            seen[0],
+            mailbox=intake.mailbox,
+            folder=folder,
+            uidvalidity=uidvalidity,
+            uid=f.uid,
+        )
         return "duplicate", None
     thread = _thread(session, intake, mail)
     if thread is not None:
@@ -238,7 +248,13 @@ def _citizen(
     due = next((o.due_at for o in created.obligations if o.rule == "answer"), None)
     store.remember(session, inquiry_id, [mine, ack_digest])
     if promise:
-        payload = {"ref": ref, "folder": folder, "uidvalidity": uidvalidity, "uid": f.uid}
+        payload = {
+            "ref": ref,
+            "mailbox": intake.mailbox,
+            "folder": folder,
+            "uidvalidity": uidvalidity,
+            "uid": f.uid,
+        }
         _enqueue_acknowledgement(session, inquiry_id, payload, due, now)
     return "registered", None
 
@@ -263,12 +279,23 @@ def _enqueue_acknowledgement(
     )
 
 
-def _repoint(session: Session, inquiry_id: int, folder: str, uidvalidity: int, uid: int) -> None:
-    """A waiting acknowledgement of a message met again under a new UIDVALIDITY reads it
-    from its new UID."""
+def _repoint(
+    session: Session, inquiry_id: int, *, mailbox: str, folder: str, uidvalidity: int, uid: int
+) -> None:
+    """A waiting acknowledgement of a message met again under a new UIDVALIDITY of its own
+    mailbox reads it from its new UID (a copy in another mailbox leaves it where it is)."""
     row = store.acknowledgement_of(session, inquiry_id)
-    if row is not None and row.payload.get("uidvalidity") != uidvalidity:
-        payload = dict(row.payload) | {"folder": folder, "uidvalidity": uidvalidity, "uid": uid}
+    if (
+        row is not None
+        and row.payload.get("mailbox", mailbox) == mailbox
+        and row.payload.get("uidvalidity") != uidvalidity
+    ):
+        payload = dict(row.payload) | {
+            "mailbox": mailbox,
+            "folder": folder,
+            "uidvalidity": uidvalidity,
+            "uid": uid,
+        }
         store.point_at(session, row.id, payload)
 
 

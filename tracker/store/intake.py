@@ -31,38 +31,59 @@ STATE_NAME = "intake"
 """The DaemonState row of intake's counters and health (``status``, ``/metrics``)."""
 
 
-def progress(session: Session, folder: str, uidvalidity: int, now: datetime) -> int:
-    """The last UID read in ``folder``, the row locked (FOR UPDATE) until the transaction ends,
-    so two readers of one mailbox take turns and each message is handled once.
+def progress(session: Session, mailbox: str, folder: str, uidvalidity: int, now: datetime) -> int:
+    """The last UID read in ``folder`` of ``mailbox`` (IntakeSettings.mailbox_key), the row
+    locked (FOR UPDATE) until the transaction ends, so two readers of one mailbox take turns
+    and each message is handled once. Another mailbox's folder of the same name is another
+    row: one database may serve an intake per mailbox.
 
     A folder seen first, or renumbered by the server (a new UIDVALIDITY), starts at 0; the
     moves still pending under the old numbering are dropped (their messages are met again
-    and recognised by their keyed hashes, see :func:`known`)."""
+    and recognised by their keyed hashes, see :func:`known`). Rows written before progress
+    was kept per mailbox (``mailbox`` empty) are the first reader's to carry on."""
+    for table in (IntakeProgress, IntakeMove):
+        session.execute(
+            update(table).where(table.mailbox == "", table.folder == folder).values(mailbox=mailbox)
+        )
     session.execute(
         upsert_insert(session)(IntakeProgress)
-        .values(folder=folder, uidvalidity=uidvalidity, last_uid=0, updated_at=now)
-        .on_conflict_do_nothing(index_elements=["folder"])
+        .values(mailbox=mailbox, folder=folder, uidvalidity=uidvalidity, last_uid=0, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["mailbox", "folder"])
     )
     row = session.scalar(
-        select(IntakeProgress).where(IntakeProgress.folder == folder).with_for_update()
+        select(IntakeProgress)
+        .where(IntakeProgress.mailbox == mailbox, IntakeProgress.folder == folder)
+        .with_for_update()
     )
     assert row is not None
     if row.uidvalidity != uidvalidity:
         row.uidvalidity, row.last_uid, row.updated_at = uidvalidity, 0, now
         session.execute(
             delete(IntakeMove).where(
-                IntakeMove.folder == folder, IntakeMove.uidvalidity != uidvalidity
+                IntakeMove.mailbox == mailbox,
+                IntakeMove.folder == folder,
+                IntakeMove.uidvalidity != uidvalidity,
             )
         )
     return int(row.last_uid)
 
 
-def advance(session: Session, folder: str, uid: int, now: datetime) -> None:
+def advance(session: Session, mailbox: str, folder: str, uid: int, now: datetime) -> None:
     session.execute(
         update(IntakeProgress)
-        .where(IntakeProgress.folder == folder, IntakeProgress.last_uid < uid)
+        .where(
+            IntakeProgress.mailbox == mailbox,
+            IntakeProgress.folder == folder,
+            IntakeProgress.last_uid < uid,
+        )
         .values(last_uid=uid, updated_at=now)
     )
+
+
+def in_folder(payload: Any, mailbox: str, folder: str | None) -> bool:
+    """Whether an acknowledgement's message (its row's payload) lies in ``folder`` of
+    ``mailbox``; a row written before the mailbox was recorded is any mailbox's."""
+    return bool(payload.get("mailbox", mailbox) == mailbox and payload.get("folder") == folder)
 
 
 # The statements run for every message, built once (see db.per_dialect) and run on the
@@ -146,23 +167,35 @@ def forget_days_before(session: Session, day: str) -> None:
 
 
 def plan_moves(
-    session: Session, folder: str, uidvalidity: int, moves: Sequence[tuple[int, str]]
+    session: Session,
+    mailbox: str,
+    folder: str,
+    uidvalidity: int,
+    moves: Sequence[tuple[int, str]],
 ) -> None:
     """Where these messages (UID, target) go once done: one statement for a batch."""
     if not moves:
         return
     session.execute(
         upsert_insert(session)(IntakeMove).on_conflict_do_nothing(
-            index_elements=["folder", "uidvalidity", "uid"]
+            index_elements=["mailbox", "folder", "uidvalidity", "uid"]
         ),
         [
-            {"folder": folder, "uidvalidity": uidvalidity, "uid": uid, "target": target}
+            {
+                "mailbox": mailbox,
+                "folder": folder,
+                "uidvalidity": uidvalidity,
+                "uid": uid,
+                "target": target,
+            }
             for uid, target in moves
         ],
     )
 
 
-def pending_moves(session: Session, folder: str, uidvalidity: int) -> dict[str, list[int]]:
+def pending_moves(
+    session: Session, mailbox: str, folder: str, uidvalidity: int
+) -> dict[str, list[int]]:
     """target -> UIDs to move now: those whose acknowledgement is not waiting to be sent."""
     waiting = {
         (p.get("uidvalidity"), p.get("uid"))
@@ -172,20 +205,27 @@ def pending_moves(session: Session, folder: str, uidvalidity: int) -> dict[str, 
                 OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.SENDING]),
             )
         )
-        if p.get("folder") == folder
+        if in_folder(p, mailbox, folder)
     }
     moves: dict[str, list[int]] = {}
     for row in session.scalars(
-        select(IntakeMove).where(IntakeMove.folder == folder, IntakeMove.uidvalidity == uidvalidity)
+        select(IntakeMove).where(
+            IntakeMove.mailbox == mailbox,
+            IntakeMove.folder == folder,
+            IntakeMove.uidvalidity == uidvalidity,
+        )
     ):
         if (row.uidvalidity, row.uid) not in waiting:
             moves.setdefault(row.target, []).append(int(row.uid))
     return moves
 
 
-def moved(session: Session, folder: str, uidvalidity: int, uids: Sequence[int]) -> None:
+def moved(
+    session: Session, mailbox: str, folder: str, uidvalidity: int, uids: Sequence[int]
+) -> None:
     session.execute(
         delete(IntakeMove).where(
+            IntakeMove.mailbox == mailbox,
             IntakeMove.folder == folder,
             IntakeMove.uidvalidity == uidvalidity,
             IntakeMove.uid.in_(list(uids)),

@@ -406,13 +406,16 @@ class UsedLink(Base):
 
 
 class IntakeProgress(Base):
-    """How far mail intake has read one folder: the last UID seen under one UIDVALIDITY.
+    """How far mail intake has read one folder of one mailbox: the last UID seen under one
+    UIDVALIDITY.
 
     Written in the same transaction as what the message caused, so a kill re-reads nothing
     twice; a new UIDVALIDITY (the server renumbered the folder) starts a new row."""
 
     __tablename__ = "intake_progress"
 
+    mailbox: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """IntakeSettings.mailbox_key: every mailbox has an INBOX (migration 0016)."""
     folder: Mapped[str] = mapped_column(String(200), primary_key=True)
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     last_uid: Mapped[int] = mapped_column(BigInteger)
@@ -449,6 +452,7 @@ class IntakeMove(Base):
 
     __tablename__ = "intake_moves"
 
+    mailbox: Mapped[str] = mapped_column(String(64), primary_key=True)
     folder: Mapped[str] = mapped_column(String(200), primary_key=True)
     uidvalidity: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     uid: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from tracker.core.calendar import BusinessCalendar
 
-HEAD_REVISION = "0015"
+HEAD_REVISION = "0016"
 """The newest revision in tracker/store/migrations/versions. Update it with every new migration."""
 
 VERSION_TABLE = "alembic_version"
