@@ -73,11 +73,11 @@ def test_the_daemon_reads_on_idle_and_resumes_after_the_server_restarts(
 
 
 def _failing(world: World) -> bool:
-    from tracker.store import outbox
+    from tracker.store import intake
 
     with world.factory() as s:
-        state = outbox.get_state(s, "intake")
-        return bool(state is not None and (state.value or {}).get("failing_since"))
+        state = intake.states(s)
+        return bool(state is not None and state["failing_since"])
 
 
 def test_metrics_show_intakes_counts_and_an_outage() -> None:

@@ -3,9 +3,12 @@ a real Maildir on disk, acknowledgements to the aiosmtpd sink, SQLite and Postgr
 
 from __future__ import annotations
 
+import json
 import logging
 import mailbox
 import os
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +25,7 @@ from tracker.intake import loop
 from tracker.intake.acknowledge import connector_of
 from tracker.intake.maildir import UIDLIST, MaildirMailbox
 from tracker.intake.process import Counts, Intake
+from tracker.store import intake as intake_store
 from tracker.store import schema
 from tracker.store.db import make_engine, session_factory
 from tracker.store.models import Inquiry, Obligation, OutboxMessage
@@ -362,3 +366,67 @@ def test_an_acknowledgement_is_sent_from_its_own_mailbox_only(local: Local) -> N
     local.round(ARRIVED + timedelta(hours=2))
     received = [(m.rcpt[0], str(m.message["Subject"])) for m in local.sink.handler.received]
     assert received[1][0] == "anna@example.dk" and "2026-000001" in received[1][1]
+
+
+def test_status_shows_each_mailbox_and_one_that_cannot_be_read(
+    local: Local, tmp_path: Path, run_cli
+) -> None:  # type: ignore[no-untyped-def]
+    """Two intakes on one database: a mailbox that cannot be read is shown as failing, by
+    name, while the other reads on; its successes do not hide the outage."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the Maildir should be\\n", encoding="utf-8")
+    broken = _second_mailbox(local, "unused")
+    assert broken.intake is not None
+    broken = broken.model_copy(
+        update={"intake": broken.intake.model_copy(update={"maildir": blocked / "Maildir"})}
+    )
+    factory = session_factory(local.engine)
+    stop = threading.Event()
+    failed_at = ARRIVED + timedelta(minutes=1)
+    reading = threading.Thread(
+        target=loop.forever,
+        args=(Intake.of(broken), factory, connector_of(Intake.of(broken)), lambda: failed_at, stop),
+    )
+    reading.start()
+    try:
+        for _ in range(500):
+            with factory() as session:
+                state = intake_store.states(session)
+            if state is not None and state["failing_since"]:
+                break
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        reading.join(timeout=30)
+    local.deliver(citizen_mail(1, sender="anna@example.dk"))
+    local.round(ARRIVED + timedelta(hours=1))  # the first mailbox reads on
+    env = {"SVARFRIST_DATABASE_URL": local.settings.database_url}
+    status = run_cli("status", "--now", "2026-11-30T11:00", "--json", env=env)
+    intake = json.loads(status.stdout)["intake"]
+    assert intake["counts"] == {"registered": 1, "acknowledged": 1}
+    assert intake["failing_since"] == failed_at.isoformat()
+    names = {m["mailbox"]: m["failing_since"] for m in intake["mailboxes"]}
+    assert names == {str(local.root): None, str(blocked / "Maildir"): failed_at.isoformat()}
+    assert status.returncode == 1
+    assert any(str(blocked / "Maildir") in p for p in json.loads(status.stdout)["problems"])
+    text = run_cli("status", "--now", "2026-11-30T11:00", env=env).stdout
+    assert f"mail intake FAILING {blocked / 'Maildir'} since" in text
+    assert str(local.root) not in text.split("FAILING", 1)[1]
+
+
+def test_counts_from_before_the_state_was_kept_per_mailbox_are_carried_on(local: Local) -> None:
+    from tracker.store import outbox
+
+    factory = session_factory(local.engine)
+    with factory.begin() as session:
+        earlier = {"counts": {"registered": 40}, "ignored": {"bulk": 3}, "failing_since": None}
+        outbox.put_state(session, "intake", ARRIVED, earlier)
+    local.deliver(citizen_mail(1, sender="anna@example.dk"))
+    local.round(ARRIVED + timedelta(minutes=5))
+    with factory() as session:
+        state = intake_store.states(session)
+        assert outbox.get_state(session, "intake") is None
+    assert state is not None
+    assert state["counts"] == {"registered": 41, "acknowledged": 1}
+    assert state["ignored"] == {"bulk": 3}
+    assert [m["mailbox"] for m in state["mailboxes"]] == [str(local.root)]

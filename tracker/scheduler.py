@@ -32,7 +32,7 @@ from tracker.daemon import sdnotify
 from tracker.daemon.metrics import Metrics
 from tracker.daemon.sweep import Services, sweep
 from tracker.store import outbox
-from tracker.store.intake import STATE_NAME as INTAKE_STATE
+from tracker.store.intake import states as intake_states
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +136,7 @@ class _Jobs:
 def _backlog(svc: Services, now: datetime) -> tuple[outbox.Backlog, dict[str, Any] | None]:
     """The outbox's backlog, and mail intake's state row (its counters and health)."""
     with svc.factory() as session:
-        intake = outbox.get_state(session, INTAKE_STATE)
-        return outbox.backlog(session, now), intake.value if intake is not None else None
+        return outbox.backlog(session, now), intake_states(session)
 
 
 def _scheduler(

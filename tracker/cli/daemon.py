@@ -159,10 +159,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         max_undelivered=timedelta(seconds=conf.status_max_undelivered_seconds),
         clock_skew=timedelta(minutes=settings().clock_skew_minutes),
     )
-    if intake is not None and intake.get("failing_since"):
-        since = datetime.fromisoformat(str(intake["failing_since"]))
+    for mailbox in _failing(intake):
+        since = datetime.fromisoformat(str(mailbox["failing_since"]))
         if now - since > max_age:
-            problem = f"mail intake cannot read the mailbox since {format_time(since)}"
+            problem = (
+                f"mail intake cannot read the mailbox{_named(mailbox)} since {format_time(since)}"
+            )
             health = replace(health, problems=(*health.problems, problem))
     if args.json:
         document = _status_json(now, last, backlog, failures, health) | {"intake": intake}
@@ -176,12 +178,20 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _intake_state(engine: Engine) -> dict[str, Any] | None:
-    from tracker.store import outbox
-    from tracker.store.intake import STATE_NAME
+    from tracker.store import intake
 
     with session_factory(engine)() as session:
-        state = outbox.get_state(session, STATE_NAME)
-        return dict(state.value or {}) if state is not None else None
+        return intake.states(session)
+
+
+def _failing(intake: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The mailboxes intake cannot read (each intake's own, in a database shared by several)."""
+    mailboxes = intake.get("mailboxes", []) if intake is not None else []
+    return [m for m in mailboxes if m.get("failing_since")]
+
+
+def _named(mailbox: dict[str, Any]) -> str:
+    return f" {mailbox['mailbox']}" if mailbox.get("mailbox") else ""
 
 
 def _print_intake(intake: dict[str, Any] | None) -> None:
@@ -192,10 +202,10 @@ def _print_intake(intake: dict[str, Any] | None) -> None:
     ignored = ", ".join(f"{n} {k}" for k, n in sorted(intake.get("ignored", {}).items()))
     out(f"mail intake: last round {intake.get('last_round_at') or 'never'}; {counts or 'no mail'}")
     out(f"mail intake ignored: {ignored or 'none'}")
-    if intake.get("failing_since"):
+    for mailbox in _failing(intake):
         out(
-            f"mail intake FAILING since {intake['failing_since']}: {intake.get('last_error')}; "
-            f"next attempt {intake.get('next_attempt_at')}"
+            f"mail intake FAILING{_named(mailbox)} since {mailbox['failing_since']}: "
+            f"{mailbox.get('last_error')}; next attempt {mailbox.get('next_attempt_at')}"
         )
 
 

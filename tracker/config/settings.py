@@ -348,15 +348,22 @@ class IntakeSettings(BaseModel):
     batch: int = Field(default=200, ge=1, le=10_000)
 
     def mailbox_key(self) -> str:
-        """Which mailbox this is, as intake's progress and its acknowledgements still to send
-        record it: a digest of the Maildir's absolute path, or of the login at the IMAP
-        server (its port and security aside). Several intakes may share one database, one per
-        mailbox, each keeping its own; every daemon reading one mailbox names it alike."""
+        """Which mailbox this is, as intake's progress, its acknowledgements still to send and
+        its health record it: a digest (128 bits, hex) of the Maildir's absolute path, or of
+        the login at the IMAP server (its port and security aside). Several intakes may share
+        one database, one per mailbox, each keeping its own; every daemon reading one mailbox
+        names it alike."""
         if self.maildir is not None:
             identity = f"maildir:{self.maildir.resolve()}"
         else:
             identity = f"imap:{self.username.lower()}@{(self.imap_host or '').lower()}"
-        return hashlib.sha256(identity.encode("utf-8")).hexdigest()
+        return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
+
+    def mailbox_name(self) -> str:
+        """The mailbox as ``status`` names it: the Maildir, or the login at the IMAP server."""
+        if self.maildir is not None:
+            return str(self.maildir)
+        return f"{self.username} at {self.imap_host}"
 
     @field_validator("departments", "offices")
     @classmethod

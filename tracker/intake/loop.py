@@ -28,7 +28,6 @@ from tracker.intake.process import Counts, Intake
 from tracker.intake.source import Fetched, Mailbox
 from tracker.mail.smtp import Connector
 from tracker.store import intake as store
-from tracker.store import outbox
 from tracker.store.db import transaction
 
 log = logging.getLogger(__name__)
@@ -214,19 +213,19 @@ def _sent_one(session: Session, intake: Intake, fetched: Fetched, now: datetime)
     )
 
 
-def record(factory: sessionmaker[Session], now: datetime, counts: Counts, **health: Any) -> None:
-    """Add a round's counts to the ``intake`` state row that ``status`` and /metrics read."""
+def record(intake: Intake, factory: sessionmaker[Session], now: datetime, counts: Counts,
+           **health: Any) -> None:  # fmt: skip
+    """Add a round's counts to the mailbox's state row that ``status`` and /metrics read."""
     with transaction(factory) as session:
-        row = outbox.get_state(session, store.STATE_NAME)
-        value = dict(row.value or {}) if row is not None else {}
-        totals = dict(value.get("counts", {}))
-        for name, n in counts.outcomes.items():
-            totals[name] = int(totals.get(name, 0)) + n
-        ignored = dict(value.get("ignored", {}))
-        for name, n in counts.ignored.items():
-            ignored[name] = int(ignored.get(name, 0)) + n
-        value |= {"counts": totals, "ignored": ignored, **health}
-        outbox.put_state(session, store.STATE_NAME, now, value)
+        store.record_round(
+            session,
+            intake.mailbox,
+            name=intake.conf.mailbox_name(),
+            now=now,
+            outcomes=counts.outcomes,
+            ignored=counts.ignored,
+            health=health,
+        )
 
 
 def once(
@@ -239,7 +238,7 @@ def once(
         counts = run_round(mailbox, intake, factory, connect, clock)
     finally:
         mailbox.close()
-    record(factory, clock(), counts, last_round_at=clock().isoformat(), failing_since=None,
+    record(intake, factory, clock(), counts, last_round_at=clock().isoformat(), failing_since=None,
            last_error=None)  # fmt: skip
     return counts
 
@@ -269,7 +268,7 @@ def forever(
                 counts = run_round(mailbox, intake, factory, connect, clock)
                 if counts.total or failing_since is not None:
                     log.info("intake: %s", summary(counts))
-                record(factory, clock(), counts, last_round_at=clock().isoformat(),
+                record(intake, factory, clock(), counts, last_round_at=clock().isoformat(),
                        failing_since=None, last_error=None)  # fmt: skip
                 failing_since, backoff = None, FIRST_BACKOFF
                 _wait(mailbox, intake, stop)
@@ -280,7 +279,7 @@ def forever(
             failing_since = failing_since or now
             log.warning("intake: IMAP %s: %s; retrying in %d s", type(exc).__name__, exc,
                         backoff.total_seconds())  # fmt: skip
-            _record_failure(factory, now, failing_since, exc, backoff)
+            _record_failure(intake, factory, now=now, since=failing_since, exc=exc, backoff=backoff)
             stop.wait(backoff.total_seconds())
             backoff = min(backoff * 2, MAX_BACKOFF)
         finally:
@@ -289,14 +288,16 @@ def forever(
 
 
 def _record_failure(
+    intake: Intake,
     factory: sessionmaker[Session],
+    *,
     now: datetime,
     since: datetime,
     exc: BaseException,
     backoff: timedelta,
 ) -> None:
     try:
-        record(factory, now, Counts(), failing_since=since.isoformat(),
+        record(intake, factory, now, Counts(), failing_since=since.isoformat(),
                last_error=f"{type(exc).__name__}: {exc}"[:300],
                next_attempt_at=(now + backoff).isoformat())  # fmt: skip
     except Exception:  # the database may be down too; the log has it

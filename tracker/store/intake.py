@@ -8,15 +8,18 @@ fulfilment), and a kill at any moment re-reads nothing twice and loses nothing.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
+from tracker.store import outbox
 from tracker.store.db import per_dialect, upsert_insert
 from tracker.store.models import (
+    DaemonState,
     Inquiry,
     IntakeMove,
     IntakeProgress,
@@ -28,7 +31,8 @@ from tracker.store.outbox import OutboxState
 
 ACKNOWLEDGEMENT = "acknowledgement"
 STATE_NAME = "intake"
-"""The DaemonState row of intake's counters and health (``status``, ``/metrics``)."""
+"""The DaemonState rows of intake's counters and health (``status``, ``/metrics``): one per
+mailbox, ``intake:<mailbox key>``; ``intake`` alone was written before there were several."""
 
 
 def progress(session: Session, mailbox: str, folder: str, uidvalidity: int, now: datetime) -> int:
@@ -265,3 +269,66 @@ def erase_many(session: Session, row_ids: Sequence[int]) -> None:
 def point_at(session: Session, row_id: int, payload: dict[str, Any]) -> None:
     """The acknowledgement's message was renumbered (UIDVALIDITY): read it from here."""
     session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(payload=payload))
+
+
+def record_round(
+    session: Session,
+    mailbox: str,
+    *,
+    name: str,
+    now: datetime,
+    outcomes: Mapping[str, int],
+    ignored: Mapping[str, int],
+    health: Mapping[str, Any],
+) -> None:
+    """Add a round's counts (by outcome, by ignored reason) to ``mailbox``'s state row, with
+    its health (last round, failing since, last error). The one row written before there was
+    a row per mailbox is added into the first mailbox to record a round, and removed."""
+    own = f"{STATE_NAME}:{mailbox}"
+    found = outbox.get_states(session, STATE_NAME)
+    value = dict(found.get(own) or {})
+    counts = Counter(value.get("counts", {}))
+    reasons = Counter(value.get("ignored", {}))
+    if STATE_NAME in found:
+        earlier = found[STATE_NAME] or {}
+        counts.update(earlier.get("counts", {}))
+        reasons.update(earlier.get("ignored", {}))
+        session.execute(delete(DaemonState).where(DaemonState.name == STATE_NAME))
+    counts.update(outcomes)
+    reasons.update(ignored)
+    value |= {"mailbox": name, "counts": dict(counts), "ignored": dict(reasons), **health}
+    outbox.put_state(session, own, now, value)
+
+
+def states(session: Session) -> dict[str, Any] | None:
+    """Mail intake as ``status`` and ``/metrics`` show it (:func:`combined`); None: never run."""
+    rows = outbox.get_states(session, STATE_NAME)
+    return combined([dict(rows[name] or {}) for name in sorted(rows)])
+
+
+def combined(mailboxes: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Every mailbox's intake as one: the counts added up; the last round the stalest
+    mailbox's (null while one has never finished a round); failing while any mailbox is,
+    since the first of them, with its error; ``mailboxes`` each one's own state."""
+    if not mailboxes:
+        return None
+    counts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    for state in mailboxes:
+        counts.update(state.get("counts", {}))
+        reasons.update(state.get("ignored", {}))
+    rounds = [state.get("last_round_at") for state in mailboxes]
+    read = [str(r) for r in rounds if r is not None]
+    failing = [state for state in mailboxes if state.get("failing_since")]
+    first = min(failing, key=lambda s: datetime.fromisoformat(s["failing_since"]), default={})
+    return {
+        "counts": dict(counts),
+        "ignored": dict(reasons),
+        "last_round_at": min(read, key=datetime.fromisoformat)
+        if len(read) == len(rounds)
+        else None,
+        "failing_since": first.get("failing_since"),
+        "last_error": first.get("last_error"),
+        "next_attempt_at": first.get("next_attempt_at"),
+        "mailboxes": [dict(state) for state in mailboxes],
+    }
