@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from register_support import (
     DEPARTMENTS,
     TOPICS,
+    assert_refused,
     cli_env,
     context,
     dump,
@@ -117,6 +118,65 @@ def test_export_import_export_gives_the_same_bytes(
     assert [r["ref"] for r in as_json] == ["2026-000001", "HENV/7"]
     assert as_json[0]["note"] == note and as_json[0]["callback_requested"] is True
     assert as_json[0]["pauses"] == [{"start": "2026-03-30T10:00:00+02:00", "end": None}]
+
+
+def test_a_purged_inquiry_moves_to_another_database_purged(
+    run_cli: Any, env: dict[str, str], tmp_path: Path, postgres_or_sqlite_url_2: str
+) -> None:
+    # purged_at was not exported: the copy came back unpurged, so it could be reopened,
+    # undone or reassigned, and the next purge stamped it again at another time.
+    ok(run_cli("init", env=env))
+    add = ("add", "--channel", "phone", "--department", "Diverse", "--callback")
+    ok(run_cli(*add, "--received", "2026-09-01T10:00", "--note", "Ring om huslejen", env=env))
+    ok(run_cli("callback", "2026-000001", "--at", "2026-09-01T11:00", env=env))
+    ok(run_cli("close", "2026-000001", "--at", "2026-09-02T10:00", env=env))
+    ok(run_cli("purge", "--now", "2026-11-01T12:00", env=env))
+    exported = ok(run_cli("export", env=env)).stdout
+    (row,) = csv.DictReader(io.StringIO(exported))
+    assert row["purged_at"] == "2026-11-01T12:00:00+01:00" and row["note"] == ""
+    (tmp_path / "export.csv").write_text(exported, encoding="utf-8")
+
+    other = {**env, "SVARFRIST_DATABASE_URL": postgres_or_sqlite_url_2}
+    ok(run_cli("init", env=other))
+    ok(run_cli("import", "export.csv", env=other))
+    shown = json.loads(ok(run_cli("show", "2026-000001", "--json", env=other)).stdout)
+    assert shown["purged_at"] == "2026-11-01T12:00:00+01:00" and shown["note"] is None
+    assert_refused(run_cli("reopen", "2026-000001", env=other), fragment="was purged at")
+    assert ok(run_cli("export", env=other)).stdout == exported
+    (copy,) = json.loads(ok(run_cli("export", "--format", "json", env=other)).stdout)
+    assert copy["purged_at"] == "2026-11-01T12:00:00+01:00"
+
+
+def test_a_purged_row_is_closed_before_its_purge_and_brings_no_note_back(
+    run_cli: Any, env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    ok(run_cli("init", env=env))
+    text = (
+        "received_at,channel,department,closed_at,note,purged_at\n"
+        "2026-09-01T10:00,email,Diverse,2026-09-02T10:00,,2026-11-01T12:00\n"  # fine
+        "2026-09-01T10:00,email,Diverse,2026-09-02T10:00,Ring om huslejen,2026-11-01T12:00\n"
+        "2026-09-01T10:00,email,Diverse,,,2026-11-01T12:00\n"  # row 4: open
+        "2026-09-01T10:00,email,Diverse,2026-09-02T10:00,,2026-09-02T09:00\n"  # row 5
+        "2026-09-01T10:00,email,Diverse,2026-09-02T10:00,,2096-11-01T12:00\n"  # row 6
+        "2026-09-01T10:00,email,Diverse,2026-09-02T10:00,,Ring om huslejen\n"  # row 7
+        "2026-09-01T10:00,email,Diverse,2026-09-0,,2026-11-01T12:00\n"  # row 8
+    )
+    (tmp_path / "purged.csv").write_text(text, encoding="utf-8")
+    before = dump(database_url)
+    result = run_cli("import", "purged.csv", env=env)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: purged.csv: 6 bad rows, nothing imported")
+    assert "row 2" not in result.stderr
+    assert "row 3: note: must be empty on a purged inquiry (purged_at)" in result.stderr
+    assert "row 4: purged_at: only a closed inquiry is purged (closed_at)" in result.stderr
+    assert "row 5: purged_at 2026-09-02T09:00:00+02:00 is before the recorded closed_at" in (
+        result.stderr
+    )
+    assert "row 6: purged_at 2096-11-01T12:00:00+01:00 is in the future" in result.stderr
+    assert "row 7: purged_at: is not an ISO 8601 time" in result.stderr
+    assert "row 8: closed_at: is not an ISO 8601 time\n" in result.stderr  # purged_at unchecked
+    assert "huslejen" not in result.stderr and "Traceback" not in result.stderr
+    assert dump(database_url) == before
 
 
 @pytest.fixture
@@ -453,6 +513,9 @@ def register_rows(draw: st.DrawFn) -> tuple[list[str], list[dict[str, str]]]:
         # A closing comes at or after every fulfilment of the row, as `close` requires.
         fulfilled = max((t for t in (replied, called_back, answered) if t is not None), default=0)
         closed = draw(st.none() | st.integers(fulfilled, 61 * 86_400))
+        # Purge erases a closed inquiry's note, at or after its closing.
+        purged = None if closed is None else draw(st.none() | st.integers(closed, 62 * 86_400))
+        note = st.text(SAFE_TEXT | st.sampled_from(list(';"\r\næ')), max_size=30)
         cell = lambda offset, r=received: "" if offset is None else local(r + offset)  # noqa: E731
         rows.append(
             {
@@ -466,11 +529,12 @@ def register_rows(draw: st.DrawFn) -> tuple[list[str], list[dict[str, str]]]:
                 "replied_at": cell(replied),
                 "called_back_at": cell(called_back),
                 "closed_at": cell(closed),
-                "note": draw(st.text(SAFE_TEXT | st.sampled_from(list(';"\r\næ')), max_size=30)),
+                "note": "" if purged is not None else draw(note),
                 "pauses": pause_cell(received, draw(pause_offsets(closed))),
                 "answer_promised": "true" if promised else "false",
                 "answered_at": cell(answered),
                 "office": "default",  # an export names every row's office
+                "purged_at": cell(purged),
             }
         )
     return topics, rows

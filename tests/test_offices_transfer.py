@@ -36,7 +36,7 @@ def test_export_writes_the_office_last_and_exports_one_office(cli: Cli) -> None:
     top = add(cli)
     nord = add(cli, "--office", "nord", department="Borgerservice Nord")
     everything = cli.ok("export").stdout
-    assert everything.splitlines()[0] == OLD_HEADER + ",office"
+    assert everything.splitlines()[0] == OLD_HEADER + ",office,purged_at"
     assert {r["ref"]: r["office"] for r in rows(everything)} == {
         top["ref"]: "default",
         nord["ref"]: "nord",

@@ -53,6 +53,7 @@ class InquiryRow(NamedTuple):
     answer_promised: bool = False
     answered_at: Any = None
     office: str = "default"
+    purged_at: Any = None
 
 
 class PauseRow(NamedTuple):

@@ -51,12 +51,18 @@ COLUMNS = (
     # The office (tracker.config.offices): last, so files from before offices import as
     # they did, into the office the import is for.
     "office",
+    # When purge erased the note (docs/purge.md): last, so files from before it import as
+    # they did, every row not purged. Without it a register moved to another database came
+    # back unpurged, its purged inquiries open to reopen, undo and assign again.
+    "purged_at",
 )
 REQUIRED = ("received_at", "channel", "department")
 TIME_COLUMNS = ("received_at", "replied_at", "called_back_at", "closed_at", "answered_at")
 # Where the fulfilment times are in a row's values (COLUMNS order), after received_at.
 _FULFILMENT_CELLS = (7, 8, 9, 13)
 NOT_PROMISED = "answered_at: only an inquiry promised an answer date (answer_promised) is answered"
+NOT_CLOSED = "purged_at: only a closed inquiry is purged (closed_at)"
+PURGED_NOTE = "note: must be empty on a purged inquiry (purged_at): purge erased it"
 BATCH = 5000
 # A row (with its quoted line breaks) is at most this long: far above any valid row (the
 # note is bounded by note_max_length), and small enough to hold in memory.
@@ -223,6 +229,7 @@ class Row(NamedTuple):
     answer_promised: bool = False
     answered_at: datetime | None = None
     office: str = "default"
+    purged_at: datetime | None = None
 
 
 def _hidden(message: str, cell: str) -> str:
@@ -320,6 +327,8 @@ class RowChecker:
         if closed.strip():
             closed_at = happened(parse_time(closed, "closed_at"), received, "closed_at")
             self._closes_after(closed_at, replied_at, called_at, answered)
+        purged = values[15]
+        purged_at = self._purged(purged, closed_at, note) if purged.strip() else None
         # tuple.__new__ builds the row in C (the NamedTuple's constructor is a Python call):
         # positional, in Row's field order, one per imported row.
         return _new_row(
@@ -336,6 +345,7 @@ class RowChecker:
                 promised,
                 answered,
                 self.office,
+                purged_at,
             ),
         )
 
@@ -360,6 +370,19 @@ class RowChecker:
             ("answered_at", answered),
         )
         validate.closes_after(closed, fulfilments, "closed_at")
+
+    def _purged(self, cell: str, closed_at: datetime | None, note: str) -> datetime:
+        """``purged_at``, raising at the first problem: purge erases the notes of closed
+        inquiries only, after their closing and not in the future, and a purged inquiry has
+        no note (a file must not bring an erased note back)."""
+        moment = validate.parse_time(cell, "purged_at")
+        if closed_at is None:
+            raise BadInputError(NOT_CLOSED)
+        validate.closes_after(moment, (("closed_at", closed_at),), "purged_at")
+        validate.not_after(moment, self.now, self.skew, "purged_at")
+        if note:
+            raise BadInputError(PURGED_NOTE)
+        return moment
 
     def _promise(
         self, flag: str, answered: str, received: datetime
@@ -423,6 +446,13 @@ class RowChecker:
             problems.append(NOT_PROMISED)
         if values[14].strip() not in ("", self.office):
             problems.append(self._office_problem(values[14].strip()))
+        purged = None
+        if values[15].strip() and (closed is not None or not values[9].strip()):
+            # (a bad closed_at is named already: purged_at is not checked against it)
+            try:
+                purged = self._purged(values[15], closed, values[10])
+            except BadInputError as exc:
+                problems.append(_hidden(str(exc), values[15]))
         if problems or received is None:
             return problems
         return Row(
@@ -441,6 +471,7 @@ class RowChecker:
             answer_promised=promised,
             answered_at=answered,
             office=self.office,
+            purged_at=purged,
         )
 
     def _other(self, key: str) -> RowChecker | None:

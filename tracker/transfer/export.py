@@ -3,7 +3,7 @@
 CSV with a header row, comma separated, CRLF line ends, no BOM; or a JSON array of objects
 with the same keys. Times are local with offset, to the second, which is what import
 reads back, so export -> import into an empty database -> export gives the same bytes.
-The last column, ``pauses``, holds an inquiry's pauses as intervals (tracker.transfer.pauses);
+The column ``pauses`` holds an inquiry's pauses as intervals (tracker.transfer.pauses);
 in JSON it is a list of ``{"start", "end"}`` objects (``end`` null while still paused).
 
 That file is for ``import``, not for a spreadsheet: a cell is written verbatim, so a note or
@@ -31,6 +31,8 @@ from tracker.transfer.pauses import COLUMN as PAUSES
 from tracker.transfer.pauses import format_pauses
 
 PROMISED = "answer_promised"
+# Every time column of the format: the row's times and when purge erased its note.
+EXPORTED_TIMES = (*TIME_COLUMNS, "purged_at")
 Spans = list[tuple[datetime, datetime | None]]
 
 
@@ -59,7 +61,7 @@ def export_records(session: Session, office: str | None = None) -> Iterator[dict
         pauses = _pauses_of(session, [row[0] for row in rows]) if any_pauses else {}
         for row in rows:
             record = dict(zip(stored, row[1:], strict=True))
-            for column in TIME_COLUMNS:
+            for column in EXPORTED_TIMES:
                 record[column] = _fmt(record[column])
             record[PAUSES] = pauses.get(row[0], [])
             yield record
@@ -122,7 +124,7 @@ def write_json(session: Session, out: TextIO, office: str | None = None) -> int:
     for record in export_records(session, office):
         record["callback_requested"] = bool(record["callback_requested"])
         record[PROMISED] = bool(record[PROMISED])
-        for column in TIME_COLUMNS:
+        for column in EXPORTED_TIMES:
             record[column] = record[column] or None
         record[PAUSES] = [
             {"start": local_time(start), "end": None if end is None else local_time(end)}

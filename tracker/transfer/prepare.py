@@ -340,6 +340,7 @@ class _Preparer:
                         row.answer_promised,
                         times.of(row.answered_at),
                         row.office,
+                        times.of(row.purged_at),
                     ),
                 )
             )
