@@ -23,7 +23,7 @@ from smtp_sink import Handler, Received, Sink, free_port
 from sqlalchemy import select, update
 
 from tracker.core.calendar import COPENHAGEN
-from tracker.daemon.sweep import SweepReport, sweep
+from tracker.daemon.sweep import SweepReport, plan_digests, sweep
 from tracker.mail.render import greeting
 from tracker.notify import OUTCOMES_PER_COMMIT, Claimed, messages
 from tracker.store import history, register
@@ -610,6 +610,56 @@ def test_an_escalation_names_the_advisor_who_owns_the_inquiry(tmp_path: Path, si
         assert escalation["To"] == OTHER
         assert ADVISOR in escalation["Subject"] and ref in escalation["Subject"]
         assert f"rådgiver: {ADVISOR}" in escalation.get_body(("plain",)).get_content()
+    finally:
+        world.close()
+
+
+def test_a_digest_queued_before_a_reply_close_or_reassignment_lists_only_what_is_still_open(
+    database_url: str, sink: Sink
+) -> None:
+    """What the digest says is decided when it is sent: an item met, closed or given to
+    another advisor since it was queued is left out, and the rest is listed as it stands."""
+    world = World(database_url, sink.port)  # digests at 07:30
+    try:
+        replied = world.add(local("2026-11-27T10:00"), advisor=ADVISOR)  # due Monday 10:00
+        closed = world.add(local("2026-11-27T11:00"), advisor=ADVISOR)
+        moved = world.add(local("2026-11-27T12:00"), advisor=ADVISOR)
+        still = world.add(local("2026-11-27T13:00"), advisor=ADVISOR)
+        late = world.add(local("2026-11-27T07:40"), advisor=ADVISOR)  # due Monday 07:40
+        plan_digests(world.svc, local("2026-11-30T07:30"))  # queued, not yet sent
+        world.reply(replied, local("2026-11-30T07:31"))
+        at = local("2026-11-30T07:32")
+        with transaction(world.factory) as session:
+            register.close(session, world.ctx(at), closed, at)
+            history.assign(session, world.ctx(at), moved, OTHER)
+        world.tick(local("2026-11-30T07:45"))
+        [digest] = [m for m in sink.messages if m["X-Svarfrist-Kind"] == "digest"]
+        assert digest["To"] == ADVISOR
+        text = digest.get_body(("plain",)).get_content()
+        html = digest.get_body(("html",)).get_content()
+        for body in (text, html, digest["Subject"]):
+            assert replied not in body and closed not in body and moved not in body
+        assert still in text and late in text
+        # 07:40 has passed since the digest was queued: overdue now, as it is sent
+        assert "1 frist i dag, 1 frist overskredet" in digest["Subject"]
+        assert text.index("Overskredne frister") < text.index(late) < text.index("Frister i dag")
+        assert [m["To"] for m in sink.messages] == [ADVISOR]  # one message: digest + overdue
+    finally:
+        world.close()
+
+
+def test_a_digest_with_nothing_left_to_list_when_it_is_sent_is_not_sent(
+    database_url: str, sink: Sink
+) -> None:
+    world = World(database_url, sink.port)  # digests at 07:30
+    try:
+        ref = world.add(local("2026-11-27T10:00"), advisor=ADVISOR)  # due Monday 10:00
+        plan_digests(world.svc, local("2026-11-30T07:30"))
+        world.reply(ref, local("2026-11-30T07:31"))
+        world.tick(local("2026-11-30T07:45"))
+        assert sink.messages == []
+        [row] = [r for r in world.outbox() if r.kind == "digest"]
+        assert row.state == OutboxState.CANCELLED
     finally:
         world.close()
 

@@ -32,14 +32,23 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection as DbConnection
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.core.reminders import OBLIGATION_KINDS, Batch, Kind, Pending, consolidate
+from tracker.core.cover import owner
+from tracker.core.reminders import (
+    OBLIGATION_KINDS,
+    Batch,
+    DigestItem,
+    Kind,
+    Pending,
+    consolidate,
+    digests,
+)
 from tracker.mail.render import Envelope, MailConfig, message_id, render, render_combined
 from tracker.mail.smtp import (
     Connection,
@@ -134,23 +143,20 @@ class Claimed:
 def _claim(
     factory: sessionmaker[Session], mail: MailConfig, policy: DeliveryPolicy, now: datetime
 ) -> tuple[list[Claimed], int]:
-    """Claim a batch and drop what must no longer go out; committed before any SMTP."""
+    """Claim a batch and drop what must no longer go out; committed before any SMTP.
+
+    What a message says is decided here, at sending time, from the stored state: a reminder
+    whose obligation was met or paused since it was queued is dropped, a digest lists only
+    the items still open and still its recipient's (:func:`_digest_now`).
+    """
     with transaction(factory) as session:
         rows = outbox.claim(session, now=now, limit=CLAIM_BATCH, lease=policy.lease)
         facts = _obligation_facts(session, rows)
         inquiries, offices = _inquiry_facts(session, _refs(rows))
-        # Who receives each row is decided here, at sending time, in one place (store.cover).
-        advisors = {ref: facts["advisor"] for ref, facts in inquiries.items()}
-        routes = cover.route(
-            session,
-            rows,
-            advisors,
-            now=now,
-            office_of=offices.get,
-            fallback=policy.fallback_of,
-        )
-        claimed: list[Claimed] = []
+        items = _open_items(session, _digest_refs(rows))
+        kept: list[tuple[Any, dict[str, Any]]] = []
         drop: list[int] = []
+        empty: list[int] = []
         for row in rows:
             payload = dict(row.payload)
             if row.kind in OBLIGATION_KINDS:
@@ -166,21 +172,114 @@ def _claim(
                     continue
                 if due is not None:  # a pause may have moved the deadline since planning
                     payload["due_at"] = due.isoformat()
-            claimed.append(
-                Claimed(
-                    row_id=row.id,
-                    kind=row.kind,
-                    recipient=routes[row.id].recipient,
-                    payload=_with_facts(row.kind, payload, inquiries) | _cover(routes[row.id]),
-                    stored=row.payload,
-                    send_at=row.send_at,
-                    attempts=row.attempts,
-                    message_id=row.message_id or message_id(row.key, row.id, mail.mail_from),
-                )
+            elif row.kind == Kind.DIGEST:
+                sections = _digest_now(row, items, inquiries, policy, now)
+                if sections is None:
+                    empty.append(row.id)
+                    continue
+                payload |= sections
+            kept.append((row, payload))
+        # Who receives each row is decided here, at sending time, in one place (store.cover).
+        advisors = {ref: facts["advisor"] for ref, facts in inquiries.items()}
+        routes = cover.route(
+            session,
+            [row for row, _ in kept],
+            advisors,
+            now=now,
+            office_of=offices.get,
+            fallback=policy.fallback_of,
+        )
+        claimed = [
+            Claimed(
+                row_id=row.id,
+                kind=row.kind,
+                recipient=routes[row.id].recipient,
+                payload=_with_facts(row.kind, payload, inquiries) | _cover(routes[row.id]),
+                stored=row.payload,
+                send_at=row.send_at,
+                attempts=row.attempts,
+                message_id=row.message_id or message_id(row.key, row.id, mail.mail_from),
             )
+            for row, payload in kept
+        ]
         outbox.cancel(session, drop, reason="no longer due: the obligation is met, paused or past")
+        outbox.cancel(
+            session, empty, reason="nothing left to list: every item was met or reassigned"
+        )
         outbox.set_message_ids(session, {c.row_id: c.message_id for c in claimed})
-    return claimed, len(drop)
+    return claimed, len(drop) + len(empty)
+
+
+def _digest_now(
+    row: Any,
+    items: Mapping[tuple[str, str], datetime],
+    inquiries: Mapping[str, Mapping[str, str | None]],
+    policy: DeliveryPolicy,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """A digest's sections as they stand at ``now``; None when nothing is left to list.
+
+    Of the items it was planned with, those still open (``items``: (ref, rule) -> due_at of
+    the unmet, unpaused obligations) and still its owner's (``core.cover.owner``: an item
+    given to another advisor is theirs now), each at its current deadline, sorted into due
+    today and overdue at ``now`` by the digest's own rule (``core.reminders.digests``).
+    The owner is the planned recipient; a team member's copy names them in its cover.
+    """
+    stored = row.payload
+    whose = str(stored["cover"]["advisor"]) if "cover" in stored else row.recipient
+    current: list[DigestItem] = []
+    for section in ("due_today", "overdue"):
+        for item in stored.get(section, []):
+            ref, rule = str(item["ref"]), str(item["rule"])
+            due = items.get((ref, rule))
+            facts = inquiries.get(ref)
+            if due is None or facts is None:
+                continue
+            office = facts.get("office")
+            if owner(facts.get("advisor"), policy.fallback_of(office)) != whose:
+                continue
+            current.append(
+                DigestItem(
+                    ref=ref, rule=rule, department=str(item["department"]), recipient=whose,
+                    due_at=due,
+                )
+            )  # fmt: skip
+    found = digests(current, date.fromisoformat(str(stored["day"])), now)
+    if not found:
+        return None
+    sections = found[0].payload()
+    return {"due_today": sections["due_today"], "overdue": sections["overdue"]}
+
+
+def _digest_refs(rows: Iterable[Any]) -> set[str]:
+    """The refs the claimed digests list."""
+    return {
+        str(item["ref"])
+        for row in rows
+        if row.kind == Kind.DIGEST
+        for section in ("due_today", "overdue")
+        for item in row.payload.get(section, [])
+    }
+
+
+def _open_items(session: Session, refs: set[str]) -> dict[tuple[str, str], datetime]:
+    """(ref, rule) -> due_at of the inquiries' obligations that are unmet and not paused."""
+    found: dict[tuple[str, str], datetime] = {}
+    ordered = sorted(refs)
+    for start in range(0, len(ordered), _LOOKUP_CHUNK):
+        query = (
+            select(Inquiry.ref, Obligation.rule, Obligation.due_at)
+            .join(Inquiry, Obligation.inquiry_id == Inquiry.id)
+            .where(
+                Inquiry.ref.in_(ordered[start : start + _LOOKUP_CHUNK]),
+                Obligation.met_at.is_(None),
+                Obligation.due_at.is_not(None),
+            )
+        )
+        for ref, rule, due in session.execute(query):
+            if due is not None:  # so the WHERE says; for the type checker
+                found[(ref, rule)] = due
+    return found
 
 
 def _cover(routed: cover.Routed) -> dict[str, Any]:

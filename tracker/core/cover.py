@@ -61,6 +61,12 @@ class Cover:
         return {"advisor": self.advisor, "until": self.until.isoformat(), "because": self.because}
 
 
+def owner(advisor: str | None, default_recipient: str | None) -> str | None:
+    """Whose an inquiry's reminders and digest lines are: its advisor, else its office's
+    default recipient (None: nobody's). Asked when they are planned and again when sent."""
+    return advisor or default_recipient
+
+
 def local_day(now: datetime) -> date:
     """The local date an absence is looked up on."""
     return now.astimezone(COPENHAGEN).date()

@@ -39,6 +39,7 @@ from tracker.config import (
     management_recipients,
 )
 from tracker.config.offices import escalation_address
+from tracker.core import cover
 from tracker.core.calendar import BusinessCalendar
 from tracker.core.reminders import (
     DigestItem,
@@ -308,7 +309,7 @@ def _decide_row(
         rule=rule,
         schedule=schedule,
         department=department,
-        recipient=advisor or office.default_recipient,
+        recipient=cover.owner(advisor, office.default_recipient),
         received_at=received_at,
         warn_at=warn_at,
         due_at=due_at,
@@ -363,14 +364,11 @@ def plan_digests(svc: Services, now: datetime) -> int:
                 continue
             items = [
                 DigestItem(
-                    ref=ref,
-                    rule=rule,
-                    department=department,
-                    recipient=advisor or office.default_recipient or "",
-                    due_at=due_at,
+                    ref=ref, rule=rule, department=department, recipient=recipient, due_at=due_at
                 )
                 for rule, due_at, ref, department, advisor in rows.get(office.key, ())
-                if due_at is not None and (advisor or office.default_recipient)
+                if due_at is not None
+                and (recipient := cover.owner(advisor, office.default_recipient))
             ]
             for digest in digests(items, day, now):
                 made[office.key] += outbox.enqueue(
