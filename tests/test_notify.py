@@ -23,13 +23,14 @@ from smtp_sink import Handler, Received, Sink, free_port
 from sqlalchemy import select, update
 
 from tracker.core.calendar import COPENHAGEN
-from tracker.daemon.sweep import SweepReport, plan_digests, sweep
+from tracker.daemon.sweep import SweepReport, plan_digests, refresh, sweep
 from tracker.mail.render import greeting
 from tracker.notify import OUTCOMES_PER_COMMIT, Claimed, messages
 from tracker.store import history, register
 from tracker.store.db import transaction
 from tracker.store.models import Inquiry, Obligation
 from tracker.store.outbox import OutboxState
+from tracker.store.recompute import recompute
 
 WEEK_START = local("2026-11-30T00:00")  # a Monday; Friday 4 December is a normal day
 
@@ -300,6 +301,32 @@ def test_a_reminder_queued_before_a_pause_waits_for_the_resume_and_names_the_new
     assert kinds_by_ref(sink) == Counter({(ref, "due_soon"): 1})
     body = sink.messages[0].get_body(("plain",)).get_content()
     assert "kl. 11:00" in body and "kl. 10:00 (" not in body  # one paused hour later
+
+
+def test_an_overdue_queued_before_a_recompute_moved_its_deadline_later_waits_for_the_new_one(
+    world: World, sink: Sink
+) -> None:
+    """A newly declared closing day moves the deadline past the time of sending: the
+    queued overdue must not say "overdue" of a deadline still to come; it goes out once,
+    when the new deadline has passed."""
+    ref = world.add(local("2026-11-27T10:00"), advisor=ADVISOR)  # due Monday 10:00
+    refresh(world.svc, local("2026-11-30T10:05"))  # the overdue is queued, not yet sent
+    closed = World(world.settings.database_url, sink.port, reminders={"digest_time": None},
+                   calendar={"closed_dates": ["2026-11-27"]})  # fmt: skip
+    try:
+        with transaction(closed.factory) as session:
+            [move] = recompute(session, closed.ctx(local("2026-11-30T10:06")), dry_run=False)
+        assert move.new_due_at == local("2026-12-01T00:00")
+        closed.tick(local("2026-11-30T10:30"))
+        assert sink.messages == []
+        closed.tick(local("2026-12-01T07:00"))
+        closed.tick(local("2026-12-01T08:00"))
+    finally:
+        closed.close()
+    assert kinds_by_ref(sink) == Counter({(ref, "overdue"): 1})
+    assert (
+        "tirsdag 1. december 2026 kl. 00:00" in sink.messages[0].get_body(("plain",)).get_content()
+    )
 
 
 def test_after_downtime_an_advisor_gets_one_catch_up_message(world: World, sink: Sink) -> None:

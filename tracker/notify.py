@@ -59,6 +59,7 @@ from tracker.mail.smtp import (
     client_options,
     smtp_connector,
 )
+from tracker.sla import Deadline, State, classify
 from tracker.store import cover, outbox
 from tracker.store.db import transaction
 from tracker.store.models import Inquiry, Obligation
@@ -146,8 +147,8 @@ def _claim(
     """Claim a batch and drop what must no longer go out; committed before any SMTP.
 
     What a message says is decided here, at sending time, from the stored state: a reminder
-    whose obligation was met or paused since it was queued is dropped, a digest lists only
-    the items still open and still its recipient's (:func:`_digest_now`).
+    whose obligation is no longer in the state it is about is dropped (:func:`_not_now`), a
+    digest lists only the items still open and still its recipient's (:func:`_digest_now`).
     """
     with transaction(factory) as session:
         rows = outbox.claim(session, now=now, limit=CLAIM_BATCH, lease=policy.lease)
@@ -155,27 +156,22 @@ def _claim(
         inquiries, offices = _inquiry_facts(session, _refs(rows))
         items = _open_items(session, _digest_refs(rows))
         kept: list[tuple[Any, dict[str, Any]]] = []
-        drop: list[int] = []
-        empty: list[int] = []
+        drop: dict[str, list[int]] = defaultdict(list)
         for row in rows:
             payload = dict(row.payload)
-            if row.kind in OBLIGATION_KINDS:
-                known = row.obligation_id in facts
-                met, due = facts.get(row.obligation_id or -1, (None, None))
-                if (
-                    met is not None
-                    # paused: no deadline to remind of; the sweep queues it again on resume
-                    or (known and due is None)
-                    or (row.kind == Kind.DUE_SOON and due is not None and due <= now)
-                ):
-                    drop.append(row.id)
+            found = facts.get(row.obligation_id or -1)
+            if row.kind in OBLIGATION_KINDS and found is not None:
+                deadline, met = found
+                why = _not_now(row.kind, deadline, met, now)
+                if why is not None or deadline.due_at is None:
+                    drop[why or _DONE].append(row.id)
                     continue
-                if due is not None:  # a pause may have moved the deadline since planning
-                    payload["due_at"] = due.isoformat()
+                # a pause or a recompute may have moved the deadline since planning
+                payload["due_at"] = deadline.due_at.isoformat()
             elif row.kind == Kind.DIGEST:
                 sections = _digest_now(row, items, inquiries, policy, now)
                 if sections is None:
-                    empty.append(row.id)
+                    drop[_EMPTY].append(row.id)
                     continue
                 payload |= sections
             kept.append((row, payload))
@@ -202,12 +198,31 @@ def _claim(
             )
             for row, payload in kept
         ]
-        outbox.cancel(session, drop, reason="no longer due: the obligation is met, paused or past")
-        outbox.cancel(
-            session, empty, reason="nothing left to list: every item was met or reassigned"
-        )
+        for reason, ids in drop.items():
+            outbox.cancel(session, ids, reason=reason)
         outbox.set_message_ids(session, {c.row_id: c.message_id for c in claimed})
-    return claimed, len(drop) + len(empty)
+    return claimed, sum(len(ids) for ids in drop.values())
+
+
+_DONE = "no longer due: the obligation is met, paused or past"
+_EARLY = "not yet due: the deadline has moved later (queued again when it has passed)"
+_EMPTY = "nothing left to list: every item was met or reassigned"
+
+
+def _not_now(kind: str, deadline: Deadline, met: datetime | None, now: datetime) -> str | None:
+    """Why a reminder about one obligation must not go out at ``now``, or None: it is met,
+    paused (no deadline; the sweep queues it again on resume), or its state at ``now``
+    (``sla.classify``) is not the one the reminder is about: a ``due_soon`` once overdue,
+    an ``overdue`` or ``escalation`` no longer overdue since a recompute moved the deadline
+    later (the sweep queues the same key again when the new deadline has passed)."""
+    if met is not None or deadline.due_at is None:
+        return _DONE
+    state, _ = classify(deadline, met, now)
+    if kind == Kind.DUE_SOON and state is State.OVERDUE:
+        return _DONE
+    if kind != Kind.DUE_SOON and state is not State.OVERDUE:
+        return _EARLY
+    return None
 
 
 def _digest_now(
@@ -288,15 +303,24 @@ def _cover(routed: cover.Routed) -> dict[str, Any]:
 
 def _obligation_facts(
     session: Session, rows: Sequence[Any]
-) -> dict[int, tuple[datetime | None, datetime | None]]:
-    """obligation id -> (met_at, due_at) for the claimed reminders."""
+) -> dict[int, tuple[Deadline, datetime | None]]:
+    """obligation id -> (its deadline, met_at) for the claimed reminders, as stored now."""
     wanted = [r.obligation_id for r in rows if r.kind in OBLIGATION_KINDS and r.obligation_id]
     if not wanted:
         return {}
-    query = select(Obligation.id, Obligation.met_at, Obligation.due_at).where(
-        Obligation.id.in_(wanted)
-    )
-    return {oid: (met, due) for oid, met, due in session.execute(query)}
+    query = select(
+        Obligation.id,
+        Obligation.rule,
+        Obligation.schedule,
+        Obligation.hours,
+        Obligation.warn_at,
+        Obligation.due_at,
+        Obligation.met_at,
+    ).where(Obligation.id.in_(wanted))
+    return {
+        oid: (Deadline(rule=rule, schedule=schedule, hours=hours, warn_at=warn, due_at=due), met)
+        for oid, rule, schedule, hours, warn, due, met in session.execute(query)
+    }
 
 
 def _refs(rows: Iterable[Any]) -> set[str]:
