@@ -329,6 +329,25 @@ def test_an_overdue_queued_before_a_recompute_moved_its_deadline_later_waits_for
     )
 
 
+def test_a_reminder_queued_for_an_obligation_a_recompute_removed_is_not_sent(
+    world: World, sink: Sink
+) -> None:
+    """The call-back rule switched off: its obligation is gone, and so is its reminder."""
+    world.add(local("2026-11-27T10:00"), advisor=ADVISOR, callback_requested=True)
+    refresh(world.svc, local("2026-12-01T10:05"))  # both overdues queued, none sent
+    assert {r.kind for r in world.outbox()} == {"overdue"} and len(world.outbox()) == 2
+    off = World(world.settings.database_url, sink.port, reminders={"digest_time": None},
+                rules={"callback": {"enabled": False}})  # fmt: skip
+    try:
+        with transaction(off.factory) as session:
+            moves = recompute(session, off.ctx(local("2026-12-01T10:06")), dry_run=False)
+        assert [(m.rule, m.new_due_at) for m in moves] == [("callback", None)]
+        off.tick(local("2026-12-01T10:30"))
+    finally:
+        off.close()
+    assert [m["X-Svarfrist-Rule"] for m in sink.messages] == ["reply"]
+
+
 def test_after_downtime_an_advisor_gets_one_catch_up_message(world: World, sink: Sink) -> None:
     for hour in (8, 9, 10):
         world.add(local(f"2026-11-30T{hour:02d}:00"), advisor=ADVISOR)

@@ -18,6 +18,7 @@ from tracker.core.calendar import Pause as PauseSpan
 from tracker.core.outcome import Outcome, encode
 from tracker.core.response import local_month_us, response_minutes_many
 from tracker.sla import Decision, Fulfilment, InquiryFacts, ObligationStatus, State, decide
+from tracker.store import outbox
 from tracker.store.context import Context
 from tracker.store.models import Inquiry, Obligation, Pause
 
@@ -328,6 +329,9 @@ def sync_obligations(
             continue
         moves.append(Move(ref=inquiry.ref, rule=rule, old_due_at=row.due_at, new_due_at=None))
         if write:
+            # Its reminders queued and unsent go with it (they would name a deadline that
+            # no longer exists).
+            outbox.cancel_for_obligation(session, row.id, reason="the rule no longer applies")
             session.delete(row)
     insert_obligations(session, inquiry, added, ctx.calendar, facts.pauses)
     return moves

@@ -360,6 +360,20 @@ def cancel(session: Session, row_ids: Sequence[int], *, reason: str) -> None:
     )
 
 
+def cancel_for_obligation(session: Session, obligation_id: int, *, reason: str) -> None:
+    """An obligation is going away (a recompute found its rule no longer applies): its
+    messages not yet claimed will never be due. One being sent goes out as it is."""
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.obligation_id == obligation_id,
+            OutboxMessage.state == OutboxState.PENDING,
+        )
+        .values(state=OutboxState.CANCELLED, last_error=reason[:_ERROR_LIMIT])
+        .execution_options(synchronize_session=False)
+    )
+
+
 # -- health and display -----------------------------------------------------------------------
 # How many retrying rows ``backlog`` reads to find the longest wait (an outage retries them all).
 _RETRYING_SCAN = 10_000
