@@ -147,6 +147,38 @@ def test_a_purged_inquiry_moves_to_another_database_purged(
     assert copy["purged_at"] == "2026-11-01T12:00:00+01:00"
 
 
+def test_a_reply_a_fraction_of_a_second_late_is_still_late_after_a_move(
+    run_cli: Any, env: dict[str, str], tmp_path: Path, postgres_or_sqlite_url_2: str
+) -> None:
+    # The export wrote times to the second: a reply recorded from the clock 0.4 s after its
+    # deadline came back at the deadline itself, met on time, and the figures improved.
+    ok(run_cli("init", env=env))
+    ok(run_cli("add", "--channel", "email", "--department", "Diverse",
+               "--received", "2026-09-01T10:00:00.250", env=env))  # fmt: skip
+    (due,) = [o["due_at"] for o in _shown(run_cli, env)["obligations"]]
+    late = datetime.fromisoformat(due) + timedelta(seconds=0.4)
+    ok(run_cli("reply", "2026-000001", "--at", late.isoformat(), env=env))
+    ok(run_cli("pause", "2026-000001", "--at", "2026-09-03T09:00:00.125", env=env))
+    before = _shown(run_cli, env)
+    assert before["obligations"][0]["state"] == "met_late"
+    exported = ok(run_cli("export", env=env)).stdout
+    assert "2026-09-01T10:00:00.250000+02:00" in exported
+    assert "2026-09-03T09:00:00.125000+02:00/" in exported
+    (tmp_path / "export.csv").write_text(exported, encoding="utf-8")
+    other = {**env, "SVARFRIST_DATABASE_URL": postgres_or_sqlite_url_2}
+    ok(run_cli("init", env=other))
+    ok(run_cli("import", "export.csv", env=other))
+    assert _shown(run_cli, other) == before
+    assert ok(run_cli("export", env=other)).stdout == exported
+
+
+def _shown(run_cli: Any, env: dict[str, str]) -> dict[str, Any]:
+    """The inquiry as ``show --json`` has it, but its history (the audit trail is not moved)."""
+    shown = dict(json.loads(ok(run_cli("show", "2026-000001", "--json", env=env)).stdout))
+    del shown["history"]
+    return shown
+
+
 def test_a_purged_row_is_closed_before_its_purge_and_brings_no_note_back(
     run_cli: Any, env: dict[str, str], database_url: str, tmp_path: Path
 ) -> None:

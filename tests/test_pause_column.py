@@ -53,14 +53,16 @@ def _at(text: str) -> datetime:
 
 
 # -- the cell --------------------------------------------------------------------------------
-def test_a_cell_is_written_as_local_intervals_to_the_second_an_open_pause_last() -> None:
+def test_a_cell_is_written_as_local_intervals_exact_an_open_pause_last() -> None:
+    # To the second, with the fraction where a time has one: an import gives back the very
+    # instant (a pause half a second longer or shorter moves the deadline).
     spans = [
         (datetime(2026, 3, 2, 9, 0, 0, 500_000, tzinfo=UTC),
          datetime(2026, 3, 3, 8, 15, tzinfo=UTC)),
         (datetime(2026, 6, 1, 8, 0, tzinfo=UTC), None),
     ]  # fmt: skip
     assert format_pauses(spans) == (
-        "2026-03-02T10:00:00+01:00/2026-03-03T09:15:00+01:00 2026-06-01T10:00:00+02:00/"
+        "2026-03-02T10:00:00.500000+01:00/2026-03-03T09:15:00+01:00 2026-06-01T10:00:00+02:00/"
     )
     assert format_pauses([]) == ""
 

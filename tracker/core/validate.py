@@ -300,9 +300,12 @@ def received_at(moment: datetime, now: datetime, skew: timedelta) -> datetime:
     return not_after(moment, now, skew, "received")
 
 
-def local_time(moment: datetime) -> str:
-    """Local time with offset, to the second, for messages (as the CLI prints times)."""
+def local_time(moment: datetime, *, exact: bool = False) -> str:
+    """Local time with offset, to the second, for messages (as the CLI prints times);
+    ``exact``: with the fraction of a second where the time has one, for the export, whose
+    import must give back the same instant (a reply half a second late stays late)."""
+    spec = "auto" if exact else "seconds"
     try:
-        return moment.astimezone(COPENHAGEN).isoformat(timespec="seconds")
+        return moment.astimezone(COPENHAGEN).isoformat(timespec=spec)
     except OverflowError:  # the last hours of year 9999: shown as given
-        return moment.isoformat(timespec="seconds")
+        return moment.isoformat(timespec=spec)

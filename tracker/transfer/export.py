@@ -37,8 +37,9 @@ Spans = list[tuple[datetime, datetime | None]]
 
 
 def _fmt(moment: datetime | None) -> str:
-    # Local time with offset, to the second: the contract's output form, which import reads.
-    return "" if moment is None else local_time(moment)
+    # Local time with offset, to the second, with the fraction where the time has one (the
+    # clock's times have): import reads back the very instant, so no state changes in a move.
+    return "" if moment is None else local_time(moment, exact=True)
 
 
 def export_records(session: Session, office: str | None = None) -> Iterator[dict[str, Any]]:
@@ -127,8 +128,7 @@ def write_json(session: Session, out: TextIO, office: str | None = None) -> int:
         for column in EXPORTED_TIMES:
             record[column] = record[column] or None
         record[PAUSES] = [
-            {"start": local_time(start), "end": None if end is None else local_time(end)}
-            for start, end in record[PAUSES]
+            {"start": _fmt(start), "end": _fmt(end) or None} for start, end in record[PAUSES]
         ]
         out.write(("\n" if count == 0 else ",\n") + json.dumps(record, ensure_ascii=False))
         count += 1

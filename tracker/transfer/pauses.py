@@ -28,8 +28,11 @@ COLUMN = "pauses"
 
 def format_pauses(pauses: Iterable[tuple[datetime, datetime | None]]) -> str:
     """An inquiry's pauses (in time order) as the cell's text; "" for none."""
-    # Local time with offset, to the second: the export's form of every time.
-    fmt = validate.local_time
+
+    # The export's form of every time (with the fraction of a second where it has one).
+    def fmt(moment: datetime) -> str:
+        return validate.local_time(moment, exact=True)
+
     return " ".join(f"{fmt(start)}/{'' if end is None else fmt(end)}" for start, end in pauses)
 
 
