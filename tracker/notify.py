@@ -63,6 +63,7 @@ from tracker.sla import Deadline, State, classify
 from tracker.store import cover, outbox
 from tracker.store.db import transaction
 from tracker.store.models import Inquiry, Obligation
+from tracker.store.queries import DEADLINE_COLUMNS, deadline_of
 
 log = logging.getLogger(__name__)
 
@@ -308,19 +309,10 @@ def _obligation_facts(
     wanted = [r.obligation_id for r in rows if r.kind in OBLIGATION_KINDS and r.obligation_id]
     if not wanted:
         return {}
-    query = select(
-        Obligation.id,
-        Obligation.rule,
-        Obligation.schedule,
-        Obligation.hours,
-        Obligation.warn_at,
-        Obligation.due_at,
-        Obligation.met_at,
-    ).where(Obligation.id.in_(wanted))
-    return {
-        oid: (Deadline(rule=rule, schedule=schedule, hours=hours, warn_at=warn, due_at=due), met)
-        for oid, rule, schedule, hours, warn, due, met in session.execute(query)
-    }
+    query = select(Obligation.id, Obligation.met_at, *DEADLINE_COLUMNS).where(
+        Obligation.id.in_(wanted)
+    )
+    return {row.id: (deadline_of(row), row.met_at) for row in session.execute(query)}
 
 
 def _refs(rows: Iterable[Any]) -> set[str]:

@@ -64,6 +64,7 @@ from tracker.sla import Deadline, classify
 from tracker.store import outbox
 from tracker.store.db import transaction
 from tracker.store.models import Inquiry, Obligation
+from tracker.store.queries import DEADLINE_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -241,11 +242,7 @@ def refresh(svc: Services, now: datetime) -> tuple[int, int, int]:
 
 _COLUMNS = (
     Obligation.id,
-    Obligation.rule,
-    Obligation.schedule,
-    Obligation.hours,
-    Obligation.warn_at,
-    Obligation.due_at,
+    *DEADLINE_COLUMNS,  # rule, schedule, hours, warn_at, due_at: unpacked by _decide_row
     Obligation.met_at,
     Obligation.state,
     Obligation.next_action_at,

@@ -106,12 +106,27 @@ class InquiryView:
         return "open" if self.closed_at is None else "closed"
 
 
-def obligation_view(o: Obligation | Row[Any], now: datetime) -> ObligationView:
-    """One obligation with its state at ``now``, from its stored times (sla.classify)."""
-    deadline = Deadline(
+DEADLINE_COLUMNS = (
+    Obligation.rule,
+    Obligation.schedule,
+    Obligation.hours,
+    Obligation.warn_at,
+    Obligation.due_at,
+)
+"""The columns of an obligation's :class:`~tracker.sla.Deadline`, in its fields' order."""
+
+
+def deadline_of(o: Any) -> Deadline:
+    """The stored obligation's deadline, for sla.classify: an Obligation, or a row of
+    DEADLINE_COLUMNS (or more) read by name."""
+    return Deadline(
         rule=o.rule, schedule=o.schedule, hours=o.hours, warn_at=o.warn_at, due_at=o.due_at
     )
-    state, _ = classify(deadline, o.met_at, now)
+
+
+def obligation_view(o: Obligation | Row[Any], now: datetime) -> ObligationView:
+    """One obligation with its state at ``now``, from its stored times (sla.classify)."""
+    state, _ = classify(deadline_of(o), o.met_at, now)
     return ObligationView(
         rule=o.rule, warn_at=o.warn_at, due_at=o.due_at, met_at=o.met_at, state=state
     )
