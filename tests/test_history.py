@@ -7,10 +7,12 @@ Fri 27 Nov 15:00 is due Mon 30 Nov 15:00; paused Fri 16:00 to Mon 10:00, Tue 1 D
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from register_support import assert_refused, dump, engine_for, session_on
+from register_support import assert_refused, dump, engine_for, session_on, write_config
 from sqlalchemy import select, update
 from test_register import Cli, by_rule, cli, events, ok, show
 
@@ -173,3 +175,32 @@ def test_corrections_refuse_what_cannot_be_done_and_write_nothing(cli: Cli) -> N
     ):
         assert_refused(cli(*args), fragment=fragment)
     assert dump(cli.url) == before
+
+
+def test_an_undo_after_a_calendar_change_moves_no_met_deadline(cli: Cli, tmp_path: Path) -> None:
+    """docs/deadlines.md: a met obligation never moves. An undo (of an assign here, which
+    touches no deadline) after a closed day was declared and `recompute` run, left the
+    call-back met late as it was met, against the deadline it had; an undone fulfilment is
+    open again, and follows the calendar as `recompute` would."""
+    now = "2026-11-27T12:00"
+    ref = add(cli, "2026-11-25T10:00", "--callback", "--advisor", ANNE)
+    ok(cli("callback", ref, "--at", "2026-11-27T11:00", "--now", now))
+    met = by_rule(show(cli, ref, now=now))["callback"]
+    assert met["due_at"] == "2026-11-27T10:00:00+01:00" and met["state"] == "met_late"
+
+    holiday = write_config(tmp_path / "holiday.toml", calendar={"closed_dates": ["2026-11-26"]})
+    env = {"SVARFRIST_CONFIG": str(holiday)}
+    ok(cli("recompute", "--now", now, **env))  # the open reply moves, the met call-back not
+    ok(cli("assign", ref, "--advisor", BO, "--now", now, **env))
+    ok(cli("undo", ref, "--now", now, **env))
+    [undone] = [e for e in events(cli) if e["kind"] == "undone"]
+    assert "moved" not in undone["details"]
+    after = json.loads(ok(cli("show", ref, "--json", "--now", now, **env)).stdout)
+    assert by_rule(after)["callback"] == met
+    report = json.loads(ok(cli("report", "--format", "json", "--now", now, **env)).stdout)
+    assert report["rows"][0]["late"] == 1
+
+    ok(cli("undo", ref, "--now", now, **env))  # the call-back: open again, on the new calendar
+    callback = by_rule(json.loads(ok(cli("show", ref, "--json", "--now", now, **env)).stdout))
+    assert callback["callback"]["met_at"] is None
+    assert callback["callback"]["due_at"] == "2026-11-30T10:00:00+01:00"

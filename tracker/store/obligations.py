@@ -297,12 +297,19 @@ def sync_obligations(
     Returns every deadline that moved. With ``only_open`` (recompute) obligations already
     met are left as they are; with ``write=False`` (a dry run) nothing is changed. The
     deadlines are those of the inquiry's office, whatever office ``ctx`` was made for.
+
+    A met obligation never moves (docs/deadlines.md): one still met at the same time is
+    left as it was met, deadline and outcome, unless the action changed the inquiry's
+    pauses (a fact its deadline is computed from). A calendar or rule change since it was
+    met does not reach it through an unrelated action (an assign, an undo, a reply to
+    another rule), as it does not through ``recompute``.
     """
     ctx = ctx.office(inquiry.office)
     # The facts are the inquiry object as the action left it and the pauses as stored: a
     # pause the action added, ended or removed is written first. The inquiry's own change
     # waits, and goes out with its obligations' in one flush (one flush less per action).
-    if _pauses_changed(session):
+    pauses_changed = _pauses_changed(session)
+    if pauses_changed:
         session.flush()
     spans = session.connection().execute(_PAUSE_SPANS, {"inquiry_id": inquiry.id})
     facts = facts_of(inquiry, spans)
@@ -312,8 +319,12 @@ def sync_obligations(
     added: list[Decision] = []  # rules that now apply and have no row yet (recompute)
     for s in decisions_of(ctx, facts):
         row = stored.pop(s.rule, None)
-        if row is not None and only_open and row.met_at is not None:
-            continue
+        if (
+            row is not None
+            and row.met_at is not None
+            and (only_open or (not pauses_changed and row.met_at == stored_time(s.met_at)))
+        ):
+            continue  # met, and still met then: it stays as it was met
         due, warn = stored_time(s.due_at), stored_time(s.warn_at)
         if row is None or row.due_at != due or row.warn_at != warn:
             old_due = None if row is None else row.due_at
