@@ -204,3 +204,19 @@ def test_an_undo_after_a_calendar_change_moves_no_met_deadline(cli: Cli, tmp_pat
     callback = by_rule(json.loads(ok(cli("show", ref, "--json", "--now", now, **env)).stdout))
     assert callback["callback"]["met_at"] is None
     assert callback["callback"]["due_at"] == "2026-11-30T10:00:00+01:00"
+
+
+def test_an_undo_is_not_recorded_before_the_change_it_reverts(cli: Cli) -> None:
+    """As reopen (not before the closing) and assign (not before the receipt): an undo
+    with a --now typed too early is refused, nothing written, instead of an ``undone``
+    event dated days before what it reverted."""
+    ref = add(cli, "2026-11-25T10:00")
+    ok(cli("reply", ref, "--at", "2026-11-26T07:40", "--now", "2026-11-26T07:40"))
+    before = dump(cli.url)
+    assert_refused(
+        cli("undo", ref, "--now", "2026-11-20T09:00"),
+        fragment=f"{ref}'s last change (replied) at 2026-11-26T07:40:00+01:00 is in the future",
+    )
+    assert dump(cli.url) == before
+    ok(cli("undo", ref, "--now", "2026-11-26T07:40"))
+    assert reply_rule(cli, ref)["met_at"] is None

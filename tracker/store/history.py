@@ -140,6 +140,9 @@ def undo(session: Session, ctx: Context, ref: str) -> Undone:
     _refuse_purged(inquiry)
     event = _last_change(session, inquiry)
     kind = EventKind(event.kind)
+    # Recorded at now: not before the change it reverts (a --now typed too early), as
+    # reopen and assign are not.
+    validate.not_after(event.at, ctx.now, ctx.clock_skew, f"{ref}'s last change ({kind.value}) at")
     _REVERT[kind](session, ctx, inquiry, event)
     moves = sync_obligations(session, ctx, inquiry)
     details = {"event": event.id, "undoes": kind.value, "undoes_at": event.at.isoformat()}
