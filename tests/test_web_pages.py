@@ -28,7 +28,7 @@ from tracker.sla import Channel
 from tracker.store import access
 from tracker.store.db import make_engine, session_factory
 from tracker.store.models import Event, LoginAttempt, User
-from tracker.store.register import NewInquiry, add
+from tracker.store.register import EventKind, NewInquiry, add
 from tracker.web.pages import texts
 from tracker.web.pages.login import THROTTLE_FAILURES
 
@@ -407,6 +407,8 @@ def test_hostile_names_and_notes_are_escaped_everywhere(tmp_path: Any) -> None:
 def test_every_text_and_word_exists_in_danish_and_english() -> None:
     assert set(texts.DA) == set(texts.EN)
     assert set(texts.WORDS["da"]) == set(texts.WORDS["en"])
+    # Every event of the history (and what an undo names) in words, not as its code.
+    assert set(EventKind) <= set(texts.WORDS["da"])
     unknown = BadInputError("x").coded("no such code")
     assert texts.field_message("da", unknown) == "Værdien kan ikke bruges."
     assert texts.field_message("en", unknown) == "This value cannot be used."
