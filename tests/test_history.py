@@ -220,3 +220,9 @@ def test_an_undo_is_not_recorded_before_the_change_it_reverts(cli: Cli) -> None:
     assert dump(cli.url) == before
     ok(cli("undo", ref, "--now", "2026-11-26T07:40"))
     assert reply_rule(cli, ref)["met_at"] is None
+
+
+def test_undo_s_help_names_every_change_it_reverts(cli: Cli) -> None:
+    listed = " ".join(ok(cli("--help")).stdout.split())
+    for command in ("reply", "callback", "answer", "pause", "resume", "close", "assign", "reopen"):
+        assert command in listed.split("revert the inquiry's last change (", 1)[1].split(")")[0]

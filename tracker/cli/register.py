@@ -175,8 +175,8 @@ def _add_corrections(sub: argparse._SubParsersAction[Any]) -> None:
 
     undo = sub.add_parser(
         "undo",
-        help="revert the inquiry's last change (reply, callback, pause, resume, close, "
-        "assign, reopen); repeat to go further back",
+        help="revert the inquiry's last change (reply, callback, answer, pause, resume, "
+        "close, assign, reopen); repeat to go further back",
     )
     undo.add_argument("ref")
     add_common(undo, writes=True)
