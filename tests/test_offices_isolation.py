@@ -11,11 +11,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from page_support import PASSWORD, SECRET, as_user, browser, csrf_of
+from page_support import PASSWORD, SECRET, as_user, browser, csrf_of, post_form
 from register_support import NOW, engine_for, session_on
-from web_server import EMAIL, Web, web_app
+from sqlalchemy import select
+from web_server import EMAIL, Web, register_rows, web_app
 
 from tracker.store import access
+from tracker.store.models import Event
 from tracker.web.auth import hash_password, new_token, token_digest
 
 NOTE = "Borgeren hedder Jens og bor på Vestergade 3"
@@ -114,6 +116,37 @@ def test_a_user_of_one_office_gets_404_for_another_office_s_inquiry_page(
         other = nora.get(f"/henvendelser/{REFS['default']}")
     assert own.status_code == 200
     assert other.status_code == 404 and NOTE not in other.text
+
+
+def test_a_user_of_one_office_cannot_undo_in_another_office_s_inquiry(
+    database_url: str,
+) -> None:
+    """The admin replies to default's inquiry; Nora, of nord, posts undo (and the other
+    actions) to it: 404, the reply stays and nothing is written; in her own office's
+    inquiry her undo works."""
+    with two_offices(database_url) as (web, _), as_user(web, NORA) as nora:
+        with web.client("admin") as admin:
+            for ref in REFS.values():
+                assert admin.post(f"/api/v1/inquiries/{ref}/reply", json={}).status_code == 200
+        own = f"/henvendelser/{REFS['nord']}"
+        before = register_rows(web.database_url)
+        for handling in ("undo", "close", "pause"):
+            refused = post_form(
+                nora, own, f"/henvendelser/{REFS['default']}/handling", {"handling": handling}
+            )
+            assert refused.status_code == 404, (handling, refused.text)
+            assert NOTE not in refused.text
+        assert register_rows(web.database_url) == before
+        assert post_form(nora, own, f"{own}/handling", {"handling": "undo"}).status_code == 303
+    kinds = [e[0] for e in _events(web.database_url, REFS["default"])]
+    assert kinds == ["created", "replied"]
+    assert [e[0] for e in _events(web.database_url, REFS["nord"])][-1] == "undone"
+
+
+def _events(database_url: str, ref: str) -> list[tuple[str]]:
+    with engine_for(database_url, init=False) as engine, engine.connect() as conn:
+        rows = conn.execute(select(Event.kind).where(Event.ref == ref).order_by(Event.id))
+        return [tuple(r) for r in rows]
 
 
 # -- reports: a caller of one office gets that office's figures, never another's ------------
