@@ -430,3 +430,13 @@ def test_counts_from_before_the_state_was_kept_per_mailbox_are_carried_on(local:
     assert state["counts"] == {"registered": 41, "acknowledged": 1}
     assert state["ignored"] == {"bulk": 3}
     assert [m["mailbox"] for m in state["mailboxes"]] == [str(local.root)]
+
+
+def test_a_reply_to_of_the_mailbox_itself_acknowledges_the_citizen(local: Local) -> None:
+    """A web form or a mail client that sets Reply-To to the office's own address: the
+    acknowledgement with the deadline went to the mailbox itself (where it was ignored as
+    Svarfrist's own), and the citizen never got it."""
+    local.deliver(citizen_mail(1, sender="anna@example.dk", to=OWN, extra=f"Reply-To: {OWN}\r\n"))
+    counts = local.round(ARRIVED + timedelta(minutes=5))
+    assert counts.outcomes["registered"] == 1 and counts.outcomes["acknowledged"] == 1
+    assert [m.rcpt for m in local.sink.handler.received] == [["anna@example.dk"]]

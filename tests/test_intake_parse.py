@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tracker.intake.parse import Verdict, digest, fields, parse, verdict
+from tracker.intake.parse import Verdict, answer_address, digest, fields, parse, verdict
 
 OWN = frozenset({"borgerservice@kommune.test"})
 CITIZEN = b"From: Anna Hansen <Anna@Example.DK>\r\nTo: borgerservice@kommune.test\r\n"
@@ -98,8 +98,21 @@ def test_what_a_mail_is_follows_its_header(
 def test_addresses_are_read_in_lower_case_and_reply_to_wins_for_the_answer() -> None:
     m = parse(mail(b"Reply-To: Svar <SVAR@example.dk>", b"Cc: Byg@Kommune.test"))
     assert m.sender == "anna@example.dk"
-    assert m.reply_to == "svar@example.dk"
+    assert answer_address(m, OWN) == "svar@example.dk"
     assert m.recipients == ("borgerservice@kommune.test", "byg@kommune.test")
+
+
+@pytest.mark.parametrize(
+    "reply_to",
+    [
+        pytest.param(b"Reply-To: Borgerservice <Borgerservice@kommune.test>", id="own address"),
+        pytest.param(b"Reply-To: borgerservice@kommune.test, anna@example.dk", id="own first"),
+    ],
+)
+def test_a_reply_to_naming_the_mailbox_itself_is_passed_over(reply_to: bytes) -> None:
+    """A form or a mail client that sets Reply-To to the office's own address: the
+    acknowledgement goes to the citizen who wrote, never to the mailbox itself."""
+    assert answer_address(parse(mail(reply_to)), OWN) == "anna@example.dk"
 
 
 def test_delivered_to_comes_first_among_the_recipients() -> None:

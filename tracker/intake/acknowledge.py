@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.core.validate import EMAIL_RE
 from tracker.errors import BadInputError
 from tracker.intake.imap import Mailbox
-from tracker.intake.parse import Mail, parse
+from tracker.intake.parse import Mail, answer_address, parse
 from tracker.intake.process import Intake
 from tracker.mail.acknowledgement import render_acknowledgement
 from tracker.mail.message import AddressError, Envelope
@@ -182,7 +182,8 @@ def _here(payload: Any, key: str, folder: str | None, uidvalidity: int) -> bool:
 def _render(
     intake: Intake, inquiry: Inquiry | None, mail: Mail, p: dict[str, Any], now: datetime
 ) -> Envelope | None:
-    if inquiry is None or mail.reply_to is None:
+    recipient = answer_address(mail, intake.own)
+    if inquiry is None or recipient is None:
         return None
     due = p.get("due_at")
     try:
@@ -191,7 +192,7 @@ def _render(
             received_at=inquiry.received_at,
             due_at=datetime.fromisoformat(due) if due else None,
             department=inquiry.department,
-            recipient=mail.reply_to,
+            recipient=recipient,
             in_reply_to=mail.message_id,
             references=mail.references,
             message_id=intake.ack_message_id(inquiry.id),

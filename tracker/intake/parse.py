@@ -46,8 +46,9 @@ class Mail:
     ref_tag: str | None
     sender: str | None
     """The From address, lower case."""
-    reply_to: str | None
-    """Where an acknowledgement goes: Reply-To, else From."""
+    reply_to: tuple[str, ...]
+    """The Reply-To addresses, lower case (where the citizen is answered: see
+    :func:`answer_address`)."""
     recipients: tuple[str, ...]
     """Delivered-To, X-Original-To, To, Cc: lower case, in that order."""
     date: datetime | None
@@ -166,7 +167,7 @@ def parse(raw: bytes) -> Mail:
         references=tuple(dict.fromkeys(refs))[-MAX_REFERENCES:],
         ref_tag=tag.group(1) if tag else None,
         sender=sender,
-        reply_to=replies[0] if replies else sender,
+        reply_to=tuple(replies),
         recipients=tuple(dict.fromkeys(recipients)),
         date=_date(_first(f, "date")),
         loop=loop_signal(f, sender),
@@ -198,6 +199,17 @@ def verdict(mail: Mail, own: frozenset[str]) -> tuple[Verdict, str | None]:
     if mail.sender is None:
         return Verdict.IGNORED, "no sender"
     return Verdict.CITIZEN, None
+
+
+def answer_address(mail: Mail, own: frozenset[str]) -> str | None:
+    """Where the citizen is answered (the acknowledgement): the first Reply-To address that
+    is not one of the mailbox's own (``own``), else From. A Reply-To naming the office's own
+    address (set by a form or a mail client) would send the acknowledgement to ourselves,
+    where it is ignored, and the citizen would never get the deadline."""
+    for address in (*mail.reply_to, mail.sender):
+        if address is not None and address not in own:
+            return address
+    return None
 
 
 def digest(key: bytes, value: str) -> str:
