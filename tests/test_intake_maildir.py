@@ -440,3 +440,22 @@ def test_a_reply_to_of_the_mailbox_itself_acknowledges_the_citizen(local: Local)
     counts = local.round(ARRIVED + timedelta(minutes=5))
     assert counts.outcomes["registered"] == 1 and counts.outcomes["acknowledged"] == 1
     assert [m.rcpt for m in local.sink.handler.received] == [["anna@example.dk"]]
+
+
+def test_a_web_forms_mails_are_capped_per_citizen_not_per_form(local: Local) -> None:
+    """A self-service form sends every citizen's mail From one noreply address, the citizen
+    in Reply-To: the daily cap counted the form, so from its sixth mail of the day every
+    citizen's inquiry was ignored. It counts the address the citizen is answered at."""
+    form = "noreply@selvbetjening.kommune.test"
+    for n in range(7):
+        extra = f"Reply-To: Borger {n} <borger{n}@example.dk>\r\n"
+        local.deliver(citizen_mail(n, sender=form, extra=extra), ARRIVED + timedelta(minutes=n))
+    local.deliver(
+        citizen_mail(7, sender=form, extra="Reply-To: borger0@example.dk\r\n"),
+        ARRIVED + timedelta(minutes=7),
+    )
+    counts = local.round(ARRIVED + timedelta(minutes=10))
+    assert counts.outcomes["registered"] == 8 and counts.ignored["daily cap"] == 0
+    assert sorted(m.rcpt[0] for m in local.sink.handler.received) == sorted(
+        ["borger0@example.dk"] * 2 + [f"borger{n}@example.dk" for n in range(1, 7)]
+    )

@@ -23,7 +23,7 @@ from tracker.config import IntakeSettings, Settings, build_calendar, build_rules
 from tracker.core.calendar import BusinessCalendar
 from tracker.errors import BadInputError, ConfigError
 from tracker.intake.imap import Fetched
-from tracker.intake.parse import Mail, Verdict, digest, parse, verdict
+from tracker.intake.parse import Mail, Verdict, answer_address, digest, parse, verdict
 from tracker.mail.acknowledgement import render_acknowledgement
 from tracker.mail.message import message_id
 from tracker.mail.render import MailConfig
@@ -228,9 +228,12 @@ def _citizen(
     office, department = intake.conf.addressed(mail.recipients)
     if department is None:
         return "ignored", "no department"
-    assert mail.sender is not None
+    # The cap counts per citizen, where the acknowledgement goes: a web form's mails all
+    # come From one noreply address, each citizen's in its Reply-To.
+    citizen = answer_address(mail, intake.own)
+    assert citizen is not None  # a citizen's mail is not From the mailbox's own address
     day = now.astimezone(intake.calendar.tz).date().isoformat()
-    sender = digest(intake.key, mail.sender)
+    sender = digest(intake.key, citizen)
     if not store.count_sender(session, sender, day, intake.conf.max_per_sender_per_day):
         return "ignored", "daily cap"
     ctx = intake.context(now)
