@@ -168,6 +168,19 @@ def test_eight_bit_headers_broken_lines_and_injection_are_read_without_error() -
     assert fields(raw)["x-evil"] == ["a Bcc: victim@example.dk"]
 
 
+def test_comments_nested_deep_in_an_address_field_are_no_error() -> None:
+    """The stdlib's address parser recurses into each nested comment: a thousand "(" in a
+    From, To or Reply-To raised RecursionError, and the mail went to the error folder."""
+    nested = b"(" * 1000 + b" <x@example.dk>"
+    raw = mail(b"Reply-To: " + nested, b"Cc: " + nested)
+    m = parse(raw)
+    assert m.sender == "anna@example.dk" and answer_address(m, OWN) == "anna@example.dk"
+    assert verdict(parse(b"From: " + nested + b"\r\n\r\n"), OWN) == (
+        Verdict.IGNORED,
+        "no sender",
+    )
+
+
 def test_the_keyed_hash_depends_on_the_key() -> None:
     assert digest(b"k" * 16, "a@b.dk") != digest(b"j" * 16, "a@b.dk")
     assert len(digest(b"k" * 16, "a@b.dk")) == 64

@@ -102,8 +102,12 @@ def decoded(value: str) -> str:
 
 
 def _addresses(values: list[str]) -> list[str]:
+    try:
+        pairs = getaddresses(values)
+    except RecursionError:  # comments nested hundreds deep: the stdlib parser recurses
+        return []
     out = []
-    for _, written in getaddresses(values):
+    for _, written in pairs:
         address = written.strip().lower()
         if "@" in address and not any(c.isspace() for c in address):
             out.append(address)
