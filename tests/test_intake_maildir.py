@@ -459,3 +459,21 @@ def test_a_web_forms_mails_are_capped_per_citizen_not_per_form(local: Local) -> 
     assert sorted(m.rcpt[0] for m in local.sink.handler.received) == sorted(
         ["borger0@example.dk"] * 2 + [f"borger{n}@example.dk" for n in range(1, 7)]
     )
+
+
+def test_a_reply_deep_in_a_long_thread_attaches_by_the_threads_root(local: Local) -> None:
+    """A citizen answers at the end of a long thread (Gmail keeps every id in References):
+    only the newest 20 ids were looked up, so a thread whose known message is its root
+    registered the follow-up as a new inquiry with a second acknowledgement."""
+    local.deliver(citizen_mail(1, sender="anna@example.dk"))
+    local.round(ARRIVED + timedelta(minutes=5))
+    chain = " ".join(["<citizen-1@example.dk>", *(f"<t{n}@example.dk>" for n in range(30))])
+    later = ARRIVED + timedelta(days=1)
+    local.deliver(
+        citizen_mail(2, sender="anna@example.dk", subject="Sv: Sv: Sv: Spørgsmål",
+                     extra=f"References: {chain}\r\nIn-Reply-To: <t29@example.dk>\r\n"),
+        later,
+    )  # fmt: skip
+    counts = local.round(later + timedelta(minutes=5))
+    assert counts.outcomes["attached"] == 1 and counts.outcomes["registered"] == 0
+    assert len(local.inquiries()) == 1 and len(local.sink.handler.received) == 1

@@ -137,6 +137,14 @@ def test_threading_ids_come_from_in_reply_to_and_references() -> None:
     assert m.references == ("a@kommune.test", "b@kommune.test")
 
 
+def test_a_long_references_chain_keeps_its_root_and_the_newest() -> None:
+    chain = b" ".join(b"<m%d@example.dk>" % n for n in range(200))
+    m = parse(mail(b"References: " + chain, b"In-Reply-To: <m199@example.dk>"))
+    assert len(m.references) == 20
+    assert m.references[0] == "m0@example.dk"
+    assert m.references[1:] == tuple(f"m{n}@example.dk" for n in range(181, 200))
+
+
 @pytest.mark.parametrize(
     ("date", "expected"),
     [

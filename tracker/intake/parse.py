@@ -22,7 +22,8 @@ from hashlib import sha256
 REF_TAG = re.compile(r"\[SF\s+([A-Za-z0-9][A-Za-z0-9./_-]{0,63})\]")
 _MESSAGE_ID = re.compile(r"<([^<>\s]{1,900})>")
 _FIELD = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*)$")
-# References kept when threading (and written into an acknowledgement): the newest ones.
+# References kept when threading (and written into an acknowledgement): the first, the
+# thread's root (RFC 5322 3.6.4: a trimmed References keeps it), and the newest ones.
 MAX_REFERENCES = 20
 
 
@@ -152,6 +153,12 @@ def loop_signal(f: dict[str, list[str]], sender: str | None) -> str | None:
     return None
 
 
+def _trimmed(refs: tuple[str, ...]) -> tuple[str, ...]:
+    if len(refs) <= MAX_REFERENCES:
+        return refs
+    return refs[:1] + refs[1 - MAX_REFERENCES :]
+
+
 def parse(raw: bytes) -> Mail:
     """The :class:`Mail` of a message's header bytes; never raises on bad mail."""
     f = fields(raw)
@@ -168,7 +175,7 @@ def parse(raw: bytes) -> Mail:
     kind = _first(f, "x-svarfrist-kind").strip()
     return Mail(
         message_id=ids[0] if ids else None,
-        references=tuple(dict.fromkeys(refs))[-MAX_REFERENCES:],
+        references=_trimmed(tuple(dict.fromkeys(refs))),
         ref_tag=tag.group(1) if tag else None,
         sender=sender,
         reply_to=tuple(replies),
