@@ -125,6 +125,24 @@ def test_the_ref_tag_is_found_in_an_encoded_subject() -> None:
     assert parse(mail(subject)).ref_tag == "2026-000042"
 
 
+@pytest.mark.parametrize(
+    "subject",
+    [
+        pytest.param(b"=?x-unknown?q?Sv=3A_=5BSF_2026-000042=5D?=", id="unknown charset"),
+        pytest.param(b"=?utf-8?q?Sv=3A_=E6ndring_=5BSF_2026-000042=5D?=", id="latin-1 as utf-8"),
+        pytest.param(b"=?utf-8*da?q?Sv=3A_=5BSF_2026-000042=5D?=", id="RFC 2231 language"),
+        pytest.param(
+            b"=?utf-8?q?Sv=3A_=C3=86ndring?= \xe6 =?x-unknown?q?=5BSF_2026-000042=5D?=",
+            id="mixed with 8-bit text",
+        ),
+    ],
+)
+def test_the_ref_tag_is_found_in_a_subject_with_a_broken_encoded_word(subject: bytes) -> None:
+    """One word that cannot be decoded lost the whole subject: the follow-up became a new
+    inquiry with a second acknowledgement."""
+    assert parse(mail(b"Subject: " + subject)).ref_tag == "2026-000042"
+
+
 def test_threading_ids_come_from_in_reply_to_and_references() -> None:
     m = parse(
         mail(

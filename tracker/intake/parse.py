@@ -95,11 +95,28 @@ def _text(value: bytes) -> str:
 
 
 def decoded(value: str) -> str:
-    """An RFC 2047 header value as text; undecodable words are kept as written."""
+    """An RFC 2047 header value as text. A word in an unknown charset, or whose bytes are
+    not of the charset it names (Latin-1 labelled UTF-8), is read word by word, as Latin-1
+    or with replacement, so the rest of it (a ref tag) is still read."""
     try:
-        return " ".join(str(make_header(decode_header(value))).split())
-    except (LookupError, ValueError, UnicodeError, AssertionError):
+        words = decode_header(value)
+    except (ValueError, UnicodeError, AssertionError):
         return value
+    try:
+        return " ".join(str(make_header(words)).split())
+    except (LookupError, ValueError, UnicodeError, AssertionError):
+        return " ".join(" ".join(_word(data, charset) for data, charset in words).split())
+
+
+def _word(data: bytes | str, charset: str | None) -> str:
+    if isinstance(data, str):
+        return data
+    if charset is None:  # the text between encoded words, as decode_header gives it
+        return data.decode("raw-unicode-escape", "replace")
+    try:
+        return data.decode(charset.split("*")[0], "replace")  # RFC 2231: charset*language
+    except LookupError:
+        return data.decode("latin-1")
 
 
 def _addresses(values: list[str]) -> list[str]:
