@@ -285,6 +285,11 @@ def test_svar_sendt_from_the_list_then_undo_walk_the_register(web: Web) -> None:
         assert again.status_code == 409 and "der er allerede registreret et svar" in again.text
         undone = post_form(client, path, f"{path}/handling", {"handling": "undo"})
         assert undone.status_code == 303
+        # The notice names what the undo reverted: whoever's change was the last.
+        assert undone.headers["location"] == f"{path}?udfoert=undo&fortrudt=replied"
+        assert "Fortrudt: Svar sendt." in client.get(undone.headers["location"]).text
+        forged = client.get(f"{path}?udfoert=undo&fortrudt=%3Cb%3Ex").text
+        assert "Sidste handling er fortrudt." in forged and "<b>x" not in forged
         assert "I tide" in client.get("/").text
     assert kinds(web.database_url) == ["created", "replied", "undone"]
 

@@ -20,7 +20,7 @@ from tracker.errors import BadInputError, ConflictError, about
 from tracker.store import history, register
 from tracker.web.auth import Permission
 from tracker.web.errors import status_of
-from tracker.web.pages.common import local_path, shown
+from tracker.web.pages.common import UNDONE, local_path, shown
 from tracker.web.pages.failures import PageError
 from tracker.web.pages.inquiry import detail, inquiry_path
 from tracker.web.pages.sessions import Viewer, posted_form, require_page
@@ -42,7 +42,8 @@ BESIDE_FIELD = frozenset(
 
 
 def _perform(state: WebState, user: Viewer, now: datetime, ref: str, form: dict[str, str]) -> str:
-    """Runs the form's action in one transaction; returns its name."""
+    """Runs the form's action in one transaction; returns what the page says it did: its
+    name, and for an undo what it reverted (``undo&fortrudt=replied``)."""
     action = form.get("handling", "")
     if action not in ACTIONS:
         raise BadInputError(f"unknown action {action!r}").coded("unknown")
@@ -53,7 +54,8 @@ def _perform(state: WebState, user: Viewer, now: datetime, ref: str, form: dict[
         if action == "assign":
             about("advisor")(history.assign)(session, ctx, ref, form.get("advisor", ""))
         elif action == "undo":
-            history.undo(session, ctx, ref)
+            undone = history.undo(session, ctx, ref)
+            return f"undo&{UNDONE}={undone.kind.value}"
         else:
             text = form.get("at", "").strip()
             at = about("at")(validate.parse_time)(text, "at") if text else now

@@ -7,11 +7,15 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from tracker.store.register import EventKind
 from tracker.store.scope import Scope
 from tracker.web.auth import Permission
 from tracker.web.pages import render
 from tracker.web.pages.sessions import Viewer
 from tracker.web.state import WebState
+
+UNDONE = "fortrudt"
+"""The query parameter that names what an undo reverted (an event kind), for its notice."""
 
 PRIVATE = {"Cache-Control": "no-store"}
 """Staff pages hold inquiries (one holds a note) and a CSRF token: no cache keeps a copy."""
@@ -27,10 +31,17 @@ def show(
 ) -> HTMLResponse:
     """``template`` for ``user``: the menu shows only what their role may open."""
     can = {p.value: user.may(p) for p in Permission}
+    undone = request.query_params.get(UNDONE, "")
     return render(
         request,
         template,
-        {"user": user, "csrf": user.csrf, "can": can, **context},
+        {
+            "user": user,
+            "csrf": user.csrf,
+            "can": can,
+            "undone": undone if undone in set(EventKind) else "",
+            **context,
+        },
         status_code=status_code,
         headers=PRIVATE,
     )

@@ -116,6 +116,7 @@ DA: dict[str, str] = {
     "done_close": "Henvendelsen er lukket.",
     "done_assign": "Henvendelsen er tildelt en anden rådgiver.",
     "done_undo": "Sidste handling er fortrudt.",
+    "done_undo_what": "Fortrudt: {what}.",
     "done_add": "Henvendelsen er registreret.",
     "conflict": "Handlingen blev ikke udført: ",
     # reports and calendar
@@ -305,6 +306,7 @@ EN: dict[str, str] = {
     "done_close": "The inquiry is closed.",
     "done_assign": "The inquiry is assigned to another advisor.",
     "done_undo": "The last action is undone.",
+    "done_undo_what": "Undone: {what}.",
     "done_add": "The inquiry is registered.",
     "conflict": "Nothing was done: ",
     "from": "From (date)",
