@@ -477,3 +477,31 @@ def test_a_reply_deep_in_a_long_thread_attaches_by_the_threads_root(local: Local
     counts = local.round(later + timedelta(minutes=5))
     assert counts.outcomes["attached"] == 1 and counts.outcomes["registered"] == 0
     assert len(local.inquiries()) == 1 and len(local.sink.handler.received) == 1
+
+
+def test_a_mail_asking_for_no_automatic_reply_is_registered_but_not_acknowledged(
+    local: Local,
+) -> None:
+    """Outlook sets X-Auto-Response-Suppress on mail a person wrote: it was ignored as an
+    auto-reply, and the citizen's inquiry was never registered."""
+    minute = timedelta(minutes=1)
+    suppress = "X-Auto-Response-Suppress: All\r\n"
+    local.deliver(citizen_mail(1, sender="anna@example.dk", extra=suppress))
+    local.deliver(
+        citizen_mail(2, sender="bo@example.dk", extra="X-Auto-Response-Suppress: OOF\r\n"),
+        ARRIVED + minute,
+    )
+    now = ARRIVED + timedelta(minutes=5)
+    counts = local.round(now)
+    assert counts.outcomes["registered"] == 2 and counts.ignored == {}
+    anna, bo = local.inquiries()
+    # Anna asked for no automatic reply: registered, no acknowledgement, no answer promised.
+    assert (anna.answer_promised, anna.replied_at) == (False, None)
+    assert (bo.answer_promised, bo.replied_at) == (True, now)
+    assert [m.rcpt[0] for m in local.sink.handler.received] == ["bo@example.dk"]
+    with session_factory(local.engine)() as session:
+        rules = session.scalars(
+            select(Obligation.rule).where(Obligation.inquiry_id == anna.id)
+        ).all()
+    assert rules == ["reply"]  # an advisor acknowledges her in person, within 24 hours
+    assert local.files("INBOX") == 0 and local.files(".Svarfrist.Registreret") == 2

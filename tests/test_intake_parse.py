@@ -36,8 +36,8 @@ def mail(*lines: bytes) -> bytes:
         ),
         pytest.param(
             mail(b"X-Auto-Response-Suppress: All"),
-            (Verdict.IGNORED, "auto-reply"),
-            id="Exchange's suppress header",
+            (Verdict.CITIZEN, None),
+            id="Exchange's suppress header: a person's mail all the same",
         ),
         pytest.param(mail(b"Precedence: bulk"), (Verdict.IGNORED, "bulk"), id="precedence bulk"),
         pytest.param(mail(b"Precedence: junk"), (Verdict.IGNORED, "bulk"), id="precedence junk"),
@@ -210,3 +210,22 @@ def test_comments_nested_deep_in_an_address_field_are_no_error() -> None:
 def test_the_keyed_hash_depends_on_the_key() -> None:
     assert digest(b"k" * 16, "a@b.dk") != digest(b"j" * 16, "a@b.dk")
     assert len(digest(b"k" * 16, "a@b.dk")) == 64
+
+
+@pytest.mark.parametrize(
+    ("value", "suppressed"),
+    [
+        (b"All", True),
+        (b"DR, NDR, RN, NRN, OOF, AutoReply", True),
+        (b"autoreply", True),
+        (b"OOF", False),
+        (b"DR, OOF", False),
+        (b"None", False),
+    ],
+)
+def test_a_wish_for_no_automatic_reply_is_read_from_exchanges_header(
+    value: bytes, suppressed: bool
+) -> None:
+    parsed = parse(mail(b"X-Auto-Response-Suppress: " + value))
+    assert parsed.loop is None and parsed.no_auto_reply is suppressed
+    assert parse(mail()).no_auto_reply is False

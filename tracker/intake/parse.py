@@ -55,6 +55,9 @@ class Mail:
     date: datetime | None
     loop: str | None
     """Why no inquiry and no acknowledgement (a bounce, an auto-reply, a list), else None."""
+    no_auto_reply: bool
+    """The sender asks for no automatic reply (``X-Auto-Response-Suppress: All`` or
+    ``AutoReply``): a person's mail all the same, registered, but not acknowledged."""
     svarfrist_kind: str | None
 
 
@@ -158,7 +161,7 @@ def loop_signal(f: dict[str, list[str]], sender: str | None) -> str | None:
     auto = _first(f, "auto-submitted").strip().lower()
     if auto and not auto.startswith("no"):
         return "auto-submitted"
-    for name in ("x-autoreply", "x-autorespond", "x-auto-response-suppress"):
+    for name in ("x-autoreply", "x-autorespond"):
         if name in f:
             return "auto-reply"
     if _first(f, "precedence").strip().lower() in ("bulk", "list", "junk"):
@@ -168,6 +171,14 @@ def loop_signal(f: dict[str, list[str]], sender: str | None) -> str | None:
     if "list-id" in f or "list-unsubscribe" in f:
         return "list"
     return None
+
+
+def _suppresses_auto_replies(value: str) -> bool:
+    """Exchange's ``X-Auto-Response-Suppress`` (MS-OXCMAIL): a list of what the sender wants
+    no automatic answer of. Outlook sets it on mail a person wrote, so it marks no mail as
+    automatic; ``All`` and ``AutoReply`` cover an acknowledgement."""
+    wanted = {part.strip().lower() for part in value.split(",")}
+    return bool(wanted & {"all", "autoreply"})
 
 
 def _trimmed(refs: tuple[str, ...]) -> tuple[str, ...]:
@@ -199,6 +210,7 @@ def parse(raw: bytes) -> Mail:
         recipients=tuple(dict.fromkeys(recipients)),
         date=_date(_first(f, "date")),
         loop=loop_signal(f, sender),
+        no_auto_reply=_suppresses_auto_replies(_first(f, "x-auto-response-suppress")),
         svarfrist_kind=kind or None,
     )
 

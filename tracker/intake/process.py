@@ -237,7 +237,9 @@ def _citizen(
     if not store.count_sender(session, sender, day, intake.conf.max_per_sender_per_day):
         return "ignored", "daily cap"
     ctx = intake.context(now)
-    promise = intake.conf.acknowledge
+    # The promise goes out in the acknowledgement: none where the sender asks for no
+    # automatic reply (Outlook's X-Auto-Response-Suppress), the inquiry registered all the same.
+    promise = intake.conf.acknowledge and not mail.no_auto_reply
     new = register.NewInquiry(
         channel=Channel.EMAIL,
         office=office,
