@@ -234,8 +234,8 @@ def test_0015_makes_team_names_unique_per_office_and_keeps_every_member(
 
 def test_0016_keeps_intake_progress_for_the_first_mailbox_to_read_on(database_url: str) -> None:
     """Progress written before it was kept per mailbox is carried on by the first intake
-    that reads the folder after the upgrade, pending moves with it; another mailbox's INBOX
-    starts on its own."""
+    that starts after the upgrade (intake.adopt), pending moves with it; another mailbox's
+    INBOX starts on its own."""
     engine = make_engine(database_url)
     then = datetime(2026, 12, 1, 9, tzinfo=UTC)
     try:
@@ -257,6 +257,9 @@ def test_0016_keeps_intake_progress_for_the_first_mailbox_to_read_on(database_ur
         schema.upgrade(engine)
         factory = session_factory(engine)
         with transaction(factory) as session:
+            intake_store.adopt(session, "a" * 64, then)
+        with transaction(factory) as session:
+            intake_store.adopt(session, "b" * 64, then)  # started second: nothing left
             assert intake_store.progress(session, "a" * 64, "INBOX", 77, then) == 7
             assert intake_store.pending_moves(session, "a" * 64, "INBOX", 77) == {"done": [7]}
         with transaction(factory) as session:

@@ -234,7 +234,7 @@ def once(
     """Connect, run one round, disconnect (``svarfrist intake --once``); IMAP errors raise."""
     mailbox = connect_mailbox(intake.conf)
     try:
-        _prepare(mailbox, intake)
+        _prepare(mailbox, intake, factory, clock)
         counts = run_round(mailbox, intake, factory, connect, clock)
     finally:
         mailbox.close()
@@ -243,9 +243,15 @@ def once(
     return counts
 
 
-def _prepare(mailbox: Mailbox, intake: Intake) -> None:
+def _prepare(
+    mailbox: Mailbox, intake: Intake, factory: sessionmaker[Session], clock: Clock
+) -> None:
+    """Before the first round of a connection: the folders intake moves mail to, and what
+    intake kept before it kept it per mailbox (store.adopt; nothing once it is done)."""
     conf = intake.conf
     mailbox.ensure_folders([conf.done_folder, conf.ignored_folder, conf.error_folder])
+    with transaction(factory) as session:
+        store.adopt(session, intake.mailbox, clock())
 
 
 def forever(
@@ -263,7 +269,7 @@ def forever(
         mailbox: Mailbox | None = None
         try:
             mailbox = connect_mailbox(intake.conf)
-            _prepare(mailbox, intake)
+            _prepare(mailbox, intake, factory, clock)
             while not stop.is_set():
                 counts = run_round(mailbox, intake, factory, connect, clock)
                 if counts.total or failing_since is not None:

@@ -292,7 +292,7 @@ def _repoint(
     row = store.acknowledgement_of(session, inquiry_id)
     if (
         row is not None
-        and row.payload.get("mailbox", mailbox) == mailbox
+        and store.of_mailbox(row.payload, mailbox)
         and row.payload.get("uidvalidity") != uidvalidity
     ):
         payload = dict(row.payload) | {

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from tracker.store import outbox
 from tracker.store.db import per_dialect, upsert_insert
 from tracker.store.models import (
-    DaemonState,
     Inquiry,
     IntakeMove,
     IntakeProgress,
@@ -43,12 +42,7 @@ def progress(session: Session, mailbox: str, folder: str, uidvalidity: int, now:
 
     A folder seen first, or renumbered by the server (a new UIDVALIDITY), starts at 0; the
     moves still pending under the old numbering are dropped (their messages are met again
-    and recognised by their keyed hashes, see :func:`known`). Rows written before progress
-    was kept per mailbox (``mailbox`` empty) are the first reader's to carry on."""
-    for table in (IntakeProgress, IntakeMove):
-        session.execute(
-            update(table).where(table.mailbox == "", table.folder == folder).values(mailbox=mailbox)
-        )
+    and recognised by their keyed hashes, see :func:`known`)."""
     session.execute(
         upsert_insert(session)(IntakeProgress)
         .values(mailbox=mailbox, folder=folder, uidvalidity=uidvalidity, last_uid=0, updated_at=now)
@@ -84,10 +78,32 @@ def advance(session: Session, mailbox: str, folder: str, uid: int, now: datetime
     )
 
 
+def adopt(session: Session, mailbox: str, now: datetime) -> None:
+    """What intake wrote before it kept its state per mailbox (migration 0016), carried on by
+    the first intake to start after the upgrade, once: the folders' progress and planned
+    moves (``mailbox`` empty), and the one state row's counts, added into ``mailbox``'s."""
+    for table in (IntakeProgress, IntakeMove):
+        session.execute(update(table).where(table.mailbox == "").values(mailbox=mailbox))
+    earlier = outbox.get_state(session, STATE_NAME)
+    if earlier is None:
+        return
+    before = earlier.value or {}
+    own = _state_name(mailbox)
+    value = _with_counts(_state(session, own), before.get("counts", {}), before.get("ignored", {}))
+    outbox.put_state(session, own, now, value)
+    session.delete(earlier)
+
+
+def of_mailbox(payload: Any, mailbox: str) -> bool:
+    """Whether an acknowledgement's row (its payload) belongs to ``mailbox``; a row written
+    before the mailbox was recorded is any mailbox's."""
+    return bool(payload.get("mailbox", mailbox) == mailbox)
+
+
 def in_folder(payload: Any, mailbox: str, folder: str | None) -> bool:
     """Whether an acknowledgement's message (its row's payload) lies in ``folder`` of
-    ``mailbox``; a row written before the mailbox was recorded is any mailbox's."""
-    return bool(payload.get("mailbox", mailbox) == mailbox and payload.get("folder") == folder)
+    ``mailbox``."""
+    return of_mailbox(payload, mailbox) and payload.get("folder") == folder
 
 
 # The statements run for every message, built once (see db.per_dialect) and run on the
@@ -282,22 +298,30 @@ def record_round(
     health: Mapping[str, Any],
 ) -> None:
     """Add a round's counts (by outcome, by ignored reason) to ``mailbox``'s state row, with
-    its health (last round, failing since, last error). The one row written before there was
-    a row per mailbox is added into the first mailbox to record a round, and removed."""
-    own = f"{STATE_NAME}:{mailbox}"
-    found = outbox.get_states(session, STATE_NAME)
-    value = dict(found.get(own) or {})
-    counts = Counter(value.get("counts", {}))
-    reasons = Counter(value.get("ignored", {}))
-    if STATE_NAME in found:
-        earlier = found[STATE_NAME] or {}
-        counts.update(earlier.get("counts", {}))
-        reasons.update(earlier.get("ignored", {}))
-        session.execute(delete(DaemonState).where(DaemonState.name == STATE_NAME))
+    its health (last round, failing since, last error)."""
+    own = _state_name(mailbox)
+    value = _with_counts(_state(session, own), outcomes, ignored)
+    outbox.put_state(session, own, now, value | {"mailbox": name, **health})
+
+
+def _state_name(mailbox: str) -> str:
+    return f"{STATE_NAME}:{mailbox}"
+
+
+def _state(session: Session, name: str) -> dict[str, Any]:
+    row = outbox.get_state(session, name)
+    return dict(row.value or {}) if row is not None else {}
+
+
+def _with_counts(
+    state: Mapping[str, Any], outcomes: Mapping[str, int], ignored: Mapping[str, int]
+) -> dict[str, Any]:
+    """``state`` with ``outcomes`` and ``ignored`` added to its counts (by outcome, by reason)."""
+    counts = Counter(state.get("counts", {}))
     counts.update(outcomes)
+    reasons = Counter(state.get("ignored", {}))
     reasons.update(ignored)
-    value |= {"mailbox": name, "counts": dict(counts), "ignored": dict(reasons), **health}
-    outbox.put_state(session, own, now, value)
+    return {**state, "counts": dict(counts), "ignored": dict(reasons)}
 
 
 def states(session: Session) -> dict[str, Any] | None:
@@ -312,18 +336,16 @@ def combined(mailboxes: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     since the first of them, with its error; ``mailboxes`` each one's own state."""
     if not mailboxes:
         return None
-    counts: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
+    total: dict[str, Any] = {}
     for state in mailboxes:
-        counts.update(state.get("counts", {}))
-        reasons.update(state.get("ignored", {}))
+        total = _with_counts(total, state.get("counts", {}), state.get("ignored", {}))
     rounds = [state.get("last_round_at") for state in mailboxes]
     read = [str(r) for r in rounds if r is not None]
     failing = [state for state in mailboxes if state.get("failing_since")]
     first = min(failing, key=lambda s: datetime.fromisoformat(s["failing_since"]), default={})
     return {
-        "counts": dict(counts),
-        "ignored": dict(reasons),
+        "counts": total["counts"],
+        "ignored": total["ignored"],
         "last_round_at": min(read, key=datetime.fromisoformat)
         if len(read) == len(rounds)
         else None,

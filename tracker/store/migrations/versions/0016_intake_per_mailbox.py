@@ -3,8 +3,8 @@
 
 Every mailbox has an ``INBOX``: with the folder's name alone as the key, a second mailbox's
 intake on the same database read the first one's progress, and its mail whose UIDs lay below
-it was never registered. Existing rows get an empty ``mailbox``; the first intake to read
-the folder after the upgrade carries them on as its own (tracker.store.intake.progress).
+it was never registered. Existing rows get an empty ``mailbox``; the first intake to start
+after the upgrade carries them on as its own (tracker.store.intake.adopt).
 
 SQLite cannot change a primary key in place, so there the tables are rebuilt (Alembic's
 batch mode); PostgreSQL changes them in place.
