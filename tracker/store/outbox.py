@@ -25,6 +25,7 @@ from sqlalchemy import (
     Connection,
     Row,
     Table,
+    Update,
     and_,
     bindparam,
     func,
@@ -353,24 +354,26 @@ def cancel(session: Session, row_ids: Sequence[int], *, reason: str) -> None:
     """No longer to be sent (the obligation was met, or a due_soon's deadline passed)."""
     if not row_ids:
         return
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(row_ids))
-        .values(state=OutboxState.CANCELLED, last_error=reason[:_ERROR_LIMIT])
-    )
+    session.execute(_cancelling(reason).where(OutboxMessage.id.in_(row_ids)))
 
 
 def cancel_for_obligation(session: Session, obligation_id: int, *, reason: str) -> None:
     """An obligation is going away (a recompute found its rule no longer applies): its
     messages not yet claimed will never be due. One being sent goes out as it is."""
     session.execute(
-        update(OutboxMessage)
+        _cancelling(reason)
         .where(
             OutboxMessage.obligation_id == obligation_id,
             OutboxMessage.state == OutboxState.PENDING,
         )
-        .values(state=OutboxState.CANCELLED, last_error=reason[:_ERROR_LIMIT])
         .execution_options(synchronize_session=False)
+    )
+
+
+def _cancelling(reason: str) -> Update:
+    """The UPDATE that cancels rows (its WHERE to add): never to be sent, and why."""
+    return update(OutboxMessage).values(
+        state=OutboxState.CANCELLED, last_error=reason[:_ERROR_LIMIT]
     )
 
 

@@ -16,6 +16,7 @@ from tracker.web.state import WebState
 
 UNDONE = "fortrudt"
 """The query parameter that names what an undo reverted (an event kind), for its notice."""
+_EVENT_KINDS = frozenset(EventKind)
 
 PRIVATE = {"Cache-Control": "no-store"}
 """Staff pages hold inquiries (one holds a note) and a CSRF token: no cache keeps a copy."""
@@ -39,7 +40,7 @@ def show(
             "user": user,
             "csrf": user.csrf,
             "can": can,
-            "undone": undone if undone in set(EventKind) else "",
+            "undone": undone if undone in _EVENT_KINDS else "",
             **context,
         },
         status_code=status_code,
