@@ -329,6 +329,34 @@ def test_an_overdue_queued_before_a_recompute_moved_its_deadline_later_waits_for
     )
 
 
+def test_a_due_soon_queued_before_a_recompute_moved_its_deadline_later_waits_for_the_new_warning(
+    world: World, sink: Sink
+) -> None:
+    """A newly declared closing day moves the deadline later: the queued due_soon must not
+    go out at the old warning time, hours before the new one; it goes out once, when the
+    new warning time has come, naming the new deadline."""
+    ref = world.add(local("2026-11-27T10:00"), advisor=ADVISOR)  # due Monday 10:00
+    refresh(world.svc, local("2026-11-30T07:05"))  # the due_soon is queued, not yet sent
+    closed = World(world.settings.database_url, sink.port, reminders={"digest_time": None},
+                   calendar={"closed_dates": ["2026-11-27"]})  # fmt: skip
+    try:
+        with transaction(closed.factory) as session:
+            [move] = recompute(session, closed.ctx(local("2026-11-30T07:06")), dry_run=False)
+        assert move.new_due_at == local("2026-12-01T00:00")  # warned Monday 20:00
+        closed.tick(local("2026-11-30T07:30"))  # the old warning time: too early now
+        closed.tick(local("2026-11-30T13:59"))
+        assert sink.messages == []
+        # warned 20:00, after the window closes at 18:00: sent at 14:00, four hours before
+        closed.tick(local("2026-11-30T14:00"))
+        closed.tick(local("2026-11-30T17:00"))
+    finally:
+        closed.close()
+    assert kinds_by_ref(sink) == Counter({(ref, "due_soon"): 1})
+    assert (
+        "tirsdag 1. december 2026 kl. 00:00" in sink.messages[0].get_body(("plain",)).get_content()
+    )
+
+
 def test_a_reminder_queued_for_an_obligation_a_recompute_removed_is_not_sent(
     world: World, sink: Sink
 ) -> None:

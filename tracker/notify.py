@@ -39,6 +39,7 @@ from sqlalchemy import Connection as DbConnection
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tracker.core.calendar import BusinessCalendar
 from tracker.core.cover import owner
 from tracker.core.reminders import (
     OBLIGATION_KINDS,
@@ -48,6 +49,7 @@ from tracker.core.reminders import (
     Pending,
     consolidate,
     digests,
+    due_soon_send_at,
 )
 from tracker.mail.render import Envelope, MailConfig, message_id, render, render_combined
 from tracker.mail.smtp import (
@@ -102,9 +104,25 @@ class DeliveryPolicy:
     """office -> its own default recipient, where an office has one (``fallback`` for an
     office not named here, e.g. one no longer configured)."""
 
+    windows: Mapping[str, tuple[BusinessCalendar, str]] = field(default_factory=dict)
+    """office -> its calendar and its reminders' sending window; ``default`` for an office
+    not named here. A ``due_soon`` is checked against them when it is claimed."""
+
     def fallback_of(self, office: str | None) -> str | None:
         """The cover of last resort for an inquiry of ``office``."""
         return self.office_fallbacks.get(office, self.fallback) if office else self.fallback
+
+    def due_soon_at(
+        self, office: str | None, deadline: Deadline, received_at: datetime
+    ) -> datetime | None:
+        """When a ``due_soon`` for ``deadline`` as it stands goes out, by the sweep's own plan
+        (``reminders.due_soon_send_at``); None when it goes out at no time (or no window is
+        known: then it is not held back)."""
+        window = self.windows.get(office or "") or self.windows.get("default")
+        if window is None or deadline.warn_at is None or deadline.due_at is None:
+            return None
+        calendar, schedule = window
+        return due_soon_send_at(calendar, schedule, deadline.warn_at, deadline.due_at, received_at)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,6 +182,8 @@ def _claim(
             if row.kind in OBLIGATION_KINDS and found is not None:
                 deadline, met = found
                 why = _not_now(row.kind, deadline, met, now)
+                if why is None and row.kind == Kind.DUE_SOON:
+                    why = _too_soon(row, deadline, inquiries, policy, now)
                 if why is not None or deadline.due_at is None:
                     drop[why or _DONE].append(row.id)
                     continue
@@ -206,7 +226,7 @@ def _claim(
 
 
 _DONE = "no longer due: the obligation is met, paused or past"
-_EARLY = "not yet due: the deadline has moved later (queued again when it has passed)"
+_EARLY = "not yet due: the deadline has moved later (queued again when its time has come)"
 _EMPTY = "nothing left to list: every item was met or reassigned"
 
 
@@ -219,11 +239,27 @@ def _not_now(kind: str, deadline: Deadline, met: datetime | None, now: datetime)
     if met is not None or deadline.due_at is None:
         return _DONE
     state, _ = classify(deadline, met, now)
-    if kind == Kind.DUE_SOON and state is State.OVERDUE:
-        return _DONE
-    if kind != Kind.DUE_SOON and state is not State.OVERDUE:
-        return _EARLY
-    return None
+    if kind == Kind.DUE_SOON:
+        return _DONE if state is State.OVERDUE else None
+    return None if state is State.OVERDUE else _EARLY
+
+
+def _too_soon(
+    row: Any,
+    deadline: Deadline,
+    inquiries: Mapping[str, Mapping[str, str | None]],
+    policy: DeliveryPolicy,
+    now: datetime,
+) -> str | None:
+    """Why a ``due_soon`` must not go out yet: a recompute or a resume moved its deadline
+    later since it was queued, and its time by the sweep's plan for the new deadline has not
+    come (the sweep queues the same key again when it has)."""
+    facts = inquiries.get(str(row.payload["ref"]))
+    if facts is None or facts["received_at"] is None:
+        return None
+    received_at = datetime.fromisoformat(facts["received_at"])
+    at = policy.due_soon_at(facts.get("office"), deadline, received_at)
+    return _EARLY if at is not None and now < at else None
 
 
 def _digest_now(

@@ -169,6 +169,7 @@ def build_services(
             catch_up_after=timedelta(minutes=reminders.catch_up_after_minutes),
             fallback=settings.default_recipient,
             office_fallbacks={key: o.default_recipient for key, o in offices.items()},
+            windows={key: (o.calendar, o.policy.window) for key, o in offices.items()},
         ),
         mail=MailConfig(
             mail_from=settings.mail_from,
