@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from intake_world import DEPARTMENTS, HASH_KEY, citizen_mail
@@ -25,10 +26,10 @@ from tracker.intake import loop
 from tracker.intake.acknowledge import connector_of
 from tracker.intake.maildir import UIDLIST, MaildirMailbox
 from tracker.intake.process import Counts, Intake
+from tracker.store import history, register, schema
 from tracker.store import intake as intake_store
-from tracker.store import schema
-from tracker.store.db import make_engine, session_factory
-from tracker.store.models import Inquiry, Obligation, OutboxMessage
+from tracker.store.db import make_engine, session_factory, transaction
+from tracker.store.models import Event, Inquiry, Obligation, OutboxMessage, Pause
 
 OWN = "borgerservice@kommune.test"
 ARRIVED = datetime(2026, 11, 30, 8, 12, tzinfo=UTC)
@@ -505,3 +506,80 @@ def test_a_mail_asking_for_no_automatic_reply_is_registered_but_not_acknowledged
         ).all()
     assert rules == ["reply"]  # an advisor acknowledges her in person, within 24 hours
     assert local.files("INBOX") == 0 and local.files(".Svarfrist.Registreret") == 2
+
+
+def _act(local: Local, action: Any, ref: str, at: datetime) -> None:
+    with transaction(session_factory(local.engine)) as session:
+        action(session, Intake.of(local.settings).context(at), ref, at)
+
+
+def _answer_due(local: Local) -> datetime:
+    with session_factory(local.engine)() as session:
+        query = select(Obligation.due_at).where(Obligation.rule == "answer")
+        return session.scalars(query).one()
+
+
+def _events(local: Local, ref: str) -> list[str]:
+    with session_factory(local.engine)() as session:
+        query = select(Event.kind).join(Inquiry).where(Inquiry.ref == ref).order_by(Event.id)
+        return list(session.scalars(query))
+
+
+def test_a_citizens_follow_up_restarts_the_clocks_of_an_inquiry_paused_for_them(
+    local: Local,
+) -> None:
+    """Paused while waiting for the citizen: their answer ends the wait, at its arrival."""
+    local.deliver(citizen_mail(1))
+    local.round(ARRIVED + timedelta(minutes=5))
+    [inquiry] = local.inquiries()
+    before = _answer_due(local)
+    _act(local, register.pause, inquiry.ref, ARRIVED + timedelta(hours=1))
+    answered = ARRIVED + timedelta(hours=3)
+    local.deliver(citizen_mail(2, extra="In-Reply-To: <citizen-1@example.dk>\r\n"), answered)
+    counts = local.round(answered + timedelta(minutes=5))
+    assert counts.outcomes["attached"] == 1 and counts.outcomes["registered"] == 0
+    assert _events(local, inquiry.ref)[-2:] == ["mail_attached", "resumed"]
+    with session_factory(local.engine)() as session:
+        [pause] = session.scalars(select(Pause)).all()
+        assert (pause.start, pause.end) == (ARRIVED + timedelta(hours=1), answered)
+    assert _answer_due(local) == before + timedelta(hours=2)  # two working hours paused
+    # A follow-up to an inquiry not paused, or paused after the mail arrived, changes no clock.
+    local.deliver(citizen_mail(3, extra="In-Reply-To: <citizen-1@example.dk>\r\n"), answered)
+    _act(local, register.pause, inquiry.ref, answered + timedelta(hours=1))
+    local.round(answered + timedelta(hours=1, minutes=5))
+    assert _events(local, inquiry.ref)[-2:] == ["paused", "mail_attached"]
+
+
+def test_a_citizens_mail_in_the_thread_of_a_closed_inquiry_is_a_new_inquiry(
+    local: Local,
+) -> None:
+    """Written after the case was closed, it needs an answer of its own: registered and
+    acknowledged with its own deadline, for the advisor who handled the case; the thread
+    leads to the new inquiry from then on."""
+    local.deliver(citizen_mail(1))
+    local.round(ARRIVED + timedelta(minutes=5))
+    [first] = local.inquiries()
+    with transaction(session_factory(local.engine)) as session:
+        ctx = Intake.of(local.settings).context(ARRIVED + timedelta(minutes=30))
+        history.assign(session, ctx, first.ref, "bo@kommune.test")
+    _act(local, register.close, first.ref, ARRIVED + timedelta(hours=1))
+    again = ARRIVED + timedelta(hours=2)
+    tagged = f"Re: [SF {first.ref}] Spørgsmål"
+    local.deliver(
+        citizen_mail(2, subject=tagged, extra="In-Reply-To: <citizen-1@example.dk>\r\n"), again
+    )
+    counts = local.round(again + timedelta(minutes=5))
+    assert counts.outcomes["registered"] == 1 and counts.outcomes["acknowledged"] == 1
+    first_again, second = local.inquiries()
+    assert first_again.closed_at == ARRIVED + timedelta(hours=1)
+    assert second.received_at == again and second.closed_at is None
+    assert second.advisor == "bo@kommune.test"  # who knows the case
+    subjects = [str(m.message["Subject"]) for m in local.sink.handler.received]
+    assert [f"[SF {first.ref}]" in subjects[0], f"[SF {second.ref}]" in subjects[1]] == [True] * 2
+    # The citizen writes once more in the old thread, with the old ref tag: the new inquiry's.
+    references = "References: <citizen-1@example.dk> <citizen-2@example.dk>\r\n"
+    local.deliver(citizen_mail(3, subject=tagged, extra=references), again + timedelta(hours=1))
+    counts = local.round(again + timedelta(hours=1, minutes=5))
+    assert counts.outcomes["attached"] == 1 and counts.outcomes["registered"] == 0
+    assert _events(local, second.ref)[-1] == "mail_attached"
+    assert "mail_attached" not in _events(local, first.ref)

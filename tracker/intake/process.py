@@ -160,15 +160,21 @@ def _message_digest(intake: Intake, mail: Mail, folder: str, fetched: Fetched) -
     )
 
 
-def _thread(session: Session, intake: Intake, mail: Mail) -> tuple[int, str] | None:
-    """The inquiry a mail belongs to: the ref tag first, then In-Reply-To/References; one of
-    the mailbox's offices' only, so no mail attaches to or fulfils another office's."""
+def _thread(session: Session, intake: Intake, mail: Mail) -> store.Thread | None:
+    """The inquiry a mail belongs to: the ref tag's, or the newest that In-Reply-To/References
+    lead to, an open one before a closed one (a mail in a closed inquiry's thread became a
+    new inquiry, which the thread then leads to as well); one of the mailbox's offices' only,
+    so no mail attaches to or fulfils another office's."""
+    tagged = None
     if mail.ref_tag is not None:
-        found = store.by_ref(session, mail.ref_tag, intake.offices)
-        if found is not None:
-            return found
+        tagged = store.by_ref(session, mail.ref_tag, intake.offices)
+        if tagged is not None and not tagged.closed:
+            return tagged
     references = [digest(intake.key, m) for m in mail.references]
-    return store.known(session, references, intake.offices)
+    threaded = store.thread(session, references, intake.offices)
+    if threaded is not None and not threaded.closed:
+        return threaded
+    return tagged or threaded
 
 
 def handle_inbox(
@@ -221,10 +227,14 @@ def _citizen(
         )
         return "duplicate", None
     thread = _thread(session, intake, mail)
-    if thread is not None:
-        store.remember(session, thread[0], [mine])
-        register.mail_attached(session, intake.context(now), thread[1], min(f.arrived_at, now))
+    if thread is not None and not thread.closed:
+        store.remember(session, thread.id, [mine])
+        ctx, at = intake.context(now), min(f.arrived_at, now)
+        register.mail_attached(session, ctx, thread.ref, at)
+        _resume(session, ctx, thread.ref, at)
         return "attached", None
+    # A mail in a closed inquiry's thread is a new written inquiry: registered, acknowledged
+    # with its own deadline, and the thread leads to it from now on.
     office, department = intake.conf.addressed(mail.recipients)
     if department is None:
         return "ignored", "no department"
@@ -240,15 +250,20 @@ def _citizen(
     # The promise goes out in the acknowledgement: none where the sender asks for no
     # automatic reply (Outlook's X-Auto-Response-Suppress), the inquiry registered all the same.
     promise = intake.conf.acknowledge and not mail.no_auto_reply
+    # A closed inquiry's follow-up goes to the advisor who knows the case, in the same office.
+    advisor = thread.advisor if thread is not None and thread.office == office else None
     new = register.NewInquiry(
         channel=Channel.EMAIL,
         office=office,
         department=department,
+        advisor=advisor,
         received_at=min(f.arrived_at, now),
         answer_promised=promise,
     )
     created = register.create(session, ctx, new)
     ref, inquiry_id = created.inquiry.ref, created.inquiry.id
+    if thread is not None:
+        log.info("intake: %s follows up %s, which is closed", ref, thread.ref)
     ack_digest = digest(intake.key, intake.ack_message_id(inquiry_id).strip("<>"))
     due = next((o.due_at for o in created.obligations if o.rule == "answer"), None)
     store.remember(session, inquiry_id, [mine, ack_digest])
@@ -262,6 +277,17 @@ def _citizen(
         }
         _enqueue_acknowledgement(session, inquiry_id, payload, due, now)
     return "registered", None
+
+
+def _resume(session: Session, ctx: Context, ref: str, at: datetime) -> None:
+    """The citizen's mail ends the wait for the citizen: a paused inquiry's clocks restart
+    at its arrival (event ``resumed``), by ``register.resume``'s rules; an inquiry not paused,
+    or paused after the mail arrived, is left as it is."""
+    try:
+        register.resume(session, ctx, ref, at)
+    except BadInputError as exc:
+        if exc.code not in ("not_paused", "before_pause"):
+            raise
 
 
 def _enqueue_acknowledgement(
@@ -308,14 +334,14 @@ def fulfil(
     session: Session,
     intake: Intake,
     *,
-    thread: tuple[int, str],
+    thread: store.Thread,
     mail: Mail,
     arrived_at: datetime,
     now: datetime,
 ) -> str:
     """An advisor's reply to the citizen, at its Date: fulfils ``answer`` where it was
     promised; before the acknowledgement went out it cancels it and fulfils ``reply`` too."""
-    inquiry = session.get(Inquiry, thread[0])
+    inquiry = session.get(Inquiry, thread.id)
     if inquiry is None or inquiry.closed_at is not None:
         return "reply to a closed inquiry"
     # Its Date, where that can be true; a Date before the citizen wrote (a wrong clock, a

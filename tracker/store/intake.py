@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
@@ -117,8 +117,31 @@ _KNOWN = (
     .limit(1)
 )
 _OF_OFFICES = Inquiry.office.in_(bindparam("offices", expanding=True))
-_THREAD = _KNOWN.where(_OF_OFFICES)
-_BY_REF = select(Inquiry.id, Inquiry.ref).where(Inquiry.ref == bindparam("ref"), _OF_OFFICES)
+_THREAD_COLUMNS = (
+    Inquiry.id,
+    Inquiry.ref,
+    Inquiry.closed_at.is_not(None),
+    Inquiry.office,
+    Inquiry.advisor,
+)
+_THREAD = (
+    select(*_THREAD_COLUMNS)
+    .join(IntakeThread, IntakeThread.inquiry_id == Inquiry.id)
+    .where(IntakeThread.digest.in_(bindparam("digests", expanding=True)), _OF_OFFICES)
+    .order_by(Inquiry.id.desc())  # the newest: a closed inquiry's follow-up is a new one
+    .limit(1)
+)
+_BY_REF = select(*_THREAD_COLUMNS).where(Inquiry.ref == bindparam("ref"), _OF_OFFICES)
+
+
+class Thread(NamedTuple):
+    """The inquiry a mail's thread leads to."""
+
+    id: int
+    ref: str
+    closed: bool
+    office: str
+    advisor: str | None
 
 
 def _remember_statement(insert: Any) -> Any:
@@ -143,27 +166,35 @@ _REMEMBER = per_dialect(_remember_statement)
 _COUNT = per_dialect(_count_statement)
 
 
-def known(
-    session: Session, digests: Iterable[str], offices: Collection[str] | None = None
-) -> tuple[int, str] | None:
-    """The inquiry (id, ref) one of these Message-ID digests belongs to, if any; with
-    ``offices``, an inquiry of one of them (a mailbox threads into its own offices' only)."""
+def known(session: Session, digests: Iterable[str]) -> tuple[int, str] | None:
+    """The inquiry (id, ref) one of these Message-ID digests belongs to, if any."""
     wanted = [d for d in digests if d]
     if not wanted:
         return None
-    if offices is None:
-        row = session.connection().execute(_KNOWN, {"digests": wanted}).first()
-    else:
-        values = {"digests": wanted, "offices": sorted(offices)}
-        row = session.connection().execute(_THREAD, values).first()
+    row = session.connection().execute(_KNOWN, {"digests": wanted}).first()
     return None if row is None else (int(row[0]), str(row[1]))
 
 
-def by_ref(session: Session, ref: str, offices: Collection[str]) -> tuple[int, str] | None:
-    """The inquiry (id, ref) of ``ref``, if it is one of ``offices``'."""
+def thread(session: Session, digests: Iterable[str], offices: Collection[str]) -> Thread | None:
+    """The newest inquiry of ``offices`` one of these Message-ID digests belongs to, if any
+    (a mailbox threads into its own offices' only)."""
+    wanted = [d for d in digests if d]
+    if not wanted:
+        return None
+    values = {"digests": wanted, "offices": sorted(offices)}
+    row = session.connection().execute(_THREAD, values).first()
+    return None if row is None else _thread(row)
+
+
+def _thread(row: Any) -> Thread:
+    return Thread(int(row[0]), str(row[1]), bool(row[2]), str(row[3]), row[4])
+
+
+def by_ref(session: Session, ref: str, offices: Collection[str]) -> Thread | None:
+    """The inquiry of ``ref``, if it is one of ``offices``'."""
     values = {"ref": ref, "offices": sorted(offices)}
     row = session.connection().execute(_BY_REF, values).first()
-    return None if row is None else (int(row[0]), str(row[1]))
+    return None if row is None else _thread(row)
 
 
 def remember(session: Session, inquiry_id: int, digests: Iterable[str]) -> None:
