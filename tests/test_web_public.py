@@ -28,12 +28,14 @@ def local(day: datetime, hours: float) -> datetime:
     return day + timedelta(hours=hours)
 
 
-def seed(database_url: str) -> dict[str, str]:
+def seed(database_url: str, *, residue: bool = True) -> dict[str, str]:
     """Inquiries in the 90 days before NOW (and one before them); returns a ref per group.
 
     Diverse: 6 e-mails answered after 0.5 ... 3 hours, one left unanswered and overdue.
     Teknik og Miljø: 4 e-mails answered: fewer than 5, suppressed. Børn og Unge: 5 phone
     calls asking for a call-back, called back after 1 ... 5 hours (no reply rule).
+    ``residue``: one e-mail answered in Børn og Unge, its reply cell suppressed, so that the
+    suppressed departments hold 5 together and the total less Diverse gives neither's.
     """
     settings = settings_for(database_url)
     refs: dict[str, str] = {}
@@ -62,6 +64,9 @@ def seed(database_url: str) -> dict[str, str]:
         for i in range(1, 6):
             ref = add("Børn og Unge", MONDAY, channel="phone", callback_requested=True)
             register.callback(session, ctx, ref, local(MONDAY, i))
+        if residue:
+            ref = add("Børn og Unge", MONDAY)
+            register.reply(session, ctx, ref, local(MONDAY, 1))
         old = MONDAY - timedelta(days=100)
         refs["old"] = add("Diverse", old)
         register.reply(session, ctx, refs["old"], local(old, 1))
@@ -126,7 +131,27 @@ def test_the_json_feed_has_its_shape_suppresses_small_cells_and_counts_90_days(
     assert rows["Børn og Unge"]["reply"] == suppressed
     assert rows["Børn og Unge"]["callback"]["answered"] == 5
     assert rows["Børn og Unge"]["callback"]["median_hours"] == 3.0
-    assert body["all"]["reply"]["answered"] == 10  # 6 + 4: together they are enough
+    assert body["all"]["reply"]["answered"] == 11  # 6 + 4 + 1: together they are enough
+
+
+def test_no_suppressed_figure_is_the_total_less_the_departments_shown(
+    database_url: str,
+) -> None:
+    # Without the residue only Teknik og Miljø (4 answered) is suppressed beside Diverse (6):
+    # the total, 10, less Diverse's 6 would publish Teknik og Miljø's 4. Diverse, the
+    # smallest department shown, is suppressed too; the total stays.
+    with web_app(database_url) as web:
+        seed(database_url, residue=False)
+        body = get(web, "/offentlig/svartider.json").json()
+    rows = {d["department"]: d["rules"]["reply"] for d in body["departments"]}
+    assert rows["Teknik og Miljø"]["suppressed"] and rows["Diverse"]["suppressed"]
+    assert body["all"]["reply"]["answered"] == 10
+    for rule, total in body["all"].items():
+        shown = [
+            d["rules"][rule] for d in body["departments"] if not d["rules"][rule]["suppressed"]
+        ]
+        hidden = (total["answered"] or 0) - sum(cell["answered"] for cell in shown)
+        assert total["suppressed"] or not 0 < hidden < body["min_inquiries"], rule
 
 
 def test_the_figures_are_the_reports_own(database_url: str) -> None:

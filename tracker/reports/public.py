@@ -7,7 +7,8 @@ reports' compliance): the public page and the management report cannot disagree.
 
 For the public: no ref, no advisor, no note, nothing about one inquiry. A cell built from
 fewer than :data:`MIN_INQUIRIES` answered inquiries is suppressed (None), so a small
-department's figures cannot point at one citizen's case.
+department's figures cannot point at one citizen's case; nor can the total less the
+departments shown (:func:`complemented`).
 """
 
 from __future__ import annotations
@@ -85,6 +86,32 @@ def cell(counts: ObligationCounts | None, hist: ResponseHistogram | None) -> Cel
     )
 
 
+def complemented(
+    cells: dict[str | None, Cell], counts: dict[str | None, ObligationCounts]
+) -> dict[str | None, Cell]:
+    """``cells`` (one rule's, per department) with the fewest shown departments suppressed
+    too while the suppressed ones hold 1 to MIN_INQUIRIES - 1 judged obligations (met or
+    overdue: what the total's figures count) together; else the total less the departments
+    shown would give a suppressed department's figures. None or MIN_INQUIRIES or more
+    hidden together: nothing to derive."""
+
+    def judged(key: str | None) -> int:
+        c = counts.get(key)
+        return 0 if c is None else c.on_time + c.late + c.overdue
+
+    hidden = sum(judged(key) for key, c in cells.items() if c.suppressed)
+    shown = sorted(
+        (k for k, c in cells.items() if not c.suppressed), key=lambda k: (judged(k), k or "")
+    )
+    result = dict(cells)
+    for key in shown:
+        if not 0 < hidden < MIN_INQUIRIES:
+            break
+        result[key] = Cell(suppressed=True)
+        hidden += judged(key)
+    return result
+
+
 def _together(
     counts: Iterable[ObligationCounts], hists: Iterable[ResponseHistogram]
 ) -> tuple[ObligationCounts, ResponseHistogram]:
@@ -118,7 +145,8 @@ def response_times(
     totals: dict[str, Cell] = {}
     for rule in rules:
         counts, hists, _ = with_times(rule_state_minutes(session, rule, period, now))
-        found[rule] = {key: cell(counts[key], hists.get(key)) for key in counts}
+        cells = {key: cell(counts[key], hists.get(key)) for key in counts}
+        found[rule] = complemented(cells, counts)
         totals[rule] = cell(*_together(counts.values(), hists.values()))
     seen = {key for per_rule in found.values() for key in per_rule if key is not None}
     names = [*departments, *sorted(seen - set(departments))]
