@@ -292,6 +292,52 @@ def test_the_public_page_shows_one_office_with_kontor(database_url: str) -> None
     assert unknown.status_code == unknown_feed.status_code == 404
 
 
+def test_the_page_of_every_office_gives_no_figure_an_office_page_suppresses(
+    database_url: str,
+) -> None:
+    # Diverse in both offices: 6 answered in default, 3 in nord (suppressed on nord's page,
+    # and with it NORD's 5, the total less them). The page of every office showed Diverse's
+    # 9 and NORD's 5: 9 less default's 6 gave nord's 3.
+    offices = {"nord": {**OFFICES["nord"], "departments": [NORD, "Diverse"]}}
+    web_settings = {"secret_key": SECRET, "insecure_http": True}
+    with web_app(database_url, web=web_settings, offices=offices) as web:
+        with web.client("admin") as admin:
+            for office, department, n in (
+                ("default", "Diverse", 6),
+                ("nord", "Diverse", 3),
+                ("nord", NORD, 5),
+            ):
+                for _ in range(n):
+                    body = {**EMAIL, "department": department, "office": office}
+                    added = admin.post("/api/v1/inquiries", json=body)
+                    assert added.status_code == 201, added.text
+                    ref = added.json()["ref"]
+                    at = {"at": "2026-11-25T11:00"}
+                    assert admin.post(f"/api/v1/inquiries/{ref}/reply", json=at).status_code == 200
+        with httpx.Client(base_url=web.url) as anonymous:
+            feeds = {
+                key: anonymous.get("/offentlig/svartider.json", params=params).json()
+                for key, params in (
+                    ("every", {}),
+                    ("default", {"kontor": "default"}),
+                    ("nord", {"kontor": "nord"}),
+                )
+            }
+
+    def answered(feed: dict[str, Any]) -> dict[str | None, Any]:
+        rows = {d["department"]: d["rules"]["reply"]["answered"] for d in feed["departments"]}
+        return {**rows, None: feed["all"]["reply"]["answered"]}
+
+    every, default, nord = (answered(feeds[k]) for k in ("every", "default", "nord"))
+    assert (default["Diverse"], default[None]) == (6, 6)
+    assert nord == {NORD: None, "Diverse": None, None: 8}
+    assert (every["Diverse"], every[NORD], every[None]) == (None, None, 14)
+    for key, n in every.items():  # less the offices' own pages: nothing they suppress
+        if n is not None:
+            parts = [page.get(key) for page in (default, nord) if key in page]
+            assert None not in parts and sum(parts) == n, key
+
+
 OPTION = re.compile(r'<option value="([^"]*)"')
 
 

@@ -8,7 +8,9 @@ reports' compliance): the public page and the management report cannot disagree.
 For the public: no ref, no advisor, no note, nothing about one inquiry. A cell built from
 fewer than :data:`MIN_INQUIRIES` answered inquiries is suppressed (None), so a small
 department's figures cannot point at one citizen's case; nor can the total less the
-departments shown (:func:`complemented`).
+departments shown (:func:`complemented`), nor the page of every office less the page of
+one office (``parts``: a cell of every office is shown only where no office's page withholds
+a part of it).
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ class PublicTimes:
     rules: tuple[str, ...]
     rows: tuple[Row, ...]
     total: Row
+    withheld: frozenset[tuple[str | None, str]] = frozenset()
+    """(department, or None for the total; rule) of the cells with something in them (met
+    or overdue) that the page does not show: suppressed, or of a rule it does not publish.
+    Never shown itself; what the page of every office must not give away (``parts``)."""
 
 
 def window(now: datetime) -> Period:
@@ -136,18 +142,35 @@ def response_times(
     departments: Sequence[str],
     now: datetime,
     offices: frozenset[str] | None = None,
+    published: Sequence[str] | None = None,
+    parts: Sequence[PublicTimes] = (),
 ) -> PublicTimes:
     """Every department (the configured ones first, then any others found) for ``rules``;
-    ``offices``: those offices' inquiries only (None: every office)."""
+    ``offices``: those offices' inquiries only (None: every office). ``published``: the
+    rules the page shows (None: all of ``rules``); the others' cells with something in them
+    count as withheld. ``parts``: the pages of the offices one by one (each computed for
+    ``rules``), for the page of every office: a cell one of them withholds a part of is
+    suppressed here too, else this cell less the parts shown would give it."""
     period = window(now).of_offices(offices)
     assert period.start is not None and period.end is not None
+    kept = frozenset().union(*(part.withheld for part in parts))
     found: dict[str, dict[str | None, Cell]] = {}
     totals: dict[str, Cell] = {}
+    withheld: set[tuple[str | None, str]] = set()
     for rule in rules:
         counts, hists, _ = with_times(rule_state_minutes(session, rule, period, now))
-        cells = {key: cell(counts[key], hists.get(key)) for key in counts}
+        cells = {
+            key: Cell(suppressed=True) if (key, rule) in kept else cell(counts[key], hists.get(key))
+            for key in counts
+        }
         found[rule] = complemented(cells, counts)
-        totals[rule] = cell(*_together(counts.values(), hists.values()))
+        together = _together(counts.values(), hists.values())
+        totals[rule] = Cell(suppressed=True) if (None, rule) in kept else cell(*together)
+        hidden = published is not None and rule not in published
+        for key, c in [*found[rule].items(), (None, totals[rule])]:
+            judged = together[0] if key is None else counts[key]
+            if (hidden or c.suppressed) and judged.on_time + judged.late + judged.overdue:
+                withheld.add((key, rule))
     seen = {key for per_rule in found.values() for key in per_rule if key is not None}
     names = [*departments, *sorted(seen - set(departments))]
     rows = tuple(
@@ -163,4 +186,5 @@ def response_times(
         rules=tuple(rules),
         rows=rows,
         total=Row(department=None, cells=totals),
+        withheld=frozenset(withheld),
     )

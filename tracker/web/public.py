@@ -23,6 +23,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from tracker.config import Office as OfficeConfig
 from tracker.config import departments_of
 from tracker.mail.render import format_deadline, rule_label
 from tracker.reports import public as figures
@@ -86,15 +87,9 @@ Now = Annotated[datetime, Depends(request_now)]
 Office = Annotated[str | None, Query(alias="kontor")]
 
 
-def _times(state: WebState, now: datetime, office: str | None) -> figures.PublicTimes:
-    """The figures of every office, or of ``office`` alone (unknown: 404)."""
-    key = (office or "").strip()
-    if key and key not in state.offices:
-        raise HTTPException(status_code=404)
-    offices = frozenset({key}) if key else None
-    # Every office's (or the one's) departments, and the rules any of them has enabled.
-    chosen = [state.offices[key]] if key else list(state.offices.values())
-    rules = list(
+def _public_rules(chosen: list[OfficeConfig]) -> list[str]:
+    """The rules any of the ``chosen`` offices has enabled that the public is told of."""
+    return list(
         dict.fromkeys(
             name
             for o in chosen
@@ -102,10 +97,33 @@ def _times(state: WebState, now: datetime, office: str | None) -> figures.Public
             if rule.enabled and rule.fulfilled_by in PUBLIC_FULFILMENTS
         )
     )
+
+
+def _times(state: WebState, now: datetime, office: str | None) -> figures.PublicTimes:
+    """The figures of every office, or of ``office`` alone (unknown: 404)."""
+    key = (office or "").strip()
+    if key and key not in state.offices:
+        raise HTTPException(status_code=404)
+    offices = frozenset({key}) if key else None
+    # Every office's (or the one's) departments, and the rules any of them has enabled.
+    rules = _public_rules([state.offices[key]] if key else list(state.offices.values()))
     departments = departments_of(state.offices, key or None)
     with state.reading() as session:
+        # The page of every office withholds what each office's own page withholds.
+        several = not key and len(state.offices) > 1
+        parts = [
+            figures.response_times(
+                session,
+                rules=rules,
+                departments=(),
+                now=now,
+                offices=frozenset({other}),
+                published=_public_rules([config]),
+            )
+            for other, config in (state.offices.items() if several else ())
+        ]
         return figures.response_times(
-            session, rules=rules, departments=departments, now=now, offices=offices
+            session, rules=rules, departments=departments, now=now, offices=offices, parts=parts
         )
 
 
