@@ -46,6 +46,7 @@ def test_a_complete_intake_section_loads_with_its_defaults(
     settings = load(env, tmp_path, GOOD)
     intake = settings.intake  # type: ignore[attr-defined]
     assert (intake.folder, intake.acknowledge, intake.max_per_sender_per_day) == ("INBOX", True, 5)
+    assert intake.staff_domains is None  # the mailbox's own addresses' domains
     assert "0123456789" not in repr(intake)  # the key is a secret
 
 
@@ -83,6 +84,16 @@ def test_a_complete_intake_section_loads_with_its_defaults(
             ('username = "borgerservice@kommune.test"', ""),
             "intake.username",
             id="an IMAP host without a login",
+        ),
+        pytest.param(
+            ("[intake]", '[intake]\nstaff_domains = ["kollega@kommune.dk"]'),
+            "intake.staff_domains",
+            id="an address for a staff domain",
+        ),
+        pytest.param(
+            ("[intake]", '[intake]\nstaff_domains = "kommune.dk"'),
+            "intake.staff_domains",
+            id="staff domains not a list",
         ),
     ],
 )

@@ -583,3 +583,60 @@ def test_a_citizens_mail_in_the_thread_of_a_closed_inquiry_is_a_new_inquiry(
     assert counts.outcomes["attached"] == 1 and counts.outcomes["registered"] == 0
     assert _events(local, second.ref)[-1] == "mail_attached"
     assert "mail_attached" not in _events(local, first.ref)
+
+
+COLLEAGUE = "kollega@kommune.test"  # the mailbox's own domain: staff by default
+
+
+def test_a_colleagues_forward_is_registered_without_acknowledgement_or_cap(
+    local: Local,
+) -> None:
+    """The receptionist forwards citizens' letters to the mailbox: each is an inquiry to
+    answer, but the acknowledgement would tell the colleague, not the citizen, a deadline."""
+    for n in range(1, 8):  # more than max_per_sender_per_day (5)
+        local.deliver(citizen_mail(n, sender=COLLEAGUE), ARRIVED + timedelta(minutes=n))
+    counts = local.round(ARRIVED + timedelta(minutes=30))
+    assert counts.outcomes["registered"] == 7 and counts.outcomes["acknowledged"] == 0
+    assert local.sink.handler.received == []
+    assert all(not i.answer_promised for i in local.inquiries())
+    with session_factory(local.engine)() as session:
+        assert set(session.scalars(select(Obligation.rule))) == {"reply"}
+
+
+def test_an_advisors_answer_from_their_own_address_fulfils_and_a_forward_does_not(
+    local: Local,
+) -> None:
+    local.deliver(citizen_mail(1))
+    local.round(ARRIVED + timedelta(minutes=5))
+    [inquiry] = local.inquiries()
+    _act(local, register.pause, inquiry.ref, ARRIVED + timedelta(minutes=30))
+    # A colleague forwards the thread to the mailbox: attached, the wait for the citizen
+    # goes on, nothing is answered.
+    thread = f"In-Reply-To: <citizen-1@example.dk>\r\nDelivered-To: {OWN}\r\n"
+    local.deliver(
+        citizen_mail(2, sender=COLLEAGUE, to=OWN, extra=thread), ARRIVED + timedelta(hours=1)
+    )
+    counts = local.round(ARRIVED + timedelta(hours=1, minutes=5))
+    assert counts.outcomes["attached"] == 1
+    assert _events(local, inquiry.ref)[-2:] == ["paused", "mail_attached"]
+    # The advisor answers the citizen from their own address, Bcc to the mailbox.
+    answered = ARRIVED + timedelta(hours=2)
+    local.deliver(
+        citizen_mail(
+            3, sender="bo@kommune.test", to="anna@example.dk", extra=thread, date=answered
+        ),
+        answered,
+    )
+    counts = local.round(answered + timedelta(minutes=5))
+    assert counts.outcomes["answered"] == 1
+    [inquiry] = local.inquiries()
+    assert inquiry.answered_at == answered
+
+
+def test_with_no_staff_domains_a_colleague_is_answered_as_a_citizen(local: Local) -> None:
+    assert local.settings.intake is not None
+    local.settings.intake.staff_domains = []
+    local.deliver(citizen_mail(1, sender=COLLEAGUE))
+    counts = local.round(ARRIVED + timedelta(minutes=5))
+    assert counts.outcomes["registered"] == 1 and counts.outcomes["acknowledged"] == 1
+    assert [m.rcpt[0] for m in local.sink.handler.received] == [COLLEAGUE]

@@ -342,6 +342,11 @@ class IntakeSettings(BaseModel):
     hash_key: SecretStr | None = None
     """The HMAC key of the Message-ID and sender hashes (required; keep it secret)."""
     max_per_sender_per_day: int = Field(default=5, ge=1)
+    staff_domains: list[str] | None = None
+    """The domains of the office's own people (default: those of the mailbox's addresses).
+    Mail from them is not a citizen's: an advisor's answer where it went to someone outside
+    them, else a colleague's forward, registered without an acknowledgement and never
+    capped. ``[]``: everyone outside the mailbox's own addresses is a citizen."""
     poll_seconds: int = Field(default=60, ge=1)
     """Polling interval when the server has no IDLE (and the longest IDLE wait)."""
     timeout_seconds: float = Field(default=60.0, gt=0)
@@ -364,6 +369,18 @@ class IntakeSettings(BaseModel):
         if self.maildir is not None:
             return str(self.maildir)
         return f"{self.username} at {self.imap_host}"
+
+    @field_validator("staff_domains")
+    @classmethod
+    def _domains(cls, value: list[str] | None) -> list[str] | None:
+        """``kommune.dk`` or ``@kommune.dk``, any case; not empty, not an address."""
+        if value is None:
+            return None
+        domains = [d.strip().lower().removeprefix("@") for d in value]
+        for domain in domains:
+            if not domain or "@" in domain or "." not in domain or " " in domain:
+                raise ValueError(f"not a mail domain: {domain!r} (e.g. 'kommune.dk')")
+        return domains
 
     @field_validator("departments", "offices")
     @classmethod

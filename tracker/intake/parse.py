@@ -32,6 +32,9 @@ class Verdict(StrEnum):
     """A mail from outside: a new inquiry, or a follow-up of a known one."""
     OWN = "own"
     """From the mailbox's own address: an advisor's reply (Bcc or Sent), else ignored."""
+    STAFF = "staff"
+    """From a colleague's address (``staff_domains``): an advisor's answer where it went to
+    someone outside the office, else a forward: registered, never acknowledged."""
     SVARFRIST = "svarfrist"
     """One of Svarfrist's own messages (an acknowledgement's copy): nothing to do."""
     IGNORED = "ignored"
@@ -226,8 +229,11 @@ def answers_nobody(mail: Mail) -> bool:
     return mail.loop in _NOT_AN_ANSWER
 
 
-def verdict(mail: Mail, own: frozenset[str]) -> tuple[Verdict, str | None]:
-    """What the message is, and why when it is ignored. ``own``: the mailbox's addresses."""
+def verdict(
+    mail: Mail, own: frozenset[str], staff: frozenset[str] = frozenset()
+) -> tuple[Verdict, str | None]:
+    """What the message is, and why when it is ignored. ``own``: the mailbox's addresses;
+    ``staff``: the domains of the office's own people."""
     if mail.svarfrist_kind is not None:
         return Verdict.SVARFRIST, None
     if mail.sender is not None and mail.sender in own:
@@ -238,7 +244,19 @@ def verdict(mail: Mail, own: frozenset[str]) -> tuple[Verdict, str | None]:
         return Verdict.IGNORED, mail.loop
     if mail.sender is None:
         return Verdict.IGNORED, "no sender"
+    if is_staff(mail.sender, staff):
+        return Verdict.STAFF, None
     return Verdict.CITIZEN, None
+
+
+def is_staff(address: str, staff: frozenset[str]) -> bool:
+    """An address of one of the ``staff`` domains (lower case)."""
+    return address.rpartition("@")[2] in staff
+
+
+def to_outside(mail: Mail, own: frozenset[str], staff: frozenset[str]) -> bool:
+    """The mail went to someone outside the office: not the mailbox, not a colleague."""
+    return any(a not in own and not is_staff(a, staff) for a in mail.recipients)
 
 
 def answer_address(mail: Mail, own: frozenset[str]) -> str | None:

@@ -23,7 +23,15 @@ from tracker.config import IntakeSettings, Settings, build_calendar, build_rules
 from tracker.core.calendar import BusinessCalendar
 from tracker.errors import BadInputError, ConfigError
 from tracker.intake.imap import Fetched
-from tracker.intake.parse import Mail, Verdict, answer_address, digest, parse, verdict
+from tracker.intake.parse import (
+    Mail,
+    Verdict,
+    answer_address,
+    digest,
+    parse,
+    to_outside,
+    verdict,
+)
 from tracker.mail.acknowledgement import render_acknowledgement
 from tracker.mail.message import message_id
 from tracker.mail.render import MailConfig
@@ -49,6 +57,8 @@ class Intake:
     mailbox: str
     """The mailbox's key (IntakeSettings.mailbox_key): its progress and acknowledgements."""
     own: frozenset[str]
+    staff: frozenset[str]
+    """The domains of the office's own people (``staff_domains``)."""
     offices: frozenset[str]
     """The offices the mailbox serves: its mail threads into their inquiries only."""
     calendar: BusinessCalendar
@@ -70,6 +80,11 @@ class Intake:
             key=conf.hash_key.get_secret_value().encode("utf-8"),
             mailbox=conf.mailbox_key(),
             own=frozenset(own),
+            staff=frozenset(
+                conf.staff_domains
+                if conf.staff_domains is not None
+                else (a.rpartition("@")[2] for a in own if "@" in a)
+            ),
             offices=frozenset(office for office, _ in conf.routes().values()),
             calendar=build_calendar(settings),
             rules=build_rules(settings),
@@ -183,23 +198,27 @@ def handle_inbox(
     """One message of the intake folder: (outcome, ignored reason, the folder it goes to:
     DONE, IGNORED); the caller plans the move with the batch's (store.plan_moves)."""
     mail = parse(f.header)
-    kind, why = verdict(mail, intake.own)
+    kind, why = verdict(mail, intake.own, intake.staff)
     outcome, target = "ignored", IGNORED
+    thread = _thread(session, intake, mail) if kind in (Verdict.OWN, Verdict.STAFF) else None
+    # An advisor's answer to the citizen: from the mailbox, or from their own address to
+    # someone outside the office (a colleague's forward to the mailbox answers nobody).
+    answer = kind is Verdict.OWN or to_outside(mail, intake.own, intake.staff)
     if kind is Verdict.SVARFRIST:
         why = "svarfrist"
-    elif kind is Verdict.OWN:
-        thread = _thread(session, intake, mail)
-        if thread is not None:
-            outcome = fulfil(
-                session, intake, thread=thread, mail=mail, arrived_at=f.arrived_at, now=now
-            )
-            target = DONE
-        else:
-            why = "own address"
-    elif kind is Verdict.CITIZEN:
-        outcome, why = _citizen(
-            session, intake, folder=folder, uidvalidity=uidvalidity, f=f, mail=mail, now=now
+    elif thread is not None and answer:
+        outcome = fulfil(
+            session, intake, thread=thread, mail=mail, arrived_at=f.arrived_at, now=now
         )
+        target = DONE
+    elif kind is Verdict.OWN:
+        why = "own address"
+    elif kind in (Verdict.CITIZEN, Verdict.STAFF):
+        staff = kind is Verdict.STAFF
+        outcome, why = _citizen(
+            session, intake, folder=folder, uidvalidity=uidvalidity, f=f, mail=mail, now=now,
+            staff=staff,
+        )  # fmt: skip
         target = IGNORED if outcome == "ignored" else DONE
     return outcome, why, target
 
@@ -213,7 +232,10 @@ def _citizen(
     f: Fetched,
     mail: Mail,
     now: datetime,
+    staff: bool,
 ) -> tuple[str, str | None]:
+    """A citizen's mail, or a colleague's forward (``staff``): that is registered too, but
+    never acknowledged nor capped, and it does not end a wait for the citizen."""
     mine = _message_digest(intake, mail, folder, f)
     seen = store.known(session, [mine])
     if seen is not None:  # met before: a renumbered folder, or a copy to a second address
@@ -231,7 +253,8 @@ def _citizen(
         store.remember(session, thread.id, [mine])
         ctx, at = intake.context(now), min(f.arrived_at, now)
         register.mail_attached(session, ctx, thread.ref, at)
-        _resume(session, ctx, thread.ref, at)
+        if not staff:
+            _resume(session, ctx, thread.ref, at)
         return "attached", None
     # A mail in a closed inquiry's thread is a new written inquiry: registered, acknowledged
     # with its own deadline, and the thread leads to it from now on.
@@ -244,12 +267,14 @@ def _citizen(
     assert citizen is not None  # a citizen's mail is not From the mailbox's own address
     day = now.astimezone(intake.calendar.tz).date().isoformat()
     sender = digest(intake.key, citizen)
-    if not store.count_sender(session, sender, day, intake.conf.max_per_sender_per_day):
+    cap = intake.conf.max_per_sender_per_day
+    if not staff and not store.count_sender(session, sender, day, cap):
         return "ignored", "daily cap"
     ctx = intake.context(now)
     # The promise goes out in the acknowledgement: none where the sender asks for no
-    # automatic reply (Outlook's X-Auto-Response-Suppress), the inquiry registered all the same.
-    promise = intake.conf.acknowledge and not mail.no_auto_reply
+    # automatic reply (Outlook's X-Auto-Response-Suppress), the inquiry registered all the
+    # same, and none to a colleague who forwarded a citizen's mail.
+    promise = intake.conf.acknowledge and not mail.no_auto_reply and not staff
     # A closed inquiry's follow-up goes to the advisor who knows the case, in the same office.
     advisor = thread.advisor if thread is not None and thread.office == office else None
     new = register.NewInquiry(
