@@ -226,3 +226,58 @@ def test_undo_s_help_names_every_change_it_reverts(cli: Cli) -> None:
     listed = " ".join(ok(cli("--help")).stdout.split())
     for command in ("reply", "callback", "answer", "pause", "resume", "close", "assign", "reopen"):
         assert command in listed.split("revert the inquiry's last change (", 1)[1].split(")")[0]
+
+
+def test_undo_given_the_change_seen_last_reverts_it_and_refuses_once_another_came(
+    cli: Cli,
+) -> None:
+    """Anne saw her pause as the last change; Bo then recorded the reply. Her undo naming the
+    pause is refused (the reply is not reverted by surprise), nothing written; naming the
+    reply, as show --json's last_change now gives it, it reverts the reply."""
+    ref = add(cli, "2026-11-25T10:00")
+    ok(cli("pause", ref, "--at", "2026-11-25T11:00", "--actor", ANNE))
+    seen = show(cli, ref)
+    pause = seen["last_change"]
+    assert pause == {
+        "event": seen["history"][-1]["id"],
+        "kind": "paused",
+        "at": "2026-11-25T11:00:00+01:00",
+        "actor": ANNE,
+    }
+    assert [e["event"] for e in seen["history"]] == ["created", "paused"]
+    assert all(isinstance(e["id"], int) for e in seen["history"])
+    ok(cli("resume", ref, "--at", "2026-11-25T12:00", "--actor", BO))
+    ok(cli("reply", ref, "--at", "2026-11-25T13:00", "--actor", BO))
+
+    before = dump(cli.url)
+    refused = cli("undo", ref, "--event", str(pause["event"]), "--actor", ANNE)
+    assert_refused(refused, fragment=f"is no longer event {pause['event']}: it is now replied")
+    assert "Traceback" not in refused.stderr
+    assert dump(cli.url) == before  # the inquiry, its obligations and its audit trail
+
+    latest = show(cli, ref)["last_change"]
+    assert latest["kind"] == "replied" and latest["actor"] == BO
+    undone = ok(cli("undo", ref, "--event", str(latest["event"]), "--actor", ANNE))
+    assert undone.stdout.startswith(f"{ref}: undid replied at 2026-11-25T13:00:00+01:00")
+    assert reply_rule(cli, ref)["met_at"] is None
+    after = show(cli, ref)
+    assert after["last_change"]["kind"] == "resumed"
+    assert after["history"][-1]["details"]["event"] == latest["event"]
+    # The reply, once undone, is no longer the last change: naming it again is refused.
+    before = dump(cli.url)
+    assert_refused(cli("undo", ref, "--event", str(latest["event"])), fragment="no longer")
+    assert dump(cli.url) == before
+
+
+def test_undo_without_an_event_keeps_reverting_whoever_made_the_last_change(cli: Cli) -> None:
+    ref = add(cli, "2026-11-25T10:00")
+    ok(cli("pause", ref, "--at", "2026-11-25T11:00", "--actor", ANNE))
+    ok(cli("resume", ref, "--at", "2026-11-25T12:00", "--actor", BO))
+    assert ok(cli("undo", ref, "--actor", ANNE)).stdout.startswith(f"{ref}: undid resumed")
+    assert show(cli, ref)["last_change"]["kind"] == "paused"
+    ok(cli("undo", ref))
+    assert show(cli, ref)["last_change"] is None
+    before = dump(cli.url)
+    assert_refused(cli("undo", ref, "--event", "1"), fragment="nothing to undo")
+    assert_refused(cli("undo", ref, "--event", "seven"))
+    assert dump(cli.url) == before

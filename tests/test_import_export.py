@@ -173,9 +173,10 @@ def test_a_reply_a_fraction_of_a_second_late_is_still_late_after_a_move(
 
 
 def _shown(run_cli: Any, env: dict[str, str]) -> dict[str, Any]:
-    """The inquiry as ``show --json`` has it, but its history (the audit trail is not moved)."""
+    """The inquiry as ``show --json`` has it, but its history and the last change undo would
+    revert (the audit trail is not moved)."""
     shown = dict(json.loads(ok(run_cli("show", "2026-000001", "--json", env=env)).stdout))
-    del shown["history"]
+    del shown["history"], shown["last_change"]
     return shown
 
 

@@ -47,6 +47,7 @@ from tracker.store import history, outbox, queries, register, schema
 from tracker.store.db import checkpoint, read_only, session_factory, transaction
 from tracker.store.recompute import recompute
 from tracker.store.register import NewInquiry
+from tracker.store.shapes import change_document
 
 CHANNEL_NAMES = [c.value for c in Channel]
 # Re-exported: other command modules (the daemon's) import these names from here.
@@ -179,6 +180,13 @@ def _add_corrections(sub: argparse._SubParsersAction[Any]) -> None:
         "close, assign, reopen); repeat to go further back",
     )
     undo.add_argument("ref")
+    undo.add_argument(
+        "--event",
+        type=int,
+        metavar="ID",
+        help="only if the last change is still this event (its id in show --json's "
+        "last_change): else refused, nothing undone",
+    )
     add_common(undo, writes=True)
     undo.set_defaults(handler=cmd_undo)
 
@@ -245,7 +253,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         trail = history.history(session, view.ref)
     if args.json:
         data = view_json(view, full=True) | delivery.failures_json(failed, view.ref)
-        print_json(data | {"history": [_history_json(e) for e in trail]})
+        history_json = {"history": [_history_json(e) for e in trail]}
+        undoable = {"last_change": change_document(history.last_change(trail))}
+        print_json(data | history_json | undoable)
     else:
         print_view(view)
         delivery.print_failures(failed, view.ref)
@@ -255,6 +265,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def _history_json(entry: history.HistoryEntry) -> dict[str, Any]:
     return {
+        "id": entry.id,
         "event": entry.kind,
         "at": format_time(entry.at),
         "recorded_at": format_time(entry.recorded_at),
@@ -385,7 +396,7 @@ def cmd_reopen(args: argparse.Namespace) -> int:
 def cmd_undo(args: argparse.Namespace) -> int:
     ctx = context(args, now_of(args))
     with database() as engine, transaction(session_factory(engine)) as session:
-        done = history.undo(session, ctx, args.ref)
+        done = history.undo(session, ctx, args.ref, args.event)
     out(f"{args.ref}: undid {done.kind.value} at {format_time(done.at)}")
     print_moves(done.moves)
     return 0

@@ -9,12 +9,15 @@ functions (tracker.store.obligations.sync_obligations), and an audited Event for
 undos walk back through its history; an undo is itself an event (``undone``, naming the
 event it reverted) and is never lost from the trail. What cannot be reverted is refused
 with a BadInputError, nothing written: an inquiry whose note was purged, one with no
-change recorded since it was registered or imported.
+change recorded since it was registered or imported. Given the id of the change the user
+saw as the last one (``last_change``: the page's button, the API's ``last_change``), undo
+refuses with a ConflictError (``stale_event``), nothing written, when another change has
+come since or that one was undone: it never reverts a change the user has not seen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from tracker.core import validate
 from tracker.core.reminders import Kind
-from tracker.errors import BadInputError
+from tracker.errors import BadInputError, ConflictError
 from tracker.store.models import Event, Inquiry, OutboxMessage
 from tracker.store.obligations import Move, pauses_of, sync_obligations
 from tracker.store.register import Context, EventKind, _load, _load_open, record
@@ -57,10 +60,14 @@ class Assigned:
 
 @dataclass(frozen=True, kw_only=True)
 class Undone:
+    event: int
+    """The id of the event reverted."""
     kind: EventKind
     """What was reverted."""
     at: datetime
     """When the reverted change said it happened."""
+    actor: str
+    """Who made the reverted change."""
     moves: list[Move]
 
 
@@ -68,6 +75,8 @@ class Undone:
 class HistoryEntry:
     """One audit event, as `show` prints it: codes, times and names, never the note."""
 
+    id: int
+    """The event's id: what ``undo`` is given as the change the user saw last."""
     kind: str
     at: datetime
     recorded_at: datetime
@@ -86,6 +95,7 @@ def history(session: Session, ref: str) -> list[HistoryEntry]:
     events = session.scalars(select(Event).where(Event.inquiry_id == inquiry_id).order_by(Event.id))
     return [
         HistoryEntry(
+            id=e.id,
             kind=e.kind,
             at=e.at,
             recorded_at=e.recorded_at,
@@ -96,6 +106,12 @@ def history(session: Session, ref: str) -> list[HistoryEntry]:
         )
         for e in events
     ]
+
+
+def last_change(trail: list[HistoryEntry]) -> HistoryEntry | None:
+    """The change ``undo`` would revert now, of an inquiry's ``history``; None: nothing."""
+    newest = _newest_undoable((e.id, e.kind, e.details) for e in reversed(trail))
+    return next((e for e in trail if e.id == newest), None)
 
 
 def assign(session: Session, ctx: Context, ref: str, advisor: str) -> Assigned:
@@ -134,12 +150,22 @@ def reopen(session: Session, ctx: Context, ref: str) -> list[Move]:
     return moves
 
 
-def undo(session: Session, ctx: Context, ref: str) -> Undone:
-    """Revert the inquiry's newest change not yet reverted; recorded as ``undone``."""
+def undo(session: Session, ctx: Context, ref: str, expected: int | None = None) -> Undone:
+    """Revert the inquiry's newest change not yet reverted; recorded as ``undone``.
+
+    ``expected``: the id of the change the user saw as the last one; when the newest change
+    is another, a ConflictError (``stale_event``, field ``event``), nothing written."""
     inquiry = _load(session, ref, ctx.scope)
     _refuse_purged(inquiry)
     event = _last_change(session, inquiry)
     kind = EventKind(event.kind)
+    if expected is not None and event.id != expected:
+        error = ConflictError(
+            f"{ref}'s last change is no longer event {expected}: it is now {kind.value} at "
+            f"{validate.local_time(event.at)} (event {event.id}); nothing undone"
+        ).coded("stale_event")
+        error.field = "event"
+        raise error
     # Recorded at now: not before the change it reverts (a --now typed too early), as
     # reopen and assign are not.
     validate.not_after(event.at, ctx.now, ctx.clock_skew, f"{ref}'s last change ({kind.value}) at")
@@ -147,7 +173,7 @@ def undo(session: Session, ctx: Context, ref: str) -> Undone:
     moves = sync_obligations(session, ctx, inquiry)
     details = {"event": event.id, "undoes": kind.value, "undoes_at": event.at.isoformat()}
     record(session, ctx, inquiry, EventKind.UNDONE, ctx.now, details=details | _moved(moves))
-    return Undone(kind=kind, at=event.at, moves=moves)
+    return Undone(event=event.id, kind=kind, at=event.at, actor=event.actor, moves=moves)
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -165,25 +191,36 @@ def _moved(moves: list[Move]) -> dict[str, Any]:
 
 def _last_change(session: Session, inquiry: Inquiry) -> Event:
     """The newest event of the inquiry that undo may revert and no undo has reverted."""
-    reverted: set[int] = set()
     events = session.scalars(
         select(Event).where(Event.inquiry_id == inquiry.id).order_by(Event.id.desc())
-    )
+    ).all()
+    newest = _newest_undoable((e.id, e.kind, e.details) for e in events)
     for event in events:
-        if event.kind == EventKind.UNDONE:
-            reverted.add(int((event.details or {})["event"]))
-        elif event.id in reverted or event.kind in (
+        if event.id == newest:
+            return event
+    raise BadInputError(
+        f"{inquiry.ref} has nothing to undo: no change is recorded since it was registered"
+    ).coded("nothing_to_undo")
+
+
+def _newest_undoable(events: Iterable[tuple[int, str, dict[str, Any] | None]]) -> int | None:
+    """Of events (id, kind, details), newest first: the id of the newest that undo may
+    revert and no undo has reverted, or None. The one rule of what undo reverts, for undo
+    itself and for what the page and the API say it would revert (``last_change``)."""
+    reverted: set[int] = set()
+    for event_id, kind, details in events:
+        if kind == EventKind.UNDONE:
+            reverted.add(int((details or {})["event"]))
+        elif event_id in reverted or kind in (
             EventKind.RECOMPUTED,
             EventKind.MAIL_ATTACHED,  # a further mail of the citizen's changes nothing
         ):
             continue
-        elif event.kind in UNDOABLE:
-            return event
+        elif kind in UNDOABLE:
+            return event_id
         else:  # created or imported: the start of its history
             break
-    raise BadInputError(
-        f"{inquiry.ref} has nothing to undo: no change is recorded since it was registered"
-    ).coded("nothing_to_undo")
+    return None
 
 
 def _move_reminders(

@@ -8,6 +8,7 @@ from typing import Any
 
 from tracker.core.validate import local_time
 from tracker.store.cover import AbsenceInfo, TeamInfo
+from tracker.store.history import HistoryEntry
 from tracker.store.queries import InquiryView
 
 
@@ -51,6 +52,19 @@ def inquiry_document(view: InquiryView, *, full: bool = False) -> dict[str, Any]
         data["answer_promised"] = view.answer_promised
         data["answered_at"] = _time(view.answered_at)
     return data
+
+
+def change_document(change: HistoryEntry | None) -> dict[str, Any] | None:
+    """``last_change``: the change ``undo`` would revert now (history.last_change), with the
+    id to give undo as ``event``; None when there is nothing to undo."""
+    if change is None:
+        return None
+    return {
+        "event": change.id,
+        "kind": change.kind,
+        "at": _time(change.at),
+        "actor": change.actor,
+    }
 
 
 def absence_document(info: AbsenceInfo) -> dict[str, Any]:
