@@ -19,7 +19,7 @@ from tracker.store.db import make_engine, session_factory, transaction
 from tracker.store.models import Event
 from tracker.store.pages import Cursor
 from tracker.web.api.bodies import ErrorBody
-from tracker.web.api.documents import InquiryDoc, InquiryPage
+from tracker.web.api.documents import InquiryDoc, InquiryPage, UndoneDoc
 
 NOTE = "Borgeren hedder Jens og bor på Vestergade 3"
 
@@ -169,6 +169,60 @@ def test_each_action_answers_200_with_the_inquiry_as_it_now_is(web: Web) -> None
         assert closed["closed_at"] == "2026-11-26T10:00:00+01:00"
     kinds = [kind for _, kind, _ in events(web.database_url)]
     assert kinds == ["created", "replied", "paused", "resumed", "called_back", "closed"]
+
+
+def test_undo_reverts_the_last_change_as_the_command_line_does_and_says_what(web: Web) -> None:
+    ref = add(web)["ref"]
+    with web.client() as client:
+        replied = client.post(f"/api/v1/inquiries/{ref}/reply", json={"at": "2026-11-25T11:00"})
+        assert replied.status_code == 200, replied.text
+        last = replied.json()["last_change"]
+        shown = client.get(f"/api/v1/inquiries/{ref}").json()
+        assert shown["last_change"] == last
+        assert last["kind"] == "replied" and last["at"] == "2026-11-25T11:00:00+01:00"
+        undone = client.post(f"/api/v1/inquiries/{ref}/undo", json={"event": last["event"]})
+    assert undone.status_code == 200, undone.text
+    body = undone.json()
+    UndoneDoc.model_validate(body)
+    assert body["undone"] == last  # what was reverted: the change the caller saw
+    assert body["replied_at"] is None and body["last_change"] is None
+    assert body["obligations"][0]["met_at"] is None
+    assert body["obligations"][0]["due_at"] == "2026-11-26T10:00:00+01:00"
+    # The same audit event the command line's undo records (history.undo, one function).
+    engine = make_engine(web.database_url)
+    try:
+        with session_factory(engine)() as session:
+            event = session.scalars(select(Event).order_by(Event.id.desc())).first()
+    finally:
+        engine.dispose()
+    assert event is not None and event.kind == "undone"
+    assert event.details == {
+        "event": last["event"],
+        "undoes": "replied",
+        "undoes_at": "2026-11-25T10:00:00+00:00",
+    }
+    assert [kind for _, kind, _ in events(web.database_url)] == ["created", "replied", "undone"]
+
+
+def test_undo_of_a_change_no_longer_the_last_is_409_and_writes_nothing(web: Web) -> None:
+    """Anna's client saw the pause as the last change; another then recorded the reply.
+    Her undo naming the pause is refused (409, field ``event``), nothing written; without an
+    event an undo reverts the newest change, whoever made it, as ``svarfrist undo``."""
+    ref = add(web)["ref"]
+    with web.client() as anna, web.client("lead") as lead:
+        seen = anna.post(f"/api/v1/inquiries/{ref}/pause", json={"at": "2026-11-25T11:00"})
+        pause = seen.json()["last_change"]
+        assert lead.post(f"/api/v1/inquiries/{ref}/resume").status_code == 200
+        replied = lead.post(f"/api/v1/inquiries/{ref}/reply").json()["last_change"]
+        before = register_rows(web.database_url)
+        stale = anna.post(f"/api/v1/inquiries/{ref}/undo", json={"event": pause["event"]})
+        assert_error(stale, 409, "event")
+        assert f"no longer event {pause['event']}: it is now replied" in stale.json()["error"]
+        assert register_rows(web.database_url) == before  # inquiry, obligations, audit trail
+        newest = anna.post(f"/api/v1/inquiries/{ref}/undo", json={})
+    assert newest.status_code == 200, newest.text
+    assert newest.json()["undone"] == replied
+    assert newest.json()["last_change"]["kind"] == "resumed"
 
 
 def test_an_action_without_a_body_happens_at_the_apps_now(web: Web) -> None:
@@ -331,6 +385,16 @@ REFUSALS: list[tuple[str, str, str, Any, int, str | None]] = [
     ("report from before year 2", "GET", "/api/v1/report?from=0001-01-01", None, 422, "from"),
     ("report to after year 9998", "GET", "/api/v1/report?to=9999-12-31", None, 422, "to"),
     ("calendar not a year", "GET", "/api/v1/calendar/next", None, 422, "year"),
+    # seed_refusal_cases: events 1-3 created, 4 replied (2026-000001), 5 closed (-000002)
+    ("undo unknown ref", "POST", "/api/v1/inquiries/2026-999999/undo", None, 404, None),
+    ("undo nothing to undo", "POST", "/api/v1/inquiries/2026-000003/undo", None, 422, None),
+    ("undo a stale event", "POST", "/api/v1/inquiries/2026-000001/undo", {"event": 5}, 409,
+     "event"),
+    ("undo event as text", "POST", "/api/v1/inquiries/2026-000001/undo", {"event": "4"}, 422,
+     "event"),
+    ("undo unknown field", "POST", "/api/v1/inquiries/2026-000001/undo", {"at": "now"}, 422,
+     "at"),
+    ("undo body not an object", "POST", "/api/v1/inquiries/2026-000001/undo", [4], 422, None),
 ]  # fmt: skip
 
 
@@ -388,6 +452,7 @@ def test_a_missing_or_unknown_token_is_401_and_a_role_without_the_right_403(web:
     with web.client(None) as anonymous:
         response = anonymous.post(path)
         assert_error(response, 401, None)
+        assert_error(anonymous.post("/api/v1/inquiries/2026-000001/undo"), 401, None)
         assert response.headers["www-authenticate"].startswith("Bearer")
         assert_error(anonymous.post(path, headers={"Authorization": "Basic eDp5"}), 401, None)
         wrong = {"Authorization": "Bearer sf_not-a-token"}
@@ -396,6 +461,7 @@ def test_a_missing_or_unknown_token_is_401_and_a_role_without_the_right_403(web:
         assert_error(anonymous.get("/api/v1/report"), 401, None)
     with web.client("manager") as manager:
         assert_error(manager.post(path), 403, None)
+        assert_error(manager.post("/api/v1/inquiries/2026-000001/undo"), 403, None)
         assert_error(manager.post("/api/v1/inquiries", json=EMAIL), 403, None)
         assert_error(manager.get("/api/v1/inquiries"), 403, None)
         assert_error(manager.get("/api/v1/inquiries/2026-000001"), 403, None)
@@ -489,6 +555,7 @@ def test_the_openapi_document_is_json_listing_every_api_path(web: Web) -> None:
         "/api/v1/inquiries",
         "/api/v1/inquiries/{ref}",
         "/api/v1/inquiries/{ref}/{action}",
+        "/api/v1/inquiries/{ref}/undo",
         "/api/v1/due",
         "/api/v1/report",
         "/api/v1/calendar/{year}",
@@ -498,6 +565,12 @@ def test_the_openapi_document_is_json_listing_every_api_path(web: Web) -> None:
     refusal = document["paths"]["/api/v1/inquiries"]["post"]["responses"]["422"]
     assert refusal["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
     assert "HTTPValidationError" not in document["components"]["schemas"]
+    undo = document["paths"]["/api/v1/inquiries/{ref}/undo"]["post"]
+    assert undo["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/UndoneDoc"
+    )
+    assert set(undo["responses"]) >= {"200", "404", "409", "422"}
+    assert "event" in document["components"]["schemas"]["UndoBody"]["properties"]
 
 
 def test_the_answers_are_exactly_the_shapes_the_openapi_document_gives(web: Web) -> None:

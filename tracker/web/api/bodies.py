@@ -42,7 +42,11 @@ ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorBody, "description": "no token, or an unknown or revoked one"},
     403: {"model": ErrorBody, "description": "the token's role may not do this"},
     404: {"model": ErrorBody, "description": "no inquiry has this ref"},
-    409: {"model": ErrorBody, "description": "already done, or closed"},
+    409: {
+        "model": ErrorBody,
+        "description": "already done, or closed; an undo whose event is no longer the last "
+        "change (field event)",
+    },
     413: {"model": ErrorBody, "description": "the body is larger than web.max_body_bytes"},
     422: {"model": ErrorBody, "description": "bad input: the field and what is wrong"},
 }
@@ -51,6 +55,14 @@ ERRORS: dict[int | str, dict[str, object]] = {
 
 class ActionBody(_Strict):
     at: str | None = Field(default=None, description="when it happened (ISO 8601; default now)")
+
+
+class UndoBody(_Strict):
+    event: int | None = Field(
+        default=None,
+        description="the id of the change the caller saw as the last one (the inquiry's "
+        "last_change.event): if another change has come since, 409 and nothing undone",
+    )
 
 
 OFFICE_OF_COVER = (

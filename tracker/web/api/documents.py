@@ -28,6 +28,16 @@ class PauseDoc(_Exact):
     end: str | None
 
 
+class ChangeDoc(_Exact):
+    """A change on the inquiry, as the history records it."""
+
+    event: int
+    """The event's id: what ``POST .../undo`` takes as ``event``."""
+    kind: str
+    at: str
+    actor: str
+
+
 class InquiryItem(_Exact):
     """An inquiry as listed: never its note."""
 
@@ -57,6 +67,14 @@ class InquiryDoc(InquiryItem):
     answer_promised: bool
     """An acknowledgement promised an answer by a date (mail intake): the ``answer`` rule."""
     answered_at: str | None
+    last_change: ChangeDoc | None
+    """The change ``undo`` would revert now; null when there is nothing to undo."""
+
+
+class UndoneDoc(InquiryDoc):
+    """The inquiry after an undo, and what the undo reverted."""
+
+    undone: ChangeDoc
 
 
 class InquiryPage(_Exact):

@@ -11,15 +11,16 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
 
 from tracker.config import departments_of, resolve_office
 from tracker.core import validate
 from tracker.errors import BadInputError, about
-from tracker.store import pages, queries, register
-from tracker.store.shapes import inquiry_document
+from tracker.store import history, pages, queries, register
+from tracker.store.shapes import change_document, inquiry_document
 from tracker.web.answers import json_response
-from tracker.web.api.bodies import ActionBody, NewInquiryBody
-from tracker.web.api.documents import InquiryDoc, InquiryPage
+from tracker.web.api.bodies import ActionBody, NewInquiryBody, UndoBody
+from tracker.web.api.documents import InquiryDoc, InquiryPage, UndoneDoc
 from tracker.web.api.paths import PREFIX
 from tracker.web.auth import Caller, Permission, authorize, require
 from tracker.web.state import WebState, request_now, web_state
@@ -43,6 +44,13 @@ def _time(text: str | None, field: str, default: datetime) -> datetime:
         return default
     parsed: datetime = about(field)(validate.parse_time)(text, field)
     return parsed
+
+
+def _document(session: Session, view: queries.InquiryView) -> dict[str, Any]:
+    """``show --json``'s shape of one inquiry: with its note, and the change ``undo`` would
+    revert now (``last_change``, whose ``event`` an undo may be given)."""
+    last = history.last_change(history.history(session, view.ref))
+    return inquiry_document(view, full=True) | {"last_change": change_document(last)}
 
 
 @router.post(
@@ -72,11 +80,9 @@ def add(
     )
     with state.writing() as session:
         ref = register.add(session, state.context(caller.name, now, caller.scope), new)
-        view = queries.show(session, ref, now, caller.scope)
+        document = _document(session, queries.show(session, ref, now, caller.scope))
     location = f"{PREFIX}/inquiries/{quote(ref, safe='/')}"
-    return JSONResponse(
-        inquiry_document(view, full=True), status_code=201, headers={"Location": location}
-    )
+    return JSONResponse(document, status_code=201, headers={"Location": location})
 
 
 @router.get(
@@ -174,8 +180,35 @@ def show(
     caller: Annotated[Caller, Depends(require(Permission.READ))],
 ) -> dict[str, Any]:
     with state.reading() as session:
-        view = queries.show(session, ref, now, caller.scope)
-    return inquiry_document(view, full=True)
+        return _document(session, queries.show(session, ref, now, caller.scope))
+
+
+# Before ``/{ref}/{action}``, which would take ``undo`` for an action it does not know.
+@router.post(
+    "/{ref:path}/undo",
+    summary="revert the inquiry's last change (svarfrist undo)",
+    responses={200: {"model": UndoneDoc, "description": "the inquiry after the undo"}},
+)
+def undo(
+    *,
+    ref: str,
+    state: State,
+    now: Now,
+    caller: Annotated[Caller, Depends(require(Permission.ACT))],
+    body: Annotated[UndoBody | None, Body()] = None,
+) -> dict[str, Any]:
+    with state.writing() as session:
+        ctx = state.context(caller.name, now, caller.scope)
+        done = history.undo(session, ctx, ref, body.event if body else None)
+        document = _document(session, queries.show(session, ref, now, caller.scope))
+    # What was reverted, in last_change's shape: the change the caller saw, if it named one.
+    undone = {
+        "event": done.event,
+        "kind": done.kind.value,
+        "at": validate.local_time(done.at),
+        "actor": done.actor,
+    }
+    return document | {"undone": undone}
 
 
 @router.post(
@@ -197,5 +230,4 @@ def act(
         # Times the register refuses (before receipt, before a pause) concern ``at``.
         ctx = state.context(caller.name, now, caller.scope)
         about("at")(register.ACTIONS[action])(session, ctx, ref, at)
-        view = queries.show(session, ref, now, caller.scope)
-    return inquiry_document(view, full=True)
+        return _document(session, queries.show(session, ref, now, caller.scope))
