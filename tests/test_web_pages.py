@@ -294,6 +294,54 @@ def test_svar_sendt_from_the_list_then_undo_walk_the_register(web: Web) -> None:
     assert kinds(web.database_url) == ["created", "replied", "undone"]
 
 
+EVENT_RE = re.compile(r'name="event" value="(\d+)"')
+
+
+def test_the_undo_button_names_its_change_and_refuses_once_another_came(web: Web) -> None:
+    """Anna's page offers to undo her pause (the button says so, the form carries its event);
+    the lead then records the reply. Her button, pressed on the page she had, is refused
+    (409, in Danish), nothing written: the reply is not reverted by surprise. The page drawn
+    again names the reply, and undoes it."""
+    with logged_in(web) as anna, logged_in(web, "lead") as lead:
+        path = register(anna)
+        paused = post_form(anna, path, f"{path}/handling", {"handling": "pause"})
+        assert paused.status_code == 303
+        page = anna.get(path).text
+        assert "Fortryd: Sat på pause" in page
+        assert f"Sat på pause, 2026-11-26 13:00, af {USERS['advisor']}" in page
+        [seen] = EVENT_RE.findall(page)
+        assert post_form(lead, path, f"{path}/handling", {"handling": "resume"}).status_code == 303
+        assert post_form(lead, path, f"{path}/handling", {"handling": "reply"}).status_code == 303
+        before = register_rows(web.database_url)
+        stale = anna.post(
+            f"{path}/handling", data={"csrf": csrf_of(page), "handling": "undo", "event": seen}
+        )
+        assert stale.status_code == 409
+        assert "Handlingen blev ikke udført: henvendelsen er ændret" in stale.text
+        assert "no longer event" not in stale.text  # the English sentence stays in the logs
+        assert "Fortryd: Svar sendt" in stale.text  # what the button now undoes
+        assert register_rows(web.database_url) == before
+        [latest] = EVENT_RE.findall(stale.text)
+        assert latest != seen
+        forged = anna.post(
+            f"{path}/handling", data={"csrf": csrf_of(page), "handling": "undo", "event": "x1"}
+        )
+        assert forged.status_code == 422 and "intet er fortrudt" in forged.text
+        assert register_rows(web.database_url) == before
+        undone = post_form(anna, path, f"{path}/handling", {"handling": "undo", "event": latest})
+        assert undone.headers["location"] == f"{path}?udfoert=undo&fortrudt=replied"
+        assert "Fortryd: Genoptaget" in anna.get(path).text
+    assert kinds(web.database_url) == ["created", "paused", "resumed", "replied", "undone"]
+
+
+def test_with_nothing_to_undo_the_button_names_no_change(web: Web) -> None:
+    with logged_in(web) as client:
+        path = register(client)
+        page = client.get(path).text
+    assert "Fortryd sidste handling" in page and "Fortryd:" not in page
+    assert EVENT_RE.findall(page) == []
+
+
 def test_a_second_final_answer_is_refused_in_danish(web: Web) -> None:
     # The register's refusal had no code: the page showed its English sentence.
     promised = NewInquiry(
@@ -378,7 +426,12 @@ def test_english_pages_where_the_config_says_so(tmp_path: Any) -> None:
     settings = {"web": {"secret_key": "k" * 40, "insecure_http": True, "language": "en"}}
     with page_app(url, **settings) as web, logged_in(web) as client:
         page = client.get("/")
+        path = register(client)
+        post_form(client, path, f"{path}/handling", {"handling": "pause"})
+        inquiry = client.get(path).text
     assert '<html lang="en">' in page.text and "My deadlines" in page.text
+    assert "Undo: Paused" in inquiry
+    assert f"Paused, 2026-11-26 13:00, by {USERS['advisor']}" in inquiry
 
 
 # -- escaping -------------------------------------------------------------------------------

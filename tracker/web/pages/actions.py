@@ -1,6 +1,8 @@
 """The actions on one inquiry, each a POST form with its CSRF token: svar sendt, ringet op,
 pause, genoptag, luk (register.ACTIONS, as ``svarfrist reply`` ... ``close`` and the API),
-tildel anden rådgiver (history.assign, leads and admins) and fortryd (history.undo).
+tildel anden rådgiver (history.assign, leads and admins) and fortryd (history.undo). The
+undo form names the change it reverts and carries its event id: when another change has
+come since, the undo is refused (409, ``stale_event``), nothing written.
 
 Success redirects (303) to where the form came from (``next``, a path on this site) or to
 the inquiry's page; a refusal draws the inquiry's page with the message beside the field
@@ -54,7 +56,8 @@ def _perform(state: WebState, user: Viewer, now: datetime, ref: str, form: dict[
         if action == "assign":
             about("advisor")(history.assign)(session, ctx, ref, form.get("advisor", ""))
         elif action == "undo":
-            undone = history.undo(session, ctx, ref)
+            # The change the page showed on its button: another since, and nothing is undone.
+            undone = history.undo(session, ctx, ref, _event(form.get("event", "")))
             return f"undo&{UNDONE}={undone.kind.value}"
         else:
             text = form.get("at", "").strip()
@@ -62,6 +65,17 @@ def _perform(state: WebState, user: Viewer, now: datetime, ref: str, form: dict[
             # Times the register refuses (before receipt, in the future) concern ``at``.
             about("at")(register.ACTIONS[action])(session, ctx, ref, at)
     return action
+
+
+def _event(text: str) -> int | None:
+    """The undo form's ``event``: the id of the change its button named; none (a page
+    drawn when there was nothing to undo): the newest, as ``svarfrist undo`` without it."""
+    text = text.strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise BadInputError("event: not an event id").coded("not_event")
+    return int(text)
 
 
 @router.post("/henvendelser/{ref:path}/handling")

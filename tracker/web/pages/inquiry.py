@@ -185,6 +185,8 @@ def detail(
         "state_class": STATE_CLASS,
         "explanations": _explanations(state, view),
         "trail": trail,
+        # What the undo button reverts (its id posted with it), as undo would choose it.
+        "last_change": history.last_change(trail),
         "fulfil": open_fulfilments(view, state.office_of(view.office).rules),
         "paused": bool(view.pauses) and view.pauses[-1].end is None,
         "path": inquiry_path(ref),

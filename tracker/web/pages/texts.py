@@ -108,6 +108,8 @@ DA: dict[str, str] = {
     "act_close": "Luk",
     "act_assign": "Tildel anden rådgiver",
     "act_undo": "Fortryd sidste handling",
+    "act_undo_what": "Fortryd: {what}",
+    "undo_of": "{what}, {at}, af {actor}",
     "done_reply": "Svar sendt er registreret.",
     "done_callback": "Opringningen er registreret.",
     "done_answer": "Det endelige svar er registreret.",
@@ -191,6 +193,11 @@ DA: dict[str, str] = {
     "e_too_long": "Teksten er for lang.",
     "e_same_advisor": "henvendelsen er allerede tildelt den rådgiver.",
     "e_nothing_to_undo": "der er ingen handling at fortryde.",
+    "e_stale_event": (
+        "henvendelsen er ændret, efter at siden blev vist: den seneste handling er nu en anden. "
+        "Intet er fortrudt; se historikken, og prøv igen."
+    ),
+    "e_not_event": "formularen angiver ikke en handling; intet er fortrudt.",
     "e_order": "Fra-datoen ligger efter til-datoen.",
     "e_required": "Feltet skal udfyldes.",
     "e_no_recipient": "Angiv en rådgiver: ellers får ingen påmindelser om fristerne.",
@@ -298,6 +305,8 @@ EN: dict[str, str] = {
     "act_close": "Close",
     "act_assign": "Assign to another advisor",
     "act_undo": "Undo last action",
+    "act_undo_what": "Undo: {what}",
+    "undo_of": "{what}, {at}, by {actor}",
     "done_reply": "The reply is recorded.",
     "done_callback": "The call-back is recorded.",
     "done_answer": "The answer is recorded.",
@@ -376,6 +385,11 @@ EN: dict[str, str] = {
     "e_too_long": "The text is too long.",
     "e_same_advisor": "the inquiry is already assigned to that advisor.",
     "e_nothing_to_undo": "there is no action to undo.",
+    "e_stale_event": (
+        "the inquiry was changed after the page was shown: the last action is now another. "
+        "Nothing undone; see the history and try again."
+    ),
+    "e_not_event": "the form names no action; nothing undone.",
     "e_order": "The from date is after the to date.",
     "e_required": "This field is required.",
     "e_no_recipient": "Give an advisor: otherwise nobody is reminded of the deadlines.",
