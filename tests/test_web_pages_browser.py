@@ -129,7 +129,7 @@ def test_one_session_through_every_page_by_keyboard_with_axe_clean(
     assert tab.evaluate("document.activeElement.getAttribute('role')") == "status"
     assert NOTE not in tab.content()
     tab.goto(f"{url}/henvendelser/2026-000001")
-    tab.click("button:has-text('Fortryd sidste handling')")
+    tab.click("button:has-text('Fortryd: Svar sendt')")  # the button names what it undoes
     tab.wait_for_selector("text=Fortrudt: Svar sendt.")
     check(tab, "detail (after undo)", found)
     tab.goto(f"{url}/")
