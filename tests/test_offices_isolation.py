@@ -6,7 +6,7 @@ tied to none (``*``) sees every office, as every caller did before offices."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -260,18 +260,23 @@ def test_the_reports_page_and_its_csv_count_only_the_users_office(database_url: 
     assert unknown.status_code == 422
 
 
+def _answered(admin: Any, plan: Iterable[tuple[str, str, int]]) -> None:
+    """(office, department, n): n e-mail inquiries registered and replied to on time."""
+    for office, department, n in plan:
+        for _ in range(n):
+            body = {**EMAIL, "department": department, "office": office}
+            added = admin.post("/api/v1/inquiries", json=body)
+            assert added.status_code == 201, added.text
+            ref = added.json()["ref"]
+            at = {"at": "2026-11-25T11:00"}
+            assert admin.post(f"/api/v1/inquiries/{ref}/reply", json=at).status_code == 200
+
+
 def test_the_public_page_shows_one_office_with_kontor(database_url: str) -> None:
     web_settings = {"secret_key": SECRET, "insecure_http": True}
     with web_app(database_url, web=web_settings, offices=OFFICES) as web:
         with web.client("admin") as admin:
-            for office, department, n in (("default", "Diverse", 6), ("nord", NORD, 5)):
-                for _ in range(n):
-                    body = {**EMAIL, "department": department, "office": office}
-                    added = admin.post("/api/v1/inquiries", json=body)
-                    assert added.status_code == 201, added.text
-                    ref = added.json()["ref"]
-                    at = {"at": "2026-11-25T11:00"}
-                    assert admin.post(f"/api/v1/inquiries/{ref}/reply", json=at).status_code == 200
+            _answered(admin, (("default", "Diverse", 6), ("nord", NORD, 5)))
         with httpx.Client(base_url=web.url) as anonymous:
             every = anonymous.get("/offentlig/svartider.json").json()
             nord = anonymous.get("/offentlig/svartider.json", params={"kontor": "nord"}).json()
@@ -302,18 +307,7 @@ def test_the_page_of_every_office_gives_no_figure_an_office_page_suppresses(
     web_settings = {"secret_key": SECRET, "insecure_http": True}
     with web_app(database_url, web=web_settings, offices=offices) as web:
         with web.client("admin") as admin:
-            for office, department, n in (
-                ("default", "Diverse", 6),
-                ("nord", "Diverse", 3),
-                ("nord", NORD, 5),
-            ):
-                for _ in range(n):
-                    body = {**EMAIL, "department": department, "office": office}
-                    added = admin.post("/api/v1/inquiries", json=body)
-                    assert added.status_code == 201, added.text
-                    ref = added.json()["ref"]
-                    at = {"at": "2026-11-25T11:00"}
-                    assert admin.post(f"/api/v1/inquiries/{ref}/reply", json=at).status_code == 200
+            _answered(admin, (("default", "Diverse", 6), ("nord", "Diverse", 3), ("nord", NORD, 5)))
         with httpx.Client(base_url=web.url) as anonymous:
             feeds = {
                 key: anonymous.get("/offentlig/svartider.json", params=params).json()

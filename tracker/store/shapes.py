@@ -8,7 +8,7 @@ from typing import Any
 
 from tracker.core.validate import local_time
 from tracker.store.cover import AbsenceInfo, TeamInfo
-from tracker.store.history import HistoryEntry
+from tracker.store.history import HistoryEntry, Undone
 from tracker.store.queries import InquiryView
 
 
@@ -54,14 +54,15 @@ def inquiry_document(view: InquiryView, *, full: bool = False) -> dict[str, Any]
     return data
 
 
-def change_document(change: HistoryEntry | None) -> dict[str, Any] | None:
-    """``last_change``: the change ``undo`` would revert now (history.last_change), with the
-    id to give undo as ``event``; None when there is nothing to undo."""
+def change_document(change: HistoryEntry | Undone | None) -> dict[str, Any] | None:
+    """A change on an inquiry: ``last_change``, the change ``undo`` would revert now
+    (history.last_change), and an undo's ``undone``, with the id to give undo as ``event``;
+    None when there is nothing to undo."""
     if change is None:
         return None
     return {
-        "event": change.id,
-        "kind": change.kind,
+        "event": change.id if isinstance(change, HistoryEntry) else change.event,
+        "kind": str(change.kind),
         "at": _time(change.at),
         "actor": change.actor,
     }

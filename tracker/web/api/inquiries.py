@@ -202,13 +202,7 @@ def undo(
         done = history.undo(session, ctx, ref, body.event if body else None)
         document = _document(session, queries.show(session, ref, now, caller.scope))
     # What was reverted, in last_change's shape: the change the caller saw, if it named one.
-    undone = {
-        "event": done.event,
-        "kind": done.kind.value,
-        "at": validate.local_time(done.at),
-        "actor": done.actor,
-    }
-    return document | {"undone": undone}
+    return document | {"undone": change_document(done)}
 
 
 @router.post(
