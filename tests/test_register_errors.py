@@ -155,15 +155,23 @@ def test_a_command_on_a_missing_sqlite_file_creates_nothing(run_cli: Any, tmp_pa
     [
         ("not a url", "not a database URL"),
         ("mysql://root@127.0.0.1:1/test", "'mysql' is not supported"),
+        # SQLAlchemy names other drivers of a supported database: not installed, and the
+        # operator saw "ModuleNotFoundError: No module named 'asyncpg'" with exit 1
+        ("postgresql+asyncpg://svarfrist:hunter2@127.0.0.1:1/test", "postgresql+psycopg://"),
+        ("postgresql+psycopg2://svarfrist@127.0.0.1:1/test", "'psycopg2' is not supported"),
+        ("sqlite+foo:///svarfrist.db", "'foo' is not supported"),
     ],
-    ids=["malformed", "unsupported-backend"],
+    ids=["malformed", "unsupported-backend", "asyncpg", "psycopg2", "unknown-sqlite-driver"],
 )
 def test_a_database_url_svarfrist_cannot_use_is_a_config_error(
     run_cli: Any, tmp_path: Path, url: str, fragment: str
 ) -> None:
     config = write_config(tmp_path / "svarfrist.toml")
     for args in (("init",), ("list",)):
-        assert_refused(run_cli(*args, env=cli_env(url, config)), fragment=fragment)
+        result = run_cli(*args, env=cli_env(url, config))
+        assert_refused(result, fragment=fragment)
+        assert "hunter2" not in result.stderr
+    assert not (tmp_path / "svarfrist.db").exists()
 
 
 WRITER = textwrap.dedent(

@@ -25,8 +25,9 @@ READ_ONLY = "svarfrist_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Each connection's page cache (KiB); see _sqlite_pragmas.
 SQLITE_CACHE_KIB = 512
-# The migrations, the upserts (upsert_insert) and the tests cover these two and no other.
-SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+# The migrations, the upserts (upsert_insert) and the tests cover these two, each with the
+# one driver installed for it (the standard library's sqlite3, psycopg 3), and no other.
+SUPPORTED_BACKENDS = {"sqlite": "pysqlite", "postgresql": "psycopg"}
 
 
 def make_engine(url: str, *, create: bool = True) -> Engine:
@@ -37,10 +38,12 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigError("database_url", f"not a database URL: {url!r}") from None
-    backend = parsed.get_backend_name()
-    if backend not in SUPPORTED_BACKENDS:
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if SUPPORTED_BACKENDS.get(backend) != driver:
+        unsupported = driver if backend in SUPPORTED_BACKENDS else backend
         raise ConfigError(
-            "database_url", f"{backend!r} is not supported: use sqlite:/// or postgresql+psycopg://"
+            "database_url",
+            f"{unsupported!r} is not supported: use sqlite:/// or postgresql+psycopg://",
         )
     if backend == "sqlite":
         path = sqlite_path(url)
