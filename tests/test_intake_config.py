@@ -233,3 +233,24 @@ def test_an_acknowledgement_template_without_the_ref_tag_fails_at_start(
     )
     with pytest.raises(ConfigError, match="cannot render: 'reff' is undefined"):
         Intake.of(settings)  # type: ignore[arg-type]
+
+
+def test_a_template_dir_that_holds_no_acknowledgement_template_fails_at_start(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A mistyped template_dir, or templates beside the language's folder instead of in it,
+    were taken silently: the citizens got the built-in wording the office meant to replace."""
+    from tracker.intake.process import Intake
+
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "acknowledgement.txt.j2").write_text("Tak [SF {{ ref }}]\n")
+    (tmp_path / "file").write_text("not a folder\n")
+    for where, words in (
+        ("missing", "is not a folder"),
+        ("file", "is not a folder"),
+        ("flat", "holds no da/acknowledgement.subject.j2, .txt.j2 or .html.j2"),
+    ):
+        text = GOOD.replace("[intake]", f'[intake]\ntemplate_dir = "{tmp_path / where}"')
+        settings = load(env, tmp_path, text)
+        with pytest.raises(ConfigError, match=rf"intake.template_dir: .*{where}.* {words}"):
+            Intake.of(settings)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from hashlib import sha256
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -32,7 +33,7 @@ from tracker.intake.parse import (
     to_outside,
     verdict,
 )
-from tracker.mail.acknowledgement import render_acknowledgement
+from tracker.mail.acknowledgement import KIND, render_acknowledgement
 from tracker.mail.message import message_id
 from tracker.mail.render import MailConfig
 from tracker.sla import Channel, Rule
@@ -124,6 +125,17 @@ def check_template(settings: Settings, template_dir: str) -> None:
     sample = datetime(2026, 12, 1, 9, tzinfo=UTC)
     conf = settings.intake
     assert conf is not None
+    # Jinja2 passes over a folder it cannot find, and a file it lacks, to the built-in
+    # wording: a mistyped path would silently send the text the office meant to replace.
+    folder = Path(template_dir)
+    if not folder.is_dir():
+        raise ConfigError("intake.template_dir", f"{folder} is not a folder")
+    names = [f"{conf.language}/{KIND}.{part}.j2" for part in ("subject", "txt", "html")]
+    if not any((folder / name).is_file() for name in names):
+        raise ConfigError(
+            "intake.template_dir",
+            f"{folder} holds no {names[0]}, .txt.j2 or .html.j2",
+        )
     try:
         envelope = render_acknowledgement(
             ref="2026-000042",
