@@ -431,6 +431,22 @@ def test_a_variable_that_is_not_json_is_exit_2_naming_the_variable(run_cli) -> N
     assert lines[0].startswith("error: config: SVARFRIST_DEPARTMENTS: not valid JSON"), lines[0]
 
 
+def test_a_nested_variable_that_is_not_json_is_named_itself(run_cli) -> None:  # type: ignore[no-untyped-def]
+    """The operator saw ``SVARFRIST_CALENDAR: not valid JSON``, a variable they never set:
+    pydantic-settings names only the top-level field of the nested variable it failed on."""
+    env = {
+        "SVARFRIST_CALENDAR__COUNTRY": "DK",
+        "SVARFRIST_CALENDAR__CLOSED_DATES": "2026-12-28",
+    }
+    result = run_cli("calendar", "--year", "2026", env=env)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: config: SVARFRIST_CALENDAR__CLOSED_DATES: not valid JSON"), (
+        lines[0]
+    )
+
+
 def test_address_settings_are_kept_when_valid_and_localhost_is_an_address(
     env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -136,6 +136,15 @@ def load_settings() -> Settings:
 
 
 def _variable_of(exc: SettingsError) -> str:
-    """The environment variable pydantic-settings could not parse (it names only the field)."""
+    """The environment variable pydantic-settings could not parse. It names only the
+    top-level field, so of that field's variables (``SVARFRIST_CALENDAR`` and the nested
+    ``SVARFRIST_CALENDAR__...``) the one holding the text that failed to decode."""
     match = re.search(r'field "(\w+)"', str(exc))
-    return ENV_PREFIX + match.group(1).upper() if match else "environment"
+    if match is None:
+        return "environment"
+    field = ENV_PREFIX + match.group(1).upper()
+    failed = getattr(exc.__cause__, "doc", None)
+    for var in sorted(os.environ):
+        if (var == field or var.startswith(field + "__")) and os.environ[var] == failed:
+            return var
+    return field
