@@ -23,6 +23,7 @@ from tracker.config import (
     load_settings,
     unknown_variables,
 )
+from tracker.errors import ConfigError
 
 EXAMPLE = Path(__file__).parents[1] / "config" / "svarfrist.example.toml"
 
@@ -192,6 +193,28 @@ def test_a_missing_config_file_is_named(run_cli, tmp_path: Path) -> None:  # typ
     assert result.returncode == 2
     assert result.stderr.startswith("error: config: SVARFRIST_CONFIG")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_config_file_that_cannot_be_read_is_exit_2_naming_it(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A folder given for the file was 'no such file'; an unreadable file (the service's
+    user may not read /etc/svarfrist/svarfrist.toml) was exit 1 with 'PermissionError'."""
+    result = run_cli("calendar", env={"SVARFRIST_CONFIG": str(tmp_path)})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"error: config: {tmp_path}: cannot read: Is a directory\n"
+
+
+def test_an_unreadable_config_file_is_a_config_error_naming_it(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "s.toml", 'mail_from = "a@b.dk"\n')
+    env.setenv("SVARFRIST_CONFIG", str(path))
+
+    def refuse(self: Path, *args: object, **kwargs: object) -> str:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    env.setattr(Path, "read_text", refuse)
+    with pytest.raises(ConfigError, match=rf"^config: {re.escape(str(path))}: cannot read: Perm"):
+        load_settings()
 
 
 def test_a_bad_environment_value_names_the_variable_key(run_cli) -> None:  # type: ignore[no-untyped-def]

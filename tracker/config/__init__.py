@@ -113,12 +113,14 @@ def load_settings() -> Settings:
     """Load and validate settings, raising ConfigError with one line naming the bad key."""
     path = config_path()
     if path is not None:
-        if not path.is_file():
-            raise ConfigError("SVARFRIST_CONFIG", f"no such file: {path}")
         try:
             tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("SVARFRIST_CONFIG", f"no such file: {path}") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(str(path), f"not valid TOML: {exc}") from None
+        except OSError as exc:  # a folder, or a file the service's user may not read
+            raise ConfigError(str(path), f"cannot read: {exc.strerror}") from None
     secrets_dir = os.environ.get("CREDENTIALS_DIRECTORY")
     try:
         settings = Settings(_secrets_dir=secrets_dir)  # type: ignore[call-arg]

@@ -507,7 +507,10 @@ def config_path() -> Path | None:
     explicit = os.environ.get("SVARFRIST_CONFIG")
     if explicit:
         return Path(explicit)
-    return SYSTEM_CONFIG if SYSTEM_CONFIG.exists() else None
+    try:
+        return SYSTEM_CONFIG if SYSTEM_CONFIG.exists() else None
+    except OSError:  # /etc/svarfrist closed to this user: reading it says so (load_settings)
+        return SYSTEM_CONFIG
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
