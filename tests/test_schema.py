@@ -67,6 +67,28 @@ def test_require_current_names_both_revisions_and_the_fix(database_url: str) -> 
         engine.dispose()
 
 
+def test_a_database_of_a_newer_svarfrist_is_not_sent_to_init(run_cli, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    """After a downgrade of the package every command said "run `svarfrist init`", which
+    cannot go back: init then failed on a revision it does not know."""
+    engine = make_engine(database_url)
+    try:
+        schema.upgrade(engine)
+        newer = f"{int(schema.HEAD_REVISION) + 1:04d}"
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{newer}'")
+        with pytest.raises(EnvironmentFailure) as raised:
+            schema.require_current(engine)
+    finally:
+        engine.dispose()
+    assert "svarfrist init" not in str(raised.value)
+    assert f"at {newer}, newer than this Svarfrist knows ({schema.HEAD_REVISION})" in str(
+        raised.value
+    )
+    result = run_cli("status", env={"SVARFRIST_DATABASE_URL": database_url})
+    assert result.returncode == 1
+    assert result.stderr == f"error: {raised.value}\n"
+
+
 def test_init_is_idempotent_through_the_console_script(run_cli, database_url: str) -> None:
     env = {"SVARFRIST_DATABASE_URL": database_url}
     first = run_cli("init", env=env)

@@ -106,6 +106,12 @@ def require_current(engine: Engine) -> None:
             f"the database has no Svarfrist schema, this Svarfrist needs {HEAD_REVISION}: "
             "run `svarfrist init`"
         )
+    if not (found.isdigit() and int(found) < int(HEAD_REVISION)):
+        # Migrated by a newer Svarfrist (the package was downgraded): init cannot go back.
+        raise EnvironmentFailure(
+            f"database schema is at {found}, newer than this Svarfrist knows "
+            f"({HEAD_REVISION}): run the Svarfrist version that migrated it"
+        )
     raise EnvironmentFailure(
         f"database schema is at {found}, this Svarfrist needs {HEAD_REVISION}: run `svarfrist init`"
     )
