@@ -162,6 +162,9 @@ def check_database_url(url: str) -> None:
         ) from None
     if port is not None and not 1 <= port <= 65535:
         raise ConfigError("database_url", f"port {port} is not between 1 and 65535")
+    if "@" in (parsed.host or ""):
+        # The URL splits at the first '@': the rest of the password would be shown as host.
+        raise ConfigError("database_url", "an '@' in the user name or password must be written %40")
 
 
 def masked_url(url: str) -> str:
