@@ -128,6 +128,17 @@ def test_a_bad_user_is_refused_with_nothing_written(
     assert dump(env["SVARFRIST_DATABASE_URL"]) == before
 
 
+def test_an_unknown_department_is_refused_before_the_password_is_read(
+    run_cli: Any, env: dict[str, str]
+) -> None:
+    """The operator typed the password twice to be told then that the department was
+    misspelt: the address was checked first, the departments only when writing."""
+    before = dump(env["SVARFRIST_DATABASE_URL"])
+    args = ("user", "add", "anna@fredericia.dk", "--role", "advisor", "--department", "Divers")
+    assert_refused(run_cli(*args, env=env, stdin="\n"), fragment="unknown department 'Divers'")
+    assert dump(env["SVARFRIST_DATABASE_URL"]) == before
+
+
 @pytest.mark.parametrize(
     ("password", "fragment"),
     [(b"korrekt hest \xe6ble\n", "password: not valid UTF-8"), (b"korrekt\x00hest!\n", "NUL")],

@@ -177,9 +177,11 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     from tracker.web.auth import hash_password
 
     office, configured = _tie(args)
-    # The address first, by the rule add_user applies: nobody types a password to be told
-    # then that the address was wrong.
+    # The address and the departments first, by the rules add_user applies: nobody types a
+    # password to be told then that the address or a department was wrong.
     validate.advisor(args.email)
+    for department in args.departments:
+        validate.department(department, configured)
     password_hash = hash_password(read_password())
     with database() as engine, transaction(session_factory(engine)) as session:
         email = access.add_user(
