@@ -193,11 +193,29 @@ def test_a_refusal_quoting_the_address_keeps_it_out_of_the_log_and_the_outbox(
     assert error is not None and "450 4.2.0 <address>" in error and "example.dk" not in error
 
 
+@pytest.mark.parametrize("made", ["nothing", "an empty folder"])
+def test_a_maildir_that_is_not_there_is_an_error_and_nothing_is_made(
+    local: Local, made: str
+) -> None:
+    """A mistyped ``maildir`` was made into a new, empty Maildir: `intake --once` said
+    "0 acknowledged", the daemon read it healthily forever, and the mail stayed unread. An
+    empty folder got the Svarfrist/ folders before the round failed on its missing INBOX."""
+    if made == "an empty folder":
+        local.root.mkdir()
+    with pytest.raises(FileNotFoundError, match=f"no Maildir at {local.root}"):
+        local.round(ARRIVED)
+    if made == "nothing":
+        assert not local.root.exists()
+    else:
+        assert list(local.root.iterdir()) == []
+    assert local.inquiries() == []
+
+
 def test_the_maildir_numbers_files_in_delivery_order_and_keeps_the_numbers(
     tmp_path: Path,
 ) -> None:
+    maildir = mailbox.Maildir(tmp_path / "m", create=True)
     box = MaildirMailbox.connect(tmp_path / "m")
-    maildir = mailbox.Maildir(tmp_path / "m")
     for n, minutes in enumerate((30, 10, 20)):
         message = mailbox.MaildirMessage(citizen_mail(n))
         message.set_date((ARRIVED + timedelta(minutes=minutes)).timestamp())
@@ -219,6 +237,7 @@ def test_files_of_one_instant_are_numbered_in_the_order_their_names_were_given(
 ) -> None:
     # Same modification time (a copy, a restore, a fast delivery agent): the names decide,
     # and a delivery agent writes the microseconds unpadded, so M5 came before M123456.
+    mailbox.Maildir(tmp_path / "m", create=True)  # as the delivery agent made it
     box = MaildirMailbox.connect(tmp_path / "m")
     names = ["1765000000.M5P7Q1.host", "1765000000.M40P7Q2.host", "1765000000.M123456P7Q3.host"]
     for n, name in enumerate(names):

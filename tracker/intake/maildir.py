@@ -80,7 +80,10 @@ class MaildirMailbox:
 
     @classmethod
     def connect(cls, root: Path) -> MaildirMailbox:
-        mailbox.Maildir(root, factory=None, create=True)  # cur, new, tmp where missing
+        # The delivery agent makes the Maildir: one made here would be a mistyped path,
+        # read empty and healthy forever while the mail arrives elsewhere.
+        if not (root / "cur").is_dir():
+            raise FileNotFoundError(f"no Maildir at {root} (a folder with cur/, new/, tmp/)")
         return cls(root)
 
     def path_of(self, folder: str) -> Path:
