@@ -431,6 +431,10 @@ def test_status_shows_each_mailbox_and_one_that_cannot_be_read(
     assert any(str(blocked / "Maildir") in p for p in json.loads(status.stdout)["problems"])
     text = run_cli("status", "--now", "2026-11-30T11:00", env=env).stdout
     assert f"mail intake FAILING {blocked / 'Maildir'} since" in text
+    # The text's times are local to the second, as every other time status prints (they
+    # were the stored UTC with microseconds: "since 2026-11-30T08:01:00+00:00").
+    local_failed = failed_at.astimezone(COPENHAGEN).isoformat()
+    assert f"since {local_failed}: " in text and "+00:00" not in text
     assert str(local.root) not in text.split("FAILING", 1)[1]
 
 

@@ -200,13 +200,21 @@ def _print_intake(intake: dict[str, Any] | None) -> None:
         return
     counts = ", ".join(f"{n} {k}" for k, n in sorted(intake.get("counts", {}).items()))
     ignored = ", ".join(f"{n} {k}" for k, n in sorted(intake.get("ignored", {}).items()))
-    out(f"mail intake: last round {intake.get('last_round_at') or 'never'}; {counts or 'no mail'}")
+    last_round = _stored_time(intake.get("last_round_at")) or "never"
+    out(f"mail intake: last round {last_round}; {counts or 'no mail'}")
     out(f"mail intake ignored: {ignored or 'none'}")
     for mailbox in _failing(intake):
         out(
-            f"mail intake FAILING{_named(mailbox)} since {mailbox['failing_since']}: "
-            f"{mailbox.get('last_error')}; next attempt {mailbox.get('next_attempt_at')}"
+            f"mail intake FAILING{_named(mailbox)} since "
+            f"{_stored_time(mailbox['failing_since'])}: {mailbox.get('last_error')}; "
+            f"next attempt {_stored_time(mailbox.get('next_attempt_at'))}"
         )
+
+
+def _stored_time(stored: Any) -> str | None:
+    """A time intake's state keeps (ISO 8601, UTC), printed as every time is: local time
+    with offset, to the second."""
+    return format_time(datetime.fromisoformat(str(stored))) if stored else None
 
 
 def _age(now: datetime, moment: datetime | None) -> int | None:
