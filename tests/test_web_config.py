@@ -71,6 +71,26 @@ def test_the_secret_key_comes_from_a_file_the_settings_name(
         load_settings().web.key()
 
 
+@pytest.mark.parametrize("source", ["environment", "credential"])
+def test_an_empty_secret_key_is_no_key_not_an_empty_one(
+    env: pytest.MonkeyPatch, tmp_path: Path, source: str
+) -> None:
+    """``Environment=SVARFRIST_WEB_SECRET_KEY=`` (or an empty credential file) served the
+    pages with cookies and mail links signed by the empty key, which anyone can forge."""
+    if source == "environment":
+        env.setenv("SVARFRIST_WEB_SECRET_KEY", "")
+    else:
+        credentials = tmp_path / "credentials"
+        credentials.mkdir()
+        (credentials / "web__secret_key").write_text("\n", encoding="utf-8")
+        env.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    assert load_settings().web.key() is None
+    (tmp_path / "key").write_text(KEY + "\n", encoding="utf-8")
+    env.setenv("SVARFRIST_WEB_SECRET_KEY_FILE", str(tmp_path / "key"))
+    key = load_settings().web.key()
+    assert key is not None and key.get_secret_value() == KEY
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "key"),
     [

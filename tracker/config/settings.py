@@ -226,8 +226,12 @@ class OidcSettings(BaseModel):
 
 
 def _secret_or_file(value: SecretStr | None, path: Path | None, key: str) -> SecretStr | None:
-    if value is not None or path is None:
+    # An empty value (``Environment=SVARFRIST_WEB_SECRET_KEY=``, an empty credential) is no
+    # secret, as an empty file is: never a key anyone could sign with.
+    if value is not None and value.get_secret_value().strip():
         return value
+    if path is None:
+        return None
     name = "client_secret_file" if key == "web.oidc" else "secret_key_file"
     try:
         text = path.read_text(encoding="utf-8").strip()
