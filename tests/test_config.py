@@ -165,6 +165,9 @@ def test_svarfrist_test_variables_are_exempt_from_the_warning(run_cli) -> None: 
         pytest.param('[schedules.x]\nmonday = ["9-17"]\n', "schedules.x", id="bad interval"),
         pytest.param('[calendar]\nextra_closed_days = ["13-01"]\n', "calendar.extra", id="md"),
         pytest.param('[calendar.half_days]\n"2026-13-01" = 12:00:00\n', "half_days", id="half"),
+        # was taken, and every delivery then retried forever as "cannot connect to ...:
+        # [Errno 2] No such file or directory"
+        pytest.param('[smtp]\nca_file = "/nonexistent/ca.pem"\n', "smtp.ca_file", id="no ca"),
     ],
 )
 def test_a_bad_config_file_fails_with_exit_2_and_one_line_naming_the_key(

@@ -95,6 +95,11 @@ def test_a_complete_intake_section_loads_with_its_defaults(
             "intake.staff_domains",
             id="staff domains not a list",
         ),
+        pytest.param(
+            ("[intake]", '[intake]\nca_file = "/nonexistent/ca.pem"'),
+            "intake.ca_file",
+            id="a CA file that is not there",
+        ),
     ],
 )
 def test_a_bad_intake_section_fails_at_start_naming_the_key(

@@ -35,6 +35,9 @@ def check_settings(settings: Settings) -> None:
             "ref_prefix", "must be letters, digits, '.', '-', '/' or '_' (as --ref)"
         ) from None
     check_database_url(settings.database_url)
+    check_ca_file("smtp.ca_file", settings.smtp.ca_file)
+    if settings.intake is not None:
+        check_ca_file("intake.ca_file", settings.intake.ca_file)
     if settings.web.oidc is not None:
         check_oidc(settings, settings.web.oidc)
     if settings.intake is not None:
@@ -146,6 +149,18 @@ def check_intake(settings: Settings, intake: IntakeSettings) -> None:
         raise ConfigError(
             "default_recipient", "mail intake needs it: it is reminded of intake's inquiries"
         )
+
+
+def check_ca_file(key: str, path: str | None) -> None:
+    """A CA file that can be read: one that cannot would fail every connection to the mail
+    server, retried for ever as if the server could not be reached."""
+    if path is None:
+        return
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise ConfigError(key, f"cannot read {path}: {exc.strerror}") from None
 
 
 def check_database_url(url: str) -> None:
