@@ -48,6 +48,23 @@ def test_the_contracts_flat_environment_names_work_and_are_not_warned_of(
     assert KEY not in repr(web) and KEY not in str(load_settings())
 
 
+def test_every_web_key_has_its_flat_environment_name(env: pytest.MonkeyPatch) -> None:
+    """The example file says SVARFRIST_WEB_* overrides each key, but page_size,
+    max_page_size, list_threads and embed_origins were warned of as naming no setting and
+    ignored: the flat names were a hand-kept list that had fallen behind [web]."""
+    env.setenv("SVARFRIST_WEB_PAGE_SIZE", "20")
+    env.setenv("SVARFRIST_WEB_MAX_PAGE_SIZE", "100")
+    env.setenv("SVARFRIST_WEB_LIST_THREADS", "2")
+    env.setenv("SVARFRIST_WEB_EMBED_ORIGINS", '["https://www.fredericia.dk"]')
+    web = load_settings().web
+    assert (web.page_size, web.max_page_size, web.list_threads) == (20, 100, 2)
+    assert web.embed_origins == ["https://www.fredericia.dk"]
+    assert unknown_variables(os.environ) == []
+    env.setenv("SVARFRIST_WEB_EMBED_ORIGINS", "https://www.fredericia.dk")
+    with pytest.raises(ConfigError, match=r"^config: SVARFRIST_WEB_EMBED_ORIGINS: not valid JSON"):
+        load_settings()
+
+
 def test_the_secret_key_comes_from_a_systemd_credential(
     env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -10,11 +10,12 @@ start with one line naming the key; a ``SVARFRIST_*`` variable that names nothin
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Iterable, Mapping
 from datetime import date, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
@@ -31,35 +32,6 @@ from tracker.sla import Channel, Fulfilment
 
 SYSTEM_CONFIG = Path("/etc/svarfrist/svarfrist.toml")
 ENV_PREFIX = "SVARFRIST_"
-# docs/contract.md's flat names for nested settings: they must work exactly as written.
-FLAT_ALIASES: Mapping[str, tuple[str, ...]] = {
-    "SVARFRIST_SMTP_HOST": ("smtp", "host"),
-    "SVARFRIST_SMTP_PORT": ("smtp", "port"),
-    "SVARFRIST_SMTP_SECURITY": ("smtp", "security"),
-    "SVARFRIST_SMTP_USERNAME": ("smtp", "username"),
-    "SVARFRIST_SMTP_PASSWORD": ("smtp", "password"),
-    "SVARFRIST_WEB_BASE_URL": ("web", "base_url"),
-    "SVARFRIST_WEB_SECRET_KEY": ("web", "secret_key"),
-    "SVARFRIST_WEB_SECRET_KEY_FILE": ("web", "secret_key_file"),
-    "SVARFRIST_WEB_INSECURE_HTTP": ("web", "insecure_http"),
-    "SVARFRIST_WEB_MAX_BODY_BYTES": ("web", "max_body_bytes"),
-    "SVARFRIST_WEB_LANGUAGE": ("web", "language"),
-    "SVARFRIST_WEB_LINK_DAYS": ("web", "link_days"),
-    "SVARFRIST_WEB_RESTRICT_DEPARTMENTS": ("web", "restrict_departments"),
-    **{
-        f"SVARFRIST_WEB_OIDC_{key.upper()}": ("web", "oidc", key)
-        for key in (
-            "discovery_url",
-            "client_id",
-            "client_secret",
-            "client_secret_file",
-            "scopes",
-            "groups_claim",
-            "button_label",
-            "local_login",
-        )
-    },
-}
 # Variables that are not settings but are read by Svarfrist or its test suite.
 NON_SETTING_VARIABLES = frozenset({"SVARFRIST_CONFIG"})
 
@@ -412,6 +384,34 @@ class IntakeSettings(BaseModel):
         return named
 
 
+# docs/contract.md's flat names for nested settings: they must work exactly as written.
+# Every [web] key has one (SVARFRIST_WEB_<KEY>, "overrides each key"), and every scalar key
+# of [web.oidc] (SVARFRIST_WEB_OIDC_<KEY>; its groups table only nested, as JSON).
+FLAT_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "SVARFRIST_SMTP_HOST": ("smtp", "host"),
+    "SVARFRIST_SMTP_PORT": ("smtp", "port"),
+    "SVARFRIST_SMTP_SECURITY": ("smtp", "security"),
+    "SVARFRIST_SMTP_USERNAME": ("smtp", "username"),
+    "SVARFRIST_SMTP_PASSWORD": ("smtp", "password"),
+    **{
+        f"SVARFRIST_WEB_{key.upper()}": ("web", key)
+        for key in WebSettings.model_fields
+        if key != "oidc"
+    },
+    **{
+        f"SVARFRIST_WEB_OIDC_{key.upper()}": ("web", "oidc", key)
+        for key in OidcSettings.model_fields
+        if key != "groups"
+    },
+}
+# The flat names whose setting is a list or a table: their text is JSON, as nested ones'.
+_FLAT_JSON = frozenset(
+    var
+    for var, (*sections, key) in FLAT_ALIASES.items()
+    if sections == ["web"] and get_origin(WebSettings.model_fields[key].annotation) in (list, dict)
+)
+
+
 class OfficeSettings(BaseModel):
     """``[offices.<key>]``: an office's own values of some top-level keys (every one
     optional; a key not set here is the top level's, and a table such as ``[calendar]`` or
@@ -503,8 +503,17 @@ class _FlatContractEnv(PydanticBaseSettingsSource):
                 table = found
                 for section in sections:
                     table = table.setdefault(section, {})
-                table[key] = os.environ[var]
+                table[key] = _flat_value(var, os.environ[var])
         return found
+
+
+def _flat_value(var: str, text: str) -> Any:
+    if var not in _FLAT_JSON:
+        return text
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(var, f"not valid JSON: {exc}") from None
 
 
 def config_path() -> Path | None:
