@@ -91,6 +91,11 @@ def test_a_complete_intake_section_loads_with_its_defaults(
             id="an address for a staff domain",
         ),
         pytest.param(
+            ("[intake]", '[intake]\nstaff_domains = ["kommune.dk", "Gmail.com"]'),
+            "intake.staff_domains",
+            id="a public mail provider's domain for a staff domain",
+        ),
+        pytest.param(
             ("[intake]", '[intake]\nstaff_domains = "kommune.dk"'),
             "intake.staff_domains",
             id="staff domains not a list",

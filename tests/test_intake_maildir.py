@@ -663,3 +663,47 @@ def test_with_no_staff_domains_a_colleague_is_answered_as_a_citizen(local: Local
     counts = local.round(ARRIVED + timedelta(minutes=5))
     assert counts.outcomes["registered"] == 1 and counts.outcomes["acknowledged"] == 1
     assert [m.rcpt[0] for m in local.sink.handler.received] == [COLLEAGUE]
+
+
+def test_a_mailbox_at_a_public_providers_domain_makes_no_citizen_a_colleague(
+    local: Local,
+) -> None:
+    """A small office's mailbox at outlook.dk: by default its own domain was staff, so every
+    citizen writing from outlook.dk got no acknowledgement, no cap, and their mail to anyone
+    else in the thread would have fulfilled the answer."""
+    assert local.settings.intake is not None
+    mailbox_address = "fredericia.borgerservice@outlook.dk"
+    local.settings.intake.address = mailbox_address
+    local.deliver(citizen_mail(1, sender="anna@outlook.dk", to=mailbox_address))
+    counts = local.round(ARRIVED + timedelta(minutes=5))
+    assert counts.outcomes["registered"] == 1 and counts.outcomes["acknowledged"] == 1
+    assert [m.rcpt[0] for m in local.sink.handler.received] == ["anna@outlook.dk"]
+    [inquiry] = local.inquiries()
+    assert inquiry.answer_promised
+
+
+def test_a_colleague_at_a_sub_domain_of_a_staff_domain_is_a_colleague(local: Local) -> None:
+    """The mailbox is at kommune.test, the receptionist at borger.kommune.test: one
+    municipality; her forwards are registered, not acknowledged to her."""
+    local.deliver(citizen_mail(1, sender="kollega@borger.KOMMUNE.test"))
+    counts = local.round(ARRIVED + timedelta(minutes=5))
+    assert counts.outcomes["registered"] == 1 and counts.outcomes["acknowledged"] == 0
+    assert local.sink.handler.received == []
+
+
+def test_a_web_form_at_the_offices_own_domain_is_acknowledged_to_each_citizen(
+    local: Local,
+) -> None:
+    """The municipality's self-service form sends From noreply@ its own domain, the citizen
+    in Reply-To: read as a colleague's forward, no citizen got the acknowledgement. Whom the
+    mail is answered at decides: a citizen's Reply-To makes it a citizen's mail."""
+    form = "noreply@kommune.test"
+    for n in range(2):
+        extra = f"Reply-To: Borger {n} <borger{n}@example.dk>\r\n"
+        local.deliver(citizen_mail(n, sender=form, extra=extra), ARRIVED + timedelta(minutes=n))
+    counts = local.round(ARRIVED + timedelta(minutes=10))
+    assert counts.outcomes["registered"] == 2 and counts.outcomes["acknowledged"] == 2
+    assert sorted(m.rcpt[0] for m in local.sink.handler.received) == [
+        "borger0@example.dk",
+        "borger1@example.dk",
+    ]

@@ -58,6 +58,20 @@ DEFAULT_TOPICS = [
 ]
 
 _STRICT = ConfigDict(extra="forbid")
+
+# Public mail providers' domains: citizens write from them, so none is ever a colleague's
+# (IntakeSettings.staff), even where the office's own mailbox is at one.
+PUBLIC_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com", "googlemail.com", "outlook.com", "outlook.dk", "hotmail.com",
+        "hotmail.dk", "live.com", "live.dk", "msn.com", "yahoo.com", "yahoo.dk",
+        "icloud.com", "me.com", "mac.com", "aol.com", "gmx.com", "gmx.net", "gmx.de",
+        "proton.me", "protonmail.com", "pm.me", "mail.com", "mail.dk", "jubii.dk",
+        "ofir.dk", "sol.dk", "email.dk", "privat.dk", "c.dk", "youmail.dk", "get2net.dk",
+        "stofanet.dk", "webspeed.dk", "tdcadsl.dk", "post.tele.dk", "mail.tele.dk",
+        "yandex.com", "zoho.com",
+    }
+)  # fmt: skip
 # The longest rule a deadline search is meant for: a year of hours. More is a typo (and
 # the search for working time would run for decades of calendar before giving up).
 MAX_RULE_HOURS = 365 * 24
@@ -356,7 +370,21 @@ class IntakeSettings(BaseModel):
         for domain in domains:
             if not domain or "@" in domain or "." not in domain or " " in domain:
                 raise ValueError(f"not a mail domain: {domain!r} (e.g. 'kommune.dk')")
+            if domain in PUBLIC_MAIL_DOMAINS:
+                raise ValueError(
+                    f"{domain!r} is a public mail provider's: every citizen writing from it "
+                    "would be read as a colleague, never acknowledged"
+                )
         return domains
+
+    def staff(self, own: Iterable[str]) -> frozenset[str]:
+        """The domains of the office's own people: ``staff_domains``, else those of the
+        mailbox's own addresses (``own``) but a public mail provider's, which its citizens
+        write from too (a small office's mailbox at outlook.dk)."""
+        if self.staff_domains is not None:
+            return frozenset(self.staff_domains)
+        domains = (a.rpartition("@")[2] for a in own if "@" in a)
+        return frozenset(d for d in domains if d not in PUBLIC_MAIL_DOMAINS)
 
     @field_validator("departments", "offices")
     @classmethod

@@ -244,14 +244,18 @@ def verdict(
         return Verdict.IGNORED, mail.loop
     if mail.sender is None:
         return Verdict.IGNORED, "no sender"
-    if is_staff(mail.sender, staff):
+    # A colleague's where it is answered at a colleague's address: a form or a colleague
+    # sending From the office's domain with the citizen in Reply-To sends a citizen's mail.
+    if is_staff(answer_address(mail, own) or mail.sender, staff):
         return Verdict.STAFF, None
     return Verdict.CITIZEN, None
 
 
 def is_staff(address: str, staff: frozenset[str]) -> bool:
-    """An address of one of the ``staff`` domains (lower case)."""
-    return address.rpartition("@")[2] in staff
+    """An address of one of the ``staff`` domains or of a sub-domain of one (lower case):
+    ``borger.kommune.dk`` is ``kommune.dk``'s."""
+    domain = address.rpartition("@")[2]
+    return any(domain == d or domain.endswith("." + d) for d in staff)
 
 
 def to_outside(mail: Mail, own: frozenset[str], staff: frozenset[str]) -> bool:

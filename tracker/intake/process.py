@@ -81,11 +81,7 @@ class Intake:
             key=conf.hash_key.get_secret_value().encode("utf-8"),
             mailbox=conf.mailbox_key(),
             own=frozenset(own),
-            staff=frozenset(
-                conf.staff_domains
-                if conf.staff_domains is not None
-                else (a.rpartition("@")[2] for a in own if "@" in a)
-            ),
+            staff=conf.staff(own),
             offices=frozenset(office for office, _ in conf.routes().values()),
             calendar=build_calendar(settings),
             rules=build_rules(settings),
