@@ -682,6 +682,41 @@ def test_a_mailbox_at_a_public_providers_domain_makes_no_citizen_a_colleague(
     assert inquiry.answer_promised
 
 
+def test_an_advisors_mail_to_a_citizen_in_no_inquirys_thread_is_no_inquiry(
+    local: Local,
+) -> None:
+    """An advisor writes to a citizen who phoned, Bcc to the mailbox for the record: as the
+    same mail from the mailbox's own address, it answers nobody the intake knows, and must
+    not be registered as a new inquiry with deadlines and reminders for the team."""
+    written = ARRIVED + timedelta(hours=1)
+    local.deliver(
+        citizen_mail(1, sender="bo@kommune.test", to="anna@example.dk", date=written), written
+    )
+    counts = local.round(written + timedelta(minutes=5))
+    assert counts.outcomes["registered"] == 0 and counts.ignored["own address"] == 1
+    assert local.inquiries() == [] and local.sink.handler.received == []
+
+
+def test_a_colleagues_forward_delivered_to_another_spelling_of_the_mailbox_does_not_answer(
+    local: Local,
+) -> None:
+    """Delivered-To and X-Original-To name where the server delivered the mail (here the
+    mailbox's address at the mail host), not someone the colleague wrote to: a forward of
+    the citizen's letter to the mailbox answers nobody, and the citizen's deadline stays."""
+    local.deliver(citizen_mail(1))
+    local.round(ARRIVED + timedelta(minutes=5))
+    thread = (
+        "In-Reply-To: <citizen-1@example.dk>\r\n"
+        "Delivered-To: borgerservice@imap.hosting.example\r\n"
+    )
+    forwarded = ARRIVED + timedelta(hours=1)
+    local.deliver(citizen_mail(2, sender=COLLEAGUE, to=OWN, extra=thread), forwarded)
+    counts = local.round(forwarded + timedelta(minutes=5))
+    assert counts.outcomes["attached"] == 1 and counts.outcomes["answered"] == 0
+    [inquiry] = local.inquiries()
+    assert inquiry.answered_at is None
+
+
 def test_a_colleague_at_a_sub_domain_of_a_staff_domain_is_a_colleague(local: Local) -> None:
     """The mailbox is at kommune.test, the receptionist at borger.kommune.test: one
     municipality; her forwards are registered, not acknowledged to her."""

@@ -55,6 +55,9 @@ class Mail:
     :func:`answer_address`)."""
     recipients: tuple[str, ...]
     """Delivered-To, X-Original-To, To, Cc: lower case, in that order."""
+    written_to: tuple[str, ...]
+    """To and Cc, lower case: whom the writer addressed (Delivered-To and X-Original-To
+    name only where a server delivered it, the mailbox under any of its names)."""
     date: datetime | None
     loop: str | None
     """Why no inquiry and no acknowledgement (a bounce, an auto-reply, a list), else None."""
@@ -200,9 +203,11 @@ def parse(raw: bytes) -> Mail:
     refs = _MESSAGE_ID.findall(" ".join(f.get("references", [])))
     refs += _MESSAGE_ID.findall(" ".join(f.get("in-reply-to", [])))
     tag = REF_TAG.search(decoded(_first(f, "subject")))
+    written_to = [a for name in ("to", "cc") for a in _addresses(f.get(name, []))]
     recipients: list[str] = []
-    for name in ("delivered-to", "x-original-to", "to", "cc"):
+    for name in ("delivered-to", "x-original-to"):
         recipients += _addresses(f.get(name, []))
+    recipients += written_to
     kind = _first(f, "x-svarfrist-kind").strip()
     return Mail(
         message_id=ids[0] if ids else None,
@@ -211,6 +216,7 @@ def parse(raw: bytes) -> Mail:
         sender=sender,
         reply_to=tuple(replies),
         recipients=tuple(dict.fromkeys(recipients)),
+        written_to=tuple(dict.fromkeys(written_to)),
         date=_date(_first(f, "date")),
         loop=loop_signal(f, sender),
         no_auto_reply=_suppresses_auto_replies(_first(f, "x-auto-response-suppress")),
@@ -259,8 +265,9 @@ def is_staff(address: str, staff: frozenset[str]) -> bool:
 
 
 def to_outside(mail: Mail, own: frozenset[str], staff: frozenset[str]) -> bool:
-    """The mail went to someone outside the office: not the mailbox, not a colleague."""
-    return any(a not in own and not is_staff(a, staff) for a in mail.recipients)
+    """The writer addressed someone outside the office (To or Cc): not the mailbox, not a
+    colleague. Not Delivered-To or X-Original-To: they name the mailbox as delivered to."""
+    return any(a not in own and not is_staff(a, staff) for a in mail.written_to)
 
 
 def answer_address(mail: Mail, own: frozenset[str]) -> str | None:

@@ -211,7 +211,9 @@ def handle_inbox(
     thread = _thread(session, intake, mail) if kind in (Verdict.OWN, Verdict.STAFF) else None
     # An advisor's answer to the citizen: from the mailbox, or from their own address to
     # someone outside the office (a colleague's forward to the mailbox answers nobody).
-    answer = kind is Verdict.OWN or to_outside(mail, intake.own, intake.staff)
+    answer = kind is Verdict.OWN or (
+        kind is Verdict.STAFF and to_outside(mail, intake.own, intake.staff)
+    )
     if kind is Verdict.SVARFRIST:
         why = "svarfrist"
     elif thread is not None and answer:
@@ -219,7 +221,7 @@ def handle_inbox(
             session, intake, thread=thread, mail=mail, arrived_at=f.arrived_at, now=now
         )
         target = DONE
-    elif kind is Verdict.OWN:
+    elif answer:  # the office writing to someone about no inquiry the intake knows
         why = "own address"
     elif kind in (Verdict.CITIZEN, Verdict.STAFF):
         staff = kind is Verdict.STAFF
