@@ -742,3 +742,26 @@ def test_a_web_form_at_the_offices_own_domain_is_acknowledged_to_each_citizen(
         "borger0@example.dk",
         "borger1@example.dk",
     ]
+
+
+def test_two_mails_in_a_closed_inquirys_thread_are_one_new_inquiry(local: Local) -> None:
+    """The citizen answers the old case twice in a row ("and the attachment"), each a reply
+    to the same old message: the first is a new inquiry, the second must attach to it, not
+    be a third inquiry with an acknowledgement and a deadline of its own."""
+    local.deliver(citizen_mail(1))
+    local.round(ARRIVED + timedelta(minutes=5))
+    [first] = local.inquiries()
+    _act(local, register.close, first.ref, ARRIVED + timedelta(hours=1))
+    again = ARRIVED + timedelta(hours=2)
+    old = "In-Reply-To: <citizen-1@example.dk>\r\n"
+    local.deliver(citizen_mail(2, extra=old), again)
+    local.deliver(citizen_mail(3, extra=old), again + timedelta(minutes=1))
+    counts = local.round(again + timedelta(minutes=5))
+    assert counts.outcomes["registered"] == 1 and counts.outcomes["attached"] == 1
+    _, second = local.inquiries()
+    assert "mail_attached" in _events(local, second.ref)
+    # A day later, once more in reply to the old message: still the new inquiry's.
+    local.deliver(citizen_mail(4, extra=old), again + timedelta(days=1))
+    counts = local.round(again + timedelta(days=1, minutes=5))
+    assert counts.outcomes["attached"] == 1 and len(local.inquiries()) == 2
+    assert len(local.sink.handler.received) == 2  # the first inquiry's and the second's

@@ -299,6 +299,7 @@ def _citizen(
     ref, inquiry_id = created.inquiry.ref, created.inquiry.id
     if thread is not None:
         log.info("intake: %s follows up %s, which is closed", ref, thread.ref)
+        store.lead_to(session, thread.id, inquiry_id)
     ack_digest = digest(intake.key, intake.ack_message_id(inquiry_id).strip("<>"))
     due = next((o.due_at for o in created.obligations if o.rule == "answer"), None)
     store.remember(session, inquiry_id, [mine, ack_digest])

@@ -205,6 +205,19 @@ def remember(session: Session, inquiry_id: int, digests: Iterable[str]) -> None:
         session.connection().execute(_REMEMBER(session), rows)
 
 
+def lead_to(session: Session, closed_id: int, inquiry_id: int) -> None:
+    """The thread of the closed inquiry ``closed_id`` leads to its follow-up ``inquiry_id``
+    from now on: a later reply to any of its messages attaches there, not as one more new
+    inquiry (a Message-ID digest belongs to one inquiry, the thread's newest)."""
+    session.flush()
+    session.execute(
+        update(IntakeThread)
+        .where(IntakeThread.inquiry_id == closed_id)
+        .values(inquiry_id=inquiry_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def count_sender(session: Session, sender: str, day: str, cap: int) -> bool:
     """Count one more acknowledged mail of ``sender`` (a digest) on ``day``; False, and not
     counted, when the sender already reached ``cap`` that day."""
