@@ -765,3 +765,32 @@ def test_two_mails_in_a_closed_inquirys_thread_are_one_new_inquiry(local: Local)
     counts = local.round(again + timedelta(days=1, minutes=5))
     assert counts.outcomes["attached"] == 1 and len(local.inquiries()) == 2
     assert len(local.sink.handler.received) == 2  # the first inquiry's and the second's
+
+
+def test_an_answer_to_a_closed_case_read_after_its_follow_up_does_not_answer_the_follow_up(
+    local: Local,
+) -> None:
+    """The daemon was down: the advisor answered the case from the mailbox (Sent) and closed
+    it, then the citizen wrote again in the thread. Read in one round, the follow-up is a
+    new inquiry and the thread leads to it; the old answer, sent before the citizen wrote
+    again, must not fulfil the new question nor cancel its acknowledgement."""
+    assert local.settings.intake is not None
+    local.settings.intake.sent_folder = "Sent"
+    local.deliver(citizen_mail(1))
+    local.round(ARRIVED + timedelta(minutes=5))
+    [first] = local.inquiries()
+    old = "In-Reply-To: <citizen-1@example.dk>\r\n"
+    sent_at = ARRIVED + timedelta(minutes=50)
+    reply = mailbox.MaildirMessage(
+        citizen_mail(9, sender=OWN, to="anna@example.dk", extra=old, date=sent_at)
+    )
+    reply.set_date(sent_at.timestamp())
+    mailbox.Maildir(local.root).add_folder("Sent").add(reply)
+    _act(local, register.close, first.ref, ARRIVED + timedelta(hours=1))
+    again = ARRIVED + timedelta(hours=2)
+    local.deliver(citizen_mail(2, extra=old), again)
+    counts = local.round(again + timedelta(minutes=5))
+    assert counts.outcomes["registered"] == 1 and counts.outcomes["answered"] == 0
+    _, second = local.inquiries()
+    assert second.answered_at is None and second.replied_at == again + timedelta(minutes=5)
+    assert len(local.sink.handler.received) == 2  # the follow-up's acknowledgement went out
