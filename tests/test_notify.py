@@ -944,3 +944,23 @@ def test_a_kill_would_send_again_at_most_one_commit_of_outcomes_and_the_message_
     finally:
         world.close()
         sink.stop()
+
+
+def test_a_due_soon_queued_before_the_sending_window_was_narrowed_still_goes_out(
+    world: World, sink: Sink
+) -> None:
+    """Its deadline did not move: only the configured window did (from 08:00 now), while
+    the due_soon waited in the outbox (SMTP down, a restart). The claim held it back for
+    the new window's time and cancelled it, but the sweep had planned it already and looks
+    at the obligation again only at its deadline: the advisor was never warned."""
+    ref = world.add(local("2026-11-27T10:00"), advisor=ADVISOR)  # due Monday 10:00
+    refresh(world.svc, local("2026-11-30T07:05"))  # the due_soon is queued, not yet sent
+    weekdays = ("monday", "tuesday", "wednesday", "thursday", "friday")
+    narrowed = World(world.settings.database_url, sink.port,
+                     reminders={"digest_time": None, "window_schedule": "vindue"},
+                     schedules={"vindue": {day: ["08:00-16:00"] for day in weekdays}})  # fmt: skip
+    try:
+        narrowed.ticks(local("2026-11-30T07:30"), local("2026-11-30T09:59"), timedelta(minutes=30))
+    finally:
+        narrowed.close()
+    assert kinds_by_ref(sink) == Counter({(ref, "due_soon"): 1})

@@ -253,7 +253,14 @@ def _too_soon(
 ) -> str | None:
     """Why a ``due_soon`` must not go out yet: a recompute or a resume moved its deadline
     later since it was queued, and its time by the sweep's plan for the new deadline has not
-    come (the sweep queues the same key again when it has)."""
+    come (the sweep queues the same key again when it has). One whose deadline has not
+    moved goes out: the sweep planned it and will not look for it again (a window narrowed
+    by a restart since is no reason to hold it back for good)."""
+    planned = row.payload.get("due_at")
+    if planned is None or deadline.due_at is None:
+        return None
+    if deadline.due_at <= datetime.fromisoformat(str(planned)):
+        return None
     facts = inquiries.get(str(row.payload["ref"]))
     if facts is None or facts["received_at"] is None:
         return None
