@@ -794,3 +794,29 @@ def test_an_answer_to_a_closed_case_read_after_its_follow_up_does_not_answer_the
     _, second = local.inquiries()
     assert second.answered_at is None and second.replied_at == again + timedelta(minutes=5)
     assert len(local.sink.handler.received) == 2  # the follow-up's acknowledgement went out
+
+
+def test_a_follow_ups_waiting_acknowledgement_keeps_its_own_mail_when_the_folder_is_renumbered(
+    local: Local,
+) -> None:
+    """The closed case's thread leads to its follow-up: read again after a renumbering, the
+    closed case's own mail must not become the one the follow-up's acknowledgement answers
+    (it would go to whoever wrote that one)."""
+    local.deliver(citizen_mail(1, sender="anna@example.dk"))
+    local.round(ARRIVED + timedelta(minutes=5))
+    [first] = local.inquiries()
+    _act(local, register.close, first.ref, ARRIVED + timedelta(hours=1))
+    local.sink.handler.refuse = {"bo@example.dk": "450 4.2.0 Greylisted"}
+    again = ARRIVED + timedelta(hours=2)
+    old = "In-Reply-To: <citizen-1@example.dk>\r\n"
+    local.deliver(citizen_mail(2, sender="bo@example.dk", extra=old), again)
+    counts = local.round(again + timedelta(minutes=5))
+    assert counts.outcomes["registered"] == 1 and counts.outcomes["acknowledged"] == 0
+    forget_numbering(local)  # a restored backup, say
+    local.sink.handler.refuse = {}
+    counts = local.round(again + timedelta(hours=2))
+    assert counts.outcomes["duplicate"] == 2
+    assert [m.rcpt[0] for m in local.sink.handler.received] == [
+        "anna@example.dk",
+        "bo@example.dk",
+    ]

@@ -252,6 +252,7 @@ def _citizen(
         _repoint(
             session,
             seen[0],
+            mine,
             mailbox=intake.mailbox,
             folder=folder,
             uidvalidity=uidvalidity,
@@ -310,6 +311,7 @@ def _citizen(
             "folder": folder,
             "uidvalidity": uidvalidity,
             "uid": f.uid,
+            "message": mine,  # the digest of the mail it answers (the thread has more)
         }
         _enqueue_acknowledgement(session, inquiry_id, payload, due, now)
     return "registered", None
@@ -347,13 +349,23 @@ def _enqueue_acknowledgement(
 
 
 def _repoint(
-    session: Session, inquiry_id: int, *, mailbox: str, folder: str, uidvalidity: int, uid: int
+    session: Session,
+    inquiry_id: int,
+    mine: str,
+    *,
+    mailbox: str,
+    folder: str,
+    uidvalidity: int,
+    uid: int,
 ) -> None:
     """A waiting acknowledgement of a message met again under a new UIDVALIDITY of its own
-    mailbox reads it from its new UID (a copy in another mailbox leaves it where it is)."""
+    mailbox reads it from its new UID (a copy in another mailbox leaves it where it is).
+    Only the message it answers (``mine``, its digest): the inquiry's thread holds others,
+    a closed inquiry's it follows up among them, written perhaps by someone else."""
     row = store.acknowledgement_of(session, inquiry_id)
     if (
         row is not None
+        and row.payload.get("message", mine) == mine
         and store.of_mailbox(row.payload, mailbox)
         and row.payload.get("uidvalidity") != uidvalidity
     ):
