@@ -744,6 +744,26 @@ def test_a_web_form_at_the_offices_own_domain_is_acknowledged_to_each_citizen(
     ]
 
 
+def test_a_web_form_sending_from_the_mailboxs_own_address_is_a_citizens_mail(
+    local: Local,
+) -> None:
+    """Some self-service forms send From the office's own address, To it, the citizen in
+    Reply-To: such mail was ignored as the mailbox's own, and no form inquiry was ever
+    registered. The mailbox's own mail to itself alone, answered at a citizen's address, is
+    the citizen's; its own mail without one, or to a citizen, stays the office's."""
+    form = "Reply-To: Borger <borger@example.dk>\r\n"
+    local.deliver(citizen_mail(1, sender=OWN, to=OWN, extra=form))
+    local.deliver(citizen_mail(2, sender=OWN, to=OWN), ARRIVED + timedelta(minutes=1))
+    local.deliver(
+        citizen_mail(3, sender=OWN, to="anna@example.dk", extra=form),
+        ARRIVED + timedelta(minutes=2),
+    )
+    counts = local.round(ARRIVED + timedelta(minutes=10))
+    assert counts.outcomes["registered"] == 1 and counts.outcomes["acknowledged"] == 1
+    assert counts.ignored["own address"] == 2
+    assert [m.rcpt[0] for m in local.sink.handler.received] == ["borger@example.dk"]
+
+
 def test_two_mails_in_a_closed_inquirys_thread_are_one_new_inquiry(local: Local) -> None:
     """The citizen answers the old case twice in a row ("and the attachment"), each a reply
     to the same old message: the first is a new inquiry, the second must attach to it, not

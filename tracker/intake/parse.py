@@ -242,7 +242,7 @@ def verdict(
     ``staff``: the domains of the office's own people."""
     if mail.svarfrist_kind is not None:
         return Verdict.SVARFRIST, None
-    if mail.sender is not None and mail.sender in own:
+    if mail.sender is not None and mail.sender in own and not _on_behalf(mail, own, staff):
         if answers_nobody(mail):
             return Verdict.IGNORED, mail.loop
         return Verdict.OWN, None
@@ -255,6 +255,14 @@ def verdict(
     if is_staff(answer_address(mail, own) or mail.sender, staff):
         return Verdict.STAFF, None
     return Verdict.CITIZEN, None
+
+
+def _on_behalf(mail: Mail, own: frozenset[str], staff: frozenset[str]) -> bool:
+    """The mailbox's own address sent it to itself alone on a citizen's behalf (a
+    self-service form From the office's address, the citizen in Reply-To): the citizen's
+    mail. Its own mail to a citizen, or with no one outside to answer, stays the office's."""
+    citizen = answer_address(mail, own)
+    return citizen is not None and not is_staff(citizen, staff) and not to_outside(mail, own, staff)
 
 
 def is_staff(address: str, staff: frozenset[str]) -> bool:
