@@ -208,7 +208,9 @@ def handle_inbox(
     mail = parse(f.header)
     kind, why = verdict(mail, intake.own, intake.staff)
     outcome, target = "ignored", IGNORED
-    thread = _thread(session, intake, mail) if kind in (Verdict.OWN, Verdict.STAFF) else None
+    # The inquiry its thread leads to: what an answer fulfils, what a mail attaches to.
+    writer = (Verdict.OWN, Verdict.STAFF, Verdict.CITIZEN)
+    thread = _thread(session, intake, mail) if kind in writer else None
     # An advisor's answer to the citizen: from the mailbox, or from their own address to
     # someone outside the office (a colleague's forward to the mailbox answers nobody).
     answer = kind is Verdict.OWN or (
@@ -224,10 +226,9 @@ def handle_inbox(
     elif answer:  # the office writing to someone about no inquiry the intake knows
         why = "own address"
     elif kind in (Verdict.CITIZEN, Verdict.STAFF):
-        staff = kind is Verdict.STAFF
         outcome, why = _citizen(
             session, intake, folder=folder, uidvalidity=uidvalidity, f=f, mail=mail, now=now,
-            staff=staff,
+            thread=thread, staff=kind is Verdict.STAFF,
         )  # fmt: skip
         target = IGNORED if outcome == "ignored" else DONE
     return outcome, why, target
@@ -242,10 +243,12 @@ def _citizen(
     f: Fetched,
     mail: Mail,
     now: datetime,
+    thread: store.Thread | None,
     staff: bool,
 ) -> tuple[str, str | None]:
     """A citizen's mail, or a colleague's forward (``staff``): that is registered too, but
-    never acknowledged nor capped, and it does not end a wait for the citizen."""
+    never acknowledged nor capped, and it does not end a wait for the citizen. ``thread``:
+    the inquiry its thread leads to (:func:`_thread`)."""
     mine = _message_digest(intake, mail, folder, f)
     seen = store.known(session, [mine])
     if seen is not None:  # met before: a renumbered folder, or a copy to a second address
@@ -259,7 +262,6 @@ def _citizen(
             uid=f.uid,
         )
         return "duplicate", None
-    thread = _thread(session, intake, mail)
     if thread is not None and not thread.closed:
         store.remember(session, thread.id, [mine])
         ctx, at = intake.context(now), min(f.arrived_at, now)
