@@ -122,7 +122,7 @@ def _row(
     hist: ResponseHistogram | None,
 ) -> ReportRow:
     obl = obl or ObligationCounts(key=key, obligations=0, on_time=0, late=0, overdue=0)
-    judged = obl.on_time + obl.late + obl.overdue
+    judged = obl.judged
     return ReportRow(
         key=key,
         count=count,

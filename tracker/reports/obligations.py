@@ -69,6 +69,11 @@ class ObligationCounts:
     late: int
     overdue: int
 
+    @property
+    def judged(self) -> int:
+        """Those whose outcome is known (met, or overdue): what compliance is a share of."""
+        return self.on_time + self.late + self.overdue
+
 
 StateCodes = list[tuple[str | None, int, int]]
 """A batch of groups of the combined pass: (key, code, how many obligations), the code an

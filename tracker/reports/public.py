@@ -88,7 +88,7 @@ def cell(counts: ObligationCounts | None, hist: ResponseHistogram | None) -> Cel
         answered=answered,
         median_hours=hist.hours(0.5) if timed and hist else None,
         p90_hours=hist.hours(0.9) if timed and hist else None,
-        on_time_percent=percent(counts.on_time, counts.on_time + counts.late + counts.overdue),
+        on_time_percent=percent(counts.on_time, counts.judged),
     )
 
 
@@ -103,7 +103,7 @@ def complemented(
 
     def judged(key: str | None) -> int:
         c = counts.get(key)
-        return 0 if c is None else c.on_time + c.late + c.overdue
+        return 0 if c is None else c.judged
 
     hidden = sum(judged(key) for key, c in cells.items() if c.suppressed)
     shown = sorted(
@@ -168,8 +168,8 @@ def response_times(
         totals[rule] = Cell(suppressed=True) if (None, rule) in kept else cell(*together)
         hidden = published is not None and rule not in published
         for key, c in [*found[rule].items(), (None, totals[rule])]:
-            judged = together[0] if key is None else counts[key]
-            if (hidden or c.suppressed) and judged.on_time + judged.late + judged.overdue:
+            group = together[0] if key is None else counts[key]
+            if (hidden or c.suppressed) and group.judged:
                 withheld.add((key, rule))
     seen = {key for per_rule in found.values() for key in per_rule if key is not None}
     names = [*departments, *sorted(seen - set(departments))]
