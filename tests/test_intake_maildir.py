@@ -424,16 +424,21 @@ def test_status_shows_each_mailbox_and_one_that_cannot_be_read(
     status = run_cli("status", "--now", "2026-11-30T11:00", "--json", env=env)
     intake = json.loads(status.stdout)["intake"]
     assert intake["counts"] == {"registered": 1, "acknowledged": 1}
-    assert intake["failing_since"] == failed_at.isoformat()
+    # Local with offset, to the second, as every time in status --json (they were the
+    # stored UTC: "2026-11-30T08:01:00+00:00").
+    local_failed = failed_at.astimezone(COPENHAGEN).isoformat()
+    assert intake["failing_since"] == local_failed
     names = {m["mailbox"]: m["failing_since"] for m in intake["mailboxes"]}
-    assert names == {str(local.root): None, str(blocked / "Maildir"): failed_at.isoformat()}
+    assert names == {str(local.root): None, str(blocked / "Maildir"): local_failed}
+    assert intake["last_round_at"] is None  # the blocked mailbox has never finished one
+    rounds = [m.get("last_round_at") for m in intake["mailboxes"]]
+    assert [r for r in rounds if r] and all(r.endswith("+01:00") for r in rounds if r)
+    assert "+00:00" not in status.stdout
     assert status.returncode == 1
     assert any(str(blocked / "Maildir") in p for p in json.loads(status.stdout)["problems"])
     text = run_cli("status", "--now", "2026-11-30T11:00", env=env).stdout
     assert f"mail intake FAILING {blocked / 'Maildir'} since" in text
-    # The text's times are local to the second, as every other time status prints (they
-    # were the stored UTC with microseconds: "since 2026-11-30T08:01:00+00:00").
-    local_failed = failed_at.astimezone(COPENHAGEN).isoformat()
+    # The text's times are local to the second, as every other time status prints.
     assert f"since {local_failed}: " in text and "+00:00" not in text
     assert str(local.root) not in text.split("FAILING", 1)[1]
 

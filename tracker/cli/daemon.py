@@ -167,7 +167,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             )
             health = replace(health, problems=(*health.problems, problem))
     if args.json:
-        document = _status_json(now, last, backlog, failures, health) | {"intake": intake}
+        document = _status_json(now, last, backlog, failures, health)
+        document |= {"intake": _intake_json(intake)}
         print_json(document | ({"office": office} if office is not None else {}))
     else:
         _print_status(
@@ -209,6 +210,22 @@ def _print_intake(intake: dict[str, Any] | None) -> None:
             f"{_stored_time(mailbox['failing_since'])}: {mailbox.get('last_error')}; "
             f"next attempt {_stored_time(mailbox.get('next_attempt_at'))}"
         )
+
+
+INTAKE_TIMES = ("last_round_at", "failing_since", "next_attempt_at")
+"""The times in intake's state (stored in UTC), in the whole and in each mailbox's."""
+
+
+def _intake_json(intake: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Intake's state for ``status --json``, its times local with offset as every output
+    time is (docs/contract.md), not as stored."""
+    if intake is None:
+        return None
+
+    def local(state: dict[str, Any]) -> dict[str, Any]:
+        return state | {key: _stored_time(state[key]) for key in INTAKE_TIMES if key in state}
+
+    return local(intake) | {"mailboxes": [local(m) for m in intake.get("mailboxes", [])]}
 
 
 def _stored_time(stored: Any) -> str | None:
