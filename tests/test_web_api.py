@@ -545,6 +545,21 @@ def test_due_report_and_calendar_answer_as_the_command_line(web: Web) -> None:
 
 
 # -- the rest of the outside: OpenAPI, headers, health, metrics ---------------------------
+def test_a_method_a_path_does_not_take_is_405_naming_every_method_it_does(web: Web) -> None:
+    """RFC 9110: a 405 lists in Allow what the path takes. Starlette named only the first
+    route whose path matched: ``Allow: POST`` for /api/v1/inquiries, which lists by GET."""
+    with web.client("admin") as client:
+        for path, methods in (
+            ("/api/v1/inquiries", "GET, POST"),
+            ("/api/v1/inquiries/2026-000001", "GET"),
+            ("/api/v1/absences", "GET, POST"),
+        ):
+            refused = client.request("OPTIONS", path)
+            assert_error(refused, 405, None)
+            assert refused.headers["allow"] == methods, path
+            assert client.request("DELETE", path).headers["allow"] == methods, path
+
+
 def test_the_openapi_document_is_json_listing_every_api_path(web: Web) -> None:
     with web.client(None) as client:
         response = client.get("/api/v1/openapi.json")

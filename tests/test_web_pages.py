@@ -392,6 +392,8 @@ def test_an_unknown_path_is_a_danish_page_and_the_api_keeps_json(web: Web) -> No
             wrong = client.request(method, path)
             assert wrong.status_code == 405, (method, path)
             assert "Siden kan ikke bruges på den måde." in wrong.text
+        # The page names what the path does take (RFC 9110): the form's GET and its POST.
+        assert client.request("DELETE", "/henvendelser/ny").headers["allow"] == "GET, POST"
 
 
 # -- reports and calendar -------------------------------------------------------------------

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from tracker.errors import (
     BadInputError,
@@ -86,7 +87,7 @@ def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.message, exc.field, exc.headers)
 
 
-def _starlette(_request: Request, exc: Exception) -> JSONResponse:
+def _starlette(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 400:
         # FastAPI's answer to a body it cannot decode (invalid UTF-8): bad input like any.
@@ -94,7 +95,25 @@ def _starlette(_request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else "request refused"
     if exc.status_code == 404:
         detail = "no such path"
-    return error_response(exc.status_code, detail, None, exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed(request)
+    return error_response(exc.status_code, detail, None, headers)
+
+
+def allowed(request: Request) -> str:
+    """Every method the request's path answers (RFC 9110: a 405 lists them in ``Allow``).
+    Starlette names only the first route whose path matched: ``/api/v1/inquiries`` is two
+    routes, GET's and POST's."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    )
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
 
 
 def _validation(_request: Request, exc: Exception) -> JSONResponse:

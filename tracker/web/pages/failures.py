@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 # Statuses with a text of their own (tracker.web.pages.texts); any other 4xx says the
 # value cannot be used, any other 5xx that something went wrong.
 _KNOWN = {"403", "404", "405", "413", "415", "429", "500", "503"}
+# What a refusal tells the client beside its body: the methods a path takes (405).
+_KEPT_HEADERS = ("allow",)
 
 
 class PageError(Exception):
@@ -75,7 +77,11 @@ def _for_pages(handler: Callable[..., Any]) -> Callable[..., Any]:
             return answer  # type: ignore[no-any-return]
         status = int(answer.status_code)
         text = str(status) if str(status) in _KNOWN else ("500" if status >= 500 else "e_field")
-        return error_page(request, status, text)
+        page = error_page(request, status, text)
+        for name in _KEPT_HEADERS:
+            if name in answer.headers:
+                page.headers[name] = answer.headers[name]
+        return page
 
     return handle
 
