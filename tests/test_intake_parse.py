@@ -5,8 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tracker.intake.parse import Verdict, answer_address, digest, fields, parse, verdict
+from tracker.intake.parse import (
+    Verdict,
+    answer_address,
+    digest,
+    fields,
+    parse,
+    to_outside,
+    verdict,
+)
 
 OWN = frozenset({"borgerservice@kommune.test"})
 CITIZEN = b"From: Anna Hansen <Anna@Example.DK>\r\nTo: borgerservice@kommune.test\r\n"
@@ -229,3 +239,55 @@ def test_a_wish_for_no_automatic_reply_is_read_from_exchanges_header(
     parsed = parse(mail(b"X-Auto-Response-Suppress: " + value))
     assert parsed.loop is None and parsed.no_auto_reply is suppressed
     assert parse(mail()).no_auto_reply is False
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        pytest.param(b"=?utf-8?b?-8?q?Hj=C3=A6lp?= [SF 2026-000042]", id="broken base64"),
+        pytest.param(b"=?\x80utf-8\x0f?q?Hj=C3=A6lp?= [SF 2026-000042]", id="8-bit charset name"),
+        pytest.param(b"=?L\x00utf-8?q?Hj=C3=A6lp?= [SF 2026-000042]", id="NUL in charset name"),
+    ],
+)
+def test_a_broken_encoded_word_in_the_subject_still_gives_the_ref_tag(subject: bytes) -> None:
+    """Each of these raised out of parse (HeaderParseError, CharsetError, ValueError), so the
+    citizen's follow-up went to the error folder instead of its inquiry."""
+    parsed = parse(mail(b"Subject: " + subject))
+    assert parsed.ref_tag == "2026-000042" and parsed.sender == "anna@example.dk"
+
+
+# A header made at random of fields that real mail has, whose values mix encoded words
+# (well-formed or not: charsets unknown or broken, bad base64), addresses, comments, dates
+# and stray bytes.
+_NAMES = [b"From", b"Reply-To", b"To", b"Cc", b"Subject", b"Date", b"Message-ID", b"References",
+          b"In-Reply-To", b"Auto-Submitted", b"X-Auto-Response-Suppress", b"Precedence",
+          b"Delivered-To", b"X-Svarfrist-Kind"]  # fmt: skip
+_WORD = st.tuples(
+    st.sampled_from(
+        [b"utf-8", b"iso-8859-1", b"x-unknown", b"utf-8*da", b"\x80utf-8", b"L\x00", b""]
+    ),
+    st.sampled_from([b"q", b"b", b"Q", b"x"]),
+    st.one_of(st.sampled_from([b"w6Y=", b"-8", b"Hj=C3=A6lp", b"=?", b""]), st.binary(max_size=5)),
+).map(lambda w: b"=?" + w[0] + b"?" + w[1] + b"?" + w[2] + b"?=")
+_PIECE = st.sampled_from(
+    [b"<", b">", b"@", b",", b";", b'"', b"\\", b"(", b")", b"[SF 2026-000042]", b"\xc3\xa6",
+     b"\xff", b"\x00", b"Mon, 30 Nov 2026 10:00:00 +0100", b"31 Feb 99999 25:61 -9999",
+     b"anna@example.dk", b"<a@example.dk>", b"borgerservice@kommune.test", b"a@kommune.test",
+     b"\r\n ", b"\r\n\t", b"no", b"auto-replied", b"All"]
+)  # fmt: skip
+_VALUE = st.lists(st.one_of(_WORD, _PIECE, st.binary(max_size=4)), max_size=8).map(b" ".join)
+_HEADER = st.lists(
+    st.tuples(st.sampled_from(_NAMES), _VALUE).map(lambda f: f[0] + b": " + f[1]), max_size=8
+).map(lambda lines: b"\r\n".join(lines) + b"\r\n\r\n")
+
+
+@settings(max_examples=500, deadline=None)
+@given(_HEADER)
+def test_no_header_bytes_make_reading_a_mail_raise(raw: bytes) -> None:
+    """Bad mail never stops intake, and a mail that can be read is not sent to the error
+    folder: parse and every question asked of its result answer for any header."""
+    parsed = parse(raw)
+    staff = frozenset({"kommune.test"})
+    assert verdict(parsed, OWN, staff)[0] in Verdict
+    answer_address(parsed, OWN)
+    to_outside(parsed, OWN, staff)

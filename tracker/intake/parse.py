@@ -14,6 +14,7 @@ import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_to_datetime
 from enum import StrEnum
@@ -109,11 +110,11 @@ def decoded(value: str) -> str:
     or with replacement, so the rest of it (a ref tag) is still read."""
     try:
         words = decode_header(value)
-    except (ValueError, UnicodeError, AssertionError):
-        return value
+    except (MessageError, ValueError, UnicodeError, AssertionError):
+        return value  # a broken encoded word (bad base64): the text as it came
     try:
         return " ".join(str(make_header(words)).split())
-    except (LookupError, ValueError, UnicodeError, AssertionError):
+    except (MessageError, LookupError, ValueError, UnicodeError, AssertionError):
         return " ".join(" ".join(_word(data, charset) for data, charset in words).split())
 
 
@@ -124,7 +125,7 @@ def _word(data: bytes | str, charset: str | None) -> str:
         return data.decode("raw-unicode-escape", "replace")
     try:
         return data.decode(charset.split("*")[0], "replace")  # RFC 2231: charset*language
-    except LookupError:
+    except (LookupError, ValueError):  # unknown, or no name at all (a NUL in it)
         return data.decode("latin-1")
 
 
