@@ -588,6 +588,34 @@ def test_the_openapi_document_is_json_listing_every_api_path(web: Web) -> None:
     assert "event" in document["components"]["schemas"]["UndoBody"]["properties"]
 
 
+def test_the_openapi_document_states_what_the_checks_take(web: Web) -> None:
+    """A client reads the allowed values in the document, taken from the rules that check
+    them (schemathesis sent a channel, a date and a year the checks refused, all valid by the
+    document). The document only informs: a value it forbids gets the command line's own
+    message, not pydantic's."""
+    from tracker.core.calendar import FIRST_YEAR, LAST_YEAR
+    from tracker.sla import Channel
+
+    with web.client() as client:
+        document = client.get("/api/v1/openapi.json").json()
+        refused = client.post("/api/v1/inquiries", json={**EMAIL, "channel": "fax"})
+    schemas = document["components"]["schemas"]
+    assert schemas["NewInquiryBody"]["properties"]["channel"]["enum"] == [c.value for c in Channel]
+    assert schemas["AbsenceBody"]["properties"]["from"]["format"] == "date"
+    assert schemas["TeamBody"]["properties"]["name"]["maxLength"] == 64
+
+    def parameter(path: str, method: str, name: str) -> dict[str, Any]:
+        found = document["paths"][path][method]["parameters"]
+        return next(p["schema"] for p in found if p["name"] == name)
+
+    year = parameter("/api/v1/calendar/{year}", "get", "year")
+    assert (year["minimum"], year["maximum"]) == (FIRST_YEAR, LAST_YEAR)
+    assert parameter("/api/v1/report", "get", "to")["format"] == "date"
+    assert parameter("/api/v1/teams/{name}", "delete", "name")["minLength"] == 1
+    assert_error(refused, 422, "channel")
+    assert refused.json()["error"].startswith("unknown channel 'fax' (one of phone, ")
+
+
 def test_the_answers_are_exactly_the_shapes_the_openapi_document_gives(web: Web) -> None:
     created = add(web, note=NOTE, callback_requested=True)
     InquiryDoc.model_validate(created)

@@ -5,6 +5,17 @@ never coerced. Times stay text here: they are parsed by the command line's own p
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
+
+from tracker.sla import Channel
+from tracker.store.cover import TEAM_NAME_MAX
+
+# What the OpenAPI document states of a value, taken from the rule that checks it: the
+# documents never validate (the one check is the command line's), they tell a client what
+# that check takes.
+CHANNELS: JsonDict = {"enum": [c.value for c in Channel]}
+DATE: JsonDict = {"format": "date"}
+TEAM_NAME: JsonDict = {"minLength": 1, "maxLength": TEAM_NAME_MAX}
 
 
 class _Strict(BaseModel):
@@ -14,7 +25,7 @@ class _Strict(BaseModel):
 class NewInquiryBody(_Strict):
     """``svarfrist add``'s options."""
 
-    channel: str = Field(description="phone, sms, email, letter, digital_post, in_person")
+    channel: str = Field(description="how it came in", json_schema_extra=CHANNELS)
     department: str = Field(description="a configured department")
     topic: str | None = Field(default=None, description="a configured topic")
     advisor: str | None = Field(default=None, description="the advisor's e-mail address")
@@ -75,8 +86,8 @@ class AbsenceBody(_Strict):
     """``absence add``'s arguments."""
 
     advisor: str = Field(description="the absent advisor's e-mail address")
-    first: str = Field(alias="from", description="first day absent (YYYY-MM-DD)")
-    last: str = Field(alias="to", description="last day absent, inclusive (YYYY-MM-DD)")
+    first: str = Field(alias="from", description="first day absent", json_schema_extra=DATE)
+    last: str = Field(alias="to", description="last day absent, inclusive", json_schema_extra=DATE)
     substitute: str | None = Field(
         default=None, description="who covers; without it the advisor's teams do"
     )
@@ -86,6 +97,6 @@ class AbsenceBody(_Strict):
 class TeamBody(_Strict):
     """``team add``'s arguments: a new team, or members added to an existing one."""
 
-    name: str = Field(description="the team's name")
+    name: str = Field(description="the team's name", json_schema_extra=TEAM_NAME)
     members: list[str] = Field(description="advisors' e-mail addresses (at least one)")
     office: str | None = Field(default=None, description=OFFICE_OF_COVER)

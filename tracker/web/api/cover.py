@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, NoReturn
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
 
 from tracker.core import validate
@@ -21,7 +21,7 @@ from tracker.core.cover import local_day
 from tracker.errors import BadInputError, about
 from tracker.store import cover
 from tracker.store.shapes import absence_document, team_document
-from tracker.web.api.bodies import OFFICE_OF_COVER, AbsenceBody, TeamBody
+from tracker.web.api.bodies import OFFICE_OF_COVER, TEAM_NAME, AbsenceBody, TeamBody
 from tracker.web.api.paths import PREFIX
 from tracker.web.auth import Caller, Permission, require
 from tracker.web.errors import HttpError
@@ -94,7 +94,7 @@ def add_team(body: TeamBody, state: State, now: Now, caller: Lead) -> dict[str, 
 # ``:path``: a team name may hold a "/" (any printable character), sent as %2F or not.
 @router.delete("/teams/{name:path}", summary="remove a team, or only some members (team remove)")
 def remove_team(
-    name: str,
+    name: Annotated[str, Path(json_schema_extra=TEAM_NAME)],
     *,
     state: State,
     now: Now,

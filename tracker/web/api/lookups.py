@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from tracker.core import validate
+from tracker.core.calendar import FIRST_YEAR, LAST_YEAR
 from tracker.core.explain import explain as explain_deadline
 from tracker.core.shapes import calendar_document, due_document
 from tracker.errors import about
@@ -16,6 +17,7 @@ from tracker.reports.build import build_report
 from tracker.reports.format import report_json
 from tracker.reports.queries import GroupBy, checked_period
 from tracker.sla import deadline, get_rule
+from tracker.web.api.bodies import DATE
 from tracker.web.api.paths import PREFIX
 from tracker.web.auth import Caller, Permission, require
 from tracker.web.state import WebState, request_now, web_state
@@ -51,8 +53,12 @@ def report(
     state: State,
     now: Annotated[datetime, Depends(request_now)],
     caller: Annotated[Caller, Depends(require(Permission.REPORT))],
-    first: Annotated[str | None, Query(alias="from", description="first local date")] = None,
-    last: Annotated[str | None, Query(alias="to", description="last local date, incl.")] = None,
+    first: Annotated[
+        str | None, Query(alias="from", description="first local date", json_schema_extra=DATE)
+    ] = None,
+    last: Annotated[
+        str | None, Query(alias="to", description="last local date, incl.", json_schema_extra=DATE)
+    ] = None,
     by: GroupBy = GroupBy.DEPARTMENT,
     office: Annotated[
         str | None,
@@ -74,7 +80,7 @@ def report(
 
 @router.get("/calendar/{year}", tags=["computations"], summary="the closed days of a year")
 def calendar(
-    year: int,
+    year: Annotated[int, Path(json_schema_extra={"minimum": FIRST_YEAR, "maximum": LAST_YEAR})],
     state: State,
     caller: Annotated[Caller, Depends(require(Permission.LOOKUP))],
     office: Annotated[str | None, Query(description=OFFICE_HELP)] = None,
