@@ -104,6 +104,9 @@ def office_settings(index: int) -> OfficeSettings:
         escalation = f"leder@{key}.kommune.dk"
     elif index % 4 == 2:
         escalation = {d: f"leder{i}@{key}.kommune.dk" for i, d in enumerate(departments[:3])}
+    hours = (None, 4.0, 8.0)[index % 3]
+    if hours is None or escalation is None:  # half an escalation is refused: none at all
+        hours, escalation = None, None
     return OfficeSettings(
         default_recipient=f"frister@{key}.kommune.dk",
         departments=departments,
@@ -119,7 +122,7 @@ def office_settings(index: int) -> OfficeSettings:
         },
         reminders=RemindersSettings(
             digest_time=(clock(7, 0), clock(7, 30), clock(8, 0), clock(8, 30))[index % 4],
-            escalation_after_hours=(None, 4.0, 8.0)[index % 3],
+            escalation_after_hours=hours,
             escalation_to=escalation,
         ),
     )

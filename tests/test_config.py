@@ -414,6 +414,27 @@ def test_an_office_has_only_top_level_keys_of_the_same_type() -> None:
         pytest.param('departments = ["A", "A"]\n', "departments[1]", id="department-twice"),
         pytest.param('topics = [""]\n', "topics[0]", id="empty-topic"),
         pytest.param('topics = ["A\\u0000"]\n', "topics[0]", id="nul-topic"),
+        # Half an escalation was taken silently, and nothing was ever escalated.
+        pytest.param(
+            "[reminders]\nescalation_after_hours = 8\n",
+            "reminders.escalation_to",
+            id="escalation-hours-without-address",
+        ),
+        pytest.param(
+            '[reminders]\nescalation_to = "leder@x.dk"\n',
+            "reminders.escalation_after_hours",
+            id="escalation-address-without-hours",
+        ),
+        pytest.param(
+            '[reminders]\nescalation_to = { "Diverse" = "leder@x.dk" }\n',
+            "reminders.escalation_after_hours",
+            id="escalation-table-without-hours",
+        ),
+        pytest.param(
+            "[offices.nord.reminders]\nescalation_after_hours = 8\n",
+            "offices.nord.reminders.escalation_to",
+            id="office-escalation-hours-without-address",
+        ),
     ],
 )
 def test_a_setting_that_would_misdeliver_or_crash_later_is_refused_at_load(
@@ -500,7 +521,10 @@ def test_the_sender_may_carry_a_display_name(env: pytest.MonkeyPatch, tmp_path: 
 def test_config_show_prints_the_effective_configuration_with_secrets_masked(
     run_cli, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    path = write(tmp_path / "c.toml", CUSTOM + '\n[reminders]\nescalation_to = "leder@x.dk"\n')
+    path = write(
+        tmp_path / "c.toml",
+        CUSTOM + '\n[reminders]\nescalation_to = "leder@x.dk"\nescalation_after_hours = 8\n',
+    )
     env = {
         "SVARFRIST_CONFIG": str(path),
         "SVARFRIST_DATABASE_URL": "postgresql+psycopg://svarfrist:DbSecretPW@db.x.dk:5432/reg",

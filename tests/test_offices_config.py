@@ -28,6 +28,7 @@ departments = ["Borgerservice", "Teknik og Miljø"]
 
 [reminders]
 escalation_to = "leder@example.dk"
+escalation_after_hours = 8
 
 [offices.nord]
 default_recipient = "nord@example.dk"
@@ -96,6 +97,22 @@ def test_escalation_goes_to_the_department_s_address_or_the_one_address(
     assert escalation_address(nord, "Andet") is None
     top = office_settings(settings, "syd").reminders
     assert escalation_address(top, "Borgerservice") == "leder@example.dk"
+
+
+def test_an_office_may_set_half_of_its_escalation_and_inherit_the_other_half(
+    tmp_path: Path, env: pytest.MonkeyPatch
+) -> None:
+    """The check that refuses half an escalation looks at each office as it applies: nord's
+    own table with the top level's hours is whole, and so is an empty table, which turns
+    the inherited escalation off for that office."""
+    text = TWO_OFFICES + "\n[offices.syd.reminders]\nescalation_to = {}\n"
+    settings = load(tmp_path, env, text)
+    assert office_settings(settings, "nord").reminders.escalation_after_hours == 8
+    assert escalation_address(office_settings(settings, "syd").reminders, "Borgerservice") is None
+    without_hours = TWO_OFFICES.replace("escalation_after_hours = 8\n", "")
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, env, without_hours)
+    assert caught.value.key == "reminders.escalation_after_hours"
 
 
 def test_default_office_keys_override_the_top_level_for_default_alone(

@@ -62,6 +62,26 @@ def recipient_keys(settings: Settings, prefix: str = "") -> list[tuple[str, str 
     return found
 
 
+def check_escalation(settings: Settings, prefix: str = "") -> None:
+    """Escalation needs both its keys: the hours past the deadline and whom to tell. One
+    without the other escalated nothing, silently; ConfigError names the missing one. Each
+    office is checked as it applies (its own keys over the top level's); an empty table
+    (``escalation_to = {}``) is escalation configured off, not half of it."""
+    reminders = settings.reminders
+    if reminders.escalation_after_hours is not None and reminders.escalation_to is None:
+        raise ConfigError(
+            f"{prefix}reminders.escalation_to",
+            "required with escalation_after_hours (the address, or a table department -> "
+            "address, that escalations go to); without it nothing is escalated",
+        )
+    if reminders.escalation_to is not None and reminders.escalation_after_hours is None:
+        raise ConfigError(
+            f"{prefix}reminders.escalation_after_hours",
+            "required with escalation_to (working hours past the deadline before an "
+            "escalation goes out); without it nothing is escalated",
+        )
+
+
 def check_addresses(addresses: list[tuple[str, str | None]]) -> None:
     """Each value one address (``mail_from`` may carry a display name), else ConfigError."""
     for key, value in addresses:

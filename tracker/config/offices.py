@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from tracker.config.build import build_calendar, build_rules, build_schedules
-from tracker.config.checks import check_addresses, recipient_keys
+from tracker.config.checks import check_addresses, check_escalation, recipient_keys
 from tracker.config.settings import IntakeSettings, OidcSettings, RemindersSettings, Settings
 from tracker.core import validate
 from tracker.core.calendar import BusinessCalendar, Schedule
@@ -136,6 +136,8 @@ def check_offices(settings: Settings) -> None:
         )
     for key in office_keys(settings):
         _check_names(settings, key)
+        prefix = f"offices.{key}." if key in settings.offices else ""
+        check_escalation(office_settings(settings, key), prefix)
     build_offices(settings)
     if settings.intake is not None:
         _check_intake_routes(settings, settings.intake)
