@@ -264,3 +264,44 @@ def test_a_template_dir_that_holds_no_acknowledgement_template_fails_at_start(
         settings = load(env, tmp_path, text)
         with pytest.raises(ConfigError, match=rf"intake.template_dir: .*{where}.* {words}"):
             Intake.of(settings)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("from_file", [True, False], ids=["config-file", "no-config-file"])
+def test_an_intake_key_from_the_environment_without_an_intake_section_says_so(
+    env: pytest.MonkeyPatch, tmp_path: Path, from_file: bool
+) -> None:
+    """A credential or variable for intake on a deployment without [intake] was told
+    ``intake.hash_key: required``, or ``intake.imap_host: give imap_host or maildir``: as
+    if the section were there and incomplete."""
+    if from_file:
+        path = tmp_path / "svarfrist.toml"
+        path.write_text('default_recipient = "team@kommune.test"\n', encoding="utf-8")
+        env.setenv("SVARFRIST_CONFIG", str(path))
+    env.setenv("SVARFRIST_INTAKE__PASSWORD", "Hemmeligt42")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.key == "intake"
+    assert "not configured: no [intake] section" in caught.value.problem
+    assert "SVARFRIST_INTAKE__PASSWORD" in caught.value.problem
+    assert "Hemmeligt42" not in caught.value.problem
+    env.delenv("SVARFRIST_INTAKE__PASSWORD")
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "intake__hash_key").write_text("0123456789abcdef0123\n", encoding="utf-8")
+    env.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    with pytest.raises(ConfigError, match=r"no \[intake\] section.*credential intake__hash_key"):
+        load_settings()
+
+
+def test_an_intake_section_in_the_environment_alone_still_works(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for key, value in {
+        "MAILDIR": str(tmp_path),
+        "DEFAULT_DEPARTMENT": "Diverse",
+        "HASH_KEY": "0123456789abcdef0123",
+    }.items():
+        env.setenv(f"SVARFRIST_INTAKE__{key}", value)
+    env.setenv("SVARFRIST_DEFAULT_RECIPIENT", "team@kommune.test")
+    settings = load_settings()
+    assert settings.intake is not None and settings.intake.maildir == tmp_path

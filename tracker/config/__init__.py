@@ -59,6 +59,7 @@ from tracker.config.settings import (
     SmtpSettings,
     WebSettings,
     config_path,
+    intake_sources,
     unknown_variables,
 )
 from tracker.errors import ConfigError
@@ -98,6 +99,7 @@ __all__ = [
     "check_settings",
     "config_path",
     "departments_of",
+    "intake_sources",
     "is_loopback",
     "load_settings",
     "management_recipients",
@@ -112,9 +114,10 @@ __all__ = [
 def load_settings() -> Settings:
     """Load and validate settings, raising ConfigError with one line naming the bad key."""
     path = config_path()
+    document: dict[str, object] = {}
     if path is not None:
         try:
-            tomllib.loads(path.read_text(encoding="utf-8"))
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError("SVARFRIST_CONFIG", f"no such file: {path}") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -130,6 +133,21 @@ def load_settings() -> Settings:
         raise ConfigError(key, first["msg"]) from None
     except SettingsError as exc:  # a variable that is not the JSON a list or table needs
         raise ConfigError(_variable_of(exc), f"not valid JSON: {exc.__cause__}") from None
+    intake = settings.intake
+    if (
+        intake is not None
+        and intake.imap_host is None
+        and intake.maildir is None
+        and ("intake" not in document)
+    ):
+        # Keys from the environment or a credential alone: no section they could complete.
+        given = ", ".join(intake_sources(os.environ, secrets_dir))
+        raise ConfigError(
+            "intake",
+            f"not configured: no [intake] section (with imap_host or maildir) in "
+            f"{path or 'any config file'}, yet {given} gives it a key: add the "
+            "section, or remove what sets the key",
+        )
     check_settings(settings)
     build_calendar(settings)
     build_rules(settings)

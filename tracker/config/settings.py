@@ -568,3 +568,20 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
             continue
         unknown.append(var)
     return sorted(unknown)
+
+
+def intake_sources(environ: Mapping[str, str], secrets_dir: str | None) -> list[str]:
+    """What gives ``[intake]`` keys besides the TOML file, by name (never by value): the
+    variables ``SVARFRIST_INTAKE`` and ``SVARFRIST_INTAKE__*``, and the systemd credentials
+    ``intake__*``."""
+    field = ENV_PREFIX + "INTAKE"
+    found = sorted(
+        var for var in environ if var.upper() == field or var.upper().startswith(field + "__")
+    )
+    if secrets_dir:
+        try:
+            names = sorted(p.name for p in Path(secrets_dir).iterdir())
+        except OSError:
+            names = []
+        found += [f"credential {name}" for name in names if name.lower().startswith("intake__")]
+    return found or ["the environment"]
