@@ -200,6 +200,52 @@ def test_a_maildir_needs_no_host_and_no_login(env: pytest.MonkeyPatch, tmp_path:
     assert settings.intake.maildir == tmp_path and settings.intake.imap_host is None
 
 
+MAILDIR = """
+default_recipient = "team@kommune.test"
+[intake]
+maildir = "/var/mail/bs"
+address = "borgerservice@kommune.test"
+default_department = "Diverse"
+hash_key = "0123456789abcdef0123"
+"""
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ('username = "borgerservice@kommune.test"', "username"),
+        ('password = "pw"', "password"),
+        ('oauth2_token_command = "/usr/local/bin/token"', "oauth2_token_command"),
+        ('oauth2_token_file = "/run/svarfrist/token"', "oauth2_token_file"),
+        ("imap_port = 993", "imap_port"),
+        ('imap_security = "tls"', "imap_security"),
+        ("timeout_seconds = 30", "timeout_seconds"),
+        ('ca_file = "/dev/null"', "ca_file"),
+    ],
+)
+def test_an_imap_key_with_a_maildir_is_refused_naming_it(
+    env: pytest.MonkeyPatch, tmp_path: Path, line: str, key: str
+) -> None:
+    """A Maildir ignored the IMAP login keys silently: whoever set a password or a token
+    command believed it was used."""
+    with pytest.raises(ConfigError) as caught:
+        load(env, tmp_path, MAILDIR.replace("[intake]", f"[intake]\n{line}"))
+    assert caught.value.key == f"intake.{key}"
+    assert "only with imap_host" in caught.value.problem
+
+
+def test_an_imap_password_credential_with_a_maildir_is_refused(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "intake__password").write_text("pw\n", encoding="utf-8")
+    env.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    with pytest.raises(ConfigError) as caught:
+        load(env, tmp_path, MAILDIR)
+    assert caught.value.key == "intake.password"
+
+
 def settings_with(**kw: object) -> IntakeSettings:
     return IntakeSettings(imap_host="h", username="u", **kw)  # type: ignore[arg-type]
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from tracker.config.settings import IntakeSettings, OidcSettings, Settings
+from tracker.config.settings import IMAP_ONLY_KEYS, IntakeSettings, OidcSettings, Settings
 from tracker.core import validate
 from tracker.errors import BadInputError, ConfigError
 
@@ -136,11 +136,20 @@ def check_oidc(settings: Settings, oidc: OidcSettings) -> None:
 
 
 def check_intake(settings: Settings, intake: IntakeSettings) -> None:
-    """[intake]: a key to hash with, one way to log in, departments that exist, addresses."""
+    """[intake]: a key to hash with, one mailbox (IMAP with one way to log in, or a Maildir
+    without any IMAP key), departments that exist, addresses."""
     if intake.hash_key is None or len(intake.hash_key.get_secret_value()) < 16:
         raise ConfigError("intake.hash_key", "required: a secret of at least 16 characters")
     if (intake.imap_host is None) == (intake.maildir is None):
         raise ConfigError("intake.imap_host", "give imap_host or maildir (one of them)")
+    if intake.maildir is not None:
+        for name in IMAP_ONLY_KEYS:
+            if name in intake.model_fields_set:
+                raise ConfigError(
+                    f"intake.{name}",
+                    "only with imap_host: a local Maildir has no server and no login, and "
+                    "would ignore it (the mailbox's own address is address); remove it",
+                )
     if intake.imap_host is not None and not intake.username:
         raise ConfigError("intake.username", "required with imap_host")
     if (

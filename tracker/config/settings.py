@@ -289,6 +289,20 @@ class WebSettings(BaseModel):
         return _secret_or_file(self.secret_key, self.secret_key_file, "web")
 
 
+IMAP_ONLY_KEYS = (
+    "imap_port",
+    "imap_security",
+    "username",
+    "password",
+    "oauth2_token_command",
+    "oauth2_token_file",
+    "ca_file",
+    "timeout_seconds",
+)
+"""``[intake]`` keys that only an IMAP mailbox uses (the connection and its login): a
+Maildir would ignore them."""
+
+
 class IntakeSettings(BaseModel):
     """``svarfrist intake``: a mailbox read over IMAP, or a local Maildir (docs/intake.md)."""
 
