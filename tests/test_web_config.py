@@ -108,6 +108,43 @@ def test_an_empty_secret_key_is_no_key_not_an_empty_one(
     assert key is not None and key.get_secret_value() == KEY
 
 
+SHORT = "0123456789abcdef0123456789abcde"  # 31 characters
+
+
+@pytest.mark.parametrize("source", ["environment", "credential", "file"])
+def test_a_secret_key_shorter_than_32_characters_is_refused_naming_where_it_came_from(
+    env: pytest.MonkeyPatch, tmp_path: Path, source: str
+) -> None:
+    """A 3-character key signed session cookies and one-click mail links: anyone could
+    find it by trying, and forge a log-in or a link."""
+    key = "web.secret_key"
+    if source == "environment":
+        env.setenv("SVARFRIST_WEB_SECRET_KEY", SHORT)
+    elif source == "credential":
+        credentials = tmp_path / "credentials"
+        credentials.mkdir()
+        (credentials / "web__secret_key").write_text(SHORT + "\n", encoding="utf-8")
+        env.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    else:
+        (tmp_path / "key").write_text(f"  {SHORT}\n", encoding="utf-8")
+        env.setenv("SVARFRIST_WEB_SECRET_KEY_FILE", str(tmp_path / "key"))
+        key = "web.secret_key_file"
+    with pytest.raises(ConfigError) as caught:
+        load_settings().web.key()
+    assert caught.value.key == key
+    assert "at least 32 characters" in caught.value.problem
+    assert "secrets.token_urlsafe(48)" in caught.value.problem
+    assert SHORT not in str(caught.value)
+
+
+def test_a_short_secret_key_stops_a_command_at_start(run_cli) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("calendar", "--year", "2026", env={"SVARFRIST_WEB_SECRET_KEY": "abc"})
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: config: web.secret_key: at least 32 characters"), lines[0]
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "key"),
     [

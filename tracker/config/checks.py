@@ -35,6 +35,9 @@ def check_settings(settings: Settings) -> None:
             "ref_prefix", "must be letters, digits, '.', '-', '/' or '_' (as --ref)"
         ) from None
     check_database_url(settings.database_url)
+    secret_key = settings.web.secret_key
+    if secret_key is not None and secret_key.get_secret_value().strip():
+        settings.web.key()  # long enough; a key_file is read (and checked) where it is used
     check_ca_file("smtp.ca_file", settings.smtp.ca_file)
     if settings.intake is not None:
         check_ca_file("intake.ca_file", settings.intake.ca_file)

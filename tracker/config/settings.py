@@ -226,6 +226,12 @@ def _secret_or_file(value: SecretStr | None, path: Path | None, key: str) -> Sec
     return SecretStr(text) if text else None
 
 
+MIN_SECRET_KEY_LENGTH = 32
+"""The shortest ``web.secret_key``: it signs session cookies and one-click mail links, so a
+short one could be found by trying and a log-in or a link forged."""
+MAKE_SECRET_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
 class WebSettings(BaseModel):
     """``svarfrist web``: the web app and the HTTP API (docs/contract.md "HTTP")."""
 
@@ -285,8 +291,17 @@ class WebSettings(BaseModel):
         return value
 
     def key(self) -> SecretStr | None:
-        """The secret key, from the setting or else the file it names."""
-        return _secret_or_file(self.secret_key, self.secret_key_file, "web")
+        """The secret key, from the setting or else the file it names; ConfigError naming
+        where it came from when it is shorter than :data:`MIN_SECRET_KEY_LENGTH`."""
+        found = _secret_or_file(self.secret_key, self.secret_key_file, "web")
+        if found is not None and len(found.get_secret_value().strip()) < MIN_SECRET_KEY_LENGTH:
+            where = "web.secret_key" if found is self.secret_key else "web.secret_key_file"
+            raise ConfigError(
+                where,
+                f"at least {MIN_SECRET_KEY_LENGTH} characters: it signs the session cookies "
+                f"and the mail links (make one with {MAKE_SECRET_KEY})",
+            )
+        return found
 
 
 IMAP_ONLY_KEYS = (
