@@ -88,3 +88,47 @@ def test_systemd_analyze_verify_reports_nothing(
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == "", result.stderr
+
+
+MAILDIR_LINES = ("#ReadWritePaths=", "#SupplementaryGroups=", "#UMask=")
+
+
+def maildir_drop_in(unit: Path, maildir: Path) -> str:
+    """The unit with its commented lines for a Maildir intake taken, as an office's drop-in
+    would: the Maildir writable in the sandbox, by a group, with files the group can use."""
+    lines = []
+    for line in unit.read_text(encoding="utf-8").splitlines():
+        taken = line[1:] if line.startswith(MAILDIR_LINES) else line
+        if taken.startswith("ReadWritePaths="):
+            taken = f"ReadWritePaths={maildir}"
+        lines.append(taken)
+    return "\n".join(lines) + "\n"
+
+
+def test_the_daemon_unit_says_how_to_open_a_maildir_to_intake() -> None:
+    """ProtectSystem=strict makes every path read-only: an office reading a local Maildir
+    (intake moves mail to cur/ and its folders) found every move failing, with no word in
+    the unit or the docs on what to add."""
+    text = UNIT.read_text(encoding="utf-8")
+    for start in MAILDIR_LINES:
+        assert any(line.startswith(start) for line in text.splitlines()), start
+    assert "maildir" in text.lower()
+    docs = (UNIT.parents[1] / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert "ReadWritePaths=" in docs and "SupplementaryGroups=" in docs
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
+def test_the_daemon_unit_with_its_maildir_lines_taken_still_verifies(tmp_path: Path) -> None:
+    (tmp_path / "Maildir").mkdir()
+    copy = tmp_path / UNIT.name
+    text = maildir_drop_in(UNIT, tmp_path / "Maildir")
+    assert f"\nReadWritePaths={tmp_path / 'Maildir'}\n" in text
+    copy.write_text(
+        text.replace("/opt/svarfrist/.venv/bin/svarfrist run", f"{sys.executable} -c pass"),
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(copy)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == "", result.stderr
