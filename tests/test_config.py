@@ -435,6 +435,11 @@ def test_an_office_has_only_top_level_keys_of_the_same_type() -> None:
             "offices.nord.reminders.escalation_to",
             id="office-escalation-hours-without-address",
         ),
+        # A CA file with security "none": the mail went in plain text while the office
+        # believed the server's certificate was checked against its CA.
+        pytest.param(
+            '[smtp]\nsecurity = "none"\nca_file = "/dev/null"\n', "smtp.ca_file", id="ca-no-tls"
+        ),
     ],
 )
 def test_a_setting_that_would_misdeliver_or_crash_later_is_refused_at_load(

@@ -105,6 +105,11 @@ def test_a_complete_intake_section_loads_with_its_defaults(
             "intake.ca_file",
             id="a CA file that is not there",
         ),
+        pytest.param(
+            ("[intake]", '[intake]\nimap_security = "none"\nca_file = "/dev/null"'),
+            "intake.ca_file",
+            id="a CA file without TLS",
+        ),
     ],
 )
 def test_a_bad_intake_section_fails_at_start_naming_the_key(

@@ -38,9 +38,10 @@ def check_settings(settings: Settings) -> None:
     secret_key = settings.web.secret_key
     if secret_key is not None and secret_key.get_secret_value().strip():
         settings.web.key()  # long enough; a key_file is read (and checked) where it is used
-    check_ca_file("smtp.ca_file", settings.smtp.ca_file)
+    check_ca_file("smtp.ca_file", settings.smtp.ca_file, ("smtp.security", settings.smtp.security))
     if settings.intake is not None:
-        check_ca_file("intake.ca_file", settings.intake.ca_file)
+        intake_security = ("intake.imap_security", settings.intake.imap_security)
+        check_ca_file("intake.ca_file", settings.intake.ca_file, intake_security)
     if settings.web.oidc is not None:
         check_oidc(settings, settings.web.oidc)
     if settings.intake is not None:
@@ -183,11 +184,19 @@ def check_intake(settings: Settings, intake: IntakeSettings) -> None:
         )
 
 
-def check_ca_file(key: str, path: str | None) -> None:
+def check_ca_file(key: str, path: str | None, security: tuple[str, str]) -> None:
     """A CA file that can be read: one that cannot would fail every connection to the mail
-    server, retried for ever as if the server could not be reached."""
+    server, retried for ever as if the server could not be reached. And a connection that
+    uses it: with security ``none`` nothing is encrypted and no certificate is checked."""
     if path is None:
         return
+    security_key, mode = security
+    if mode == "none":
+        raise ConfigError(
+            key,
+            f'only with {security_key} "starttls" or "tls": with "none" the connection is '
+            "not encrypted and no certificate is checked against the CA",
+        )
     try:
         with open(path, "rb"):
             pass
