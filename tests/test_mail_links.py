@@ -3,6 +3,7 @@ token says, and that mails keep the command line without the web app's address o
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -81,9 +82,10 @@ def test_a_due_soon_mail_carries_a_link_naming_the_obligation_and_the_recipient(
     ],
 )
 def test_without_the_address_or_the_key_mails_keep_the_command_line(
-    tmp_path: Path, sink: Sink, web: dict[str, str]
+    tmp_path: Path, sink: Sink, web: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    world = world_with(tmp_path, sink, web=web)
+    with caplog.at_level(logging.WARNING, logger="tracker.daemon.sweep"):
+        world = world_with(tmp_path, sink, web=web)
     try:
         ref = world.add(local("2026-11-27T12:00"), advisor=ADVISOR)
         world.tick(local("2026-11-30T09:00"))
@@ -93,6 +95,10 @@ def test_without_the_address_or_the_key_mails_keep_the_command_line(
     text, html = bodies(message)
     assert f"svarfrist reply {ref}" in text and f"svarfrist reply {ref}" in html
     assert "/m/" not in text and "/m/" not in html
+    # An office that set base_url learns at start why its mails carry no links (it was
+    # silent: the daemon's unit does not load the web app's key unless told to).
+    warned = [r.getMessage() for r in caplog.records if "no web.secret_key" in r.getMessage()]
+    assert len(warned) == ("base_url" in web)
 
 
 def test_a_secret_key_file_signs_the_links_too(tmp_path: Path, sink: Sink) -> None:

@@ -158,6 +158,13 @@ def build_services(
     }
     key = settings.web.key()  # the web app's key: its /m/ route checks what this signs
     secret = key.get_secret_value() if key is not None else None
+    if settings.web.base_url and secret is None:
+        # Not refused: a command run by hand may lack the daemon's credentials. Said once,
+        # at start, so an office that set base_url learns why its mails carry no links.
+        log.warning(
+            "web.base_url is set but no web.secret_key reaches this process: reminder mails "
+            "carry the command line, not one-click links (give the daemon the web app's key)"
+        )
     return Services(
         factory=factory,
         calendar=default.calendar,
