@@ -373,6 +373,38 @@ def test_pause_resume_and_close_are_the_registers_own(tmp_path: Any, action: str
     ]
 
 
+@pytest.mark.parametrize(
+    "typed",
+    ["2026-000001", " 2026-000001 ", "SF 2026-000001", "[SF 2026-000001]", "sv: [sf 2026-000001]"],
+)
+def test_the_menus_search_box_opens_an_inquiry_by_its_ref(web: Web, typed: str) -> None:
+    """An advisor on the phone hears "SF 2026-000001" or copies "[SF 2026-000001]" from a
+    mail's subject: the box in every staff page's menu goes straight to its page."""
+    with logged_in(web) as client:
+        register(client)
+        mine = client.get("/")
+        assert 'role="search"' in mine.text and 'name="ref"' in mine.text
+        assert '<label for="find-ref">Henvendelse nr.</label>' in mine.text
+        found = client.get("/henvendelser", params={"ref": typed}, follow_redirects=False)
+        if typed.startswith("sv:"):  # not a ref: its page says there is none
+            assert client.get(found.headers["location"]).status_code == 404
+            return
+        assert found.status_code == 303 and found.headers["location"] == "/henvendelser/2026-000001"
+        assert client.get(found.headers["location"]).status_code == 200
+
+
+def test_the_search_box_on_nothing_or_an_unknown_ref(web: Web) -> None:
+    with logged_in(web) as client:
+        empty = client.get("/henvendelser", params={"ref": "  "}, follow_redirects=False)
+        assert empty.status_code == 303 and empty.headers["location"] == "/"
+        unknown = client.get("/henvendelser", params={"ref": "SF 2026-999999"})
+        unknown = client.get(unknown.headers["location"])
+        assert unknown.status_code == 404 and "Der findes ingen henvendelse" in unknown.text
+    with browser(web) as anonymous:  # the search is for staff: log in first
+        asked = anonymous.get("/henvendelser", params={"ref": "2026-000001"})
+        assert asked.status_code == 303 and asked.headers["location"].startswith("/login")
+
+
 def test_an_unknown_ref_is_a_404_page(web: Web) -> None:
     with logged_in(web) as client:
         answer = client.get("/henvendelser/2026-999999")

@@ -8,11 +8,12 @@ POST: a refused field gets its message beside it, nothing written.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from tracker.core import validate
@@ -197,6 +198,27 @@ def detail(
         "values": {},
     }
     return show(request, "inquiry.html", user, context | (extra or {}), status_code=status)
+
+
+# A ref as an advisor reads it from a mail's subject or hears it on the phone: "[SF
+# 2026-000042]", "SF 2026-000042", " 2026-000042 ". A ref has no space, so "SF " is the tag.
+_SPOKEN_REF = re.compile(r"\[?\s*(?:SF\s+)?(?P<ref>.*?)\s*\]?", re.IGNORECASE)
+
+
+def spoken_ref(text: str) -> str:
+    """The ref in ``text`` as the search box takes it (no match needed: any text is a ref,
+    and the inquiry's page says when no inquiry has it)."""
+    found = _SPOKEN_REF.fullmatch(text.strip())
+    return found.group("ref") if found is not None else text.strip()
+
+
+@router.get("/henvendelser")
+def find(user: Reader, ref: Annotated[str, Query()] = "") -> Response:
+    """The menu's search box: straight to the inquiry's page, whose own lookup (and the
+    user's departments) decides what is shown, a Danish 404 where there is none."""
+    del user  # logged in: the search needs nothing else of the user
+    wanted = spoken_ref(ref)
+    return RedirectResponse(inquiry_path(wanted) if wanted else "/", status_code=303)
 
 
 @router.get("/henvendelser/{ref:path}")

@@ -21,6 +21,8 @@ DA: dict[str, str] = {
     "calendar": "Kalender",
     "logout": "Log ud",
     "logged_in_as": "Logget ind som",
+    "find_label": "Henvendelse nr.",
+    "find": "Find",
     # log in
     "login": "Log ind",
     "email": "E-mail",
@@ -224,6 +226,8 @@ EN: dict[str, str] = {
     "calendar": "Calendar",
     "logout": "Log out",
     "logged_in_as": "Logged in as",
+    "find_label": "Inquiry no.",
+    "find": "Find",
     "login": "Log in",
     "email": "E-mail",
     "password": "Password",
