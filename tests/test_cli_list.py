@@ -68,7 +68,7 @@ def test_list_prints_a_header_and_aligned_columns_earliest_deadline_first(
             assert line[column - 2 : column] == "  " and line[column] != " ", (name, line)
     assert "kvittering: overskredet" in lines[1] and "overskredet" not in lines[2]
     assert "opringning: snart" in lines[2]
-    assert "lukket" in lines[3] and "mødt til tiden" in lines[3]
+    assert "lukket" in lines[3] and "opfyldt til tiden" in lines[3]
     assert "Jens" not in result.stdout  # never the note
 
 

@@ -7,6 +7,7 @@ from itertools import islice
 
 from tracker.cli.common import format_time, out
 from tracker.cli.terminal import escape_controls
+from tracker.reports.labels import labels_for
 from tracker.sla import State
 from tracker.store import queries
 from tracker.store.register import Move
@@ -31,8 +32,8 @@ LIST_WORDS: dict[str, dict[str, str]] = {
         State.PENDING: "afventer",
         State.DUE_SOON: "snart",
         State.OVERDUE: "overskredet",
-        State.MET_ON_TIME: "mødt til tiden",
-        State.MET_LATE: "mødt for sent",
+        State.MET_ON_TIME: labels_for("da")["met_on_time"].lower(),  # the pages' words
+        State.MET_LATE: labels_for("da")["met_late"].lower(),
         "reply": "kvittering",
         "callback": "opringning",
         "answer": "svar",
@@ -52,8 +53,8 @@ LIST_WORDS: dict[str, dict[str, str]] = {
         State.PENDING: "pending",
         State.DUE_SOON: "due soon",
         State.OVERDUE: "overdue",
-        State.MET_ON_TIME: "met on time",
-        State.MET_LATE: "met late",
+        State.MET_ON_TIME: labels_for("en")["met_on_time"].lower(),
+        State.MET_LATE: labels_for("en")["met_late"].lower(),
         "reply": "reply",
         "callback": "call-back",
         "answer": "answer",

@@ -47,7 +47,9 @@ _DA: dict[str, str] = {
     "ref": "Ref.",
     "received": "Modtaget",
     "due": "Frist",
-    "met": "Mødt",
+    "met": "Opfyldt",
+    "met_on_time": "Opfyldt til tiden",
+    "met_late": "Opfyldt for sent",
     "hours_late": "Arb.timer for sent",
     "chart_share": "Henvendelser pr. {what}",
     "chart_compliance": "Overholdte frister pr. {what}",
@@ -57,7 +59,7 @@ _DA: dict[str, str] = {
     "no_data": "Ingen data i perioden",
     "untimed": "Opfyldte frister uden gemt svartid (talt med, ikke i median og 90 %): {count}",
     "compliance_note": (
-        "Overholdt = frister mødt til tiden blandt mødte og overskredne. "
+        "Overholdt = frister opfyldt til tiden blandt opfyldte og overskredne. "
         "Svartider i arbejdstimer efter den danske kalender."
     ),
     "phone": "Telefon",
@@ -107,6 +109,8 @@ _EN: dict[str, str] = {
     "received": "Received",
     "due": "Due",
     "met": "Met",
+    "met_on_time": "Met on time",
+    "met_late": "Met late",
     "hours_late": "Working hours late",
     "chart_share": "Inquiries per {what}",
     "chart_compliance": "Deadlines met per {what}",

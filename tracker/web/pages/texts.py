@@ -67,8 +67,8 @@ DA: dict[str, str] = {
     "ok": "I tide",
     "paused": "På pause",
     "met": "Besvaret",
-    "met_on_time": "Mødt i tide",
-    "met_late": "Mødt for sent",
+    "met_on_time": labels_for("da")["met_on_time"],  # the reports' and the command line's words
+    "met_late": labels_for("da")["met_late"],
     "closed": "Lukket",
     "open": "Åben",
     # registration
@@ -268,8 +268,8 @@ EN: dict[str, str] = {
     "ok": "On time",
     "paused": "Paused",
     "met": "Answered",
-    "met_on_time": "Met on time",
-    "met_late": "Met late",
+    "met_on_time": labels_for("en")["met_on_time"],
+    "met_late": labels_for("en")["met_late"],
     "closed": "Closed",
     "open": "Open",
     "callback_requested": "The citizen asks to be called back",
