@@ -845,3 +845,35 @@ def test_a_follow_ups_waiting_acknowledgement_keeps_its_own_mail_when_the_folder
         "anna@example.dk",
         "bo@example.dk",
     ]
+
+
+def test_mails_with_only_a_closed_inquirys_ref_tag_are_one_new_inquiry(local: Local) -> None:
+    """The citizen writes twice, each time a new mail with the old case's ref tag in the
+    subject and nothing else of its thread: the first opens the follow-up, the second must
+    attach to it (the closed case's ref leads where its thread does), not open a third
+    inquiry with a second acknowledgement."""
+    local.deliver(citizen_mail(1))
+    local.round(ARRIVED + timedelta(minutes=5))
+    [first] = local.inquiries()
+    _act(local, register.close, first.ref, ARRIVED + timedelta(hours=1))
+    again = ARRIVED + timedelta(hours=2)
+    tagged = f"Re: [SF {first.ref}] Spørgsmål"
+    local.deliver(citizen_mail(2, subject=tagged), again)
+    local.deliver(citizen_mail(3, subject=tagged), again + timedelta(minutes=1))
+    counts = local.round(again + timedelta(minutes=5))
+    assert counts.outcomes["registered"] == 1 and counts.outcomes["attached"] == 1
+    _, second = local.inquiries()
+    assert "mail_attached" in _events(local, second.ref)
+    assert "mail_attached" not in _events(local, first.ref)
+    assert len(local.sink.handler.received) == 2  # the first inquiry's and the follow-up's
+    # The follow-up closed too: the oldest ref leads to the newest case of the chain, which
+    # a new mail follows up once, and then attaches to.
+    _act(local, register.close, second.ref, again + timedelta(hours=1))
+    later = again + timedelta(days=1)
+    local.deliver(citizen_mail(4, subject=tagged), later)
+    local.deliver(citizen_mail(5, subject=tagged), later + timedelta(minutes=1))
+    counts = local.round(later + timedelta(minutes=5))
+    assert counts.outcomes["registered"] == 1 and counts.outcomes["attached"] == 1
+    _, _, third = local.inquiries()
+    assert "mail_attached" in _events(local, third.ref)
+    assert len(local.sink.handler.received) == 3

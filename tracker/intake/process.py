@@ -183,14 +183,25 @@ def _message_digest(intake: Intake, mail: Mail, folder: str, fetched: Fetched) -
     )
 
 
+def _ref_digest(intake: Intake, ref: str) -> str:
+    """The keyed hash under which a closed inquiry's ref joins the thread of its follow-up
+    (:func:`_citizen`), so the ref tag leads where the thread does; no Message-ID digest can
+    be it (a Message-ID holds no NUL)."""
+    return digest(intake.key, f"ref\0{ref}")
+
+
 def _thread(session: Session, intake: Intake, mail: Mail) -> store.Thread | None:
     """The inquiry a mail belongs to: the ref tag's, or the newest that In-Reply-To/References
     lead to, an open one before a closed one (a mail in a closed inquiry's thread became a
-    new inquiry, which the thread then leads to as well); one of the mailbox's offices' only,
-    so no mail attaches to or fulfils another office's."""
+    new inquiry, which the thread then leads to as well; a closed inquiry's ref tag leads
+    there too, by the same lookup); one of the mailbox's offices' only, so no mail attaches
+    to or fulfils another office's."""
     tagged = None
     if mail.ref_tag is not None:
         tagged = store.by_ref(session, mail.ref_tag, intake.offices)
+        if tagged is not None and tagged.closed:
+            followed = [_ref_digest(intake, tagged.ref)]
+            tagged = store.thread(session, followed, intake.offices) or tagged
         if tagged is not None and not tagged.closed:
             return tagged
     references = [digest(intake.key, m) for m in mail.references]
@@ -300,12 +311,14 @@ def _citizen(
     )
     created = register.create(session, ctx, new)
     ref, inquiry_id = created.inquiry.ref, created.inquiry.id
+    ack_digest = digest(intake.key, intake.ack_message_id(inquiry_id).strip("<>"))
+    thread_digests = [mine, ack_digest]
     if thread is not None:
         log.info("intake: %s follows up %s, which is closed", ref, thread.ref)
         store.lead_to(session, thread.id, inquiry_id)
-    ack_digest = digest(intake.key, intake.ack_message_id(inquiry_id).strip("<>"))
+        thread_digests.append(_ref_digest(intake, thread.ref))  # its ref tag leads here too
     due = next((o.due_at for o in created.obligations if o.rule == "answer"), None)
-    store.remember(session, inquiry_id, [mine, ack_digest])
+    store.remember(session, inquiry_id, thread_digests)
     if promise:
         payload = {
             "ref": ref,
