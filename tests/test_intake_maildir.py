@@ -816,6 +816,9 @@ def test_an_answer_to_a_closed_case_read_after_its_follow_up_does_not_answer_the
     local.deliver(citizen_mail(2, extra=old), again)
     counts = local.round(again + timedelta(minutes=5))
     assert counts.outcomes["registered"] == 1 and counts.outcomes["answered"] == 0
+    # Counted for what it is: the follow-up is open, the reply older than it.
+    assert counts.outcomes["reply older than the inquiry"] == 1
+    assert "reply to a closed inquiry" not in counts.outcomes
     _, second = local.inquiries()
     assert second.answered_at is None and second.replied_at == again + timedelta(minutes=5)
     assert len(local.sink.handler.received) == 2  # the follow-up's acknowledgement went out

@@ -407,10 +407,10 @@ def fulfil(
     inquiry = session.get(Inquiry, thread.id)
     if inquiry is None or inquiry.closed_at is not None:
         return "reply to a closed inquiry"
-    # Sent before the citizen's mail arrived, it answers an earlier one: the closed inquiry
-    # this one follows up (whose thread leads here now), never this one.
+    # Sent before the citizen's mail arrived, it answers an earlier one (the closed inquiry
+    # this one follows up, whose thread leads here now), never this one.
     if arrived_at < inquiry.received_at:
-        return "reply to a closed inquiry"
+        return "reply older than the inquiry"
     # Its Date, where that can be true; a Date before the citizen wrote (a wrong clock, a
     # two-digit year) would flatter the figures: then the time it reached the mailbox.
     dated = mail.date if mail.date is not None and inquiry.received_at <= mail.date else None
