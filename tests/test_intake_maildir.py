@@ -26,7 +26,7 @@ from tracker.intake import loop
 from tracker.intake.acknowledge import connector_of
 from tracker.intake.maildir import UIDLIST, MaildirMailbox
 from tracker.intake.process import Counts, Intake
-from tracker.store import history, register, schema
+from tracker.store import access, history, register, schema
 from tracker.store import intake as intake_store
 from tracker.store.db import make_engine, session_factory, transaction
 from tracker.store.models import Event, Inquiry, Obligation, OutboxMessage, Pause
@@ -587,9 +587,8 @@ def test_a_citizens_mail_in_the_thread_of_a_closed_inquiry_is_a_new_inquiry(
     local.deliver(citizen_mail(1))
     local.round(ARRIVED + timedelta(minutes=5))
     [first] = local.inquiries()
-    with transaction(session_factory(local.engine)) as session:
-        ctx = Intake.of(local.settings).context(ARRIVED + timedelta(minutes=30))
-        history.assign(session, ctx, first.ref, "bo@kommune.test")
+    _add_user(local, "bo@kommune.test")
+    _assign(local, first.ref, "bo@kommune.test")
     _act(local, register.close, first.ref, ARRIVED + timedelta(hours=1))
     again = ARRIVED + timedelta(hours=2)
     tagged = f"Re: [SF {first.ref}] Spørgsmål"
@@ -611,6 +610,64 @@ def test_a_citizens_mail_in_the_thread_of_a_closed_inquiry_is_a_new_inquiry(
     assert counts.outcomes["attached"] == 1 and counts.outcomes["registered"] == 0
     assert _events(local, second.ref)[-1] == "mail_attached"
     assert "mail_attached" not in _events(local, first.ref)
+
+
+def _add_user(local: Local, email: str, *, office: str = "*", departments: Any = ()) -> None:
+    with transaction(session_factory(local.engine)) as session:
+        access.add_user(
+            session,
+            email=email,
+            role_name="advisor",
+            password_hash="$argon2id$not-used",
+            now=ARRIVED,
+            departments=departments,
+            configured=[local.settings.intake.default_department, *DEPARTMENTS.values()]
+            if local.settings.intake is not None
+            else (),
+            office=office,
+        )
+
+
+def _assign(local: Local, ref: str, advisor: str) -> None:
+    with transaction(session_factory(local.engine)) as session:
+        ctx = Intake.of(local.settings).context(ARRIVED + timedelta(minutes=30))
+        history.assign(session, ctx, ref, advisor)
+
+
+@pytest.mark.parametrize(
+    "account",
+    ["none", "removed", "another office", "another department", "this department"],
+)
+def test_a_follow_up_goes_to_the_closed_cases_advisor_only_while_they_can_act_on_it(
+    local: Local, account: str
+) -> None:
+    """The follow-up inherited the closed case's advisor whoever they were by now: someone
+    who has left (no account) got its reminders, and the team none. It goes to them only
+    while they have an account that reaches its office and department; else it is the
+    department's, unassigned, as any new mail."""
+    assert local.settings.intake is not None
+    local.settings.web.restrict_departments = account.endswith("department")
+    local.deliver(citizen_mail(1))
+    local.round(ARRIVED + timedelta(minutes=5))
+    [first] = local.inquiries()
+    advisor = "bo@kommune.test"
+    if account != "none":
+        office = "vejle" if account == "another office" else "*"
+        department = {"another department": ["Teknik og Miljø"]}.get(
+            account, [local.settings.intake.default_department]
+        )
+        _add_user(local, advisor, office=office, departments=department)
+    _assign(local, first.ref, advisor)
+    _act(local, register.close, first.ref, ARRIVED + timedelta(hours=1))
+    if account == "removed":
+        with transaction(session_factory(local.engine)) as session:
+            access.remove_user(session, advisor)
+    again = ARRIVED + timedelta(hours=2)
+    local.deliver(citizen_mail(2, extra="In-Reply-To: <citizen-1@example.dk>\r\n"), again)
+    counts = local.round(again + timedelta(minutes=5))
+    assert counts.outcomes["registered"] == 1
+    _, second = local.inquiries()
+    assert second.advisor == (advisor if account == "this department" else None)
 
 
 COLLEAGUE = "kollega@kommune.test"  # the mailbox's own domain: staff by default

@@ -38,9 +38,10 @@ from tracker.mail.message import message_id
 from tracker.mail.render import MailConfig
 from tracker.sla import Channel, Rule
 from tracker.store import intake as store
-from tracker.store import outbox, register
+from tracker.store import logins, outbox, register
 from tracker.store.context import Context
 from tracker.store.models import Inquiry
+from tracker.store.scope import Scope
 
 log = logging.getLogger(__name__)
 
@@ -299,8 +300,7 @@ def _citizen(
     # automatic reply (Outlook's X-Auto-Response-Suppress), the inquiry registered all the
     # same, and none to a colleague who forwarded a citizen's mail.
     promise = intake.conf.acknowledge and not mail.no_auto_reply and not staff
-    # A closed inquiry's follow-up goes to the advisor who knows the case, in the same office.
-    advisor = thread.advisor if thread is not None and thread.office == office else None
+    advisor = _heir(session, intake, thread, office, department)
     new = register.NewInquiry(
         channel=Channel.EMAIL,
         office=office,
@@ -330,6 +330,29 @@ def _citizen(
         }
         _enqueue_acknowledgement(session, inquiry_id, payload, due, now)
     return "registered", None
+
+
+def _heir(
+    session: Session, intake: Intake, closed: store.Thread | None, office: str, department: str
+) -> str | None:
+    """The advisor of a closed inquiry's follow-up: the one who knew the case, in the same
+    office, while they can still act on it, that is while they have a user account whose
+    scope (tracker.store.scope, as the web app builds it) reaches the follow-up's office and
+    department. Someone who has left (no account), or moved to another office or department,
+    would get its reminders in the team's stead: then it is unassigned, the department's, as
+    any new mail."""
+    if closed is None or closed.advisor is None or closed.office != office:
+        return None
+    standing = logins.standing_of(session, closed.advisor)
+    if standing is None:
+        return None
+    scope = Scope.of(
+        restrict=intake.settings.web.restrict_departments,
+        role=standing.role,
+        departments=standing.departments,
+        office=standing.office,
+    )
+    return closed.advisor if scope.allows_office(office) and scope.allows(department) else None
 
 
 def _resume(session: Session, ctx: Context, ref: str, at: datetime) -> None:
