@@ -937,3 +937,23 @@ def test_mails_with_only_a_closed_inquirys_ref_tag_are_one_new_inquiry(local: Lo
     _, _, third = local.inquiries()
     assert "mail_attached" in _events(local, third.ref)
     assert len(local.sink.handler.received) == 3
+
+
+def test_a_message_id_spelling_a_closed_refs_key_is_no_duplicate(local: Local) -> None:
+    """A closed inquiry's ref joins its follow-up's thread under a keyed hash: a mail whose
+    Message-ID spells what is hashed (a NUL is no obstacle to the parser) was taken for one
+    already registered, and never became an inquiry."""
+    local.deliver(citizen_mail(1))
+    local.round(ARRIVED + timedelta(minutes=5))
+    [first] = local.inquiries()
+    _act(local, register.close, first.ref, ARRIVED + timedelta(hours=1))
+    again = ARRIVED + timedelta(hours=2)
+    local.deliver(citizen_mail(2, subject=f"Re: [SF {first.ref}] Spørgsmål"), again)
+    local.round(again + timedelta(minutes=5))
+    for n, spelled in enumerate((f"ref\0{first.ref}", f"<ref {first.ref}>"), start=3):
+        raw = citizen_mail(n, sender="bo@example.dk").replace(
+            f"<citizen-{n}@example.dk>".encode(), f"<{spelled}>".encode()
+        )
+        local.deliver(raw, again + timedelta(hours=n))
+        counts = local.round(again + timedelta(hours=n, minutes=5))
+        assert counts.outcomes["registered"] == 1 and counts.outcomes["duplicate"] == 0

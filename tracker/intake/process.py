@@ -186,9 +186,10 @@ def _message_digest(intake: Intake, mail: Mail, folder: str, fetched: Fetched) -
 
 def _ref_digest(intake: Intake, ref: str) -> str:
     """The keyed hash under which a closed inquiry's ref joins the thread of its follow-up
-    (:func:`_citizen`), so the ref tag leads where the thread does; no Message-ID digest can
-    be it (a Message-ID holds no NUL)."""
-    return digest(intake.key, f"ref\0{ref}")
+    (:func:`_citizen`), so the ref tag leads where the thread does. No Message-ID digest can
+    be it: what is hashed holds a space and angle brackets, which the parser never takes
+    into a Message-ID (parse._MESSAGE_ID); a NUL it does take."""
+    return digest(intake.key, f"<ref {ref}>")
 
 
 def _thread(session: Session, intake: Intake, mail: Mail) -> store.Thread | None:
