@@ -957,3 +957,28 @@ def test_a_message_id_spelling_a_closed_refs_key_is_no_duplicate(local: Local) -
         local.deliver(raw, again + timedelta(hours=n))
         counts = local.round(again + timedelta(hours=n, minutes=5))
         assert counts.outcomes["registered"] == 1 and counts.outcomes["duplicate"] == 0
+
+
+def test_a_paused_follow_ups_clocks_restart_on_a_mail_with_the_closed_cases_ref_tag(
+    local: Local,
+) -> None:
+    """The follow-up waits for the citizen, who answers in a new mail with the old case's
+    ref tag alone: the wait is over (event ``resumed``), as for a reply in its thread; the
+    mail was a third inquiry, and the follow-up stayed paused for good."""
+    local.deliver(citizen_mail(1))
+    local.round(ARRIVED + timedelta(minutes=5))
+    [first] = local.inquiries()
+    _act(local, register.close, first.ref, ARRIVED + timedelta(hours=1))
+    again = ARRIVED + timedelta(hours=2)
+    local.deliver(citizen_mail(2, extra="In-Reply-To: <citizen-1@example.dk>\r\n"), again)
+    local.round(again + timedelta(minutes=5))
+    _, second = local.inquiries()
+    _act(local, register.pause, second.ref, again + timedelta(hours=1))
+    answered = again + timedelta(hours=3)
+    local.deliver(citizen_mail(3, subject=f"[SF {first.ref}] Svar"), answered)
+    counts = local.round(answered + timedelta(minutes=5))
+    assert counts.outcomes["attached"] == 1 and counts.outcomes["registered"] == 0
+    assert _events(local, second.ref)[-2:] == ["mail_attached", "resumed"]
+    with session_factory(local.engine)() as session:
+        [pause] = session.scalars(select(Pause)).all()
+        assert (pause.start, pause.end) == (again + timedelta(hours=1), answered)
