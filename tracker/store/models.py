@@ -424,7 +424,9 @@ class IntakeProgress(Base):
 
 class IntakeThread(Base):
     """A keyed hash (HMAC-SHA256, hex) of a Message-ID that belongs to an inquiry: the
-    citizen's mails and our acknowledgement, for threading replies. Never the Message-ID."""
+    citizen's mails and our acknowledgement, for threading replies; and, on a closed
+    inquiry's follow-up, of that inquiry's ref (tracker.intake.process._ref_digest), so its
+    ref tag leads there too. Never the Message-ID."""
 
     __tablename__ = "intake_threads"
 
