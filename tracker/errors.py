@@ -13,6 +13,10 @@ _R = TypeVar("_R")
 class SvarfristError(Exception):
     """Base class for every error Svarfrist reports to a user."""
 
+    code: str | None = None
+    """A short, stable snake_case name of the kind of error (the HTTP API's ``code``,
+    docs/contract.md), where it has one."""
+
 
 class BadInputError(SvarfristError):
     """The user gave input we cannot accept (exit status 2, nothing written).
@@ -23,8 +27,9 @@ class BadInputError(SvarfristError):
 
     field: str | None = None
     code: str | None = None
-    """What kind of mistake it is (``future``, ``not_time``, ``unknown``, ...), where the
-    pages need it to say the message in the user's language (tracker.web.pages.texts)."""
+    """What kind of mistake it is (``future``, ``not_time``, ``unknown``, ...): the pages
+    say the message in the user's language by it (tracker.web.pages.texts), the HTTP API
+    answers it as ``code``."""
 
     def coded(self, code: str) -> BadInputError:
         """This error with ``code`` set: ``raise BadInputError("...").coded("future")``."""
@@ -38,10 +43,15 @@ class UnknownRefError(BadInputError):
     def __init__(self, ref: str) -> None:
         super().__init__(f"unknown ref {ref!r}")
         self.ref = ref
+        self.code = "unknown_ref"
 
 
 class ConflictError(BadInputError):
-    """The inquiry's state forbids the change: already done, already closed (HTTP 409)."""
+    """The inquiry's state forbids the change: already done, already closed (HTTP 409).
+
+    Every raise gives its ``code`` (``.coded("already_replied")``): the HTTP API's answer
+    carries it, so that a client tells one conflict from another without reading words
+    (tests/test_error_codes.py holds every raise to it)."""
 
 
 class OutOfScopeError(BadInputError):
@@ -86,16 +96,20 @@ class UnknownScheduleError(BadInputError):
     def __init__(self, name: str) -> None:
         super().__init__(f"unknown schedule {name!r}")
         self.name = name
+        self.code = "unknown"
 
 
 class UnknownRuleError(BadInputError):
     def __init__(self, name: str) -> None:
         super().__init__(f"unknown rule {name!r}")
         self.name = name
+        self.code = "unknown"
 
 
 class NoWorkingTimeError(SvarfristError):
     """A deadline search hit its bound: the schedule has (almost) no working time."""
+
+    code = "no_working_time"
 
     def __init__(self, schedule: str, years: int) -> None:
         super().__init__(f"schedule {schedule!r} has not enough working time within {years} years")

@@ -141,7 +141,7 @@ def add_token(
     except IntegrityError:
         raise ConflictError(
             f"a token named {name!r} exists: revoke it first (`svarfrist token revoke {name}`)"
-        ) from None
+        ).coded("token_exists") from None
 
 
 def revoke_token(session: Session, name: str, now: datetime) -> None:
@@ -213,7 +213,7 @@ def add_user(
     try:
         session.flush()
     except IntegrityError:
-        raise ConflictError(f"a user {address!r} exists") from None
+        raise ConflictError(f"a user {address!r} exists").coded("user_exists") from None
     return address
 
 

@@ -145,7 +145,7 @@ def create(session: Session, ctx: Context, new: NewInquiry) -> Created:
     if new.ref is not None:
         ref = validate.ref(new.ref)
         if session.scalar(select(Inquiry.id).where(Inquiry.ref == ref)) is not None:
-            raise ConflictError(f"duplicate ref {ref!r}: an inquiry with that ref exists")
+            raise _duplicate(ref)
         refs.note_explicit(session, settings.ref_prefix, ref)
     else:
         year = new.received_at.astimezone(ctx.calendar.tz).year  # the local year is the ref's
@@ -168,10 +168,16 @@ def create(session: Session, ctx: Context, new: NewInquiry) -> Created:
         session.flush()
     except IntegrityError:
         # Another writer took the same explicit ref between our check and our insert.
-        raise ConflictError(f"duplicate ref {ref!r}: an inquiry with that ref exists") from None
+        raise _duplicate(ref) from None
     obligations = insert_obligations(session, inquiry, status.obligations, ctx.calendar, ())
     record(session, ctx, inquiry, EventKind.CREATED, new.received_at)
     return Created(inquiry=inquiry, obligations=obligations)
+
+
+def _duplicate(ref: str) -> BadInputError:
+    return ConflictError(f"duplicate ref {ref!r}: an inquiry with that ref exists").coded(
+        "duplicate_ref"
+    )
 
 
 def reply(session: Session, ctx: Context, ref: str, at: datetime) -> list[Move]:
