@@ -4,6 +4,7 @@ docs/contract.md's routes and shapes, the roles, and every refusal with nothing 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -395,7 +396,76 @@ REFUSALS: list[tuple[str, str, str, Any, int, str | None]] = [
     ("undo unknown field", "POST", "/api/v1/inquiries/2026-000001/undo", {"at": "now"}, 422,
      "at"),
     ("undo body not an object", "POST", "/api/v1/inquiries/2026-000001/undo", [4], 422, None),
+    ("no such path", "GET", "/api/v1/nowhere", None, 404, None),
+    ("method not allowed", "PUT", "/api/v1/inquiries", None, 405, None),
 ]  # fmt: skip
+
+
+# The code each refusal above answers (docs/contract.md "HTTP", the error codes): what a
+# client branches on. The specific ones come from where the store raises; "invalid" is the
+# general code of a 422 whose refusal has none of its own.
+REFUSAL_CODES: dict[str, str] = {
+    "unknown ref": "unknown_ref",
+    "unknown ref shown": "unknown_ref",
+    "already replied": "already_replied",
+    "closed": "closed",
+    "closed again": "closed",
+    "resume not paused": "not_paused",
+    "reply before receipt": "before_receipt",
+    "close before the reply": "before_fulfilment",
+    "malformed time": "not_time",
+    "time ending in NUL": "not_time",
+    "time with a digit for its T": "not_time",
+    "DST gap": "dst_gap",
+    "at not text": "invalid",
+    "unknown action": "invalid",
+    "answer without a promise": "nothing_to_fulfil",
+    "unknown channel": "unknown",
+    "unknown department": "unknown",
+    "unknown topic": "unknown",
+    "bad advisor": "not_email",
+    "boolean as text": "invalid",
+    "channel as number": "invalid",
+    "missing channel": "invalid",
+    "unknown field": "invalid",
+    "received malformed": "not_time",
+    "received in the future": "future",
+    "received before 1900": "too_early",
+    "note too long": "too_long",
+    "duplicate ref": "duplicate_ref",
+    "bad ref": "invalid",
+    "unknown office": "unknown",
+    "body not an object": "invalid",
+    "invalid UTF-8": "invalid_json",
+    "not JSON": "invalid_json",
+    "not declared JSON": "invalid",
+    "no body": "invalid",
+    "unknown state": "invalid",
+    "limit zero": "invalid",
+    "limit too large": "invalid",
+    "limit not a number": "invalid",
+    "forged cursor": "invalid",
+    "cursor id past int4": "invalid",
+    "cursor id past int8": "invalid",
+    "cursor time before year 1 in UTC": "invalid",
+    "cursor time after year 9999 in UTC": "invalid",
+    "list bad advisor": "not_email",
+    "list bad department": "unknown",
+    "due unknown rule": "unknown",
+    "due bad time": "not_time",
+    "calendar year": "range",
+    "report from before year 2": "invalid",
+    "report to after year 9998": "invalid",
+    "calendar not a year": "invalid",
+    "undo unknown ref": "unknown_ref",
+    "undo nothing to undo": "nothing_to_undo",
+    "undo a stale event": "stale_event",
+    "undo event as text": "invalid",
+    "undo unknown field": "invalid",
+    "undo body not an object": "invalid",
+    "no such path": "not_found",
+    "method not allowed": "method_not_allowed",
+}
 
 
 def seed_refusal_cases(web: Web) -> None:
@@ -421,16 +491,22 @@ def send(client: httpx.Client, method: str, path: str, body: Any) -> httpx.Respo
     return client.request(method, path, json=body)
 
 
-def assert_error(response: httpx.Response, status: int, field: str | None) -> None:
+def assert_error(
+    response: httpx.Response, status: int, field: str | None, code: str | None = None
+) -> None:
+    """``code``: the one the answer must carry; without it any snake_case code."""
     assert response.status_code == status, response.text
     body = response.json()
-    assert set(body) == {"error", "field"}, body
+    assert set(body) == {"error", "field", "code"}, body
     assert isinstance(body["error"], str) and body["error"]
     assert "\n" not in body["error"]
     assert body["field"] == field, body
+    assert re.fullmatch(r"[a-z]+(_[a-z0-9]+)*", body["code"]), body
+    assert code is None or body["code"] == code, body
 
 
-def test_every_refusal_has_its_status_and_field_and_writes_nothing(web: Web) -> None:
+def test_every_refusal_has_its_status_field_and_code_and_writes_nothing(web: Web) -> None:
+    assert set(REFUSAL_CODES) == {name for name, *_ in REFUSALS}
     seed_refusal_cases(web)
     before = register_rows(web.database_url)
     failures = []
@@ -438,7 +514,7 @@ def test_every_refusal_has_its_status_and_field_and_writes_nothing(web: Web) -> 
         for name, method, path, body, status, field in REFUSALS:
             response = send(client, method, path, body)
             try:
-                assert_error(response, status, field)
+                assert_error(response, status, field, REFUSAL_CODES[name])
             except AssertionError as exc:
                 failures.append(f"{name}: {exc}")
     assert failures == []
@@ -451,23 +527,26 @@ def test_a_missing_or_unknown_token_is_401_and_a_role_without_the_right_403(web:
     path = "/api/v1/inquiries/2026-000001/reply"
     with web.client(None) as anonymous:
         response = anonymous.post(path)
-        assert_error(response, 401, None)
-        assert_error(anonymous.post("/api/v1/inquiries/2026-000001/undo"), 401, None)
+        assert_error(response, 401, None, "unauthorized")
+        assert_error(
+            anonymous.post("/api/v1/inquiries/2026-000001/undo"), 401, None, "unauthorized"
+        )
         assert response.headers["www-authenticate"].startswith("Bearer")
-        assert_error(anonymous.post(path, headers={"Authorization": "Basic eDp5"}), 401, None)
+        basic = {"Authorization": "Basic eDp5"}
+        assert_error(anonymous.post(path, headers=basic), 401, None, "unauthorized")
         wrong = {"Authorization": "Bearer sf_not-a-token"}
-        assert_error(anonymous.post(path, headers=wrong), 401, None)
-        assert_error(anonymous.get("/api/v1/inquiries"), 401, None)
-        assert_error(anonymous.get("/api/v1/report"), 401, None)
+        assert_error(anonymous.post(path, headers=wrong), 401, None, "unauthorized")
+        assert_error(anonymous.get("/api/v1/inquiries"), 401, None, "unauthorized")
+        assert_error(anonymous.get("/api/v1/report"), 401, None, "unauthorized")
     with web.client("manager") as manager:
-        assert_error(manager.post(path), 403, None)
-        assert_error(manager.post("/api/v1/inquiries/2026-000001/undo"), 403, None)
-        assert_error(manager.post("/api/v1/inquiries", json=EMAIL), 403, None)
-        assert_error(manager.get("/api/v1/inquiries"), 403, None)
-        assert_error(manager.get("/api/v1/inquiries/2026-000001"), 403, None)
+        assert_error(manager.post(path), 403, None, "forbidden")
+        assert_error(manager.post("/api/v1/inquiries/2026-000001/undo"), 403, None, "forbidden")
+        assert_error(manager.post("/api/v1/inquiries", json=EMAIL), 403, None, "forbidden")
+        assert_error(manager.get("/api/v1/inquiries"), 403, None, "forbidden")
+        assert_error(manager.get("/api/v1/inquiries/2026-000001"), 403, None, "forbidden")
         assert manager.get("/api/v1/report").status_code == 200
     with web.client("advisor") as advisor:
-        assert_error(advisor.get("/api/v1/report"), 403, None)
+        assert_error(advisor.get("/api/v1/report"), 403, None, "forbidden")
     assert register_rows(web.database_url) == before
 
 
@@ -479,7 +558,7 @@ def test_a_revoked_token_is_refused(web: Web) -> None:
     finally:
         engine.dispose()
     with web.client("advisor") as client:
-        assert_error(client.get("/api/v1/inquiries"), 401, None)
+        assert_error(client.get("/api/v1/inquiries"), 401, None, "unauthorized")
 
 
 def test_a_body_over_the_limit_is_413_whether_or_not_its_length_is_declared(web: Web) -> None:
@@ -494,12 +573,12 @@ def test_a_body_over_the_limit_is_413_whether_or_not_its_length_is_declared(web:
         declared = client.post(
             "/api/v1/inquiries", content=big, headers={"Content-Type": "application/json"}
         )
-        assert_error(declared, 413, None)
+        assert_error(declared, 413, None, "body_too_large")
         streamed = client.post(
             "/api/v1/inquiries", content=chunks(), headers={"Content-Type": "application/json"}
         )
         assert "content-length" not in streamed.request.headers  # sent chunked
-        assert_error(streamed, 413, None)
+        assert_error(streamed, 413, None, "body_too_large")
     assert register_rows(web.database_url) == {
         k: v for k, v in before.items() if k not in ("api_tokens", "users")
     }
@@ -580,6 +659,9 @@ def test_the_openapi_document_is_json_listing_every_api_path(web: Web) -> None:
     refusal = document["paths"]["/api/v1/inquiries"]["post"]["responses"]["422"]
     assert refusal["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
     assert "HTTPValidationError" not in document["components"]["schemas"]
+    error = document["components"]["schemas"]["ErrorBody"]
+    assert set(error["properties"]) == {"error", "field", "code"}
+    assert set(error["required"]) == {"error", "field", "code"}
     undo = document["paths"]["/api/v1/inquiries/{ref}/undo"]["post"]
     assert undo["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "/UndoneDoc"

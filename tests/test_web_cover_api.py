@@ -96,7 +96,7 @@ def test_an_absence_id_past_what_the_database_holds_is_unknown_not_a_database_fa
     with web.client("lead") as client:
         gone = client.delete(f"/api/v1/absences/{absence_id}")
     assert gone.status_code == 404, gone.text
-    assert gone.json() == {"error": f"no absence {absence_id}", "field": None}
+    assert gone.json() == {"error": f"no absence {absence_id}", "field": None, "code": "unknown"}
     assert register_rows(web.database_url) == before
 
 
@@ -190,7 +190,7 @@ def test_removing_a_member_refuses_a_non_address_and_a_non_member_writing_nothin
         assert refused.json()["field"] == "member", refused.text
         assert "--" not in refused.json()["error"]
     else:
-        assert refused.json() == {"error": error, "field": None}
+        assert refused.json() == {"error": error, "field": None, "code": "unknown"}
     assert register_rows(web.database_url) == before
 
 

@@ -110,7 +110,11 @@ def test_another_departments_ref_is_an_unknown_ref_and_its_note_is_not_read(
     assert other.status_code == unknown.status_code == 404
     assert NOTE not in other.text
     # the same answer as for a ref that does not exist: its existence is not told
-    assert other.json() == {"error": f"unknown ref '{REFS[TEKNIK]}'", "field": None}
+    assert other.json() == {
+        "error": f"unknown ref '{REFS[TEKNIK]}'",
+        "field": None,
+        "code": "unknown_ref",
+    }
     assert unknown.json()["field"] is None
 
 
@@ -140,6 +144,7 @@ def _register_as_tied_and_untied(web: Web, tokens: dict[str, str], database_url:
         assert refused.json() == {
             "error": f"department '{TEKNIK}' is not one of yours",
             "field": "department",
+            "code": "department_scope",
         }
         assert register_rows(database_url) == before
         unknown = c.post("/api/v1/inquiries", json={**EMAIL, "department": "Økonomi"})

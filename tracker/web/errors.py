@@ -1,7 +1,10 @@
-"""Errors as the HTTP API reports them: ``{"error": "one line", "field": name or null}``.
+"""Errors as the HTTP API reports them:
+``{"error": "one line", "field": name or null, "code": "snake_case"}``.
 
 The one place where the domain's exceptions become status codes: an unknown ref 404, a
 state that forbids the change 409, any other bad input 422; the database unreachable 503.
+``code`` is the domain error's own (given where it is raised, tracker.errors), else the
+status's general one (STATUS_CODES): a client branches on it, never on the words.
 Nothing is written on any 4xx: every route's unit of work rolls back on the exception.
 """
 
@@ -30,6 +33,24 @@ from tracker.errors import (
 
 log = logging.getLogger(__name__)
 
+STATUS_CODES: dict[int, str] = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "body_too_large",
+    422: "invalid",
+    500: "internal",
+    503: "unavailable",
+}
+"""The code of an answer whose refusal has none more specific (docs/contract.md)."""
+
+
+def general_code(status: int) -> str:
+    """The status's general code: any other 4xx ``invalid``, any other 5xx ``internal``."""
+    return STATUS_CODES.get(status, "internal" if status >= 500 else "invalid")
+
 
 class HttpError(Exception):
     """A refusal decided by the web layer itself (no or bad token, role, body too large)."""
@@ -40,12 +61,14 @@ class HttpError(Exception):
         message: str,
         *,
         field: str | None = None,
+        code: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
+        self.code = code or general_code(status)
         self.headers = dict(headers or {})
 
 
@@ -71,27 +94,31 @@ def error_response(
     message: str,
     field: str | None = None,
     headers: Mapping[str, str] | None = None,
+    *,
+    code: str | None = None,
 ) -> JSONResponse:
+    """``code``: the refusal's own; without one the status's general code."""
     line = " ".join(message.split())  # one line, whatever the message held
-    return JSONResponse({"error": line, "field": field}, status_code=status, headers=headers)
+    body = {"error": line, "field": field, "code": code or general_code(status)}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _domain(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SvarfristError)
     field = exc.field if isinstance(exc, BadInputError) else None
-    return error_response(status_of(exc), str(exc), field)
+    return error_response(status_of(exc), str(exc), field, code=exc.code)
 
 
 def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HttpError)
-    return error_response(exc.status, exc.message, exc.field, exc.headers)
+    return error_response(exc.status, exc.message, exc.field, exc.headers, code=exc.code)
 
 
 def _starlette(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 400:
         # FastAPI's answer to a body it cannot decode (invalid UTF-8): bad input like any.
-        return error_response(422, "the body is not valid JSON in UTF-8")
+        return error_response(422, "the body is not valid JSON in UTF-8", code="invalid_json")
     detail = exc.detail if isinstance(exc.detail, str) else "request refused"
     if exc.status_code == 404:
         detail = "no such path"
@@ -125,7 +152,7 @@ def _validation(_request: Request, exc: Exception) -> JSONResponse:
     first = errors[0]
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
     if first.get("type") == "json_invalid":
-        return error_response(422, "the body is not valid JSON")
+        return error_response(422, "the body is not valid JSON", code="invalid_json")
     field = loc[0] if loc else None
     message = str(first.get("msg", "invalid"))
     if field is None and first.get("type") == "missing":
@@ -139,14 +166,16 @@ def _database(_request: Request, exc: Exception) -> JSONResponse:
     # Only the exception's type is logged: SQLAlchemy's message carries the SQL parameters,
     # which could hold a note.
     if isinstance(exc, IntegrityError):
-        return error_response(409, "conflicting write, nothing written: try again")
+        return error_response(
+            409, "conflicting write, nothing written: try again", code="conflicting_write"
+        )
     log.error("database failure: %s", type(exc).__name__)
     return error_response(503, "the database is unavailable")
 
 
 def _overflow(_request: Request, _exc: Exception) -> JSONResponse:
     # Date arithmetic past year 9999 (or before year 1): only extreme input times get there.
-    return error_response(422, "a time is outside the supported range")
+    return error_response(422, "a time is outside the supported range", code="range")
 
 
 def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

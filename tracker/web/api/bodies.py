@@ -43,23 +43,43 @@ class NewInquiryBody(_Strict):
 
 
 class ErrorBody(BaseModel):
-    """Every refusal: one line, and the input field it concerns where there is one."""
+    """Every refusal: one line, the input field it concerns where there is one, and its
+    code (docs/contract.md: the table of codes)."""
 
-    error: str
-    field: str | None
+    error: str = Field(description="one line in English, for a person to read")
+    field: str | None = Field(description="the input it concerns, or null")
+    code: str = Field(
+        description="what kind of refusal, a short stable snake_case name to branch on "
+        "(unknown_ref, already_replied, closed, unauthorized, ...)"
+    )
 
 
 ERRORS: dict[int | str, dict[str, object]] = {
-    401: {"model": ErrorBody, "description": "no token, or an unknown or revoked one"},
-    403: {"model": ErrorBody, "description": "the token's role may not do this"},
-    404: {"model": ErrorBody, "description": "no inquiry has this ref"},
+    401: {
+        "model": ErrorBody,
+        "description": "no token, or an unknown or revoked one (code unauthorized)",
+    },
+    403: {
+        "model": ErrorBody,
+        "description": "the token's role may not do this (forbidden); a department or office "
+        "not the token's (department_scope, office_scope)",
+    },
+    404: {"model": ErrorBody, "description": "no inquiry has this ref (code unknown_ref)"},
     409: {
         "model": ErrorBody,
-        "description": "already done, or closed; an undo whose event is no longer the last "
-        "change (field event)",
+        "description": "already done (already_replied, already_called_back, already_answered, "
+        "already_paused), not_paused, closed, duplicate_ref; an undo whose event is no longer "
+        "the last change (stale_event, field event)",
     },
-    413: {"model": ErrorBody, "description": "the body is larger than web.max_body_bytes"},
-    422: {"model": ErrorBody, "description": "bad input: the field and what is wrong"},
+    413: {
+        "model": ErrorBody,
+        "description": "the body is larger than web.max_body_bytes (code body_too_large)",
+    },
+    422: {
+        "model": ErrorBody,
+        "description": "bad input: the field, what is wrong, and its code (invalid where no "
+        "more specific one applies)",
+    },
 }
 """The API's error answers, for the OpenAPI document (tracker.web.errors makes them)."""
 

@@ -36,7 +36,7 @@ Lead = Annotated[Caller, Depends(require(Permission.ASSIGN))]
 def _found(exc: BadInputError) -> NoReturn:
     """An unknown absence or team is 404 (the ref's rule); any other refusal stays 422."""
     if exc.code == "unknown":
-        raise HttpError(404, str(exc)) from None
+        raise HttpError(404, str(exc), code=exc.code) from None
     raise exc
 
 
