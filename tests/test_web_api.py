@@ -763,7 +763,7 @@ def test_the_default_recipient_rule_applies_to_the_api_as_to_add(tmp_path: Any) 
     url = f"sqlite:///{tmp_path / 'nobody.db'}"
     with web_app(url, default_recipient=None) as web, web.client() as client:
         response = client.post("/api/v1/inquiries", json={**EMAIL, "advisor": None})
-        assert_error(response, 422, "advisor")
+        assert_error(response, 422, "advisor", "no_recipient")
         assert client.post("/api/v1/inquiries", json=EMAIL).status_code == 201
     assert RECIPIENT  # the default configuration of the other tests has one
 
