@@ -545,8 +545,17 @@ def test_a_missing_or_unknown_token_is_401_and_a_role_without_the_right_403(web:
         assert_error(manager.get("/api/v1/inquiries"), 403, None, "forbidden")
         assert_error(manager.get("/api/v1/inquiries/2026-000001"), 403, None, "forbidden")
         assert manager.get("/api/v1/report").status_code == 200
+        refused = manager.get("/api/v1/inquiries")
+    assert refused.json()["error"] == "the role manager may not read inquiries (token manager-bot)"
     with web.client("advisor") as advisor:
         assert_error(advisor.get("/api/v1/report"), 403, None, "forbidden")
+        # what was refused, in words: recording an absence, not the permission "assign"
+        absence = advisor.post(
+            "/api/v1/absences", json={"advisor": "a@b.dk", "from": "2026-11-30", "to": "2026-12-01"}
+        )
+    assert_error(absence, 403, None, "forbidden")
+    assert "manage absences and teams" in absence.json()["error"]
+    assert "assign (" not in absence.json()["error"]
     assert register_rows(web.database_url) == before
 
 

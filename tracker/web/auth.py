@@ -57,6 +57,16 @@ ROLES: dict[Permission, frozenset[Role]] = {
 """Advisors and leads act on inquiries, leads also reassign; managers read reports; admins
 do everything."""
 
+REFUSED: dict[Permission, str] = {
+    Permission.READ: "read inquiries",
+    Permission.ACT: "register inquiries or act on them",
+    Permission.REPORT: "read reports",
+    Permission.LOOKUP: "look up deadlines and calendars",
+    Permission.ASSIGN: "reassign inquiries or manage absences and teams",
+}
+"""What a permission allows, in the words of a 403: what the caller was refused, not the
+permission's name (``assign`` for an absence the caller tried to record)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class Caller:
@@ -163,5 +173,7 @@ def authorize(
     """The caller (authenticate), if its token's role has ``permission``; else 401/403."""
     caller = authenticate(state, authorization, now, session)
     if caller.role not in ROLES[permission]:
-        raise HttpError(403, f"the role {caller.role} may not {permission} (token {caller.name})")
+        raise HttpError(
+            403, f"the role {caller.role} may not {REFUSED[permission]} (token {caller.name})"
+        )
     return caller
