@@ -773,6 +773,7 @@ def test_the_default_recipient_rule_applies_to_the_api_as_to_add(tmp_path: Any) 
     with web_app(url, default_recipient=None) as web, web.client() as client:
         response = client.post("/api/v1/inquiries", json={**EMAIL, "advisor": None})
         assert_error(response, 422, "advisor", "no_recipient")
+        assert "--" not in response.json()["error"]  # the API's words: no command-line option
         assert client.post("/api/v1/inquiries", json=EMAIL).status_code == 201
     assert RECIPIENT  # the default configuration of the other tests has one
 

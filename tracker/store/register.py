@@ -102,7 +102,7 @@ def check_recipient(
         return
     if any(s.met_at is None for s in statuses):
         raise BadInputError(
-            "no --advisor given and no default_recipient configured "
+            "no advisor given and no default_recipient configured "
             "(SVARFRIST_DEFAULT_RECIPIENT): nobody would be reminded of this inquiry's deadlines"
         ).coded("no_recipient")
 
