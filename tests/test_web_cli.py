@@ -79,6 +79,13 @@ def test_a_bad_token_request_is_refused_with_nothing_written(
     assert dump(env["SVARFRIST_DATABASE_URL"]) == before
 
 
+def test_a_bad_token_name_is_refused_as_the_token_name_not_as_an_actor(
+    run_cli: Any, env: dict[str, str]
+) -> None:
+    result = run_cli("token", "create", "--name", "two words", "--role", "advisor", env=env)
+    assert_refused(result, fragment="token name 'two words' must be a login name")
+
+
 def test_a_user_gets_an_argon2_hash_of_the_password_from_stdin(
     run_cli: Any, env: dict[str, str]
 ) -> None:

@@ -246,10 +246,12 @@ def ref_prefix(value: str) -> str:
     return value
 
 
-def actor(value: str) -> str:
-    text(value, "actor")
+def actor(value: str, what: str = "actor") -> str:
+    """A name the audit trail records as who acted; ``what`` names it as the user gave it
+    (``--actor``, a token's ``--name``)."""
+    text(value, what)
     if not ACTOR_RE.fullmatch(value):
-        raise BadInputError(f"actor {value!r} must be a login name (letters, digits, .@+-_)")
+        raise BadInputError(f"{what} {value!r} must be a login name (letters, digits, .@+-_)")
     return value
 
 

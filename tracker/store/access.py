@@ -125,7 +125,7 @@ def add_token(
     """A new live token ``name``; the name is the audit actor of its requests.
     ``departments`` (each one of ``configured``) bound what it sees under
     ``web.restrict_departments``."""
-    validate.actor(name)
+    validate.actor(name, "token name")  # the audit actor of its requests
     session.add(
         ApiToken(
             name=name,
