@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import random
 import signal
 import socket
@@ -446,3 +447,17 @@ def test_the_daemon_serves_prometheus_metrics_and_keeps_apschedulers_lines_out_o
             proc.communicate()
         sink.stop()
         world.close()
+
+
+@pytest.mark.parametrize("password", [None, "secret"])
+def test_an_smtp_user_without_a_password_is_said_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, password: str | None
+) -> None:
+    """The password comes as a systemd credential the unit must load; without it every mail
+    tried to log in with none and failed, retried until given up, with nothing said at start."""
+    smtp = {"host": "127.0.0.1", "port": free_port(), "security": "none", "username": "relay"}
+    smtp |= {"password": password} if password else {}
+    with caplog.at_level(logging.WARNING, logger="tracker.daemon.sweep"):
+        World(f"sqlite:///{tmp_path / 'd.db'}", 25, smtp=smtp).close()
+    warned = [r.getMessage() for r in caplog.records if "no smtp.password" in r.getMessage()]
+    assert len(warned) == (password is None)

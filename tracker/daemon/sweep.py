@@ -158,6 +158,12 @@ def build_services(
     }
     key = settings.web.key()  # the web app's key: its /m/ route checks what this signs
     secret = key.get_secret_value() if key is not None else None
+    if smtp.username and password is None:
+        # As below, not refused; but every mail would try to log in without a password.
+        log.warning(
+            "smtp.username is set but no smtp.password reaches this process: the SMTP server "
+            "will refuse the log-in and no mail goes out (give the daemon its credential)"
+        )
     if settings.web.base_url and secret is None:
         # Not refused: a command run by hand may lack the daemon's credentials. Said once,
         # at start, so an office that set base_url learns why its mails carry no links.
