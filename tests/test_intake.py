@@ -354,3 +354,18 @@ def test_an_office_writes_its_own_acknowledgement(sqlite_url: str, tmp_path: Pat
         body = ack.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         assert "besvares senest tirsdag den 15. december 2026 kl. 10.30." in body
         assert str(ack["Subject"]).startswith("Vi har modtaget din henvendelse [SF ")  # built-in
+
+
+def test_a_rounds_summary_names_each_ignored_message_once_by_its_reason() -> None:
+    """The outcome ``ignored`` and the reasons count the same messages: the summary said
+    "1 ignored, 4 registered, 1 ignored (auto-submitted)" of one ignored mail."""
+    from collections import Counter
+
+    from tracker.intake.loop import summary
+    from tracker.intake.process import Counts
+
+    one = Counts(Counter(registered=4, ignored=1), Counter({"auto-submitted": 1}))
+    assert summary(one) == "4 registered, 1 ignored (auto-submitted)"
+    unexplained = Counts(Counter(ignored=3), Counter({"bulk": 2}))
+    assert summary(unexplained) == "2 ignored (bulk), 1 ignored"
+    assert summary(Counts()) == "nothing new"
