@@ -119,6 +119,17 @@ def test_a_maildir_goes_through_the_same_intake_as_an_imap_mailbox(local: Local)
     assert local.files(".Svarfrist.Registreret") == 2 and local.files(".Svarfrist.Ignoreret") == 1
 
 
+def test_a_round_that_finds_no_mail_says_nothing_new(local: Local) -> None:
+    """An empty mailbox printed "intake: 0 acknowledged", as if a mail had waited for one."""
+    mailbox.Maildir(local.root, create=True)  # as the delivery agent makes it
+    assert loop.summary(local.round(ARRIVED)) == "nothing new"
+    local.deliver(citizen_mail(1))
+    assert loop.summary(local.round(ARRIVED + timedelta(minutes=1))) == (
+        "1 acknowledged, 1 registered"
+    )
+    assert loop.summary(local.round(ARRIVED + timedelta(minutes=2))) == "nothing new"
+
+
 def test_a_follow_up_attaches_and_nothing_is_read_twice(local: Local) -> None:
     local.deliver(citizen_mail(1, sender="anna@example.dk"))
     local.round(ARRIVED + timedelta(minutes=5))

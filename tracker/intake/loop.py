@@ -324,10 +324,14 @@ def _wait(mailbox: Mailbox, intake: Intake, stop: threading.Event) -> None:
 
 
 def summary(counts: Counts) -> str:
-    """A round in words. An ignored message is named once, by its reason: the outcome
-    ``ignored`` counts the same messages (it said "1 ignored, ..., 1 ignored (bulk)" of one)."""
+    """A round in words: the outcomes that happened (acknowledged is counted every round, 0
+    when none went out; a round that did nothing says so). An ignored message is named once,
+    by its reason: the outcome ``ignored`` counts the same messages (it said "1 ignored, ...,
+    1 ignored (bulk)" of one)."""
     unexplained = counts.outcomes["ignored"] - sum(counts.ignored.values())
-    parts = [f"{n} {name}" for name, n in sorted(counts.outcomes.items()) if name != "ignored"]
+    parts = [
+        f"{n} {name}" for name, n in sorted(counts.outcomes.items()) if n and name != "ignored"
+    ]
     parts += [f"{n} ignored ({why})" for why, n in sorted(counts.ignored.items())]
     parts += [f"{unexplained} ignored"] if unexplained > 0 else []
     return ", ".join(parts) or "nothing new"
