@@ -6,12 +6,15 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tracker.config import IntakeSettings, load_settings
+from tracker.config.settings import HASH_KEY_NEEDED
 from tracker.errors import ConfigError, EnvironmentFailure
 from tracker.intake.imap import token
+from tracker.intake.process import Intake
 
 GOOD = """
 default_recipient = "team@kommune.test"
@@ -53,7 +56,6 @@ def test_a_complete_intake_section_loads_with_its_defaults(
 @pytest.mark.parametrize(
     ("change", "key"),
     [
-        pytest.param(('hash_key = "0123456789abcdef0123"', ""), "intake.hash_key", id="no key"),
         pytest.param(
             ('hash_key = "0123456789abcdef0123"', 'hash_key = "short"'),
             "intake.hash_key",
@@ -315,6 +317,25 @@ def test_a_template_dir_that_holds_no_acknowledgement_template_fails_at_start(
         settings = load(env, tmp_path, text)
         with pytest.raises(ConfigError, match=rf"intake.template_dir: .*{where}.* {words}"):
             Intake.of(settings)  # type: ignore[arg-type]
+
+
+def test_the_hash_key_is_required_where_mail_is_read_and_nowhere_else(
+    env: pytest.MonkeyPatch, tmp_path: Path, run_cli: Any
+) -> None:
+    """Every command, the web app included, stopped without the key, so its credential had
+    to be copied into the web app's unit and every wrapper. Only reading mail needs it."""
+    settings = load(env, tmp_path, GOOD.replace('hash_key = "0123456789abcdef0123"', ""))
+    with pytest.raises(ConfigError) as caught:
+        Intake.of(settings)  # type: ignore[arg-type]
+    assert caught.value.key == "intake.hash_key" and "intake__hash_key" in caught.value.problem
+    path = tmp_path / "svarfrist.toml"
+    database = f"sqlite:///{tmp_path / 'r.db'}"
+    env_vars = {"SVARFRIST_CONFIG": str(path), "SVARFRIST_DATABASE_URL": database}
+    assert run_cli("init", env=env_vars).returncode == 0
+    assert run_cli("list", env=env_vars).returncode == 0
+    once = run_cli("intake", "--once", env=env_vars)
+    assert once.returncode == 2
+    assert once.stderr.splitlines() == [f"error: config: intake.hash_key: {HASH_KEY_NEEDED}"]
 
 
 @pytest.mark.parametrize("from_file", [True, False], ids=["config-file", "no-config-file"])

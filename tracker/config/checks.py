@@ -9,7 +9,14 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from tracker.config.settings import IMAP_ONLY_KEYS, IntakeSettings, OidcSettings, Settings
+from tracker.config.settings import (
+    HASH_KEY_NEEDED,
+    IMAP_ONLY_KEYS,
+    MIN_HASH_KEY,
+    IntakeSettings,
+    OidcSettings,
+    Settings,
+)
 from tracker.core import validate
 from tracker.errors import BadInputError, ConfigError
 
@@ -142,8 +149,10 @@ def check_oidc(settings: Settings, oidc: OidcSettings) -> None:
 def check_intake(settings: Settings, intake: IntakeSettings) -> None:
     """[intake]: a key to hash with, one mailbox (IMAP with one way to log in, or a Maildir
     without any IMAP key), departments that exist, addresses."""
-    if intake.hash_key is None or len(intake.hash_key.get_secret_value()) < 16:
-        raise ConfigError("intake.hash_key", "required: a secret of at least 16 characters")
+    # The key is required where mail is read (tracker.intake.process.Intake.of: intake,
+    # run): only those need its credential. A key that is given must be long enough.
+    if intake.hash_key is not None and len(intake.hash_key.get_secret_value()) < MIN_HASH_KEY:
+        raise ConfigError("intake.hash_key", HASH_KEY_NEEDED)
     if (intake.imap_host is None) == (intake.maildir is None):
         raise ConfigError("intake.imap_host", "give imap_host or maildir (one of them)")
     if intake.maildir is not None:

@@ -318,6 +318,13 @@ IMAP_ONLY_KEYS = (
 Maildir would ignore them."""
 
 
+MIN_HASH_KEY = 16
+HASH_KEY_NEEDED = (
+    f"required: a secret of at least {MIN_HASH_KEY} characters (hash_key, or the credential "
+    "intake__hash_key)"
+)
+
+
 class IntakeSettings(BaseModel):
     """``svarfrist intake``: a mailbox read over IMAP, or a local Maildir (docs/intake.md)."""
 
@@ -370,6 +377,14 @@ class IntakeSettings(BaseModel):
     """Polling interval when the server has no IDLE (and the longest IDLE wait)."""
     timeout_seconds: float = Field(default=60.0, gt=0)
     batch: int = Field(default=200, ge=1, le=10_000)
+
+    def key(self) -> bytes:
+        """The key of the keyed hashes (Message-IDs, senders). Required only where mail is
+        read (``intake``, ``run``): the web app and the other commands never need its
+        credential. Its length is checked at load (tracker.config.checks)."""
+        if self.hash_key is None:
+            raise ConfigError("intake.hash_key", HASH_KEY_NEEDED)
+        return self.hash_key.get_secret_value().encode("utf-8")
 
     def mailbox_key(self) -> str:
         """Which mailbox this is, as intake's progress, its acknowledgements still to send and

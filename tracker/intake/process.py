@@ -70,7 +70,7 @@ class Intake:
     def of(cls, settings: Settings) -> Intake:
         """Built once at start; an acknowledgement template that cannot render fails here."""
         conf = settings.intake
-        assert conf is not None and conf.hash_key is not None
+        assert conf is not None
         own = {a.lower() for a in (conf.address, *conf.departments, *conf.offices) if a}
         if "@" in conf.username:
             own.add(conf.username.lower())
@@ -79,7 +79,7 @@ class Intake:
         return cls(
             settings=settings,
             conf=conf,
-            key=conf.hash_key.get_secret_value().encode("utf-8"),
+            key=conf.key(),  # required here: only what reads mail needs its credential
             mailbox=conf.mailbox_key(),
             own=frozenset(own),
             staff=conf.staff(own),
