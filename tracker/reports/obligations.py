@@ -70,6 +70,11 @@ class ObligationCounts:
     overdue: int
 
     @property
+    def answered(self) -> int:
+        """Those met, on time or late: what a response time is measured for."""
+        return self.on_time + self.late
+
+    @property
     def judged(self) -> int:
         """Those whose outcome is known (met, or overdue): what compliance is a share of."""
         return self.on_time + self.late + self.overdue

@@ -79,7 +79,7 @@ def window(now: datetime) -> Period:
 
 def cell(counts: ObligationCounts | None, hist: ResponseHistogram | None) -> Cell:
     """A cell from a group's counts and histogram, suppressed below MIN_INQUIRIES."""
-    answered = 0 if counts is None else counts.on_time + counts.late
+    answered = 0 if counts is None else counts.answered
     if counts is None or answered < MIN_INQUIRIES:
         return Cell(suppressed=True)
     timed = hist is not None and hist.n >= MIN_INQUIRIES
@@ -96,25 +96,35 @@ def complemented(
     cells: dict[str | None, Cell], counts: dict[str | None, ObligationCounts]
 ) -> dict[str | None, Cell]:
     """``cells`` (one rule's, per department) with the fewest shown departments suppressed
-    too while the suppressed ones hold 1 to MIN_INQUIRIES - 1 judged obligations (met or
-    overdue: what the total's figures count) together; else the total less the departments
-    shown would give a suppressed department's figures. None or MIN_INQUIRIES or more
-    hidden together: nothing to derive."""
+    too while the suppressed ones hold 1 to MIN_INQUIRIES - 1 answered (met: what the
+    total's ``answered``, median and p90 count) or judged obligations (met or overdue: what
+    its share on time counts) together; else the total less the departments shown would
+    give a suppressed department's figures (one answered beside four overdue: its count and
+    its one response time). None or MIN_INQUIRIES or more hidden together: nothing to
+    derive."""
+
+    def answered(key: str | None) -> int:
+        c = counts.get(key)
+        return 0 if c is None else c.answered
 
     def judged(key: str | None) -> int:
         c = counts.get(key)
         return 0 if c is None else c.judged
 
-    hidden = sum(judged(key) for key, c in cells.items() if c.suppressed)
+    def derivable(hidden: tuple[int, int]) -> bool:
+        return any(0 < n < MIN_INQUIRIES for n in hidden)
+
+    suppressed = [key for key, c in cells.items() if c.suppressed]
+    hidden = (sum(answered(k) for k in suppressed), sum(judged(k) for k in suppressed))
     shown = sorted(
         (k for k, c in cells.items() if not c.suppressed), key=lambda k: (judged(k), k or "")
     )
     result = dict(cells)
     for key in shown:
-        if not 0 < hidden < MIN_INQUIRIES:
+        if not derivable(hidden):
             break
         result[key] = Cell(suppressed=True)
-        hidden += judged(key)
+        hidden = (hidden[0] + answered(key), hidden[1] + judged(key))
     return result
 
 
