@@ -220,12 +220,15 @@ def state(obligation: dict[str, Any], now: datetime) -> str:
     return "pending"
 
 
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    h = (len(ordered) - 1) * q
+def hours(minutes: list[int], q: str) -> float:
+    """The q-quantile of ``minutes`` in hours, one decimal, half up (1.45 -> 1.5), in exact
+    decimals (q as text: 0.9 is nine tenths)."""
+    ordered = sorted(minutes)
+    h = (len(ordered) - 1) * Decimal(q)
     lo = int(h)
     hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (h - lo)
+    exact = (ordered[lo] + (ordered[hi] - ordered[lo]) * (h - lo)) / Decimal(60)
+    return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 def expected(
@@ -293,8 +296,8 @@ def expected(
                 "late": g["late"],
                 "overdue": g["overdue"],
                 "compliance": pct(g["on_time"], judged),
-                "median_hours": round(quantile(times, 0.5) / 60, 1) if times else None,
-                "p90_hours": round(quantile(times, 0.9) / 60, 1) if times else None,
+                "median_hours": hours(times, "0.5") if times else None,
+                "p90_hours": hours(times, "0.9") if times else None,
             }
         )
     rows.sort(key=lambda r: (-r["count"], r["key"] or ""))

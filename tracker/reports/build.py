@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 from sqlalchemy.orm import Session
 
@@ -38,7 +38,7 @@ from tracker.reports.queries import (
     breaches,
     inquiry_counts,
 )
-from tracker.reports.times import ResponseHistogram
+from tracker.reports.times import ResponseHistogram, rounded
 
 # The annual report lists this many of the most frequent topics.
 TOP_TOPICS = 8
@@ -52,9 +52,7 @@ def percent(part: int, whole: int, places: int = 1, *, round_down: bool = False)
     """
     if whole == 0:
         return None
-    exact = Decimal(part) * 100 / Decimal(whole)
-    mode = ROUND_DOWN if round_down else ROUND_HALF_UP
-    return float(exact.quantize(Decimal(1).scaleb(-places), rounding=mode))
+    return rounded(Fraction(part * 100, whole), places, round_down=round_down)
 
 
 @dataclass(frozen=True, kw_only=True)
