@@ -260,3 +260,16 @@ def test_an_obligation_on_a_schedule_no_longer_configured_is_counted_but_not_tim
         assert row["median_hours"] == 26.0  # only the measurable one
         late = list(breach_rows(session, {"default": CAL}, period=period_of(None, None), now=NOW))
         assert [b.hours_late for b in late] == [2.0, None]
+
+
+def test_hours_late_round_half_up_to_two_decimals(database_url: str) -> None:
+    # 7.5 minutes late is 0.125 working hours: 0.13, as a share's tie rounds (a float's
+    # round-half-even said 0.12); 22.5 minutes (0.375) 0.38 either way.
+    world = World()
+    for late_by in (timedelta(minutes=7, seconds=30), timedelta(minutes=22, seconds=30)):
+        inquiry = world.add(received_at=local(2026, 3, 2, 9), channel="email", department="D")
+        due = local(2026, 3, 3, 9)
+        world.oblige(inquiry, "reply", due_at=due, met_at=due + late_by)
+    with database(database_url, world) as engine, Session(engine) as session:
+        late = list(breach_rows(session, {"default": CAL}, period=period_of(None, None), now=NOW))
+    assert [b.hours_late for b in late] == [0.13, 0.38]

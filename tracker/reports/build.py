@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from tracker.config import stored_office
 from tracker.core.calendar import BusinessCalendar
 from tracker.core.outcome import STATE_BITS, STATE_MASK, Outcome
+from tracker.core.units import ONE_US, US_PER_HOUR
 from tracker.reports.obligations import (
     ObligationCounts,
     StateCodes,
@@ -332,7 +333,7 @@ def breach_rows(
         hours: float | None = None
         if b.schedule in calendar.schedules:
             late = calendar.working_time(b.due_at, end, b.schedule)
-            hours = round(late.total_seconds() / 3600, 2)
+            hours = rounded(Fraction(late // ONE_US, US_PER_HOUR), 2)
         yield BreachRow(
             ref=b.ref,
             rule=b.rule,
