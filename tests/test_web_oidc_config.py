@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tracker.config import load_settings, unknown_variables
 from tracker.errors import ConfigError
+from tracker.web.pages.oidc import build_client
 
 DISCOVERY = "https://login.microsoftonline.com/6f1c0000-aaaa-bbbb-cccc-000000000001/v2.0/.well-known/openid-configuration"
 GROUP = "0b6c1f5e-1111-2222-3333-444455556666"
@@ -187,12 +189,36 @@ def test_a_group_of_every_office_may_name_any_office_s_departments(
 def test_single_sign_on_without_a_client_secret_or_groups_fails_naming_the_key(
     env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    # The secret is the web app's alone: required where the app starts, not by every
+    # command (the daemon and each wrapper had to load its credential too).
     configure(env, tmp_path, BASE)
+    oidc = load_settings().web.oidc
+    assert oidc is not None
     with pytest.raises(ConfigError) as raised:
-        load_settings()
+        build_client(oidc)
     assert raised.value.key == "web.oidc.client_secret"
+    assert "web__oidc__client_secret" in raised.value.problem
     env.setenv("SVARFRIST_WEB_OIDC_CLIENT_SECRET", "s")
     configure(env, tmp_path, BASE.split("[web.oidc.groups", maxsplit=1)[0])
     with pytest.raises(ConfigError) as raised:
         load_settings()
     assert raised.value.key == "web.oidc.groups"
+
+
+def test_only_the_web_app_needs_the_client_secret(
+    env: pytest.MonkeyPatch, tmp_path: Path, run_cli: Any
+) -> None:
+    """The daemon and every command run as the service user had to load the web app's
+    client secret, or they stopped at start; now only ``svarfrist web`` does."""
+    configure(env, tmp_path, BASE)
+    env_vars = {
+        "SVARFRIST_CONFIG": str(tmp_path / "svarfrist.toml"),
+        "SVARFRIST_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
+        "SVARFRIST_WEB_SECRET_KEY": "k" * 32,
+    }
+    assert run_cli("init", env=env_vars).returncode == 0
+    assert run_cli("list", env=env_vars).returncode == 0
+    web = run_cli("web", "--port", "1", env=env_vars)
+    assert web.returncode == 2
+    [line] = web.stderr.splitlines()
+    assert line.startswith("error: config: web.oidc.client_secret: required by the web app")

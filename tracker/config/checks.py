@@ -126,7 +126,8 @@ def is_loopback(host: str | None) -> bool:
 
 def check_oidc(settings: Settings, oidc: OidcSettings) -> None:
     """[web.oidc]: an https discovery URL (http only on loopback), the web app's own address
-    (the redirect URI is built from it), a client secret, groups that map to something."""
+    (the redirect URI is built from it), groups that map to something. The client secret is
+    required where it is used (OidcSettings.required_secret: the web app at start)."""
     url = urlsplit(oidc.discovery_url.strip())
     secure = url.scheme == "https" or (url.scheme == "http" and is_loopback(url.hostname))
     if not url.hostname or not secure:
@@ -135,12 +136,6 @@ def check_oidc(settings: Settings, oidc: OidcSettings) -> None:
         )
     if settings.web.base_url is None:
         raise ConfigError("web.base_url", "required with [web.oidc] (the redirect URI's base)")
-    if oidc.secret() is None:
-        raise ConfigError(
-            "web.oidc.client_secret",
-            "required: client_secret, client_secret_file or the credential "
-            "web__oidc__client_secret",
-        )
     if not oidc.groups:
         raise ConfigError("web.oidc.groups", "map at least one group id to a role")
     # each group's office and its departments: tracker.config.offices.check_offices

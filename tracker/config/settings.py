@@ -210,6 +210,18 @@ class OidcSettings(BaseModel):
         """The client secret, from the setting or else the file it names."""
         return _secret_or_file(self.client_secret, self.client_secret_file, "web.oidc")
 
+    def required_secret(self) -> str:
+        """The client secret where it is used: the web app, at start. The daemon and the
+        other commands never need its credential, so it is not required at load."""
+        found = self.secret()
+        if found is None:
+            raise ConfigError(
+                "web.oidc.client_secret",
+                "required by the web app: client_secret, client_secret_file or the credential "
+                "web__oidc__client_secret",
+            )
+        return found.get_secret_value()
+
 
 def _secret_or_file(value: SecretStr | None, path: Path | None, key: str) -> SecretStr | None:
     # An empty value (``Environment=SVARFRIST_WEB_SECRET_KEY=``, an empty credential) is no

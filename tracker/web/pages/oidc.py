@@ -56,12 +56,11 @@ _ADDRESS_CLAIMS = ("email", "preferred_username", "upn")
 def build_client(oidc: OidcSettings) -> StarletteOAuth2App:
     """Authlib's client for the provider; it reads the discovery document at first use and
     keeps it (and the signing keys) for the process's life, refetching keys it does not know."""
-    secret_value = oidc.secret()
     client = OAuth().register(
         name="oidc",
         server_metadata_url=oidc.discovery_url,
         client_id=oidc.client_id,
-        client_secret=secret_value.get_secret_value() if secret_value else None,
+        client_secret=oidc.required_secret(),
         client_kwargs={"scope": oidc.scopes, "code_challenge_method": "S256", "timeout": 15},
     )
     return cast(StarletteOAuth2App, client)
