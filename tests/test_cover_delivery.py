@@ -151,6 +151,31 @@ def test_a_substitutes_digest_lists_the_absent_advisors_items_in_their_own_secti
     assert "du modtager dem som stedfortræder" in " ".join(covered.split())
 
 
+def test_a_team_member_with_a_digest_of_their_own_gets_one_message_with_the_absent_advisors(
+    database_url: str, sink: Sink
+) -> None:
+    """Every covering team member, not only the first, gets the absent advisor's items as a
+    section of their own digest: one message each, never a second digest."""
+    world = World(database_url, sink.port)  # digests at 07:30
+    try:
+        team(world, ADVISOR, "bo@fredericia.dk", "carl@fredericia.dk")
+        theirs = world.add(FRIDAY, advisor=ADVISOR)
+        bos = world.add(FRIDAY, advisor="bo@fredericia.dk")
+        carls = world.add(FRIDAY, advisor="carl@fredericia.dk")
+        absent(world, ADVISOR, now=FRIDAY)
+        world.tick(local("2026-12-07T07:30"))
+    finally:
+        world.close()
+    assert sent_to(sink) == [("bo@fredericia.dk", "digest"), ("carl@fredericia.dk", "digest")]
+    for message, own in zip(
+        sorted(sink.messages, key=lambda m: str(m["To"])), [bos, carls], strict=True
+    ):
+        text = text_of(message)
+        mine, covered = text.split("Disse henvendelser tilhører anne@fredericia.dk")
+        assert own in mine and theirs not in mine
+        assert theirs in covered and own not in covered
+
+
 def test_a_reminder_claimed_while_its_inquiry_was_reassigned_goes_to_the_new_advisor(
     world: World, sink: Sink
 ) -> None:

@@ -174,38 +174,57 @@ def _claim(
         facts = _obligation_facts(session, rows)
         inquiries, offices = _inquiry_facts(session, _refs(rows))
         items = _open_items(session, _digest_refs(rows))
-        kept: list[tuple[Any, dict[str, Any]]] = []
         drop: dict[str, list[int]] = defaultdict(list)
-        for row in rows:
-            payload = dict(row.payload)
-            found = facts.get(row.obligation_id or -1)
-            if row.kind in OBLIGATION_KINDS and found is not None:
-                deadline, met = found
-                why = _not_now(row.kind, deadline, met, now)
-                if why is None and row.kind == Kind.DUE_SOON:
-                    why = _too_soon(row, deadline, inquiries, policy, now)
-                if why is not None or deadline.due_at is None:
-                    drop[why or _DONE].append(row.id)
-                    continue
-                # a pause or a recompute may have moved the deadline since planning
-                payload["due_at"] = deadline.due_at.isoformat()
-            elif row.kind == Kind.DIGEST:
-                sections = _digest_now(row, items, inquiries, policy, now)
-                if sections is None:
-                    drop[_EMPTY].append(row.id)
-                    continue
-                payload |= sections
-            kept.append((row, payload))
-        # Who receives each row is decided here, at sending time, in one place (store.cover).
+
+        def current(rows: Sequence[Any]) -> list[tuple[Any, dict[str, Any]]]:
+            """The rows that still go out, each with its payload as it stands at ``now``."""
+            kept: list[tuple[Any, dict[str, Any]]] = []
+            for row in rows:
+                payload = dict(row.payload)
+                found = facts.get(row.obligation_id or -1)
+                if row.kind in OBLIGATION_KINDS and found is not None:
+                    deadline, met = found
+                    why = _not_now(row.kind, deadline, met, now)
+                    if why is None and row.kind == Kind.DUE_SOON:
+                        why = _too_soon(row, deadline, inquiries, policy, now)
+                    if why is not None or deadline.due_at is None:
+                        drop[why or _DONE].append(row.id)
+                        continue
+                    # a pause or a recompute may have moved the deadline since planning
+                    payload["due_at"] = deadline.due_at.isoformat()
+                elif row.kind == Kind.DIGEST:
+                    sections = _digest_now(row, items, inquiries, policy, now)
+                    if sections is None:
+                        drop[_EMPTY].append(row.id)
+                        continue
+                    payload |= sections
+                kept.append((row, payload))
+            return kept
+
+        def route(kept: Sequence[tuple[Any, dict[str, Any]]]) -> dict[int, cover.Routed]:
+            # Who receives each row is decided here, at sending time, in one place.
+            return cover.route(
+                session,
+                [row for row, _ in kept],
+                advisors,
+                now=now,
+                office_of=offices.get,
+                fallback=policy.fallback_of,
+            )
+
         advisors = {ref: facts["advisor"] for ref, facts in inquiries.items()}
-        routes = cover.route(
-            session,
-            [row for row, _ in kept],
-            advisors,
-            now=now,
-            office_of=offices.get,
-            fallback=policy.fallback_of,
-        )
+        kept = current(rows)
+        routes = route(kept)
+        # A covering team's other members' copies go in this batch too, so each joins the
+        # rest of its recipient's mail of the round (their own digest: one message). They
+        # are about the rows' own inquiries and obligations: the facts above hold.
+        copies = {key for routed in routes.values() for key in routed.copies}
+        if copies:
+            more = current(
+                outbox.claim(session, now=now, limit=len(copies), lease=policy.lease, keys=copies)
+            )
+            routes |= route(more)
+            kept += more
         claimed = [
             Claimed(
                 row_id=row.id,

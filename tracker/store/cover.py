@@ -322,6 +322,10 @@ class Routed:
 
     recipient: str
     cover: Mapping[str, str] | None = None
+    copies: tuple[str, ...] = ()
+    """The keys of the copies queued for the other members of a team that covers: the
+    caller claims them with this row, so each member's copy joins the rest of their mail of
+    the round (their own digest: one message)."""
 
 
 def route(
@@ -342,8 +346,9 @@ def route(
     one office's); its teams cover (:func:`covering`), and ``fallback``, the default
     recipient of an office (None: of no known office), is the cover of last resort.
     A team cover has one recipient per member: the first takes the row, the others get a copy
-    queued here (key ``cover:<row>:<address hash>``, sent in the same delivery round), marked
-    with the cover so it is not routed again. Escalations and reports go as planned.
+    queued here (key ``cover:<row>:<address hash>``, in ``Routed.copies``: the caller claims
+    them with the row), marked with the cover so it is not routed again. Escalations and
+    reports go as planned.
     """
     routed: dict[int, Routed] = {}
     wanted: dict[int, str] = {}
@@ -377,9 +382,10 @@ def route(
         if found is None or found.because == rule.Because.NOBODY:  # nobody else: as planned
             routed[row_id] = Routed(recipient=recipient)
             continue
-        routed[row_id] = Routed(recipient=found.recipients[0], cover=found.payload())
-        for other in found.recipients[1:]:
-            _copy(session, by_id[row_id], other, found, now)
+        copies = tuple(
+            _copy(session, by_id[row_id], other, found, now) for other in found.recipients[1:]
+        )
+        routed[row_id] = Routed(recipient=found.recipients[0], cover=found.payload(), copies=copies)
     _readdress(
         session,
         {
@@ -411,11 +417,13 @@ def _readdress(session: Session, recipients: Mapping[int, str]) -> None:
         )
 
 
-def _copy(session: Session, row: Any, recipient: str, found: rule.Cover, now: datetime) -> None:
+def _copy(session: Session, row: Any, recipient: str, found: rule.Cover, now: datetime) -> str:
+    """Queue ``recipient``'s copy of ``row`` (once: the key is the row's and theirs); its key."""
     digest = hashlib.sha256(recipient.encode()).hexdigest()[:16]
+    key = f"cover:{row.id}:{digest}"
     outbox.enqueue(
         session,
-        key=f"cover:{row.id}:{digest}",
+        key=key,
         kind=row.kind,
         recipient=recipient,
         payload=dict(row.payload) | {"cover": found.payload()},
@@ -424,3 +432,4 @@ def _copy(session: Session, row: Any, recipient: str, found: rule.Cover, now: da
         obligation_id=row.obligation_id,
         created_at=now,
     )
+    return key

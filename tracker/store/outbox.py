@@ -14,7 +14,7 @@ database's single writer lock (BEGIN IMMEDIATE), and one daemon per file is supp
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -185,16 +185,19 @@ def claim(
     limit: int,
     lease: timedelta,
     kinds: Sequence[str] | None = None,
+    keys: Collection[str] | None = None,
 ) -> list[Row[Any]]:
     """Claim up to ``limit`` due rows (oldest first) for this sender; commit before sending.
 
     Each claim counts as an attempt. Rows locked by another replica are skipped, not waited
     for; the outer WHERE repeats the condition so a row claimed meanwhile is not taken twice.
-    ``kinds``: only these; by default every kind but :data:`SELF_DELIVERED`.
+    ``kinds``: only these; by default every kind but :data:`SELF_DELIVERED`. ``keys``: only
+    the rows of these keys (a team member's copy, claimed with the row it copies).
     """
     due = and_(
         _claimable(now, lease),
         _T.c.kind.in_(kinds) if kinds is not None else _T.c.kind.not_in(SELF_DELIVERED),
+        _T.c.key.in_(sorted(keys)) if keys is not None else true(),
     )
     # A CTE, not ``id IN (subquery)``: PostgreSQL may run an IN subquery once per outer row,
     # locking and re-scanning as it goes; the CTE picks and locks the batch exactly once.
