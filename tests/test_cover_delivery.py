@@ -245,6 +245,24 @@ def test_with_nobody_else_an_absent_advisors_reminder_goes_to_their_offices_defa
         w.close()
 
 
+def test_a_default_recipient_written_in_capitals_is_covered_when_absent(
+    database_url: str, sink: Sink
+) -> None:
+    """An address setting is one address whatever its case (``validate.address``): the
+    office's recipient, a person here, is on leave, and the unassigned inquiry's reminder
+    reaches their substitute."""
+    w = World(database_url, sink.port, reminders={"digest_time": None},
+              default_recipient="Leder@Fredericia.DK")  # fmt: skip
+    try:
+        absent(w, "leder@fredericia.dk", SUBSTITUTE, now=FRIDAY)
+        w.add(FRIDAY)  # no advisor: the default recipient's
+        w.tick(MONDAY_DUE_SOON)
+    finally:
+        w.close()
+    assert sent_to(sink) == [(SUBSTITUTE, "due_soon")]
+    assert "tilhører leder@fredericia.dk" in " ".join(text_of(sink.messages[0]).split())
+
+
 def test_an_advisor_of_two_offices_is_covered_by_each_inquiry_s_own_office_s_team(
     database_url: str, sink: Sink
 ) -> None:

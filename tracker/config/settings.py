@@ -27,6 +27,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from tracker.core import validate
 from tracker.errors import ConfigError
 from tracker.sla import Channel, Fulfilment
 
@@ -496,6 +497,13 @@ _FLAT_JSON = frozenset(
 )
 
 
+def _address_form(value: str | None) -> str | None:
+    """An address setting as addresses are kept (``validate.address_form``: lower case), so
+    ``Leder@Fredericia.DK`` is the advisor ``leder@fredericia.dk`` whose absence diverts its
+    mail; checked as one address when the configuration is loaded (config.checks)."""
+    return validate.address_form(value) if value is not None else None
+
+
 class OfficeSettings(BaseModel):
     """``[offices.<key>]``: an office's own values of some top-level keys (every one
     optional; a key not set here is the top level's, and a table such as ``[calendar]`` or
@@ -517,6 +525,11 @@ class OfficeSettings(BaseModel):
     retention_days: int | None = Field(default=None, ge=0)
     """How long the office's closed inquiries keep their notes (each municipality of a
     shared deployment decides its own); unset: the top level's."""
+
+    @field_validator("default_recipient")
+    @classmethod
+    def _recipient_in_lower_case(cls, value: str | None) -> str | None:
+        return _address_form(value)
 
 
 class Settings(BaseSettings):
@@ -552,6 +565,11 @@ class Settings(BaseSettings):
     offices: dict[str, OfficeSettings] = {}
     """Offices with their own calendar, rules, departments and recipients (tracker.config
     .offices); the top level is the office ``default``."""
+
+    @field_validator("default_recipient")
+    @classmethod
+    def _recipient_in_lower_case(cls, value: str | None) -> str | None:
+        return _address_form(value)
 
     @classmethod
     def settings_customise_sources(

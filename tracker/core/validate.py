@@ -198,12 +198,18 @@ def _unknown(kind: str, value: str, configured: Collection[str]) -> str:
     return f"unknown {kind} {value!r} (one of: {listed}{hint})"
 
 
+def address_form(value: str) -> str:
+    """The form an address is kept and compared in: trimmed and lower-cased (checked by
+    :func:`address`; a setting is checked when the configuration is loaded)."""
+    return value.strip().lower()
+
+
 def address(value: str, what: str) -> str:
     """One e-mail address, trimmed and lower-cased: ``Anna@Fredericia.DK`` and
     ``anna@fredericia.dk`` are one advisor in lists, reports and reminders. The one rule
     for advisors and for every address setting (mail_from, default_recipient, ...)."""
     text(value, what)
-    value = value.strip().lower()
+    value = address_form(value)
     if len(value) > EMAIL_MAX or not EMAIL_RE.fullmatch(value):
         raise BadInputError(f"{what} {value!r} is not one e-mail address").coded("not_email")
     return value
