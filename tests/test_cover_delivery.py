@@ -263,6 +263,34 @@ def test_a_default_recipient_written_in_capitals_is_covered_when_absent(
     assert "tilhører leder@fredericia.dk" in " ".join(text_of(sink.messages[0]).split())
 
 
+def test_an_unassigned_inquirys_reminder_retried_after_the_absence_goes_to_its_owner(
+    database_url: str, sink: Sink
+) -> None:
+    """Whose a reminder is, is asked again when it is sent (``core.cover.owner``): for an
+    inquiry without an advisor, the office's recipient, not the substitute that the first,
+    failed, attempt was addressed to."""
+    leder = "leder@fredericia.dk"
+    w = World(database_url, sink.port, reminders={"digest_time": None}, default_recipient=leder)
+    try:
+        with transaction(w.factory) as session:
+            away = cover.add_absence(
+                session, w.ctx(FRIDAY), leder, first=date(2026, 12, 7), last=date(2026, 12, 7),
+                substitute=SUBSTITUTE,
+            )  # fmt: skip
+        w.add(FRIDAY)  # no advisor: the default recipient's
+        sink.handler.refuse[SUBSTITUTE] = "451 4.2.0 mailbox busy, try later"
+        w.tick(MONDAY_DUE_SOON)  # to the substitute: refused for now, retried
+        assert sent_to(sink) == []
+        del sink.handler.refuse[SUBSTITUTE]
+        with transaction(w.factory) as session:  # the office's recipient is back early
+            cover.remove_absence(session, w.ctx(MONDAY_DUE_SOON), away.id)
+        w.tick(MONDAY_DUE_SOON + timedelta(minutes=5))
+    finally:
+        w.close()
+    assert sent_to(sink) == [(leder, "due_soon")]
+    assert "fraværende" not in text_of(sink.messages[0])
+
+
 def test_an_advisor_of_two_offices_is_covered_by_each_inquiry_s_own_office_s_team(
     database_url: str, sink: Sink
 ) -> None:

@@ -339,9 +339,11 @@ def route(
 ) -> dict[int, Routed]:
     """row id -> its recipient at ``now``: THE choice of who receives a reminder or digest.
 
-    ``due_soon``/``overdue`` follow the inquiry's current advisor (``advisors``: ref ->
-    advisor, so a reassigned inquiry's planned reminders go to its new advisor), digests their
-    planned recipient; then an absent recipient's cover (``tracker.core.cover``) takes it.
+    ``due_soon``/``overdue`` follow the inquiry's current owner (``advisors``: ref ->
+    advisor, so a reassigned inquiry's planned reminders go to its new advisor; one without
+    an advisor is its office's default recipient's, ``core.cover.owner``, not whoever a
+    failed attempt was addressed to), digests their planned recipient; then an absent
+    recipient's cover (``tracker.core.cover``) takes it.
     ``office_of``: the office of a ref (a reminder's, a digest's first item's: a digest is
     one office's); its teams cover (:func:`covering`), and ``fallback``, the default
     recipient of an office (None: of no known office), is the cover of last resort.
@@ -357,15 +359,14 @@ def route(
         if "cover" in row.payload:  # a copy for a team member: routed when it was made
             routed[row.id] = Routed(recipient=row.recipient, cover=row.payload["cover"])
             continue
-        if row.kind in ROUTED_KINDS:
-            wanted[row.id] = advisors.get(str(row.payload.get("ref"))) or row.recipient
-        elif row.kind == Kind.DIGEST:
-            wanted[row.id] = row.recipient
-        else:
+        if row.kind not in ROUTED_KINDS and row.kind != Kind.DIGEST:
             routed[row.id] = Routed(recipient=row.recipient)
             continue
         ref = _first_ref(row)
         office[row.id] = None if ref is None else office_of(ref)
+        wanted[row.id] = row.recipient
+        if row.kind in ROUTED_KINDS and ref is not None and ref in advisors:  # whose it is now
+            wanted[row.id] = rule.owner(advisors[ref], fallback(office[row.id])) or row.recipient
     # One lookup per office among the rows (most often one).
     recipients: dict[str | None, set[str]] = defaultdict(set)
     for row_id, recipient in wanted.items():
