@@ -151,6 +151,28 @@ def test_a_substitutes_digest_lists_the_absent_advisors_items_in_their_own_secti
     assert "du modtager dem som stedfortræder" in " ".join(covered.split())
 
 
+def test_a_substitutes_digest_counts_the_absent_advisors_items_in_its_subject(
+    database_url: str, sink: Sink
+) -> None:
+    """A substitute with nothing of their own is not told "0 today, 0 overdue" above the
+    absent advisor's deadlines: the subject and the summary count every item listed."""
+    world = World(database_url, sink.port)  # digests at 07:30
+    try:
+        world.add(local("2026-12-03T16:00"), advisor=ADVISOR)  # overdue since Friday
+        world.add(FRIDAY, advisor=ADVISOR)  # due today
+        world.add(FRIDAY, advisor=SUBSTITUTE)  # due today, the substitute's own
+        absent(world, ADVISOR, SUBSTITUTE, now=FRIDAY)
+        world.tick(local("2026-12-07T07:30"))
+    finally:
+        world.close()
+    [message] = sink.messages
+    summary = "2 frister i dag, 1 frist overskredet"
+    assert str(message["Subject"]).endswith(summary)
+    assert f"Dagens oversigt for 2026-12-07: {summary}." in text_of(message)
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert summary in " ".join(html.split())
+
+
 def test_a_team_member_with_a_digest_of_their_own_gets_one_message_with_the_absent_advisors(
     database_url: str, sink: Sink
 ) -> None:

@@ -290,6 +290,13 @@ def _context(
 
 def _templates(name: str, context: Mapping[str, Any], config: MailConfig) -> Content:
     folder = config.language
+    if name == Kind.DIGEST:  # the summary counts what is listed, absent advisors' included
+        sections = [context, *context.get("covered", [])]
+        context = {
+            **context,
+            "today_count": sum(len(section["due_today"]) for section in sections),
+            "overdue_count": sum(len(section["overdue"]) for section in sections),
+        }
     subject = _template(False, f"{folder}/{name}.subject.j2").render(context)
     text = _template(False, f"{folder}/{name}.txt.j2").render(context)
     html = _template(True, f"{folder}/{name}.html.j2").render({**context, "subject": subject})
