@@ -160,3 +160,11 @@ def test_an_english_digest_keeps_an_absent_colleagues_items_in_a_section_of_thei
     assert "2026-000001" in mine and "2026-000002" not in mine
     assert "2026-000002" in covered and "you receive them as their substitute" in covered
     assert "<h2>Absent colleagues' inquiries</h2>" in html.replace("&#39;", "'")
+
+
+def test_a_substitute_covers_the_inquiries_of_the_office_that_recorded_the_absence() -> None:
+    named = Absence(advisor=ANNE, first=DAY, last=DAY, substitute=DORA, office="nord")
+    assert cover(ANNE, DAY, [named], TEAM, OFFICE, office="nord").recipients == (DORA,)
+    other = cover(ANNE, DAY, [named], TEAM, OFFICE, office="default")
+    assert other is not None and (other.recipients, other.because) == ((BO, CARL), Because.TEAM)
+    assert cover(ANNE, DAY, [named], TEAM, OFFICE).recipients == (DORA,)  # no office known

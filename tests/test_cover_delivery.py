@@ -335,3 +335,28 @@ def test_an_advisor_of_two_offices_is_covered_by_each_inquiry_s_own_office_s_tea
         assert got == [("bo@fredericia.dk", top), ("nina@fredericia.dk", theirs)]
     finally:
         w.close()
+
+
+def test_a_substitute_named_by_one_office_covers_that_offices_inquiries_only(
+    database_url: str, sink: Sink
+) -> None:
+    """Nord's lead names Nina, a colleague at Nord, as Anne's substitute: Nina gets Anne's
+    Nord inquiries, and Anne's inquiries of the other office go to its own colleagues, as its
+    teams cover them; never to someone of another office (another municipality, say)."""
+    offices = {"nord": {"departments": ["Borgerservice Nord"]}}
+    w = World(database_url, sink.port, reminders={"digest_time": None}, offices=offices)
+    try:
+        with transaction(w.factory) as session:
+            cover.add_team(session, w.ctx(FRIDAY), "Borgerservice", [ADVISOR, "bo@fredericia.dk"])
+            nord = w.ctx(FRIDAY).office("nord")
+            cover.add_absence(
+                session, nord, ADVISOR, first=date(2026, 12, 7), last=date(2026, 12, 11),
+                substitute="nina@fredericia.dk",
+            )  # fmt: skip
+        top = w.add(FRIDAY, advisor=ADVISOR)
+        theirs = w.add(FRIDAY, advisor=ADVISOR, department="Borgerservice Nord", office="nord")
+        w.tick(MONDAY_DUE_SOON)
+        got = sorted((str(m["To"]), str(m["X-Svarfrist-Ref"])) for m in sink.messages)
+        assert got == [("bo@fredericia.dk", top), ("nina@fredericia.dk", theirs)]
+    finally:
+        w.close()

@@ -4,7 +4,8 @@ Pure (no database, no clock): the store reads the absences and teams that matter
 :func:`cover`. The rule, in order, on the local (Europe/Copenhagen) date of ``now``:
 
 1. the advisor is not absent: no cover, the advisor receives it;
-2. the absence names a substitute who is not absent that day: the substitute;
+2. the absence names a substitute who is not absent that day: the substitute, for the
+   inquiries of the office that recorded the absence (its lead named a colleague of it);
 3. else the present members of the advisor's teams in the inquiry's office (every such team
    the advisor is in, the advisor excluded), each a copy;
 4. else the office's default recipient (``default_recipient``) when there is one and it is
@@ -36,12 +37,14 @@ class Because(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class Absence:
-    """One stored absence: ``first`` to ``last`` inclusive, local dates."""
+    """One stored absence: ``first`` to ``last`` inclusive, local dates; ``office``: the
+    office that recorded it (None: any), whose inquiries its ``substitute`` covers."""
 
     advisor: str
     first: date
     last: date
     substitute: str | None = None
+    office: str | None = None
 
     def covers(self, day: date) -> bool:
         return self.first <= day <= self.last
@@ -91,11 +94,15 @@ def cover(
     absences: Iterable[Absence],
     teams: Mapping[str, Iterable[str]],
     fallback: str | None = None,
+    *,
+    office: str | None = None,
 ) -> Cover | None:
     """Who receives ``advisor``'s mail on ``day``; None when the advisor is not absent.
 
     ``teams``: team name -> member addresses (every team; those without the advisor are
-    ignored). Addresses are compared as given: the store keeps them lower-cased.
+    ignored). Addresses are compared as given: the store keeps them lower-cased. ``office``:
+    the inquiry's; an absence recorded by another office is the advisor's all the same, but
+    its substitute does not cover this office's inquiries (None: every substitute does).
     """
     absences = list(absences)
     until = absent_until(advisor, day, absences)
@@ -105,7 +112,14 @@ def cover(
     def present(person: str) -> bool:
         return person != advisor and absent_until(person, day, absences) is None
 
-    today = [a for a in absences if a.advisor == advisor and a.covers(day) and a.substitute]
+    today = [
+        a
+        for a in absences
+        if a.advisor == advisor
+        and a.covers(day)
+        and a.substitute
+        and (office is None or a.office is None or a.office == office)
+    ]
     today.sort(key=lambda a: (a.first, a.last, a.substitute or ""), reverse=True)
     for absence in today:  # the most recently begun absence names the substitute
         if absence.substitute is not None and present(absence.substitute):

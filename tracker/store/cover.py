@@ -281,9 +281,9 @@ def covering(
 ) -> dict[str, rule.Cover]:
     """advisor -> their cover on ``day`` for inquiries of ``office``, for the absent ones
     among ``advisors``. An absence is the person's, whichever office recorded it (someone on
-    holiday is away from every desk); the teams that cover are ``office``'s (an advisor
-    working for two offices has each office's colleagues cover its inquiries), every
-    office's for None (a row whose inquiry is gone)."""
+    holiday is away from every desk); the teams that cover are ``office``'s, and so is the
+    substitute (an advisor working for two offices has each office's colleagues cover its
+    inquiries), every office's for None (a row whose inquiry is gone)."""
     if not advisors:
         return {}
     found = _absences(session, Absence.advisor.in_(sorted(advisors)), day)
@@ -303,17 +303,23 @@ def covering(
     others -= {a.advisor for a in found}
     if others:
         found += _absences(session, Absence.advisor.in_(sorted(others)), day)
-    covers = {a: rule.cover(a, day, found, members, fallback) for a in sorted(absent)}
+    covers = {
+        a: rule.cover(a, day, found, members, fallback, office=office) for a in sorted(absent)
+    }
     return {a: c for a, c in covers.items() if c is not None}
 
 
 def _absences(session: Session, which: Any, day: date) -> list[rule.Absence]:
     rows = session.execute(
-        select(Absence.advisor, Absence.first_day, Absence.last_day, Absence.substitute).where(
+        select(
+            Absence.advisor, Absence.first_day, Absence.last_day, Absence.substitute, Absence.office
+        ).where(
             which, Absence.last_day >= day, Absence.first_day <= day + timedelta(MAX_ABSENCE_DAYS)
         )
     )
-    return [rule.Absence(advisor=a, first=f, last=t, substitute=s) for a, f, t, s in rows]
+    return [
+        rule.Absence(advisor=a, first=f, last=t, substitute=s, office=o) for a, f, t, s, o in rows
+    ]
 
 
 @dataclass(frozen=True, kw_only=True)
