@@ -189,11 +189,18 @@ def pct(part: int, whole: int, places: int = 1) -> float | None:
 
 
 def in_period(
-    row: dict[str, Any], first: date | None, last: date | None, office: str | None = None
+    row: dict[str, Any],
+    first: date | None,
+    last: date | None,
+    office: str | None = None,
+    now: datetime | None = None,
 ) -> bool:
-    """Whether inquiry ``row`` is in the period (and in ``office``; None: any office)."""
+    """Whether inquiry ``row`` is in the period (and in ``office``; None: any office) and
+    had been received at ``now`` (None: whenever)."""
     day = row["received_at"].astimezone(COPENHAGEN).date()
     if office is not None and row.get("office", "default") != office:
+        return False
+    if now is not None and row["received_at"] > now:
         return False
     return (first is None or day >= first) and (last is None or day <= last)
 
@@ -243,9 +250,9 @@ def expected(
 ) -> dict[str, Any]:
     """The JSON report computed the slow, obvious way. ``untimed``: ids of obligations
     without a stored response time (counted, but in no median or p90). ``office``: that
-    office's rows only."""
+    office's rows only. An inquiry received after ``now`` did not exist yet: not counted."""
     cal = calendar or BusinessCalendar()
-    inquiries = {i["id"]: i for i in world.inquiries if in_period(i, first, last, office)}
+    inquiries = {i["id"]: i for i in world.inquiries if in_period(i, first, last, office, now)}
     groups: dict[Any, dict[str, Any]] = defaultdict(
         lambda: (
             dict.fromkeys(("count", "closed", "obligations", "on_time", "late", "overdue"), 0)

@@ -14,6 +14,7 @@ from tracker.reports.build import (
     breach_rows,
     build_annual,
     build_report,
+    monthly_compliance,
     percent,
 )
 from tracker.reports.format import report_json
@@ -89,6 +90,47 @@ def test_it_evaluates_states_at_now_not_from_the_cached_state_column(database_ur
     assert early.inquiries == []
 
 
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [
+        (date(2026, 1, 1), date(2026, 4, 30)),  # whole months: the stored-key index pass
+        (date(2026, 1, 10), date(2026, 4, 15)),  # inside months: the sorted pass
+        (None, None),  # every inquiry in the register
+    ],
+)
+@pytest.mark.parametrize("replied_later", [True, False])
+def test_a_report_at_now_does_not_see_inquiries_received_after_now(
+    database_url: str, first: date | None, last: date | None, replied_later: bool
+) -> None:
+    """A report as of --now is what the register held then: an inquiry received after
+    --now did not exist yet, so it is neither counted nor open nor holding deadlines.
+    ``replied_later``: some replies were recorded after --now (not yet replies then); else
+    none was, and whole months are read from the stored keys."""
+    world = generated(240, seed=31)
+    then = local(2026, 3, 1, 12, 0).astimezone(UTC)
+    if not replied_later:
+        for o in world.obligations:
+            if o["met_at"] is not None and o["met_at"] > then:
+                o["met_at"] = None
+    at_then = world.add(received_at=then, channel="email", department="Diverse")
+    world.oblige(at_then, "reply", due_at=then + timedelta(days=1))
+    later = [i for i in world.inquiries if i["received_at"] > then]
+    assert later  # the period ends after --now, and holds inquiries received after it
+    with database(database_url, world) as engine, Session(engine) as session:
+        for by in GroupBy:
+            got = report_for(session, by, first, last, now=then)
+            assert got == expected(world, by.value, then, first, last), by
+        period = period_of(first, last)
+        annual = build_annual(session, period=period, now=then, population=None)
+        whole = expected(world, "department", then, first, last)
+        assert (annual.total, annual.open) == (whole["total"], whole["open"])
+        months = monthly_compliance(session, period, then)
+        want = expected(world, "month", then, first, last)["rows"]
+        assert [(m.key, m.obligations) for m in months] == sorted(
+            (r["key"], r["obligations"]) for r in want
+        )
+
+
 def test_an_empty_period_gives_zeroes_and_no_rows(database_url: str) -> None:
     with database(database_url, generated(50)) as engine, Session(engine) as session:
         got = report_for(session, GroupBy.DEPARTMENT, date(2030, 1, 1), date(2030, 12, 31))
@@ -134,8 +176,9 @@ def test_months_are_local_calendar_months_across_daylight_saving(database_url: s
         local(2026, 11, 1, 0, 30),  # 23:30 UTC on 31 October: November
     ):
         world.add(received_at=moment.astimezone(UTC), channel="phone", department="Diverse")
+    after = local(2026, 12, 1)  # every one received by then
     with database(database_url, world) as engine, Session(engine) as session:
-        rows = report_for(session, GroupBy.MONTH)["rows"]
+        rows = report_for(session, GroupBy.MONTH, now=after)["rows"]
         assert sorted(r["key"] for r in rows) == ["2026-03", "2026-04", "2026-10", "2026-11"]  # type: ignore[index]
         one_day = report_for(session, GroupBy.MONTH, date(2026, 4, 1), date(2026, 4, 1))
         assert [(r["key"], r["count"]) for r in one_day["rows"]] == [("2026-04", 1)]  # type: ignore[index]

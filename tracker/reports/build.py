@@ -36,6 +36,7 @@ from tracker.reports.queries import (
     GroupBy,
     InquiryCounts,
     Period,
+    as_of,
     breaches,
     inquiry_counts,
 )
@@ -191,8 +192,10 @@ def build_report(
 
     ``response_times=False`` skips the median/p90 pass (the monthly chart needs no times).
     Grouped by rule, ``count`` is the inquiries carrying that rule; ``total`` stays the
-    number of inquiries in the period, so those shares need not add up to 100.
+    number of inquiries in the period, so those shares need not add up to 100. An inquiry
+    received after ``now`` did not exist yet and is not counted (:func:`as_of`).
     """
+    period = as_of(session, period, now)
     inquiries = inquiry_counts(session, by, period, now)
     hists: dict[str | None, ResponseHistogram] = {}
     untimed = 0
@@ -269,6 +272,7 @@ def _shares(counts: list[InquiryCounts], total: int) -> tuple[ShareRow, ...]:
 
 def monthly_compliance(session: Session, period: Period, now: datetime) -> tuple[ReportRow, ...]:
     """Obligations and compliance per local calendar month, oldest first."""
+    period = as_of(session, period, now)
     rows = obligation_counts(session, GroupBy.MONTH, period, now)
     return tuple(
         sorted(
@@ -282,6 +286,7 @@ def build_annual(
     session: Session, *, period: Period, now: datetime, population: int | None
 ) -> AnnualReport:
     """Per department and first-contact channel (counts, shares, open), top topics, reach."""
+    period = as_of(session, period, now)
     departments = inquiry_counts(session, GroupBy.DEPARTMENT, period, now)
     total = sum(d.count for d in departments)
     closed = sum(d.closed for d in departments)
@@ -327,6 +332,7 @@ def breach_rows(
     """Every obligation met late or overdue at ``now`` for inquiries received in the period,
     how late counted on its inquiry's own office's calendar (``calendars``: office key ->
     calendar; an office no longer configured counts on ``default``'s)."""
+    period = as_of(session, period, now)
     for b in breaches(session, period, now):
         calendar = stored_office(calendars, b.office)
         end = b.met_at if b.met_at is not None else now

@@ -45,6 +45,7 @@ from tracker.reports.queries import (
     filters,
     group_key,
     is_sqlite,
+    local_midnight,
     month_key,
     month_label,
     month_starts,
@@ -259,11 +260,17 @@ def _packed(
 
 def _whole_months(period: Period) -> tuple[int | None, int | None] | None:
     """The period as whole local months (first, last as yyyymm; None: unbounded), or None
-    when it starts or ends inside a month."""
+    when it starts or ends inside a month, or its UTC range is not its dates' (cut short
+    at ``now``: tracker.reports.queries.as_of)."""
     first, last = period.first, period.last
     if first is not None and first.day != 1:
         return None
     if last is not None and (last + timedelta(days=1)).day != 1:
+        return None
+    if (period.start, period.end) != (
+        None if first is None else local_midnight(first),
+        None if last is None else local_midnight(last + timedelta(days=1)),
+    ):
         return None
     return (
         None if first is None else first.year * 100 + first.month,
