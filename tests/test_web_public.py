@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from register_support import NOW, context, engine_for, session_on, settings_for
+from report_data import World, database
+from sqlalchemy.orm import Session
 from web_server import Web, web_app
 
 from tracker.core.calendar import COPENHAGEN
 from tracker.reports.build import build_report
-from tracker.reports.public import window
+from tracker.reports.public import Cell, PublicTimes, response_times, window
 from tracker.reports.queries import GroupBy
 from tracker.store import register
 from tracker.store.db import make_engine, session_factory
@@ -269,3 +271,93 @@ def test_a_suppressed_cell_of_few_answered_but_many_overdue_is_not_the_total_les
     assert total["suppressed"] or not 0 < hidden < body["min_inquiries"]
     assert rows["Diverse"]["suppressed"]  # the fewest shown goes with it
     assert total["answered"] == 6 and total["p90_hours"] == 6.0
+
+
+def _replied(world: World, department: str, hours: list[int], **inquiry: Any) -> None:
+    """One e-mail to ``department`` per entry of ``hours``, answered that many working hours
+    after receipt on MONDAY; a negative entry is answered after -hours on a schedule no
+    longer configured: met, but without a stored response time (untimed)."""
+    received = MONDAY.astimezone(UTC)
+    for h in hours:
+        row = world.add(received_at=received, channel="email", department=department, **inquiry)
+        world.oblige(
+            row,
+            "reply",
+            schedule="working_days" if h > 0 else "retired_schedule",
+            due_at=received + timedelta(days=1),
+            met_at=received + timedelta(hours=abs(h)),
+        )
+
+
+def _cells(times: PublicTimes) -> dict[str | None, Cell]:
+    return {
+        **{row.department: row.cells["reply"] for row in times.rows},
+        None: times.total.cells["reply"],
+    }
+
+
+def test_times_resting_on_fewer_than_5_response_times_are_not_shown(
+    database_url: str,
+) -> None:
+    # Teknik og Miljø: 5 answered, but 4 of them without a stored response time: its count
+    # and share are shown, its median and p90 (of one reply) are not. Diverse: 6 answered
+    # and timed; were its times shown, the total's median and p90 over 7 response times
+    # less Diverse's 6 would point at Teknik og Miljø's one reply (7 hours): withheld too.
+    world = World()
+    _replied(world, "Diverse", [1, 2, 3, 4, 5, 6])
+    _replied(world, "Teknik og Miljø", [-1, -2, -3, -4, 7])
+    with database(database_url, world) as engine, Session(engine) as session:
+        times = response_times(
+            session, rules=["reply"], departments=["Diverse", "Teknik og Miljø"], now=NOW
+        )
+    cells = _cells(times)
+    teknik, diverse, total = cells["Teknik og Miljø"], cells["Diverse"], cells[None]
+    assert (teknik.suppressed, teknik.answered, teknik.on_time_percent) == (False, 5, 100.0)
+    assert (teknik.median_hours, teknik.p90_hours) == (None, None)
+    assert (diverse.suppressed, diverse.answered) == (False, 6)
+    assert (diverse.median_hours, diverse.p90_hours) == (None, None)
+    assert (total.answered, total.median_hours, total.p90_hours) == (11, 4.0, 6.4)
+    assert teknik.times_withheld and diverse.times_withheld and not total.times_withheld
+    # Served: the times of a shown cell say "fewer than 5", as a suppressed cell does.
+    with web_app(database_url) as web:
+        body = get(web, "/offentlig/svartider.json").json()
+        page = get(web, "/offentlig/svartider").text
+    rows = {d["department"]: d["rules"]["reply"] for d in body["departments"]}
+    assert rows["Teknik og Miljø"] == {
+        "suppressed": False,
+        "answered": 5,
+        "median_hours": None,
+        "p90_hours": None,
+        "on_time_percent": 100.0,
+    }
+    assert body["all"]["reply"]["median_hours"] == 4.0
+    row = page[page.index("Teknik og Miljø</th>") :]  # its row in the first table, reply
+    row = row[: row.index("</tr>")]
+    assert row.count("<td>færre end 5</td>") == 2 and "<td>5</td>" in row and "–" not in row
+
+
+def test_the_page_of_every_office_shows_no_times_an_office_page_withholds(
+    database_url: str,
+) -> None:
+    # Diverse in both offices: 6 timed in default; 5 answered in nord, one of them timed
+    # (nord's page: count shown, times withheld). The page of every office would show
+    # Diverse's times over 7 response times: less default's 6, nord's one.
+    world = World()
+    _replied(world, "Diverse", [1, 2, 3, 4, 5, 6], office="default")
+    _replied(world, "Diverse", [-1, -2, -3, -4, 7], office="nord")
+    with database(database_url, world) as engine, Session(engine) as session:
+        parts = [
+            response_times(
+                session, rules=["reply"], departments=(), now=NOW, offices=frozenset({key})
+            )
+            for key in ("default", "nord")
+        ]
+        every = response_times(
+            session, rules=["reply"], departments=["Diverse"], now=NOW, parts=parts
+        )
+    default, nord, together = (_cells(t) for t in (*parts, every))
+    assert default["Diverse"].median_hours == 3.5
+    assert (nord["Diverse"].answered, nord["Diverse"].median_hours) == (5, None)
+    assert (together["Diverse"].answered, together["Diverse"].median_hours) == (11, None)
+    assert together[None].median_hours is None  # the total: nord's total withholds them
+    assert nord["Diverse"].times_withheld and together["Diverse"].times_withheld

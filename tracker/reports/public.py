@@ -7,16 +7,18 @@ reports' compliance): the public page and the management report cannot disagree.
 
 For the public: no ref, no advisor, no note, nothing about one inquiry. A cell built from
 fewer than :data:`MIN_INQUIRIES` answered inquiries is suppressed (None), so a small
-department's figures cannot point at one citizen's case; nor can the total less the
-departments shown (:func:`complemented`), nor the page of every office less the page of
-one office (``parts``: a cell of every office is shown only where no office's page withholds
-a part of it).
+department's figures cannot point at one citizen's case; and the median and 90th percentile
+of a cell shown are withheld (None) when they rest on fewer than :data:`MIN_INQUIRIES`
+response times (a met obligation may have none stored: its schedule no longer configured).
+Nor can the total less the departments shown give either (:func:`complemented`), nor the
+page of every office less the page of one office (``parts``: a cell, or its times, of every
+office is shown only where no office's page withholds a part of it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -30,7 +32,8 @@ from tracker.reports.times import ResponseHistogram
 DAYS = 90
 """The window: inquiries received in the 90 days up to the request's clock."""
 MIN_INQUIRIES = 5
-"""A cell with fewer answered inquiries than this is suppressed."""
+"""A cell with fewer answered inquiries than this is suppressed; its median and p90 are
+withheld when they rest on fewer response times than this."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +46,15 @@ class Cell:
     p90_hours: float | None = None
     on_time_percent: float | None = None
     """Met on time among met or overdue, as the reports' compliance."""
+    times_withheld: bool = False
+    """Shown, but without median and p90 (None): fewer than MIN_INQUIRIES response times,
+    or the total less the cells showing theirs would give some (:func:`complemented`)."""
+
+    def without_times(self) -> Cell:
+        """This cell with its median and p90 withheld (a suppressed cell stays so)."""
+        if self.suppressed:
+            return self
+        return replace(self, median_hours=None, p90_hours=None, times_withheld=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +76,9 @@ class PublicTimes:
     """(department, or None for the total; rule) of the cells with something in them (met
     or overdue) that the page does not show: suppressed, or of a rule it does not publish.
     Never shown itself; what the page of every office must not give away (``parts``)."""
+    withheld_times: frozenset[tuple[str | None, str]] = frozenset()
+    """The same for the cells shown whose median and p90 the page withholds, of one
+    response time or more: the page of every office withholds their times too."""
 
 
 def window(now: datetime) -> Period:
@@ -78,30 +93,37 @@ def window(now: datetime) -> Period:
 
 
 def cell(counts: ObligationCounts | None, hist: ResponseHistogram | None) -> Cell:
-    """A cell from a group's counts and histogram, suppressed below MIN_INQUIRIES."""
+    """A cell from a group's counts and histogram, suppressed below MIN_INQUIRIES answered,
+    its times withheld below MIN_INQUIRIES response times."""
     answered = 0 if counts is None else counts.answered
     if counts is None or answered < MIN_INQUIRIES:
         return Cell(suppressed=True)
-    timed = hist is not None and hist.n >= MIN_INQUIRIES
-    return Cell(
+    shown = Cell(
         suppressed=False,
         answered=answered,
-        median_hours=hist.hours(0.5) if timed and hist else None,
-        p90_hours=hist.hours(0.9) if timed and hist else None,
         on_time_percent=percent(counts.on_time, counts.judged),
     )
+    if hist is None or hist.n < MIN_INQUIRIES:
+        return shown.without_times()
+    return replace(shown, median_hours=hist.hours(0.5), p90_hours=hist.hours(0.9))
 
 
 def complemented(
-    cells: dict[str | None, Cell], counts: dict[str | None, ObligationCounts]
+    cells: dict[str | None, Cell],
+    counts: dict[str | None, ObligationCounts],
+    hists: Mapping[str | None, ResponseHistogram],
 ) -> dict[str | None, Cell]:
     """``cells`` (one rule's, per department) with the fewest shown departments suppressed
     too while the suppressed ones hold 1 to MIN_INQUIRIES - 1 answered (met: what the
-    total's ``answered``, median and p90 count) or judged obligations (met or overdue: what
-    its share on time counts) together; else the total less the departments shown would
-    give a suppressed department's figures (one answered beside four overdue: its count and
-    its one response time). None or MIN_INQUIRIES or more hidden together: nothing to
-    derive."""
+    total's ``answered`` counts) or judged obligations (met or overdue: what its share on
+    time counts) together; else the total less the departments shown would give a
+    suppressed department's figures (one answered beside four overdue: its count and its
+    one response time). None or MIN_INQUIRIES or more hidden together: nothing to derive.
+
+    Then the same for the times (``hists``: the response times the total's median and p90
+    rest on): while the cells without times shown (suppressed, or their times withheld)
+    hold 1 to MIN_INQUIRIES - 1 response times together, the times of the shown cell with
+    the fewest are withheld too."""
 
     def answered(key: str | None) -> int:
         c = counts.get(key)
@@ -125,6 +147,21 @@ def complemented(
             break
         result[key] = Cell(suppressed=True)
         hidden = (hidden[0] + answered(key), hidden[1] + judged(key))
+
+    def timed(key: str | None) -> int:
+        h = hists.get(key)
+        return 0 if h is None else h.n
+
+    untold = sum(timed(k) for k, c in result.items() if c.suppressed or c.times_withheld)
+    with_times = sorted(
+        (k for k, c in result.items() if not (c.suppressed or c.times_withheld)),
+        key=lambda k: (timed(k), k or ""),
+    )
+    for key in with_times:
+        if not 0 < untold < MIN_INQUIRIES:
+            break
+        result[key] = result[key].without_times()
+        untold += timed(key)
     return result
 
 
@@ -164,23 +201,38 @@ def response_times(
     period = window(now).of_offices(offices)
     assert period.start is not None and period.end is not None
     kept = frozenset().union(*(part.withheld for part in parts))
+    kept_times = frozenset().union(*(part.withheld_times for part in parts))
+
+    def made(
+        key: str | None,
+        rule: str,
+        counts: ObligationCounts | None,
+        hist: ResponseHistogram | None,
+    ) -> Cell:
+        """:func:`cell`, suppressed or without times where a part withholds it or them."""
+        if (key, rule) in kept:
+            return Cell(suppressed=True)
+        built = cell(counts, hist)
+        return built.without_times() if (key, rule) in kept_times else built
+
     found: dict[str, dict[str | None, Cell]] = {}
     totals: dict[str, Cell] = {}
     withheld: set[tuple[str | None, str]] = set()
+    withheld_times: set[tuple[str | None, str]] = set()
     for rule in rules:
         counts, hists, _ = with_times(rule_state_minutes(session, rule, period, now))
-        cells = {
-            key: Cell(suppressed=True) if (key, rule) in kept else cell(counts[key], hists.get(key))
-            for key in counts
-        }
-        found[rule] = complemented(cells, counts)
+        cells = {key: made(key, rule, counts[key], hists.get(key)) for key in counts}
+        found[rule] = complemented(cells, counts, hists)
         together = _together(counts.values(), hists.values())
-        totals[rule] = Cell(suppressed=True) if (None, rule) in kept else cell(*together)
+        totals[rule] = made(None, rule, together[0], together[1])
         hidden = published is not None and rule not in published
         for key, c in [*found[rule].items(), (None, totals[rule])]:
             group = together[0] if key is None else counts[key]
             if (hidden or c.suppressed) and group.judged:
                 withheld.add((key, rule))
+            timed = together[1] if key is None else hists.get(key)
+            if (hidden or c.times_withheld) and timed is not None and timed.n:
+                withheld_times.add((key, rule))
     seen = {key for per_rule in found.values() for key in per_rule if key is not None}
     names = [*departments, *sorted(seen - set(departments))]
     rows = tuple(
@@ -197,4 +249,5 @@ def response_times(
         rows=rows,
         total=Row(department=None, cells=totals),
         withheld=frozenset(withheld),
+        withheld_times=frozenset(withheld_times),
     )

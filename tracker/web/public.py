@@ -3,7 +3,8 @@
 Per department over the last 90 days (tracker.reports.public, computed the reports' way
 from the stored response times): how many inquiries were answered, the median and 90th
 percentile in working hours, the share answered on time; cells of fewer than 5 answered
-inquiries suppressed. For the public: no ref, no advisor, no note.
+inquiries suppressed, and the times of a cell shown where they rest on fewer than 5
+response times. For the public: no ref, no advisor, no note.
 
 Made to be embedded in the municipality's own site: ``?embed=1`` is the page without the
 site's header, for an ``<iframe>``; the JSON is a plain feed any site may fetch (CORS ``*``).
@@ -46,7 +47,8 @@ _TEXT = {
         "Henvendelser modtaget de seneste {days} dage, fra {start} til {end}. Tiderne er "
         "arbejdstimer: weekender, helligdage og lukkedage tæller ikke med.",
         "suppressed_note": "Er der færre end {min} besvarede henvendelser, vises tallene "
-        "ikke: «færre end {min}».",
+        "ikke: «færre end {min}». Det samme gælder median og 90 %, hvis de bygger på færre "
+        "end {min} målte svartider.",
         "department": "Afdeling",
         "answered": "Besvaret",
         "median": "Median (arbejdstimer)",
@@ -65,7 +67,8 @@ _TEXT = {
         "Inquiries received in the last {days} days, from {start} to {end}. Times are "
         "working hours: weekends, public holidays and closing days do not count.",
         "suppressed_note": "Where fewer than {min} inquiries were answered, the figures "
-        "are not shown: “fewer than {min}”.",
+        "are not shown: “fewer than {min}”. So are the median and 90 % where they would "
+        "rest on fewer than {min} measured response times.",
         "department": "Department",
         "answered": "Answered",
         "median": "Median (working hours)",
@@ -171,10 +174,10 @@ def _shown(cell: figures.Cell, language: str, text: dict[str, str]) -> list[str]
     """The cell's four figures as the page prints them."""
     if cell.suppressed:
         return [text["suppressed"]] * 4
+    times = [_number(cell.median_hours, language, text), _number(cell.p90_hours, language, text)]
     return [
         str(cell.answered),
-        _number(cell.median_hours, language, text),
-        _number(cell.p90_hours, language, text),
+        *([text["suppressed"]] * 2 if cell.times_withheld else times),
         _number(cell.on_time_percent, language, text, " %"),
     ]
 
