@@ -307,7 +307,10 @@ def expected(
                 "p90_hours": hours(times, "0.9") if times else None,
             }
         )
-    rows.sort(key=lambda r: (-r["count"], r["key"] or ""))
+    if by == "month":  # months in date order
+        rows.sort(key=lambda r: r["key"] or "")
+    else:  # largest count first
+        rows.sort(key=lambda r: (-r["count"], r["key"] or ""))
     document = {
         "from": first.isoformat() if first else None,
         "to": last.isoformat() if last else None,

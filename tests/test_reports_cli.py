@@ -429,3 +429,34 @@ def test_a_rule_is_named_without_hours_the_configuration_may_not_give(
         for hours in ("24 t", "48 t", "24 h", "48 h"):
             assert hours not in got.stdout, (view, got.stdout)
         assert ("Kvittering/svar" if language == "da" else "Acknowledgement") in got.stdout
+
+
+def test_a_monthly_report_lists_its_months_in_date_order_in_every_format(
+    run_cli: Any, tmp_path: Path
+) -> None:
+    # March has the most inquiries, January the fewest: by count the rows would be March,
+    # February, January; by month every format lists them January, February, March.
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    world = World()
+    for month, n in ((1, 1), (2, 2), (3, 3)):
+        for day in range(1, n + 1):
+            world.add(received_at=local(2026, month, day, 10), channel="phone", department="D")
+    with database(url, world):
+        pass
+    env = env_for(tmp_path, url)
+    months = ["2026-01", "2026-02", "2026-03"]
+    shown: dict[str, list[str]] = {}
+    for form in ("json", "csv", "text", "html"):
+        got = run_cli(
+            "report", "--by", "month", "--format", form, "--now", NOW.isoformat(), env=env
+        )
+        assert got.returncode == 0, got.stderr
+        if form == "json":
+            shown[form] = [r["key"] for r in json.loads(got.stdout)["rows"]]
+        elif form == "csv":
+            lines = csv.reader(io.StringIO(got.stdout.lstrip("\ufeff")), delimiter=";")
+            shown[form] = [line[0] for line in list(lines)[1:]]
+        else:  # the table's rows (in HTML after the charts, which follow the rows)
+            body = got.stdout[got.stdout.index("<table") :] if form == "html" else got.stdout
+            shown[form] = sorted(months, key=body.index)
+    assert shown == dict.fromkeys(("json", "csv", "text", "html"), months)

@@ -14,7 +14,7 @@ time is counted (on time or late) but left out of the median and p90, and counte
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
@@ -83,7 +83,7 @@ class Report:
     open: int
     closed: int
     rows: tuple[ReportRow, ...]
-    """Largest count first (ties by key)."""
+    """Largest count first (ties by key); by month, oldest month first."""
     untimed: int = 0
     """Met obligations without a stored response time (their schedule no longer configured,
     or written outside Svarfrist): in the counts, not in the median and p90."""
@@ -139,8 +139,13 @@ def _row(
     )
 
 
-def _sort_key(row: ReportRow) -> tuple[int, str]:
-    return -row.count, row.key or ""
+def _sort_key(by: GroupBy) -> Callable[[ReportRow], tuple[int, str]]:
+    """The order of a report's rows: largest count first (ties by key); by month, the
+    months in date order (their keys, ``YYYY-MM``, sort so), as a chart or a reader of any
+    format expects them."""
+    if by is GroupBy.MONTH:
+        return lambda row: (0, row.key or "")
+    return lambda row: (-row.count, row.key or "")
 
 
 def with_times(
@@ -229,7 +234,7 @@ def build_report(
         total=total,
         open=total - closed,
         closed=closed,
-        rows=tuple(sorted(report_rows, key=_sort_key)),
+        rows=tuple(sorted(report_rows, key=_sort_key(by))),
         untimed=untimed,
     )
 
@@ -277,7 +282,7 @@ def monthly_compliance(session: Session, period: Period, now: datetime) -> tuple
     return tuple(
         sorted(
             (_row(o.key, count=0, total=0, closed=0, obl=o, hist=None) for o in rows),
-            key=lambda r: r.key or "",
+            key=_sort_key(GroupBy.MONTH),
         )
     )
 

@@ -218,7 +218,6 @@ def _period_line(report: Report | AnnualReport, labels: Labels) -> str:
 
 
 def report_rows_text(report: Report, labels: Labels, lang: str) -> list[list[str]]:
-    rows = sorted(report.rows, key=lambda r: r.key or "") if report.by == "month" else report.rows
     return [
         [
             key_label(report.by.value, r.key, labels),
@@ -234,7 +233,7 @@ def report_rows_text(report: Report, labels: Labels, lang: str) -> list[list[str
             number(r.median_hours, lang) or "–",
             number(r.p90_hours, lang) or "–",
         ]
-        for r in rows
+        for r in report.rows
     ]
 
 

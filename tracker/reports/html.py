@@ -121,7 +121,7 @@ def report_page(report: Report, months: Sequence[ReportRow], labels: Labels, lan
         (labels["overdue"], integer(overall.overdue, lang)),
         (labels["compliance"], pct(overall.compliance, lang)),
     ]
-    rows = sorted(report.rows, key=lambda r: r.key or "") if kind == "month" else report.rows
+    rows = report.rows  # by month in date order already (build.Report.rows)
     charts = _charts(
         (
             labels["chart_share"].format(what=what),
