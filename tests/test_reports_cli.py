@@ -460,3 +460,24 @@ def test_a_monthly_report_lists_its_months_in_date_order_in_every_format(
             body = got.stdout[got.stdout.index("<table") :] if form == "html" else got.stdout
             shown[form] = sorted(months, key=body.index)
     assert shown == dict.fromkeys(("json", "csv", "text", "html"), months)
+
+
+def test_report_now_in_the_middle_of_the_period_counts_what_existed_then(
+    run_cli: Any, tmp_path: Path
+) -> None:
+    # --to after --now: the inquiries received after --now are not counted, nor open.
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    world = generated(80, seed=5)
+    with database(url, world):
+        pass
+    then = local(2026, 3, 1, 12, 0)
+    assert any(i["received_at"] > then for i in world.inquiries)
+    first, last = date(2026, 1, 1), date(2026, 4, 30)
+    got = run_cli(
+        "report",
+        *("--from", first.isoformat(), "--to", last.isoformat(), "--format", "json"),
+        *("--now", then.isoformat()),
+        env=env_for(tmp_path, url),
+    )
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout) == expected(world, "department", then, first, last)
