@@ -17,7 +17,7 @@ office is shown only where no office's page withholds a part of it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -133,35 +133,39 @@ def complemented(
         c = counts.get(key)
         return 0 if c is None else c.judged
 
-    def derivable(hidden: tuple[int, int]) -> bool:
-        return any(0 < n < MIN_INQUIRIES for n in hidden)
-
-    suppressed = [key for key, c in cells.items() if c.suppressed]
-    hidden = (sum(answered(k) for k in suppressed), sum(judged(k) for k in suppressed))
-    shown = sorted(
-        (k for k, c in cells.items() if not c.suppressed), key=lambda k: (judged(k), k or "")
-    )
-    result = dict(cells)
-    for key in shown:
-        if not derivable(hidden):
-            break
-        result[key] = Cell(suppressed=True)
-        hidden = (hidden[0] + answered(key), hidden[1] + judged(key))
-
     def timed(key: str | None) -> int:
         h = hists.get(key)
         return 0 if h is None else h.n
 
-    untold = sum(timed(k) for k, c in result.items() if c.suppressed or c.times_withheld)
-    with_times = sorted(
-        (k for k, c in result.items() if not (c.suppressed or c.times_withheld)),
-        key=lambda k: (timed(k), k or ""),
+    counted = _withheld(
+        cells, lambda c: c.suppressed, (answered, judged), lambda _c: Cell(suppressed=True)
     )
-    for key in with_times:
-        if not 0 < untold < MIN_INQUIRIES:
+    return _withheld(
+        counted, lambda c: c.suppressed or c.times_withheld, (timed,), Cell.without_times
+    )
+
+
+def _withheld(
+    cells: dict[str | None, Cell],
+    hidden: Callable[[Cell], bool],
+    measures: Sequence[Callable[[str | None], int]],
+    withhold: Callable[[Cell], Cell],
+) -> dict[str | None, Cell]:
+    """``cells`` with ``withhold`` applied to the shown cells (not ``hidden``), fewest by the
+    last of ``measures`` first, while what is hidden holds 1 to MIN_INQUIRIES - 1 together
+    by any measure: the one rule of :func:`complemented`, for the counts and for the times."""
+    out = [key for key, c in cells.items() if hidden(c)]
+    totals = [sum(measure(key) for key in out) for measure in measures]
+    shown = sorted(
+        (key for key, c in cells.items() if not hidden(c)),
+        key=lambda key: (measures[-1](key), key or ""),
+    )
+    result = dict(cells)
+    for key in shown:
+        if not any(0 < n < MIN_INQUIRIES for n in totals):
             break
-        result[key] = result[key].without_times()
-        untold += timed(key)
+        result[key] = withhold(result[key])
+        totals = [n + measure(key) for n, measure in zip(totals, measures, strict=True)]
     return result
 
 
