@@ -68,7 +68,7 @@ class HttpError(Exception):
         self.status = status
         self.message = message
         self.field = field
-        self.code = code or general_code(status)
+        self.code = code  # None: the status's general code (error_response)
         self.headers = dict(headers or {})
 
 
