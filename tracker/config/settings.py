@@ -15,9 +15,9 @@ import os
 from collections.abc import Iterable, Mapping
 from datetime import date, time
 from pathlib import Path
-from typing import Any, Literal, get_origin
+from typing import Annotated, Any, Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -498,10 +498,13 @@ _FLAT_JSON = frozenset(
 
 
 def _address_form(value: str | None) -> str | None:
-    """An address setting as addresses are kept (``validate.address_form``: lower case), so
-    ``Leder@Fredericia.DK`` is the advisor ``leder@fredericia.dk`` whose absence diverts its
-    mail; checked as one address when the configuration is loaded (config.checks)."""
     return validate.address_form(value) if value is not None else None
+
+
+Recipient = Annotated[str | None, AfterValidator(_address_form)]
+"""An address setting as addresses are kept (``validate.address_form``: lower case), so
+``Leder@Fredericia.DK`` is the advisor ``leder@fredericia.dk`` whose absence diverts its
+mail; checked as one address when the configuration is loaded (config.checks)."""
 
 
 class OfficeSettings(BaseModel):
@@ -511,7 +514,7 @@ class OfficeSettings(BaseModel):
     the same types (tests/test_config.py holds the two together)."""
 
     model_config = _STRICT
-    default_recipient: str | None = None
+    default_recipient: Recipient = None
     departments: list[str] | None = None
     topics: list[str] | None = None
     calendar: CalendarSettings | None = None
@@ -526,11 +529,6 @@ class OfficeSettings(BaseModel):
     """How long the office's closed inquiries keep their notes (each municipality of a
     shared deployment decides its own); unset: the top level's."""
 
-    @field_validator("default_recipient")
-    @classmethod
-    def _recipient_in_lower_case(cls, value: str | None) -> str | None:
-        return _address_form(value)
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -543,7 +541,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///svarfrist.db"
     mail_from: str = "svarfrist@localhost"
-    default_recipient: str | None = None
+    default_recipient: Recipient = None
     note_max_length: int = Field(default=4000, ge=0)
     retention_days: int = Field(default=30, ge=0)
     population: int | None = Field(default=None, gt=0)
@@ -565,11 +563,6 @@ class Settings(BaseSettings):
     offices: dict[str, OfficeSettings] = {}
     """Offices with their own calendar, rules, departments and recipients (tracker.config
     .offices); the top level is the office ``default``."""
-
-    @field_validator("default_recipient")
-    @classmethod
-    def _recipient_in_lower_case(cls, value: str | None) -> str | None:
-        return _address_form(value)
 
     @classmethod
     def settings_customise_sources(
